@@ -1,0 +1,363 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+
+	"github.com/onus-sec/onus"
+)
+
+// File names inside a configuration directory.
+const (
+	MainFile     = "onus.yaml"
+	RACIFile     = "raci.yaml"
+	ControlsDir  = "controls"
+	maxFileBytes = 16 << 20
+)
+
+// Problem is one thing wrong in the configuration, with where it is.
+type Problem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Col     int    `json:"col,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p *Problem) Error() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+		if p.Col > 0 {
+			fmt.Fprintf(&b, ":%d", p.Col)
+		}
+	}
+	b.WriteString(": ")
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// Problems is every problem found in a configuration, in file and line order.
+type Problems []*Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.As find an application error with code EINVALID.
+func (ps Problems) Unwrap() error {
+	return &onus.Error{Code: onus.EINVALID, Message: ps.Error()}
+}
+
+func (ps Problems) sorted() Problems {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].File != ps[j].File {
+			return ps[i].File < ps[j].File
+		}
+		return ps[i].Line < ps[j].Line
+	})
+	return ps
+}
+
+// Load reads the configuration directory dir. It returns every problem it
+// can find (as Problems) rather than only the first.
+func Load(dir string) (*Config, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, onus.Errorf(onus.EINVALID, "config: cannot read directory %s: %v", dir, errors.Unwrap(err))
+	}
+	if !info.IsDir() {
+		return nil, onus.Errorf(onus.EINVALID, "config: %s is not a directory (pass the directory that holds %s)", dir, MainFile)
+	}
+	mainPath := filepath.Join(dir, MainFile)
+	f, err := os.Open(mainPath)
+	if err != nil {
+		return nil, onus.Errorf(onus.EINVALID, "config: %s not found in %s", MainFile, dir)
+	}
+	defer f.Close()
+	cfg, err := ParseMain(mainPath, f)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = dir
+	var probs Problems
+
+	if rf, err := os.Open(filepath.Join(dir, RACIFile)); err == nil {
+		r, err := ParseRACI(filepath.Join(dir, RACIFile), rf)
+		rf.Close()
+		if err != nil {
+			probs = appendErr(probs, err)
+		} else {
+			cfg.RACI = r
+		}
+	}
+
+	files, _ := filepath.Glob(filepath.Join(dir, ControlsDir, "*.yaml"))
+	more, _ := filepath.Glob(filepath.Join(dir, ControlsDir, "*.yml"))
+	files = append(files, more...)
+	sort.Strings(files)
+	for _, name := range files {
+		cf, err := os.Open(name)
+		if err != nil {
+			probs = append(probs, &Problem{File: name, Message: err.Error()})
+			continue
+		}
+		ctls, err := ParseControls(name, cf)
+		cf.Close()
+		if err != nil {
+			probs = appendErr(probs, err)
+			continue
+		}
+		cfg.Controls = append(cfg.Controls, ctls...)
+	}
+	probs = append(probs, cfg.Validate()...)
+	if len(probs) > 0 {
+		return cfg, probs.sorted()
+	}
+	return cfg, nil
+}
+
+func appendErr(probs Problems, err error) Problems {
+	var ps Problems
+	if errors.As(err, &ps) {
+		return append(probs, ps...)
+	}
+	var p *Problem
+	if errors.As(err, &p) {
+		return append(probs, p)
+	}
+	return append(probs, &Problem{Message: err.Error()})
+}
+
+// document is a parsed YAML file kept for position lookups.
+type document struct {
+	name string
+	ast  *ast.File
+}
+
+func parseDocument(name string, r io.Reader) (*document, []byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxFileBytes+1))
+	if err != nil {
+		return nil, nil, &Problem{File: name, Message: err.Error()}
+	}
+	if len(b) > maxFileBytes {
+		return nil, nil, &Problem{File: name, Message: fmt.Sprintf("file is larger than %d MiB", maxFileBytes>>20)}
+	}
+	f, err := parser.ParseBytes(b, 0)
+	if err != nil {
+		return nil, nil, yamlProblem(name, err)
+	}
+	return &document{name: name, ast: f}, b, nil
+}
+
+// decode decodes node into v strictly: unknown keys are errors.
+func (d *document) decode(node ast.Node, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(nil), yaml.DisallowUnknownField())
+	if err := dec.DecodeFromNode(node, v); err != nil {
+		return yamlProblem(d.name, err)
+	}
+	return nil
+}
+
+// line returns the line of the node at a YAML path such as
+// "$.sources[2].map", or 0 when there is none.
+func (d *document) line(path string) int {
+	p, err := yaml.PathString(path)
+	if err != nil {
+		return 0
+	}
+	n, err := p.FilterFile(d.ast)
+	if err != nil || n == nil || n.GetToken() == nil {
+		return 0
+	}
+	return n.GetToken().Position.Line
+}
+
+// keyLine returns the line of the key of a mapping entry, which is where a
+// reader looks for "sources[2].kind".
+func (d *document) keyLine(path string) int {
+	return d.line(path)
+}
+
+func (d *document) root() ast.Node {
+	if d.ast == nil || len(d.ast.Docs) == 0 || d.ast.Docs[0].Body == nil {
+		return nil
+	}
+	return d.ast.Docs[0].Body
+}
+
+func yamlProblem(name string, err error) *Problem {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		p := &Problem{File: name, Message: ye.GetMessage()}
+		if tk := ye.GetToken(); tk != nil {
+			p.Line, p.Col = tk.Position.Line, tk.Position.Column
+		}
+		return p
+	}
+	return &Problem{File: name, Message: err.Error()}
+}
+
+// ParseMain parses onus.yaml. name is used in error messages.
+func ParseMain(name string, r io.Reader) (*Config, error) {
+	doc, _, err := parseDocument(name, r)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &Config{File: name}
+	root := doc.root()
+	if root == nil {
+		return nil, &Problem{File: name, Line: 1, Message: "file is empty; it needs at least a sources list"}
+	}
+	if err := doc.decode(root, cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Version > Version {
+		return nil, &Problem{File: name, Line: doc.line("$.version"), Message: fmt.Sprintf("version %d is newer than this onus understands (%d); upgrade onus", cfg.Version, Version)}
+	}
+	for i, s := range cfg.Sources {
+		if s == nil {
+			return nil, &Problem{File: name, Line: doc.line(fmt.Sprintf("$.sources[%d]", i)), Message: "empty source entry"}
+		}
+		s.Index = i
+		s.Line = doc.line(fmt.Sprintf("$.sources[%d]", i))
+	}
+	cfg.positions = doc
+	return cfg, nil
+}
+
+// ParseControls parses one controls file: a single control, a list of
+// controls, or a mapping with a "controls" list.
+func ParseControls(name string, r io.Reader) ([]*Control, error) {
+	doc, _, err := parseDocument(name, r)
+	if err != nil {
+		return nil, err
+	}
+	root := doc.root()
+	if root == nil {
+		return nil, nil
+	}
+	var items []ast.Node
+	prefix := "$"
+	switch n := root.(type) {
+	case *ast.SequenceNode:
+		items = n.Values
+	case *ast.MappingNode:
+		if v := mappingValue(n, "controls"); v != nil {
+			seq, ok := v.(*ast.SequenceNode)
+			if !ok {
+				return nil, &Problem{File: name, Line: v.GetToken().Position.Line, Message: "controls must be a list"}
+			}
+			items = seq.Values
+			prefix = "$.controls"
+			if len(n.Values) > 1 {
+				return nil, &Problem{File: name, Line: n.GetToken().Position.Line, Message: "a file with a controls list may hold nothing else"}
+			}
+		} else {
+			items = []ast.Node{n}
+		}
+	default:
+		return nil, &Problem{File: name, Line: root.GetToken().Position.Line, Message: "a controls file holds a control (a mapping) or a list of controls"}
+	}
+	_ = prefix
+	var out []*Control
+	var probs Problems
+	for _, item := range items {
+		c := &Control{File: name, Line: item.GetToken().Position.Line}
+		if err := doc.decode(item, c); err != nil {
+			probs = appendErr(probs, err)
+			continue
+		}
+		out = append(out, c)
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return out, nil
+}
+
+func mappingValue(m *ast.MappingNode, key string) ast.Node {
+	for _, kv := range m.Values {
+		if kv.Key != nil && kv.Key.String() == key {
+			return kv.Value
+		}
+	}
+	return nil
+}
+
+// ParseRACI parses raci.yaml.
+func ParseRACI(name string, r io.Reader) (*RACI, error) {
+	doc, _, err := parseDocument(name, r)
+	if err != nil {
+		return nil, err
+	}
+	out := &RACI{File: name}
+	root := doc.root()
+	if root == nil {
+		return out, nil
+	}
+	if err := doc.decode(root, out); err != nil {
+		return nil, err
+	}
+	if out.Version > Version {
+		return nil, &Problem{File: name, Line: doc.line("$.version"), Message: fmt.Sprintf("version %d is newer than this onus understands (%d); upgrade onus", out.Version, Version)}
+	}
+	for i, a := range out.Activities {
+		if a == nil {
+			return nil, &Problem{File: name, Line: doc.line(fmt.Sprintf("$.activities[%d]", i)), Message: "empty activity entry"}
+		}
+		a.Line = doc.line(fmt.Sprintf("$.activities[%d]", i))
+	}
+	for id, t := range out.Teams {
+		if t == nil {
+			out.Teams[id] = &Team{}
+			t = out.Teams[id]
+		}
+		t.Line = doc.line("$.teams." + id)
+	}
+	return out, nil
+}
+
+// UnmarshalYAML records the expression and where it starts.
+func (e *Expr) UnmarshalYAML(node ast.Node) error {
+	switch n := node.(type) {
+	case *ast.StringNode:
+		e.Src = n.Value
+		e.Line, e.Col = n.Token.Position.Line, n.Token.Position.Column
+		if n.Token.Type == 0 {
+			break
+		}
+		// Quoted scalars start one column before their text.
+		if s := n.Token.Origin; len(strings.TrimSpace(s)) > 0 {
+			if c := strings.TrimSpace(s)[0]; c == '\'' || c == '"' {
+				e.Col++
+			}
+		}
+	case *ast.LiteralNode:
+		e.Src = n.Value.Value
+		// The text of a block scalar starts on the line after "|".
+		e.Line, e.Col = n.Start.Position.Line+1, 0
+	case *ast.BoolNode, *ast.IntegerNode, *ast.FloatNode:
+		e.Src = node.String()
+		e.Line, e.Col = node.GetToken().Position.Line, node.GetToken().Position.Column
+	case *ast.NullNode:
+		return nil
+	default:
+		return fmt.Errorf("an expression must be a string, got %s", node.Type())
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package onus
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes classify application errors; they are stable and appear in
+// JSON output, so scripts may rely on them.
+const (
+	EINVALID  = "invalid"   // bad input: config, export file, flag
+	ENOTFOUND = "not_found" // a named thing does not exist
+	ECONFLICT = "conflict"  // the operation conflicts with the current state
+	EINTERNAL = "internal"  // a bug or an unexpected failure
+)
+
+// Error is an application error: a code for machines and a message that is
+// safe and useful to show to a user. Internal details stay in the wrapped
+// error chain and are never put in Message.
+type Error struct {
+	Code    string
+	Message string
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an application error with the given code and message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first application error in err's chain,
+// or EINTERNAL when there is none. It returns "" for a nil error.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-safe message of the first application error
+// in err's chain, or a generic message when there is none.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,137 @@
+package onus
+
+import (
+	"fmt"
+	"time"
+)
+
+// State is where a finding is in its life.
+type State string
+
+// Finding states.
+const (
+	StateOpen     State = "open"     // the check fails
+	StateResolved State = "resolved" // the check passed after failing
+	StateExempted State = "exempted" // an approved exception accepts the risk
+	StateGone     State = "gone"     // the entity left every source, or the control was removed
+)
+
+// ParseState returns the state named s.
+func ParseState(s string) (State, error) {
+	switch st := State(s); st {
+	case StateOpen, StateResolved, StateExempted, StateGone:
+		return st, nil
+	}
+	return "", Errorf(EINVALID, "unknown finding state %q (want open, resolved, exempted or gone)", s)
+}
+
+// Outcome is the result of evaluating one control on one entity. There are
+// three, not two: a check that cannot be evaluated is Unknown, never a pass
+// and never a failure.
+type Outcome uint8
+
+// Outcomes.
+const (
+	Pass Outcome = iota
+	Fail
+	Unknown
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Pass:
+		return "pass"
+	case Fail:
+		return "fail"
+	}
+	return "unknown"
+}
+
+// Severity ranks how much a gap matters; it sets the default deadline.
+type Severity string
+
+// Severities, most urgent first.
+const (
+	Critical Severity = "critical"
+	High     Severity = "high"
+	Medium   Severity = "medium"
+	Low      Severity = "low"
+)
+
+// Severities lists the severities, most urgent first.
+var Severities = []Severity{Critical, High, Medium, Low}
+
+// ParseSeverity returns the severity named s.
+func ParseSeverity(s string) (Severity, error) {
+	for _, v := range Severities {
+		if string(v) == s {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("unknown severity %q (want critical, high, medium or low)", s)
+}
+
+// Rank orders severities: 0 for critical, larger is less urgent.
+func (s Severity) Rank() int {
+	for i, v := range Severities {
+		if v == s {
+			return i
+		}
+	}
+	return len(Severities)
+}
+
+// Person is the identity of someone a finding is assigned to.
+type Person struct {
+	Email string `json:"email"`
+	Name  string `json:"name,omitempty"`
+	// Entity is the inventory id of the person, empty for a fallback contact.
+	Entity string `json:"entity,omitempty"`
+}
+
+// Evidence is one value that made a check fail, as read during evaluation.
+type Evidence struct {
+	Path  string `json:"path"`  // "sources.edr.last_seen"
+	Value string `json:"value"` // "2026-11-02T10:00:00Z (28 days ago)"
+}
+
+// Finding is a (control, entity) pair that failed at some point, with one
+// Responsible person and a due date.
+type Finding struct {
+	ID          int64      `json:"id"`
+	Control     string     `json:"control"`
+	Entity      string     `json:"entity"`
+	EntityKind  string     `json:"entity_kind"`
+	EntityName  string     `json:"entity_name"`
+	Severity    Severity   `json:"severity"`
+	State       State      `json:"state"`
+	Responsible Person     `json:"responsible"`
+	// OwnerReason says how the Responsible person was found ("owner of the
+	// device", "manager of jane@… who left").
+	OwnerReason string `json:"owner_reason"`
+	// OwnershipGap is set when no person could be found and the finding fell
+	// to the fallback contact (or to nobody).
+	OwnershipGap bool       `json:"ownership_gap"`
+	FirstFailed  time.Time  `json:"first_failed"`
+	LastFailed   time.Time  `json:"last_failed"`
+	Due          time.Time  `json:"due"`
+	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
+	Evidence     []Evidence `json:"evidence"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+}
+
+// Overdue reports whether an open finding is past its due date at now.
+func (f *Finding) Overdue(now time.Time) bool {
+	return f.State == StateOpen && !f.Due.IsZero() && now.After(f.Due)
+}
+
+// Event is one entry in a finding's history.
+type Event struct {
+	FindingID int64     `json:"finding_id"`
+	At        time.Time `json:"at"`
+	Run       int64     `json:"run"`
+	Type      string    `json:"type"` // opened, resolved, reopened, gone, reassigned, evidence
+	From      string    `json:"from,omitempty"`
+	To        string    `json:"to,omitempty"`
+	Note      string    `json:"note,omitempty"`
+}

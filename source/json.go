@@ -1,0 +1,244 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/buger/jsonparser"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+)
+
+func init() {
+	Register("json", func(src *config.Source, dir string) (Reader, error) {
+		return &jsonReader{dir: dir, file: src.From.File, records: src.From.Records}, nil
+	})
+}
+
+// jsonReader reads a JSON document holding an array of records, at the top
+// level or at a path such as "results" (Jamf), "resources" (CrowdStrike)
+// or "data" (Checkr).
+type jsonReader struct {
+	dir, file, records string
+}
+
+func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, error) {
+	data, path, err := readAll(r.dir, r.file, p)
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	arr, base, err := r.locate(data, path)
+	if err != nil {
+		return nil, err
+	}
+	var elems [][]byte
+	var lines, index []int
+	line, last := 1, 0
+	var bad []*Problem
+	_, err = jsonparser.ArrayEach(arr, func(v []byte, t jsonparser.ValueType, off int, err error) {
+		start := base + off
+		if start >= last && start <= len(data) {
+			line += bytes.Count(data[last:start], []byte{'\n'})
+			last = start
+		}
+		if t != jsonparser.Object {
+			bad = append(bad, &Problem{File: path, Line: line, Index: len(elems) + len(bad) + 1, Message: fmt.Sprintf("record is a %s, not an object", t)})
+			return
+		}
+		elems = append(elems, v)
+		lines = append(lines, line)
+		index = append(index, len(elems)+len(bad))
+	})
+	if err != nil {
+		return nil, syntaxError(data, path)
+	}
+	// jsonparser is lenient; a document it walks may still be invalid JSON.
+	// Each record is validated below, so a broken one is skipped and named.
+	b := mapJSON(ctx, m, elems, lines, index, path)
+	b.Problems = append(b.Problems, bad...)
+	b.File = path
+	return b, ctx.Err()
+}
+
+// locate returns the record array and its offset in data.
+func (r *jsonReader) locate(data []byte, path string) ([]byte, int, error) {
+	if r.records == "" {
+		i := bytes.IndexAny(data, "[{")
+		if i < 0 {
+			return nil, 0, syntaxError(data, path)
+		}
+		if data[i] == '{' {
+			return nil, 0, onus.Errorf(onus.EINVALID, "%s: the document is an object, not a list of records; set from.records to the path of the record list (top-level keys: %s)", path, topKeys(data))
+		}
+		return data, 0, nil
+	}
+	v, t, end, err := jsonparser.Get(data, splitPath(r.records)...)
+	if err == jsonparser.KeyPathNotFoundError {
+		if !json.Valid(data) {
+			return nil, 0, syntaxError(data, path)
+		}
+		return nil, 0, onus.Errorf(onus.EINVALID, "%s: no %q in the document (top-level keys: %s)", path, r.records, topKeys(data))
+	}
+	if err != nil {
+		return nil, 0, syntaxError(data, path)
+	}
+	if t != jsonparser.Array {
+		return nil, 0, onus.Errorf(onus.EINVALID, "%s: %q is a %s, not a list of records", path, r.records, t)
+	}
+	// Get returns the offset just past the value.
+	return v, end - len(v), nil
+}
+
+func topKeys(data []byte) string {
+	var keys []string
+	_ = jsonparser.ObjectEach(data, func(k, _ []byte, t jsonparser.ValueType, _ int) error {
+		keys = append(keys, fmt.Sprintf("%s (%s)", k, t))
+		return nil
+	})
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return "none"
+	}
+	return strings.Join(keys, ", ")
+}
+
+// syntaxError finds where a JSON document is broken and says so with a
+// line and column.
+func syntaxError(data []byte, path string) error {
+	var v json.RawMessage
+	err := json.Unmarshal(data, &v)
+	var se *json.SyntaxError
+	if ok := asSyntax(err, &se); ok {
+		line, col := lineCol(data, int(se.Offset))
+		return onus.Errorf(onus.EINVALID, "%s:%d:%d: malformed JSON: %v", path, line, col, se)
+	}
+	if err != nil {
+		return onus.Errorf(onus.EINVALID, "%s: malformed JSON: %v", path, err)
+	}
+	return onus.Errorf(onus.EINVALID, "%s: malformed JSON", path)
+}
+
+func asSyntax(err error, se **json.SyntaxError) bool {
+	if e, ok := err.(*json.SyntaxError); ok {
+		*se = e
+		return true
+	}
+	return false
+}
+
+func lineCol(data []byte, off int) (int, int) {
+	if off > len(data) {
+		off = len(data)
+	}
+	line := 1 + bytes.Count(data[:off], []byte{'\n'})
+	col := off - bytes.LastIndexByte(data[:off], '\n')
+	return line, col
+}
+
+// mapJSON maps JSON objects in parallel; lines and index say where each
+// object is in the file and in its list.
+func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int, file string) *Batch {
+	workers := runtime.GOMAXPROCS(0)
+	if len(elems) < 256 {
+		workers = 1
+	}
+	type part struct {
+		recs     []onus.Record
+		probs    []*Problem
+		presence []int
+	}
+	parts := make([]part, workers)
+	var wg sync.WaitGroup
+	per := (len(elems) + workers - 1) / workers
+	paths := m.jsonPaths()
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, len(elems))
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			pt := part{recs: make([]onus.Record, 0, hi-lo), presence: make([]int, len(m.fields))}
+			vals := make([]raw, len(m.slots))
+			for i := lo; i < hi; i++ {
+				if i%4096 == 0 && ctx.Err() != nil {
+					return
+				}
+				if err := extractJSON(elems[i], paths, vals); err != nil {
+					pt.probs = append(pt.probs, &Problem{File: file, Line: lines[i], Index: index[i], Message: err.Error()})
+					continue
+				}
+				rec, prob := m.build(vals, lines[i], pt.presence)
+				if prob != nil {
+					prob.File, prob.Line, prob.Index = file, lines[i], index[i]
+					pt.probs = append(pt.probs, prob)
+					continue
+				}
+				pt.recs = append(pt.recs, rec)
+			}
+			parts[w] = pt
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	b := &Batch{Presence: make([]int, len(m.fields))}
+	n := 0
+	for _, pt := range parts {
+		n += len(pt.recs)
+	}
+	b.Records = make([]onus.Record, 0, n)
+	for _, pt := range parts {
+		b.Records = append(b.Records, pt.recs...)
+		b.Problems = append(b.Problems, pt.probs...)
+		for i, c := range pt.presence {
+			b.Presence[i] += c
+		}
+	}
+	return b
+}
+
+// jsonPaths returns the slot paths split into segments.
+func (m *Mapping) jsonPaths() [][]string {
+	paths := make([][]string, len(m.slots))
+	for i, s := range m.slots {
+		paths[i] = s.segs
+	}
+	return paths
+}
+
+// extractJSON fills vals with the values found at paths in obj. It checks
+// that obj is well-formed JSON, because the path scanner alone would skip
+// over some damage.
+func extractJSON(obj []byte, paths [][]string, vals []raw) error {
+	if !json.Valid(obj) {
+		var v json.RawMessage
+		err := json.Unmarshal(obj, &v)
+		if se, ok := err.(*json.SyntaxError); ok {
+			return fmt.Errorf("malformed JSON at byte %d of the record: %v", se.Offset, se)
+		}
+		return fmt.Errorf("malformed JSON record")
+	}
+	for i := range vals {
+		vals[i] = raw{}
+	}
+	var perr error
+	jsonparser.EachKey(obj, func(idx int, v []byte, t jsonparser.ValueType, err error) {
+		if err != nil {
+			perr = err
+			return
+		}
+		vals[idx] = raw{b: v, t: t}
+	}, paths...)
+	if perr != nil {
+		return fmt.Errorf("malformed JSON record: %v", perr)
+	}
+	return nil
+}

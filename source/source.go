@@ -1,0 +1,327 @@
+// Package source reads systems of record into onus records: export files
+// in CSV, JSON, NDJSON and osquery's results-log formats today, live
+// connectors later. A source is mapped by dotted paths; everything that is
+// not mapped is dropped as early as possible, because exports are large.
+//
+// Readers register under a format name; adding one is adding a file that
+// calls Register, not editing a switch.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/identity"
+)
+
+// Reader reads every record of one source once.
+type Reader interface {
+	// Read maps every record with m. A record that cannot be mapped is
+	// skipped and described in the batch's problems. Read returns an error,
+	// and no batch, when the source cannot be read at all (a missing file, a
+	// JSON document that does not parse).
+	Read(ctx context.Context, m *Mapping, progress Progress) (*Batch, error)
+}
+
+// Progress receives how far a read has come, in bytes.
+type Progress interface {
+	// Start is called once with the total size (0 when unknown).
+	Start(total int64)
+	// Add reports n more bytes read.
+	Add(n int64)
+}
+
+// Opener makes a reader for a source; dir is the configuration directory
+// that relative paths are resolved against.
+type Opener func(src *config.Source, dir string) (Reader, error)
+
+var openers = map[string]Opener{}
+
+// Register makes a format or connector available under name. It panics
+// when the name is taken, as that is a programming error.
+func Register(name string, open Opener) {
+	if _, dup := openers[name]; dup {
+		panic("source: " + name + " registered twice")
+	}
+	openers[name] = open
+}
+
+// Registered lists the registered format and connector names.
+func Registered() []string {
+	names := make([]string, 0, len(openers))
+	for n := range openers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Batch is what a reader returns.
+type Batch struct {
+	// File is the path read, for problems found after reading.
+	File     string
+	Records  []onus.Record
+	Problems []*Problem
+	// Presence counts, per schema field, the records that had a value.
+	Presence []int
+}
+
+// Problem is a record that could not be read, with where it is.
+type Problem struct {
+	File string `json:"file"`
+	// Line is the line in the file, when known.
+	Line int `json:"line,omitempty"`
+	// Index is the 1-based position of the record in a JSON array, when the
+	// file is one document rather than one record per line.
+	Index   int    `json:"index,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+	// Loc is set by Mapping.build; readers turn it into Line or Index.
+	Loc int `json:"-"`
+}
+
+func (p *Problem) Error() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	if p.Index > 0 {
+		fmt.Fprintf(&b, ": record %d", p.Index)
+	}
+	if p.ID != "" {
+		fmt.Fprintf(&b, " (id %s)", p.ID)
+	}
+	b.WriteString(": ")
+	if p.Field != "" && !strings.HasPrefix(p.Message, p.Field) {
+		b.WriteString("field ")
+		b.WriteString(p.Field)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// Result is the outcome of reading one source.
+type Result struct {
+	Snapshot *onus.Snapshot
+	// Problems are the skipped records (at most MaxProblems of them).
+	Problems []*Problem
+	// Bad is how many records were skipped in all.
+	Bad int
+	// Warnings are suspicious but accepted facts ("field x was empty in
+	// every record").
+	Warnings []string
+	// Bytes is the size read.
+	Bytes int64
+}
+
+// MaxProblems bounds how many skipped records a result describes.
+const MaxProblems = 200
+
+// ErrTooManyBad is returned (wrapped) when more records are malformed
+// than the source's threshold allows.
+var ErrTooManyBad = errors.New("too many malformed records")
+
+// Options are the settings of one read.
+type Options struct {
+	Dir        string
+	Normalizer *identity.Normalizer
+	// MaxBad is the largest fraction of malformed records accepted.
+	MaxBad   float64
+	Progress Progress
+	Now      time.Time
+}
+
+// Read reads one source: it opens the reader registered for the source's
+// format or connector, maps every record, drops duplicate ids, and fails
+// when more records are malformed than allowed. The result is returned
+// even with an error, so callers can show the problems.
+func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
+	name := src.Connector
+	if name == "" {
+		name = config.FormatOf(src.From)
+	}
+	open, ok := openers[name]
+	if !ok {
+		if src.Connector != "" {
+			return nil, onus.Errorf(onus.EINVALID, "source %s: no connector called %q (available: %s)", src.Name, name, strings.Join(Registered(), ", "))
+		}
+		return nil, onus.Errorf(onus.EINVALID, "source %s: no reader for format %q", src.Name, name)
+	}
+	norm := o.Normalizer
+	if norm == nil {
+		norm = identity.New(identity.Options{})
+	}
+	m, err := NewMapping(src, norm)
+	if err != nil {
+		return nil, onus.Errorf(onus.EINVALID, "%v", err)
+	}
+	r, err := open(src, o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	prog := o.Progress
+	if prog == nil {
+		prog = nopProgress{}
+	}
+	counted := &countingProgress{next: prog}
+	batch, err := r.Read(ctx, m, counted)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", src.Name, err)
+	}
+	res := &Result{Bytes: counted.n.Load()}
+	recs := dedupe(batch.Records, &batch.Problems, batch.File)
+	res.Bad = len(batch.Problems)
+	probs := batch.Problems
+	sort.SliceStable(probs, func(i, j int) bool {
+		if probs[i].Line != probs[j].Line {
+			return probs[i].Line < probs[j].Line
+		}
+		return probs[i].Index < probs[j].Index
+	})
+	if len(probs) > MaxProblems {
+		probs = probs[:MaxProblems]
+	}
+	res.Problems = probs
+	total := len(recs) + res.Bad
+	for i, n := range batch.Presence {
+		if n == 0 && len(recs) > 0 {
+			f := m.fields[i]
+			res.Warnings = append(res.Warnings, fmt.Sprintf("field %s (path %s) had no value in any of the %d records; check the path", f.name, f.path, len(recs)))
+		}
+	}
+	res.Snapshot = &onus.Snapshot{Source: src.Name, Kind: src.Kind, SyncedAt: o.Now, Schema: m.Schema(), Records: recs}
+	if res.Bad > 0 && float64(res.Bad) > o.MaxBad*float64(total) {
+		return res, fmt.Errorf("source %s: %w: %d of %d records could not be read (the limit is %.0f%%); first: %v",
+			src.Name, ErrTooManyBad, res.Bad, total, o.MaxBad*100, res.Problems[0])
+	}
+	return res, nil
+}
+
+// dedupe drops records whose id repeats an earlier record's, adding a
+// problem for each; the first record wins.
+func dedupe(recs []onus.Record, probs *[]*Problem, file string) []onus.Record {
+	seed := maphash.MakeSeed()
+	first := make(map[uint64]int32, len(recs))
+	var collide map[string]int // exact ids for the rare hash collision
+	out := recs[:0]
+	for _, r := range recs {
+		h := maphash.String(seed, r.ID)
+		if i, ok := first[h]; ok {
+			prev := out[i]
+			if prev.ID == r.ID {
+				*probs = append(*probs, duplicate(file, r, prev))
+				continue
+			}
+			if collide == nil {
+				collide = map[string]int{}
+			}
+			if j, ok := collide[r.ID]; ok {
+				*probs = append(*probs, duplicate(file, r, out[j]))
+				continue
+			}
+			collide[r.ID] = len(out)
+			out = append(out, r)
+			continue
+		}
+		first[h] = int32(len(out))
+		out = append(out, r)
+	}
+	return out
+}
+
+func duplicate(file string, r, first onus.Record) *Problem {
+	return &Problem{File: file, Line: r.Loc, ID: r.ID, Field: "id",
+		Message: fmt.Sprintf("duplicate id: the record at line %d has the same id; the first is kept", first.Loc)}
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(int64) {}
+func (nopProgress) Add(int64)   {}
+
+type countingProgress struct {
+	next Progress
+	n    atomic.Int64
+}
+
+func (c *countingProgress) Start(total int64) { c.next.Start(total) }
+func (c *countingProgress) Add(n int64)       { c.n.Add(n); c.next.Add(n) }
+
+// progressReader reports bytes as they are read.
+type progressReader struct {
+	r io.Reader
+	p Progress
+}
+
+func (pr *progressReader) Read(b []byte) (int, error) {
+	n, err := pr.r.Read(b)
+	if n > 0 {
+		pr.p.Add(int64(n))
+	}
+	return n, err
+}
+
+// openFile opens a source file relative to dir and announces its size.
+func openFile(dir, name string, p Progress) (*os.File, io.Reader, error) {
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, name)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, onus.Errorf(onus.EINVALID, "file %s does not exist", path)
+		}
+		return nil, nil, onus.Errorf(onus.EINVALID, "cannot open %s: %v", path, errors.Unwrap(err))
+	}
+	if st, err := f.Stat(); err == nil {
+		if st.IsDir() {
+			f.Close()
+			return nil, nil, onus.Errorf(onus.EINVALID, "%s is a directory, not an export file", path)
+		}
+		p.Start(st.Size())
+	}
+	return f, &progressReader{r: f, p: p}, nil
+}
+
+// readAll reads a whole file, reporting progress.
+func readAll(dir, name string, p Progress) ([]byte, string, error) {
+	f, r, err := openFile(dir, name, p)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	buf := make([]byte, 0, size+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, "", onus.Errorf(onus.EINVALID, "cannot read %s: %v", f.Name(), err)
+		}
+	}
+	return buf, f.Name(), nil
+}

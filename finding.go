@@ -98,14 +98,14 @@ type Evidence struct {
 // Finding is a (control, entity) pair that failed at some point, with one
 // Responsible person and a due date.
 type Finding struct {
-	ID          int64      `json:"id"`
-	Control     string     `json:"control"`
-	Entity      string     `json:"entity"`
-	EntityKind  string     `json:"entity_kind"`
-	EntityName  string     `json:"entity_name"`
-	Severity    Severity   `json:"severity"`
-	State       State      `json:"state"`
-	Responsible Person     `json:"responsible"`
+	ID          int64    `json:"id"`
+	Control     string   `json:"control"`
+	Entity      string   `json:"entity"`
+	EntityKind  string   `json:"entity_kind"`
+	EntityName  string   `json:"entity_name"`
+	Severity    Severity `json:"severity"`
+	State       State    `json:"state"`
+	Responsible Person   `json:"responsible"`
 	// OwnerReason says how the Responsible person was found ("owner of the
 	// device", "manager of jane@… who left").
 	OwnerReason string `json:"owner_reason"`

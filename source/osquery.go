@@ -60,7 +60,7 @@ type op struct {
 	line  int
 	group string // host and query
 	time  int64
-	snap  int // identity of the snapshot the row belongs to
+	snap  int  // identity of the snapshot the row belongs to
 	empty bool // an empty snapshot: it clears the group and adds nothing
 	hash  uint64
 	rec   onus.Record

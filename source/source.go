@@ -78,41 +78,7 @@ type Batch struct {
 }
 
 // Problem is a record that could not be read, with where it is.
-type Problem struct {
-	File string `json:"file"`
-	// Line is the line in the file, when known.
-	Line int `json:"line,omitempty"`
-	// Index is the 1-based position of the record in a JSON array, when the
-	// file is one document rather than one record per line.
-	Index   int    `json:"index,omitempty"`
-	ID      string `json:"id,omitempty"`
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-	// Loc is set by Mapping.build; readers turn it into Line or Index.
-	Loc int `json:"-"`
-}
-
-func (p *Problem) Error() string {
-	var b strings.Builder
-	b.WriteString(p.File)
-	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
-	}
-	if p.Index > 0 {
-		fmt.Fprintf(&b, ": record %d", p.Index)
-	}
-	if p.ID != "" {
-		fmt.Fprintf(&b, " (id %s)", p.ID)
-	}
-	b.WriteString(": ")
-	if p.Field != "" && !strings.HasPrefix(p.Message, p.Field) {
-		b.WriteString("field ")
-		b.WriteString(p.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Message)
-	return b.String()
-}
+type Problem = onus.RecordError
 
 // Result is the outcome of reading one source.
 type Result struct {

@@ -1,0 +1,231 @@
+// Command onus is the security accountability engine: it reads the
+// organisation's systems of record, finds every security gap, and gives
+// each one a named owner and a deadline.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/report"
+	"github.com/onus-sec/onus/source"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitError     = 1
+	exitUnhealthy = 2 // the run completed, but a source failed or looked wrong
+)
+
+// errUnhealthy makes a command exit with exitUnhealthy after its output.
+var errUnhealthy = errors.New("one or more sources are unhealthy")
+
+type app struct {
+	configDir string
+	dbPath    string
+	output    string
+	logLevel  string
+	quiet     bool
+	noProg    bool
+
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errUnhealthy):
+		return exitUnhealthy
+	}
+	var probs config.Problems
+	if errors.As(err, &probs) {
+		fmt.Fprintf(stderr, "onus: the configuration has %d problem(s):\n", len(probs))
+		for _, p := range probs {
+			fmt.Fprintf(stderr, "  %s\n", p)
+		}
+		return exitError
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "onus: interrupted; nothing was half-written")
+		return exitError
+	}
+	msg := err.Error()
+	if onus.ErrorCode(err) != onus.EINTERNAL {
+		msg = onus.ErrorMessage(err)
+	}
+	fmt.Fprintf(stderr, "onus: %s\n", msg)
+	return exitError
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "onus",
+		Short: "Security accountability: every gap gets one named owner and a deadline",
+		Long: `onus reads your systems of record (HR, MDM, endpoint security, identity
+provider, background checks, software inventory), correlates them into one
+inventory, evaluates controls written in CEL, and keeps a findings ledger in
+which every gap has one Responsible person and a due date.
+
+Start with "onus demo" to see it on the bundled example organisation.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setup()
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVarP(&a.configDir, "config", "c", envOr("ONUS_CONFIG", "."), "configuration directory (holds onus.yaml) [$ONUS_CONFIG]")
+	f.StringVar(&a.dbPath, "db", os.Getenv("ONUS_DB"), "SQLite database file (default: database in onus.yaml, else onus.db in the configuration directory) [$ONUS_DB]")
+	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json (listings also csv)")
+	f.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error (logs go to stderr)")
+	f.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but errors and requested data")
+	f.BoolVar(&a.noProg, "no-progress", false, "do not show progress bars")
+	root.AddCommand(
+		a.demoCmd(), a.validateCmd(), a.syncCmd(), a.evalCmd(), a.runCmd(),
+		a.findingsCmd(), a.findingCmd(), a.explainCmd(), a.statusCmd(), a.benchCmd(),
+	)
+	return root
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func (a *app) setup() error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return onus.Errorf(onus.EINVALID, "unknown log level %q (want debug, info, warn or error)", a.logLevel)
+	}
+	a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+	return nil
+}
+
+// actor names who runs a command, for the audit log.
+func actor() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return "cli:" + name + "@" + host
+}
+
+func (a *app) loadConfig() (*config.Config, error) {
+	cfg, err := config.Load(a.configDir)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// databasePath resolves the store: --db, $ONUS_DB, database: in onus.yaml,
+// or onus.db in the configuration directory.
+func (a *app) databasePath(cfg *config.Config) string {
+	if a.dbPath != "" {
+		return a.dbPath
+	}
+	if cfg != nil && cfg.Database != "" {
+		if filepath.IsAbs(cfg.Database) {
+			return cfg.Database
+		}
+		return filepath.Join(cfg.Dir, cfg.Database)
+	}
+	return filepath.Join(a.configDir, "onus.db")
+}
+
+// openExisting opens the store for reading commands: it must exist.
+func (a *app) openExisting(ctx context.Context) (*sqlite.DB, error) {
+	var cfg *config.Config
+	if a.dbPath == "" {
+		// Only onus.yaml's database setting is needed; a configuration
+		// with problems elsewhere must not stop a read.
+		if f, err := os.Open(filepath.Join(a.configDir, config.MainFile)); err == nil {
+			cfg, _ = config.ParseMain(f.Name(), f)
+			f.Close()
+			if cfg != nil {
+				cfg.Dir = a.configDir
+			}
+		}
+	}
+	path := a.databasePath(cfg)
+	if _, err := os.Stat(path); err != nil {
+		return nil, onus.Errorf(onus.ENOTFOUND, "no database at %s: run \"onus sync\" and \"onus eval\" first, or pass --db (try \"onus demo\")", path)
+	}
+	return sqlite.Open(ctx, path)
+}
+
+func (a *app) checkOutput(allowed ...string) error {
+	if len(allowed) == 0 {
+		allowed = []string{report.Text, report.JSON}
+	}
+	return report.CheckFormat(a.output, allowed...)
+}
+
+func (a *app) printf(format string, args ...any) {
+	if !a.quiet {
+		fmt.Fprintf(a.stdout, format, args...)
+	}
+}
+
+// progress returns a progress display per source, or nil when stderr is
+// not a terminal or progress is off.
+func (a *app) progress() func(string) source.Progress {
+	f, ok := a.stderr.(*os.File)
+	if a.noProg || a.quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func(name string) source.Progress { return newBar(a.stderr, name) }
+}
+
+// parseNow reads --now: RFC 3339, or a date.
+func parseNow(s string) (time.Time, error) {
+	if s == "" {
+		return time.Now().UTC().Truncate(time.Second), nil
+	}
+	t, err := source.ParseTime(s, "")
+	if err != nil {
+		return time.Time{}, onus.Errorf(onus.EINVALID, "--now: %v", err)
+	}
+	return t.UTC(), nil
+}
+
+func join(s []string) string { return strings.Join(s, ", ") }

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/examples"
+	"github.com/onus-sec/onus/internal/orggen"
+	"github.com/onus-sec/onus/monitor"
+	"github.com/onus-sec/onus/report"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+func (a *app) monitor(ctx context.Context, cfg *config.Config) (*monitor.Monitor, error) {
+	db, err := sqlite.Open(ctx, a.databasePath(cfg))
+	if err != nil {
+		return nil, err
+	}
+	return &monitor.Monitor{Config: cfg, Store: db, Log: a.log, Progress: a.progress(), Actor: actor()}, nil
+}
+
+type syncFlags struct {
+	only         []string
+	acceptShrink []string
+}
+
+func (f *syncFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringSliceVar(&f.only, "source", nil, "sync only these sources (repeatable)")
+	cmd.Flags().StringSliceVar(&f.acceptShrink, "accept-shrink", nil, "accept a large drop in records for these sources: the drop is real")
+}
+
+func (a *app) syncCmd() *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Read every source and store what it returned",
+		Long: `sync reads every source in onus.yaml and stores the records it returned.
+
+A malformed record is skipped and named (file, line, field). A source that
+cannot be read, has too many malformed records, or returns far fewer records
+than its last good sync (more than 20% fewer by default) is marked unhealthy:
+its last good snapshot stays in force and no finding is opened, resolved or
+marked gone because of it. Exit status 2 means a source is unhealthy.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			m, err := a.monitor(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer m.Store.Close()
+			rep, err := m.Sync(cmd.Context(), monitor.SyncOptions{Only: f.only, AcceptShrink: f.acceptShrink})
+			if err != nil {
+				return err
+			}
+			if a.output == report.JSON {
+				if err := report.WriteJSON(a.stdout, rep); err != nil {
+					return err
+				}
+			} else if !a.quiet {
+				report.WriteSync(a.stdout, rep)
+			}
+			if rep.Failed() {
+				return errUnhealthy
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func (a *app) evalCmd() *cobra.Command {
+	var now string
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Evaluate the controls and update the findings ledger",
+		Long: `eval builds the inventory from the snapshots in force, evaluates every
+control, and records what changed in the findings ledger: new gaps are
+opened with a Responsible person and a due date, fixed ones resolved, gaps
+of entities no source knows any more marked gone. A check that cannot be
+evaluated (missing data, an unhealthy source) is unknown: it neither opens
+nor resolves anything, and is counted in the report.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			t, err := parseNow(now)
+			if err != nil {
+				return err
+			}
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			m, err := a.monitor(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer m.Store.Close()
+			rep, err := m.Eval(cmd.Context(), t, nil)
+			if err != nil {
+				return err
+			}
+			return a.writeRun(cmd.Context(), m.Store, nil, rep)
+		},
+	}
+	cmd.Flags().StringVar(&now, "now", "", "evaluate as of this time (RFC 3339 or a date); default: the current time")
+	return cmd
+}
+
+func (a *app) runCmd() *cobra.Command {
+	var f syncFlags
+	var now string
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Sync every source, then evaluate (sync + eval)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			t, err := parseNow(now)
+			if err != nil {
+				return err
+			}
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			m, err := a.monitor(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer m.Store.Close()
+			return a.syncAndEval(cmd.Context(), m, f, t)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVar(&now, "now", "", "evaluate as of this time (RFC 3339 or a date); default: the current time")
+	return cmd
+}
+
+func (a *app) syncAndEval(ctx context.Context, m *monitor.Monitor, f syncFlags, now time.Time) error {
+	srep, err := m.Sync(ctx, monitor.SyncOptions{Only: f.only, AcceptShrink: f.acceptShrink})
+	if err != nil {
+		return err
+	}
+	erep, err := m.Eval(ctx, now, srep.Snapshots)
+	if err != nil {
+		return err
+	}
+	if err := a.writeRun(ctx, m.Store, srep, erep); err != nil {
+		return err
+	}
+	if srep.Failed() {
+		return errUnhealthy
+	}
+	return nil
+}
+
+func (a *app) writeRun(ctx context.Context, db *sqlite.DB, srep *monitor.SyncReport, erep *monitor.EvalReport) error {
+	st, err := db.Stats(ctx, erep.Now)
+	if err != nil {
+		return err
+	}
+	if a.output == report.JSON {
+		return report.WriteJSON(a.stdout, report.Summary{Sync: srep, Eval: erep, Stats: st, DB: db.Path()})
+	}
+	if a.quiet {
+		return nil
+	}
+	if srep != nil {
+		report.WriteSync(a.stdout, srep)
+	}
+	report.WriteEval(a.stdout, erep, st)
+	return nil
+}
+
+func (a *app) demoCmd() *cobra.Command {
+	var dir string
+	var fresh bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run onus on the bundled example organisation",
+		Long: `demo writes the Acme example organisation (200 people, their laptops,
+accounts, background checks and software, exported from HR, Jamf, Intune,
+CrowdStrike, Okta, Checkr and osquery) to a directory, syncs it, evaluates
+its controls as of the day the example describes, and prints the summary.
+
+Afterwards the directory is an ordinary onus configuration:
+
+  cd onus-demo && onus findings
+  onus explain MBP-KIOSK-LOBBY --config onus-demo`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			if fresh {
+				if err := os.RemoveAll(dir); err != nil {
+					return err
+				}
+			}
+			if err := examples.CopyTo(examples.Acme(), dir); err != nil {
+				return onus.Errorf(onus.EINVALID, "demo: cannot write the example to %s: %v", dir, err)
+			}
+			a.configDir = dir
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			m, err := a.monitor(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer m.Store.Close()
+			if err := a.syncAndEval(cmd.Context(), m, syncFlags{}, orggen.AcmeNow); err != nil {
+				return err
+			}
+			if a.output != report.JSON {
+				abs, _ := filepath.Abs(dir)
+				a.printf("\nThe example is in %s and its database in %s. Try:\n", abs, m.Store.Path())
+				a.printf("  onus findings --config %s\n", dir)
+				a.printf("  onus findings --config %s --owner grace.hopper@acme.com\n", dir)
+				a.printf("  onus explain MBP-KIOSK-LOBBY --config %s\n", dir)
+				a.printf("The example describes %s; \"onus eval --config %s --now %s\" evaluates it again as of then.\n",
+					orggen.AcmeNow.Format("2 January 2006"), dir, orggen.AcmeNow.Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "onus-demo", "directory to write the example and its database to")
+	cmd.Flags().BoolVar(&fresh, "fresh", false, "delete the directory first, starting with an empty database")
+	return cmd
+}

@@ -1,0 +1,175 @@
+// Package evaluate runs controls over an inventory. It is pure: the
+// inventory, the compiled controls, the responsibility matrix and the time
+// go in; outcomes, evidence and owners come out. Nothing is stored here.
+package evaluate
+
+import (
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/policy"
+)
+
+// Control is a control ready to evaluate.
+type Control struct {
+	*config.Control
+	// Kind is the entity kind the control applies to ("" for every kind).
+	Kind     string
+	Severity onus.Severity
+	Scope    *policy.Program // nil: every entity of Kind
+	Check    *policy.Program
+	Owner    *policy.Program // nil: the matrix decides
+	Deadline time.Duration
+	FixTmpl  *template.Template
+}
+
+// Compiled is a configuration's controls and people rules, compiled.
+type Compiled struct {
+	Env      *policy.Env
+	Controls []*Control
+	Departed *policy.Program
+	OnLeave  *policy.Program
+	Config   *config.Config
+}
+
+// Compile compiles every control of a configuration at time now. It
+// returns all problems found, each with its file and line.
+func Compile(cfg *config.Config, now time.Time) (*Compiled, error) {
+	env, err := policy.NewEnv(policy.NewCatalog(cfg), now)
+	if err != nil {
+		return nil, err
+	}
+	out := &Compiled{Env: env, Config: cfg}
+	var probs config.Problems
+	add := func(err error) {
+		if p, ok := err.(*config.Problem); ok {
+			probs = append(probs, p)
+		} else if err != nil {
+			probs = append(probs, &config.Problem{Message: err.Error()})
+		}
+	}
+	person := cfg.PersonKind()
+	if !cfg.People.Departed.IsZero() {
+		p, err := env.Compile(cfg.File, cfg.People.Departed, person, policy.Bool)
+		add(err)
+		out.Departed = p
+	}
+	if !cfg.People.OnLeave.IsZero() {
+		p, err := env.Compile(cfg.File, cfg.People.OnLeave, person, policy.Bool)
+		add(err)
+		out.OnLeave = p
+	}
+	for _, cc := range cfg.Controls {
+		if cc.Disabled {
+			continue
+		}
+		c := &Control{Control: cc, Kind: cc.Kind, Deadline: cfg.Deadline(cc)}
+		c.Severity, _ = onus.ParseSeverity(cc.Severity)
+		if !cc.Scope.IsZero() {
+			p, err := env.Compile(cc.File, cc.Scope, c.Kind, policy.Bool)
+			if err != nil {
+				add(err)
+				continue
+			}
+			if c.Kind == "" {
+				c.Kind = scopeKind(p)
+				if c.Kind != "" {
+					// Check the scope's paths now that its kind is known.
+					if _, err := env.Compile(cc.File, cc.Scope, c.Kind, policy.Bool); err != nil {
+						add(err)
+						continue
+					}
+				}
+			}
+			c.Scope = p
+		}
+		if p, err := env.Compile(cc.File, cc.Check, c.Kind, policy.Bool); err != nil {
+			add(err)
+		} else {
+			c.Check = p
+		}
+		if !cc.Owner.IsZero() {
+			if p, err := env.Compile(cc.File, cc.Owner, c.Kind, policy.Any); err != nil {
+				add(err)
+			} else {
+				c.Owner = p
+			}
+		}
+		if cc.Fix != "" {
+			c.FixTmpl, _ = template.New(cc.ID).Option("missingkey=zero").Parse(cc.Fix)
+		}
+		out.Controls = append(out.Controls, c)
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	sort.Slice(out.Controls, func(i, j int) bool { return out.Controls[i].ID < out.Controls[j].ID })
+	return out, nil
+}
+
+// scopeKind finds `entity.kind == "x"` among the top-level conjuncts of a
+// scope, so that a control only visits entities of that kind.
+func scopeKind(p *policy.Program) string {
+	var find func(ast.Expr) string
+	find = func(ex ast.Expr) string {
+		if ex.Kind() != ast.CallKind {
+			return ""
+		}
+		c := ex.AsCall()
+		switch c.FunctionName() {
+		case operators.LogicalAnd:
+			for _, a := range c.Args() {
+				if k := find(a); k != "" {
+					return k
+				}
+			}
+		case operators.Equals:
+			args := c.Args()
+			for i := 0; i < 2; i++ {
+				sel, lit := args[i], args[1-i]
+				if sel.Kind() == ast.SelectKind && lit.Kind() == ast.LiteralKind {
+					s := sel.AsSelect()
+					if s.FieldName() == "kind" && s.Operand().Kind() == ast.IdentKind && s.Operand().AsIdent() == "entity" {
+						if v, ok := lit.AsLiteral().(types.String); ok {
+							return string(v)
+						}
+					}
+				}
+			}
+		}
+		return ""
+	}
+	return find(p.AST())
+}
+
+// FixText renders a control's fix instructions for an entity.
+func (c *Control) FixText(data any) string { return render(c.FixTmpl, c.Fix, data) }
+
+// RenderFix renders fix instructions written as a text/template. A
+// template that fails to render is shown as written.
+func RenderFix(fix string, data any) string {
+	t, err := template.New("fix").Option("missingkey=zero").Parse(fix)
+	if err != nil {
+		return fix
+	}
+	return render(t, fix, data)
+}
+
+func render(t *template.Template, raw string, data any) string {
+	if t == nil {
+		return ""
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		return raw
+	}
+	return strings.TrimSpace(b.String())
+}

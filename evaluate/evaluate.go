@@ -1,0 +1,269 @@
+package evaluate
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/inventory"
+	"github.com/onus-sec/onus/policy"
+)
+
+// Per-entity outcomes of one control, packed in a byte each.
+const (
+	OutOfScope uint8 = iota
+	Passed
+	Failed
+	Unknown
+)
+
+// Result is one failing or unknown (control, entity) pair.
+type Result struct {
+	Entity  int32
+	ID      string
+	Name    string
+	Kind    string
+	Outcome onus.Outcome
+	// Reason says why an unknown result could not be evaluated.
+	Reason   string
+	Evidence []onus.Evidence
+	Owner    Ownership
+}
+
+// Ownership is who a failing entity's finding goes to, and why.
+type Ownership struct {
+	Person onus.Person
+	Reason string
+	// Gap is set when no person could be found: the finding goes to the
+	// fallback contact, or to nobody.
+	Gap bool
+}
+
+// ControlResult is everything one control found.
+type ControlResult struct {
+	Control *Control
+	// Outcomes holds one of OutOfScope, Passed, Failed, Unknown per entity
+	// of the inventory.
+	Outcomes             []uint8
+	Pass, Fail, UnknownN int
+	Failures             []Result
+	Unknowns             []Result
+	unknownReasons       map[string]int
+}
+
+// TopUnknownReasons returns the most common reasons for unknown results.
+func (c *ControlResult) TopUnknownReasons(n int) []string {
+	type rc struct {
+		r string
+		c int
+	}
+	var rs []rc
+	for r, cnt := range c.unknownReasons {
+		rs = append(rs, rc{r, cnt})
+	}
+	sort.Slice(rs, func(i, j int) bool {
+		if rs[i].c != rs[j].c {
+			return rs[i].c > rs[j].c
+		}
+		return rs[i].r < rs[j].r
+	})
+	var out []string
+	for i := 0; i < len(rs) && i < n; i++ {
+		out = append(out, fmt.Sprintf("%s (%d)", rs[i].r, rs[i].c))
+	}
+	return out
+}
+
+// Results are the outcome of one evaluation.
+type Results struct {
+	Now      time.Time
+	Controls []*ControlResult
+}
+
+// Control returns the result of the control with the given id, or nil.
+func (r *Results) Control(id string) *ControlResult {
+	for _, c := range r.Controls {
+		if c.Control.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// Options tune an evaluation.
+type Options struct {
+	// Workers is how many goroutines evaluate; GOMAXPROCS by default.
+	Workers int
+}
+
+// Evaluate runs every control over the inventory.
+func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *Results {
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	unhealthy := map[int]string{}
+	for i, s := range inv.Sources {
+		if !s.Healthy {
+			unhealthy[i] = s.Name
+		}
+	}
+	res := &Results{Now: now}
+	for _, ctl := range c.Controls {
+		var ents []int32
+		if ctl.Kind != "" {
+			ents = inv.OfKind(ctl.Kind)
+		} else {
+			ents = make([]int32, inv.Len())
+			for i := range ents {
+				ents[i] = int32(i)
+			}
+		}
+		cr := &ControlResult{Control: ctl, Outcomes: make([]uint8, inv.Len()), unknownReasons: map[string]int{}}
+		parts := make([]*part, workers)
+		per := (len(ents) + workers - 1) / workers
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			lo, hi := w*per, min((w+1)*per, len(ents))
+			if lo >= hi {
+				continue
+			}
+			wg.Add(1)
+			go func(w int, ents []int32) {
+				defer wg.Done()
+				ev := &evaluator{inv: inv, c: c, ctl: ctl, now: now, unhealthy: unhealthy, sess: c.Env.NewSession(inv), owners: newOwners(inv, c)}
+				parts[w] = ev.run(ents, cr.Outcomes)
+			}(w, ents[lo:hi])
+		}
+		wg.Wait()
+		for _, p := range parts {
+			if p == nil {
+				continue
+			}
+			cr.Pass += p.pass
+			cr.Fail += len(p.failures)
+			cr.UnknownN += len(p.unknowns)
+			cr.Failures = append(cr.Failures, p.failures...)
+			cr.Unknowns = append(cr.Unknowns, p.unknowns...)
+			for _, u := range p.unknowns {
+				cr.unknownReasons[u.Reason]++
+			}
+		}
+		sort.Slice(cr.Failures, func(i, j int) bool { return cr.Failures[i].ID < cr.Failures[j].ID })
+		sort.Slice(cr.Unknowns, func(i, j int) bool { return cr.Unknowns[i].ID < cr.Unknowns[j].ID })
+		res.Controls = append(res.Controls, cr)
+	}
+	return res
+}
+
+type part struct {
+	pass     int
+	failures []Result
+	unknowns []Result
+}
+
+type evaluator struct {
+	inv       *inventory.Inventory
+	c         *Compiled
+	ctl       *Control
+	now       time.Time
+	unhealthy map[int]string
+	sess      *policy.Session
+	owners    *owners
+}
+
+func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
+	p := &part{}
+	track := len(ev.unhealthy) > 0
+	for _, e := range ents {
+		var tr *policy.Tracker
+		if track {
+			tr = &policy.Tracker{}
+			ev.sess.Track(tr)
+		}
+		if ev.ctl.Scope != nil {
+			in, err := ev.sess.EvalBool(ev.ctl.Scope, e)
+			if err != nil {
+				ev.unknown(p, outcomes, e, "scope: "+cleanErr(err))
+				continue
+			}
+			if reason := ev.stale(tr); reason != "" {
+				ev.unknown(p, outcomes, e, reason)
+				continue
+			}
+			if !in {
+				continue
+			}
+		}
+		ok, err := ev.sess.EvalBool(ev.ctl.Check, e)
+		if err != nil {
+			ev.unknown(p, outcomes, e, cleanErr(err))
+			continue
+		}
+		if reason := ev.stale(tr); reason != "" {
+			ev.unknown(p, outcomes, e, reason)
+			continue
+		}
+		if ok {
+			outcomes[e] = Passed
+			p.pass++
+			continue
+		}
+		outcomes[e] = Failed
+		// Evaluate the check again, recording what it read, for evidence.
+		ev.sess.Track(&policy.Tracker{})
+		tr = &policy.Tracker{}
+		ev.sess.Track(tr)
+		_, _ = ev.sess.EvalBool(ev.ctl.Check, e)
+		ev.sess.Track(nil)
+		r := ev.result(e, onus.Fail)
+		r.Evidence = tr.Evidence(ev.now)
+		r.Owner = ev.owners.resolve(ev.sess, ev.ctl, e)
+		p.failures = append(p.failures, r)
+	}
+	ev.sess.Track(nil)
+	return p
+}
+
+func (ev *evaluator) result(e int32, o onus.Outcome) Result {
+	return Result{Entity: e, ID: ev.inv.ID(e), Name: ev.inv.Name(e), Kind: ev.inv.Kind(e), Outcome: o}
+}
+
+func (ev *evaluator) unknown(p *part, outcomes []uint8, e int32, reason string) {
+	outcomes[e] = Unknown
+	r := ev.result(e, onus.Unknown)
+	r.Reason = reason
+	p.unknowns = append(p.unknowns, r)
+}
+
+// stale returns why a result read an unhealthy source, or "".
+func (ev *evaluator) stale(tr *policy.Tracker) string {
+	if tr == nil {
+		return ""
+	}
+	var names []string
+	for si := range tr.Sources {
+		if name, bad := ev.unhealthy[si]; bad {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	return "depends on unhealthy source " + strings.Join(names, ", ")
+}
+
+// cleanErr shortens CEL's errors for people.
+func cleanErr(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "no such key: ")
+	if s != err.Error() {
+		return "missing data: " + s
+	}
+	return s
+}

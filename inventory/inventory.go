@@ -1,0 +1,1018 @@
+// Package inventory correlates records from every source into entities: one
+// per real-world thing, merged by identity keys, strongest key first, and
+// linked to each other (device → owner, person → manager, software →
+// device). Building an inventory is pure: the same snapshots and settings
+// give the same entities with the same ids.
+//
+// Entities are kept compact because an organisation has millions of
+// software records: an entity is a few indexes into the snapshots, and its
+// id, name and attributes are derived when asked for.
+package inventory
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/onus-sec/onus"
+)
+
+// SourceInput is one source's snapshot as the inventory sees it.
+type SourceInput struct {
+	Name string
+	Kind string
+	// Creates is false for a source whose records may only add to entities
+	// other sources know.
+	Creates bool
+	// Healthy is false when the last sync failed or looked wrong; the
+	// snapshot is then the last good one, kept in force.
+	Healthy bool
+	// Reason says why the source is unhealthy.
+	Reason   string
+	Snapshot *onus.Snapshot
+}
+
+// Input is everything an inventory is built from.
+type Input struct {
+	// Sources in priority order: when merged attributes disagree, the
+	// earlier source wins.
+	Sources []SourceInput
+	// Correlate lists, per kind, the keys that merge records, strongest first.
+	Correlate map[string][]string
+}
+
+// RecRef points at one record: the source's position and the record's.
+type RecRef struct {
+	Src uint16
+	Idx uint32
+}
+
+// Entity is one real-world thing. Use the Inventory's methods to read it.
+type Entity struct {
+	kind  uint16
+	first RecRef
+	more  []RecRef // further records, in priority order
+	// links are inv.links[linkOff : linkOff+linkN]
+	linkOff int32
+	linkN   uint16
+	// synthetic entities (made by a link with create) have no record.
+	synthetic string
+}
+
+// Source is a source as held in the inventory.
+type Source struct {
+	SourceInput
+	// Unmatched counts records of a non-creating source that joined no entity.
+	Unmatched int
+	// owner maps each record to its entity (-1 when unmatched).
+	owner []int32
+	// fields maps an attribute name to its position in the schema.
+	fields map[string]int
+}
+
+// Link is a resolved link from an entity.
+type Link struct {
+	name   uint16
+	Target int32
+	// via says how the link was made: the record and link spec used.
+	via  RecRef
+	spec uint16
+}
+
+// NearMatch is two records that share a key but were not merged because a
+// stronger key says they are different things.
+type NearMatch struct {
+	Kind     string
+	Key      string // the shared key
+	Value    string
+	A, B     RecRef
+	Conflict string   // the stronger key that disagrees
+	AValues  []string // its values on A's side
+	BValues  []string // and on B's
+}
+
+// Merge is one union of two groups of records, for explain.
+type Merge struct {
+	A, B  RecRef
+	Key   string
+	Value string
+}
+
+type kindData struct {
+	name     string
+	keys     []string // correlate keys, strongest first
+	entities []int32
+	// index maps key name → normalised value → entity; an ambiguous value
+	// (two entities) maps to -2.
+	index map[string]map[string]int32
+	mu    sync.Mutex
+	// keyNames are the identity keys any record of the kind has.
+	keyNames map[string]bool
+}
+
+// Inventory is the correlated graph of entities.
+type Inventory struct {
+	Sources   []*Source
+	entities  []Entity
+	kinds     []*kindData
+	kindByNm  map[string]uint16
+	links     []Link
+	linkNames []string
+	linkByNm  map[string]uint16
+	near      []NearMatch
+	merges    []Merge
+	// linkStats counts, per link name, the entities that declare the link
+	// and those whose link found a target.
+	linkStats map[string]*LinkStat
+}
+
+// LinkStat counts one link's resolution.
+type LinkStat struct {
+	Declared int `json:"declared"`
+	Resolved int `json:"resolved"`
+}
+
+// Len returns the number of entities.
+func (inv *Inventory) Len() int { return len(inv.entities) }
+
+// Kinds returns the entity kinds, sorted.
+func (inv *Inventory) Kinds() []string {
+	out := make([]string, len(inv.kinds))
+	for i, k := range inv.kinds {
+		out[i] = k.name
+	}
+	sort.Strings(out)
+	return out
+}
+
+// OfKind returns the entities of a kind, in a stable order.
+func (inv *Inventory) OfKind(kind string) []int32 {
+	k, ok := inv.kindByNm[kind]
+	if !ok {
+		return nil
+	}
+	return inv.kinds[k].entities
+}
+
+// Kind returns an entity's kind.
+func (inv *Inventory) Kind(e int32) string { return inv.kinds[inv.entities[e].kind].name }
+
+// Records returns an entity's records, in priority order.
+func (inv *Inventory) Records(e int32) []RecRef {
+	ent := &inv.entities[e]
+	if ent.synthetic != "" {
+		return nil
+	}
+	out := make([]RecRef, 0, 1+len(ent.more))
+	out = append(out, ent.first)
+	return append(out, ent.more...)
+}
+
+// eachRecord calls fn for each record of an entity without allocating.
+func (inv *Inventory) eachRecord(e int32, fn func(RecRef) bool) {
+	ent := &inv.entities[e]
+	if ent.synthetic != "" {
+		return
+	}
+	if !fn(ent.first) {
+		return
+	}
+	for _, r := range ent.more {
+		if !fn(r) {
+			return
+		}
+	}
+}
+
+// Record returns the record a reference points at.
+func (inv *Inventory) Record(r RecRef) *onus.Record {
+	return &inv.Sources[r.Src].Snapshot.Records[r.Idx]
+}
+
+// SourceOf returns the source of a record.
+func (inv *Inventory) SourceOf(r RecRef) *Source { return inv.Sources[r.Src] }
+
+// Source returns the source with the given name, or nil.
+func (inv *Inventory) Source(name string) *Source {
+	for _, s := range inv.Sources {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// SourceIndex returns the position of the named source, or -1.
+func (inv *Inventory) SourceIndex(name string) int {
+	for i, s := range inv.Sources {
+		if s.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Name returns an entity's display name: the first record name in source
+// priority order, or its strongest key value.
+func (inv *Inventory) Name(e int32) string {
+	ent := &inv.entities[e]
+	if ent.synthetic != "" {
+		_, _, v := splitID(ent.synthetic)
+		return v
+	}
+	name := ""
+	inv.eachRecord(e, func(r RecRef) bool {
+		if n := inv.Record(r).Name; n != "" {
+			name = n
+			return false
+		}
+		return true
+	})
+	if name != "" {
+		return name
+	}
+	_, _, v := splitID(inv.ID(e))
+	return v
+}
+
+// ID returns an entity's stable id: "kind:key:value" for the strongest
+// correlation key it has (the smallest value when it has several), or
+// "kind:source:record-id" for an entity with no such key.
+func (inv *Inventory) ID(e int32) string {
+	ent := &inv.entities[e]
+	if ent.synthetic != "" {
+		return ent.synthetic
+	}
+	kd := inv.kinds[ent.kind]
+	for _, key := range kd.keys {
+		best := ""
+		inv.eachRecord(e, func(r RecRef) bool {
+			for _, k := range inv.Record(r).Keys {
+				if k.Name == key && (best == "" || k.Value < best) {
+					best = k.Value
+				}
+			}
+			return true
+		})
+		if best != "" {
+			return kd.name + ":" + key + ":" + best
+		}
+	}
+	r := ent.first
+	return kd.name + ":" + inv.Sources[r.Src].Name + ":" + inv.Record(r).ID
+}
+
+// splitID splits "kind:key:value"; the value may itself contain colons.
+func splitID(id string) (kind, key, value string) {
+	parts := strings.SplitN(id, ":", 3)
+	if len(parts) < 3 {
+		return "", "", id
+	}
+	return parts[0], parts[1], parts[2]
+}
+
+// Keys returns an entity's identity keys, deduplicated, in record order.
+func (inv *Inventory) Keys(e int32) []onus.Key {
+	ent := &inv.entities[e]
+	if ent.synthetic != "" {
+		_, k, v := splitID(ent.synthetic)
+		return []onus.Key{{Name: k, Value: v}}
+	}
+	var out []onus.Key
+	seen := map[onus.Key]bool{}
+	inv.eachRecord(e, func(r RecRef) bool {
+		for _, k := range inv.Record(r).Keys {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// InSource returns the freshest record an entity has from source src, by
+// the source's seen time and then by position; ok is false when the
+// entity has no record from it.
+func (inv *Inventory) InSource(e int32, src int) (RecRef, bool) {
+	var best RecRef
+	found := false
+	inv.eachRecord(e, func(r RecRef) bool {
+		if int(r.Src) != src {
+			return true
+		}
+		if !found || inv.Record(r).Seen > inv.Record(best).Seen ||
+			(inv.Record(r).Seen == inv.Record(best).Seen && r.Idx > best.Idx) {
+			best, found = r, true
+		}
+		return true
+	})
+	return best, found
+}
+
+// SourcesOf returns the positions of the sources an entity has records in.
+func (inv *Inventory) SourcesOf(e int32) []int {
+	var out []int
+	inv.eachRecord(e, func(r RecRef) bool {
+		if len(out) == 0 || out[len(out)-1] != int(r.Src) {
+			dup := false
+			for _, s := range out {
+				if s == int(r.Src) {
+					dup = true
+				}
+			}
+			if !dup {
+				out = append(out, int(r.Src))
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// Attr returns the merged value of an attribute: the value from the first
+// source, in priority order, whose record has it. src is that source.
+func (inv *Inventory) Attr(e int32, name string) (v any, src int, ok bool) {
+	ent := &inv.entities[e]
+	if ent.synthetic != "" {
+		return nil, -1, false
+	}
+	// Records are in priority order; duplicates from one source are
+	// resolved by freshness.
+	var last = -1
+	inv.eachRecord(e, func(r RecRef) bool {
+		if int(r.Src) == last {
+			return true
+		}
+		last = int(r.Src)
+		s := inv.Sources[r.Src]
+		i, has := s.fields[name]
+		if !has {
+			return true
+		}
+		best, _ := inv.InSource(e, int(r.Src))
+		if val := inv.Record(best).Attrs[i]; val != nil {
+			v, src, ok = val, int(r.Src), true
+			return false
+		}
+		return true
+	})
+	return v, src, ok
+}
+
+// RecordAttr returns the value of attribute name in a record.
+func (inv *Inventory) RecordAttr(r RecRef, name string) (any, bool) {
+	s := inv.Sources[r.Src]
+	i, ok := s.fields[name]
+	if !ok {
+		return nil, false
+	}
+	v := inv.Record(r).Attrs[i]
+	return v, v != nil
+}
+
+// HasAttr reports whether any source of the entity's kind maps the attribute.
+func (inv *Inventory) HasAttr(kind, name string) bool {
+	for _, s := range inv.Sources {
+		if s.Kind == kind {
+			if _, ok := s.fields[name]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Link returns the entity a link points at.
+func (inv *Inventory) Link(e int32, name string) (int32, bool) {
+	id, ok := inv.linkByNm[name]
+	if !ok {
+		return -1, false
+	}
+	ent := &inv.entities[e]
+	for _, l := range inv.links[ent.linkOff : ent.linkOff+int32(ent.linkN)] {
+		if l.name == id {
+			return l.Target, true
+		}
+	}
+	return -1, false
+}
+
+// IsLink reports whether name is a link of any source of the kind.
+func (inv *Inventory) IsLink(kind, name string) bool {
+	for _, s := range inv.Sources {
+		if s.Kind != kind {
+			continue
+		}
+		for _, l := range s.Snapshot.Schema.Links {
+			if l.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Lookup returns the entity of a kind with a normalised key value.
+// ok is false when there is none, or when the value is ambiguous.
+func (inv *Inventory) Lookup(kind, key, value string) (int32, bool) {
+	k, has := inv.kindByNm[kind]
+	if !has {
+		return -1, false
+	}
+	idx := inv.index(k, key)
+	e, ok := idx[value]
+	if !ok || e < 0 {
+		return -1, false
+	}
+	return e, true
+}
+
+// index returns (building it once) the map from a key's values to
+// entities of a kind.
+func (inv *Inventory) index(k uint16, key string) map[string]int32 {
+	kd := inv.kinds[k]
+	kd.mu.Lock()
+	defer kd.mu.Unlock()
+	if idx, ok := kd.index[key]; ok {
+		return idx
+	}
+	idx := map[string]int32{}
+	for _, e := range kd.entities {
+		ent := &inv.entities[e]
+		if ent.synthetic != "" {
+			if _, sk, v := splitID(ent.synthetic); sk == key {
+				idx[v] = e
+			}
+			continue
+		}
+		inv.eachRecord(e, func(r RecRef) bool {
+			for _, kv := range inv.Record(r).Keys {
+				if kv.Name != key {
+					continue
+				}
+				if prev, ok := idx[kv.Value]; ok && prev != e {
+					idx[kv.Value] = -2
+				} else if !ok {
+					idx[kv.Value] = e
+				}
+			}
+			return true
+		})
+	}
+	kd.index[key] = idx
+	return idx
+}
+
+// Resolve finds the current entities for ids from an earlier evaluation.
+// An id whose key now belongs to an entity with a different id (a stronger
+// key appeared) resolves to that entity; ids that name nothing are absent
+// from the result.
+func (inv *Inventory) Resolve(ids []string) map[string]int32 {
+	out := make(map[string]int32, len(ids))
+	bySource := map[int]map[string][]string{} // source → record id → entity ids
+	for _, id := range ids {
+		kind, key, value := splitID(id)
+		k, ok := inv.kindByNm[kind]
+		if !ok {
+			continue
+		}
+		if si := inv.SourceIndex(key); si >= 0 && inv.Sources[si].Kind == kind {
+			if bySource[si] == nil {
+				bySource[si] = map[string][]string{}
+			}
+			bySource[si][value] = append(bySource[si][value], id)
+			continue
+		}
+		if e, ok := inv.index(k, key)[value]; ok && e >= 0 {
+			out[id] = e
+		}
+	}
+	for si, want := range bySource {
+		s := inv.Sources[si]
+		for i := range s.Snapshot.Records {
+			if ids, ok := want[s.Snapshot.Records[i].ID]; ok && s.owner[i] >= 0 {
+				for _, id := range ids {
+					out[id] = s.owner[i]
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Owner returns the entity a record belongs to, or -1.
+func (inv *Inventory) Owner(r RecRef) int32 { return inv.Sources[r.Src].owner[r.Idx] }
+
+// NearMatches returns the refused merges that involve an entity.
+func (inv *Inventory) NearMatches(e int32) []NearMatch {
+	var out []NearMatch
+	for _, n := range inv.near {
+		if inv.Owner(n.A) == e || inv.Owner(n.B) == e {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Merges returns the merges that built an entity.
+func (inv *Inventory) Merges(e int32) []Merge {
+	var out []Merge
+	for _, m := range inv.merges {
+		if inv.Owner(m.A) == e {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// NearCount returns how many merges were refused.
+func (inv *Inventory) NearCount() int { return len(inv.near) }
+
+// LinkStats returns, per link name, how many entities declare the link and
+// how many of those links found their target.
+func (inv *Inventory) LinkStats() map[string]*LinkStat { return inv.linkStats }
+
+// Build correlates the sources into an inventory.
+func Build(in Input) (*Inventory, error) {
+	if len(in.Sources) > 1<<16-1 {
+		return nil, fmt.Errorf("inventory: too many sources")
+	}
+	inv := &Inventory{kindByNm: map[string]uint16{}, linkByNm: map[string]uint16{}, linkStats: map[string]*LinkStat{}}
+	for _, si := range in.Sources {
+		if si.Snapshot == nil {
+			si.Snapshot = &onus.Snapshot{Source: si.Name, Kind: si.Kind}
+		}
+		s := &Source{SourceInput: si, fields: map[string]int{}}
+		for i, f := range si.Snapshot.Schema.Fields {
+			s.fields[f] = i
+		}
+		s.owner = make([]int32, len(si.Snapshot.Records))
+		for i := range s.owner {
+			s.owner[i] = -1
+		}
+		inv.Sources = append(inv.Sources, s)
+		kd := inv.kinds[inv.kind(si.Kind, in.Correlate[si.Kind])]
+		for i := range si.Snapshot.Records {
+			for _, k := range si.Snapshot.Records[i].Keys {
+				kd.keyNames[k.Name] = true
+			}
+		}
+		for _, l := range si.Snapshot.Schema.Links {
+			if _, ok := inv.linkByNm[l.Name]; !ok {
+				inv.linkByNm[l.Name] = uint16(len(inv.linkNames))
+				inv.linkNames = append(inv.linkNames, l.Name)
+			}
+		}
+	}
+	// Correlate each kind; kinds are independent.
+	for k := range inv.kinds {
+		inv.correlate(uint16(k))
+	}
+	inv.dedupeNear()
+	inv.link()
+	return inv, nil
+}
+
+// dedupeNear keeps one near match per pair of entities and shared key:
+// two machines with one hostname are one near match, however many of
+// their records share it.
+func (inv *Inventory) dedupeNear() {
+	type pair struct {
+		a, b int32
+		key  string
+	}
+	seen := map[pair]bool{}
+	out := inv.near[:0]
+	for _, n := range inv.near {
+		a, b := inv.Owner(n.A), inv.Owner(n.B)
+		if a > b {
+			a, b = b, a
+		}
+		p := pair{a, b, n.Key}
+		if a == b || seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, n)
+	}
+	inv.near = out
+}
+
+func (inv *Inventory) kind(name string, keys []string) uint16 {
+	if k, ok := inv.kindByNm[name]; ok {
+		return k
+	}
+	k := uint16(len(inv.kinds))
+	inv.kinds = append(inv.kinds, &kindData{name: name, keys: keys, index: map[string]map[string]int32{}, keyNames: map[string]bool{}})
+	inv.kindByNm[name] = k
+	return k
+}
+
+// correlate merges the records of one kind into entities.
+func (inv *Inventory) correlate(k uint16) {
+	kd := inv.kinds[k]
+	var srcs []int
+	base := map[int]int{}
+	n := 0
+	for i, s := range inv.Sources {
+		if s.Kind == kd.name {
+			srcs = append(srcs, i)
+			base[i] = n
+			n += len(s.Snapshot.Records)
+		}
+	}
+	ref := func(node int) RecRef {
+		for j := len(srcs) - 1; j >= 0; j-- {
+			if b := base[srcs[j]]; node >= b {
+				return RecRef{Src: uint16(srcs[j]), Idx: uint32(node - b)}
+			}
+		}
+		panic("inventory: bad node")
+	}
+	uf := newUnionFind(n)
+	if len(kd.keys) > 0 {
+		inv.unionByKeys(kd, srcs, base, uf, ref)
+	}
+	// Group nodes by root, in node order, which is priority order.
+	root := make([]int32, n)
+	for i := 0; i < n; i++ {
+		root[i] = uf.find(int32(i))
+	}
+	members := map[int32][]int32{}
+	for i := 0; i < n; i++ {
+		if r := root[i]; uf.size[r] > 1 {
+			members[r] = append(members[r], int32(i))
+		}
+	}
+	for i := 0; i < n; i++ {
+		r := root[i]
+		var nodes []int32
+		if uf.size[r] > 1 {
+			if members[r][0] != int32(i) {
+				continue // the cluster was made at its first node
+			}
+			nodes = members[r]
+		} else {
+			nodes = []int32{int32(i)}
+		}
+		creates := false
+		for _, nd := range nodes {
+			if inv.Sources[ref(int(nd)).Src].Creates {
+				creates = true
+				break
+			}
+		}
+		if !creates {
+			continue
+		}
+		e := int32(len(inv.entities))
+		ent := Entity{kind: k, first: ref(int(nodes[0]))}
+		if len(nodes) > 1 {
+			ent.more = make([]RecRef, 0, len(nodes)-1)
+			for _, nd := range nodes[1:] {
+				ent.more = append(ent.more, ref(int(nd)))
+			}
+		}
+		inv.entities = append(inv.entities, ent)
+		kd.entities = append(kd.entities, e)
+		for _, nd := range nodes {
+			rr := ref(int(nd))
+			inv.Sources[rr.Src].owner[rr.Idx] = e
+		}
+	}
+	for _, si := range srcs {
+		s := inv.Sources[si]
+		if s.Creates {
+			continue
+		}
+		for _, o := range s.owner {
+			if o < 0 {
+				s.Unmatched++
+			}
+		}
+	}
+}
+
+// unionByKeys merges records that share a key, strongest key first. Two
+// groups are not merged when a stronger key disagrees: both have values
+// for it and none in common (the same hostname on two machines with
+// different serial numbers).
+func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf *unionFind, ref func(int) RecRef) {
+	rank := map[string]int{}
+	for i, key := range kd.keys {
+		rank[key] = i
+	}
+	// own holds each record's correlate keys; group holds, for each root,
+	// the keys of its whole group.
+	own := make([][]onus.Key, uf.n())
+	for _, si := range srcs {
+		for i := range inv.Sources[si].Snapshot.Records {
+			var ks []onus.Key
+			for _, kv := range inv.Sources[si].Snapshot.Records[i].Keys {
+				if _, ok := rank[kv.Name]; ok {
+					ks = append(ks, kv)
+				}
+			}
+			own[base[si]+i] = ks
+		}
+	}
+	group := make([][]onus.Key, len(own))
+	copy(group, own)
+	for ki, key := range kd.keys {
+		groups := map[string][]int32{}
+		for node, ks := range own {
+			for _, kv := range ks {
+				if kv.Name == key {
+					groups[kv.Value] = append(groups[kv.Value], int32(node))
+				}
+			}
+		}
+		values := make([]string, 0, len(groups))
+		for v, g := range groups {
+			if len(g) > 1 {
+				values = append(values, v)
+			}
+		}
+		sort.Strings(values)
+		for _, v := range values {
+			g := groups[v]
+			for _, b := range g[1:] {
+				ra, rb := uf.find(g[0]), uf.find(b)
+				if ra == rb {
+					continue
+				}
+				if conflict, av, bv := disagree(group[ra], group[rb], kd.keys[:ki]); conflict != "" {
+					inv.near = append(inv.near, NearMatch{Kind: kd.name, Key: key, Value: v, A: ref(int(g[0])), B: ref(int(b)), Conflict: conflict, AValues: av, BValues: bv})
+					continue
+				}
+				inv.merges = append(inv.merges, Merge{A: ref(int(g[0])), B: ref(int(b)), Key: key, Value: v})
+				keep, gone := uf.union(ra, rb)
+				group[keep] = append(append([]onus.Key(nil), group[keep]...), group[gone]...)
+				group[gone] = nil
+			}
+		}
+	}
+}
+
+// disagree returns the first stronger key on which two groups both have
+// values but share none.
+func disagree(a, b []onus.Key, stronger []string) (string, []string, []string) {
+	for _, key := range stronger {
+		var av, bv []string
+		for _, kv := range a {
+			if kv.Name == key {
+				av = append(av, kv.Value)
+			}
+		}
+		for _, kv := range b {
+			if kv.Name == key {
+				bv = append(bv, kv.Value)
+			}
+		}
+		if len(av) == 0 || len(bv) == 0 {
+			continue
+		}
+		shared := false
+		for _, x := range av {
+			for _, y := range bv {
+				if x == y {
+					shared = true
+				}
+			}
+		}
+		if !shared {
+			return key, dedupe(av), dedupe(bv)
+		}
+	}
+	return "", nil, nil
+}
+
+func dedupe(s []string) []string {
+	sort.Strings(s)
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// link resolves every entity's links. For each link name the first
+// record, in priority order, whose link finds a target wins; alternatives
+// of one record (owner by e-mail, else by username) are tried in order.
+func (inv *Inventory) link() {
+	type result struct {
+		links []Link
+		stats map[string]*LinkStat
+	}
+	// Synthetic targets are created first, single-threaded, so that the
+	// parallel pass only reads.
+	synth := map[string]int32{}
+	for _, s := range inv.Sources {
+		for li, spec := range s.Snapshot.Schema.Links {
+			if !spec.Create {
+				continue
+			}
+			tk := inv.kind(spec.To, nil)
+			for i := range s.Snapshot.Records {
+				if s.owner[i] < 0 {
+					continue
+				}
+				v := s.Snapshot.Records[i].Links[li]
+				if v == "" {
+					continue
+				}
+				if _, ok := inv.Lookup(spec.To, spec.Key, v); ok {
+					continue
+				}
+				id := spec.To + ":" + spec.Key + ":" + v
+				if _, ok := synth[id]; ok {
+					continue
+				}
+				inv.kinds[tk].keyNames[spec.Key] = true
+				e := int32(len(inv.entities))
+				inv.entities = append(inv.entities, Entity{kind: tk, synthetic: id})
+				inv.kinds[tk].entities = append(inv.kinds[tk].entities, e)
+				synth[id] = e
+			}
+			kd := inv.kinds[tk]
+			kd.mu.Lock()
+			delete(kd.index, spec.Key) // rebuilt with the new entities
+			kd.mu.Unlock()
+		}
+	}
+	// Build every index the links need before going parallel.
+	for _, s := range inv.Sources {
+		for _, spec := range s.Snapshot.Schema.Links {
+			if k, ok := inv.kindByNm[spec.To]; ok {
+				inv.index(k, spec.Key)
+			}
+		}
+	}
+	n := len(inv.entities)
+	workers := runtime.GOMAXPROCS(0)
+	per := (n + workers - 1) / workers
+	results := make([]result, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, n)
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			res := result{stats: map[string]*LinkStat{}}
+			var found []bool
+			for e := lo; e < hi; e++ {
+				ent := &inv.entities[e]
+				ent.linkOff = int32(len(res.links))
+				if ent.synthetic != "" {
+					continue
+				}
+				found = found[:0]
+				for range inv.linkNames {
+					found = append(found, false)
+				}
+				tried := make([]bool, len(inv.linkNames))
+				inv.eachRecord(int32(e), func(r RecRef) bool {
+					s := inv.Sources[r.Src]
+					rec := &s.Snapshot.Records[r.Idx]
+					for li, spec := range s.Snapshot.Schema.Links {
+						name := inv.linkByNm[spec.Name]
+						if found[name] {
+							continue
+						}
+						v := rec.Links[li]
+						if v == "" {
+							continue
+						}
+						tried[name] = true
+						k, ok := inv.kindByNm[spec.To]
+						if !ok {
+							continue
+						}
+						t, ok := inv.kinds[k].index[spec.Key][v]
+						if !ok || t < 0 {
+							continue
+						}
+						found[name] = true
+						res.links = append(res.links, Link{name: name, Target: t, via: r, spec: uint16(li)})
+					}
+					return true
+				})
+				ent.linkN = uint16(len(res.links) - int(ent.linkOff))
+				for name, t := range tried {
+					if !t {
+						continue
+					}
+					st := res.stats[inv.linkNames[name]]
+					if st == nil {
+						st = &LinkStat{}
+						res.stats[inv.linkNames[name]] = st
+					}
+					st.Declared++
+					if found[name] {
+						st.Resolved++
+					}
+				}
+			}
+			results[w] = res
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	// Stitch the per-worker link arrays into one.
+	off := int32(0)
+	for w := 0; w < workers; w++ {
+		lo, hi := w*per, min((w+1)*per, n)
+		for e := lo; e < hi; e++ {
+			inv.entities[e].linkOff += off
+		}
+		inv.links = append(inv.links, results[w].links...)
+		off += int32(len(results[w].links))
+		for k, c := range results[w].stats {
+			st := inv.linkStats[k]
+			if st == nil {
+				st = &LinkStat{}
+				inv.linkStats[k] = st
+			}
+			st.Declared += c.Declared
+			st.Resolved += c.Resolved
+		}
+	}
+}
+
+// LinkVia describes how a link was made, for explain.
+func (inv *Inventory) LinkVia(e int32, name string) (target int32, source, key, value string, ok bool) {
+	id, has := inv.linkByNm[name]
+	if !has {
+		return -1, "", "", "", false
+	}
+	ent := &inv.entities[e]
+	for _, l := range inv.links[ent.linkOff : ent.linkOff+int32(ent.linkN)] {
+		if l.name == id {
+			s := inv.Sources[l.via.Src]
+			spec := s.Snapshot.Schema.Links[l.spec]
+			return l.Target, s.Name, spec.Key, inv.Record(l.via).Links[l.spec], true
+		}
+	}
+	return -1, "", "", "", false
+}
+
+// LinkNames returns the names of the links an entity's records declare.
+func (inv *Inventory) LinkNames(e int32) []string {
+	seen := map[string]bool{}
+	var out []string
+	inv.eachRecord(e, func(r RecRef) bool {
+		for _, spec := range inv.Sources[r.Src].Snapshot.Schema.Links {
+			if !seen[spec.Name] {
+				seen[spec.Name] = true
+				out = append(out, spec.Name)
+			}
+		}
+		return true
+	})
+	sort.Strings(out)
+	return out
+}
+
+// unionFind is a disjoint-set forest with union by size.
+type unionFind struct {
+	parent []int32
+	size   []int32
+}
+
+func newUnionFind(n int) *unionFind {
+	u := &unionFind{parent: make([]int32, n), size: make([]int32, n)}
+	for i := range u.parent {
+		u.parent[i] = int32(i)
+		u.size[i] = 1
+	}
+	return u
+}
+
+func (u *unionFind) n() int { return len(u.parent) }
+
+func (u *unionFind) find(x int32) int32 {
+	for u.parent[x] != x {
+		u.parent[x] = u.parent[u.parent[x]]
+		x = u.parent[x]
+	}
+	return x
+}
+
+// union joins two roots and returns the root kept and the one absorbed.
+func (u *unionFind) union(a, b int32) (keep, gone int32) {
+	if u.size[a] < u.size[b] {
+		a, b = b, a
+	}
+	u.parent[b] = a
+	u.size[a] += u.size[b]
+	u.size[b] = 0
+	return a, b
+}

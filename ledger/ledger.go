@@ -1,0 +1,230 @@
+// Package ledger keeps the findings ledger: it compares an evaluation's
+// results with the findings already on record and says what changes. It is
+// pure: the caller loads the previous findings and stores the changes.
+//
+//	fails, no finding            → opened
+//	fails, open                  → unchanged (first failure kept; owner and evidence refreshed)
+//	fails, resolved or gone      → reopened
+//	passes or left the scope     → resolved
+//	unknown                      → unchanged: missing data never resolves or opens anything
+//	entity in no source any more → gone
+//	control removed              → gone
+package ledger
+
+import (
+	"sort"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/evaluate"
+)
+
+// Key identifies a finding.
+type Key struct {
+	Control string
+	Entity  string
+}
+
+// Change is a finding to store: new, or changed, with the events that
+// explain the change.
+type Change struct {
+	Finding onus.Finding
+	New     bool
+	Events  []onus.Event
+}
+
+// Resolver maps entity ids from earlier evaluations to current entities.
+type Resolver interface {
+	// Resolve returns the current entity (and its current id) of each id
+	// that still names one; ids of entities that are gone are absent.
+	Resolve(ids []string) map[string]int32
+	ID(e int32) string
+}
+
+// Stats counts what a diff did.
+type Stats struct {
+	Opened, Reopened, Resolved, Gone, Reassigned, Unchanged, StillUnknown int
+}
+
+// Diff compares prev (the findings on record that are open or exempted,
+// plus any others with the same key as a failure now) with res.
+func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Time) ([]Change, Stats) {
+	var st Stats
+	byKey := make(map[Key]*onus.Finding, len(prev))
+	ids := make([]string, 0, len(prev))
+	for i := range prev {
+		f := &prev[i]
+		byKey[Key{f.Control, f.Entity}] = f
+		ids = append(ids, f.Entity)
+	}
+	current := inv.Resolve(ids)
+	controls := map[string]*evaluate.ControlResult{}
+	for _, cr := range res.Controls {
+		controls[cr.Control.ID] = cr
+	}
+	var changes []Change
+	done := map[Key]bool{}
+	moved := map[Key]bool{}
+
+	// Failures: open, keep or reopen.
+	for _, cr := range res.Controls {
+		for i := range cr.Failures {
+			r := &cr.Failures[i]
+			k := Key{cr.Control.ID, r.ID}
+			done[k] = true
+			f, ok := byKey[k]
+			if !ok {
+				nf := newFinding(cr.Control, r, now)
+				changes = append(changes, Change{Finding: nf, New: true,
+					Events: []onus.Event{{At: now, Type: "opened", To: string(onus.StateOpen), Note: ownerNote(r.Owner)}}})
+				st.Opened++
+				continue
+			}
+			c := Change{Finding: *f}
+			nf := &c.Finding
+			switch f.State {
+			case onus.StateOpen, onus.StateExempted:
+				st.Unchanged++
+			default:
+				nf.State = onus.StateOpen
+				nf.FirstFailed = now
+				nf.ResolvedAt = nil
+				nf.Due = now.Add(cr.Control.Deadline)
+				c.Events = append(c.Events, onus.Event{At: now, Type: "reopened", From: string(f.State), To: string(onus.StateOpen)})
+				st.Reopened++
+			}
+			nf.LastFailed = now
+			nf.Evidence = r.Evidence
+			nf.EntityName = r.Name
+			nf.Severity = cr.Control.Severity
+			if f.State == onus.StateOpen || f.State == onus.StateExempted {
+				// A changed deadline policy moves the due date of open findings.
+				nf.Due = f.FirstFailed.Add(cr.Control.Deadline)
+			}
+			if f.Responsible.Email != r.Owner.Person.Email {
+				from := f.Responsible.Email
+				if from == "" {
+					from = "nobody"
+				}
+				c.Events = append(c.Events, onus.Event{At: now, Type: "reassigned", From: from, To: r.Owner.Person.Email, Note: r.Owner.Reason})
+				st.Reassigned++
+			}
+			nf.Responsible, nf.OwnerReason, nf.OwnershipGap = r.Owner.Person, r.Owner.Reason, r.Owner.Gap
+			nf.UpdatedAt = now
+			changes = append(changes, c)
+		}
+	}
+
+	// Findings on record that did not fail now.
+	keys := make([]Key, 0, len(byKey))
+	for k := range byKey {
+		if !done[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Control != keys[j].Control {
+			return keys[i].Control < keys[j].Control
+		}
+		return keys[i].Entity < keys[j].Entity
+	})
+	for _, k := range keys {
+		f := byKey[k]
+		if f.State != onus.StateOpen && f.State != onus.StateExempted {
+			continue
+		}
+		close := func(state onus.State, typ, note string) {
+			c := Change{Finding: *f}
+			c.Finding.State = state
+			c.Finding.UpdatedAt = now
+			if state == onus.StateResolved {
+				t := now
+				c.Finding.ResolvedAt = &t
+			}
+			c.Events = []onus.Event{{At: now, Type: typ, From: string(f.State), To: string(state), Note: note}}
+			changes = append(changes, c)
+		}
+		cr := controls[f.Control]
+		if cr == nil {
+			close(onus.StateGone, "gone", "the control was removed or disabled")
+			st.Gone++
+			continue
+		}
+		e, ok := current[f.Entity]
+		if !ok {
+			close(onus.StateGone, "gone", "the entity is no longer in any source")
+			st.Gone++
+			continue
+		}
+		switch cr.Outcomes[e] {
+		case evaluate.Unknown:
+			st.StillUnknown++
+		case evaluate.Passed:
+			close(onus.StateResolved, "resolved", "the check passes")
+			st.Resolved++
+		case evaluate.OutOfScope:
+			close(onus.StateResolved, "resolved", "the entity is no longer in the control's scope")
+			st.Resolved++
+		case evaluate.Failed:
+			// The entity fails under a new id: a stronger key appeared (a
+			// serial number for a machine known by hostname). The finding
+			// moves to the new id, unless one is on record there already or
+			// another old finding moved there first.
+			nk := Key{f.Control, inv.ID(e)}
+			if _, taken := byKey[nk]; taken || moved[nk] {
+				close(onus.StateGone, "gone", "the entity is now known as "+nk.Entity)
+				st.Gone++
+				continue
+			}
+			moved[nk] = true
+			c := Change{Finding: *f}
+			c.Finding.Entity = nk.Entity
+			c.Finding.UpdatedAt = now
+			c.Events = []onus.Event{{At: now, Type: "reidentified", From: f.Entity, To: nk.Entity, Note: "a stronger identity key appeared"}}
+			// The failure loop opened a new finding for the new id; this
+			// finding is the same gap, so it takes that one's place.
+			changes = replaceNew(changes, nk, &c, now)
+			st.Opened--
+			st.Unchanged++
+		}
+	}
+	return changes, st
+}
+
+func newFinding(ctl *evaluate.Control, r *evaluate.Result, now time.Time) onus.Finding {
+	return onus.Finding{
+		Control: ctl.ID, Entity: r.ID, EntityKind: r.Kind, EntityName: r.Name,
+		Severity: ctl.Severity, State: onus.StateOpen,
+		Responsible: r.Owner.Person, OwnerReason: r.Owner.Reason, OwnershipGap: r.Owner.Gap,
+		FirstFailed: now, LastFailed: now, Due: now.Add(ctl.Deadline),
+		Evidence: r.Evidence, UpdatedAt: now,
+	}
+}
+
+func ownerNote(o evaluate.Ownership) string {
+	if o.Person.Email == "" {
+		return o.Reason
+	}
+	return "assigned to " + o.Person.Email + ": " + o.Reason
+}
+
+// replaceNew replaces the finding opened for k with the re-identified
+// finding c, carrying over the fresh owner and evidence.
+func replaceNew(changes []Change, k Key, c *Change, now time.Time) []Change {
+	for i := range changes {
+		n := &changes[i]
+		if !n.New || n.Finding.Control != k.Control || n.Finding.Entity != k.Entity {
+			continue
+		}
+		c.Finding.Evidence = n.Finding.Evidence
+		c.Finding.LastFailed = now
+		c.Finding.EntityName = n.Finding.EntityName
+		if c.Finding.Responsible.Email != n.Finding.Responsible.Email {
+			c.Events = append(c.Events, onus.Event{At: now, Type: "reassigned", From: c.Finding.Responsible.Email, To: n.Finding.Responsible.Email, Note: n.Finding.OwnerReason})
+		}
+		c.Finding.Responsible, c.Finding.OwnerReason, c.Finding.OwnershipGap = n.Finding.Responsible, n.Finding.OwnerReason, n.Finding.OwnershipGap
+		changes[i] = *c
+		return changes
+	}
+	return append(changes, *c)
+}

@@ -1,0 +1,440 @@
+// Package monitor runs onus's main loop: sync every source into the store,
+// then build the inventory from the snapshots in force, evaluate the
+// controls and record the changes in the findings ledger. Everything with
+// a side effect happens here; the steps in between are pure.
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/evaluate"
+	"github.com/onus-sec/onus/identity"
+	"github.com/onus-sec/onus/inventory"
+	"github.com/onus-sec/onus/ledger"
+	"github.com/onus-sec/onus/source"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+// Log attribute keys.
+const (
+	logSource  = "source"
+	logRecords = "records"
+	logRun     = "run"
+)
+
+// Monitor syncs sources and evaluates controls for one configuration.
+type Monitor struct {
+	Config *config.Config
+	Store  *sqlite.DB
+	Log    *slog.Logger
+	// Progress returns a progress display for reading a source; nil for none.
+	Progress func(src string) source.Progress
+	// Actor is who runs the monitor, for the audit log.
+	Actor string
+	// Now is the wall clock; tests replace it.
+	Now func() time.Time
+}
+
+func (m *Monitor) now() time.Time {
+	if m.Now != nil {
+		return m.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (m *Monitor) log() *slog.Logger {
+	if m.Log != nil {
+		return m.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Normalizer returns the identity key normaliser of the configuration.
+func Normalizer(cfg *config.Config) *identity.Normalizer {
+	return identity.New(identity.Options{
+		EmailAliases: cfg.Identity.EmailAliases,
+		StripPlus:    cfg.Identity.StripPlus,
+		Junk:         cfg.Identity.Junk,
+		Types:        cfg.Identity.KeyTypes,
+	})
+}
+
+// SourceReport says how one source's sync went.
+type SourceReport struct {
+	Source   string              `json:"source"`
+	Kind     string              `json:"kind"`
+	Status   onus.SyncStatus     `json:"status"`
+	Records  int                 `json:"records"`
+	Previous int                 `json:"previous_records"`
+	Bad      int                 `json:"bad_records"`
+	Bytes    int64               `json:"bytes"`
+	Error    string              `json:"error,omitempty"`
+	Problems []*onus.RecordError `json:"problems,omitempty"`
+	Warnings []string            `json:"warnings,omitempty"`
+	Seconds  float64             `json:"seconds"`
+}
+
+// SyncReport is the outcome of a sync.
+type SyncReport struct {
+	Run     int64          `json:"run"`
+	Sources []SourceReport `json:"sources"`
+	Seconds float64        `json:"seconds"`
+	// Snapshots are the good snapshots read, for an evaluation that
+	// follows in the same process.
+	Snapshots map[string]*onus.Snapshot `json:"-"`
+}
+
+// Failed reports whether any source failed or looked wrong.
+func (r *SyncReport) Failed() bool {
+	for _, s := range r.Sources {
+		if s.Status != onus.SyncOK {
+			return true
+		}
+	}
+	return false
+}
+
+// SyncOptions tune a sync.
+type SyncOptions struct {
+	// Only syncs these sources (all when empty).
+	Only []string
+	// AcceptShrink accepts a large drop in records for these sources: the
+	// drop is real (a reorganisation, a decommissioned fleet).
+	AcceptShrink []string
+}
+
+// Sync reads every source and stores what it read. A source that fails,
+// or returns far fewer records than its last good sync, is recorded as
+// unhealthy and its last good snapshot stays in force. Sync returns an
+// error only when it cannot record anything at all.
+func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) {
+	cfg := m.Config
+	for _, name := range append(append([]string(nil), o.Only...), o.AcceptShrink...) {
+		if cfg.Source(name) == nil {
+			return nil, onus.Errorf(onus.EINVALID, "sync: no source called %q in %s", name, cfg.File)
+		}
+	}
+	start := m.now()
+	run, err := m.Store.BeginRun(ctx, "sync", m.Actor, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	rep := &SyncReport{Run: run, Snapshots: map[string]*onus.Snapshot{}}
+	norm := Normalizer(cfg)
+	for _, src := range cfg.Sources {
+		if len(o.Only) > 0 && !contains(o.Only, src.Name) {
+			continue
+		}
+		sr, snap, err := m.syncOne(ctx, run, src, norm, contains(o.AcceptShrink, src.Name))
+		if err != nil {
+			m.Store.FinishRun(ctx, run, rep, err)
+			return rep, err
+		}
+		rep.Sources = append(rep.Sources, sr)
+		if snap != nil {
+			rep.Snapshots[src.Name] = snap
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	rep.Seconds = m.now().Sub(start).Seconds()
+	detail := fmt.Sprintf("%d sources", len(rep.Sources))
+	for _, s := range rep.Sources {
+		if s.Status != onus.SyncOK {
+			detail += fmt.Sprintf("; %s %s", s.Source, s.Status)
+		}
+	}
+	if err := m.Store.FinishRun(ctx, run, rep, ctx.Err()); err != nil {
+		return rep, err
+	}
+	if err := m.Store.Audit(ctx, m.Actor, "sync", fmt.Sprintf("run %d", run), detail); err != nil {
+		return rep, err
+	}
+	return rep, ctx.Err()
+}
+
+func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, norm *identity.Normalizer, acceptShrink bool) (SourceReport, *onus.Snapshot, error) {
+	log := m.log().With(logSource, src.Name, logRun, run)
+	started := m.now()
+	sr := SourceReport{Source: src.Name, Kind: src.Kind}
+	prev, hasPrev, err := m.Store.GoodRecords(ctx, src.Name)
+	if err != nil {
+		return sr, nil, err
+	}
+	sr.Previous = prev
+	var prog source.Progress
+	if m.Progress != nil {
+		prog = m.Progress(src.Name)
+	}
+	res, rerr := source.Read(ctx, src, source.Options{
+		Dir: m.Config.Dir, Normalizer: norm, MaxBad: m.Config.MaxBadRecords(src), Progress: prog, Now: started,
+	})
+	sy := &onus.Sync{Run: run, Source: src.Name, Started: started}
+	var snap *onus.Snapshot
+	switch {
+	case rerr != nil:
+		sy.Status = onus.SyncFailed
+		sy.Error = onus.ErrorMessage(rerr)
+		if onus.ErrorCode(rerr) == onus.EINTERNAL {
+			sy.Error = rerr.Error()
+		}
+		if errors.Is(rerr, context.Canceled) {
+			sy.Error = "interrupted"
+		}
+		if res != nil {
+			sy.Bad, sy.Problems, sy.Warnings, sy.Bytes = res.Bad, res.Problems, res.Warnings, res.Bytes
+			if res.Snapshot != nil {
+				sy.Records = len(res.Snapshot.Records)
+			}
+		}
+		log.Warn("sync failed", "error", sy.Error)
+	default:
+		sy.Records, sy.Bad, sy.Problems, sy.Warnings, sy.Bytes = len(res.Snapshot.Records), res.Bad, res.Problems, res.Warnings, res.Bytes
+		limit := m.Config.MaxShrink(src)
+		if hasPrev && !acceptShrink && prev > 0 && float64(sy.Records) < float64(prev)*(1-limit) {
+			sy.Status = onus.SyncSuspicious
+			sy.Error = fmt.Sprintf("returned %d records, %d fewer than the last good sync (%d), more than the %.0f%% allowed; the last good snapshot stays in force (if the drop is real: onus sync --accept-shrink %s)",
+				sy.Records, prev-sy.Records, prev, limit*100, src.Name)
+			log.Warn("sync suspicious", logRecords, sy.Records, "previous", prev)
+		} else {
+			sy.Status = onus.SyncOK
+			snap = res.Snapshot
+			log.Info("synced", logRecords, sy.Records, "bad", sy.Bad)
+		}
+	}
+	sy.Finished = m.now()
+	if err := m.Store.SaveSync(ctx, sy, snap); err != nil {
+		return sr, nil, err
+	}
+	sr.Status, sr.Records, sr.Bad, sr.Bytes, sr.Error, sr.Problems, sr.Warnings =
+		sy.Status, sy.Records, sy.Bad, sy.Bytes, sy.Error, sy.Problems, sy.Warnings
+	sr.Seconds = sy.Finished.Sub(started).Seconds()
+	return sr, snap, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Timings are how long each phase of a run took, and the heap in use
+// after it.
+type Timings struct {
+	Load      float64 `json:"load_seconds"`
+	Correlate float64 `json:"correlate_seconds"`
+	Evaluate  float64 `json:"evaluate_seconds"`
+	Persist   float64 `json:"persist_seconds"`
+}
+
+// EvalReport is the outcome of an evaluation.
+type EvalReport struct {
+	Run         int64                          `json:"run"`
+	Now         time.Time                      `json:"now"`
+	Sources     []SourceHealth                 `json:"sources"`
+	Kinds       []KindCount                    `json:"entities"`
+	Controls    []ControlReport                `json:"controls"`
+	Changes     ledger.Stats                   `json:"changes"`
+	NearMatches int                            `json:"near_matches"`
+	Links       map[string]*inventory.LinkStat `json:"links,omitempty"`
+	Timings     Timings                        `json:"timings"`
+
+	// Inventory and Results are kept for callers in the same process.
+	Inventory *inventory.Inventory `json:"-"`
+	Results   *evaluate.Results    `json:"-"`
+}
+
+// SourceHealth is a source as the evaluation saw it.
+type SourceHealth struct {
+	Source    string    `json:"source"`
+	Kind      string    `json:"kind"`
+	Healthy   bool      `json:"healthy"`
+	Reason    string    `json:"reason,omitempty"`
+	Records   int       `json:"records"`
+	Unmatched int       `json:"unmatched,omitempty"`
+	SyncedAt  time.Time `json:"synced_at,omitempty"`
+}
+
+// KindCount counts entities of one kind and their records per source.
+type KindCount struct {
+	Kind     string         `json:"kind"`
+	Entities int            `json:"entities"`
+	BySource map[string]int `json:"by_source"`
+}
+
+// ControlReport is what one control found.
+type ControlReport struct {
+	Control        string   `json:"control"`
+	Title          string   `json:"title"`
+	Severity       string   `json:"severity"`
+	Pass           int      `json:"pass"`
+	Fail           int      `json:"fail"`
+	Unknown        int      `json:"unknown"`
+	UnknownReasons []string `json:"unknown_reasons,omitempty"`
+}
+
+// Eval evaluates every control at now and records the changes. snaps may
+// hold snapshots already in memory (from a sync in the same process); the
+// others are loaded from the store.
+func (m *Monitor) Eval(ctx context.Context, now time.Time, snaps map[string]*onus.Snapshot) (*EvalReport, error) {
+	cfg := m.Config
+	compiled, err := evaluate.Compile(cfg, now)
+	if err != nil {
+		return nil, err
+	}
+	run, err := m.Store.BeginRun(ctx, "eval", m.Actor, now)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := m.eval(ctx, run, now, compiled, snaps)
+	if ferr := m.Store.FinishRun(ctx, run, rep, err); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err == nil {
+		err = m.Store.Audit(ctx, m.Actor, "eval", fmt.Sprintf("run %d", run),
+			fmt.Sprintf("as of %s: %d opened, %d reopened, %d resolved, %d gone, %d reassigned",
+				now.Format(time.RFC3339), rep.Changes.Opened, rep.Changes.Reopened, rep.Changes.Resolved, rep.Changes.Gone, rep.Changes.Reassigned))
+	}
+	return rep, err
+}
+
+func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *evaluate.Compiled, snaps map[string]*onus.Snapshot) (*EvalReport, error) {
+	cfg := m.Config
+	rep := &EvalReport{Run: run, Now: now}
+	t0 := time.Now()
+	states, err := m.Store.SourceStates(ctx)
+	if err != nil {
+		return rep, err
+	}
+	var in inventory.Input
+	in.Correlate = cfg.Correlate
+	for _, src := range cfg.Sources {
+		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
+		st := states[src.Name]
+		switch {
+		case st == nil:
+			si.Reason = "never synced"
+		default:
+			si.Healthy, si.Reason = st.Healthy, st.Reason
+		}
+		snap := snaps[src.Name]
+		if snap == nil && st != nil && st.Good != nil {
+			if snap, err = m.Store.LoadSnapshot(ctx, src.Name); err != nil && !errors.Is(err, sqlite.ErrNotFound) {
+				return rep, err
+			}
+		}
+		si.Snapshot = snap
+		in.Sources = append(in.Sources, si)
+		h := SourceHealth{Source: src.Name, Kind: src.Kind, Healthy: si.Healthy, Reason: si.Reason}
+		if snap != nil {
+			h.Records, h.SyncedAt = len(snap.Records), snap.SyncedAt
+		}
+		rep.Sources = append(rep.Sources, h)
+	}
+	rep.Timings.Load = time.Since(t0).Seconds()
+	if ctx.Err() != nil {
+		return rep, ctx.Err()
+	}
+
+	t1 := time.Now()
+	inv, err := inventory.Build(in)
+	if err != nil {
+		return rep, err
+	}
+	rep.Timings.Correlate = time.Since(t1).Seconds()
+	rep.Inventory = inv
+	for i := range rep.Sources {
+		rep.Sources[i].Unmatched = inv.Sources[i].Unmatched
+	}
+	rep.NearMatches = inv.NearCount()
+	rep.Links = inv.LinkStats()
+	rep.Kinds = countKinds(inv)
+	if ctx.Err() != nil {
+		return rep, ctx.Err()
+	}
+
+	t2 := time.Now()
+	res := evaluate.Evaluate(inv, compiled, now, evaluate.Options{})
+	rep.Timings.Evaluate = time.Since(t2).Seconds()
+	rep.Results = res
+	var stats []sqlite.ControlStat
+	var unknowns [][3]string
+	for _, cr := range res.Controls {
+		reasons := cr.TopUnknownReasons(3)
+		rep.Controls = append(rep.Controls, ControlReport{Control: cr.Control.ID, Title: cr.Control.Title, Severity: string(cr.Control.Severity),
+			Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, UnknownReasons: reasons})
+		stats = append(stats, sqlite.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
+		for _, u := range cr.Unknowns {
+			unknowns = append(unknowns, [3]string{cr.Control.ID, u.ID, u.Reason})
+		}
+	}
+	if ctx.Err() != nil {
+		return rep, ctx.Err()
+	}
+
+	t3 := time.Now()
+	prev, err := m.Store.ActiveFindings(ctx)
+	if err != nil {
+		return rep, err
+	}
+	active := make(map[ledger.Key]bool, len(prev))
+	for _, f := range prev {
+		active[ledger.Key{Control: f.Control, Entity: f.Entity}] = true
+	}
+	var keys []ledger.Key
+	for _, cr := range res.Controls {
+		for _, r := range cr.Failures {
+			if k := (ledger.Key{Control: cr.Control.ID, Entity: r.ID}); !active[k] {
+				keys = append(keys, k)
+			}
+		}
+	}
+	closed, err := m.Store.FindingsByKey(ctx, keys)
+	if err != nil {
+		return rep, err
+	}
+	changes, st := ledger.Diff(append(prev, closed...), res, inv, now)
+	rep.Changes = st
+	// Interrupted before anything was written: nothing half-recorded.
+	if ctx.Err() != nil {
+		return rep, ctx.Err()
+	}
+	if err := m.Store.ApplyChanges(ctx, run, changes, stats); err != nil {
+		return rep, err
+	}
+	if err := m.Store.ReplaceUnknowns(ctx, unknowns); err != nil {
+		return rep, err
+	}
+	rep.Timings.Persist = time.Since(t3).Seconds()
+	m.log().Info("evaluated", logRun, run, "opened", st.Opened, "resolved", st.Resolved, "gone", st.Gone, "goroutines", runtime.NumGoroutine())
+	return rep, nil
+}
+
+func countKinds(inv *inventory.Inventory) []KindCount {
+	var out []KindCount
+	for _, kind := range inv.Kinds() {
+		kc := KindCount{Kind: kind, BySource: map[string]int{}}
+		ents := inv.OfKind(kind)
+		kc.Entities = len(ents)
+		for _, e := range ents {
+			for _, si := range inv.SourcesOf(e) {
+				kc.BySource[inv.Sources[si].Name]++
+			}
+		}
+		out = append(out, kc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
+	return out
+}

@@ -1,0 +1,243 @@
+package sqlite
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/onus-sec/onus"
+)
+
+// Records are stored in chunks with a compact encoding: varints for
+// numbers and lengths, strings as length and bytes, attribute values as a
+// tag byte and a payload. Decoding slices every string out of one string
+// per chunk, so a chunk costs a handful of allocations, not one per value.
+
+const (
+	tagNil byte = iota
+	tagString
+	tagInt
+	tagFloat
+	tagTrue
+	tagFalse
+	tagTime
+	tagJSON
+)
+
+// chunkRecords is how many records go in one stored chunk.
+const chunkRecords = 20000
+
+type encoder struct{ b []byte }
+
+func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) str(s string) {
+	e.uvarint(uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+
+func encodeRecords(recs []onus.Record) ([]byte, error) {
+	e := &encoder{b: make([]byte, 0, len(recs)*96)}
+	e.uvarint(uint64(len(recs)))
+	for i := range recs {
+		r := &recs[i]
+		e.str(r.ID)
+		e.str(r.Name)
+		e.uvarint(uint64(r.Loc))
+		e.varint(r.Seen)
+		e.uvarint(uint64(len(r.Keys)))
+		for _, k := range r.Keys {
+			e.str(k.Name)
+			e.str(k.Value)
+		}
+		e.uvarint(uint64(len(r.Links)))
+		for _, l := range r.Links {
+			e.str(l)
+		}
+		e.uvarint(uint64(len(r.Attrs)))
+		for _, a := range r.Attrs {
+			if err := e.value(a); err != nil {
+				return nil, fmt.Errorf("record %s: %w", r.ID, err)
+			}
+		}
+	}
+	return e.b, nil
+}
+
+func (e *encoder) value(v any) error {
+	switch x := v.(type) {
+	case nil:
+		e.b = append(e.b, tagNil)
+	case string:
+		e.b = append(e.b, tagString)
+		e.str(x)
+	case int64:
+		e.b = append(e.b, tagInt)
+		e.varint(x)
+	case float64:
+		e.b = append(e.b, tagFloat)
+		e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(x))
+	case bool:
+		if x {
+			e.b = append(e.b, tagTrue)
+		} else {
+			e.b = append(e.b, tagFalse)
+		}
+	case time.Time:
+		e.b = append(e.b, tagTime)
+		e.varint(x.Unix())
+		e.uvarint(uint64(x.Nanosecond()))
+	default:
+		j, err := json.Marshal(x)
+		if err != nil {
+			return err
+		}
+		e.b = append(e.b, tagJSON)
+		e.str(string(j))
+	}
+	return nil
+}
+
+var errCorrupt = errors.New("corrupt snapshot chunk")
+
+type decoder struct {
+	s   string // the whole chunk; strings are sliced out of it
+	off int
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	var v uint64
+	for shift := uint(0); shift < 64; shift += 7 {
+		if d.err != nil || d.off >= len(d.s) {
+			d.err = errCorrupt
+			return 0
+		}
+		b := d.s[d.off]
+		d.off++
+		v |= uint64(b&0x7f) << shift
+		if b < 0x80 {
+			return v
+		}
+	}
+	d.err = errCorrupt
+	return 0
+}
+
+func (d *decoder) varint() int64 {
+	u := d.uvarint()
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
+	}
+	return v
+}
+
+func (d *decoder) str() string {
+	n := int(d.uvarint())
+	if d.err != nil || n < 0 || d.off+n > len(d.s) {
+		d.err = errCorrupt
+		return ""
+	}
+	s := d.s[d.off : d.off+n]
+	d.off += n
+	return s
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || d.off >= len(d.s) {
+		d.err = errCorrupt
+		return 0
+	}
+	b := d.s[d.off]
+	d.off++
+	return b
+}
+
+func decodeRecords(data []byte, into []onus.Record) ([]onus.Record, error) {
+	d := &decoder{s: string(data)}
+	n := int(d.uvarint())
+	if d.err != nil || n < 0 || n > len(data) {
+		return into, errCorrupt
+	}
+	for i := 0; i < n && d.err == nil; i++ {
+		var r onus.Record
+		r.ID = d.str()
+		r.Name = d.str()
+		r.Loc = int(d.uvarint())
+		r.Seen = d.varint()
+		if nk := int(d.uvarint()); nk > 0 && d.err == nil {
+			if nk > len(d.s) {
+				return into, errCorrupt
+			}
+			r.Keys = make([]onus.Key, nk)
+			for j := range r.Keys {
+				r.Keys[j] = onus.Key{Name: d.str(), Value: d.str()}
+			}
+		}
+		if nl := int(d.uvarint()); nl > 0 && d.err == nil {
+			if nl > len(d.s) {
+				return into, errCorrupt
+			}
+			r.Links = make([]string, nl)
+			for j := range r.Links {
+				r.Links[j] = d.str()
+			}
+		}
+		if na := int(d.uvarint()); na > 0 && d.err == nil {
+			if na > len(d.s) {
+				return into, errCorrupt
+			}
+			r.Attrs = make([]any, na)
+			for j := range r.Attrs {
+				r.Attrs[j] = d.value()
+			}
+		}
+		into = append(into, r)
+	}
+	if d.err != nil {
+		return into, d.err
+	}
+	return into, nil
+}
+
+func (d *decoder) value() any {
+	switch d.byte() {
+	case tagNil:
+		return nil
+	case tagString:
+		return d.str()
+	case tagInt:
+		return d.varint()
+	case tagFloat:
+		if d.off+8 > len(d.s) {
+			d.err = errCorrupt
+			return nil
+		}
+		var u uint64
+		for i := 7; i >= 0; i-- {
+			u = u<<8 | uint64(d.s[d.off+i])
+		}
+		d.off += 8
+		return math.Float64frombits(u)
+	case tagTrue:
+		return true
+	case tagFalse:
+		return false
+	case tagTime:
+		sec := d.varint()
+		ns := d.uvarint()
+		return time.Unix(sec, int64(ns)).UTC()
+	case tagJSON:
+		var v any
+		if err := json.Unmarshal([]byte(d.str()), &v); err != nil {
+			d.err = errCorrupt
+		}
+		return v
+	}
+	d.err = errCorrupt
+	return nil
+}

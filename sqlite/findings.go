@@ -1,0 +1,395 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/ledger"
+)
+
+const findingCols = `id, control, entity, entity_kind, entity_name, severity, state,
+	responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
+	first_failed, last_failed, due, COALESCE(resolved_at, ''), evidence, updated_at`
+
+func scanFinding(sc interface{ Scan(...any) error }) (onus.Finding, error) {
+	var f onus.Finding
+	var sev, state, first, last, due, resolved, evidence, updated string
+	var gap int
+	err := sc.Scan(&f.ID, &f.Control, &f.Entity, &f.EntityKind, &f.EntityName, &sev, &state,
+		&f.Responsible.Email, &f.Responsible.Name, &f.Responsible.Entity, &f.OwnerReason, &gap,
+		&first, &last, &due, &resolved, &evidence, &updated)
+	if err != nil {
+		return f, err
+	}
+	f.Severity, f.State, f.OwnershipGap = onus.Severity(sev), onus.State(state), gap != 0
+	f.FirstFailed, f.LastFailed, f.Due, f.UpdatedAt = parseTime(first), parseTime(last), parseTime(due), parseTime(updated)
+	if resolved != "" {
+		t := parseTime(resolved)
+		f.ResolvedAt = &t
+	}
+	if err := json.Unmarshal([]byte(evidence), &f.Evidence); err != nil {
+		return f, fmt.Errorf("finding %d: evidence: %w", f.ID, err)
+	}
+	return f, nil
+}
+
+// Filter selects findings.
+type Filter struct {
+	Owner   string       // responsible e-mail
+	Control string       // control id
+	States  []onus.State // any of these; all states when empty
+	Kind    string       // entity kind
+	Entity  string       // entity id
+	// OverdueAt keeps open findings due before this time.
+	OverdueAt time.Time
+	Limit     int
+}
+
+// Findings returns the findings matching f, most urgent first: severity,
+// then due date.
+func (s *DB) Findings(ctx context.Context, f Filter) ([]onus.Finding, error) {
+	var where []string
+	var args []any
+	if f.Owner != "" {
+		where = append(where, "responsible_email = ?")
+		args = append(args, strings.ToLower(f.Owner))
+	}
+	if f.Control != "" {
+		where = append(where, "control = ?")
+		args = append(args, f.Control)
+	}
+	if f.Kind != "" {
+		where = append(where, "entity_kind = ?")
+		args = append(args, f.Kind)
+	}
+	if f.Entity != "" {
+		where = append(where, "entity = ?")
+		args = append(args, f.Entity)
+	}
+	if len(f.States) > 0 {
+		where = append(where, "state IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.States)), ",")+")")
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
+	}
+	if !f.OverdueAt.IsZero() {
+		where = append(where, "state = 'open' AND due < ?")
+		args = append(args, fmtTime(f.OverdueAt))
+	}
+	q := `SELECT ` + findingCols + ` FROM findings`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END, due, control, entity`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: findings: %w", err)
+	}
+	defer rows.Close()
+	var out []onus.Finding
+	for rows.Next() {
+		fd, err := scanFinding(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: findings: %w", err)
+		}
+		out = append(out, fd)
+	}
+	return out, rows.Err()
+}
+
+// Finding returns one finding by id.
+func (s *DB) Finding(ctx context.Context, id int64) (onus.Finding, error) {
+	f, err := scanFinding(s.db.QueryRowContext(ctx, `SELECT `+findingCols+` FROM findings WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, onus.Errorf(onus.ENOTFOUND, "no finding %d", id)
+	}
+	return f, err
+}
+
+// ActiveFindings returns the open and exempted findings.
+func (s *DB) ActiveFindings(ctx context.Context) ([]onus.Finding, error) {
+	return s.Findings(ctx, Filter{States: []onus.State{onus.StateOpen, onus.StateExempted}})
+}
+
+// FindingsByKey returns the findings on record for the given keys.
+func (s *DB) FindingsByKey(ctx context.Context, keys []ledger.Key) ([]onus.Finding, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	stmt, err := s.db.PrepareContext(ctx, `SELECT `+findingCols+` FROM findings WHERE control = ? AND entity = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	var out []onus.Finding
+	for _, k := range keys {
+		f, err := scanFinding(stmt.QueryRowContext(ctx, k.Control, k.Entity))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: finding by key: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// ApplyChanges stores a diff's changes and their history, and the run's
+// per-control statistics, in one transaction: an evaluation is recorded
+// entirely or not at all.
+func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Change, stats []ControlStat) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO findings (control, entity, entity_kind, entity_name, severity, state,
+			responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
+			first_failed, last_failed, due, resolved_at, evidence, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		upd, err := tx.PrepareContext(ctx, `UPDATE findings SET control = ?, entity = ?, entity_kind = ?, entity_name = ?, severity = ?, state = ?,
+			responsible_email = ?, responsible_name = ?, responsible_entity = ?, owner_reason = ?, ownership_gap = ?,
+			first_failed = ?, last_failed = ?, due = ?, resolved_at = ?, evidence = ?, updated_at = ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		ev, err := tx.PrepareContext(ctx, `INSERT INTO finding_events (finding_id, run_id, at, type, from_value, to_value, note) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ev.Close()
+		for i := range changes {
+			c := &changes[i]
+			f := &c.Finding
+			evidence, _ := json.Marshal(f.Evidence)
+			if f.Evidence == nil {
+				evidence = []byte("[]")
+			}
+			args := []any{f.Control, f.Entity, f.EntityKind, f.EntityName, string(f.Severity), string(f.State),
+				f.Responsible.Email, f.Responsible.Name, f.Responsible.Entity, f.OwnerReason, boolInt(f.OwnershipGap),
+				fmtTime(f.FirstFailed), fmtTime(f.LastFailed), fmtTime(f.Due), nullTime(f.ResolvedAt), string(evidence), fmtTime(f.UpdatedAt)}
+			if c.New {
+				res, err := ins.ExecContext(ctx, args...)
+				if err != nil {
+					return fmt.Errorf("store: insert finding %s/%s: %w", f.Control, f.Entity, err)
+				}
+				f.ID, _ = res.LastInsertId()
+			} else {
+				if _, err := upd.ExecContext(ctx, append(args, f.ID)...); err != nil {
+					return fmt.Errorf("store: update finding %d: %w", f.ID, err)
+				}
+			}
+			for _, e := range c.Events {
+				if _, err := ev.ExecContext(ctx, f.ID, run, fmtTime(e.At), e.Type, e.From, e.To, e.Note); err != nil {
+					return fmt.Errorf("store: finding event: %w", err)
+				}
+			}
+		}
+		for _, st := range stats {
+			reasons, _ := json.Marshal(st.Reasons)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO control_stats (run_id, control, pass, fail, unknown, reasons) VALUES (?, ?, ?, ?, ?, ?)`,
+				run, st.Control, st.Pass, st.Fail, st.Unknown, string(reasons)); err != nil {
+				return fmt.Errorf("store: control stats: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Events returns a finding's history, oldest first.
+func (s *DB) Events(ctx context.Context, finding int64) ([]onus.Event, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, COALESCE(run_id, 0), at, type, from_value, to_value, note FROM finding_events WHERE finding_id = ? ORDER BY id`, finding)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	defer rows.Close()
+	var out []onus.Event
+	for rows.Next() {
+		var e onus.Event
+		var at string
+		if err := rows.Scan(&e.FindingID, &e.Run, &at, &e.Type, &e.From, &e.To, &e.Note); err != nil {
+			return nil, err
+		}
+		e.At = parseTime(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ControlStat is what one evaluation found for one control.
+type ControlStat struct {
+	Control             string   `json:"control"`
+	Pass, Fail, Unknown int      `json:"-"`
+	Reasons             []string `json:"unknown_reasons,omitempty"`
+}
+
+// LastControlStats returns the statistics of the latest successful evaluation.
+func (s *DB) LastControlStats(ctx context.Context) ([]ControlStat, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT control, pass, fail, unknown, reasons FROM control_stats
+		WHERE run_id = (SELECT MAX(id) FROM runs WHERE kind = 'eval' AND status = 'ok') ORDER BY control`)
+	if err != nil {
+		return nil, fmt.Errorf("store: control stats: %w", err)
+	}
+	defer rows.Close()
+	var out []ControlStat
+	for rows.Next() {
+		var st ControlStat
+		var reasons string
+		if err := rows.Scan(&st.Control, &st.Pass, &st.Fail, &st.Unknown, &reasons); err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal([]byte(reasons), &st.Reasons)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// ReplaceUnknowns stores the results that could not be evaluated in the
+// latest evaluation, replacing the previous ones.
+func (s *DB) ReplaceUnknowns(ctx context.Context, rows [][3]string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM unknowns`); err != nil {
+			return err
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO unknowns (control, entity, reason) VALUES (?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, r := range rows {
+			if _, err := stmt.ExecContext(ctx, r[0], r[1], r[2]); err != nil {
+				return fmt.Errorf("store: unknowns: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Unknown is a (control, entity) pair that could not be evaluated.
+type Unknown struct {
+	Control string `json:"control"`
+	Entity  string `json:"entity"`
+	Reason  string `json:"reason"`
+}
+
+// Unknowns returns the latest evaluation's unknown results.
+func (s *DB) Unknowns(ctx context.Context, control string) ([]Unknown, error) {
+	q := `SELECT control, entity, reason FROM unknowns`
+	var args []any
+	if control != "" {
+		q += ` WHERE control = ?`
+		args = append(args, control)
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY control, entity`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: unknowns: %w", err)
+	}
+	defer rows.Close()
+	var out []Unknown
+	for rows.Next() {
+		var u Unknown
+		if err := rows.Scan(&u.Control, &u.Entity, &u.Reason); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// OwnerCount is one person's open findings.
+type OwnerCount struct {
+	Email   string `json:"email"`
+	Name    string `json:"name,omitempty"`
+	Open    int    `json:"open"`
+	Overdue int    `json:"overdue"`
+}
+
+// LedgerStats counts the ledger at a time.
+type LedgerStats struct {
+	Open      int            `json:"open"`
+	Overdue   int            `json:"overdue"`
+	Exempted  int            `json:"exempted"`
+	Resolved  int            `json:"resolved"`
+	Gone      int            `json:"gone"`
+	Gaps      int            `json:"ownership_gaps"`
+	ByControl map[string]int `json:"open_by_control"`
+	Owners    []OwnerCount   `json:"owners"`
+}
+
+// Stats counts findings by state, control and owner as of now.
+func (s *DB) Stats(ctx context.Context, now time.Time) (*LedgerStats, error) {
+	st := &LedgerStats{ByControl: map[string]int{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM findings GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("store: stats: %w", err)
+	}
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		switch onus.State(state) {
+		case onus.StateOpen:
+			st.Open = n
+		case onus.StateExempted:
+			st.Exempted = n
+		case onus.StateResolved:
+			st.Resolved = n
+		case onus.StateGone:
+			st.Gone = n
+		}
+	}
+	rows.Close()
+	at := fmtTime(now)
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(ownership_gap), 0) FROM findings WHERE state = 'open' AND due < ?`, at).Scan(&st.Overdue, new(int)); err != nil {
+		return nil, err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(ownership_gap), 0) FROM findings WHERE state = 'open'`).Scan(&st.Gaps); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT control, COUNT(*) FROM findings WHERE state = 'open' GROUP BY control`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var c string
+		var n int
+		rows.Scan(&c, &n)
+		st.ByControl[c] = n
+	}
+	rows.Close()
+	rows, err = s.db.QueryContext(ctx, `SELECT responsible_email, MAX(responsible_name), COUNT(*), SUM(due < ?) FROM findings
+		WHERE state = 'open' GROUP BY responsible_email ORDER BY COUNT(*) DESC, SUM(due < ?) DESC, responsible_email`, at, at)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o OwnerCount
+		if err := rows.Scan(&o.Email, &o.Name, &o.Open, &o.Overdue); err != nil {
+			return nil, err
+		}
+		st.Owners = append(st.Owners, o)
+	}
+	return st, rows.Err()
+}

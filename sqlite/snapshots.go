@@ -1,0 +1,264 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/onus-sec/onus"
+)
+
+// SaveSync records a sync. When snap is not nil the sync was good: snap
+// becomes the source's snapshot in force and the one it replaces is
+// deleted, in the same transaction, so a crash leaves either the old
+// snapshot or the new one in force, never neither.
+func (s *DB) SaveSync(ctx context.Context, sy *onus.Sync, snap *onus.Snapshot) error {
+	problems, _ := json.Marshal(sy.Problems)
+	warnings, _ := json.Marshal(sy.Warnings)
+	// Encode outside the transaction: it is the slow part.
+	var chunks [][]byte
+	var schema []byte
+	if snap != nil {
+		var err error
+		if chunks, err = encodeChunks(snap.Records); err != nil {
+			return fmt.Errorf("store: encode snapshot of %s: %w", sy.Source, err)
+		}
+		schema, _ = json.Marshal(snap.Schema)
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var snapID any
+		if snap != nil {
+			res, err := tx.ExecContext(ctx, `INSERT INTO snapshots (source, kind, synced_at, records, schema) VALUES (?, ?, ?, ?, ?)`,
+				snap.Source, snap.Kind, fmtTime(snap.SyncedAt), len(snap.Records), string(schema))
+			if err != nil {
+				return fmt.Errorf("store: save snapshot: %w", err)
+			}
+			id, _ := res.LastInsertId()
+			snapID = id
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_chunks (snapshot_id, seq, data) VALUES (?, ?, ?)`)
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			for i, c := range chunks {
+				if _, err := stmt.ExecContext(ctx, id, i, c); err != nil {
+					return fmt.Errorf("store: save snapshot chunk: %w", err)
+				}
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO syncs (run_id, source, started_at, finished_at, status, records, bad, bytes, error, problems, warnings, snapshot_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sy.Run, sy.Source, fmtTime(sy.Started), fmtTime(sy.Finished), string(sy.Status), sy.Records, sy.Bad, sy.Bytes,
+			sy.Error, string(problems), string(warnings), snapID)
+		if err != nil {
+			return fmt.Errorf("store: save sync: %w", err)
+		}
+		sy.ID, _ = res.LastInsertId()
+		if snap == nil {
+			return nil
+		}
+		var old sql.NullInt64
+		err = tx.QueryRowContext(ctx, `SELECT snapshot_id FROM source_state WHERE source = ?`, sy.Source).Scan(&old)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO source_state (source, snapshot_id, good_sync, records) VALUES (?, ?, ?, ?)
+			ON CONFLICT (source) DO UPDATE SET snapshot_id = excluded.snapshot_id, good_sync = excluded.good_sync, records = excluded.records`,
+			sy.Source, snapID, sy.ID, len(snap.Records)); err != nil {
+			return fmt.Errorf("store: update source state: %w", err)
+		}
+		if old.Valid {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM snapshots WHERE id = ?`, old.Int64); err != nil {
+				return fmt.Errorf("store: drop old snapshot: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func encodeChunks(recs []onus.Record) ([][]byte, error) {
+	n := (len(recs) + chunkRecords - 1) / chunkRecords
+	chunks := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			chunks[i], errs[i] = encodeRecords(recs[i*chunkRecords : min((i+1)*chunkRecords, len(recs))])
+		}(i)
+	}
+	wg.Wait()
+	return chunks, errors.Join(errs...)
+}
+
+// GoodRecords returns how many records the snapshot in force of a source
+// has, and false when there is none.
+func (s *DB) GoodRecords(ctx context.Context, src string) (int, bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT records FROM source_state WHERE source = ?`, src).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("store: source state: %w", err)
+	}
+	return n, true, nil
+}
+
+// LoadSnapshot returns the snapshot in force of a source. It returns an
+// error wrapping ErrNotFound when the source has never had a good sync.
+func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, error) {
+	var id int64
+	var kind, syncedAt, schema string
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT sn.id, sn.kind, sn.synced_at, sn.schema, sn.records
+		FROM source_state st JOIN snapshots sn ON sn.id = st.snapshot_id WHERE st.source = ?`, src).Scan(&id, &kind, &syncedAt, &schema, &n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: source %s has no snapshot: %w", src, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: load snapshot of %s: %w", src, err)
+	}
+	snap := &onus.Snapshot{Source: src, Kind: kind, SyncedAt: parseTime(syncedAt)}
+	if err := json.Unmarshal([]byte(schema), &snap.Schema); err != nil {
+		return nil, fmt.Errorf("store: snapshot %d schema: %w", id, err)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT data FROM snapshot_chunks WHERE snapshot_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: load snapshot of %s: %w", src, err)
+	}
+	var blobs [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		blobs = append(blobs, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	parts := make([][]onus.Record, len(blobs))
+	errs := make([]error, len(blobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, b := range blobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, b []byte) {
+			defer func() { <-sem; wg.Done() }()
+			parts[i], errs[i] = decodeRecords(b, make([]onus.Record, 0, chunkRecords))
+		}(i, b)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("store: snapshot of %s: %w", src, err)
+	}
+	snap.Records = make([]onus.Record, 0, n)
+	for _, p := range parts {
+		snap.Records = append(snap.Records, p...)
+	}
+	if len(snap.Records) != n {
+		return nil, fmt.Errorf("store: snapshot of %s has %d records, expected %d: %w", src, len(snap.Records), n, errCorrupt)
+	}
+	return snap, nil
+}
+
+// SourceStates returns, for every source that was ever synced, its last
+// sync and the sync whose snapshot is in force.
+func (s *DB) SourceStates(ctx context.Context) (map[string]*onus.SourceState, error) {
+	out := map[string]*onus.SourceState{}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+syncCols+` FROM syncs WHERE id IN (SELECT MAX(id) FROM syncs GROUP BY source)
+		UNION SELECT `+syncCols+` FROM syncs WHERE id IN (SELECT good_sync FROM source_state)`)
+	if err != nil {
+		return nil, fmt.Errorf("store: source states: %w", err)
+	}
+	defer rows.Close()
+	var syncs []*onus.Sync
+	for rows.Next() {
+		sy, err := scanSync(rows)
+		if err != nil {
+			return nil, err
+		}
+		syncs = append(syncs, sy)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	good := map[int64]bool{}
+	grows, err := s.db.QueryContext(ctx, `SELECT good_sync FROM source_state`)
+	if err != nil {
+		return nil, err
+	}
+	for grows.Next() {
+		var id int64
+		grows.Scan(&id)
+		good[id] = true
+	}
+	grows.Close()
+	for _, sy := range syncs {
+		st := out[sy.Source]
+		if st == nil {
+			st = &onus.SourceState{Source: sy.Source}
+			out[sy.Source] = st
+		}
+		if good[sy.ID] {
+			st.Good = sy
+		}
+		if st.Last == nil || sy.ID > st.Last.ID {
+			st.Last = sy
+		}
+	}
+	for _, st := range out {
+		switch {
+		case st.Last.Status == onus.SyncOK:
+			st.Healthy = true
+		case st.Good == nil:
+			st.Reason = fmt.Sprintf("never synced successfully; last attempt %s: %s", st.Last.Status, st.Last.Error)
+		default:
+			st.Reason = fmt.Sprintf("last sync %s (%s); the snapshot of %s is in force", st.Last.Status, st.Last.Error, fmtTime(st.Good.Finished))
+		}
+	}
+	return out, nil
+}
+
+const syncCols = `id, run_id, source, started_at, finished_at, status, records, bad, bytes, COALESCE(error, ''), COALESCE(problems, 'null'), COALESCE(warnings, 'null')`
+
+func scanSync(rows *sql.Rows) (*onus.Sync, error) {
+	var sy onus.Sync
+	var started, finished, status, problems, warnings string
+	if err := rows.Scan(&sy.ID, &sy.Run, &sy.Source, &started, &finished, &status, &sy.Records, &sy.Bad, &sy.Bytes, &sy.Error, &problems, &warnings); err != nil {
+		return nil, fmt.Errorf("store: scan sync: %w", err)
+	}
+	sy.Started, sy.Finished, sy.Status = parseTime(started), parseTime(finished), onus.SyncStatus(status)
+	_ = json.Unmarshal([]byte(problems), &sy.Problems)
+	_ = json.Unmarshal([]byte(warnings), &sy.Warnings)
+	return &sy, nil
+}
+
+// Syncs returns the most recent syncs of a source, newest first.
+func (s *DB) Syncs(ctx context.Context, src string, limit int) ([]*onus.Sync, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+syncCols+` FROM syncs WHERE source = ? ORDER BY id DESC LIMIT ?`, src, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: syncs: %w", err)
+	}
+	defer rows.Close()
+	var out []*onus.Sync
+	for rows.Next() {
+		sy, err := scanSync(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sy)
+	}
+	return out, rows.Err()
+}

@@ -150,7 +150,7 @@ func (v versionVal) Compare(o ref.Val) ref.Val {
 	}
 	return types.Int(v.v.compare(ov.v))
 }
-func (v versionVal) Value() any     { return v.v.raw }
+func (v versionVal) Value() any { return v.v.raw }
 
 // NewEnv returns an environment for expressions over the catalog's
 // entities, evaluated at now.

@@ -439,11 +439,11 @@ type stringIterator struct {
 func newStringIterator(names []string) traits.Iterator { return &stringIterator{names: names} }
 
 func (it *stringIterator) ConvertToNative(reflect.Type) (any, error) { return nil, errNotEntity }
-func (it *stringIterator) ConvertToType(ref.Type) ref.Val             { return types.NewErr("iterator") }
-func (it *stringIterator) Equal(ref.Val) ref.Val                      { return types.False }
-func (it *stringIterator) Type() ref.Type                             { return types.IteratorType }
-func (it *stringIterator) Value() any                                 { return nil }
-func (it *stringIterator) HasNext() ref.Val                           { return types.Bool(it.i < len(it.names)) }
+func (it *stringIterator) ConvertToType(ref.Type) ref.Val            { return types.NewErr("iterator") }
+func (it *stringIterator) Equal(ref.Val) ref.Val                     { return types.False }
+func (it *stringIterator) Type() ref.Type                            { return types.IteratorType }
+func (it *stringIterator) Value() any                                { return nil }
+func (it *stringIterator) HasNext() ref.Val                          { return types.Bool(it.i < len(it.names)) }
 func (it *stringIterator) Next() ref.Val {
 	if it.i >= len(it.names) {
 		return nil

@@ -128,7 +128,7 @@ type install struct {
 
 type catalogApp struct {
 	name, bundle, latest, released, old string
-	winName                              string
+	winName                             string
 }
 
 // catalog is the latest-versions catalog. "old" is a version behind.
@@ -472,7 +472,9 @@ func (g *Org) devicesOf(p *person) []*device {
 	return out
 }
 
-func (g *Org) tell(format string, args ...any) { g.Story = append(g.Story, fmt.Sprintf(format, args...)) }
+func (g *Org) tell(format string, args ...any) {
+	g.Story = append(g.Story, fmt.Sprintf(format, args...))
+}
 
 // activeManager is the nearest manager above p who has not left: who a
 // leaver's gaps go to.
@@ -677,9 +679,9 @@ func (g *Org) Write(dir string) error {
 	return nil
 }
 
-func ts(t time.Time) string     { return t.UTC().Format("2006-01-02T15:04:05Z") }
+func ts(t time.Time) string      { return t.UTC().Format("2006-01-02T15:04:05Z") }
 func tsMilli(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-func date(t time.Time) string   { return t.UTC().Format("2006-01-02") }
+func date(t time.Time) string    { return t.UTC().Format("2006-01-02") }
 
 func q(s string) string { return strconv.Quote(s) }
 

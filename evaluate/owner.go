@@ -52,7 +52,7 @@ func (o *owners) resolve(sess *policy.Session, ctl *Control, e int32) Ownership 
 			why = append(why, "owner expression: "+cleanErr(err))
 		default:
 			if p, ok := policy.EntityOf(v); ok {
-				if own, ok := o.active(sess, p, "owner", &why); ok {
+				if own, ok := o.active(sess, p, "owner ("+strings.TrimSpace(ctl.Owner.Expr.Src)+")", &why); ok {
 					return own
 				}
 			} else if s, ok := v.(types.String); ok {

@@ -73,7 +73,7 @@ func FormatValue(v any, present bool, now time.Time) string {
 	case string:
 		return strconv.Quote(x)
 	case []any:
-		return fmt.Sprintf("a list of %d", len(x))
+		return summarizeList(x)
 	case map[string]any:
 		keys := make([]string, 0, len(x))
 		for k := range x {
@@ -90,6 +90,42 @@ func FormatValue(v any, present bool, now time.Time) string {
 		return "absent"
 	}
 	return fmt.Sprint(v)
+}
+
+// summarizeList shows a list briefly: its size and, for lists of objects
+// (factors, policies), each object's short scalar fields, leaving out ids,
+// links and times, which say little about why a check failed.
+func summarizeList(l []any) string {
+	if len(l) == 0 {
+		return "an empty list"
+	}
+	var items []string
+	for i, el := range l {
+		if i == 3 {
+			items = append(items, fmt.Sprintf("… %d more", len(l)-3))
+			break
+		}
+		m, ok := el.(map[string]any)
+		if !ok {
+			items = append(items, fmt.Sprint(el))
+			continue
+		}
+		var fields []string
+		for k, v := range m {
+			sv, ok := v.(string)
+			if !ok || k == "id" || strings.HasPrefix(k, "_") || len(sv) > 32 || looksLikeTime(sv) {
+				continue
+			}
+			fields = append(fields, k+": "+sv)
+		}
+		sort.Strings(fields)
+		items = append(items, "{"+strings.Join(fields, ", ")+"}")
+	}
+	return fmt.Sprintf("%d: [%s]", len(l), strings.Join(items, ", "))
+}
+
+func looksLikeTime(s string) bool {
+	return len(s) >= 10 && s[4] == '-' && s[7] == '-' && s[0] >= '0' && s[0] <= '9'
 }
 
 // Ago says how long before now t was, in days when it is a day or more.

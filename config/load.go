@@ -47,6 +47,11 @@ func (p *Problem) Error() string {
 	return b.String()
 }
 
+// Unwrap lets errors.As find an application error with code EINVALID.
+func (p *Problem) Unwrap() error {
+	return &onus.Error{Code: onus.EINVALID, Message: p.Error()}
+}
+
 // Problems is every problem found in a configuration, in file and line order.
 type Problems []*Problem
 
@@ -120,8 +125,9 @@ func Load(dir string) (*Config, error) {
 		cf.Close()
 		if err != nil {
 			probs = appendErr(probs, err)
-			continue
 		}
+		// Controls that did decode are still checked, so that one typo does
+		// not hide the file's other problems.
 		cfg.Controls = append(cfg.Controls, ctls...)
 	}
 	probs = append(probs, cfg.Validate()...)
@@ -241,7 +247,8 @@ func ParseMain(name string, r io.Reader) (*Config, error) {
 }
 
 // ParseControls parses one controls file: a single control, a list of
-// controls, or a mapping with a "controls" list.
+// controls, or a mapping with a "controls" list. With an error it still
+// returns the controls that decoded.
 func ParseControls(name string, r io.Reader) ([]*Control, error) {
 	doc, _, err := parseDocument(name, r)
 	if err != nil {
@@ -252,7 +259,6 @@ func ParseControls(name string, r io.Reader) ([]*Control, error) {
 		return nil, nil
 	}
 	var items []ast.Node
-	prefix := "$"
 	switch n := root.(type) {
 	case *ast.SequenceNode:
 		items = n.Values
@@ -263,7 +269,6 @@ func ParseControls(name string, r io.Reader) ([]*Control, error) {
 				return nil, &Problem{File: name, Line: v.GetToken().Position.Line, Message: "controls must be a list"}
 			}
 			items = seq.Values
-			prefix = "$.controls"
 			if len(n.Values) > 1 {
 				return nil, &Problem{File: name, Line: n.GetToken().Position.Line, Message: "a file with a controls list may hold nothing else"}
 			}
@@ -273,7 +278,6 @@ func ParseControls(name string, r io.Reader) ([]*Control, error) {
 	default:
 		return nil, &Problem{File: name, Line: root.GetToken().Position.Line, Message: "a controls file holds a control (a mapping) or a list of controls"}
 	}
-	_ = prefix
 	var out []*Control
 	var probs Problems
 	for _, item := range items {
@@ -285,7 +289,7 @@ func ParseControls(name string, r io.Reader) ([]*Control, error) {
 		out = append(out, c)
 	}
 	if len(probs) > 0 {
-		return nil, probs
+		return out, probs
 	}
 	return out, nil
 }

@@ -96,6 +96,13 @@ func (c *Catalog) members() map[string]map[string]member {
 		for l := range k.Links {
 			m[l] = memberLink
 		}
+		// Identity keys read as fields too (entity.owner.email), unless a
+		// mapped field has the same name.
+		for key := range k.Keys {
+			if _, taken := m[key]; !taken {
+				m[key] = memberKey
+			}
+		}
 		out[name] = m
 	}
 	return out
@@ -300,9 +307,9 @@ func (e *Env) checkPaths(file string, x config.Expr, a *cel.Ast, kind string) er
 	walk = func(ex ast.Expr) {
 		switch ex.Kind() {
 		case ast.SelectKind:
-			if path, ok := selectPath(ex); ok {
+			if path, root, ok := selectPath(ex); ok {
 				if msg := e.checkPath(kind, path); msg != "" {
-					fail(ex.ID(), msg)
+					fail(root, msg)
 				}
 				return
 			}
@@ -313,7 +320,7 @@ func (e *Env) checkPaths(file string, x config.Expr, a *cel.Ast, kind string) er
 			if c.FunctionName() == operators.In && len(c.Args()) == 2 {
 				if lit := c.Args()[0]; lit.Kind() == ast.LiteralKind {
 					if s, ok := lit.AsLiteral().(types.String); ok {
-						if path, ok := selectPath(c.Args()[1]); ok && len(path) == 1 && path[0] == "sources" {
+						if path, _, ok := selectPath(c.Args()[1]); ok && len(path) == 1 && path[0] == "sources" {
 							if msg := e.checkPath(kind, []string{"sources", string(s)}); msg != "" {
 								fail(lit.ID(), msg)
 							}
@@ -353,8 +360,9 @@ func (e *Env) checkPaths(file string, x config.Expr, a *cel.Ast, kind string) er
 }
 
 // selectPath returns the field names of a selection chain rooted at the
-// entity variable: entity.owner.email → [owner email].
-func selectPath(ex ast.Expr) ([]string, bool) {
+// entity variable (entity.owner.email → [owner email]) and the id of the
+// root, where errors point.
+func selectPath(ex ast.Expr) ([]string, int64, bool) {
 	var path []string
 	for ex.Kind() == ast.SelectKind {
 		s := ex.AsSelect()
@@ -362,12 +370,12 @@ func selectPath(ex ast.Expr) ([]string, bool) {
 		ex = s.Operand()
 	}
 	if ex.Kind() != ast.IdentKind || ex.AsIdent() != "entity" {
-		return nil, false
+		return nil, 0, false
 	}
 	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
 		path[i], path[j] = path[j], path[i]
 	}
-	return path, true
+	return path, ex.ID(), true
 }
 
 // checkPath returns what is wrong with entity.path for a kind, or "".
@@ -402,11 +410,16 @@ func (e *Env) checkPath(kind string, path []string) string {
 			k = e.cat.Kinds[target]
 			continue
 		}
-		if k.Fields[name] {
-			return "" // an attribute; what lies inside it is data
+		if k.Fields[name] || k.Keys[name] {
+			return "" // an attribute or key; what lies inside it is data
 		}
 		var known []string
 		known = append(known, sortedSet(k.Fields)...)
+		for key := range k.Keys {
+			if !k.Fields[key] {
+				known = append(known, key+" (key)")
+			}
+		}
 		for l := range k.Links {
 			known = append(known, l+" (link)")
 		}

@@ -167,6 +167,7 @@ const (
 	memberNone member = iota
 	memberAttr
 	memberLink
+	memberKey
 )
 
 var (
@@ -268,6 +269,15 @@ func (v *EntityVal) Find(key ref.Val) (ref.Val, bool) {
 		}
 		v.s.tracker.read(v.sub(name), inv.ID(t), true, si)
 		return &EntityVal{s: v.s, E: t, path: v.sub(name)}, true
+	case memberKey:
+		for _, kv := range inv.Keys(v.E) {
+			if kv.Name == name {
+				v.s.tracker.read(v.sub(name), kv.Value, true, -1)
+				return types.String(kv.Value), true
+			}
+		}
+		v.s.tracker.read(v.sub(name), nil, false, -1)
+		return nil, false
 	case memberAttr:
 		val, src, ok := inv.Attr(v.E, name)
 		if !ok {

@@ -1,0 +1,160 @@
+package ledger_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/evaluate"
+	"github.com/onus-sec/onus/ledger"
+)
+
+var (
+	now = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	day = 24 * time.Hour
+)
+
+// resolver maps old ids to entities, and entities to their current ids.
+type resolver struct {
+	old map[string]int32
+	ids []string
+}
+
+func (r resolver) Resolve(ids []string) map[string]int32 {
+	out := map[string]int32{}
+	for _, id := range ids {
+		if e, ok := r.old[id]; ok {
+			out[id] = e
+		}
+	}
+	return out
+}
+func (r resolver) ID(e int32) string { return r.ids[e] }
+
+func control(id string) *evaluate.Control {
+	return &evaluate.Control{Control: &config.Control{ID: id}, Severity: onus.High, Deadline: 7 * day}
+}
+
+// results builds one control's results over entities with the given outcomes.
+func results(ctl *evaluate.Control, r resolver, outcomes []uint8, owner string) *evaluate.Results {
+	cr := &evaluate.ControlResult{Control: ctl, Outcomes: outcomes}
+	for e, o := range outcomes {
+		if o == evaluate.Failed {
+			cr.Failures = append(cr.Failures, evaluate.Result{Entity: int32(e), ID: r.ids[e], Name: "n", Kind: "device",
+				Owner: evaluate.Ownership{Person: onus.Person{Email: owner}, Reason: "owner"}})
+		}
+	}
+	return &evaluate.Results{Now: now, Controls: []*evaluate.ControlResult{cr}}
+}
+
+func finding(id int64, control, entity string, state onus.State, owner string) onus.Finding {
+	return onus.Finding{ID: id, Control: control, Entity: entity, State: state, Responsible: onus.Person{Email: owner},
+		FirstFailed: now.Add(-10 * day), Due: now.Add(-3 * day)}
+}
+
+func TestDiff(t *testing.T) {
+	ctl := control("c")
+	tests := []struct {
+		name     string
+		prev     []onus.Finding
+		r        resolver
+		outcomes []uint8
+		owner    string
+		want     []string // "entity state event" per change
+		stats    ledger.Stats
+	}{
+		{
+			name:     "a new failure opens",
+			r:        resolver{ids: []string{"d:serial:A"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "jane@x",
+			want:  []string{"d:serial:A open opened"},
+			stats: ledger.Stats{Opened: 1},
+		},
+		{
+			name:     "a resolved finding that fails again reopens with a new deadline",
+			prev:     []onus.Finding{finding(1, "c", "d:serial:A", onus.StateResolved, "jane@x")},
+			r:        resolver{old: map[string]int32{"d:serial:A": 0}, ids: []string{"d:serial:A"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "jane@x",
+			want:  []string{"d:serial:A open reopened"},
+			stats: ledger.Stats{Reopened: 1},
+		},
+		{
+			name:     "passing resolves, unknown keeps, out of scope resolves",
+			prev:     []onus.Finding{finding(1, "c", "d:1", onus.StateOpen, "a@x"), finding(2, "c", "d:2", onus.StateOpen, "a@x"), finding(3, "c", "d:3", onus.StateOpen, "a@x")},
+			r:        resolver{old: map[string]int32{"d:1": 0, "d:2": 1, "d:3": 2}, ids: []string{"d:1", "d:2", "d:3"}},
+			outcomes: []uint8{evaluate.Passed, evaluate.Unknown, evaluate.OutOfScope},
+			want:     []string{"d:1 resolved resolved", "d:3 resolved resolved"},
+			stats:    ledger.Stats{Resolved: 2, StillUnknown: 1},
+		},
+		{
+			name:     "an entity no source knows is gone; a removed control's findings too",
+			prev:     []onus.Finding{finding(1, "c", "d:gone", onus.StateOpen, "a@x"), finding(2, "removed", "d:1", onus.StateExempted, "a@x")},
+			r:        resolver{old: map[string]int32{"d:1": 0}, ids: []string{"d:1"}},
+			outcomes: []uint8{evaluate.Passed},
+			want:     []string{"d:gone gone gone", "d:1 gone gone"},
+			stats:    ledger.Stats{Gone: 2},
+		},
+		{
+			name:     "an exempted finding that still fails stays exempted; a new owner is a reassignment",
+			prev:     []onus.Finding{finding(1, "c", "d:1", onus.StateExempted, "old@x")},
+			r:        resolver{old: map[string]int32{"d:1": 0}, ids: []string{"d:1"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "new@x",
+			want:  []string{"d:1 exempted reassigned"},
+			stats: ledger.Stats{Unchanged: 1, Reassigned: 1},
+		},
+		{
+			name: "a stronger key appears: the finding moves to the new id, keeping its history",
+			prev: []onus.Finding{finding(1, "c", "device:hostname:h", onus.StateOpen, "a@x")},
+			r:    resolver{old: map[string]int32{"device:hostname:h": 0}, ids: []string{"device:serial:S"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "a@x",
+			want:  []string{"device:serial:S open reidentified"},
+			stats: ledger.Stats{Unchanged: 1},
+		},
+		{
+			name: "two old ids become one entity: one finding moves, the other is gone",
+			prev: []onus.Finding{finding(1, "c", "device:hostname:h", onus.StateOpen, "a@x"), finding(2, "c", "device:mac:m", onus.StateOpen, "a@x")},
+			r:    resolver{old: map[string]int32{"device:hostname:h": 0, "device:mac:m": 0}, ids: []string{"device:serial:S"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "a@x",
+			want:  []string{"device:serial:S open reidentified", "device:mac:m gone gone"},
+			stats: ledger.Stats{Unchanged: 1, Gone: 1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			changes, st := ledger.Diff(tt.prev, results(ctl, tt.r, tt.outcomes, tt.owner), tt.r, now)
+			var got []string
+			for _, c := range changes {
+				last := c.Events[len(c.Events)-1].Type
+				if len(c.Events) > 1 && c.Events[0].Type == "reidentified" {
+					last = "reidentified"
+				}
+				got = append(got, c.Finding.Entity+" "+string(c.Finding.State)+" "+last)
+			}
+			if strings.Join(got, "; ") != strings.Join(tt.want, "; ") {
+				t.Errorf("changes = %v, want %v", got, tt.want)
+			}
+			if st != tt.stats {
+				t.Errorf("stats = %+v, want %+v", st, tt.stats)
+			}
+			for _, c := range changes {
+				f := c.Finding
+				switch c.Events[len(c.Events)-1].Type {
+				case "reopened":
+					if !f.FirstFailed.Equal(now) || !f.Due.Equal(now.Add(7*day)) || f.ResolvedAt != nil {
+						t.Errorf("reopened finding: first %v due %v resolved %v", f.FirstFailed, f.Due, f.ResolvedAt)
+					}
+				case "resolved":
+					if f.ResolvedAt == nil || !f.ResolvedAt.Equal(now) {
+						t.Errorf("resolved at %v", f.ResolvedAt)
+					}
+				case "reidentified":
+					if f.ID != 1 || !f.FirstFailed.Equal(now.Add(-10*day)) {
+						t.Errorf("re-identified finding lost its id or first failure: %+v", f)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,211 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/ledger"
+)
+
+func open(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	now := time.Date(2026, 11, 30, 9, 0, 0, 123456789, time.UTC)
+	recs := []onus.Record{
+		{ID: "a", Name: "MBP-ÉLODIE", Loc: 17, Seen: now.Unix(), Keys: []onus.Key{{Name: "serial", Value: "S1"}, {Name: "mac", Value: "aa:bb:cc:dd:ee:ff"}},
+			Links: []string{"jane@acme.com", ""},
+			Attrs: []any{"text", int64(-42), 3.25, true, false, now, nil, []any{"x", 1.0, map[string]any{"k": "v"}}, map[string]any{"n": 2.0}}},
+		{ID: "", Loc: 0},
+		{ID: strings.Repeat("long", 1000), Attrs: []any{int64(1 << 62)}},
+	}
+	b, err := encodeRecords(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeRecords(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, recs) {
+		t.Errorf("round trip:\n got %#v\nwant %#v", got, recs)
+	}
+	// A damaged chunk is an error, never a panic or a silently short snapshot.
+	for _, cut := range []int{1, len(b) / 2, len(b) - 1} {
+		if _, err := decodeRecords(b[:cut], nil); !errors.Is(err, errCorrupt) {
+			t.Errorf("decode of %d/%d bytes: err = %v", cut, len(b), err)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	b, _ := encodeRecords([]onus.Record{{ID: "a", Keys: []onus.Key{{Name: "k", Value: "v"}}, Attrs: []any{"s", int64(1), time.Unix(0, 0).UTC()}}})
+	f.Add(b)
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		decodeRecords(data, nil) // must not panic
+	})
+}
+
+func snapshot(src string, n int) *onus.Snapshot {
+	s := &onus.Snapshot{Source: src, Kind: "device", SyncedAt: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), Schema: onus.Schema{Fields: []string{"f"}}}
+	for i := 0; i < n; i++ {
+		s.Records = append(s.Records, onus.Record{ID: string(rune('a' + i%26)), Loc: i + 1, Attrs: []any{int64(i)}})
+	}
+	return s
+}
+
+func TestSnapshotsAndHealth(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	run, err := db.BeginRun(ctx, "sync", "test", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More records than one chunk, to cover the chunking.
+	big := snapshot("mdm", chunkRecords+5)
+	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncOK, Records: len(big.Records)}, big); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.LoadSnapshot(ctx, "mdm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Records) != len(big.Records) || got.Records[chunkRecords+4].Attrs[0] != int64(chunkRecords+4) || got.Schema.Fields[0] != "f" {
+		t.Fatalf("loaded %d records", len(got.Records))
+	}
+	// A failed sync keeps the good snapshot in force and makes the source unhealthy.
+	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncFailed, Error: "boom"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	states, err := db.SourceStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := states["mdm"]
+	if st.Healthy || st.Good == nil || st.Last.Status != onus.SyncFailed || !strings.Contains(st.Reason, "boom") {
+		t.Errorf("state after failure = %+v", st)
+	}
+	if n, ok, _ := db.GoodRecords(ctx, "mdm"); !ok || n != len(big.Records) {
+		t.Errorf("good records = %d, %v", n, ok)
+	}
+	// A new good sync replaces the snapshot and deletes the old one.
+	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncOK, Records: 3}, snapshot("mdm", 3)); err != nil {
+		t.Fatal(err)
+	}
+	var snaps, chunks int
+	db.db.QueryRow(`SELECT COUNT(*) FROM snapshots`).Scan(&snaps)
+	db.db.QueryRow(`SELECT COUNT(*) FROM snapshot_chunks`).Scan(&chunks)
+	if snaps != 1 || chunks != 1 {
+		t.Errorf("%d snapshots and %d chunks kept, want 1 and 1", snaps, chunks)
+	}
+	states, _ = db.SourceStates(ctx)
+	if !states["mdm"].Healthy {
+		t.Errorf("state after recovery = %+v", states["mdm"])
+	}
+	if _, err := db.LoadSnapshot(ctx, "never"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing snapshot: err = %v", err)
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "onus.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (999, 1)`)
+	db.Close()
+	_, err = Open(ctx, path)
+	if err == nil || onus.ErrorCode(err) != onus.ECONFLICT || !strings.Contains(err.Error(), "schema version 999, newer than this onus knows") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestRefusesOtherFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(path, []byte("these are not the tables you are looking for"), 0o644)
+	if _, err := Open(context.Background(), path); err == nil || onus.ErrorCode(err) != onus.EINVALID {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestFindingsQueries(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	run, _ := db.BeginRun(ctx, "eval", "test", time.Now())
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	mk := func(control, entity, owner string, sev onus.Severity, due time.Duration) ledger.Change {
+		return ledger.Change{New: true, Finding: onus.Finding{Control: control, Entity: entity, EntityKind: "device", EntityName: entity,
+			Severity: sev, State: onus.StateOpen, Responsible: onus.Person{Email: owner}, FirstFailed: now, LastFailed: now,
+			Due: now.Add(due), UpdatedAt: now, Evidence: []onus.Evidence{{Path: "p", Value: "v"}}},
+			Events: []onus.Event{{At: now, Type: "opened"}}}
+	}
+	changes := []ledger.Change{
+		mk("edr", "d1", "jane@acme.com", onus.High, -time.Hour),
+		mk("edr", "d2", "bob@acme.com", onus.High, 24*time.Hour),
+		mk("patch", "d1", "jane@acme.com", onus.Low, 48*time.Hour),
+		mk("mfa", "a1", "", onus.Critical, time.Hour),
+	}
+	changes[3].Finding.OwnershipGap = true
+	if err := db.ApplyChanges(ctx, run, changes, []ControlStat{{Control: "edr", Pass: 1, Fail: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	// The same key twice is refused: one finding per (control, entity).
+	if err := db.ApplyChanges(ctx, run, changes[:1], nil); err == nil {
+		t.Error("a duplicate finding was stored")
+	}
+	tests := []struct {
+		f    Filter
+		want []string
+	}{
+		{Filter{}, []string{"mfa/a1", "edr/d1", "edr/d2", "patch/d1"}},
+		{Filter{Owner: "Jane@Acme.com"}, []string{"edr/d1", "patch/d1"}},
+		{Filter{Control: "edr"}, []string{"edr/d1", "edr/d2"}},
+		{Filter{OverdueAt: now}, []string{"edr/d1"}},
+		{Filter{States: []onus.State{onus.StateResolved}}, nil},
+		{Filter{Limit: 1}, []string{"mfa/a1"}},
+	}
+	for _, tt := range tests {
+		fs, err := db.Findings(ctx, tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range fs {
+			got = append(got, f.Control+"/"+f.Entity)
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("%+v: got %v, want %v", tt.f, got, tt.want)
+		}
+	}
+	st, err := db.Stats(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Open != 4 || st.Overdue != 1 || st.Gaps != 1 || st.ByControl["edr"] != 2 || st.Owners[0].Email != "jane@acme.com" || st.Owners[0].Open != 2 {
+		t.Errorf("stats = %+v", st)
+	}
+	f, err := db.Finding(ctx, 1)
+	if err != nil || len(f.Evidence) != 1 || f.Evidence[0].Value != "v" {
+		t.Errorf("finding 1 = %+v, %v", f, err)
+	}
+	if _, err := db.Finding(ctx, 99); onus.ErrorCode(err) != onus.ENOTFOUND {
+		t.Errorf("missing finding: %v", err)
+	}
+}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/source"
 	"github.com/onus-sec/onus/sqlite"
@@ -149,9 +150,14 @@ func actor() string {
 	return "cli:" + name + "@" + host
 }
 
+// loadConfig reads and checks the whole configuration, controls included:
+// no command runs on a configuration with a problem.
 func (a *app) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(a.configDir)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := evaluate.Compile(cfg, time.Now()); err != nil {
 		return nil, err
 	}
 	return cfg, nil

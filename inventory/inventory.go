@@ -50,15 +50,16 @@ type RecRef struct {
 }
 
 // Entity is one real-world thing. Use the Inventory's methods to read it.
+// It is 24 bytes: an inventory holds millions.
 type Entity struct {
-	kind  uint16
-	first RecRef
-	more  []RecRef // further records, in priority order
-	// links are inv.links[linkOff : linkOff+linkN]
-	linkOff int32
+	kind uint16
+	// linkN links are inv.links[linkOff:]; moreN further records, in
+	// priority order, are inv.more[moreOff:].
 	linkN   uint16
-	// synthetic entities (made by a link with create) have no record.
-	synthetic string
+	linkOff int32
+	first   RecRef
+	moreOff int32
+	moreN   int32
 }
 
 // Source is a source as held in the inventory.
@@ -74,11 +75,8 @@ type Source struct {
 
 // Link is a resolved link from an entity.
 type Link struct {
-	name   uint16
 	Target int32
-	// via says how the link was made: the record and link spec used.
-	via  RecRef
-	spec uint16
+	name   uint16
 }
 
 // NearMatch is two records that share a key but were not merged because a
@@ -116,6 +114,10 @@ type kindData struct {
 type Inventory struct {
 	Sources   []*Source
 	entities  []Entity
+	more      []RecRef
+	// synthetic holds the ids of entities made by a link with create; they
+	// have no record.
+	synthetic map[int32]string
 	kinds     []*kindData
 	kindByNm  map[string]uint16
 	links     []Link
@@ -159,27 +161,41 @@ func (inv *Inventory) OfKind(kind string) []int32 {
 // Kind returns an entity's kind.
 func (inv *Inventory) Kind(e int32) string { return inv.kinds[inv.entities[e].kind].name }
 
+func (inv *Inventory) moreOf(ent *Entity) []RecRef {
+	return inv.more[ent.moreOff : ent.moreOff+ent.moreN]
+}
+
+func (inv *Inventory) synth(e int32) string {
+	if inv.entities[e].first.Src != noSource {
+		return ""
+	}
+	return inv.synthetic[e]
+}
+
+// noSource marks the first record of a synthetic entity.
+const noSource = 1<<16 - 1
+
 // Records returns an entity's records, in priority order.
 func (inv *Inventory) Records(e int32) []RecRef {
 	ent := &inv.entities[e]
-	if ent.synthetic != "" {
+	if ent.first.Src == noSource {
 		return nil
 	}
-	out := make([]RecRef, 0, 1+len(ent.more))
+	out := make([]RecRef, 0, 1+ent.moreN)
 	out = append(out, ent.first)
-	return append(out, ent.more...)
+	return append(out, inv.moreOf(ent)...)
 }
 
 // eachRecord calls fn for each record of an entity without allocating.
 func (inv *Inventory) eachRecord(e int32, fn func(RecRef) bool) {
 	ent := &inv.entities[e]
-	if ent.synthetic != "" {
+	if ent.first.Src == noSource {
 		return
 	}
 	if !fn(ent.first) {
 		return
 	}
-	for _, r := range ent.more {
+	for _, r := range inv.moreOf(ent) {
 		if !fn(r) {
 			return
 		}
@@ -217,9 +233,8 @@ func (inv *Inventory) SourceIndex(name string) int {
 // Name returns an entity's display name: the first record name in source
 // priority order, or its strongest key value.
 func (inv *Inventory) Name(e int32) string {
-	ent := &inv.entities[e]
-	if ent.synthetic != "" {
-		_, _, v := splitID(ent.synthetic)
+	if id := inv.synth(e); id != "" {
+		_, _, v := splitID(id)
 		return v
 	}
 	name := ""
@@ -241,10 +256,10 @@ func (inv *Inventory) Name(e int32) string {
 // correlation key it has (the smallest value when it has several), or
 // "kind:source:record-id" for an entity with no such key.
 func (inv *Inventory) ID(e int32) string {
-	ent := &inv.entities[e]
-	if ent.synthetic != "" {
-		return ent.synthetic
+	if id := inv.synth(e); id != "" {
+		return id
 	}
+	ent := &inv.entities[e]
 	kd := inv.kinds[ent.kind]
 	for _, key := range kd.keys {
 		best := ""
@@ -275,9 +290,8 @@ func splitID(id string) (kind, key, value string) {
 
 // Keys returns an entity's identity keys, deduplicated, in record order.
 func (inv *Inventory) Keys(e int32) []onus.Key {
-	ent := &inv.entities[e]
-	if ent.synthetic != "" {
-		_, k, v := splitID(ent.synthetic)
+	if id := inv.synth(e); id != "" {
+		_, k, v := splitID(id)
 		return []onus.Key{{Name: k, Value: v}}
 	}
 	var out []onus.Key
@@ -336,8 +350,7 @@ func (inv *Inventory) SourcesOf(e int32) []int {
 // Attr returns the merged value of an attribute: the value from the first
 // source, in priority order, whose record has it. src is that source.
 func (inv *Inventory) Attr(e int32, name string) (v any, src int, ok bool) {
-	ent := &inv.entities[e]
-	if ent.synthetic != "" {
+	if inv.entities[e].first.Src == noSource {
 		return nil, -1, false
 	}
 	// Records are in priority order; duplicates from one source are
@@ -442,9 +455,8 @@ func (inv *Inventory) index(k uint16, key string) map[string]int32 {
 	}
 	idx := map[string]int32{}
 	for _, e := range kd.entities {
-		ent := &inv.entities[e]
-		if ent.synthetic != "" {
-			if _, sk, v := splitID(ent.synthetic); sk == key {
+		if id := inv.synth(e); id != "" {
+			if _, sk, v := splitID(id); sk == key {
 				idx[v] = e
 			}
 			continue
@@ -529,6 +541,26 @@ func (inv *Inventory) Merges(e int32) []Merge {
 	return out
 }
 
+// CountBySource returns, per kind, the number of entities and, per source,
+// how many of them it has a record of.
+func (inv *Inventory) CountBySource() map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for _, kd := range inv.kinds {
+		out[kd.name] = map[string]int{"": len(kd.entities)}
+	}
+	stamp := make([]int32, len(inv.entities))
+	for si, s := range inv.Sources {
+		counts := out[s.Kind]
+		for _, e := range s.owner {
+			if e >= 0 && stamp[e] != int32(si+1) {
+				stamp[e] = int32(si + 1)
+				counts[s.Name]++
+			}
+		}
+	}
+	return out
+}
+
 // NearCount returns how many merges were refused.
 func (inv *Inventory) NearCount() int { return len(inv.near) }
 
@@ -541,7 +573,7 @@ func Build(in Input) (*Inventory, error) {
 	if len(in.Sources) > 1<<16-1 {
 		return nil, fmt.Errorf("inventory: too many sources")
 	}
-	inv := &Inventory{kindByNm: map[string]uint16{}, linkByNm: map[string]uint16{}, linkStats: map[string]*LinkStat{}}
+	inv := &Inventory{kindByNm: map[string]uint16{}, linkByNm: map[string]uint16{}, linkStats: map[string]*LinkStat{}, synthetic: map[int32]string{}}
 	for _, si := range in.Sources {
 		if si.Snapshot == nil {
 			si.Snapshot = &onus.Snapshot{Source: si.Name, Kind: si.Kind}
@@ -625,19 +657,34 @@ func (inv *Inventory) correlate(k uint16) {
 			n += len(s.Snapshot.Records)
 		}
 	}
-	ref := func(node int) RecRef {
-		for j := len(srcs) - 1; j >= 0; j-- {
-			if b := base[srcs[j]]; node >= b {
-				return RecRef{Src: uint16(srcs[j]), Idx: uint32(node - b)}
+	defer inv.countUnmatched(srcs)
+	if len(kd.keys) == 0 {
+		// Nothing merges: each record of a creating source is an entity.
+		for _, si := range srcs {
+			s := inv.Sources[si]
+			if !s.Creates {
+				continue
+			}
+			for i := range s.Snapshot.Records {
+				e := int32(len(inv.entities))
+				inv.entities = append(inv.entities, Entity{kind: k, first: RecRef{Src: uint16(si), Idx: uint32(i)}})
+				kd.entities = append(kd.entities, e)
+				s.owner[i] = e
 			}
 		}
-		panic("inventory: bad node")
+		return
 	}
+	// Node i is the record at ref(i); nodes are in priority order.
+	refs := make([]RecRef, 0, n)
+	for _, si := range srcs {
+		for i := range inv.Sources[si].Snapshot.Records {
+			refs = append(refs, RecRef{Src: uint16(si), Idx: uint32(i)})
+		}
+	}
+	ref := func(node int) RecRef { return refs[node] }
 	uf := newUnionFind(n)
-	if len(kd.keys) > 0 {
-		inv.unionByKeys(kd, srcs, base, uf, ref)
-	}
-	// Group nodes by root, in node order, which is priority order.
+	inv.unionByKeys(kd, srcs, base, uf, ref)
+	// Group nodes by root, in node order.
 	root := make([]int32, n)
 	for i := 0; i < n; i++ {
 		root[i] = uf.find(int32(i))
@@ -648,20 +695,21 @@ func (inv *Inventory) correlate(k uint16) {
 			members[r] = append(members[r], int32(i))
 		}
 	}
+	var single [1]int32
 	for i := 0; i < n; i++ {
 		r := root[i]
-		var nodes []int32
+		nodes := single[:]
 		if uf.size[r] > 1 {
 			if members[r][0] != int32(i) {
 				continue // the cluster was made at its first node
 			}
 			nodes = members[r]
 		} else {
-			nodes = []int32{int32(i)}
+			single[0] = int32(i)
 		}
 		creates := false
 		for _, nd := range nodes {
-			if inv.Sources[ref(int(nd)).Src].Creates {
+			if inv.Sources[refs[nd].Src].Creates {
 				creates = true
 				break
 			}
@@ -670,20 +718,22 @@ func (inv *Inventory) correlate(k uint16) {
 			continue
 		}
 		e := int32(len(inv.entities))
-		ent := Entity{kind: k, first: ref(int(nodes[0]))}
-		if len(nodes) > 1 {
-			ent.more = make([]RecRef, 0, len(nodes)-1)
-			for _, nd := range nodes[1:] {
-				ent.more = append(ent.more, ref(int(nd)))
-			}
+		ent := Entity{kind: k, first: refs[nodes[0]], moreOff: int32(len(inv.more)), moreN: int32(len(nodes) - 1)}
+		for _, nd := range nodes[1:] {
+			inv.more = append(inv.more, refs[nd])
 		}
 		inv.entities = append(inv.entities, ent)
 		kd.entities = append(kd.entities, e)
 		for _, nd := range nodes {
-			rr := ref(int(nd))
+			rr := refs[nd]
 			inv.Sources[rr.Src].owner[rr.Idx] = e
 		}
 	}
+}
+
+// countUnmatched counts the records of non-creating sources that joined
+// no entity.
+func (inv *Inventory) countUnmatched(srcs []int) {
 	for _, si := range srcs {
 		s := inv.Sources[si]
 		if s.Creates {
@@ -836,7 +886,8 @@ func (inv *Inventory) link() {
 				}
 				inv.kinds[tk].keyNames[spec.Key] = true
 				e := int32(len(inv.entities))
-				inv.entities = append(inv.entities, Entity{kind: tk, synthetic: id})
+				inv.entities = append(inv.entities, Entity{kind: tk, first: RecRef{Src: noSource}})
+				inv.synthetic[e] = id
 				inv.kinds[tk].entities = append(inv.kinds[tk].entities, e)
 				synth[id] = e
 			}
@@ -868,18 +919,16 @@ func (inv *Inventory) link() {
 		go func(w, lo, hi int) {
 			defer wg.Done()
 			res := result{stats: map[string]*LinkStat{}}
-			var found []bool
+			found := make([]bool, len(inv.linkNames))
+			tried := make([]bool, len(inv.linkNames))
 			for e := lo; e < hi; e++ {
 				ent := &inv.entities[e]
 				ent.linkOff = int32(len(res.links))
-				if ent.synthetic != "" {
+				if ent.first.Src == noSource {
 					continue
 				}
-				found = found[:0]
-				for range inv.linkNames {
-					found = append(found, false)
-				}
-				tried := make([]bool, len(inv.linkNames))
+				clear(found)
+				clear(tried)
 				inv.eachRecord(int32(e), func(r RecRef) bool {
 					s := inv.Sources[r.Src]
 					rec := &s.Snapshot.Records[r.Idx]
@@ -902,7 +951,7 @@ func (inv *Inventory) link() {
 							continue
 						}
 						found[name] = true
-						res.links = append(res.links, Link{name: name, Target: t, via: r, spec: uint16(li)})
+						res.links = append(res.links, Link{name: name, Target: t})
 					}
 					return true
 				})
@@ -947,21 +996,28 @@ func (inv *Inventory) link() {
 	}
 }
 
-// LinkVia describes how a link was made, for explain.
+// LinkVia describes how a link was made, for explain and evidence: the
+// first record, in priority order, whose link value finds the target.
 func (inv *Inventory) LinkVia(e int32, name string) (target int32, source, key, value string, ok bool) {
-	id, has := inv.linkByNm[name]
-	if !has {
+	target, ok = inv.Link(e, name)
+	if !ok {
 		return -1, "", "", "", false
 	}
-	ent := &inv.entities[e]
-	for _, l := range inv.links[ent.linkOff : ent.linkOff+int32(ent.linkN)] {
-		if l.name == id {
-			s := inv.Sources[l.via.Src]
-			spec := s.Snapshot.Schema.Links[l.spec]
-			return l.Target, s.Name, spec.Key, inv.Record(l.via).Links[l.spec], true
+	inv.eachRecord(e, func(r RecRef) bool {
+		s := inv.Sources[r.Src]
+		for li, spec := range s.Snapshot.Schema.Links {
+			v := inv.Record(r).Links[li]
+			if spec.Name != name || v == "" {
+				continue
+			}
+			if k, has := inv.kindByNm[spec.To]; has && inv.index(k, spec.Key)[v] == target {
+				source, key, value = s.Name, spec.Key, v
+				return false
+			}
 		}
-	}
-	return -1, "", "", "", false
+		return true
+	})
+	return target, source, key, value, true
 }
 
 // LinkNames returns the names of the links an entity's records declare.

@@ -41,6 +41,16 @@ type Monitor struct {
 	Actor string
 	// Now is the wall clock; tests replace it.
 	Now func() time.Time
+	// Phase, when set, is called as each phase of an evaluation ends
+	// ("load", "correlate", "evaluate", "persist"); benchmarks use it to
+	// measure each phase's memory.
+	Phase func(name string)
+}
+
+func (m *Monitor) phase(name string) {
+	if m.Phase != nil {
+		m.Phase(name)
+	}
 }
 
 func (m *Monitor) now() time.Time {
@@ -344,6 +354,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		rep.Sources = append(rep.Sources, h)
 	}
 	rep.Timings.Load = time.Since(t0).Seconds()
+	m.phase("load")
 	if ctx.Err() != nil {
 		return rep, ctx.Err()
 	}
@@ -354,6 +365,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		return rep, err
 	}
 	rep.Timings.Correlate = time.Since(t1).Seconds()
+	m.phase("correlate")
 	rep.Inventory = inv
 	for i := range rep.Sources {
 		rep.Sources[i].Unmatched = inv.Sources[i].Unmatched
@@ -368,6 +380,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	t2 := time.Now()
 	res := evaluate.Evaluate(inv, compiled, now, evaluate.Options{})
 	rep.Timings.Evaluate = time.Since(t2).Seconds()
+	m.phase("evaluate")
 	rep.Results = res
 	var stats []sqlite.ControlStat
 	var unknowns [][3]string
@@ -418,19 +431,18 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		return rep, err
 	}
 	rep.Timings.Persist = time.Since(t3).Seconds()
+	m.phase("persist")
 	m.log().Info("evaluated", logRun, run, "opened", st.Opened, "resolved", st.Resolved, "gone", st.Gone, "goroutines", runtime.NumGoroutine())
 	return rep, nil
 }
 
 func countKinds(inv *inventory.Inventory) []KindCount {
 	var out []KindCount
-	for _, kind := range inv.Kinds() {
-		kc := KindCount{Kind: kind, BySource: map[string]int{}}
-		ents := inv.OfKind(kind)
-		kc.Entities = len(ents)
-		for _, e := range ents {
-			for _, si := range inv.SourcesOf(e) {
-				kc.BySource[inv.Sources[si].Name]++
+	for kind, counts := range inv.CountBySource() {
+		kc := KindCount{Kind: kind, Entities: counts[""], BySource: map[string]int{}}
+		for src, n := range counts {
+			if src != "" {
+				kc.BySource[src] = n
 			}
 		}
 		out = append(out, kc)

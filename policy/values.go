@@ -261,13 +261,19 @@ func (v *EntityVal) Find(key ref.Val) (ref.Val, bool) {
 	}
 	switch v.s.members[inv.Kind(v.E)][name] {
 	case memberLink:
-		t, _, src, _, ok := inv.LinkVia(v.E, name)
-		si := inv.SourceIndex(src)
+		t, ok := inv.Link(v.E, name)
+		if v.s.tracker != nil {
+			// Which source made the link matters only when tracking.
+			_, _, src, _, _ := inv.LinkVia(v.E, name)
+			if !ok {
+				v.s.tracker.read(v.sub(name), nil, false, -1)
+			} else {
+				v.s.tracker.read(v.sub(name), inv.ID(t), true, inv.SourceIndex(src))
+			}
+		}
 		if !ok {
-			v.s.tracker.read(v.sub(name), nil, false, -1)
 			return nil, false
 		}
-		v.s.tracker.read(v.sub(name), inv.ID(t), true, si)
 		return &EntityVal{s: v.s, E: t, path: v.sub(name)}, true
 	case memberKey:
 		for _, kv := range inv.Keys(v.E) {

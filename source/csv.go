@@ -87,6 +87,7 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 	}
 	b := &Batch{File: path, Presence: make([]int, len(m.fields))}
 	vals := make([]raw, len(m.slots))
+	intern := newInterner()
 	for {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -115,14 +116,12 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 		for i, c := range cols {
 			vals[i] = raw{csv: true, cell: row[c]}
 		}
-		rec, prob := m.build(vals, line, b.Presence)
+		rec, prob := m.build(vals, line, b.Presence, intern)
 		if prob != nil {
 			prob.File, prob.Line = path, line
 			b.Problems = append(b.Problems, prob)
 			continue
 		}
-		// ReuseRecord shares one backing array between rows; the strings
-		// themselves are fresh, so the record keeps nothing shared.
 		b.Records = append(b.Records, rec)
 	}
 	return b, nil

@@ -169,15 +169,16 @@ func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int
 			defer wg.Done()
 			pt := part{recs: make([]onus.Record, 0, hi-lo), presence: make([]int, len(m.fields))}
 			vals := make([]raw, len(m.slots))
+			in := newInterner()
 			for i := lo; i < hi; i++ {
 				if i%4096 == 0 && ctx.Err() != nil {
 					return
 				}
-				if err := extractJSON(elems[i], paths, vals); err != nil {
+				if err := extractJSON(elems[i], paths, vals, true); err != nil {
 					pt.probs = append(pt.probs, &Problem{File: file, Line: lines[i], Index: index[i], Message: err.Error()})
 					continue
 				}
-				rec, prob := m.build(vals, lines[i], pt.presence)
+				rec, prob := m.build(vals, lines[i], pt.presence, in)
 				if prob != nil {
 					prob.File, prob.Line, prob.Index = file, lines[i], index[i]
 					pt.probs = append(pt.probs, prob)
@@ -214,11 +215,11 @@ func (m *Mapping) jsonPaths() [][]string {
 	return paths
 }
 
-// extractJSON fills vals with the values found at paths in obj. It checks
-// that obj is well-formed JSON, because the path scanner alone would skip
-// over some damage.
-func extractJSON(obj []byte, paths [][]string, vals []raw) error {
-	if !json.Valid(obj) {
+// extractJSON fills vals with the values found at paths in obj. Unless the
+// caller has already done so, it checks that obj is well-formed JSON,
+// because the path scanner alone would skip over some damage.
+func extractJSON(obj []byte, paths [][]string, vals []raw, validate bool) error {
+	if validate && !json.Valid(obj) {
 		var v json.RawMessage
 		err := json.Unmarshal(obj, &v)
 		if se, ok := err.(*json.SyntaxError); ok {

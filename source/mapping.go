@@ -201,15 +201,24 @@ func (m *Mapping) Slots() []string {
 // resolve returns the text of a ref, and whether it was present. A
 // template is present when any slot in it is; absent slots render empty,
 // because exports leave some columns of a composite id blank.
-func (m *Mapping) resolve(r ref, vals []raw) (string, bool, error) {
+func (m *Mapping) resolve(r ref, vals []raw, in *interner) (string, bool, error) {
 	if r.pieces == nil {
 		if r.slot < 0 || vals[r.slot].absent() {
 			return "", false, nil
 		}
-		s, err := vals[r.slot].text()
+		s, err := vals[r.slot].text(in)
 		return s, err == nil && s != "", err
 	}
 	var b strings.Builder
+	size := 0
+	for _, p := range r.pieces {
+		if p.slot < 0 {
+			size += len(p.lit)
+		} else {
+			size += len(vals[p.slot].b) + len(vals[p.slot].cell)
+		}
+	}
+	b.Grow(size)
 	present := false
 	for _, p := range r.pieces {
 		if p.slot < 0 {
@@ -220,7 +229,7 @@ func (m *Mapping) resolve(r ref, vals []raw) (string, bool, error) {
 		if v.absent() {
 			continue
 		}
-		s, err := v.text()
+		s, err := v.text(nil)
 		if err != nil {
 			return "", false, err
 		}
@@ -232,9 +241,9 @@ func (m *Mapping) resolve(r ref, vals []raw) (string, bool, error) {
 
 // build maps one record's values. presence counts, per field, the records
 // in which the field was present.
-func (m *Mapping) build(vals []raw, loc int, presence []int) (onus.Record, *Problem) {
+func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus.Record, *Problem) {
 	rec := onus.Record{Loc: loc}
-	id, ok, err := m.resolve(m.id, vals)
+	id, ok, err := m.resolve(m.id, vals, in)
 	if err != nil {
 		return rec, &Problem{Loc: loc, Field: "id", Message: "id " + err.Error()}
 	}
@@ -243,7 +252,7 @@ func (m *Mapping) build(vals []raw, loc int, presence []int) (onus.Record, *Prob
 	}
 	rec.ID = id
 	if m.name.slot >= 0 || m.name.pieces != nil {
-		name, _, err := m.resolve(m.name, vals)
+		name, _, err := m.resolve(m.name, vals, in)
 		if err != nil {
 			return rec, &Problem{Loc: loc, ID: id, Field: "name", Message: "name " + err.Error()}
 		}
@@ -252,53 +261,53 @@ func (m *Mapping) build(vals []raw, loc int, presence []int) (onus.Record, *Prob
 	if m.seen.slot >= 0 {
 		v := &vals[m.seen.slot]
 		if !v.absent() {
-			t, err := v.time("")
+			t, err := v.time("", in)
 			if err != nil {
 				return rec, &Problem{Loc: loc, ID: id, Field: "seen", Message: err.Error()}
 			}
 			rec.Seen = t.Unix()
 		}
 	}
-	for _, k := range m.keys {
+	for ki, k := range m.keys {
 		for _, r := range k.refs {
-			s, ok, err := m.resolve(r, vals)
+			s, ok, err := m.resolve(r, vals, in)
 			if err != nil {
 				return rec, &Problem{Loc: loc, ID: id, Field: "key " + k.name, Message: err.Error()}
 			}
 			if !ok {
 				continue
 			}
-			if v := k.norm(s); v != "" && !hasKey(rec.Keys, k.name, v) {
+			if v := in.norm(ki, s, k.norm); v != "" && !hasKey(rec.Keys, k.name, v) {
 				rec.Keys = append(rec.Keys, onus.Key{Name: k.name, Value: v})
 			}
 		}
 	}
 	if len(m.links) > 0 {
-		rec.Links = make([]string, len(m.links))
+		rec.Links = in.stringSlice(len(m.links))
 		for i, l := range m.links {
-			s, ok, err := m.resolve(l.ref, vals)
+			s, ok, err := m.resolve(l.ref, vals, in)
 			if err != nil {
 				return rec, &Problem{Loc: loc, ID: id, Field: "link " + l.path, Message: err.Error()}
 			}
 			if ok {
-				rec.Links[i] = l.norm(s)
+				rec.Links[i] = in.norm(len(m.keys)+i, s, l.norm)
 			}
 		}
 	}
 	if len(m.fields) > 0 {
-		rec.Attrs = make([]any, len(m.fields))
+		rec.Attrs = in.anySlice(len(m.fields))
 		for i, f := range m.fields {
 			var v any
 			var err error
 			if f.ref.pieces != nil {
 				var s string
 				var ok bool
-				s, ok, err = m.resolve(f.ref, vals)
+				s, ok, err = m.resolve(f.ref, vals, in)
 				if ok {
-					v = s
+					v = in.box(s)
 				}
 			} else {
-				v, err = vals[f.ref.slot].convert(f.typ, f.format)
+				v, err = vals[f.ref.slot].convert(f.typ, f.format, in)
 			}
 			if err != nil {
 				return rec, &Problem{Loc: loc, ID: id, Field: f.name, Message: fmt.Sprintf("%s (path %s)", err.Error(), f.path)}

@@ -43,6 +43,7 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 	err = eachLines(ctx, in, func(seq int, chunk []byte, line int) {
 		pt := part{seq: seq, presence: make([]int, len(m.fields))}
 		vals := make([]raw, len(m.slots))
+		in := newInterner()
 		for len(chunk) > 0 {
 			i := bytes.IndexByte(chunk, '\n')
 			var l []byte
@@ -56,9 +57,9 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 				if line == 1 {
 					l = bytes.TrimPrefix(l, []byte("\xef\xbb\xbf"))
 				}
-				if err := extractJSON(l, paths, vals); err != nil {
+				if err := extractJSON(l, paths, vals, true); err != nil {
 					pt.probs = append(pt.probs, &Problem{File: path, Line: line, Message: err.Error()})
-				} else if rec, prob := m.build(vals, line, pt.presence); prob != nil {
+				} else if rec, prob := m.build(vals, line, pt.presence, in); prob != nil {
 					prob.File, prob.Line = path, line
 					pt.probs = append(pt.probs, prob)
 				} else {

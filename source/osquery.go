@@ -54,16 +54,26 @@ const (
 	opSnapshot
 )
 
-// op is one row event, mapped, waiting to be replayed in log order.
+// op is one event of the log, waiting to be replayed in log order: a
+// snapshot (the whole result of a query on a host, recs[start:end] of its
+// chunk), or one row added or removed.
 type op struct {
-	kind  opKind
-	line  int
-	group string // host and query
-	time  int64
-	snap  int  // identity of the snapshot the row belongs to
-	empty bool // an empty snapshot: it clears the group and adds nothing
-	hash  uint64
-	rec   onus.Record
+	kind       opKind
+	group      string
+	time       int64
+	snap       int // identity of the snapshot the rows belong to
+	hash       uint64
+	start, end int32
+}
+
+// chunk is what one worker made of a chunk of log lines.
+type chunk struct {
+	seq      int
+	ops      []op
+	recs     []onus.Record
+	hashes   []uint64 // of each record's row, for matching "removed" rows
+	probs    []*Problem
+	presence []int
 }
 
 var rowSeed = maphash.MakeSeed()
@@ -77,32 +87,26 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 	file := f.Name()
 	lm := newLineMapper(m, r.query, file)
 
-	type part struct {
-		seq      int
-		ops      []op
-		probs    []*Problem
-		presence []int
-	}
 	var mu sync.Mutex
-	var parts []part
-	handle := func(seq int, chunk []byte, line int) {
-		pt := part{seq: seq, presence: make([]int, len(m.fields))}
+	var chunks []*chunk
+	handle := func(seq int, data []byte, line int) {
+		c := &chunk{seq: seq, presence: make([]int, len(m.fields))}
 		w := lm.worker()
-		for len(chunk) > 0 {
-			i := bytes.IndexByte(chunk, '\n')
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
 			var l []byte
 			if i < 0 {
-				l, chunk = chunk, nil
+				l, data = data, nil
 			} else {
-				l, chunk = chunk[:i], chunk[i+1:]
+				l, data = data[:i], data[i+1:]
 			}
 			if l = bytes.TrimSpace(l); len(l) > 0 {
-				w.line(l, line, &pt.ops, &pt.probs, pt.presence)
+				w.line(l, line, c)
 			}
 			line++
 		}
 		mu.Lock()
-		parts = append(parts, pt)
+		chunks = append(chunks, c)
 		mu.Unlock()
 	}
 
@@ -116,7 +120,7 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 	if pretty {
 		err = eachValue(br, file, handle, func(p *Problem) {
 			mu.Lock()
-			parts = append(parts, part{seq: -1, probs: []*Problem{p}})
+			chunks = append(chunks, &chunk{seq: 1 << 30, probs: []*Problem{p}})
 			mu.Unlock()
 		})
 	} else {
@@ -125,75 +129,105 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i].seq < parts[j].seq })
+	sort.Slice(chunks, func(i, j int) bool { return chunks[i].seq < chunks[j].seq })
 	b := &Batch{File: file, Presence: make([]int, len(m.fields))}
-	for _, pt := range parts {
-		b.Problems = append(b.Problems, pt.probs...)
-		for i, c := range pt.presence {
-			b.Presence[i] += c
+	for _, c := range chunks {
+		b.Problems = append(b.Problems, c.probs...)
+		for i, n := range c.presence {
+			b.Presence[i] += n
 		}
-	}
-	chunks := make([][]op, len(parts))
-	for i := range parts {
-		chunks[i] = parts[i].ops
 	}
 	b.Records = replay(chunks)
 	return b, ctx.Err()
 }
 
-// replay applies the row events in log order and returns the rows left.
-func replay(chunks [][]op) []onus.Record {
+// replay applies the events in log order and returns the rows left.
+//
+// A group (a host and a query) holds its rows as ranges of records while
+// only snapshots arrive, which is all a software inventory usually logs;
+// the first added or removed row turns its ranges into a map by row hash.
+func replay(chunks []*chunk) []onus.Record {
+	type span struct{ chunk, start, end int32 }
 	type group struct {
-		time int64
-		snap int
-		rows map[uint64]int
+		time  int64
+		snap  int
+		spans []span
+		rows  map[uint64][2]int32 // row hash → chunk, record; nil while spans are enough
 	}
 	groups := map[string]*group{}
-	var recs []onus.Record
-	var live []bool
-	for _, ops := range chunks {
-		for i := range ops {
-			o := &ops[i]
+	materialize := func(g *group) {
+		if g.rows != nil {
+			return
+		}
+		g.rows = map[uint64][2]int32{}
+		for _, sp := range g.spans {
+			for i := sp.start; i < sp.end; i++ {
+				g.rows[chunks[sp.chunk].hashes[i]] = [2]int32{sp.chunk, i}
+			}
+		}
+		g.spans = nil
+	}
+	for ci, c := range chunks {
+		for i := range c.ops {
+			o := &c.ops[i]
 			g := groups[o.group]
 			if g == nil {
-				g = &group{rows: map[uint64]int{}, snap: -1}
+				g = &group{snap: -1}
 				groups[o.group] = g
 			}
 			switch o.kind {
-			case opRemove:
-				if idx, ok := g.rows[o.hash]; ok {
-					live[idx] = false
-					delete(g.rows, o.hash)
-				}
-				continue
 			case opSnapshot:
 				if o.time < g.time {
 					continue // an older snapshot logged late
 				}
 				if o.time > g.time || o.snap != g.snap {
-					for _, idx := range g.rows {
-						live[idx] = false
-					}
-					clear(g.rows)
+					g.spans, g.rows = g.spans[:0], nil
 					g.time, g.snap = o.time, o.snap
 				}
-				if o.empty {
-					continue
+				if g.rows != nil {
+					for r := o.start; r < o.end; r++ {
+						g.rows[c.hashes[r]] = [2]int32{int32(ci), r}
+					}
+				} else if n := len(g.spans); n > 0 && g.spans[n-1].chunk == int32(ci) && g.spans[n-1].end == o.start {
+					g.spans[n-1].end = o.end
+				} else if o.end > o.start {
+					g.spans = append(g.spans, span{int32(ci), o.start, o.end})
 				}
+			case opAdd:
+				materialize(g)
+				g.rows[o.hash] = [2]int32{int32(ci), o.start}
+			case opRemove:
+				materialize(g)
+				delete(g.rows, o.hash)
 			}
-			if idx, ok := g.rows[o.hash]; ok {
-				live[idx] = false
+		}
+		c.ops = nil
+	}
+	live := make([][]bool, len(chunks))
+	for ci, c := range chunks {
+		live[ci] = make([]bool, len(c.recs))
+	}
+	n := 0
+	for _, g := range groups {
+		for _, sp := range g.spans {
+			for i := sp.start; i < sp.end; i++ {
+				live[sp.chunk][i] = true
 			}
-			g.rows[o.hash] = len(recs)
-			recs = append(recs, o.rec)
-			live = append(live, true)
+			n += int(sp.end - sp.start)
+		}
+		for _, at := range g.rows {
+			live[at[0]][at[1]] = true
+			n++
 		}
 	}
-	out := recs[:0]
-	for i, r := range recs {
-		if live[i] {
-			out = append(out, r)
+	out := make([]onus.Record, 0, n)
+	for ci, c := range chunks {
+		for i := range c.recs {
+			if live[ci][i] {
+				out = append(out, c.recs[i])
+			}
 		}
+		c.recs, c.hashes = nil, nil // let the chunk go while the rest are copied
 	}
 	return out
 }
@@ -214,7 +248,7 @@ type lineMapper struct {
 var osqHeader = [][]string{
 	{"name"}, {"action"}, {"unixTime"}, {"hostIdentifier"},
 	{"columns"}, {"snapshot"}, {"diffResults", "added"}, {"diffResults", "removed"},
-	{"hostname"},
+	{"hostname"}, {"decorations", "host_uuid"},
 }
 
 const (
@@ -227,6 +261,7 @@ const (
 	hAdded
 	hRemoved
 	hHostname
+	hHostUUID
 	hFixed
 )
 
@@ -247,41 +282,48 @@ func newLineMapper(m *Mapping, query, file string) *lineMapper {
 
 type lineWorker struct {
 	*lineMapper
-	hdr  []raw
-	row  []raw
-	vals []raw
+	hdr    []raw
+	row    []raw
+	vals   []raw
+	intern *interner
 }
 
 func (lm *lineMapper) worker() *lineWorker {
 	return &lineWorker{lineMapper: lm,
-		hdr:  make([]raw, len(lm.hdrPath)),
-		row:  make([]raw, len(lm.rowPath)),
-		vals: make([]raw, len(lm.m.slots)),
+		hdr:    make([]raw, len(lm.hdrPath)),
+		row:    make([]raw, len(lm.rowPath)),
+		vals:   make([]raw, len(lm.m.slots)),
+		intern: newInterner(),
 	}
 }
 
-func (w *lineWorker) line(l []byte, line int, ops *[]op, probs *[]*Problem, presence []int) {
+func (w *lineWorker) line(l []byte, line int, c *chunk) {
+	if c.recs == nil {
+		// Software logs carry about a hundred bytes per row.
+		c.recs = make([]onus.Record, 0, chunkSize/100)
+		c.hashes = make([]uint64, 0, chunkSize/100)
+	}
 	bad := func(msg string) {
-		*probs = append(*probs, &Problem{File: w.file, Line: line, Message: msg})
+		c.probs = append(c.probs, &Problem{File: w.file, Line: line, Message: msg})
 	}
 	if l[0] != '{' {
 		bad("not a JSON object")
 		return
 	}
-	if err := extractJSON(l, w.hdrPath, w.hdr); err != nil {
+	if err := extractJSON(l, w.hdrPath, w.hdr, true); err != nil {
 		bad(err.Error())
 		return
 	}
-	name, _ := w.hdr[hName].text()
+	name, _ := w.hdr[hName].text(w.intern)
 	if w.query != "" {
 		if ok, _ := path.Match(w.query, name); !ok {
 			return
 		}
 	}
-	host, _ := w.hdr[hHost].text()
+	host, _ := w.hdr[hHost].text(w.intern)
 	if host == "" {
 		// Older osquery versions, and its documentation, say "hostname".
-		host, _ = w.hdr[hHostname].text()
+		host, _ = w.hdr[hHostname].text(w.intern)
 	}
 	if host == "" {
 		bad("no hostIdentifier")
@@ -289,62 +331,74 @@ func (w *lineWorker) line(l []byte, line int, ops *[]op, probs *[]*Problem, pres
 	}
 	var t int64
 	if !w.hdr[hTime].absent() {
-		s, _ := w.hdr[hTime].text()
+		s, _ := w.hdr[hTime].text(nil)
 		t, _ = strconv.ParseInt(s, 10, 64)
 	}
 	for j, idx := range w.hdrIdx {
 		w.vals[idx] = w.hdr[hFixed+j]
 	}
-	group := host + "\x00" + name
-	emit := func(kind opKind, row []byte, snap int) {
-		if err := extractJSON(row, w.rowPath, w.row); err != nil {
+	// Rows are kept per host and query. A host UUID decoration, where the
+	// fleet is configured with one, tells apart two hosts that share a name.
+	uuid, _ := w.hdr[hHostUUID].text(w.intern)
+	group := w.intern.str(host + "\x00" + uuid + "\x00" + name)
+	// Rows inside the line were validated with it. add maps one row into
+	// the chunk's records and returns false when it could not.
+	add := func(row []byte) bool {
+		if err := extractJSON(row, w.rowPath, w.row, false); err != nil {
 			bad("row: " + err.Error())
-			return
+			return false
 		}
 		for j, idx := range w.rowIdx {
 			w.vals[idx] = w.row[j]
 		}
-		rec, prob := w.m.build(w.vals, line, presence)
+		rec, prob := w.m.build(w.vals, line, c.presence, w.intern)
 		if prob != nil {
 			prob.File, prob.Line = w.file, line
-			*probs = append(*probs, prob)
-			return
+			c.probs = append(c.probs, prob)
+			return false
 		}
-		*ops = append(*ops, op{kind: kind, line: line, group: group, time: t, snap: snap, hash: rowHash(row), rec: rec})
+		c.recs = append(c.recs, rec)
+		c.hashes = append(c.hashes, rowHash(row))
+		return true
 	}
-	action, _ := w.hdr[hAction].text()
+	next := func() int32 { return int32(len(c.recs)) }
+	action, _ := w.hdr[hAction].text(w.intern)
 	switch {
 	case w.hdr[hColumns].t == jsonparser.Object:
+		row := w.hdr[hColumns].b
 		switch action {
 		case "added", "":
-			emit(opAdd, w.hdr[hColumns].b, 0)
+			if at := next(); add(row) {
+				c.ops = append(c.ops, op{kind: opAdd, group: group, time: t, hash: c.hashes[at], start: at, end: at + 1})
+			}
 		case "removed":
 			// The removed row only needs its hash.
-			*ops = append(*ops, op{kind: opRemove, line: line, group: group, time: t, hash: rowHash(w.hdr[hColumns].b)})
+			c.ops = append(c.ops, op{kind: opRemove, group: group, time: t, hash: rowHash(row)})
 		case "snapshot":
-			emit(opSnapshot, w.hdr[hColumns].b, -1)
+			// One row of a snapshot logged in event format: rows with the
+			// same time belong to one snapshot.
+			if at := next(); add(row) {
+				c.ops = append(c.ops, op{kind: opSnapshot, group: group, time: t, snap: -1, start: at, end: at + 1})
+			}
 		default:
 			bad(fmt.Sprintf("unknown action %q", action))
 		}
 	case w.hdr[hSnapshot].t == jsonparser.Array:
-		n := 0
+		start := next()
 		jsonparser.ArrayEach(w.hdr[hSnapshot].b, func(v []byte, vt jsonparser.ValueType, _ int, _ error) {
 			if vt == jsonparser.Object {
-				emit(opSnapshot, v, line)
-				n++
+				add(v)
 			}
 		})
-		if n == 0 {
-			// An empty snapshot still says "nothing is installed any more".
-			*ops = append(*ops, op{kind: opSnapshot, line: line, group: group, time: t, snap: line, empty: true})
-		}
+		// An empty snapshot still says "nothing is installed any more".
+		c.ops = append(c.ops, op{kind: opSnapshot, group: group, time: t, snap: line, start: start, end: next()})
 	case w.hdr[hAdded].t == jsonparser.Array || w.hdr[hRemoved].t == jsonparser.Array:
 		jsonparser.ArrayEach(w.hdr[hRemoved].b, func(v []byte, vt jsonparser.ValueType, _ int, _ error) {
-			*ops = append(*ops, op{kind: opRemove, line: line, group: group, time: t, hash: rowHash(v)})
+			c.ops = append(c.ops, op{kind: opRemove, group: group, time: t, hash: rowHash(v)})
 		})
 		jsonparser.ArrayEach(w.hdr[hAdded].b, func(v []byte, vt jsonparser.ValueType, _ int, _ error) {
-			if vt == jsonparser.Object {
-				emit(opAdd, v, 0)
+			if at := next(); vt == jsonparser.Object && add(v) {
+				c.ops = append(c.ops, op{kind: opAdd, group: group, time: t, hash: c.hashes[at], start: at, end: at + 1})
 			}
 		})
 	default:

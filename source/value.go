@@ -37,15 +37,15 @@ func (r *raw) absent() bool {
 
 // text returns the value as a string, for ids, names and keys. Numbers keep
 // their literal text; objects and arrays are refused.
-func (r *raw) text() (string, error) {
+func (r *raw) text(in *interner) (string, error) {
 	if r.csv {
-		return r.cell, nil
+		return in.str(r.cell), nil
 	}
 	switch r.t {
 	case jsonparser.String:
-		return unescape(r.b)
+		return unescape(r.b, in)
 	case jsonparser.Number, jsonparser.Boolean:
-		return string(r.b), nil
+		return in.bytes(r.b), nil
 	case jsonparser.Object:
 		return "", fmt.Errorf("is an object, not a value")
 	case jsonparser.Array:
@@ -54,30 +54,34 @@ func (r *raw) text() (string, error) {
 	return "", nil
 }
 
-func unescape(b []byte) (string, error) {
+func unescape(b []byte, in *interner) (string, error) {
 	for _, c := range b {
 		if c == '\\' {
 			s, err := jsonparser.ParseString(b)
 			if err != nil {
 				return "", fmt.Errorf("bad string escape")
 			}
-			return s, nil
+			return in.str(s), nil
 		}
 	}
-	return string(b), nil
+	return in.bytes(b), nil
 }
 
 // convert turns a raw value into an attribute value of the given type.
 // format is an optional Go time layout.
-func (r *raw) convert(typ, format string) (any, error) {
+func (r *raw) convert(typ, format string, in *interner) (any, error) {
 	if r.absent() {
 		return nil, nil
 	}
 	switch typ {
 	case "", "auto":
-		return r.auto()
+		return r.auto(in)
 	case "string":
-		return r.text()
+		s, err := r.text(in)
+		if err != nil {
+			return nil, err
+		}
+		return in.box(s), nil
 	case "int":
 		n, err := r.number()
 		if err != nil {
@@ -92,7 +96,7 @@ func (r *raw) convert(typ, format string) (any, error) {
 	case "bool":
 		return r.boolean()
 	case "time":
-		return r.time(format)
+		return r.time(format, in)
 	case "list":
 		if r.csv || r.t != jsonparser.Array {
 			return nil, fmt.Errorf("%s is not a list", r.show())
@@ -124,13 +128,17 @@ func (r *raw) show() string {
 	return s
 }
 
-func (r *raw) auto() (any, error) {
+func (r *raw) auto(in *interner) (any, error) {
 	if r.csv {
-		return r.cell, nil
+		return in.box(r.cell), nil
 	}
 	switch r.t {
 	case jsonparser.String:
-		return unescape(r.b)
+		s, err := unescape(r.b, in)
+		if err != nil {
+			return nil, err
+		}
+		return in.box(s), nil
 	case jsonparser.Number:
 		if i, err := strconv.ParseInt(string(r.b), 10, 64); err == nil {
 			return i, nil
@@ -208,7 +216,7 @@ var timeLayouts = []string{
 	"01/02/2006",
 }
 
-func (r *raw) time(format string) (time.Time, error) {
+func (r *raw) time(format string, in *interner) (time.Time, error) {
 	if !r.csv && r.t == jsonparser.Number {
 		f, err := strconv.ParseFloat(string(r.b), 64)
 		if err != nil {
@@ -216,7 +224,7 @@ func (r *raw) time(format string) (time.Time, error) {
 		}
 		return epoch(f), nil
 	}
-	s, err := r.text()
+	s, err := r.text(nil)
 	if err != nil {
 		return time.Time{}, err
 	}

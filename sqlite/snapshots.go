@@ -16,22 +16,16 @@ import (
 // becomes the source's snapshot in force and the one it replaces is
 // deleted, in the same transaction, so a crash leaves either the old
 // snapshot or the new one in force, never neither.
+//
+// Records are encoded chunk by chunk while the transaction writes, on the
+// other cores, so a large snapshot is never held twice in memory.
 func (s *DB) SaveSync(ctx context.Context, sy *onus.Sync, snap *onus.Snapshot) error {
 	problems, _ := json.Marshal(sy.Problems)
 	warnings, _ := json.Marshal(sy.Warnings)
-	// Encode outside the transaction: it is the slow part.
-	var chunks [][]byte
-	var schema []byte
-	if snap != nil {
-		var err error
-		if chunks, err = encodeChunks(snap.Records); err != nil {
-			return fmt.Errorf("store: encode snapshot of %s: %w", sy.Source, err)
-		}
-		schema, _ = json.Marshal(snap.Schema)
-	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var snapID any
 		if snap != nil {
+			schema, _ := json.Marshal(snap.Schema)
 			res, err := tx.ExecContext(ctx, `INSERT INTO snapshots (source, kind, synced_at, records, schema) VALUES (?, ?, ?, ?, ?)`,
 				snap.Source, snap.Kind, fmtTime(snap.SyncedAt), len(snap.Records), string(schema))
 			if err != nil {
@@ -39,15 +33,8 @@ func (s *DB) SaveSync(ctx context.Context, sy *onus.Sync, snap *onus.Snapshot) e
 			}
 			id, _ := res.LastInsertId()
 			snapID = id
-			stmt, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_chunks (snapshot_id, seq, data) VALUES (?, ?, ?)`)
-			if err != nil {
-				return err
-			}
-			defer stmt.Close()
-			for i, c := range chunks {
-				if _, err := stmt.ExecContext(ctx, id, i, c); err != nil {
-					return fmt.Errorf("store: save snapshot chunk: %w", err)
-				}
+			if err := writeChunks(ctx, tx, id, snap.Records); err != nil {
+				return fmt.Errorf("store: save snapshot of %s: %w", sy.Source, err)
 			}
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO syncs (run_id, source, started_at, finished_at, status, records, bad, bytes, error, problems, warnings, snapshot_id)
@@ -80,22 +67,55 @@ func (s *DB) SaveSync(ctx context.Context, sy *onus.Sync, snap *onus.Snapshot) e
 	})
 }
 
-func encodeChunks(recs []onus.Record) ([][]byte, error) {
-	n := (len(recs) + chunkRecords - 1) / chunkRecords
-	chunks := make([][]byte, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			chunks[i], errs[i] = encodeRecords(recs[i*chunkRecords : min((i+1)*chunkRecords, len(recs))])
-		}(i)
+// writeChunks encodes records in parallel and inserts the chunks in order.
+// A semaphore bounds how many encoded chunks wait for the writer.
+func writeChunks(ctx context.Context, tx *sql.Tx, id int64, recs []onus.Record) error {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_chunks (snapshot_id, seq, data) VALUES (?, ?, ?)`)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	return chunks, errors.Join(errs...)
+	defer stmt.Close()
+	n := (len(recs) + chunkRecords - 1) / chunkRecords
+	type enc struct {
+		b   []byte
+		err error
+	}
+	results := make([]chan enc, n)
+	for i := range results {
+		results[i] = make(chan enc, 1)
+	}
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0)+2)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; i < n; i++ {
+			select {
+			case slots <- struct{}{}:
+			case <-stop:
+				return
+			}
+			go func(i int) {
+				b, err := encodeRecords(recs[i*chunkRecords : min((i+1)*chunkRecords, len(recs))])
+				results[i] <- enc{b, err}
+			}(i)
+		}
+	}()
+	for i := 0; i < n; i++ {
+		var e enc
+		select {
+		case e = <-results[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if e.err != nil {
+			return e.err
+		}
+		if _, err := stmt.ExecContext(ctx, id, i, e.b); err != nil {
+			return err
+		}
+		<-slots
+	}
+	return nil
 }
 
 // GoodRecords returns how many records the snapshot in force of a source

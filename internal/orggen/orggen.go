@@ -59,9 +59,10 @@ func Acme() Options {
 var AcmeNow = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
 // Large returns the options of the benchmark organisation: n people, about
-// 1.3 laptops each and 38 apps per laptop.
+// 1.3 laptops each and 39 apps per laptop: 130,000 laptops and 5,000,000
+// software records for 100,000 people.
 func Large(n int) Options {
-	return Options{People: n, Seed: 7, Now: AcmeNow, AppsPerDevice: 38, SecondLaptop: 0.3,
+	return Options{People: n, Seed: 7, Now: AcmeNow, AppsPerDevice: 39, SecondLaptop: 0.345,
 		Rates: Rates{EDRMissing: 0.02, EDRStale: 0.02, WeakMFA: 0.05, NoBackground: 0.01, AppOutdated: 0.06,
 			NoEncryption: 0.01, Terminated: 0.05, OnLeave: 0.02, LeftStillOkta: 0.2, LeftLaptopOn: 0.2}}
 }
@@ -184,6 +185,8 @@ var locations = []struct{ name, tz string }{
 type Org struct {
 	opts    Options
 	r       *rand.Rand
+	tail    []tailApp
+	zipf    *rand.Zipf
 	people  []*person
 	devices []*device
 	// Story lists the deliberate scenarios, for the example's README.
@@ -240,6 +243,7 @@ func (g *Org) mac(oui string) string {
 func (g *Org) makePeople() {
 	n := g.opts.People
 	used := map[string]int{}
+	users := map[string]int{}
 	heads := map[string]*person{}
 	managers := map[string][]*person{}
 	for i := 0; i < n; i++ {
@@ -253,7 +257,12 @@ func (g *Org) makePeople() {
 			base += strconv.Itoa(used[base])
 		}
 		p.email = base + "@acme.com"
-		p.username = strings.ToLower(p.first[:1] + strings.ReplaceAll(base[strings.IndexByte(base, '.')+1:], ".", ""))
+		// Directories keep usernames unique: the second J. Doe is jdoe2.
+		p.username = strings.ToLower(p.first[:1] + p.last)
+		users[p.username]++
+		if users[p.username] > 1 {
+			p.username += strconv.Itoa(users[p.username])
+		}
 		p.empID = fmt.Sprintf("%06d", 1000+i)
 		loc := locations[g.r.IntN(len(locations))]
 		p.location, p.tz = loc.name, loc.tz
@@ -380,15 +389,33 @@ func (g *Org) makeApps(d *device) {
 	}
 	others := per - nCat + g.r.IntN(5) - 2
 	seen := map[string]bool{}
-	for len(d.apps) < nCat+others {
-		name := otherApps[g.r.IntN(len(otherApps))]
-		if seen[name] {
-			// A large fleet has more distinct apps than the list: vary it.
-			name = fmt.Sprintf("%s Helper %d", name, g.r.IntN(1000))
+	for tries := 0; len(d.apps) < nCat+others && tries < 4*per; tries++ {
+		a := g.longTail()
+		if seen[a.name] {
+			continue
 		}
-		seen[name] = true
-		d.apps = append(d.apps, install{name: name, version: fmt.Sprintf("%d.%d.%d", 1+g.r.IntN(20), g.r.IntN(30), g.r.IntN(200)), path: "/Applications/" + name + ".app"})
+		seen[a.name] = true
+		d.apps = append(d.apps, install{name: a.name, version: a.version, path: "/Applications/" + a.name + ".app"})
 	}
+}
+
+// tailApp is an installed app the catalog does not track.
+type tailApp struct{ name, version string }
+
+// longTail picks an app the way fleets install them: a few hundred apps
+// are on most machines, thousands more on a handful (Zipf-distributed).
+func (g *Org) longTail() tailApp {
+	if g.tail == nil {
+		g.zipf = rand.NewZipf(g.r, 1.1, 4, 4999)
+		for i := 0; i < 5000; i++ {
+			name := otherApps[i%len(otherApps)]
+			if i >= len(otherApps) {
+				name = fmt.Sprintf("%s %d", name, i/len(otherApps))
+			}
+			g.tail = append(g.tail, tailApp{name: name, version: fmt.Sprintf("%d.%d.%d", 1+i%20, i%30, i%200)})
+		}
+	}
+	return g.tail[g.zipf.Uint64()]
 }
 
 func (g *Org) installOf(d *device, a *catalogApp, v string) install {

@@ -1,0 +1,179 @@
+// Package bench measures the monitor loop on a generated organisation:
+// the time and peak memory of sync, correlate, evaluate and persist, each
+// on its own. `onus bench` and the Go benchmarks both use it.
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/examples"
+	"github.com/onus-sec/onus/internal/orggen"
+	"github.com/onus-sec/onus/monitor"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+// Options say what to measure.
+type Options struct {
+	People int
+	// Dir holds the generated exports and the database; it is reused when
+	// it already has exports for the same number of people.
+	Dir string
+	// Log receives progress lines; nil for none.
+	Log io.Writer
+	// AfterSync, when set, is called between the sync and the evaluation
+	// (to take a heap profile).
+	AfterSync func()
+}
+
+// Phase is one measured step.
+type Phase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	// PeakRSS is the highest resident memory of the process up to the end
+	// of the phase, in bytes (0 where the platform does not report it).
+	// The kernel's high-water mark is reset before each phase, but the Go
+	// runtime keeps memory it freed, so a phase starts from where the
+	// previous one left the process.
+	PeakRSS int64 `json:"peak_rss_bytes"`
+	// HeapInUse is the Go heap in use when the phase ended.
+	HeapInUse int64 `json:"heap_in_use_bytes"`
+}
+
+// Result is a measurement.
+type Result struct {
+	People    int     `json:"people"`
+	Devices   int     `json:"devices"`
+	Software  int     `json:"software_records"`
+	Bytes     int64   `json:"export_bytes"`
+	Findings  int     `json:"open_findings"`
+	Phases    []Phase `json:"phases"`
+	Total     float64 `json:"total_seconds"`
+	PeakRSS   int64   `json:"peak_rss_bytes"`
+	GoVersion string  `json:"go"`
+	CPUs      int     `json:"cpus"`
+}
+
+// Run generates the organisation (unless Dir already has it) and runs one
+// full sync and evaluation on an empty database.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	res := &Result{People: o.People, GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0)}
+	org := orggen.New(orggen.Large(o.People))
+	_, res.Devices, res.Software = org.Counts()
+	stamp := filepath.Join(o.Dir, ".generated")
+	want := fmt.Sprintf("people=%d software=%d", o.People, res.Software)
+	if b, err := os.ReadFile(stamp); err != nil || string(b) != want {
+		logf("generating %d people, %d devices, %d software records in %s", o.People, res.Devices, res.Software, o.Dir)
+		if err := os.RemoveAll(filepath.Join(o.Dir, "exports")); err != nil {
+			return nil, err
+		}
+		if err := examples.CopyTo(examples.Acme(), o.Dir); err != nil {
+			return nil, err
+		}
+		if err := org.Write(filepath.Join(o.Dir, "exports")); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	org = nil
+	filepath.Walk(filepath.Join(o.Dir, "exports"), func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			res.Bytes += info.Size()
+		}
+		return nil
+	})
+	dbPath := filepath.Join(o.Dir, "bench.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(dbPath + suffix)
+	}
+	cfg, err := config.Load(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	runtime.GC()
+	resetPeak()
+	start := time.Now()
+	last := start
+	mark := func(name string) {
+		now := time.Now()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		p := Phase{Name: name, Seconds: now.Sub(last).Seconds(), PeakRSS: peakRSS(), HeapInUse: int64(ms.HeapInuse)}
+		res.Phases = append(res.Phases, p)
+		res.PeakRSS = max(res.PeakRSS, p.PeakRSS)
+		logf("  %-10s %6.2fs  peak %s", name, p.Seconds, MiB(p.PeakRSS))
+		resetPeak()
+		last = time.Now()
+	}
+	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "bench", Phase: mark}
+	logf("running sync and evaluation on %s of exports", MiB(res.Bytes))
+	srep, err := m.Sync(ctx, monitor.SyncOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if srep.Failed() {
+		for _, s := range srep.Sources {
+			if s.Status != "ok" {
+				return nil, fmt.Errorf("bench: source %s: %s", s.Source, s.Error)
+			}
+		}
+	}
+	mark("sync")
+	if o.AfterSync != nil {
+		o.AfterSync()
+	}
+	erep, err := m.Eval(ctx, orggen.AcmeNow, srep.Snapshots)
+	if err != nil {
+		return nil, err
+	}
+	res.Total = time.Since(start).Seconds()
+	res.Findings = erep.Changes.Opened
+	// "load" is near zero here: the snapshots of the sync are reused in
+	// memory, as `onus run` does.
+	return res, nil
+}
+
+// MiB formats bytes.
+func MiB(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// resetPeak resets the kernel's high-water mark of resident memory, so the
+// next reading covers one phase (Linux: /proc/self/clear_refs, value 5).
+func resetPeak() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS reads VmHWM, the peak resident memory since the last reset.
+func peakRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

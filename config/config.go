@@ -167,6 +167,9 @@ type Field struct {
 	Required bool   `yaml:"required"`
 	// Format is a Go time layout for time fields in unusual formats.
 	Format string `yaml:"format"`
+	// Keep lists the keys kept from each object of a list or object field
+	// (factorType and status of each MFA factor); all are kept when empty.
+	Keep []string `yaml:"keep"`
 }
 
 // UnmarshalYAML accepts a bare path or a full field definition.

@@ -215,6 +215,9 @@ func (v *validator) mapping(s *Source, p, label string, kinds map[string]bool) {
 		if fd.Format != "" && fd.Type != "time" {
 			v.errorf(f, v.at(fp), "%s: field %s: format only applies to type time", label, name)
 		}
+		if len(fd.Keep) > 0 && fd.Type != "list" && fd.Type != "object" {
+			v.errorf(f, v.at(fp), "%s: field %s: keep only applies to types list and object", label, name)
+		}
 		names[name] = "field"
 	}
 	for name, links := range s.Links {

@@ -22,10 +22,19 @@ func Acme() fs.FS {
 }
 
 // CopyTo writes an example's files under dir.
-func CopyTo(example fs.FS, dir string) error {
+func CopyTo(example fs.FS, dir string) error { return copyTo(example, dir, false) }
+
+// CopyConfig writes an example's configuration under dir, without its
+// exports: for running its controls on other data of the same shape.
+func CopyConfig(example fs.FS, dir string) error { return copyTo(example, dir, true) }
+
+func copyTo(example fs.FS, dir string, configOnly bool) error {
 	return fs.WalkDir(example, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if configOnly && d.IsDir() && path == "exports" {
+			return fs.SkipDir
 		}
 		target := filepath.Join(dir, filepath.FromSlash(path))
 		if d.IsDir() {

@@ -56,6 +56,7 @@ type fieldMap struct {
 	typ      string
 	format   string
 	required bool
+	keep     map[string]bool
 }
 
 type linkMap struct {
@@ -138,7 +139,14 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 		if err != nil {
 			return nil, fail("field "+name, err)
 		}
-		m.fields = append(m.fields, fieldMap{name: name, path: f.Path, ref: r, typ: f.Type, format: f.Format, required: f.Required})
+		fm := fieldMap{name: name, path: f.Path, ref: r, typ: f.Type, format: f.Format, required: f.Required}
+		if len(f.Keep) > 0 {
+			fm.keep = map[string]bool{}
+			for _, k := range f.Keep {
+				fm.keep[k] = true
+			}
+		}
+		m.fields = append(m.fields, fm)
 		m.schema.Fields = append(m.schema.Fields, name)
 	}
 	for _, name := range sortedKeys(src.Links) {
@@ -308,6 +316,9 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 				}
 			} else {
 				v, err = vals[f.ref.slot].convert(f.typ, f.format, in)
+				if f.keep != nil && err == nil {
+					v = project(v, f.keep, in)
+				}
 			}
 			if err != nil {
 				return rec, &Problem{Loc: loc, ID: id, Field: f.name, Message: fmt.Sprintf("%s (path %s)", err.Error(), f.path)}
@@ -323,6 +334,30 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 		}
 	}
 	return rec, nil
+}
+
+// project keeps only the wanted keys of an object, or of each object in a
+// list, and shares their string values through the interner.
+func project(v any, keep map[string]bool, in *interner) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(keep))
+		for k, val := range x {
+			if keep[k] {
+				if s, ok := val.(string); ok {
+					val = in.box(s)
+				}
+				out[in.str(k)] = val
+			}
+		}
+		return out
+	case []any:
+		for i, el := range x {
+			x[i] = project(el, keep, in)
+		}
+		return x
+	}
+	return v
 }
 
 func (m *Mapping) slotPath(r ref) string {

@@ -96,6 +96,9 @@ func writeChunks(ctx context.Context, tx *sql.Tx, id int64, recs []onus.Record) 
 			}
 			go func(i int) {
 				b, err := encodeRecords(recs[i*chunkRecords : min((i+1)*chunkRecords, len(recs))])
+				if err == nil {
+					b = compressChunk(b)
+				}
 				results[i] <- enc{b, err}
 			}(i)
 		}
@@ -176,7 +179,12 @@ func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, erro
 		sem <- struct{}{}
 		go func(i int, b []byte) {
 			defer func() { <-sem; wg.Done() }()
-			parts[i], errs[i] = decodeRecords(b, make([]onus.Record, 0, chunkRecords))
+			raw, err := decompressChunk(b)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			parts[i], errs[i] = decodeRecords(raw, make([]onus.Record, 0, chunkRecords))
 		}(i, b)
 	}
 	wg.Wait()

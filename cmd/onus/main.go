@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +50,7 @@ type app struct {
 	logLevel  string
 	quiet     bool
 	noProg    bool
+	memLimit  string
 
 	stdout io.Writer
 	stderr io.Writer
@@ -117,6 +120,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error (logs go to stderr)")
 	f.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but errors and requested data")
 	f.BoolVar(&a.noProg, "no-progress", false, "do not show progress bars")
+	f.StringVar(&a.memLimit, "memory-limit", os.Getenv("ONUS_MEMORY_LIMIT"), "soft memory limit, such as 3GiB: the Go runtime collects garbage harder to stay under it (GOMEMLIMIT works too) [$ONUS_MEMORY_LIMIT]")
 	root.AddCommand(
 		a.demoCmd(), a.validateCmd(), a.syncCmd(), a.evalCmd(), a.runCmd(),
 		a.findingsCmd(), a.findingCmd(), a.explainCmd(), a.statusCmd(), a.benchCmd(),
@@ -137,7 +141,36 @@ func (a *app) setup() error {
 		return onus.Errorf(onus.EINVALID, "unknown log level %q (want debug, info, warn or error)", a.logLevel)
 	}
 	a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+	if a.memLimit != "" {
+		n, err := parseBytes(a.memLimit)
+		if err != nil {
+			return onus.Errorf(onus.EINVALID, "--memory-limit: %v", err)
+		}
+		debug.SetMemoryLimit(n)
+	}
 	return nil
+}
+
+// parseBytes reads sizes such as 3GiB, 512MiB, 2GB or a number of bytes.
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   float64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+	t := strings.TrimSpace(s)
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(t, u.suffix); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+			if err != nil || f <= 0 {
+				break
+			}
+			return int64(f * u.mult), nil
+		}
+	}
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil && n > 0 {
+		return n, nil
+	}
+	return 0, fmt.Errorf("%q is not a size (examples: 3GiB, 512MiB)", s)
 }
 
 // actor names who runs a command, for the audit log.

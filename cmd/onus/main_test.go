@@ -152,6 +152,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"finding", "abc"}, `"abc" is not a finding id`},
 		{[]string{"nonsense"}, `unknown command "nonsense"`},
 		{[]string{"--log-level", "loud", "status"}, `unknown log level "loud"`},
+		{[]string{"--memory-limit", "lots", "status"}, `--memory-limit: "lots" is not a size`},
 	}
 	for _, tt := range tests {
 		_, errs, code := cli(t, tt.args...)

@@ -1,0 +1,43 @@
+package bench_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/onus-sec/onus/internal/bench"
+)
+
+var people = flag.Int("people", 5000, "people in the generated organisation for BenchmarkLoop")
+
+// BenchmarkLoop runs one sync and evaluation of a generated organisation
+// (5,000 people by default; -people 100000 for the full size, which
+// `onus bench` also measures) and reports each phase.
+func BenchmarkLoop(b *testing.B) {
+	dir := filepath.Join(os.TempDir(), "onus-go-bench")
+	for i := 0; i < b.N; i++ {
+		res, err := bench.Run(context.Background(), bench.Options{People: *people, Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range res.Phases {
+			b.ReportMetric(p.Seconds, p.Name+"-s")
+		}
+		b.ReportMetric(float64(res.PeakRSS)/(1<<20), "peak-MiB")
+		b.ReportMetric(float64(res.Software), "software-records")
+	}
+}
+
+// TestBenchRuns keeps the benchmark harness working: a tiny organisation
+// goes through the whole loop and opens findings.
+func TestBenchRuns(t *testing.T) {
+	res, err := bench.Run(context.Background(), bench.Options{People: 300, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Software < 300*30 || res.Findings == 0 || len(res.Phases) != 5 {
+		t.Errorf("result = %+v", res)
+	}
+}

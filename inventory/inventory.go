@@ -112,9 +112,9 @@ type kindData struct {
 
 // Inventory is the correlated graph of entities.
 type Inventory struct {
-	Sources   []*Source
-	entities  []Entity
-	more      []RecRef
+	Sources  []*Source
+	entities []Entity
+	more     []RecRef
 	// synthetic holds the ids of entities made by a link with create; they
 	// have no record.
 	synthetic map[int32]string

@@ -111,18 +111,64 @@ type Finding struct {
 	OwnerReason string `json:"owner_reason"`
 	// OwnershipGap is set when no person could be found and the finding fell
 	// to the fallback contact (or to nobody).
-	OwnershipGap bool       `json:"ownership_gap"`
-	FirstFailed  time.Time  `json:"first_failed"`
-	LastFailed   time.Time  `json:"last_failed"`
-	Due          time.Time  `json:"due"`
-	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
-	Evidence     []Evidence `json:"evidence"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	OwnershipGap bool `json:"ownership_gap"`
+	// Accountable answers for the finding's activity: the A of the matrix.
+	Accountable Person `json:"accountable"`
+	// Consulted and Informed are the e-mails of the C and I people.
+	Consulted []string `json:"consulted,omitempty"`
+	Informed  []string `json:"informed,omitempty"`
+	// Exception is the approved exception that exempts the finding, if any.
+	Exception   int64      `json:"exception,omitempty"`
+	FirstFailed time.Time  `json:"first_failed"`
+	LastFailed  time.Time  `json:"last_failed"`
+	Due         time.Time  `json:"due"`
+	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
+	Evidence    []Evidence `json:"evidence"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
 // Overdue reports whether an open finding is past its due date at now.
 func (f *Finding) Overdue(now time.Time) bool {
 	return f.State == StateOpen && !f.Due.IsZero() && now.After(f.Due)
+}
+
+// ExceptionState is where an exception is in its life.
+type ExceptionState string
+
+// Exception states. Every move from one to another is kept as an event.
+const (
+	ExceptionRequested ExceptionState = "requested"
+	ExceptionApproved  ExceptionState = "approved"
+	ExceptionRejected  ExceptionState = "rejected"
+	ExceptionExpired   ExceptionState = "expired"
+	ExceptionRevoked   ExceptionState = "revoked"
+)
+
+// Exception is an accepted risk: for one finding, or for a control over a
+// scope (a CEL filter over its entities), until it expires.
+type Exception struct {
+	ID      int64  `json:"id"`
+	Control string `json:"control"`
+	// Finding and Entity are set for an exception for one finding.
+	Finding int64  `json:"finding,omitempty"`
+	Entity  string `json:"entity,omitempty"`
+	// Scope is a CEL filter for an exception over part of a control.
+	Scope       string         `json:"scope,omitempty"`
+	Severity    Severity       `json:"severity"`
+	Reason      string         `json:"reason"`
+	Requester   string         `json:"requester"`
+	RequestedAt time.Time      `json:"requested_at"`
+	Expires     time.Time      `json:"expires"`
+	State       ExceptionState `json:"state"`
+	Approver    string         `json:"approver,omitempty"`
+	DecidedAt   *time.Time     `json:"decided_at,omitempty"`
+	// Replaces is the exception this one extends.
+	Replaces int64 `json:"replaces,omitempty"`
+}
+
+// Active reports whether the exception exempts findings at now.
+func (x *Exception) Active(now time.Time) bool {
+	return x.State == ExceptionApproved && now.Before(x.Expires)
 }
 
 // Event is one entry in a finding's history.

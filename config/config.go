@@ -26,15 +26,16 @@ type Config struct {
 	// File is the path of onus.yaml, for error messages.
 	File string `yaml:"-"`
 
-	Version   int                 `yaml:"version"`
-	Database  string              `yaml:"database"`
-	Sources   []*Source           `yaml:"sources"`
-	Correlate map[string][]string `yaml:"correlate"`
-	Identity  Identity            `yaml:"identity"`
-	People    People              `yaml:"people"`
-	Deadlines map[string]Duration `yaml:"deadlines"`
-	Health    Health              `yaml:"health"`
-	Ownership Ownership           `yaml:"ownership"`
+	Version    int                 `yaml:"version"`
+	Database   string              `yaml:"database"`
+	Sources    []*Source           `yaml:"sources"`
+	Correlate  map[string][]string `yaml:"correlate"`
+	Identity   Identity            `yaml:"identity"`
+	People     People              `yaml:"people"`
+	Deadlines  map[string]Duration `yaml:"deadlines"`
+	Health     Health              `yaml:"health"`
+	Ownership  Ownership           `yaml:"ownership"`
+	Exceptions Exceptions          `yaml:"exceptions"`
 
 	// Controls and RACI come from their own files.
 	Controls []*Control `yaml:"-"`
@@ -63,6 +64,11 @@ type People struct {
 	OnLeave Expr `yaml:"on_leave"`
 	// Manager is the link from a person to their manager; "manager" by default.
 	Manager string `yaml:"manager"`
+	// Team is the link from a person to their team; "team" by default.
+	Team string `yaml:"team"`
+	// LeftOn is a CEL expression giving the time a departed person left,
+	// for messages such as "reassigned because jane left on 3 Nov".
+	LeftOn Expr `yaml:"left_on"`
 }
 
 // Health sets when a sync is suspicious enough to keep the last good
@@ -84,6 +90,54 @@ type Ownership struct {
 	// ChainLimit bounds how far up the management chain a finding moves
 	// when its owner and their managers have left (3 by default).
 	ChainLimit int `yaml:"chain_limit"`
+}
+
+// Exceptions configures accepted risk.
+type Exceptions struct {
+	// Max is the longest an exception may last, per severity (critical
+	// 30d, high 90d, medium 180d, low 365d by default).
+	Max map[string]Duration `yaml:"max"`
+	// WarnBefore is how long before expiry the owner and approver are
+	// warned (10d by default).
+	WarnBefore *Duration `yaml:"warn_before"`
+	// RestartDeadline gives a finding whose exception expired a new
+	// deadline from the expiry; by default it keeps its original due date.
+	RestartDeadline bool `yaml:"restart_deadline"`
+	// Approvers are teams whose members may approve any exception, beside
+	// each finding's Accountable person ("security").
+	Approvers []string `yaml:"approvers"`
+}
+
+// DefaultExceptionMax is the longest exception per severity by default.
+var DefaultExceptionMax = map[onus.Severity]time.Duration{
+	onus.Critical: 30 * 24 * time.Hour,
+	onus.High:     90 * 24 * time.Hour,
+	onus.Medium:   180 * 24 * time.Hour,
+	onus.Low:      365 * 24 * time.Hour,
+}
+
+// ExceptionMax returns the longest exception allowed for a severity.
+func (c *Config) ExceptionMax(sev onus.Severity) time.Duration {
+	if d, ok := c.Exceptions.Max[string(sev)]; ok {
+		return d.Duration
+	}
+	return DefaultExceptionMax[sev]
+}
+
+// ExceptionWarnBefore returns how long before expiry warnings go out.
+func (c *Config) ExceptionWarnBefore() time.Duration {
+	if c.Exceptions.WarnBefore != nil {
+		return c.Exceptions.WarnBefore.Duration
+	}
+	return 10 * 24 * time.Hour
+}
+
+// TeamLink returns the name of the person → team link.
+func (c *Config) TeamLink() string {
+	if c.People.Team != "" {
+		return c.People.Team
+	}
+	return "team"
 }
 
 // Source is a system of record.
@@ -298,8 +352,23 @@ func (e Expr) IsZero() bool { return e.Src == "" }
 type RACI struct {
 	File       string           `yaml:"-"`
 	Version    int              `yaml:"version"`
+	Options    RACIOptions      `yaml:"options"`
 	Teams      map[string]*Team `yaml:"teams"`
 	Activities []*Activity      `yaml:"activities"`
+}
+
+// RACIOptions tune how the matrix is read and checked.
+type RACIOptions struct {
+	// AccountableIsResponsible treats an activity's A as its R when it has
+	// no R. Off by default: a matrix should say who does the work.
+	AccountableIsResponsible bool `yaml:"accountable_is_responsible"`
+	// WarnAccountableShare warns when one person is Accountable for more
+	// than this share of the activities (0.5 by default).
+	WarnAccountableShare float64 `yaml:"warn_accountable_share"`
+	// WarnConsulted and WarnInformed warn when an activity consults or
+	// informs more roles than this (5 and 10 by default).
+	WarnConsulted int `yaml:"warn_consulted"`
+	WarnInformed  int `yaml:"warn_informed"`
 }
 
 // Team is a named group of people with a lead.

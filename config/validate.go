@@ -166,6 +166,11 @@ func (v *validator) main() {
 	if fb := c.Ownership.Fallback; fb != "" && !strings.Contains(fb, "@") {
 		v.errorf(f, v.at("$.ownership.fallback"), "ownership.fallback must be an e-mail address")
 	}
+	for sev := range c.Exceptions.Max {
+		if _, err := onus.ParseSeverity(sev); err != nil {
+			v.errorf(f, v.at("$.exceptions.max."+sev), "exceptions.max: %v", err)
+		}
+	}
 	if c.Ownership.ChainLimit < 0 {
 		v.errorf(f, v.at("$.ownership.chain_limit"), "ownership.chain_limit cannot be negative")
 	}

@@ -37,6 +37,7 @@ type Compiled struct {
 	Controls []*Control
 	Departed *policy.Program
 	OnLeave  *policy.Program
+	LeftOn   *policy.Program
 	Config   *config.Config
 }
 
@@ -66,6 +67,11 @@ func Compile(cfg *config.Config, now time.Time) (*Compiled, error) {
 		p, err := env.Compile(cfg.File, cfg.People.OnLeave, person, policy.Bool)
 		add(err)
 		out.OnLeave = p
+	}
+	if !cfg.People.LeftOn.IsZero() {
+		p, err := env.Compile(cfg.File, cfg.People.LeftOn, person, policy.Any)
+		add(err)
+		out.LeftOn = p
 	}
 	for _, cc := range cfg.Controls {
 		if cc.Disabled {

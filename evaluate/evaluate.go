@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/inventory"
 	"github.com/onus-sec/onus/policy"
+	"github.com/onus-sec/onus/raci"
 )
 
 // Per-entity outcomes of one control, packed in a byte each.
@@ -31,7 +33,9 @@ type Result struct {
 	// Reason says why an unknown result could not be evaluated.
 	Reason   string
 	Evidence []onus.Evidence
-	Owner    Ownership
+	Owner    Assignment
+	// Exemption is the approved exception that covers this failure, or nil.
+	Exemption *onus.Exception
 }
 
 // Ownership is who a failing entity's finding goes to, and why.
@@ -82,6 +86,8 @@ func (c *ControlResult) TopUnknownReasons(n int) []string {
 type Results struct {
 	Now      time.Time
 	Controls []*ControlResult
+	// Directory is the people directory the owners were resolved with.
+	Directory *raci.Directory
 }
 
 // Control returns the result of the control with the given id, or nil.
@@ -98,6 +104,10 @@ func (r *Results) Control(id string) *ControlResult {
 type Options struct {
 	// Workers is how many goroutines evaluate; GOMAXPROCS by default.
 	Workers int
+	// Directory is the people directory; built from the inventory when nil.
+	Directory *raci.Directory
+	// Exceptions are the approved, unexpired exceptions.
+	Exceptions []*onus.Exception
 }
 
 // Evaluate runs every control over the inventory.
@@ -113,6 +123,13 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 		}
 	}
 	res := &Results{Now: now}
+	dir := o.Directory
+	if dir == nil {
+		dir = Directory(inv, c)
+	}
+	res.Directory = dir
+	matrix := raci.New(c.Config.RACI, dir)
+	rules := compileExceptions(c, o.Exceptions)
 	for _, ctl := range c.Controls {
 		var ents []int32
 		if ctl.Kind != "" {
@@ -135,7 +152,7 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 			wg.Add(1)
 			go func(w int, ents []int32) {
 				defer wg.Done()
-				ev := &evaluator{inv: inv, c: c, ctl: ctl, now: now, unhealthy: unhealthy, sess: c.Env.NewSession(inv), owners: newOwners(inv, c)}
+				ev := &evaluator{inv: inv, c: c, ctl: ctl, now: now, unhealthy: unhealthy, sess: c.Env.NewSession(inv), owners: newOwners(inv, c, matrix), rules: rules[ctl.ID]}
 				parts[w] = ev.run(ents, cr.Outcomes)
 			}(w, ents[lo:hi])
 		}
@@ -174,6 +191,7 @@ type evaluator struct {
 	unhealthy map[int]string
 	sess      *policy.Session
 	owners    *owners
+	rules     []exceptionRule
 }
 
 func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
@@ -215,7 +233,6 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 		}
 		outcomes[e] = Failed
 		// Evaluate the check again, recording what it read, for evidence.
-		ev.sess.Track(&policy.Tracker{})
 		tr = &policy.Tracker{}
 		ev.sess.Track(tr)
 		_, _ = ev.sess.EvalBool(ev.ctl.Check, e)
@@ -223,6 +240,7 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 		r := ev.result(e, onus.Fail)
 		r.Evidence = tr.Evidence(ev.now)
 		r.Owner = ev.owners.resolve(ev.sess, ev.ctl, e)
+		r.Exemption = ev.exempt(e, r.ID)
 		p.failures = append(p.failures, r)
 	}
 	ev.sess.Track(nil)
@@ -266,4 +284,60 @@ func cleanErr(err error) string {
 		return "missing data: " + s
 	}
 	return s
+}
+
+// exceptionRule is an approved exception ready to match failures.
+type exceptionRule struct {
+	x     *onus.Exception
+	scope *policy.Program // nil for an exception for one entity
+}
+
+// compileExceptions groups the exceptions by control and compiles their
+// scopes. A scope that no longer compiles (the control changed) exempts
+// nothing rather than everything.
+func compileExceptions(c *Compiled, xs []*onus.Exception) map[string][]exceptionRule {
+	out := map[string][]exceptionRule{}
+	for _, x := range xs {
+		ctl := c.control(x.Control)
+		if ctl == nil {
+			continue
+		}
+		r := exceptionRule{x: x}
+		if x.Scope != "" {
+			p, err := c.Env.Compile("exception", config.Expr{Src: x.Scope}, ctl.Kind, policy.Bool)
+			if err != nil {
+				continue
+			}
+			r.scope = p
+		}
+		out[x.Control] = append(out[x.Control], r)
+	}
+	return out
+}
+
+func (c *Compiled) control(id string) *Control {
+	for _, ctl := range c.Controls {
+		if ctl.ID == id {
+			return ctl
+		}
+	}
+	return nil
+}
+
+// exempt returns the exception covering a failing entity: one for the
+// entity itself first, then the first scope that matches it.
+func (ev *evaluator) exempt(e int32, id string) *onus.Exception {
+	for _, r := range ev.rules {
+		if r.scope == nil && r.x.Entity == id {
+			return r.x
+		}
+	}
+	for _, r := range ev.rules {
+		if r.scope != nil {
+			if ok, err := ev.sess.EvalBool(r.scope, e); err == nil && ok {
+				return r.x
+			}
+		}
+	}
+	return nil
 }

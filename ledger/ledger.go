@@ -2,16 +2,20 @@
 // results with the findings already on record and says what changes. It is
 // pure: the caller loads the previous findings and stores the changes.
 //
-//	fails, no finding            → opened
-//	fails, open                  → unchanged (first failure kept; owner and evidence refreshed)
-//	fails, resolved or gone      → reopened
-//	passes or left the scope     → resolved
-//	unknown                      → unchanged: missing data never resolves or opens anything
-//	entity in no source any more → gone
-//	control removed              → gone
+//	fails, no finding                → opened (exempted at once when an exception covers it)
+//	fails, open                      → unchanged (first failure kept; owners and evidence refreshed)
+//	fails, open, now covered         → exempted
+//	fails, exempted, no longer covered → reopened (the exception expired or was revoked)
+//	fails, resolved or gone          → reopened
+//	passes or left the scope         → resolved
+//	unknown                          → unchanged: missing data never resolves or opens anything
+//	entity in no source any more     → gone
+//	control removed                  → gone
 package ledger
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -35,20 +39,28 @@ type Change struct {
 
 // Resolver maps entity ids from earlier evaluations to current entities.
 type Resolver interface {
-	// Resolve returns the current entity (and its current id) of each id
-	// that still names one; ids of entities that are gone are absent.
+	// Resolve returns the current entity of each id that still names one;
+	// ids of entities that are gone are absent.
 	Resolve(ids []string) map[string]int32
+	// ID returns an entity's current id.
 	ID(e int32) string
 }
 
 // Stats counts what a diff did.
 type Stats struct {
-	Opened, Reopened, Resolved, Gone, Reassigned, Unchanged, StillUnknown int
+	Opened, Reopened, Resolved, Gone, Reassigned, Exempted, Unchanged, StillUnknown int
+}
+
+// Options tune the diff.
+type Options struct {
+	// RestartDeadline gives a finding whose exception ended a new deadline
+	// from now, instead of its original due date.
+	RestartDeadline bool
 }
 
 // Diff compares prev (the findings on record that are open or exempted,
 // plus any others with the same key as a failure now) with res.
-func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Time) ([]Change, Stats) {
+func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Time, o Options) ([]Change, Stats) {
 	var st Stats
 	byKey := make(map[Key]*onus.Finding, len(prev))
 	ids := make([]string, 0, len(prev))
@@ -66,7 +78,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 	done := map[Key]bool{}
 	moved := map[Key]bool{}
 
-	// Failures: open, keep or reopen.
+	// Failures: open, keep, exempt or reopen.
 	for _, cr := range res.Controls {
 		for i := range cr.Failures {
 			r := &cr.Failures[i]
@@ -75,8 +87,13 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			f, ok := byKey[k]
 			if !ok {
 				nf := newFinding(cr.Control, r, now)
-				changes = append(changes, Change{Finding: nf, New: true,
-					Events: []onus.Event{{At: now, Type: "opened", To: string(onus.StateOpen), Note: ownerNote(r.Owner)}}})
+				c := Change{Finding: nf, New: true, Events: []onus.Event{{At: now, Type: "opened", To: string(onus.StateOpen), Note: ownerNote(r.Owner)}}}
+				if x := r.Exemption; x != nil {
+					c.Finding.State, c.Finding.Exception = onus.StateExempted, x.ID
+					c.Events = append(c.Events, exemptEvent(now, onus.StateOpen, x))
+					st.Exempted++
+				}
+				changes = append(changes, c)
 				st.Opened++
 				continue
 			}
@@ -85,6 +102,10 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			switch f.State {
 			case onus.StateOpen, onus.StateExempted:
 				st.Unchanged++
+				// A changed deadline policy moves the due date of open findings.
+				if f.State == onus.StateOpen {
+					nf.Due = f.FirstFailed.Add(cr.Control.Deadline)
+				}
 			default:
 				nf.State = onus.StateOpen
 				nf.FirstFailed = now
@@ -93,23 +114,33 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 				c.Events = append(c.Events, onus.Event{At: now, Type: "reopened", From: string(f.State), To: string(onus.StateOpen)})
 				st.Reopened++
 			}
+			switch x := r.Exemption; {
+			case x != nil && (nf.State != onus.StateExempted || nf.Exception != x.ID):
+				c.Events = append(c.Events, exemptEvent(now, nf.State, x))
+				nf.State, nf.Exception = onus.StateExempted, x.ID
+				st.Exempted++
+			case x == nil && nf.State == onus.StateExempted:
+				// The exception ended: the gap is open again, with its
+				// original first failure.
+				c.Events = append(c.Events, onus.Event{At: now, Type: "reopened", From: string(onus.StateExempted), To: string(onus.StateOpen),
+					Note: fmt.Sprintf("exception #%d is no longer in force", nf.Exception)})
+				nf.State, nf.Exception = onus.StateOpen, 0
+				if o.RestartDeadline {
+					nf.Due = now.Add(cr.Control.Deadline)
+				} else {
+					nf.Due = nf.FirstFailed.Add(cr.Control.Deadline)
+				}
+				st.Reopened++
+			}
 			nf.LastFailed = now
 			nf.Evidence = r.Evidence
 			nf.EntityName = r.Name
 			nf.Severity = cr.Control.Severity
-			if f.State == onus.StateOpen || f.State == onus.StateExempted {
-				// A changed deadline policy moves the due date of open findings.
-				nf.Due = f.FirstFailed.Add(cr.Control.Deadline)
-			}
 			if f.Responsible.Email != r.Owner.Person.Email {
-				from := f.Responsible.Email
-				if from == "" {
-					from = "nobody"
-				}
-				c.Events = append(c.Events, onus.Event{At: now, Type: "reassigned", From: from, To: r.Owner.Person.Email, Note: r.Owner.Reason})
+				c.Events = append(c.Events, reassigned(now, f.Responsible.Email, r.Owner))
 				st.Reassigned++
 			}
-			nf.Responsible, nf.OwnerReason, nf.OwnershipGap = r.Owner.Person, r.Owner.Reason, r.Owner.Gap
+			setOwners(nf, r.Owner)
 			nf.UpdatedAt = now
 			changes = append(changes, c)
 		}
@@ -192,24 +223,42 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 }
 
 func newFinding(ctl *evaluate.Control, r *evaluate.Result, now time.Time) onus.Finding {
-	return onus.Finding{
+	f := onus.Finding{
 		Control: ctl.ID, Entity: r.ID, EntityKind: r.Kind, EntityName: r.Name,
 		Severity: ctl.Severity, State: onus.StateOpen,
-		Responsible: r.Owner.Person, OwnerReason: r.Owner.Reason, OwnershipGap: r.Owner.Gap,
 		FirstFailed: now, LastFailed: now, Due: now.Add(ctl.Deadline),
 		Evidence: r.Evidence, UpdatedAt: now,
 	}
+	setOwners(&f, r.Owner)
+	return f
 }
 
-func ownerNote(o evaluate.Ownership) string {
-	if o.Person.Email == "" {
-		return o.Reason
+func setOwners(f *onus.Finding, a evaluate.Assignment) {
+	f.Responsible, f.OwnerReason, f.OwnershipGap = a.Person, a.Reason, a.Gap
+	f.Accountable, f.Consulted, f.Informed = a.Accountable, a.Consulted, a.Informed
+}
+
+func exemptEvent(now time.Time, from onus.State, x *onus.Exception) onus.Event {
+	note := fmt.Sprintf("exception #%d, approved by %s, until %s", x.ID, x.Approver, x.Expires.Format("2006-01-02"))
+	return onus.Event{At: now, Type: "exempted", From: string(from), To: string(onus.StateExempted), Note: note}
+}
+
+func reassigned(now time.Time, from string, a evaluate.Assignment) onus.Event {
+	if from == "" {
+		from = "nobody"
 	}
-	return "assigned to " + o.Person.Email + ": " + o.Reason
+	return onus.Event{At: now, Type: "reassigned", From: from, To: a.Person.Email, Note: a.Reason}
+}
+
+func ownerNote(a evaluate.Assignment) string {
+	if a.Person.Email == "" {
+		return a.Reason
+	}
+	return "assigned to " + a.Person.Email + ": " + a.Reason
 }
 
 // replaceNew replaces the finding opened for k with the re-identified
-// finding c, carrying over the fresh owner and evidence.
+// finding c, carrying over the fresh owners, state and evidence.
 func replaceNew(changes []Change, k Key, c *Change, now time.Time) []Change {
 	for i := range changes {
 		n := &changes[i]
@@ -223,6 +272,7 @@ func replaceNew(changes []Change, k Key, c *Change, now time.Time) []Change {
 			c.Events = append(c.Events, onus.Event{At: now, Type: "reassigned", From: c.Finding.Responsible.Email, To: n.Finding.Responsible.Email, Note: n.Finding.OwnerReason})
 		}
 		c.Finding.Responsible, c.Finding.OwnerReason, c.Finding.OwnershipGap = n.Finding.Responsible, n.Finding.OwnerReason, n.Finding.OwnershipGap
+		c.Finding.Accountable, c.Finding.Consulted, c.Finding.Informed = n.Finding.Accountable, slices.Clone(n.Finding.Consulted), slices.Clone(n.Finding.Informed)
 		changes[i] = *c
 		return changes
 	}

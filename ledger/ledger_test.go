@@ -37,16 +37,25 @@ func control(id string) *evaluate.Control {
 	return &evaluate.Control{Control: &config.Control{ID: id}, Severity: onus.High, Deadline: 7 * day}
 }
 
-// results builds one control's results over entities with the given outcomes.
-func results(ctl *evaluate.Control, r resolver, outcomes []uint8, owner string) *evaluate.Results {
+// results builds one control's results over entities with the given
+// outcomes; failures are covered by exempt when it is set.
+func results(ctl *evaluate.Control, r resolver, outcomes []uint8, owner string, exempt *onus.Exception) *evaluate.Results {
 	cr := &evaluate.ControlResult{Control: ctl, Outcomes: outcomes}
 	for e, o := range outcomes {
 		if o == evaluate.Failed {
 			cr.Failures = append(cr.Failures, evaluate.Result{Entity: int32(e), ID: r.ids[e], Name: "n", Kind: "device",
-				Owner: evaluate.Ownership{Person: onus.Person{Email: owner}, Reason: "owner"}})
+				Owner:     evaluate.Assignment{Ownership: evaluate.Ownership{Person: onus.Person{Email: owner}, Reason: "owner"}},
+				Exemption: exempt})
 		}
 	}
 	return &evaluate.Results{Now: now, Controls: []*evaluate.ControlResult{cr}}
+}
+
+var exception7 = &onus.Exception{ID: 7, Control: "c", Approver: "boss@x", Expires: now.Add(30 * day), State: onus.ExceptionApproved}
+
+func withException(f onus.Finding, id int64) onus.Finding {
+	f.Exception = id
+	return f
 }
 
 func finding(id int64, control, entity string, state onus.State, owner string) onus.Finding {
@@ -62,6 +71,8 @@ func TestDiff(t *testing.T) {
 		r        resolver
 		outcomes []uint8
 		owner    string
+		exempt   *onus.Exception
+		restart  bool
 		want     []string // "entity state event" per change
 		stats    ledger.Stats
 	}{
@@ -98,11 +109,42 @@ func TestDiff(t *testing.T) {
 		},
 		{
 			name:     "an exempted finding that still fails stays exempted; a new owner is a reassignment",
-			prev:     []onus.Finding{finding(1, "c", "d:1", onus.StateExempted, "old@x")},
+			prev:     []onus.Finding{withException(finding(1, "c", "d:1", onus.StateExempted, "old@x"), 7)},
 			r:        resolver{old: map[string]int32{"d:1": 0}, ids: []string{"d:1"}},
-			outcomes: []uint8{evaluate.Failed}, owner: "new@x",
+			outcomes: []uint8{evaluate.Failed}, owner: "new@x", exempt: exception7,
 			want:  []string{"d:1 exempted reassigned"},
 			stats: ledger.Stats{Unchanged: 1, Reassigned: 1},
+		},
+		{
+			name:     "an approved exception exempts an open finding",
+			prev:     []onus.Finding{finding(1, "c", "d:1", onus.StateOpen, "a@x")},
+			r:        resolver{old: map[string]int32{"d:1": 0}, ids: []string{"d:1"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "a@x", exempt: exception7,
+			want:  []string{"d:1 exempted exempted"},
+			stats: ledger.Stats{Unchanged: 1, Exempted: 1},
+		},
+		{
+			name:     "a new failure under a scope exception opens exempted",
+			r:        resolver{ids: []string{"d:1"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "a@x", exempt: exception7,
+			want:  []string{"d:1 exempted exempted"},
+			stats: ledger.Stats{Opened: 1, Exempted: 1},
+		},
+		{
+			name:     "when the exception ends the finding reopens with its first failure and due date",
+			prev:     []onus.Finding{withException(finding(1, "c", "d:1", onus.StateExempted, "a@x"), 7)},
+			r:        resolver{old: map[string]int32{"d:1": 0}, ids: []string{"d:1"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "a@x",
+			want:  []string{"d:1 open reopened"},
+			stats: ledger.Stats{Unchanged: 1, Reopened: 1},
+		},
+		{
+			name:     "with restart_deadline the reopened finding gets a new deadline",
+			prev:     []onus.Finding{withException(finding(1, "c", "d:2", onus.StateExempted, "a@x"), 7)},
+			r:        resolver{old: map[string]int32{"d:2": 0}, ids: []string{"d:2"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "a@x", restart: true,
+			want:  []string{"d:2 open reopened"},
+			stats: ledger.Stats{Unchanged: 1, Reopened: 1},
 		},
 		{
 			name:     "a stronger key appears: the finding moves to the new id, keeping its history",
@@ -123,7 +165,7 @@ func TestDiff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			changes, st := ledger.Diff(tt.prev, results(ctl, tt.r, tt.outcomes, tt.owner), tt.r, now)
+			changes, st := ledger.Diff(tt.prev, results(ctl, tt.r, tt.outcomes, tt.owner, tt.exempt), tt.r, now, ledger.Options{RestartDeadline: tt.restart})
 			var got []string
 			for _, c := range changes {
 				last := c.Events[len(c.Events)-1].Type
@@ -142,8 +184,19 @@ func TestDiff(t *testing.T) {
 				f := c.Finding
 				switch c.Events[len(c.Events)-1].Type {
 				case "reopened":
-					if !f.FirstFailed.Equal(now) || !f.Due.Equal(now.Add(7*day)) || f.ResolvedAt != nil {
-						t.Errorf("reopened finding: first %v due %v resolved %v", f.FirstFailed, f.Due, f.ResolvedAt)
+					wantFirst, wantDue := now, now.Add(7*day)
+					if c.Events[0].From == string(onus.StateExempted) && !tt.restart {
+						// The same gap, back from an exception: its history stands.
+						wantFirst, wantDue = now.Add(-10*day), now.Add(-3*day)
+					} else if tt.restart {
+						wantFirst = now.Add(-10 * day)
+					}
+					if !f.FirstFailed.Equal(wantFirst) || !f.Due.Equal(wantDue) || f.ResolvedAt != nil || f.Exception != 0 {
+						t.Errorf("reopened finding: first %v due %v resolved %v exception %d", f.FirstFailed, f.Due, f.ResolvedAt, f.Exception)
+					}
+				case "exempted":
+					if f.Exception != 7 {
+						t.Errorf("exempted finding: exception %d, want 7", f.Exception)
 					}
 				case "resolved":
 					if f.ResolvedAt == nil || !f.ResolvedAt.Equal(now) {

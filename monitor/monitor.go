@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/onus-sec/onus/identity"
 	"github.com/onus-sec/onus/inventory"
 	"github.com/onus-sec/onus/ledger"
+	"github.com/onus-sec/onus/raci"
 	"github.com/onus-sec/onus/source"
 	"github.com/onus-sec/onus/sqlite"
 )
@@ -260,6 +262,8 @@ type EvalReport struct {
 	NearMatches int                            `json:"near_matches"`
 	Links       map[string]*inventory.LinkStat `json:"links,omitempty"`
 	Timings     Timings                        `json:"timings"`
+	// ExceptionsExpired counts the exceptions that ended at this evaluation.
+	ExceptionsExpired int `json:"exceptions_expired"`
 
 	// Inventory and Results are kept for callers in the same process.
 	Inventory *inventory.Inventory `json:"-"`
@@ -377,8 +381,32 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		return rep, ctx.Err()
 	}
 
+	// Exceptions that reached their expiry end before anything is judged.
+	reopenDue := func(f onus.Finding) time.Time {
+		if ctl := cfg.Control(f.Control); ctl != nil && cfg.Exceptions.RestartDeadline {
+			return now.Add(cfg.Deadline(ctl))
+		}
+		return f.Due
+	}
+	expired, err := m.Store.ExpireExceptions(ctx, now, reopenDue)
+	if err != nil {
+		return rep, err
+	}
+	rep.ExceptionsExpired = len(expired)
+	approved, err := m.Store.Exceptions(ctx, sqlite.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
+	if err != nil {
+		return rep, err
+	}
+	var inForce []*onus.Exception
+	for _, x := range approved {
+		if x.Active(now) {
+			inForce = append(inForce, x)
+		}
+	}
+
 	t2 := time.Now()
-	res := evaluate.Evaluate(inv, compiled, now, evaluate.Options{})
+	dir := evaluate.Directory(inv, compiled)
+	res := evaluate.Evaluate(inv, compiled, now, evaluate.Options{Directory: dir, Exceptions: inForce})
 	rep.Timings.Evaluate = time.Since(t2).Seconds()
 	m.phase("evaluate")
 	rep.Results = res
@@ -418,7 +446,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	if err != nil {
 		return rep, err
 	}
-	changes, st := ledger.Diff(append(prev, closed...), res, inv, now)
+	changes, st := ledger.Diff(append(prev, closed...), res, inv, now, ledger.Options{RestartDeadline: cfg.Exceptions.RestartDeadline})
 	rep.Changes = st
 	// Interrupted before anything was written: nothing half-recorded.
 	if ctx.Err() != nil {
@@ -430,10 +458,55 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	if err := m.Store.ReplaceUnknowns(ctx, unknowns); err != nil {
 		return rep, err
 	}
+	people := make([]*raci.Person, 0, len(dir.People))
+	for _, p := range dir.People {
+		people = append(people, p)
+	}
+	if err := m.Store.ReplaceDirectory(ctx, people, assets(inv, cfg.PersonKind())); err != nil {
+		return rep, err
+	}
 	rep.Timings.Persist = time.Since(t3).Seconds()
 	m.phase("persist")
 	m.log().Info("evaluated", logRun, run, "opened", st.Opened, "resolved", st.Resolved, "gone", st.Gone, "goroutines", runtime.NumGoroutine())
 	return rep, nil
+}
+
+// assets lists, for every entity that links to a person (a laptop's
+// owner, an account's person), the asset row of that person.
+func assets(inv *inventory.Inventory, person string) []sqlite.Asset {
+	links := map[string][]string{} // kind → links to people
+	for _, s := range inv.Sources {
+		if s.Kind == person {
+			continue
+		}
+		for _, l := range s.Snapshot.Schema.Links {
+			if l.To == person && !slices.Contains(links[s.Kind], l.Name) {
+				links[s.Kind] = append(links[s.Kind], l.Name)
+			}
+		}
+	}
+	var out []sqlite.Asset
+	for kind, names := range links {
+		for _, e := range inv.OfKind(kind) {
+			for _, name := range names {
+				p, ok := inv.Link(e, name)
+				if !ok {
+					continue
+				}
+				email := ""
+				for _, k := range inv.Keys(p) {
+					if k.Name == "email" {
+						email = k.Value
+						break
+					}
+				}
+				if email != "" {
+					out = append(out, sqlite.Asset{Person: email, Entity: inv.ID(e), Kind: kind, Name: inv.Name(e), Link: name})
+				}
+			}
+		}
+	}
+	return out
 }
 
 func countKinds(inv *inventory.Inventory) []KindCount {

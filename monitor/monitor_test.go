@@ -108,7 +108,7 @@ func renderEv(rep *monitor.EvalReport, fs []onus.Finding, evidence bool) string 
 	for _, c := range rep.Controls {
 		fmt.Fprintf(&b, "%s %d %d %d\n", c.Control, c.Pass, c.Fail, c.Unknown)
 	}
-	b.WriteString("\n# findings: control | entity | name | responsible | why | due\n")
+	b.WriteString("\n# findings: control | entity | name | responsible | why | due | accountable\n")
 	sort.Slice(fs, func(i, j int) bool {
 		if fs[i].Control != fs[j].Control {
 			return fs[i].Control < fs[j].Control
@@ -120,7 +120,7 @@ func renderEv(rep *monitor.EvalReport, fs []onus.Finding, evidence bool) string 
 		if f.OwnershipGap {
 			gap = " [ownership gap]"
 		}
-		fmt.Fprintf(&b, "%s | %s | %s | %s%s | %s | %s\n", f.Control, f.Entity, f.EntityName, f.Responsible.Email, gap, f.OwnerReason, f.Due.Format("2006-01-02"))
+		fmt.Fprintf(&b, "%s | %s | %s | %s%s | %s | %s | %s\n", f.Control, f.Entity, f.EntityName, f.Responsible.Email, gap, f.OwnerReason, f.Due.Format("2006-01-02"), f.Accountable.Email)
 		for _, ev := range f.Evidence {
 			if evidence {
 				fmt.Fprintf(&b, "    %s = %s\n", ev.Path, ev.Value)
@@ -434,4 +434,88 @@ func findControl(rep *monitor.EvalReport, id string) monitor.ControlReport {
 		}
 	}
 	return monitor.ControlReport{}
+}
+
+// When HR says an owner left, their findings move to their manager at the
+// next evaluation, and the history says why and since when.
+func TestReassignedWhenOwnerLeaves(t *testing.T) {
+	e := newEnv(t)
+	e.run(0)
+	var f onus.Finding
+	for _, x := range e.findings(onus.StateOpen) {
+		if x.Control == "edr-agent-missing" {
+			f = x
+			break
+		}
+	}
+	owner := f.Responsible.Email
+	e.edit("hr/people.csv", func(s string) string {
+		lines := strings.Split(s, "\n")
+		for i, l := range lines {
+			cols := strings.Split(l, ",")
+			if len(cols) > 9 && cols[3] == owner {
+				cols[8], cols[9] = "2026-11-03", "Terminated"
+				lines[i] = strings.Join(cols, ",")
+			}
+		}
+		return strings.Join(lines, "\n")
+	})
+	_, rep := e.run(time.Hour)
+	if rep.Changes.Reassigned == 0 {
+		t.Fatalf("changes = %+v, want a reassignment", rep.Changes)
+	}
+	got, _ := e.db.Finding(context.Background(), f.ID)
+	if got.Responsible.Email == owner || got.Responsible.Email == "" {
+		t.Fatalf("finding still with %s", got.Responsible.Email)
+	}
+	events, _ := e.db.Events(context.Background(), f.ID)
+	last := events[len(events)-1]
+	if last.Type != "reassigned" || last.From != owner || last.To != got.Responsible.Email || !strings.Contains(last.Note, "who left on 3 Nov 2026") {
+		t.Errorf("last event = %+v", last)
+	}
+}
+
+// An approved scope exception exempts the findings it covers at the next
+// evaluation; when it expires they reopen.
+func TestScopeExceptionAtEvaluation(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.run(0)
+	before := 0
+	for _, f := range e.findings(onus.StateOpen) {
+		if f.Control == "mfa-strong-factor" {
+			before++
+		}
+	}
+	now := orggen.AcmeNow
+	x := &onus.Exception{Control: "mfa-strong-factor", Scope: `entity.name.endsWith("@acme.com")`, Severity: onus.High,
+		Reason: "hardware keys are on their way", Requester: "it@acme.com", RequestedAt: now, Expires: now.Add(10 * 24 * time.Hour)}
+	if err := e.db.CreateException(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Decide(ctx, sqlite.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved, Actor: "whitfield.diffie@acme.com", Approver: "whitfield.diffie@acme.com"}); err != nil {
+		t.Fatal(err)
+	}
+	_, rep := e.run(time.Hour)
+	exempted := e.findings(onus.StateExempted)
+	if rep.Changes.Exempted == 0 || len(exempted) == 0 || len(exempted) > before {
+		t.Fatalf("changes %+v, %d exempted of %d", rep.Changes, len(exempted), before)
+	}
+	for _, f := range exempted {
+		if f.Control != "mfa-strong-factor" || f.Exception != x.ID || !strings.HasSuffix(f.EntityName, "@acme.com") {
+			t.Errorf("exempted %+v", f)
+		}
+	}
+	// Eleven days later the exception has expired: the findings reopen,
+	// keeping their first failure.
+	_, rep = e.run(11 * 24 * time.Hour)
+	if rep.ExceptionsExpired != 1 || rep.Changes.Reopened != len(exempted) {
+		t.Errorf("after expiry: %d expired, changes %+v", rep.ExceptionsExpired, rep.Changes)
+	}
+	for _, f := range exempted {
+		got, _ := e.db.Finding(ctx, f.ID)
+		if got.State != onus.StateOpen || !got.FirstFailed.Equal(f.FirstFailed) {
+			t.Errorf("finding %d after expiry: %s, first failed %v (was %v)", f.ID, got.State, got.FirstFailed, f.FirstFailed)
+		}
+	}
 }

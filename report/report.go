@@ -271,6 +271,18 @@ func WriteFinding(w io.Writer, f onus.Finding, events []onus.Event, fix string, 
 	if f.OwnershipGap {
 		fmt.Fprintln(w, "               this is an ownership gap: nobody in the organisation could be found for it")
 	}
+	if f.Accountable.Email != "" {
+		fmt.Fprintf(w, "  accountable  %s\n", f.Accountable.Email)
+	}
+	if len(f.Consulted) > 0 {
+		fmt.Fprintf(w, "  consulted    %s\n", strings.Join(f.Consulted, ", "))
+	}
+	if len(f.Informed) > 0 {
+		fmt.Fprintf(w, "  informed     %s\n", strings.Join(f.Informed, ", "))
+	}
+	if f.Exception != 0 {
+		fmt.Fprintf(w, "  exception    %d (onus exception %d)\n", f.Exception, f.Exception)
+	}
 	due := f.Due.Format("2006-01-02")
 	if f.Overdue(now) {
 		due += " — overdue by " + strings.TrimSuffix(policy.Ago(f.Due, now), " ago")

@@ -15,15 +15,17 @@ import (
 
 const findingCols = `id, control, entity, entity_kind, entity_name, severity, state,
 	responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
-	first_failed, last_failed, due, COALESCE(resolved_at, ''), evidence, updated_at`
+	first_failed, last_failed, due, COALESCE(resolved_at, ''), evidence, updated_at,
+	accountable_email, accountable_name, consulted, informed, COALESCE(exception_id, 0)`
 
 func scanFinding(sc interface{ Scan(...any) error }) (onus.Finding, error) {
 	var f onus.Finding
-	var sev, state, first, last, due, resolved, evidence, updated string
+	var sev, state, first, last, due, resolved, evidence, updated, consulted, informed string
 	var gap int
 	err := sc.Scan(&f.ID, &f.Control, &f.Entity, &f.EntityKind, &f.EntityName, &sev, &state,
 		&f.Responsible.Email, &f.Responsible.Name, &f.Responsible.Entity, &f.OwnerReason, &gap,
-		&first, &last, &due, &resolved, &evidence, &updated)
+		&first, &last, &due, &resolved, &evidence, &updated,
+		&f.Accountable.Email, &f.Accountable.Name, &consulted, &informed, &f.Exception)
 	if err != nil {
 		return f, err
 	}
@@ -36,16 +38,19 @@ func scanFinding(sc interface{ Scan(...any) error }) (onus.Finding, error) {
 	if err := json.Unmarshal([]byte(evidence), &f.Evidence); err != nil {
 		return f, fmt.Errorf("finding %d: evidence: %w", f.ID, err)
 	}
+	_ = json.Unmarshal([]byte(consulted), &f.Consulted)
+	_ = json.Unmarshal([]byte(informed), &f.Informed)
 	return f, nil
 }
 
 // Filter selects findings.
 type Filter struct {
-	Owner   string       // responsible e-mail
-	Control string       // control id
-	States  []onus.State // any of these; all states when empty
-	Kind    string       // entity kind
-	Entity  string       // entity id
+	Owner       string       // responsible e-mail
+	Accountable string       // accountable e-mail
+	Control     string       // control id
+	States      []onus.State // any of these; all states when empty
+	Kind        string       // entity kind
+	Entity      string       // entity id
 	// OverdueAt keeps open findings due before this time.
 	OverdueAt time.Time
 	Limit     int
@@ -59,6 +64,10 @@ func (s *DB) Findings(ctx context.Context, f Filter) ([]onus.Finding, error) {
 	if f.Owner != "" {
 		where = append(where, "responsible_email = ?")
 		args = append(args, strings.ToLower(f.Owner))
+	}
+	if f.Accountable != "" {
+		where = append(where, "accountable_email = ?")
+		args = append(args, strings.ToLower(f.Accountable))
 	}
 	if f.Control != "" {
 		where = append(where, "control = ?")
@@ -151,15 +160,17 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO findings (control, entity, entity_kind, entity_name, severity, state,
 			responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
-			first_failed, last_failed, due, resolved_at, evidence, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			first_failed, last_failed, due, resolved_at, evidence, updated_at,
+			accountable_email, accountable_name, consulted, informed, exception_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
 		upd, err := tx.PrepareContext(ctx, `UPDATE findings SET control = ?, entity = ?, entity_kind = ?, entity_name = ?, severity = ?, state = ?,
 			responsible_email = ?, responsible_name = ?, responsible_entity = ?, owner_reason = ?, ownership_gap = ?,
-			first_failed = ?, last_failed = ?, due = ?, resolved_at = ?, evidence = ?, updated_at = ? WHERE id = ?`)
+			first_failed = ?, last_failed = ?, due = ?, resolved_at = ?, evidence = ?, updated_at = ?,
+			accountable_email = ?, accountable_name = ?, consulted = ?, informed = ?, exception_id = ? WHERE id = ?`)
 		if err != nil {
 			return err
 		}
@@ -178,7 +189,8 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 			}
 			args := []any{f.Control, f.Entity, f.EntityKind, f.EntityName, string(f.Severity), string(f.State),
 				f.Responsible.Email, f.Responsible.Name, f.Responsible.Entity, f.OwnerReason, boolInt(f.OwnershipGap),
-				fmtTime(f.FirstFailed), fmtTime(f.LastFailed), fmtTime(f.Due), nullTime(f.ResolvedAt), string(evidence), fmtTime(f.UpdatedAt)}
+				fmtTime(f.FirstFailed), fmtTime(f.LastFailed), fmtTime(f.Due), nullTime(f.ResolvedAt), string(evidence), fmtTime(f.UpdatedAt),
+				f.Accountable.Email, f.Accountable.Name, jsonList(f.Consulted), jsonList(f.Informed), nullID(f.Exception)}
 			if c.New {
 				res, err := ins.ExecContext(ctx, args...)
 				if err != nil {
@@ -205,6 +217,21 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 		}
 		return nil
 	})
+}
+
+func jsonList(l []string) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
+}
+
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }
 
 func boolInt(b bool) int {

@@ -75,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, errUnhealthy):
 		return exitUnhealthy
+	case errors.Is(err, errSilent):
+		return exitError
 	}
 	var probs config.Problems
 	if errors.As(err, &probs) {
@@ -124,6 +126,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 	root.AddCommand(
 		a.demoCmd(), a.validateCmd(), a.syncCmd(), a.evalCmd(), a.runCmd(),
 		a.findingsCmd(), a.findingCmd(), a.explainCmd(), a.statusCmd(), a.benchCmd(),
+		a.raciCmd(), a.exceptCmd(), a.exceptionsCmd(), a.exceptionCmd(), a.whoisCmd(),
 	)
 	return root
 }

@@ -95,7 +95,7 @@ func TestDemoThenRead(t *testing.T) {
 func TestValidate(t *testing.T) {
 	dir := demo(t)
 	out, _, code := cli(t, "validate", dir)
-	if code != 0 || !strings.Contains(out, "is valid: 10 sources, 8 controls, 6 activities") {
+	if code != 0 || !strings.Contains(out, "is valid: 10 sources, 8 controls, 9 activities") {
 		t.Errorf("validate (exit %d): %s", code, out)
 	}
 	bad := filepath.Join(dir, "controls", "endpoint.yaml")
@@ -163,5 +163,108 @@ func TestUsageErrors(t *testing.T) {
 	out, _, code := cli(t, "--help")
 	if code != 0 || !strings.Contains(out, "onus demo") {
 		t.Errorf("--help: %s", out)
+	}
+}
+
+func TestRaciCommands(t *testing.T) {
+	dir := demo(t)
+	out, _, code := cli(t, "raci", "check", dir)
+	if code != 0 || !strings.Contains(out, "[activity-unmonitored] activity patch-servers") || !strings.Contains(out, "0 errors, 3 warnings") {
+		t.Errorf("raci check (exit %d):\n%s", code, out)
+	}
+	out, _, _ = cli(t, "raci", "check", dir, "-o", "json")
+	var res struct {
+		Errors   int
+		Problems []struct{ Code, Severity, File, Hint string; Line int }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Errors != 0 || len(res.Problems) != 3 || res.Problems[0].Line == 0 || res.Problems[0].Hint == "" {
+		t.Errorf("raci check json: %v %s", err, out)
+	}
+	out, _, code = cli(t, "raci", "show", "--config", dir, "--format", "markdown")
+	if code != 0 || !strings.Contains(out, "| **patch-servers** Patch production servers") {
+		t.Errorf("raci show markdown:\n%s", out)
+	}
+	out, _, code = cli(t, "raci", "show", "--config", dir, "--format", "html")
+	if code != 0 || !strings.Contains(out, `<tr class="gap">`) {
+		t.Errorf("raci show html:\n%s", out)
+	}
+	// Export, edit the spreadsheet to disagree about who is Accountable,
+	// import it back, and check: the disagreement is an error, exit 1.
+	csvOut, _, _ := cli(t, "raci", "export", "--config", dir)
+	lines := strings.Split(csvOut, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "mfa-enforcement,") {
+			lines[i] = strings.Replace(l, ",C,A", ",A,A", 1)
+		}
+	}
+	sheet := filepath.Join(t.TempDir(), "matrix.csv")
+	os.WriteFile(sheet, []byte(strings.Join(lines, "\n")), 0o644)
+	out, _, code = cli(t, "raci", "import", sheet, "--config", dir, "--write")
+	if code != 0 || !strings.Contains(out, "9 activities") {
+		t.Fatalf("raci import (exit %d): %s", code, out)
+	}
+	out, _, code = cli(t, "raci", "check", dir)
+	if code != 1 || !strings.Contains(out, "[many-accountable] activity mfa-enforcement has 2 Accountable roles (it-ops, security)") {
+		t.Errorf("raci check after import (exit %d):\n%s", code, out)
+	}
+	_, errs, code := cli(t, "raci", "show", "--config", dir, "--format", "pdf")
+	if code != 1 || !strings.Contains(errs, `unknown format "pdf"`) {
+		t.Errorf("raci show pdf: %d %s", code, errs)
+	}
+}
+
+func TestExceptionCommands(t *testing.T) {
+	dir := demo(t)
+	c := func(args ...string) (string, string, int) { return cli(t, append(args, "--config", dir)...) }
+	// Finding 13 is a laptop without disk encryption; IT Operations answers for it.
+	out, _, code := c("finding", "13")
+	if code != 0 || !strings.Contains(out, "accountable  frances.allen@acme.com") {
+		t.Fatalf("finding 13:\n%s", out)
+	}
+	_, errs, code := c("except", "request", "--finding", "13", "--reason", "new laptop on order", "--expires", "30d")
+	if code != 1 || !strings.Contains(errs, "--as must be an e-mail address") {
+		t.Errorf("request without --as: %d %s", code, errs)
+	}
+	t.Setenv("ONUS_USER", "it.helpdesk@acme.com")
+	out, _, code = c("except", "request", "--finding", "13", "--reason", "new laptop on order", "--expires", "30d")
+	if code != 0 || !strings.Contains(out, "exception 1 requested") {
+		t.Fatalf("request: %d %s", code, out)
+	}
+	_, errs, code = c("except", "approve", "1")
+	if code != 1 || !strings.Contains(errs, "cannot decide it") {
+		t.Errorf("self-approval: %d %s", code, errs)
+	}
+	out, _, code = c("except", "approve", "1", "--as", "frances.allen@acme.com", "-o", "json")
+	var x map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &x) != nil || x["state"] != "approved" {
+		t.Errorf("approve: %d %s", code, out)
+	}
+	out, _, _ = c("findings", "--state", "exempted")
+	if !strings.Contains(out, "disk-encryption") {
+		t.Errorf("exempted findings:\n%s", out)
+	}
+	out, _, _ = c("exceptions", "--expiring", "31d")
+	if !strings.Contains(out, "approved") || !strings.Contains(out, "frances.allen@acme.com") {
+		t.Errorf("exceptions --expiring:\n%s", out)
+	}
+	out, _, _ = c("exceptions", "--expiring", "10d")
+	if !strings.Contains(out, "No exceptions match") {
+		t.Errorf("exceptions expiring within 10 days:\n%s", out)
+	}
+	out, _, _ = c("exception", "1")
+	if !strings.Contains(out, "approved  by frances.allen@acme.com") {
+		t.Errorf("exception 1:\n%s", out)
+	}
+	out, _, code = c("whois", "frances.allen@acme.com")
+	if code != 0 || !strings.Contains(out, "A  endpoint-protection  as the lead of IT Operations") {
+		t.Errorf("whois:\n%s", out)
+	}
+	_, errs, code = c("whois", "nobody@acme.com")
+	if code != 1 || !strings.Contains(errs, "nobody with the e-mail address nobody@acme.com") {
+		t.Errorf("whois unknown: %d %s", code, errs)
+	}
+	_, errs, code = c("exceptions", "--state", "pending")
+	if code != 1 || !strings.Contains(errs, `unknown exception state "pending"`) {
+		t.Errorf("bad state: %d %s", code, errs)
 	}
 }

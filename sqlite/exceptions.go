@@ -1,0 +1,291 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/onus-sec/onus"
+)
+
+const exceptionCols = `id, control, COALESCE(finding_id, 0), entity, scope, severity, reason, requester, requested_at,
+	expires_at, state, approver, COALESCE(decided_at, ''), COALESCE(replaces, 0)`
+
+func scanException(sc interface{ Scan(...any) error }) (*onus.Exception, error) {
+	var x onus.Exception
+	var sev, requested, expires, state, decided string
+	if err := sc.Scan(&x.ID, &x.Control, &x.Finding, &x.Entity, &x.Scope, &sev, &x.Reason, &x.Requester, &requested,
+		&expires, &state, &x.Approver, &decided, &x.Replaces); err != nil {
+		return nil, err
+	}
+	x.Severity, x.State = onus.Severity(sev), onus.ExceptionState(state)
+	x.RequestedAt, x.Expires = parseTime(requested), parseTime(expires)
+	if decided != "" {
+		t := parseTime(decided)
+		x.DecidedAt = &t
+	}
+	return &x, nil
+}
+
+// CreateException stores a requested exception, with its first event and
+// an audit entry.
+func (s *DB) CreateException(ctx context.Context, x *onus.Exception) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var finding any
+		if x.Finding != 0 {
+			finding = x.Finding
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO exceptions (control, finding_id, entity, scope, severity, reason, requester, requested_at, expires_at, state, replaces)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			x.Control, finding, x.Entity, x.Scope, string(x.Severity), x.Reason, x.Requester, fmtTime(x.RequestedAt), fmtTime(x.Expires),
+			string(onus.ExceptionRequested), nullID(x.Replaces))
+		if err != nil {
+			return fmt.Errorf("store: create exception: %w", err)
+		}
+		x.ID, _ = res.LastInsertId()
+		x.State = onus.ExceptionRequested
+		note := fmt.Sprintf("until %s: %s", x.Expires.Format("2006-01-02"), x.Reason)
+		if x.Replaces != 0 {
+			note = fmt.Sprintf("extends #%d %s", x.Replaces, note)
+		}
+		return s.event(ctx, tx, x.ID, x.Requester, "requested", note)
+	})
+}
+
+func (s *DB) event(ctx context.Context, tx *sql.Tx, id int64, actor, action, note string) error {
+	now := fmtTime(s.Now())
+	if _, err := tx.ExecContext(ctx, `INSERT INTO exception_events (exception_id, at, actor, action, note) VALUES (?, ?, ?, ?, ?)`,
+		id, now, actor, action, note); err != nil {
+		return fmt.Errorf("store: exception event: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`,
+		now, actor, "exception."+action, fmt.Sprintf("exception %d", id), note); err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+// Exception returns one exception.
+func (s *DB) Exception(ctx context.Context, id int64) (*onus.Exception, error) {
+	x, err := scanException(s.db.QueryRowContext(ctx, `SELECT `+exceptionCols+` FROM exceptions WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, onus.Errorf(onus.ENOTFOUND, "no exception %d", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: exception: %w", err)
+	}
+	return x, nil
+}
+
+// ExceptionFilter selects exceptions.
+type ExceptionFilter struct {
+	States  []onus.ExceptionState
+	Control string
+	Finding int64
+	// ExpiringBefore keeps approved exceptions that expire before it.
+	ExpiringBefore time.Time
+}
+
+// Exceptions returns exceptions, soonest to expire first.
+func (s *DB) Exceptions(ctx context.Context, f ExceptionFilter) ([]*onus.Exception, error) {
+	var where []string
+	var args []any
+	if len(f.States) > 0 {
+		where = append(where, "state IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.States)), ",")+")")
+		for _, st := range f.States {
+			args = append(args, string(st))
+		}
+	}
+	if f.Control != "" {
+		where = append(where, "control = ?")
+		args = append(args, f.Control)
+	}
+	if f.Finding != 0 {
+		where = append(where, "finding_id = ?")
+		args = append(args, f.Finding)
+	}
+	if !f.ExpiringBefore.IsZero() {
+		where = append(where, "state = 'approved' AND expires_at < ?")
+		args = append(args, fmtTime(f.ExpiringBefore))
+	}
+	q := `SELECT ` + exceptionCols + ` FROM exceptions`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY expires_at, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: exceptions: %w", err)
+	}
+	defer rows.Close()
+	var out []*onus.Exception
+	for rows.Next() {
+		x, err := scanException(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// ExceptionEvent is one decision about an exception.
+type ExceptionEvent struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Note   string    `json:"note,omitempty"`
+}
+
+// ExceptionEvents returns an exception's history, oldest first.
+func (s *DB) ExceptionEvents(ctx context.Context, id int64) ([]ExceptionEvent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, action, note FROM exception_events WHERE exception_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: exception events: %w", err)
+	}
+	defer rows.Close()
+	var out []ExceptionEvent
+	for rows.Next() {
+		var e ExceptionEvent
+		var at string
+		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.Note); err != nil {
+			return nil, err
+		}
+		e.At = parseTime(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Decision moves an exception from one state to another.
+type Decision struct {
+	ID    int64
+	From  []onus.ExceptionState // the states the exception must be in
+	To    onus.ExceptionState
+	Actor string
+	Note  string
+	// Approver is recorded on approval or rejection.
+	Approver string
+	// ReopenDue is the due date a finding gets when its exception ends;
+	// nil keeps its due date.
+	ReopenDue func(f onus.Finding) time.Time
+}
+
+// Decide applies a decision in one transaction: the exception's new state,
+// its event, the audit entry, and for an exception for one finding, the
+// finding's move to exempted (on approval) or back to open (when it ends).
+// It fails with a conflict when the exception is no longer in a state the
+// decision applies to.
+func (s *DB) Decide(ctx context.Context, d Decision) (*onus.Exception, error) {
+	var out *onus.Exception
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		x, err := scanException(tx.QueryRowContext(ctx, `SELECT `+exceptionCols+` FROM exceptions WHERE id = ?`, d.ID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return onus.Errorf(onus.ENOTFOUND, "no exception %d", d.ID)
+		}
+		if err != nil {
+			return err
+		}
+		ok := false
+		for _, st := range d.From {
+			if x.State == st {
+				ok = true
+			}
+		}
+		if !ok {
+			return onus.Errorf(onus.ECONFLICT, "exception %d is %s; it cannot become %s", d.ID, x.State, d.To)
+		}
+		now := s.Now()
+		approver := x.Approver
+		if d.Approver != "" {
+			approver = d.Approver
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE exceptions SET state = ?, approver = ?, decided_at = COALESCE(decided_at, ?) WHERE id = ?`,
+			string(d.To), approver, fmtTime(now), d.ID); err != nil {
+			return fmt.Errorf("store: decide exception: %w", err)
+		}
+		if err := s.event(ctx, tx, d.ID, d.Actor, string(d.To), d.Note); err != nil {
+			return err
+		}
+		x.State, x.Approver = d.To, approver
+		if x.Finding != 0 {
+			if err := s.moveFinding(ctx, tx, x, d, now); err != nil {
+				return err
+			}
+		}
+		out = x
+		return nil
+	})
+	return out, err
+}
+
+func (s *DB) moveFinding(ctx context.Context, tx *sql.Tx, x *onus.Exception, d Decision, now time.Time) error {
+	f, err := scanFinding(tx.QueryRowContext(ctx, `SELECT `+findingCols+` FROM findings WHERE id = ?`, x.Finding))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	from, to, note := f.State, f.State, ""
+	exception := f.Exception
+	switch {
+	case d.To == onus.ExceptionApproved && (f.State == onus.StateOpen || f.State == onus.StateExempted):
+		to, exception = onus.StateExempted, x.ID
+		note = fmt.Sprintf("exception #%d, approved by %s, until %s", x.ID, x.Approver, x.Expires.Format("2006-01-02"))
+		// An approved extension replaces the exception it extends.
+		if x.Replaces != 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE exceptions SET state = ? WHERE id = ? AND state = ?`,
+				string(onus.ExceptionRevoked), x.Replaces, string(onus.ExceptionApproved)); err != nil {
+				return err
+			}
+			if err := s.event(ctx, tx, x.Replaces, d.Actor, string(onus.ExceptionRevoked), fmt.Sprintf("replaced by #%d", x.ID)); err != nil {
+				return err
+			}
+		}
+	case (d.To == onus.ExceptionExpired || d.To == onus.ExceptionRevoked) && f.State == onus.StateExempted && f.Exception == x.ID:
+		to, exception = onus.StateOpen, 0
+		note = fmt.Sprintf("exception #%d %s", x.ID, d.To)
+		if d.ReopenDue != nil {
+			f.Due = d.ReopenDue(f)
+		}
+	default:
+		return nil
+	}
+	typ := "exempted"
+	if to == onus.StateOpen {
+		typ = "reopened"
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE findings SET state = ?, exception_id = ?, due = ?, updated_at = ? WHERE id = ?`,
+		string(to), nullID(exception), fmtTime(f.Due), fmtTime(now), f.ID); err != nil {
+		return fmt.Errorf("store: move finding: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO finding_events (finding_id, at, type, from_value, to_value, note) VALUES (?, ?, ?, ?, ?, ?)`,
+		f.ID, fmtTime(now), typ, string(from), string(to), note)
+	return err
+}
+
+// ExpireExceptions marks every approved exception that has reached its
+// expiry as expired, reopening the findings they exempted, and returns
+// them.
+func (s *DB) ExpireExceptions(ctx context.Context, now time.Time, reopenDue func(onus.Finding) time.Time) ([]*onus.Exception, error) {
+	due, err := s.Exceptions(ctx, ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
+	if err != nil {
+		return nil, err
+	}
+	var out []*onus.Exception
+	for _, x := range due {
+		if now.Before(x.Expires) {
+			continue
+		}
+		ex, err := s.Decide(ctx, Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionApproved}, To: onus.ExceptionExpired,
+			Actor: "onus", Note: "expired on " + x.Expires.Format("2006-01-02"), ReopenDue: reopenDue})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ex)
+	}
+	return out, nil
+}

@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/raci"
+)
+
+// Asset is something a person is the owner of.
+type Asset struct {
+	Person string `json:"-"`
+	Entity string `json:"entity"`
+	Kind   string `json:"kind"`
+	Name   string `json:"name"`
+	// Link is how the asset points at the person ("owner", "person").
+	Link string `json:"link"`
+}
+
+// ReplaceDirectory stores the people directory and the assets of the
+// latest evaluation, replacing the previous ones.
+func (s *DB) ReplaceDirectory(ctx context.Context, people []*raci.Person, assets []Asset) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM people`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM assets`); err != nil {
+			return err
+		}
+		ps, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO people (email, name, entity, status, left_on, manager, team) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ps.Close()
+		for _, p := range people {
+			var left any
+			if !p.LeftOn.IsZero() {
+				left = fmtTime(p.LeftOn)
+			}
+			if _, err := ps.ExecContext(ctx, p.Email, p.Name, p.Entity, p.Status, left, p.Manager, p.Team); err != nil {
+				return fmt.Errorf("store: people: %w", err)
+			}
+		}
+		as, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO assets (person, entity, kind, name, link) VALUES (?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer as.Close()
+		for _, a := range assets {
+			if _, err := as.ExecContext(ctx, a.Person, a.Entity, a.Kind, a.Name, a.Link); err != nil {
+				return fmt.Errorf("store: assets: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Directory loads the people directory of the latest evaluation. It is
+// empty (Loaded false) before the first evaluation.
+func (s *DB) Directory(ctx context.Context) (*raci.Directory, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT email, name, entity, status, COALESCE(left_on, ''), manager, team FROM people`)
+	if err != nil {
+		return nil, fmt.Errorf("store: directory: %w", err)
+	}
+	defer rows.Close()
+	var people []*raci.Person
+	for rows.Next() {
+		var p raci.Person
+		var left string
+		if err := rows.Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &left, &p.Manager, &p.Team); err != nil {
+			return nil, err
+		}
+		if left != "" {
+			p.LeftOn = parseTime(left)
+		}
+		people = append(people, &p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	d := raci.NewDirectory(people)
+	d.Loaded = len(people) > 0
+	return d, nil
+}
+
+// Person returns one person of the directory.
+func (s *DB) Person(ctx context.Context, email string) (*raci.Person, error) {
+	var p raci.Person
+	var left string
+	err := s.db.QueryRowContext(ctx, `SELECT email, name, entity, status, COALESCE(left_on, ''), manager, team FROM people WHERE email = ?`,
+		strings.ToLower(strings.TrimSpace(email))).Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &left, &p.Manager, &p.Team)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, onus.Errorf(onus.ENOTFOUND, "nobody with the e-mail address %s in the last evaluation", email)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: person: %w", err)
+	}
+	if left != "" {
+		p.LeftOn = parseTime(left)
+	}
+	return &p, nil
+}
+
+// Assets returns what a person owns.
+func (s *DB) Assets(ctx context.Context, email string) ([]Asset, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT person, entity, kind, name, link FROM assets WHERE person = ? ORDER BY kind, name`, strings.ToLower(email))
+	if err != nil {
+		return nil, fmt.Errorf("store: assets: %w", err)
+	}
+	defer rows.Close()
+	var out []Asset
+	for rows.Next() {
+		var a Asset
+		if err := rows.Scan(&a.Person, &a.Entity, &a.Kind, &a.Name, &a.Link); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Reports returns the e-mails of the people who report to a manager.
+func (s *DB) Reports(ctx context.Context, manager string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT email FROM people WHERE manager = ? AND status != 'departed' ORDER BY email`, strings.ToLower(manager))
+	if err != nil {
+		return nil, fmt.Errorf("store: reports: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

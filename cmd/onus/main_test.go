@@ -175,7 +175,10 @@ func TestRaciCommands(t *testing.T) {
 	out, _, _ = cli(t, "raci", "check", dir, "-o", "json")
 	var res struct {
 		Errors   int
-		Problems []struct{ Code, Severity, File, Hint string; Line int }
+		Problems []struct {
+			Code, Severity, File, Hint string
+			Line                       int
+		}
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Errors != 0 || len(res.Problems) != 3 || res.Problems[0].Line == 0 || res.Problems[0].Hint == "" {
 		t.Errorf("raci check json: %v %s", err, out)

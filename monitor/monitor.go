@@ -264,6 +264,9 @@ type EvalReport struct {
 	Timings     Timings                        `json:"timings"`
 	// ExceptionsExpired counts the exceptions that ended at this evaluation.
 	ExceptionsExpired int `json:"exceptions_expired"`
+	// ExceptionsExpiring are the approved exceptions that end within the
+	// warning period: their owners and approvers are due a warning.
+	ExceptionsExpiring []*onus.Exception `json:"exceptions_expiring,omitempty"`
 
 	// Inventory and Results are kept for callers in the same process.
 	Inventory *inventory.Inventory `json:"-"`
@@ -401,6 +404,9 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	for _, x := range approved {
 		if x.Active(now) {
 			inForce = append(inForce, x)
+			if x.Expires.Before(now.Add(cfg.ExceptionWarnBefore())) {
+				rep.ExceptionsExpiring = append(rep.ExceptionsExpiring, x)
+			}
 		}
 	}
 

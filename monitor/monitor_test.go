@@ -497,6 +497,9 @@ func TestScopeExceptionAtEvaluation(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, rep := e.run(time.Hour)
+	if len(rep.ExceptionsExpiring) != 1 || rep.ExceptionsExpiring[0].ID != x.ID {
+		t.Errorf("expiring within the warning period: %v", rep.ExceptionsExpiring)
+	}
 	exempted := e.findings(onus.StateExempted)
 	if rep.Changes.Exempted == 0 || len(exempted) == 0 || len(exempted) > before {
 		t.Fatalf("changes %+v, %d exempted of %d", rep.Changes, len(exempted), before)

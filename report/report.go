@@ -155,6 +155,12 @@ func WriteEval(w io.Writer, r *monitor.EvalReport, st *sqlite.LedgerStats) {
 	}
 	ch := r.Changes
 	fmt.Fprintf(w, "\nThis run: %d opened, %d reopened, %d resolved, %d gone, %d reassigned\n", ch.Opened, ch.Reopened, ch.Resolved, ch.Gone, ch.Reassigned)
+	if ch.Exempted > 0 || r.ExceptionsExpired > 0 {
+		fmt.Fprintf(w, "Exceptions: %d findings exempted, %d exceptions expired\n", ch.Exempted, r.ExceptionsExpired)
+	}
+	for _, x := range r.ExceptionsExpiring {
+		fmt.Fprintf(w, "  ! exception %d (%s, approved by %s) expires on %s\n", x.ID, x.Control, x.Approver, x.Expires.Format("2006-01-02"))
+	}
 	if st == nil {
 		return
 	}

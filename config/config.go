@@ -36,6 +36,7 @@ type Config struct {
 	Health     Health              `yaml:"health"`
 	Ownership  Ownership           `yaml:"ownership"`
 	Exceptions Exceptions          `yaml:"exceptions"`
+	Nudges     Nudges              `yaml:"nudges"`
 
 	// Controls and RACI come from their own files.
 	Controls []*Control `yaml:"-"`
@@ -69,6 +70,99 @@ type People struct {
 	// LeftOn is a CEL expression giving the time a departed person left,
 	// for messages such as "reassigned because jane left on 3 Nov".
 	LeftOn Expr `yaml:"left_on"`
+	// TimeZone is a CEL expression giving a person's IANA time zone
+	// ("Europe/Berlin"); messages reach them in their working hours.
+	TimeZone Expr `yaml:"time_zone"`
+	// Channel is a CEL expression giving a person's preferred channel
+	// ("slack", "teams", "webhook"); e-mail when empty or unavailable.
+	Channel Expr `yaml:"channel"`
+}
+
+// Nudges configures personal messages: when people hear about their
+// findings, and through which channels.
+type Nudges struct {
+	// Schedule per severity ("default" for the others).
+	Schedule map[string]Schedule `yaml:"schedule"`
+	// WorkingDays are the days messages go out (mon … sun); Monday to Friday by default.
+	WorkingDays []string `yaml:"working_days"`
+	// WorkingHours are the local hours messages go out, "09:00-18:00" by default.
+	WorkingHours string `yaml:"working_hours"`
+	// MaxPerDay is the most messages one person gets in a day (2 by default).
+	MaxPerDay int `yaml:"max_per_day"`
+	// SummaryDay is the day Informed people get their weekly summary (mon by default).
+	SummaryDay string `yaml:"summary_day"`
+	// TimeZone is used for people without one (UTC by default).
+	TimeZone string `yaml:"time_zone"`
+	// DefaultChannel is the channel of people without a preference (email).
+	DefaultChannel string `yaml:"default_channel"`
+	// Fallback receives escalations for a role with no person; it is
+	// reported as an ownership gap.
+	Fallback string `yaml:"fallback"`
+	// ExceptionURL and FindingURL are text/templates of links put in
+	// messages ({{.ID}} is the finding id).
+	FindingURL   string `yaml:"finding_url"`
+	ExceptionURL string `yaml:"exception_url"`
+	// Templates is a directory of message templates overriding the
+	// built-in ones (digest.txt.tmpl, digest.html.tmpl, …).
+	Templates string `yaml:"templates"`
+	// Nouns name each entity kind in messages ("your laptop MBP-JANE"
+	// with device: laptop); the kind itself by default.
+	Nouns map[string]string `yaml:"nouns"`
+	// Channels configures each channel.
+	Channels Channels `yaml:"channels"`
+	// Retry bounds delivery attempts.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// Schedule is when one severity's findings are brought up.
+type Schedule struct {
+	// RemindBefore sends a reminder this long before the due date.
+	RemindBefore *Duration `yaml:"remind_before"`
+	// OverdueEvery repeats the reminder this often once overdue.
+	OverdueEvery *Duration `yaml:"overdue_every"`
+	// EscalateAfter escalates to the manager and the Accountable person
+	// this long after the due date; EscalateEvery repeats it.
+	EscalateAfter *Duration `yaml:"escalate_after"`
+	EscalateEvery *Duration `yaml:"escalate_every"`
+}
+
+// Channels configures the delivery channels.
+type Channels struct {
+	Email   *EmailChannel   `yaml:"email"`
+	Slack   *SlackChannel   `yaml:"slack"`
+	Teams   *TeamsChannel   `yaml:"teams"`
+	Webhook *WebhookChannel `yaml:"webhook"`
+}
+
+// EmailChannel sends over SMTP.
+type EmailChannel struct {
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// TLS is starttls (default), tls (implicit, port 465) or none.
+	TLS      string `yaml:"tls"`
+	Username string `yaml:"username"` // env:NAME or file:PATH
+	Password string `yaml:"password"` // env:NAME or file:PATH
+	From     string `yaml:"from"`
+	// CAFile is a PEM file of the certificate authority of a relay with a
+	// private certificate; the system's authorities by default.
+	CAFile string `yaml:"ca_file"`
+}
+
+// SlackChannel sends direct messages from a bot.
+type SlackChannel struct {
+	Token  string `yaml:"token"` // env:NAME or file:PATH
+	APIURL string `yaml:"api_url"`
+}
+
+// TeamsChannel posts to a Microsoft Teams incoming webhook.
+type TeamsChannel struct {
+	URL string `yaml:"url"` // env:NAME or file:PATH: the URL is a secret
+}
+
+// WebhookChannel posts signed JSON.
+type WebhookChannel struct {
+	URL    string `yaml:"url"`
+	Secret string `yaml:"secret"` // env:NAME or file:PATH
 }
 
 // Health sets when a sync is suspicious enough to keep the last good

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/onus-sec/onus"
 )
@@ -166,6 +167,7 @@ func (v *validator) main() {
 	if fb := c.Ownership.Fallback; fb != "" && !strings.Contains(fb, "@") {
 		v.errorf(f, v.at("$.ownership.fallback"), "ownership.fallback must be an e-mail address")
 	}
+	v.nudges()
 	for sev := range c.Exceptions.Max {
 		if _, err := onus.ParseSeverity(sev); err != nil {
 			v.errorf(f, v.at("$.exceptions.max."+sev), "exceptions.max: %v", err)
@@ -179,6 +181,98 @@ func (v *validator) main() {
 			v.errorf(f, v.at("$.identity.key_types."+name), "identity.key_types.%s: unknown key type %q", name, typ)
 		}
 	}
+}
+
+func (v *validator) nudges() {
+	n, f := &v.cfg.Nudges, v.cfg.File
+	for sev := range n.Schedule {
+		if _, err := onus.ParseSeverity(sev); err != nil && sev != "default" {
+			v.errorf(f, v.at("$.nudges.schedule."+sev), "nudges.schedule: %v (or default)", err)
+		}
+	}
+	for _, d := range n.WorkingDays {
+		if _, ok := Weekdays[strings.ToLower(d)]; !ok {
+			v.errorf(f, v.at("$.nudges.working_days"), "nudges.working_days: %q is not a day (mon … sun)", d)
+		}
+	}
+	if d := n.SummaryDay; d != "" {
+		if _, ok := Weekdays[strings.ToLower(d)]; !ok {
+			v.errorf(f, v.at("$.nudges.summary_day"), "nudges.summary_day: %q is not a day (mon … sun)", d)
+		}
+	}
+	if n.WorkingHours != "" {
+		if _, _, err := ParseHours(n.WorkingHours); err != nil {
+			v.errorf(f, v.at("$.nudges.working_hours"), "nudges.working_hours: %v", err)
+		}
+	}
+	if n.TimeZone != "" {
+		if _, err := time.LoadLocation(n.TimeZone); err != nil {
+			v.errorf(f, v.at("$.nudges.time_zone"), "nudges.time_zone: unknown time zone %q", n.TimeZone)
+		}
+	}
+	switch n.DefaultChannel {
+	case "", "email", "slack", "teams", "webhook":
+	default:
+		v.errorf(f, v.at("$.nudges.default_channel"), "nudges.default_channel: %q is not email, slack, teams or webhook", n.DefaultChannel)
+	}
+	secret := func(path, val string) {
+		if val != "" && !strings.HasPrefix(val, "env:") && !strings.HasPrefix(val, "file:") {
+			v.errorf(f, v.at(path), "%s must be env:NAME or file:PATH; onus never reads secrets written in the config", strings.TrimPrefix(path, "$."))
+		}
+	}
+	if e := n.Channels.Email; e != nil {
+		secret("$.nudges.channels.email.username", e.Username)
+		secret("$.nudges.channels.email.password", e.Password)
+		if e.Host == "" || e.From == "" {
+			v.errorf(f, v.at("$.nudges.channels.email"), "nudges.channels.email needs host and from")
+		}
+		switch e.TLS {
+		case "", "starttls", "tls", "none":
+		default:
+			v.errorf(f, v.at("$.nudges.channels.email.tls"), "nudges.channels.email.tls: %q is not starttls, tls or none", e.TLS)
+		}
+	}
+	if s := n.Channels.Slack; s != nil {
+		secret("$.nudges.channels.slack.token", s.Token)
+	}
+	if t := n.Channels.Teams; t != nil {
+		secret("$.nudges.channels.teams.url", t.URL)
+	}
+	if w := n.Channels.Webhook; w != nil {
+		secret("$.nudges.channels.webhook.secret", w.Secret)
+		if w.URL == "" || w.Secret == "" {
+			v.errorf(f, v.at("$.nudges.channels.webhook"), "nudges.channels.webhook needs url and secret: receivers check the signature")
+		}
+	}
+}
+
+// Weekdays maps day names to time.Weekday.
+var Weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
+	"thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+// ParseHours reads "09:00-18:00" into minutes after midnight.
+func ParseHours(s string) (from, to int, err error) {
+	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not a range such as 09:00-18:00", s)
+	}
+	parse := func(x string) (int, error) {
+		t, err := time.Parse("15:04", strings.TrimSpace(x))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a time of day such as 09:00", x)
+		}
+		return t.Hour()*60 + t.Minute(), nil
+	}
+	if from, err = parse(a); err != nil {
+		return 0, 0, err
+	}
+	if to, err = parse(b); err != nil {
+		return 0, 0, err
+	}
+	if to <= from {
+		return 0, 0, fmt.Errorf("%q ends before it starts", s)
+	}
+	return from, to, nil
 }
 
 // keyTypes mirrors identity.Types; config does not import identity so that

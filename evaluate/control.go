@@ -38,6 +38,8 @@ type Compiled struct {
 	Departed *policy.Program
 	OnLeave  *policy.Program
 	LeftOn   *policy.Program
+	TimeZone *policy.Program
+	Channel  *policy.Program
 	Config   *config.Config
 }
 
@@ -72,6 +74,16 @@ func Compile(cfg *config.Config, now time.Time) (*Compiled, error) {
 		p, err := env.Compile(cfg.File, cfg.People.LeftOn, person, policy.Any)
 		add(err)
 		out.LeftOn = p
+	}
+	if !cfg.People.TimeZone.IsZero() {
+		p, err := env.Compile(cfg.File, cfg.People.TimeZone, person, policy.Any)
+		add(err)
+		out.TimeZone = p
+	}
+	if !cfg.People.Channel.IsZero() {
+		p, err := env.Compile(cfg.File, cfg.People.Channel, person, policy.Any)
+		add(err)
+		out.Channel = p
 	}
 	for _, cc := range cfg.Controls {
 		if cc.Disabled {

@@ -43,6 +43,8 @@ func Directory(inv *inventory.Inventory, c *Compiled) *raci.Directory {
 				}
 			}
 		}
+		p.TimeZone = evalString(sess, c.TimeZone, e)
+		p.Channel = evalString(sess, c.Channel, e)
 		if m, ok := inv.Link(e, cfg.ManagerLink()); ok {
 			p.Manager = keyOf(inv, m, "email")
 		}
@@ -52,6 +54,22 @@ func Directory(inv *inventory.Inventory, c *Compiled) *raci.Directory {
 		people = append(people, p)
 	}
 	return raci.NewDirectory(people)
+}
+
+// evalString evaluates an optional expression that gives a string; an
+// expression that fails or gives something else counts as absent.
+func evalString(sess *policy.Session, p *policy.Program, e int32) string {
+	if p == nil {
+		return ""
+	}
+	v, err := sess.Eval(p, e)
+	if err != nil {
+		return ""
+	}
+	if s, ok := v.(types.String); ok {
+		return string(s)
+	}
+	return ""
 }
 
 func keyOf(inv *inventory.Inventory, e int32, key string) string {

@@ -32,6 +32,9 @@ type Person struct {
 	LeftOn  time.Time `json:"left_on,omitempty"`
 	Manager string    `json:"manager,omitempty"` // e-mail
 	Team    string    `json:"team,omitempty"`    // HR team (department) name
+	// TimeZone is an IANA zone; Channel the preferred message channel.
+	TimeZone string `json:"time_zone,omitempty"`
+	Channel  string `json:"channel,omitempty"`
 }
 
 // Working reports whether the person can act: not departed.

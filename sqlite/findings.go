@@ -53,7 +53,9 @@ type Filter struct {
 	Entity      string       // entity id
 	// OverdueAt keeps open findings due before this time.
 	OverdueAt time.Time
-	Limit     int
+	// ResolvedSince keeps findings resolved at or after this time.
+	ResolvedSince time.Time
+	Limit         int
 }
 
 // Findings returns the findings matching f, most urgent first: severity,
@@ -90,6 +92,10 @@ func (s *DB) Findings(ctx context.Context, f Filter) ([]onus.Finding, error) {
 	if !f.OverdueAt.IsZero() {
 		where = append(where, "state = 'open' AND due < ?")
 		args = append(args, fmtTime(f.OverdueAt))
+	}
+	if !f.ResolvedSince.IsZero() {
+		where = append(where, "resolved_at >= ?")
+		args = append(args, fmtTime(f.ResolvedSince))
 	}
 	q := `SELECT ` + findingCols + ` FROM findings`
 	if len(where) > 0 {

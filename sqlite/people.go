@@ -31,7 +31,7 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*raci.Person, assets
 		if _, err := tx.ExecContext(ctx, `DELETE FROM assets`); err != nil {
 			return err
 		}
-		ps, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO people (email, name, entity, status, left_on, manager, team) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		ps, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO people (email, name, entity, status, left_on, manager, team, time_zone, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -41,7 +41,7 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*raci.Person, assets
 			if !p.LeftOn.IsZero() {
 				left = fmtTime(p.LeftOn)
 			}
-			if _, err := ps.ExecContext(ctx, p.Email, p.Name, p.Entity, p.Status, left, p.Manager, p.Team); err != nil {
+			if _, err := ps.ExecContext(ctx, p.Email, p.Name, p.Entity, p.Status, left, p.Manager, p.Team, p.TimeZone, p.Channel); err != nil {
 				return fmt.Errorf("store: people: %w", err)
 			}
 		}
@@ -62,7 +62,7 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*raci.Person, assets
 // Directory loads the people directory of the latest evaluation. It is
 // empty (Loaded false) before the first evaluation.
 func (s *DB) Directory(ctx context.Context) (*raci.Directory, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT email, name, entity, status, COALESCE(left_on, ''), manager, team FROM people`)
+	rows, err := s.db.QueryContext(ctx, `SELECT email, name, entity, status, COALESCE(left_on, ''), manager, team, time_zone, channel FROM people`)
 	if err != nil {
 		return nil, fmt.Errorf("store: directory: %w", err)
 	}
@@ -71,7 +71,7 @@ func (s *DB) Directory(ctx context.Context) (*raci.Directory, error) {
 	for rows.Next() {
 		var p raci.Person
 		var left string
-		if err := rows.Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &left, &p.Manager, &p.Team); err != nil {
+		if err := rows.Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &left, &p.Manager, &p.Team, &p.TimeZone, &p.Channel); err != nil {
 			return nil, err
 		}
 		if left != "" {
@@ -91,8 +91,8 @@ func (s *DB) Directory(ctx context.Context) (*raci.Directory, error) {
 func (s *DB) Person(ctx context.Context, email string) (*raci.Person, error) {
 	var p raci.Person
 	var left string
-	err := s.db.QueryRowContext(ctx, `SELECT email, name, entity, status, COALESCE(left_on, ''), manager, team FROM people WHERE email = ?`,
-		strings.ToLower(strings.TrimSpace(email))).Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &left, &p.Manager, &p.Team)
+	err := s.db.QueryRowContext(ctx, `SELECT email, name, entity, status, COALESCE(left_on, ''), manager, team, time_zone, channel FROM people WHERE email = ?`,
+		strings.ToLower(strings.TrimSpace(email))).Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &left, &p.Manager, &p.Team, &p.TimeZone, &p.Channel)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, onus.Errorf(onus.ENOTFOUND, "nobody with the e-mail address %s in the last evaluation", email)
 	}

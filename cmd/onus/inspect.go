@@ -38,6 +38,12 @@ line, and exits non-zero when there is one.`,
 			if err == nil {
 				_, err = evaluate.Compile(cfg, time.Now())
 			}
+			if err == nil {
+				// The message templates, built-in and overridden.
+				if _, terr := monitor.Renderer(cfg); terr != nil {
+					err = config.Problems{{File: cfg.File, Message: terr.Error()}}
+				}
+			}
 			var probs config.Problems
 			switch {
 			case err == nil:

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/monitor"
+	"github.com/onus-sec/onus/notify"
+	_ "github.com/onus-sec/onus/notify/slack" // channels register themselves
+	_ "github.com/onus-sec/onus/notify/smtp"
+	_ "github.com/onus-sec/onus/notify/teams"
+	_ "github.com/onus-sec/onus/notify/webhook"
+	"github.com/onus-sec/onus/report"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+func (a *app) nudgeCmd() *cobra.Command {
+	var dryRun bool
+	var person, now string
+	cmd := &cobra.Command{
+		Use:   "nudge",
+		Short: "Tell people about their findings: digests, reminders, escalations, summaries",
+		Long: `nudge plans who hears what: one digest per person listing their open items,
+soonest due first, with the steps to fix each, when one of them is new, due
+soon, due or overdue; escalations to the manager and the Accountable person
+of items past their deadline; weekly summaries for the Informed. Messages
+reach people on working days, in working hours, in their time zone, at most
+nudges.max_per_day a day.
+
+Planned messages go to the outbox once (by idempotency key) and are sent
+through the configured channels with retries. With --dry-run nothing is
+stored or sent: it shows exactly what would go, to whom, by which channel,
+and why.`,
+		Example: `  onus nudge --dry-run
+  onus nudge --dry-run --person jane.doe@acme.com
+  onus nudge`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			t, err := parseNow(now)
+			if err != nil {
+				return err
+			}
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			m, err := a.monitor(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer m.Store.Close()
+			var channels map[string]notify.Channel
+			if !dryRun {
+				if channels, err = notify.Open(&cfg.Nudges); err != nil {
+					return onus.Errorf(onus.EINVALID, "nudges: %v", err)
+				}
+				if len(channels) == 0 {
+					return onus.Errorf(onus.EINVALID, "no channel is configured under nudges.channels in %s: nothing can be sent (try --dry-run)", cfg.File)
+				}
+			}
+			rep, err := m.Nudge(cmd.Context(), t, monitorNudgeOptions(dryRun, strings.ToLower(person), channels))
+			if err != nil {
+				return err
+			}
+			if a.output == report.JSON {
+				return report.WriteJSON(a.stdout, rep)
+			}
+			for _, p := range rep.Planned {
+				gap := ""
+				if p.Gap {
+					gap = " (fallback contact: ownership gap)"
+				}
+				fmt.Fprintf(a.stdout, "to %s by %s, not before %s: %s%s\n", p.Recipient, p.Channel, p.NotBefore.Format("2006-01-02 15:04 MST"), p.Kind, gap)
+				fmt.Fprintf(a.stdout, "  subject: %s\n  why: %s\n", p.Subject, p.Reason)
+				if person != "" {
+					fmt.Fprintln(a.stdout, "  ---")
+					for _, l := range strings.Split(strings.TrimRight(p.Text, "\n"), "\n") {
+						fmt.Fprintf(a.stdout, "  %s\n", l)
+					}
+					fmt.Fprintln(a.stdout, "  ---")
+				}
+			}
+			verb := "would be"
+			if !dryRun {
+				verb = "are"
+			}
+			a.printf("%s %s planned", plural(len(rep.Planned), "message"), verb)
+			if !dryRun {
+				d := rep.Delivery
+				a.printf(" (%d new, %d cancelled); sent %d, retrying %d, failed %d, rerouted to e-mail %d, uncertain %d",
+					rep.Added, rep.Cancelled, d.Sent, d.Retried, d.Failed, d.Rerouted, d.Uncertain)
+			}
+			a.printf("\n")
+			if len(rep.Gaps) > 0 {
+				a.printf("ownership gaps: escalations went to the fallback contact %s\n", strings.Join(rep.Gaps, ", "))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be sent, without storing or sending anything")
+	cmd.Flags().StringVar(&person, "person", "", "with --dry-run: only this person's messages, in full")
+	cmd.Flags().StringVar(&now, "now", "", "plan as of this time; default: the current time")
+	return cmd
+}
+
+func (a *app) outboxCmd() *cobra.Command {
+	var status, recipient, as string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "outbox",
+		Short: "List the messages planned and sent",
+		Long: `outbox lists messages, newest first. Statuses: pending, claimed, sending,
+sent, failed (a permanent error or too many attempts), uncertain (the
+dispatcher stopped while sending on a channel that cannot drop duplicates:
+check whether it arrived, then resend it), cancelled (re-planning dropped it).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			db, err := a.openExisting(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			var statuses []string
+			if status != "" {
+				statuses = strings.Split(status, ",")
+			}
+			msgs, err := db.OutboxMessages(cmd.Context(), statuses, recipient, limit)
+			if err != nil {
+				return err
+			}
+			if a.output == report.JSON {
+				if msgs == nil {
+					msgs = []*sqlite.OutboxMessage{}
+				}
+				return report.WriteJSON(a.stdout, msgs)
+			}
+			if len(msgs) == 0 {
+				fmt.Fprintln(a.stdout, "The outbox is empty.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATUS\tTO\tCHANNEL\tKIND\tITEMS\tATTEMPTS\tNOTE\t")
+			for _, m := range msgs {
+				ids := make([]int, 0, len(m.Items))
+				for id := range m.Items {
+					ids = append(ids, int(id))
+				}
+				sort.Ints(ids)
+				var parts []string
+				for _, id := range ids {
+					parts = append(parts, "#"+strconv.Itoa(id))
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", m.ID, m.Status, m.Recipient, m.Channel, m.Kind, clip(strings.Join(parts, " "), 30), m.Attempts, clip(m.LastError, 50))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&status, "status", "", "statuses to list, comma separated")
+	cmd.Flags().StringVar(&recipient, "to", "", "only messages to this person")
+	cmd.Flags().IntVar(&limit, "limit", 100, "list at most this many")
+	resend := &cobra.Command{
+		Use:   "resend ID",
+		Short: "Queue an uncertain or failed message again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return onus.Errorf(onus.EINVALID, "%q is not an outbox id", args[0])
+			}
+			actor := who(as)
+			if !strings.Contains(actor, "@") {
+				return onus.Errorf(onus.EINVALID, "say who resends: --as must be an e-mail address")
+			}
+			db, err := a.openExisting(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := db.Resend(cmd.Context(), id, actor); err != nil {
+				return err
+			}
+			a.printf("outbox message %d is queued again; onus nudge sends it\n", id)
+			return nil
+		},
+	}
+	resend.Flags().StringVar(&as, "as", "", "the e-mail of the person acting [$ONUS_USER]")
+	cmd.AddCommand(resend)
+	return cmd
+}
+
+func monitorNudgeOptions(dryRun bool, person string, channels map[string]notify.Channel) monitor.NudgeOptions {
+	return monitor.NudgeOptions{DryRun: dryRun, Person: person, Channels: channels}
+}
+
+// plural writes "1 message", "2 messages".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}

@@ -1,0 +1,161 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/deliver"
+	"github.com/onus-sec/onus/notify"
+	"github.com/onus-sec/onus/nudge"
+	"github.com/onus-sec/onus/raci"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+// NudgeOptions tune a nudge run.
+type NudgeOptions struct {
+	// DryRun plans and writes the messages without storing or sending them.
+	DryRun bool
+	// Person restricts a dry run to one recipient.
+	Person string
+	// Channels are the delivery channels; nil sends nothing (plan only).
+	Channels map[string]notify.Channel
+	// Dispatcher settings; zero values take the defaults.
+	Lease time.Duration
+	Step  func(step string, m *sqlite.OutboxMessage)
+}
+
+// Planned is a planned message as reported.
+type Planned struct {
+	*sqlite.OutboxMessage
+	Gap bool `json:"ownership_gap"`
+}
+
+// NudgeReport is what a nudge run planned and sent.
+type NudgeReport struct {
+	Now       time.Time     `json:"now"`
+	Planned   []Planned     `json:"planned"`
+	Added     int           `json:"added"`
+	Cancelled int           `json:"cancelled"`
+	Delivery  deliver.Stats `json:"delivery"`
+	Gaps      []string      `json:"gaps,omitempty"`
+}
+
+// Renderer loads the message templates of a configuration: the built-in
+// ones and the overrides in nudges.templates.
+func Renderer(cfg *config.Config) (*nudge.Renderer, error) {
+	tmpl := cfg.Nudges.Templates
+	if tmpl != "" && !filepath.IsAbs(tmpl) {
+		tmpl = filepath.Join(cfg.Dir, tmpl)
+	}
+	if tmpl != "" {
+		if st, err := os.Stat(tmpl); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("nudges.templates: %s is not a directory", tmpl)
+		}
+	}
+	r, err := nudge.NewRenderer(tmpl, cfg.Nudges.FindingURL, cfg.Nudges.ExceptionURL)
+	if err != nil {
+		return nil, fmt.Errorf("nudges: %v", err)
+	}
+	return r, nil
+}
+
+// Nudge plans the messages due at now, writes them to the outbox
+// (cancelling those the plan no longer has) and sends what is due.
+func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*NudgeReport, error) {
+	cfg := m.Config
+	db := m.Store
+	open, err := db.Findings(ctx, sqlite.Filter{States: []onus.State{onus.StateOpen}})
+	if err != nil {
+		return nil, err
+	}
+	resolved, err := db.Findings(ctx, sqlite.Filter{States: []onus.State{onus.StateResolved}, ResolvedSince: now.Add(-8 * 24 * time.Hour)})
+	if err != nil {
+		return nil, err
+	}
+	dir, err := db.Directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := db.NudgeLog(ctx, now.Add(-90*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	var log []nudge.Sent
+	for _, e := range entries {
+		log = append(log, nudge.Sent{Finding: e.Finding, Recipient: e.Recipient, Stage: nudge.Stage(e.Stage), At: e.At})
+	}
+	sent, err := db.SentSince(ctx, now.Add(-48*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	var delivered []nudge.Delivered
+	for _, s := range sent {
+		delivered = append(delivered, nudge.Delivered{Recipient: s[0], At: sqlite.ParseStoredTime(s[1])})
+	}
+	var channels []string
+	for name := range o.Channels {
+		channels = append(channels, name)
+	}
+	plan := nudge.Plan(nudge.Input{Now: now, Open: open, Resolved: resolved, Dir: dir, Matrix: raci.New(cfg.RACI, dir),
+		Log: log, Delivered: delivered, Config: cfg, Channels: channels})
+	r, err := Renderer(cfg)
+	if err != nil {
+		return nil, onus.Errorf(onus.EINVALID, "%s: %v", cfg.File, err)
+	}
+	rep := &NudgeReport{Now: now}
+	var msgs []*sqlite.OutboxMessage
+	for i := range plan {
+		p := &plan[i]
+		if o.Person != "" && p.Recipient.Email != o.Person {
+			continue
+		}
+		out, err := r.Render(p)
+		if err != nil {
+			return nil, err
+		}
+		payload := out.Webhook
+		switch p.Channel {
+		case "slack":
+			payload = out.Slack
+		case "teams":
+			payload = out.Teams
+		}
+		items := map[int64]string{}
+		for id, st := range p.Findings() {
+			items[id] = string(st)
+		}
+		om := &sqlite.OutboxMessage{Key: p.Key, Recipient: p.Recipient.Email, Name: p.Recipient.Name, Channel: p.Channel, Kind: p.Kind,
+			Subject: out.Subject, Text: out.Text, HTML: out.HTML, Payload: payload, Items: items, Reason: p.Reason,
+			NotBefore: p.NotBefore, Status: sqlite.OutboxPending}
+		msgs = append(msgs, om)
+		rep.Planned = append(rep.Planned, Planned{OutboxMessage: om, Gap: p.Gap})
+		if p.Gap && !slices.Contains(rep.Gaps, p.Recipient.Email) {
+			rep.Gaps = append(rep.Gaps, p.Recipient.Email)
+		}
+	}
+	if o.DryRun {
+		return rep, nil
+	}
+	if o.Person != "" {
+		return nil, onus.Errorf(onus.EINVALID, "--person only applies to a dry run: a real run plans for everyone")
+	}
+	if rep.Added, rep.Cancelled, err = db.Enqueue(ctx, msgs); err != nil {
+		return rep, err
+	}
+	if err := db.Audit(ctx, m.Actor, "nudge.plan", "outbox", fmt.Sprintf("%d planned, %d new, %d cancelled", len(msgs), rep.Added, rep.Cancelled)); err != nil {
+		return rep, err
+	}
+	if len(o.Channels) == 0 {
+		return rep, nil
+	}
+	d := &deliver.Dispatcher{Store: db, Channels: o.Channels, Now: func() time.Time { return now }, Lease: o.Lease, Log: m.log(), Step: o.Step,
+		MaxAttempts: cfg.Nudges.MaxAttempts}
+	rep.Delivery, err = d.Run(ctx)
+	return rep, err
+}

@@ -1,0 +1,135 @@
+// Package smtp delivers messages as e-mail: HTML with a plain-text
+// alternative, over SMTP with STARTTLS or TLS and authentication.
+package smtp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"strings"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/notify"
+)
+
+func init() {
+	notify.Register("email", func(cfg *config.Nudges) (notify.Channel, error) {
+		if cfg.Channels.Email == nil {
+			return nil, nil
+		}
+		return New(cfg.Channels.Email)
+	})
+}
+
+// Channel sends e-mail.
+type Channel struct {
+	from   *mail.Address
+	domain string
+	opts   []gomail.Option
+	host   string
+}
+
+var _ notify.Channel = (*Channel)(nil)
+
+// New builds the e-mail channel; the username and password are read from
+// their env: or file: references.
+func New(c *config.EmailChannel) (*Channel, error) {
+	from, err := mail.ParseAddress(c.From)
+	if err != nil {
+		return nil, fmt.Errorf("from %q is not an address: %w", c.From, err)
+	}
+	user, err := notify.Secret(c.Username)
+	if err != nil {
+		return nil, err
+	}
+	pass, err := notify.Secret(c.Password)
+	if err != nil {
+		return nil, err
+	}
+	opts := []gomail.Option{gomail.WithTimeout(30 * time.Second)}
+	port := c.Port
+	switch c.TLS {
+	case "tls":
+		opts = append(opts, gomail.WithSSL())
+		if port == 0 {
+			port = 465
+		}
+	case "none":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+		if port == 0 {
+			port = 25
+		}
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+		if port == 0 {
+			port = 587
+		}
+	}
+	opts = append(opts, gomail.WithPort(port))
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", c.CAFile)
+		}
+		opts = append(opts, gomail.WithTLSConfig(&tls.Config{RootCAs: pool, ServerName: c.Host, MinVersion: tls.VersionTLS12}))
+	}
+	if user != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(user), gomail.WithPassword(pass))
+	}
+	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+	return &Channel{from: from, domain: domain, opts: opts, host: c.Host}, nil
+}
+
+// Idempotent is false: an SMTP server takes a message twice if it is sent
+// twice. The Message-ID is derived from the key so that mail clients can
+// at least tell.
+func (c *Channel) Idempotent() bool { return false }
+
+// MessageID returns the Message-ID of the message with a key.
+func (c *Channel) MessageID(key string) string { return key + "@" + c.domain }
+
+// Send delivers one e-mail.
+func (c *Channel) Send(ctx context.Context, e notify.Envelope) (string, error) {
+	to, err := mail.ParseAddress(e.To.Email)
+	if err != nil {
+		return "", fmt.Errorf("%w: %q is not an e-mail address", notify.ErrPermanent, e.To.Email)
+	}
+	m := gomail.NewMsg()
+	if err := m.FromFormat(c.from.Name, c.from.Address); err != nil {
+		return "", fmt.Errorf("%w: %v", notify.ErrPermanent, err)
+	}
+	if err := m.AddToFormat(e.To.Name, to.Address); err != nil {
+		return "", fmt.Errorf("%w: %v", notify.ErrPermanent, err)
+	}
+	m.Subject(e.Subject)
+	id := c.MessageID(e.Key)
+	m.SetMessageIDWithValue(id)
+	m.SetGenHeader("X-Onus-Key", e.Key)
+	m.SetBodyString(gomail.TypeTextPlain, e.Text)
+	if e.HTML != "" {
+		m.AddAlternativeString(gomail.TypeTextHTML, e.HTML)
+	}
+	client, err := gomail.NewClient(c.host, c.opts...)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", notify.ErrPermanent, err)
+	}
+	if err := client.DialAndSendWithContext(ctx, m); err != nil {
+		var se *gomail.SendError
+		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+			return "", fmt.Errorf("%w: %v", notify.ErrPermanent, err)
+		}
+		return "", err
+	}
+	return "<" + id + ">", nil
+}

@@ -1,0 +1,102 @@
+package smtp_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"strings"
+	"testing"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/internal/testsrv"
+	"github.com/onus-sec/onus/notify"
+	"github.com/onus-sec/onus/notify/smtp"
+)
+
+func channel(t *testing.T, mp *testsrv.Mailpit, password string) *smtp.Channel {
+	t.Helper()
+	t.Setenv("TEST_SMTP_USER", mp.User)
+	t.Setenv("TEST_SMTP_PASSWORD", password)
+	ch, err := smtp.New(&config.EmailChannel{Host: mp.SMTPHost, Port: mp.SMTPPort, TLS: "starttls", CAFile: mp.CAFile,
+		Username: "env:TEST_SMTP_USER", Password: "env:TEST_SMTP_PASSWORD", From: "Acme Security <security@acme.com>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// parts returns the content types and bodies of a multipart/alternative message.
+func parts(t *testing.T, raw string) map[string]string {
+	t.Helper()
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatalf("not a valid message: %v", err)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("content type %q (%v), want multipart/alternative", msg.Header.Get("Content-Type"), err)
+	}
+	out := map[string]string{}
+	r := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := r.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("bad part: %v", err)
+		}
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		b, _ := io.ReadAll(p) // quoted-printable is decoded by the reader
+		out[ct] = string(b)
+	}
+	return out
+}
+
+func TestSendThroughMailpit(t *testing.T) {
+	mp := testsrv.StartMailpit(t)
+	ch := channel(t, mp, mp.Password)
+	id, err := ch.Send(context.Background(), notify.Envelope{
+		Key: "k123", To: onus.Person{Email: "jane.doe@acme.com", Name: "Jane Doe"}, Subject: "2 security items for you",
+		Text: "Hi Jane,\nyour laptop <script>alert(1)</script> needs you.\n",
+		HTML: "<p>Hi Jane, your laptop &lt;script&gt;alert(1)&lt;/script&gt; needs you.</p>",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != "<k123@acme.com>" {
+		t.Errorf("provider id = %q", id)
+	}
+	msgs := mp.Messages(t)
+	if len(msgs) != 1 || msgs[0].Subject != "2 security items for you" || msgs[0].To[0].Address != "jane.doe@acme.com" || msgs[0].MessageID != "k123@acme.com" {
+		t.Fatalf("received %+v", msgs)
+	}
+	p := parts(t, mp.Raw(t, msgs[0].ID))
+	if !strings.Contains(p["text/plain"], "<script>alert(1)</script>") || !strings.Contains(p["text/html"], "&lt;script&gt;") || strings.Contains(p["text/html"], "<script>") {
+		t.Errorf("parts = %q", p)
+	}
+}
+
+func TestBadCredentialsAndRecipients(t *testing.T) {
+	mp := testsrv.StartMailpit(t)
+	ch := channel(t, mp, "wrong")
+	_, err := ch.Send(context.Background(), notify.Envelope{Key: "k", To: onus.Person{Email: "jane@acme.com"}, Subject: "s", Text: "t"})
+	if err == nil {
+		t.Fatal("sent with a wrong password")
+	}
+	ch = channel(t, mp, mp.Password)
+	if _, err := ch.Send(context.Background(), notify.Envelope{Key: "k", To: onus.Person{Email: "not an address"}, Subject: "s", Text: "t"}); !errors.Is(err, notify.ErrPermanent) {
+		t.Errorf("bad recipient: %v, want a permanent error", err)
+	}
+	if n := len(mp.Messages(t)); n != 0 {
+		t.Errorf("%d messages arrived", n)
+	}
+	// Secrets come from the environment or files, never from the config.
+	if _, err := smtp.New(&config.EmailChannel{Host: "h", From: "a@b.c", Password: "env:ONUS_TEST_UNSET_VARIABLE"}); err == nil || !strings.Contains(err.Error(), "ONUS_TEST_UNSET_VARIABLE is not set") {
+		t.Errorf("unset secret: %v", err)
+	}
+}

@@ -1,0 +1,367 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onus-sec/onus"
+)
+
+// Outbox statuses; see migration 00003 for their meaning.
+const (
+	OutboxPending   = "pending"
+	OutboxClaimed   = "claimed"
+	OutboxSending   = "sending"
+	OutboxSent      = "sent"
+	OutboxFailed    = "failed"
+	OutboxUncertain = "uncertain"
+	OutboxCancelled = "cancelled"
+)
+
+// OutboxMessage is one message in the outbox.
+type OutboxMessage struct {
+	ID         int64            `json:"id"`
+	Key        string           `json:"key"`
+	Recipient  string           `json:"recipient"`
+	Name       string           `json:"name,omitempty"`
+	Channel    string           `json:"channel"`
+	Kind       string           `json:"kind"`
+	Subject    string           `json:"subject"`
+	Text       string           `json:"-"`
+	HTML       string           `json:"-"`
+	Payload    json.RawMessage  `json:"-"`
+	Items      map[int64]string `json:"items"` // finding → stage
+	Reason     string           `json:"reason"`
+	NotBefore  time.Time        `json:"not_before"`
+	Status     string           `json:"status"`
+	Attempts   int              `json:"attempts"`
+	NextTry    time.Time        `json:"next_attempt_at"`
+	LastError  string           `json:"last_error,omitempty"`
+	ProviderID string           `json:"provider_id,omitempty"`
+	CreatedAt  time.Time        `json:"created_at"`
+	SentAt     *time.Time       `json:"sent_at,omitempty"`
+}
+
+const outboxCols = `id, key, recipient, channel, kind, subject, body_text, body_html, payload, items, reason, not_before, status,
+	attempts, next_attempt_at, last_error, provider_id, created_at, COALESCE(sent_at, '')`
+
+func scanOutbox(sc interface{ Scan(...any) error }) (*OutboxMessage, error) {
+	var m OutboxMessage
+	var payload, items, notBefore, next, created, sent string
+	if err := sc.Scan(&m.ID, &m.Key, &m.Recipient, &m.Channel, &m.Kind, &m.Subject, &m.Text, &m.HTML, &payload, &items, &m.Reason,
+		&notBefore, &m.Status, &m.Attempts, &next, &m.LastError, &m.ProviderID, &created, &sent); err != nil {
+		return nil, err
+	}
+	m.Payload = json.RawMessage(payload)
+	raw := map[string]string{}
+	_ = json.Unmarshal([]byte(items), &raw)
+	m.Items = map[int64]string{}
+	for k, v := range raw {
+		id, _ := strconv.ParseInt(k, 10, 64)
+		m.Items[id] = v
+	}
+	m.NotBefore, m.NextTry, m.CreatedAt = parseTime(notBefore), parseTime(next), parseTime(created)
+	if sent != "" {
+		t := parseTime(sent)
+		m.SentAt = &t
+	}
+	return &m, nil
+}
+
+// Enqueue writes a plan into the outbox: each message once, under its key
+// (a message planned again is left as it is), and cancels the pending
+// messages the plan no longer has, whose findings were fixed, exempted or
+// moved. It returns how many it added and cancelled.
+func (s *DB) Enqueue(ctx context.Context, msgs []*OutboxMessage) (added, cancelled int, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		keys := map[string]bool{}
+		for _, m := range msgs {
+			keys[m.Key] = true
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, key FROM outbox WHERE status = 'pending'`)
+		if err != nil {
+			return err
+		}
+		var stale []int64
+		for rows.Next() {
+			var id int64
+			var key string
+			if err := rows.Scan(&id, &key); err != nil {
+				rows.Close()
+				return err
+			}
+			if !keys[key] {
+				stale = append(stale, id)
+			}
+		}
+		rows.Close()
+		for _, id := range stale {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'cancelled' WHERE id = ? AND status = 'pending'`, id); err != nil {
+				return err
+			}
+		}
+		cancelled = len(stale)
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO outbox (key, recipient, channel, kind, subject, body_text, body_html, payload, items, reason, not_before, status, next_attempt_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		now := fmtTime(s.Now())
+		for _, m := range msgs {
+			items := map[string]string{}
+			for id, st := range m.Items {
+				items[strconv.FormatInt(id, 10)] = st
+			}
+			b, _ := json.Marshal(items)
+			res, err := ins.ExecContext(ctx, m.Key, m.Recipient, m.Channel, m.Kind, m.Subject, m.Text, m.HTML, string(m.Payload), string(b), m.Reason,
+				fmtTime(m.NotBefore), fmtTime(m.NotBefore), now)
+			if err != nil {
+				return fmt.Errorf("store: enqueue: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				added++
+			}
+		}
+		return nil
+	})
+	return added, cancelled, err
+}
+
+// Claim takes the next message due at now for delivery, holding it for
+// lease. It returns nil when nothing is due.
+func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*OutboxMessage, error) {
+	at := fmtTime(now)
+	m, err := scanOutbox(s.db.QueryRowContext(ctx, `UPDATE outbox SET status = 'claimed', attempts = attempts + 1, lease_until = ?
+		WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND not_before <= ? AND next_attempt_at <= ? ORDER BY not_before, id LIMIT 1)
+		RETURNING `+outboxCols, fmtTime(now.Add(lease)), at, at))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	return m, nil
+}
+
+// MarkSending records that a message is being handed to its channel:
+// from here, a crash leaves it uncertain.
+func (s *DB) MarkSending(ctx context.Context, id int64) error {
+	return s.setStatus(ctx, id, OutboxClaimed, OutboxSending, "")
+}
+
+func (s *DB) setStatus(ctx context.Context, id int64, from, to, errMsg string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = CASE WHEN ? = '' THEN last_error ELSE ? END WHERE id = ? AND status = ?`,
+		to, errMsg, errMsg, id, from)
+	if err != nil {
+		return fmt.Errorf("store: outbox %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return onus.Errorf(onus.ECONFLICT, "outbox message %d is no longer %s", id, from)
+	}
+	return nil
+}
+
+// MarkSent records a delivery: the message, the nudge log its planner
+// reads, and a line in the history of every finding it told about, in
+// one transaction.
+func (s *DB) MarkSent(ctx context.Context, m *OutboxMessage, providerID string, at time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', provider_id = ?, sent_at = ?, last_error = '' WHERE id = ? AND status IN ('sending', 'claimed')`,
+			providerID, fmtTime(at), m.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return onus.Errorf(onus.ECONFLICT, "outbox message %d is no longer being sent", m.ID)
+		}
+		ids := make([]int64, 0, len(m.Items))
+		for id := range m.Items {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		for _, id := range ids {
+			stage := m.Items[id]
+			if _, err := tx.ExecContext(ctx, `INSERT INTO nudge_log (finding_id, recipient, stage, at, outbox_id) VALUES (?, ?, ?, ?, ?)`,
+				id, m.Recipient, stage, fmtTime(at), m.ID); err != nil {
+				return err
+			}
+			note := fmt.Sprintf("told %s by %s (%s, %s)", m.Recipient, m.Channel, m.Kind, stage)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO finding_events (finding_id, at, type, to_value, note) SELECT id, ?, 'told', ?, ? FROM findings WHERE id = ?`,
+				fmtTime(at), m.Recipient, note, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// MarkRetry puts a message back for another attempt at next.
+func (s *DB) MarkRetry(ctx context.Context, id int64, errMsg string, next time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ? AND status IN ('claimed', 'sending')`,
+		fmtTime(next), errMsg, id)
+	return err
+}
+
+// MarkFailed gives up on a message.
+func (s *DB) MarkFailed(ctx context.Context, id int64, errMsg string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ? AND status IN ('claimed', 'sending')`, errMsg, id)
+	return err
+}
+
+// Reroute sends a message by another channel, at once: the person could
+// not be reached on theirs.
+func (s *DB) Reroute(ctx context.Context, id int64, channel, why string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'pending', channel = ?, last_error = ?, attempts = 0 WHERE id = ? AND status IN ('claimed', 'sending')`,
+		channel, why, id)
+	return err
+}
+
+// Recover handles messages a crashed dispatcher held: claimed ones go back
+// to pending (nothing left the machine); ones being sent go back to
+// pending when their channel deduplicates, and are marked uncertain
+// otherwise, never resent by themselves. It returns how many of each.
+func (s *DB) Recover(ctx context.Context, now time.Time, idempotent func(channel string) bool) (requeued, uncertain int, err error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, status, channel FROM outbox WHERE status IN ('claimed', 'sending') AND lease_until < ?`, fmtTime(now))
+	if err != nil {
+		return 0, 0, err
+	}
+	type held struct {
+		id              int64
+		status, channel string
+	}
+	var hs []held
+	for rows.Next() {
+		var h held
+		if err := rows.Scan(&h.id, &h.status, &h.channel); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		hs = append(hs, h)
+	}
+	rows.Close()
+	for _, h := range hs {
+		if h.status == OutboxClaimed || idempotent(h.channel) {
+			if err := s.setStatus(ctx, h.id, h.status, OutboxPending, "recovered after a crash"); err == nil {
+				requeued++
+			}
+			continue
+		}
+		if err := s.setStatus(ctx, h.id, h.status, OutboxUncertain, "the dispatcher stopped while sending: it may or may not have arrived; check, then onus outbox resend"); err == nil {
+			uncertain++
+		}
+	}
+	return requeued, uncertain, nil
+}
+
+// Resend puts an uncertain or failed message back in the queue, by hand.
+func (s *DB) Resend(ctx context.Context, id int64, actor string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND status IN ('uncertain', 'failed')`,
+			fmtTime(s.Now()), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return onus.Errorf(onus.ECONFLICT, "outbox message %d is not uncertain or failed", id)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object) VALUES (?, ?, 'outbox.resend', ?)`,
+			fmtTime(s.Now()), actor, fmt.Sprintf("outbox %d", id))
+		return err
+	})
+}
+
+// OutboxMessages lists the outbox, newest first.
+func (s *DB) OutboxMessages(ctx context.Context, statuses []string, recipient string, limit int) ([]*OutboxMessage, error) {
+	var where []string
+	var args []any
+	if len(statuses) > 0 {
+		where = append(where, "status IN ("+strings.TrimSuffix(strings.Repeat("?,", len(statuses)), ",")+")")
+		for _, st := range statuses {
+			args = append(args, st)
+		}
+	}
+	if recipient != "" {
+		where = append(where, "recipient = ?")
+		args = append(args, strings.ToLower(recipient))
+	}
+	q := `SELECT ` + outboxCols + ` FROM outbox`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []*OutboxMessage
+	for rows.Next() {
+		m, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// NudgeEntry is one line of the nudge log.
+type NudgeEntry struct {
+	Finding   int64
+	Recipient string
+	Stage     string
+	At        time.Time
+}
+
+// NudgeLog returns what people were told since a time.
+func (s *DB) NudgeLog(ctx context.Context, since time.Time) ([]NudgeEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, recipient, stage, at FROM nudge_log WHERE at >= ?`, fmtTime(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: nudge log: %w", err)
+	}
+	defer rows.Close()
+	var out []NudgeEntry
+	for rows.Next() {
+		var e NudgeEntry
+		var at string
+		if err := rows.Scan(&e.Finding, &e.Recipient, &e.Stage, &at); err != nil {
+			return nil, err
+		}
+		e.At = parseTime(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// SentSince returns the recipient and time of every message sent since a
+// time, for the daily limit.
+func (s *DB) SentSince(ctx context.Context, since time.Time) ([][2]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT recipient, sent_at FROM outbox WHERE status = 'sent' AND sent_at >= ?`, fmtTime(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var r, at string
+		if err := rows.Scan(&r, &at); err != nil {
+			return nil, err
+		}
+		out = append(out, [2]string{r, at})
+	}
+	return out, rows.Err()
+}
+
+// ParseStoredTime reads a time as the store writes it.
+func ParseStoredTime(s string) time.Time { return parseTime(s) }

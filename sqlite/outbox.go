@@ -174,33 +174,63 @@ func (s *DB) setStatus(ctx context.Context, id int64, from, to, errMsg string) e
 // one transaction.
 func (s *DB) MarkSent(ctx context.Context, m *OutboxMessage, providerID string, at time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', provider_id = ?, sent_at = ?, last_error = '' WHERE id = ? AND status IN ('sending', 'claimed')`,
-			providerID, fmtTime(at), m.ID)
-		if err != nil {
+		return markSent(ctx, tx, m, providerID, at, "told", OutboxSending, OutboxClaimed)
+	})
+}
+
+func markSent(ctx context.Context, tx *sql.Tx, m *OutboxMessage, providerID string, at time.Time, verb string, from ...string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', provider_id = ?, sent_at = ?, last_error = '' WHERE id = ? AND status IN (?, ?)`,
+		providerID, fmtTime(at), m.ID, from[0], from[len(from)-1])
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return onus.Errorf(onus.ECONFLICT, "outbox message %d is no longer %s", m.ID, strings.Join(from, " or "))
+	}
+	ids := make([]int64, 0, len(m.Items))
+	for id := range m.Items {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		stage := m.Items[id]
+		if _, err := tx.ExecContext(ctx, `INSERT INTO nudge_log (finding_id, recipient, stage, at, outbox_id) VALUES (?, ?, ?, ?, ?)`,
+			id, m.Recipient, stage, fmtTime(at), m.ID); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return onus.Errorf(onus.ECONFLICT, "outbox message %d is no longer being sent", m.ID)
+		note := fmt.Sprintf("%s %s by %s (%s, %s; outbox %d)", verb, m.Recipient, m.Channel, m.Kind, stage, m.ID)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO finding_events (finding_id, at, type, to_value, note) SELECT id, ?, 'told', ?, ? FROM findings WHERE id = ?`,
+			fmtTime(at), m.Recipient, note, id); err != nil {
+			return err
 		}
-		ids := make([]int64, 0, len(m.Items))
-		for id := range m.Items {
-			ids = append(ids, id)
+	}
+	return nil
+}
+
+// Confirm records an uncertain message as sent, by hand: someone checked
+// that it arrived. It is audited.
+func (s *DB) Confirm(ctx context.Context, id int64, actor string) error {
+	m, err := s.OutboxMessage(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := markSent(ctx, tx, m, "confirmed by "+actor, s.Now(), "told (confirmed by "+actor+")", OutboxUncertain); err != nil {
+			return err
 		}
-		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-		for _, id := range ids {
-			stage := m.Items[id]
-			if _, err := tx.ExecContext(ctx, `INSERT INTO nudge_log (finding_id, recipient, stage, at, outbox_id) VALUES (?, ?, ?, ?, ?)`,
-				id, m.Recipient, stage, fmtTime(at), m.ID); err != nil {
-				return err
-			}
-			note := fmt.Sprintf("told %s by %s (%s, %s)", m.Recipient, m.Channel, m.Kind, stage)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO finding_events (finding_id, at, type, to_value, note) SELECT id, ?, 'told', ?, ? FROM findings WHERE id = ?`,
-				fmtTime(at), m.Recipient, note, id); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object) VALUES (?, ?, 'outbox.confirm', ?)`,
+			fmtTime(s.Now()), actor, fmt.Sprintf("outbox %d", id))
+		return err
 	})
+}
+
+// OutboxMessage returns one message.
+func (s *DB) OutboxMessage(ctx context.Context, id int64) (*OutboxMessage, error) {
+	m, err := scanOutbox(s.db.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, onus.Errorf(onus.ENOTFOUND, "no outbox message %d", id)
+	}
+	return m, err
 }
 
 // MarkRetry puts a message back for another attempt at next.

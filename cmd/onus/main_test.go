@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onus-sec/onus/internal/testsrv"
 )
 
 // cli runs the command in-process, as a user would from a shell.
@@ -269,5 +272,98 @@ func TestExceptionCommands(t *testing.T) {
 	_, errs, code = c("exceptions", "--state", "pending")
 	if code != 1 || !strings.Contains(errs, `unknown exception state "pending"`) {
 		t.Errorf("bad state: %d %s", code, errs)
+	}
+}
+
+func TestNudgeCommands(t *testing.T) {
+	dir := demo(t)
+	c := func(args ...string) (string, string, int) { return cli(t, append(args, "--config", dir)...) }
+	now := "--now=2026-11-30T09:00:00Z"
+	out, _, code := c("nudge", "--dry-run", now)
+	if code != 0 || !strings.Contains(out, "25 messages would be planned") || !strings.Contains(out, "to barbara.liskov@acme.com by email") {
+		t.Fatalf("dry run: %d\n%s", code, out)
+	}
+	out, _, _ = c("nudge", "--dry-run", now, "--person", "Barbara.Liskov@acme.com")
+	if !strings.Contains(out, "1 message would be planned") || !strings.Contains(out, "Hi Barbara,") || !strings.Contains(out, "your app Google Chrome.app") {
+		t.Errorf("dry run for one person:\n%s", out)
+	}
+	out, _, _ = c("nudge", "--dry-run", now, "-o", "json")
+	var rep struct {
+		Planned []struct {
+			Recipient, Channel, Reason string
+			Items                      map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Planned) != 25 || rep.Planned[0].Reason == "" {
+		t.Errorf("dry run JSON (%v):\n%.500s", err, out)
+	}
+	out, _, _ = c("outbox")
+	if !strings.Contains(out, "The outbox is empty.") {
+		t.Errorf("a dry run stored messages:\n%s", out)
+	}
+	_, errs, code := c("nudge", now)
+	if code != 1 || !strings.Contains(errs, "no channel is configured under nudges.channels") {
+		t.Errorf("nudge without channels: %d %s", code, errs)
+	}
+
+	// A real SMTP server.
+	mp := testsrv.StartMailpit(t)
+	yaml := filepath.Join(dir, "onus.yaml")
+	b, _ := os.ReadFile(yaml)
+	conf := strings.Replace(string(b), "  # channels:\n", fmt.Sprintf("  channels:\n    email: { host: %s, port: %d, ca_file: %s, username: env:T_SMTP_USER, password: env:T_SMTP_PASSWORD, from: security@acme.com }\n",
+		mp.SMTPHost, mp.SMTPPort, mp.CAFile), 1)
+	os.WriteFile(yaml, []byte(conf), 0o644)
+	_, errs, code = c("nudge", now)
+	if code != 1 || !strings.Contains(errs, "T_SMTP_USER is not set") {
+		t.Errorf("a missing secret: %d %s", code, errs)
+	}
+	t.Setenv("T_SMTP_USER", mp.User)
+	t.Setenv("T_SMTP_PASSWORD", mp.Password)
+	out, errs, code = c("nudge", now)
+	if code != 0 || !strings.Contains(out, "25 messages are planned (25 new, 0 cancelled); sent 14,") {
+		t.Fatalf("nudge: %d\n%s%s", code, out, errs)
+	}
+	if n := len(mp.Messages(t)); n != 14 {
+		t.Errorf("mailpit has %d messages, want 14 (the others wait for working hours)", n)
+	}
+	if strings.Contains(out+errs, mp.Password) {
+		t.Error("the SMTP password was printed")
+	}
+	out, _, _ = c("outbox", "--status", "sent", "--to", "barbara.liskov@acme.com")
+	if !strings.Contains(out, "sent    barbara.liskov@acme.com  email") || !strings.Contains(out, "#5 #9 #11 #27") {
+		t.Errorf("outbox:\n%s", out)
+	}
+	var sent []struct {
+		ID     int64
+		Status string
+	}
+	out, _, _ = c("outbox", "--status", "sent", "--to", "barbara.liskov@acme.com", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &sent); err != nil || len(sent) != 1 {
+		t.Fatalf("outbox JSON (%v): %s", err, out)
+	}
+	id := fmt.Sprint(sent[0].ID)
+	out, _, _ = c("outbox", "show", id)
+	if !strings.Contains(out, "sent, to barbara.liskov@acme.com by email (digest)") || !strings.Contains(out, "Hi Barbara,") {
+		t.Errorf("outbox show:\n%s", out)
+	}
+	_, errs, code = c("outbox", "resend", id, "--as", "ops@acme.com")
+	if code != 1 || !strings.Contains(errs, "is not uncertain or failed") {
+		t.Errorf("resend of a sent message: %d %s", code, errs)
+	}
+	_, errs, code = c("outbox", "confirm", id)
+	if code != 1 || !strings.Contains(errs, "--as must be an e-mail address") {
+		t.Errorf("confirm without --as: %d %s", code, errs)
+	}
+	out, _, _ = c("finding", "27")
+	if !strings.Contains(out, "told barbara.liskov@acme.com by email") {
+		t.Errorf("finding 27's history does not say Barbara was told:\n%s", out)
+	}
+	// A broken template is a configuration problem, found by validate.
+	os.MkdirAll(filepath.Join(dir, "messages"), 0o755)
+	os.WriteFile(filepath.Join(dir, "messages", "digest.txt.tmpl"), []byte("{{if}}"), 0o644)
+	os.WriteFile(yaml, []byte(strings.Replace(conf, "nudges:\n", "nudges:\n  templates: messages\n", 1)), 0o644)
+	_, errs, code = cli(t, "validate", dir)
+	if code != 1 || !strings.Contains(errs, "digest.txt.tmpl") {
+		t.Errorf("validate with a broken template: %d %s", code, errs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -113,7 +114,7 @@ and why.`,
 }
 
 func (a *app) outboxCmd() *cobra.Command {
-	var status, recipient, as string
+	var status, recipient string
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "outbox",
@@ -121,7 +122,8 @@ func (a *app) outboxCmd() *cobra.Command {
 		Long: `outbox lists messages, newest first. Statuses: pending, claimed, sending,
 sent, failed (a permanent error or too many attempts), uncertain (the
 dispatcher stopped while sending on a channel that cannot drop duplicates:
-check whether it arrived, then resend it), cancelled (re-planning dropped it).`,
+check whether it arrived, then "confirm" or "resend" it), cancelled
+(re-planning dropped it: its findings were fixed, exempted or moved).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -170,33 +172,84 @@ check whether it arrived, then resend it), cancelled (re-planning dropped it).`,
 	cmd.Flags().StringVar(&status, "status", "", "statuses to list, comma separated")
 	cmd.Flags().StringVar(&recipient, "to", "", "only messages to this person")
 	cmd.Flags().IntVar(&limit, "limit", 100, "list at most this many")
-	resend := &cobra.Command{
-		Use:   "resend ID",
-		Short: "Queue an uncertain or failed message again",
+	// act runs a change of an outbox message by someone named.
+	act := func(use, short, done string, fn func(db *sqlite.DB, cmd *cobra.Command, id int64, actor string) error) *cobra.Command {
+		var as string
+		c := &cobra.Command{
+			Use:   use + " ID",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				id, err := strconv.ParseInt(args[0], 10, 64)
+				if err != nil {
+					return onus.Errorf(onus.EINVALID, "%q is not an outbox id", args[0])
+				}
+				actor := who(as)
+				if !strings.Contains(actor, "@") {
+					return onus.Errorf(onus.EINVALID, "say who acts: --as must be an e-mail address (or set ONUS_USER)")
+				}
+				db, err := a.openExisting(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				if err := fn(db, cmd, id, actor); err != nil {
+					return err
+				}
+				a.printf("outbox message %d %s\n", id, done)
+				return nil
+			},
+		}
+		c.Flags().StringVar(&as, "as", "", "the e-mail of the person acting [$ONUS_USER]")
+		return c
+	}
+	cmd.AddCommand(act("resend", "Queue an uncertain or failed message again", "is queued again; onus nudge sends it",
+		func(db *sqlite.DB, cmd *cobra.Command, id int64, actor string) error {
+			return db.Resend(cmd.Context(), id, actor)
+		}))
+	cmd.AddCommand(act("confirm", "Record an uncertain message as sent, once you know it arrived", "is recorded as sent",
+		func(db *sqlite.DB, cmd *cobra.Command, id int64, actor string) error {
+			return db.Confirm(cmd.Context(), id, actor)
+		}))
+	cmd.AddCommand(&cobra.Command{
+		Use:   "show ID",
+		Short: "Show one message: its status, recipient and text",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil {
 				return onus.Errorf(onus.EINVALID, "%q is not an outbox id", args[0])
-			}
-			actor := who(as)
-			if !strings.Contains(actor, "@") {
-				return onus.Errorf(onus.EINVALID, "say who resends: --as must be an e-mail address")
 			}
 			db, err := a.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			if err := db.Resend(cmd.Context(), id, actor); err != nil {
+			m, err := db.OutboxMessage(cmd.Context(), id)
+			if err != nil {
 				return err
 			}
-			a.printf("outbox message %d is queued again; onus nudge sends it\n", id)
+			if a.output == report.JSON {
+				return report.WriteJSON(a.stdout, struct {
+					*sqlite.OutboxMessage
+					Text string `json:"text"`
+				}{m, m.Text})
+			}
+			fmt.Fprintf(a.stdout, "outbox %d: %s, to %s by %s (%s), %d attempts\n", m.ID, m.Status, m.Recipient, m.Channel, m.Kind, m.Attempts)
+			fmt.Fprintf(a.stdout, "why: %s\nnot before: %s\n", m.Reason, m.NotBefore.Format(time.RFC3339))
+			if m.SentAt != nil {
+				fmt.Fprintf(a.stdout, "sent: %s (%s)\n", m.SentAt.Format(time.RFC3339), m.ProviderID)
+			}
+			if m.LastError != "" {
+				fmt.Fprintf(a.stdout, "last error: %s\n", m.LastError)
+			}
+			fmt.Fprintf(a.stdout, "subject: %s\n\n%s", m.Subject, m.Text)
 			return nil
 		},
-	}
-	resend.Flags().StringVar(&as, "as", "", "the e-mail of the person acting [$ONUS_USER]")
-	cmd.AddCommand(resend)
+	})
 	return cmd
 }
 

@@ -13,6 +13,7 @@ package deliver
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
@@ -96,6 +97,14 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Channels that hold connections close them when the run ends.
+	defer func() {
+		for _, ch := range d.Channels {
+			if c, ok := ch.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}()
 	var err error
 	st.Requeued, st.Uncertain, err = d.Store.Recover(ctx, d.now(), func(channel string) bool {
 		ch, ok := d.Channels[channel]

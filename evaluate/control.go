@@ -173,12 +173,30 @@ func (c *Control) FixText(data any) string { return render(c.FixTmpl, c.Fix, dat
 
 // RenderFix renders fix instructions written as a text/template. A
 // template that fails to render is shown as written.
-func RenderFix(fix string, data any) string {
+func RenderFix(fix string, data any) string { return ParseFix(fix).Render(data) }
+
+// Fix is parsed fix instructions, for rendering many times.
+type Fix struct {
+	t   *template.Template
+	raw string
+}
+
+// ParseFix parses fix instructions; a template that does not parse is
+// shown as written.
+func ParseFix(fix string) Fix {
 	t, err := template.New("fix").Option("missingkey=zero").Parse(fix)
 	if err != nil {
-		return fix
+		return Fix{raw: fix}
 	}
-	return render(t, fix, data)
+	return Fix{t: t, raw: fix}
+}
+
+// Render renders the instructions for one entity.
+func (f Fix) Render(data any) string {
+	if f.t == nil {
+		return f.raw
+	}
+	return render(f.t, f.raw, data)
 }
 
 func render(t *template.Template, raw string, data any) string {

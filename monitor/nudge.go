@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -109,22 +110,24 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 		return nil, onus.Errorf(onus.EINVALID, "%s: %v", cfg.File, err)
 	}
 	rep := &NudgeReport{Now: now}
+	rendered, err := r.RenderPlan(plan, func(p *nudge.Message) bool { return o.Person == "" || p.Recipient.Email == o.Person })
+	if err != nil {
+		return nil, err
+	}
 	var msgs []*sqlite.OutboxMessage
 	for i := range plan {
-		p := &plan[i]
-		if o.Person != "" && p.Recipient.Email != o.Person {
+		p, out := &plan[i], rendered[i]
+		if out == nil {
 			continue
 		}
-		out, err := r.Render(p)
-		if err != nil {
-			return nil, err
-		}
-		payload := out.Webhook
+		var payload json.RawMessage
 		switch p.Channel {
 		case "slack":
 			payload = out.Slack
 		case "teams":
 			payload = out.Teams
+		case "webhook":
+			payload = out.Webhook
 		}
 		items := map[int64]string{}
 		for id, st := range p.Findings() {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/raci"
 )
 
@@ -71,6 +72,9 @@ type Input struct {
 	Config    *config.Config
 	// Channels are the channels that are configured.
 	Channels []string
+
+	controls map[string]*config.Control
+	fixes    map[string]evaluate.Fix
 }
 
 // Item is one finding in a message.
@@ -92,6 +96,9 @@ type Item struct {
 	Yours bool
 	// N is the item's position in its message, from 1.
 	N int
+	// URL and ExceptionURL are the links of nudges.finding_url and
+	// nudges.exception_url for the finding; "" when not configured.
+	URL, ExceptionURL string
 }
 
 // Late is a finding escalated to someone.
@@ -278,42 +285,59 @@ func (c Calendar) Next(t time.Time, zone *time.Location) time.Time {
 func Plan(in Input) []Message {
 	cfg := in.Config
 	cal := NewCalendar(cfg)
-	// What each person was told about each finding, newest last.
-	told := map[string]map[int64]map[Stage]time.Time{}
+	in.controls = make(map[string]*config.Control, len(cfg.Controls))
+	in.fixes = make(map[string]evaluate.Fix, len(cfg.Controls))
+	for _, c := range cfg.Controls {
+		in.controls[c.ID] = c
+		if c.Fix != "" {
+			in.fixes[c.ID] = evaluate.ParseFix(c.Fix)
+		}
+	}
+	// When each person was last told about each finding, at each stage.
+	type toldKey struct {
+		who string
+		f   int64
+		st  Stage
+	}
+	told := make(map[toldKey]time.Time, len(in.Log))
 	lastDigest := map[string]time.Time{}
+	lastSummary := map[string]time.Time{}
 	for _, s := range in.Log {
-		byF := told[s.Recipient]
-		if byF == nil {
-			byF = map[int64]map[Stage]time.Time{}
-			told[s.Recipient] = byF
+		k := toldKey{s.Recipient, s.Finding, s.Stage}
+		if s.At.After(told[k]) {
+			told[k] = s.At
 		}
-		if byF[s.Finding] == nil {
-			byF[s.Finding] = map[Stage]time.Time{}
-		}
-		if s.At.After(byF[s.Finding][s.Stage]) {
-			byF[s.Finding][s.Stage] = s.At
-		}
-		if s.Stage != Escalation && s.Stage != Summary && s.At.After(lastDigest[s.Recipient]) {
-			lastDigest[s.Recipient] = s.At
+		switch s.Stage {
+		case Summary:
+			if s.At.After(lastSummary[s.Recipient]) {
+				lastSummary[s.Recipient] = s.At
+			}
+		case Escalation:
+		default:
+			if s.At.After(lastDigest[s.Recipient]) {
+				lastDigest[s.Recipient] = s.At
+			}
 		}
 	}
 	last := func(who string, f int64, st ...Stage) time.Time {
 		var t time.Time
 		for _, s := range st {
-			if x := told[who][f][s]; x.After(t) {
+			if x := told[toldKey{who, f, s}]; x.After(t) {
 				t = x
 			}
 		}
 		return t
 	}
+	delivered := map[string][]time.Time{}
+	for _, d := range in.Delivered {
+		delivered[d.Recipient] = append(delivered[d.Recipient], d.At)
+	}
 	sentToday := func(who string, zone *time.Location) int {
 		y, m, d := in.Now.In(zone).Date()
 		n := 0
-		for _, x := range in.Delivered {
-			if x.Recipient == who {
-				if yy, mm, dd := x.At.In(zone).Date(); yy == y && mm == m && dd == d {
-					n++
-				}
+		for _, at := range delivered[who] {
+			if yy, mm, dd := at.In(zone).Date(); yy == y && mm == m && dd == d {
+				n++
 			}
 		}
 		return n
@@ -339,6 +363,10 @@ func Plan(in Input) []Message {
 		}
 	}
 	owners := sortedKeys(byOwner)
+	fixedBy := map[string][]onus.Finding{}
+	for _, f := range in.Resolved {
+		fixedBy[f.Responsible.Email] = append(fixedBy[f.Responsible.Email], f)
+	}
 
 	// Digests: every open item of a person, when at least one has news.
 	for _, who := range owners {
@@ -385,8 +413,8 @@ func Plan(in Input) []Message {
 		}
 		m := Message{Recipient: person(in.Dir, who), FirstName: firstName(in.Dir, who), Kind: Digest, Items: items,
 			Reason: strings.Join(reasons, ", ")}
-		for _, f := range in.Resolved {
-			if f.Responsible.Email == who && f.ResolvedAt != nil && f.ResolvedAt.After(lastDigest[who]) {
+		for _, f := range fixedBy[who] {
+			if f.ResolvedAt != nil && f.ResolvedAt.After(lastDigest[who]) {
 				m.Thanks = append(m.Thanks, in.item(f))
 			}
 		}
@@ -395,6 +423,11 @@ func Plan(in Input) []Message {
 
 	// Escalations: to the manager and the Accountable person, by name.
 	late := map[string][]Late{}
+	type lateKey struct {
+		who string
+		f   int64
+	}
+	listed := map[lateKey]bool{}
 	gaps := map[string]bool{}
 	fallback := cfg.Nudges.Fallback
 	if fallback == "" {
@@ -431,9 +464,10 @@ func Plan(in Input) []Message {
 			if prev := last(who, f.ID, Escalation); !prev.IsZero() && in.Now.Sub(prev) < sc.again {
 				continue
 			}
-			if slices.ContainsFunc(late[who], func(l Late) bool { return l.Finding.ID == f.ID }) {
+			if listed[lateKey{who, f.ID}] {
 				continue
 			}
+			listed[lateKey{who, f.ID}] = true
 			l := Late{Item: in.item(f), Role: t.role, DaysLate: daysLate, Noun: in.noun(f)}
 			if gap {
 				l.Role, l.Missing = "fallback", t.role
@@ -454,91 +488,99 @@ func Plan(in Input) []Message {
 	}
 
 	// Weekly summaries for the Informed, on their summary day.
-	informed := map[string]bool{}
-	for _, f := range append(append([]onus.Finding(nil), in.Open...), in.Resolved...) {
-		for _, i := range f.Informed {
-			informed[i] = true
-		}
-	}
-	for _, who := range sortedKeys(informed) {
+	summaries := in.summaries()
+	for _, who := range sortedKeys(summaries) {
 		zone := cal.zone(in.Dir.Person(who))
-		local := in.Now.In(zone)
-		if local.Weekday() != cal.Summary {
+		if in.Now.In(zone).Weekday() != cal.Summary {
 			continue
 		}
-		if prev := lastSummary(in.Log, who); !prev.IsZero() && in.Now.Sub(prev) < 6*day {
+		if prev := lastSummary[who]; !prev.IsZero() && in.Now.Sub(prev) < 6*day {
 			continue
 		}
-		counts := in.summary(who)
-		if len(counts) == 0 {
-			continue
-		}
-		add(Message{Recipient: person(in.Dir, who), FirstName: firstName(in.Dir, who), Kind: SummaryMsg, Summary: counts,
+		add(Message{Recipient: person(in.Dir, who), FirstName: firstName(in.Dir, who), Kind: SummaryMsg, Summary: summaries[who],
 			Reason: "weekly summary for the Informed"}, zone)
 	}
 	return out
 }
 
-func lastSummary(log []Sent, who string) time.Time {
-	var t time.Time
-	for _, s := range log {
-		if s.Recipient == who && s.Stage == Summary && s.At.After(t) {
-			t = s.At
-		}
-	}
-	return t
-}
-
-// summary counts, per activity someone is Informed of, the open, overdue,
-// opened and resolved findings of the last week.
-func (in Input) summary(who string) []ActivityCount {
-	byAct := map[string]*ActivityCount{}
-	get := func(f onus.Finding) *ActivityCount {
+// summaries counts, for each Informed person and each of their
+// activities, the open, overdue, opened and resolved findings of the last
+// week, in one pass over the findings.
+func (in Input) summaries() map[string][]ActivityCount {
+	type key struct{ who, act string }
+	counts := map[key]*ActivityCount{}
+	get := func(who string, f onus.Finding) *ActivityCount {
 		act := ""
-		if ctl := in.Config.Control(f.Control); ctl != nil {
+		if ctl := in.control(f.Control); ctl != nil {
 			act = ctl.Activity
 		}
-		c := byAct[act]
+		c := counts[key{who, act}]
 		if c == nil {
 			c = &ActivityCount{Activity: act}
 			if a := in.Config.RACI.Activity(act); a != nil {
 				c.Title = a.Title
 			}
-			byAct[act] = c
+			counts[key{who, act}] = c
 		}
 		return c
 	}
 	week := in.Now.Add(-7 * day)
 	for _, f := range in.Open {
-		if !slices.Contains(f.Informed, who) || f.State != onus.StateOpen {
+		if f.State != onus.StateOpen {
 			continue
 		}
-		c := get(f)
-		c.Open++
-		if in.Now.After(f.Due) {
-			c.Overdue++
-		}
-		if f.FirstFailed.After(week) {
-			c.Opened++
-		} else {
-			c.LastWeek++
+		for _, who := range f.Informed {
+			c := get(who, f)
+			c.Open++
+			if in.Now.After(f.Due) {
+				c.Overdue++
+			}
+			if f.FirstFailed.After(week) {
+				c.Opened++
+			} else {
+				c.LastWeek++
+			}
 		}
 	}
 	for _, f := range in.Resolved {
-		if slices.Contains(f.Informed, who) && f.ResolvedAt != nil && f.ResolvedAt.After(week) {
-			c := get(f)
+		if f.ResolvedAt == nil || !f.ResolvedAt.After(week) {
+			continue
+		}
+		for _, who := range f.Informed {
+			c := get(who, f)
 			c.Resolved++
 			if !f.FirstFailed.After(week) {
 				c.LastWeek++
 			}
 		}
 	}
-	var out []ActivityCount
-	for _, c := range byAct {
-		out = append(out, *c)
+	out := map[string][]ActivityCount{}
+	for k, c := range counts {
+		out[k.who] = append(out[k.who], *c)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Activity < out[j].Activity })
+	for _, cs := range out {
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Activity < cs[j].Activity })
+	}
 	return out
+}
+
+// fix renders a control's fix steps for a finding.
+func (in Input) fix(ctl *config.Control, f onus.Finding) string {
+	if ctl.Fix == "" {
+		return ""
+	}
+	fx, ok := in.fixes[ctl.ID]
+	if !ok {
+		fx = evaluate.ParseFix(ctl.Fix)
+	}
+	return fx.Render(map[string]any{"Entity": map[string]string{"Name": f.EntityName, "ID": f.Entity}, "Finding": f})
+}
+
+func (in Input) control(id string) *config.Control {
+	if in.controls != nil {
+		return in.controls[id]
+	}
+	return in.Config.Control(id)
 }
 
 // clean makes a name from a source safe to show as one line: control
@@ -571,12 +613,12 @@ func (in Input) item(f onus.Finding) Item {
 	} else {
 		it.Thing = "the " + noun + " " + f.EntityName
 	}
-	if ctl := in.Config.Control(f.Control); ctl != nil {
+	if ctl := in.control(f.Control); ctl != nil {
 		if ctl.Title != "" {
 			it.Title = ctl.Title
 		}
 		it.Why = strings.TrimSpace(ctl.Why)
-		it.Fix = renderFix(ctl.Fix, f)
+		it.Fix = in.fix(ctl, f)
 	}
 	return it
 }

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/template"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/evaluate"
 )
 
 //go:embed templates/*.tmpl
@@ -187,13 +190,23 @@ type view struct {
 }
 
 // Render writes a message for every channel.
-func (r *Renderer) Render(m *Message) (*Rendered, error) {
+func (r *Renderer) Render(m *Message) (*Rendered, error) { return r.RenderFor(m, "") }
+
+// RenderFor writes a message's subject, text and HTML (which every
+// message needs: e-mail is the fallback of every channel) and the payload
+// of its channel; "" writes every payload.
+func (r *Renderer) RenderFor(m *Message, channel string) (*Rendered, error) {
 	v := view{Message: m}
 	for i := range m.Items {
-		m.Items[i].N = i + 1
-		if m.Items[i].DaysLeft < 0 {
+		it := &m.Items[i]
+		it.N = i + 1
+		it.URL, it.ExceptionURL = r.url(r.urls.finding, it.Finding), r.url(r.urls.exception, it.Finding)
+		if it.DaysLeft < 0 {
 			v.Overdue = true
 		}
+	}
+	for i := range m.Late {
+		m.Late[i].URL = r.url(r.urls.finding, m.Late[i].Finding)
 	}
 	if len(m.Items) > 0 {
 		v.First = &m.Items[0]
@@ -214,14 +227,20 @@ func (r *Renderer) Render(m *Message) (*Rendered, error) {
 	}
 	out.HTML = html.String()
 	var err error
-	if out.Slack, err = json.Marshal(r.slack(m, out.Subject)); err != nil {
-		return nil, err
+	if channel == "" || channel == "slack" {
+		if out.Slack, err = json.Marshal(r.slack(m, out.Subject)); err != nil {
+			return nil, err
+		}
 	}
-	if out.Teams, err = json.Marshal(r.teams(m, out.Subject)); err != nil {
-		return nil, err
+	if channel == "" || channel == "teams" {
+		if out.Teams, err = json.Marshal(r.teams(m, out.Subject)); err != nil {
+			return nil, err
+		}
 	}
-	if out.Webhook, err = json.Marshal(r.webhook(m, out.Subject)); err != nil {
-		return nil, err
+	if channel == "" || channel == "webhook" {
+		if out.Webhook, err = json.Marshal(r.webhook(m, out.Subject)); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -230,9 +249,9 @@ func (r *Renderer) Render(m *Message) (*Rendered, error) {
 // characters, so that a name from a source cannot become a link, a
 // mention or a broadcast (<!channel>). Everything from a source (device
 // and app names, fix steps) goes through it.
-func slackEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func slackEscape(s string) string { return slackEscaper.Replace(s) }
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func (r *Renderer) slack(m *Message, subject string) map[string]any {
 	// verbatim keeps Slack from turning URLs and names in the text into
@@ -250,10 +269,10 @@ func (r *Renderer) slack(m *Message, subject string) map[string]any {
 			text += "\n" + slackEscape(it.Fix)
 		}
 		var links []string
-		if u := r.url(r.urls.finding, it.Finding); u != "" {
+		if u := it.URL; u != "" {
 			links = append(links, fmt.Sprintf("<%s|Details>", slackEscape(u)))
 		}
-		if u := r.url(r.urls.exception, it.Finding); u != "" {
+		if u := it.ExceptionURL; u != "" {
 			links = append(links, fmt.Sprintf("<%s|Ask for an exception>", slackEscape(u)))
 		}
 		if len(links) > 0 {
@@ -325,9 +344,9 @@ func responsible(f onus.Finding) string {
 }
 
 // teamsEscape escapes the Markdown an Adaptive Card TextBlock renders.
-func teamsEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", "&lt;", ">", "&gt;", "#", `\#`).Replace(s)
-}
+func teamsEscape(s string) string { return teamsEscaper.Replace(s) }
+
+var teamsEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", "&lt;", ">", "&gt;", "#", `\#`)
 
 func (r *Renderer) teams(m *Message, subject string) map[string]any {
 	// The message posts to a channel: it mentions its recipient by
@@ -370,9 +389,9 @@ func (r *Renderer) teams(m *Message, subject string) map[string]any {
 func (r *Renderer) firstURL(m *Message) string {
 	switch {
 	case len(m.Items) > 0:
-		return r.url(r.urls.finding, m.Items[0].Finding)
+		return m.Items[0].URL
 	case len(m.Late) > 0:
-		return r.url(r.urls.finding, m.Late[0].Finding)
+		return m.Late[0].URL
 	}
 	return ""
 }
@@ -420,10 +439,32 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// renderFix renders a control's fix steps for a finding.
-func renderFix(fix string, f onus.Finding) string {
-	if fix == "" {
-		return ""
+// RenderPlan writes every message of a plan for its channel, on all
+// cores: templates are safe to run concurrently, and a plan for a large
+// organisation is mostly template work. Only messages for which keep
+// returns true are written (nil keeps all); the others stay nil.
+func (r *Renderer) RenderPlan(plan []Message, keep func(*Message) bool) ([]*Rendered, error) {
+	out := make([]*Rendered, len(plan))
+	workers := runtime.GOMAXPROCS(0)
+	var next atomic.Int64
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(plan) || errs[w] != nil {
+					return
+				}
+				if keep != nil && !keep(&plan[i]) {
+					continue
+				}
+				out[i], errs[w] = r.RenderFor(&plan[i], plan[i].Channel)
+			}
+		}(w)
 	}
-	return evaluate.RenderFix(fix, map[string]any{"Entity": map[string]string{"Name": f.EntityName, "ID": f.Entity}, "Finding": f})
+	wg.Wait()
+	return out, errors.Join(errs...)
 }

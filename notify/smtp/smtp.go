@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -28,12 +29,16 @@ func init() {
 	})
 }
 
-// Channel sends e-mail.
+// Channel sends e-mail. It keeps one connection open across messages
+// (TLS and authentication once, not per message) until Close.
 type Channel struct {
 	from   *mail.Address
 	domain string
 	opts   []gomail.Option
 	host   string
+
+	mu     sync.Mutex
+	client *gomail.Client // the open connection; nil when there is none
 }
 
 var _ notify.Channel = (*Channel)(nil)
@@ -120,16 +125,55 @@ func (c *Channel) Send(ctx context.Context, e notify.Envelope) (string, error) {
 	if e.HTML != "" {
 		m.AddAlternativeString(gomail.TypeTextHTML, e.HTML)
 	}
-	client, err := gomail.NewClient(c.host, c.opts...)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", notify.ErrPermanent, err)
-	}
-	if err := client.DialAndSendWithContext(ctx, m); err != nil {
-		var se *gomail.SendError
-		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
-			return "", fmt.Errorf("%w: %v", notify.ErrPermanent, err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		if c.client == nil {
+			client, err := gomail.NewClient(c.host, c.opts...)
+			if err != nil {
+				return "", fmt.Errorf("%w: %v", notify.ErrPermanent, err)
+			}
+			if err := client.DialWithContext(ctx); err != nil {
+				return "", classify(err)
+			}
+			c.client = client
 		}
-		return "", err
+		err := c.client.Send(m)
+		if err == nil {
+			return "<" + id + ">", nil
+		}
+		// After an error the connection is not reused.
+		c.client.Close()
+		c.client = nil
+		// A held connection the server dropped fails before the message
+		// is handed over (the check or MAIL FROM): once, dial again. Any
+		// later failure may have delivered it and is left to the
+		// dispatcher.
+		var se *gomail.SendError
+		if attempt == 0 && errors.As(err, &se) && (se.Reason == gomail.ErrConnCheck || se.Reason == gomail.ErrSMTPMailFrom || se.Reason == gomail.ErrSMTPReset) {
+			continue
+		}
+		return "", classify(err)
 	}
-	return "<" + id + ">", nil
+}
+
+// classify marks 5xx answers as permanent failures.
+func classify(err error) error {
+	var se *gomail.SendError
+	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+		return fmt.Errorf("%w: %v", notify.ErrPermanent, err)
+	}
+	return err
+}
+
+// Close closes the open connection, if any.
+func (c *Channel) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.client == nil {
+		return nil
+	}
+	err := c.client.Close()
+	c.client = nil
+	return err
 }

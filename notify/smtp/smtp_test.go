@@ -3,11 +3,14 @@ package smtp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/mail"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/onus-sec/onus"
@@ -98,5 +101,97 @@ func TestBadCredentialsAndRecipients(t *testing.T) {
 	// Secrets come from the environment or files, never from the config.
 	if _, err := smtp.New(&config.EmailChannel{Host: "h", From: "a@b.c", Password: "env:ONUS_TEST_UNSET_VARIABLE"}); err == nil || !strings.Contains(err.Error(), "ONUS_TEST_UNSET_VARIABLE is not set") {
 		t.Errorf("unset secret: %v", err)
+	}
+}
+
+// proxy forwards TCP connections to a server and can cut them all, as a
+// relay does with idle connections.
+type proxy struct {
+	l     net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+	dials int
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{l: l}
+	t.Cleanup(func() { l.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, s)
+			p.dials++
+			p.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dials
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// One connection carries many messages; when the server drops it, the
+// next message dials again, and nothing is sent twice.
+func TestConnectionReuseAndRedial(t *testing.T) {
+	mp := testsrv.StartMailpit(t)
+	px := newProxy(t, fmt.Sprintf("127.0.0.1:%d", mp.SMTPPort))
+	t.Setenv("TEST_SMTP_USER", mp.User)
+	t.Setenv("TEST_SMTP_PASSWORD", mp.Password)
+	ch, err := smtp.New(&config.EmailChannel{Host: "localhost", Port: px.l.Addr().(*net.TCPAddr).Port, CAFile: mp.CAFile,
+		Username: "env:TEST_SMTP_USER", Password: "env:TEST_SMTP_PASSWORD", From: "security@acme.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	send := func(key string) {
+		t.Helper()
+		if _, err := ch.Send(context.Background(), notify.Envelope{Key: key, To: onus.Person{Email: key + "@acme.com"}, Subject: key, Text: "t"}); err != nil {
+			t.Fatalf("send %s: %v", key, err)
+		}
+	}
+	send("a")
+	send("b")
+	send("c")
+	if n := px.count(); n != 1 {
+		t.Errorf("%d connections for 3 messages, want 1", n)
+	}
+	px.cut()
+	send("d")
+	if n := px.count(); n != 2 {
+		t.Errorf("%d connections after the server dropped one, want 2", n)
+	}
+	got := map[string]int{}
+	for _, m := range mp.Messages(t) {
+		got[m.Subject]++
+	}
+	if len(got) != 4 || got["a"] != 1 || got["b"] != 1 || got["c"] != 1 || got["d"] != 1 {
+		t.Errorf("received %v, want a, b, c and d once each", got)
 	}
 }

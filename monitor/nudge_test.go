@@ -19,12 +19,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack/slacktest"
+
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/internal/testsrv"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/notify"
+	_ "github.com/onus-sec/onus/notify/slack"
 	_ "github.com/onus-sec/onus/notify/smtp"
 	"github.com/onus-sec/onus/notify/webhook"
 	"github.com/onus-sec/onus/sqlite"
@@ -491,5 +494,70 @@ func TestNudgeCrashAndRestart(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Everyone prefers Slack; Slack knows only the people in the IT team's
+// list. They get a direct message; everyone else the same message by
+// e-mail, through the real servers.
+func TestNudgeSlackWithEmailFallback(t *testing.T) {
+	mp := testsrv.StartMailpit(t)
+	onSlack := map[string]string{"barbara.liskov@acme.com": "U0BARBARA", "uma.keller@acme.com": "U0UMA"}
+	var mu sync.Mutex
+	dms := map[string]string{} // user id → blocks
+	srv := slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/users.lookupByEmail", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			id, ok := onSlack[r.Form.Get("email")]
+			if !ok {
+				w.Write([]byte(`{"ok":false,"error":"users_not_found"}`))
+				return
+			}
+			fmt.Fprintf(w, `{"ok":true,"user":{"id":%q}}`, id)
+		})
+		c.Handle("/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			mu.Lock()
+			dms[r.Form.Get("channel")] = r.Form.Get("blocks")
+			mu.Unlock()
+			fmt.Fprintf(w, `{"ok":true,"channel":"D%s","ts":"1.2"}`, r.Form.Get("channel"))
+		})
+	})
+	srv.Start()
+	defer srv.Stop()
+	t.Setenv("ACME_SLACK_TOKEN", "xoxb-test")
+
+	e := newEnv(t)
+	withChannels(t, e.dir, emailYAML(t, mp)+fmt.Sprintf("    slack: { token: env:ACME_SLACK_TOKEN, api_url: %q }\n", srv.GetAPIURL()))
+	b, _ := os.ReadFile(filepath.Join(e.dir, "onus.yaml"))
+	os.WriteFile(filepath.Join(e.dir, "onus.yaml"), []byte(strings.Replace(string(b), "  time_zone: entity.sources.hr.time_zone\n",
+		"  time_zone: entity.sources.hr.time_zone\n  channel: '\"slack\"'\n", 1)), 0o644)
+	e.run(0)
+	rep := e.nudge(morning, monitor.NudgeOptions{})
+	viaSlack := 0 // due now, planned for Slack: people in the directory
+	for _, p := range rep.Planned {
+		if !p.NotBefore.After(morning) && p.Channel == "slack" {
+			viaSlack++
+		}
+	}
+	if viaSlack < 3 || rep.Delivery.Rerouted != viaSlack-2 {
+		t.Fatalf("delivery %+v of %d planned for Slack: want two by Slack and the rest rerouted to e-mail", rep.Delivery, viaSlack)
+	}
+	mu.Lock()
+	if len(dms) != 2 || !strings.Contains(dms["U0BARBARA"], "your app Google Chrome.app") {
+		t.Errorf("Slack direct messages: %v", dms)
+	}
+	mu.Unlock()
+	if n := len(mp.Messages(t)); n != rep.Delivery.Sent-2 {
+		t.Errorf("mailpit has %d messages, want %d", n, rep.Delivery.Sent-2)
+	}
+	for _, m := range mp.Messages(t) {
+		if _, ok := onSlack[m.To[0].Address]; ok {
+			t.Errorf("%s got an e-mail as well as a Slack message", m.To[0].Address)
+		}
+	}
+	sent, _ := e.db.OutboxMessages(context.Background(), []string{sqlite.OutboxSent}, "barbara.liskov@acme.com", 0)
+	if len(sent) != 1 || sent[0].Channel != "slack" || sent[0].ProviderID != "DU0BARBARA/1.2" {
+		t.Errorf("Barbara's message: %+v", sent)
 	}
 }

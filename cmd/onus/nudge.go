@@ -76,6 +76,9 @@ and why.`,
 				return report.WriteJSON(a.stdout, rep)
 			}
 			for _, p := range rep.Planned {
+				if !dryRun {
+					break // a real run lists nothing: onus outbox does
+				}
 				gap := ""
 				if p.Gap {
 					gap = " (fallback contact: ownership gap)"
@@ -103,6 +106,9 @@ and why.`,
 			a.printf("\n")
 			if len(rep.Gaps) > 0 {
 				a.printf("ownership gaps: escalations went to the fallback contact %s\n", strings.Join(rep.Gaps, ", "))
+			}
+			if !dryRun && rep.Delivery.Failed+rep.Delivery.Uncertain > 0 {
+				a.printf("check them: onus outbox --status failed,uncertain\n")
 			}
 			return nil
 		},
@@ -157,7 +163,9 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 			for _, m := range msgs {
 				ids := make([]int, 0, len(m.Items))
 				for id := range m.Items {
-					ids = append(ids, int(id))
+					if id != 0 { // 0 is a summary's own entry
+						ids = append(ids, int(id))
+					}
 				}
 				sort.Ints(ids)
 				var parts []string

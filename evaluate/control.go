@@ -60,30 +60,23 @@ func Compile(cfg *config.Config, now time.Time) (*Compiled, error) {
 		}
 	}
 	person := cfg.PersonKind()
-	if !cfg.People.Departed.IsZero() {
-		p, err := env.Compile(cfg.File, cfg.People.Departed, person, policy.Bool)
-		add(err)
-		out.Departed = p
-	}
-	if !cfg.People.OnLeave.IsZero() {
-		p, err := env.Compile(cfg.File, cfg.People.OnLeave, person, policy.Bool)
-		add(err)
-		out.OnLeave = p
-	}
-	if !cfg.People.LeftOn.IsZero() {
-		p, err := env.Compile(cfg.File, cfg.People.LeftOn, person, policy.Any)
-		add(err)
-		out.LeftOn = p
-	}
-	if !cfg.People.TimeZone.IsZero() {
-		p, err := env.Compile(cfg.File, cfg.People.TimeZone, person, policy.Any)
-		add(err)
-		out.TimeZone = p
-	}
-	if !cfg.People.Channel.IsZero() {
-		p, err := env.Compile(cfg.File, cfg.People.Channel, person, policy.Any)
-		add(err)
-		out.Channel = p
+	// The expressions over a person, compiled when set.
+	for _, pe := range []struct {
+		expr config.Expr
+		typ  policy.Result
+		out  **policy.Program
+	}{
+		{cfg.People.Departed, policy.Bool, &out.Departed},
+		{cfg.People.OnLeave, policy.Bool, &out.OnLeave},
+		{cfg.People.LeftOn, policy.Any, &out.LeftOn},
+		{cfg.People.TimeZone, policy.Any, &out.TimeZone},
+		{cfg.People.Channel, policy.Any, &out.Channel},
+	} {
+		if !pe.expr.IsZero() {
+			p, err := env.Compile(cfg.File, pe.expr, person, pe.typ)
+			add(err)
+			*pe.out = p
+		}
 	}
 	for _, cc := range cfg.Controls {
 		if cc.Disabled {

@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,40 +78,15 @@ func (e *env) nudge(now time.Time, o monitor.NudgeOptions) *monitor.NudgeReport 
 	return rep
 }
 
-// mimeParts checks that a message is valid MIME with a plain-text and an
-// HTML alternative, and returns them decoded.
+// mimeParts returns the plain-text and HTML alternatives of a valid MIME
+// message; both must be there.
 func mimeParts(t *testing.T, raw string) (text, html string) {
 	t.Helper()
-	msg, err := mail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		t.Fatalf("not a valid message: %v", err)
+	p := testsrv.MIMEParts(t, raw)
+	if p["text/plain"] == "" || p["text/html"] == "" {
+		t.Fatalf("a part is missing: %d parts", len(p))
 	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("content type %q (%v), want multipart/alternative", msg.Header.Get("Content-Type"), err)
-	}
-	r := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := r.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("bad part: %v", err)
-		}
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		b, _ := io.ReadAll(p)
-		switch ct {
-		case "text/plain":
-			text = string(b)
-		case "text/html":
-			html = string(b)
-		}
-	}
-	if text == "" || html == "" {
-		t.Fatalf("a part is missing: text %d bytes, html %d bytes", len(text), len(html))
-	}
-	return text, html
+	return p["text/plain"], p["text/html"]
 }
 
 // The example organisation, nudged through a real SMTP server: every

@@ -43,29 +43,18 @@ and why.`,
   onus nudge`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			t, err := parseNow(now)
-			if err != nil {
-				return err
-			}
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			m, err := a.monitor(cmd.Context(), cfg)
+			m, t, err := a.monitorAt(cmd, now)
 			if err != nil {
 				return err
 			}
 			defer m.Store.Close()
 			var channels map[string]notify.Channel
 			if !dryRun {
-				if channels, err = notify.Open(&cfg.Nudges); err != nil {
+				if channels, err = notify.Open(&m.Config.Nudges); err != nil {
 					return onus.Errorf(onus.EINVALID, "nudges: %v", err)
 				}
 				if len(channels) == 0 {
-					return onus.Errorf(onus.EINVALID, "no channel is configured under nudges.channels in %s: nothing can be sent (try --dry-run)", cfg.File)
+					return onus.Errorf(onus.EINVALID, "no channel is configured under nudges.channels in %s: nothing can be sent (try --dry-run)", m.Config.File)
 				}
 			}
 			rep, err := m.Nudge(cmd.Context(), t, monitorNudgeOptions(dryRun, strings.ToLower(person), channels))

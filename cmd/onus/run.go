@@ -25,6 +25,25 @@ func (a *app) monitor(ctx context.Context, cfg *config.Config) (*monitor.Monitor
 	return &monitor.Monitor{Config: cfg, Store: db, Log: a.log, Progress: a.progress(), Actor: actor()}, nil
 }
 
+// monitorAt is the start of the commands that act as of a time: the
+// output format checked, --now read, the configuration loaded, the store
+// opened.
+func (a *app) monitorAt(cmd *cobra.Command, now string) (*monitor.Monitor, time.Time, error) {
+	if err := a.checkOutput(); err != nil {
+		return nil, time.Time{}, err
+	}
+	t, err := parseNow(now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	m, err := a.monitor(cmd.Context(), cfg)
+	return m, t, err
+}
+
 type syncFlags struct {
 	only         []string
 	acceptShrink []string
@@ -95,18 +114,7 @@ evaluated (missing data, an unhealthy source) is unknown: it neither opens
 nor resolves anything, and is counted in the report.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			t, err := parseNow(now)
-			if err != nil {
-				return err
-			}
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			m, err := a.monitor(cmd.Context(), cfg)
+			m, t, err := a.monitorAt(cmd, now)
 			if err != nil {
 				return err
 			}
@@ -130,18 +138,7 @@ func (a *app) runCmd() *cobra.Command {
 		Short: "Sync every source, then evaluate (sync + eval)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			t, err := parseNow(now)
-			if err != nil {
-				return err
-			}
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			m, err := a.monitor(cmd.Context(), cfg)
+			m, t, err := a.monitorAt(cmd, now)
 			if err != nil {
 				return err
 			}

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net"
-	"net/mail"
 	"strings"
 	"sync"
 	"testing"
@@ -32,34 +29,6 @@ func channel(t *testing.T, mp *testsrv.Mailpit, password string) *smtp.Channel {
 	return ch
 }
 
-// parts returns the content types and bodies of a multipart/alternative message.
-func parts(t *testing.T, raw string) map[string]string {
-	t.Helper()
-	msg, err := mail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		t.Fatalf("not a valid message: %v", err)
-	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("content type %q (%v), want multipart/alternative", msg.Header.Get("Content-Type"), err)
-	}
-	out := map[string]string{}
-	r := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := r.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("bad part: %v", err)
-		}
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		b, _ := io.ReadAll(p) // quoted-printable is decoded by the reader
-		out[ct] = string(b)
-	}
-	return out
-}
-
 func TestSendThroughMailpit(t *testing.T) {
 	mp := testsrv.StartMailpit(t)
 	ch := channel(t, mp, mp.Password)
@@ -78,7 +47,7 @@ func TestSendThroughMailpit(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Subject != "2 security items for you" || msgs[0].To[0].Address != "jane.doe@acme.com" || msgs[0].MessageID != "k123@acme.com" {
 		t.Fatalf("received %+v", msgs)
 	}
-	p := parts(t, mp.Raw(t, msgs[0].ID))
+	p := testsrv.MIMEParts(t, mp.Raw(t, msgs[0].ID))
 	if !strings.Contains(p["text/plain"], "<script>alert(1)</script>") || !strings.Contains(p["text/html"], "&lt;script&gt;") || strings.Contains(p["text/html"], "<script>") {
 		t.Errorf("parts = %q", p)
 	}

@@ -160,5 +160,10 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	d := &deliver.Dispatcher{Store: db, Channels: o.Channels, Now: func() time.Time { return now }, Lease: o.Lease, Log: m.log(), Step: o.Step,
 		MaxAttempts: cfg.Nudges.MaxAttempts}
 	rep.Delivery, err = d.Run(ctx)
+	st := rep.Delivery
+	if aerr := db.Audit(ctx, m.Actor, "nudge.deliver", "outbox", fmt.Sprintf("%d sent, %d retrying, %d failed, %d rerouted, %d requeued, %d uncertain",
+		st.Sent, st.Retried, st.Failed, st.Rerouted, st.Requeued, st.Uncertain)); err == nil {
+		err = aerr
+	}
 	return rep, err
 }

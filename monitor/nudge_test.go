@@ -177,6 +177,15 @@ func TestNudgeThroughMailpit(t *testing.T) {
 			}
 		}
 	}
+	// The runs are in the audit log.
+	audit, _ := e.db.AuditLog(context.Background(), 20)
+	var actions []string
+	for _, a := range audit {
+		actions = append(actions, a.Action+": "+a.Detail)
+	}
+	if !strings.Contains(strings.Join(actions, "\n"), fmt.Sprintf("nudge.deliver: %d sent", dueNow)) {
+		t.Errorf("the delivery is not in the audit log:\n%s", strings.Join(actions, "\n"))
+	}
 	// Nothing changed: nothing more is planned or sent.
 	rep3 := e.nudge(evening.Add(10*time.Minute), monitor.NudgeOptions{})
 	if len(rep3.Planned) != 0 || len(mp.Messages(t)) != len(msgs) {

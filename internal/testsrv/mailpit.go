@@ -79,9 +79,13 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// StartMailpit starts mailpit with STARTTLS required and authentication,
-// and stops it when the test ends.
-func StartMailpit(t testing.TB) *Mailpit {
+// ImplicitTLS makes mailpit speak TLS from the first byte (as on port
+// 465) instead of requiring STARTTLS.
+const ImplicitTLS = "implicit-tls"
+
+// StartMailpit starts mailpit with STARTTLS required (or ImplicitTLS) and
+// authentication, and stops it when the test ends.
+func StartMailpit(t testing.TB, options ...string) *Mailpit {
 	t.Helper()
 	dir := t.TempDir()
 	cert, key, ca := selfSigned(t, dir)
@@ -93,7 +97,7 @@ func StartMailpit(t testing.TB) *Mailpit {
 	cmd := exec.Command(binary(t),
 		"--smtp", fmt.Sprintf("127.0.0.1:%d", m.SMTPPort),
 		"--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--smtp-tls-cert", cert, "--smtp-tls-key", key, "--smtp-require-starttls",
+		"--smtp-tls-cert", cert, "--smtp-tls-key", key, tlsFlag(options),
 		"--smtp-auth-file", auth,
 		"--database", filepath.Join(dir, "mailpit.db"),
 		"--max", "100000", "--quiet")
@@ -118,6 +122,15 @@ func StartMailpit(t testing.TB) *Mailpit {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return m
+}
+
+func tlsFlag(options []string) string {
+	for _, o := range options {
+		if o == ImplicitTLS {
+			return "--smtp-require-tls"
+		}
+	}
+	return "--smtp-require-starttls"
 }
 
 // Message is a message as mailpit lists it.

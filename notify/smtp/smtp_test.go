@@ -164,3 +164,23 @@ func TestConnectionReuseAndRedial(t *testing.T) {
 		t.Errorf("received %v, want a, b, c and d once each", got)
 	}
 }
+
+// Implicit TLS (tls: tls, as on port 465) with authentication.
+func TestImplicitTLS(t *testing.T) {
+	mp := testsrv.StartMailpit(t, testsrv.ImplicitTLS)
+	t.Setenv("TEST_SMTP_USER", mp.User)
+	t.Setenv("TEST_SMTP_PASSWORD", mp.Password)
+	cfg := &config.EmailChannel{Host: mp.SMTPHost, Port: mp.SMTPPort, TLS: "tls", CAFile: mp.CAFile,
+		Username: "env:TEST_SMTP_USER", Password: "env:TEST_SMTP_PASSWORD", From: "security@acme.com"}
+	ch, err := smtp.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	if _, err := ch.Send(context.Background(), notify.Envelope{Key: "tls1", To: onus.Person{Email: "jane@acme.com"}, Subject: "over TLS", Text: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := mp.Messages(t); len(msgs) != 1 || msgs[0].Subject != "over TLS" {
+		t.Errorf("received %+v", msgs)
+	}
+}

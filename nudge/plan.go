@@ -372,36 +372,41 @@ func Plan(in Input) []Message {
 	for _, who := range owners {
 		p := in.Dir.Person(who)
 		zone := cal.zone(p)
-		var items []Item
+		// The stage of each item first: most people have no news on
+		// most days, and writing an item (its fix steps) costs more.
+		stages := make([]Stage, len(byOwner[who]))
 		news := false
-		for _, f := range byOwner[who] {
+		for i, f := range byOwner[who] {
 			sc := scheduleFor(cfg, f.Severity)
-			it := in.item(f)
 			// A stage is news only when the person has not heard of the
 			// item since it began: a notice sent inside the reminder
 			// window is the reminder, one sent after the due date is the
 			// first overdue message.
-			told := last(who, f.ID, Notice, Reminder, Due, Overdue)
+			heard := last(who, f.ID, Notice, Reminder, Due, Overdue)
 			late := last(who, f.ID, Due, Overdue)
 			remindFrom := f.Due.Add(-sc.remind)
 			switch {
-			case told.IsZero():
-				it.Stage = Notice
+			case heard.IsZero():
+				stages[i] = Notice
 			case !in.Now.Before(f.Due):
 				switch {
-				case late.IsZero() && told.Before(f.Due):
-					it.Stage = Due
-				case late.IsZero() && in.Now.Sub(told) >= sc.overdue, !late.IsZero() && in.Now.Sub(late) >= sc.overdue:
-					it.Stage = Overdue
+				case late.IsZero() && heard.Before(f.Due):
+					stages[i] = Due
+				case late.IsZero() && in.Now.Sub(heard) >= sc.overdue, !late.IsZero() && in.Now.Sub(late) >= sc.overdue:
+					stages[i] = Overdue
 				}
-			case !in.Now.Before(remindFrom) && told.Before(remindFrom):
-				it.Stage = Reminder
+			case !in.Now.Before(remindFrom) && heard.Before(remindFrom):
+				stages[i] = Reminder
 			}
-			news = news || it.Stage != ""
-			items = append(items, it)
+			news = news || stages[i] != ""
 		}
 		if !news {
 			continue // nothing changed and no reminder is due
+		}
+		items := make([]Item, len(stages))
+		for i, f := range byOwner[who] {
+			items[i] = in.item(f)
+			items[i].Stage = stages[i]
 		}
 		sort.SliceStable(items, func(i, j int) bool { return items[i].Finding.Due.Before(items[j].Finding.Due) })
 		var reasons []string

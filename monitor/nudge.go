@@ -75,7 +75,9 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	if err != nil {
 		return nil, err
 	}
-	resolved, err := db.Findings(ctx, sqlite.Filter{States: []onus.State{onus.StateResolved}, ResolvedSince: now.Add(-8 * 24 * time.Hour)})
+	// Fixed items are thanked in the next digest, if it comes within a week.
+	fixedSince := now.Add(-8 * 24 * time.Hour)
+	resolved, err := db.Findings(ctx, sqlite.Filter{States: []onus.State{onus.StateResolved}, ResolvedSince: fixedSince})
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	if err != nil {
 		return nil, err
 	}
-	entries, err := db.NudgeLog(ctx, now.Add(-90*24*time.Hour))
+	entries, err := db.NudgeLog(ctx, fixedSince)
 	if err != nil {
 		return nil, err
 	}

@@ -354,9 +354,14 @@ type NudgeEntry struct {
 	At        time.Time
 }
 
-// NudgeLog returns what people were told since a time.
-func (s *DB) NudgeLog(ctx context.Context, since time.Time) ([]NudgeEntry, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, recipient, stage, at FROM nudge_log WHERE at >= ?`, fmtTime(since))
+// NudgeLog returns, for every finding that is open or was resolved since
+// a time, when each person was last told of it at each stage, and when
+// each person last had a summary (finding 0). The whole history counts:
+// a notice sent months ago still means the person knows.
+func (s *DB) NudgeLog(ctx context.Context, resolvedSince time.Time) ([]NudgeEntry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, recipient, stage, MAX(at) FROM nudge_log
+		WHERE finding_id = 0 OR finding_id IN (SELECT id FROM findings WHERE state = 'open' OR (state = 'resolved' AND resolved_at >= ?))
+		GROUP BY finding_id, recipient, stage`, fmtTime(resolvedSince))
 	if err != nil {
 		return nil, fmt.Errorf("store: nudge log: %w", err)
 	}

@@ -234,6 +234,7 @@ Afterwards the directory is an ordinary onus configuration:
 				a.printf("  onus findings --config %s\n", dir)
 				a.printf("  onus findings --config %s --owner grace.hopper@acme.com\n", dir)
 				a.printf("  onus explain MBP-KIOSK-LOBBY --config %s\n", dir)
+				a.printf("  onus nudge --dry-run --config %s --now %s --person barbara.liskov@acme.com\n", dir, orggen.AcmeNow.Format(time.RFC3339))
 				a.printf("The example describes %s; \"onus eval --config %s --now %s\" evaluates it again as of then.\n",
 					orggen.AcmeNow.Format("2 January 2006"), dir, orggen.AcmeNow.Format(time.RFC3339))
 			}

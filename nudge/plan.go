@@ -86,6 +86,8 @@ type Item struct {
 	Title string
 	Why   string
 	Fix   string
+	// Due is the due date in the recipient's time zone.
+	Due time.Time
 	// DaysLeft is the whole days until the due date, negative when late.
 	DaysLeft int
 	// Thing names the entity for the reader: "your laptop MBP-JANE" when
@@ -405,7 +407,7 @@ func Plan(in Input) []Message {
 		}
 		items := make([]Item, len(stages))
 		for i, f := range byOwner[who] {
-			items[i] = in.item(f)
+			items[i] = in.item(f, zone)
 			items[i].Stage = stages[i]
 		}
 		sort.SliceStable(items, func(i, j int) bool { return items[i].Finding.Due.Before(items[j].Finding.Due) })
@@ -420,7 +422,7 @@ func Plan(in Input) []Message {
 			Reason: strings.Join(reasons, ", ")}
 		for _, f := range fixedBy[who] {
 			if f.ResolvedAt != nil && f.ResolvedAt.After(lastDigest[who]) {
-				m.Thanks = append(m.Thanks, in.item(f))
+				m.Thanks = append(m.Thanks, in.item(f, zone))
 			}
 		}
 		add(m, zone)
@@ -473,7 +475,7 @@ func Plan(in Input) []Message {
 				continue
 			}
 			listed[lateKey{who, f.ID}] = true
-			l := Late{Item: in.item(f), Role: t.role, DaysLate: daysLate, Noun: in.noun(f)}
+			l := Late{Item: in.item(f, cal.zone(in.Dir.Person(who))), Role: t.role, DaysLate: daysLate, Noun: in.noun(f)}
 			if gap {
 				l.Role, l.Missing = "fallback", t.role
 			}
@@ -606,9 +608,10 @@ func clean(s string) string {
 
 func unsafeRune(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
 
-func (in Input) item(f onus.Finding) Item {
+// item writes a finding for a reader in a time zone.
+func (in Input) item(f onus.Finding, zone *time.Location) Item {
 	f.EntityName = clean(f.EntityName)
-	it := Item{Finding: f, Title: f.Control, DaysLeft: int(f.Due.Sub(in.Now).Round(day) / day)}
+	it := Item{Finding: f, Title: f.Control, Due: f.Due.In(zone), DaysLeft: int(f.Due.Sub(in.Now).Round(day) / day)}
 	noun := in.noun(f)
 	// The owner expression named the recipient, and nothing was handed
 	// over: the entity is theirs.

@@ -416,3 +416,25 @@ func TestKeyChangesWithTheItems(t *testing.T) {
 		t.Errorf("a new day kept the key")
 	}
 }
+
+// Due dates are written in the reader's time zone.
+func TestDueDateInTheReadersZone(t *testing.T) {
+	w := newWorld(t)
+	due := time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC) // 8 December, 05:00 in Tokyo
+	w.finding(1, "tokyo@acme.com", onus.Low, due)
+	w.finding(2, "jane@acme.com", onus.Low, due)
+	r, err := NewRenderer("", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for who, want := range map[string]string{"tokyo@acme.com": "Due Tuesday 8 December", "jane@acme.com": "Due Monday 7 December"} {
+		m := only(t, w.plan(t0), who, Digest)
+		out, err := r.Render(&m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.Text, want) {
+			t.Errorf("%s reads:\n%s\nwant %q", who, out.Text, want)
+		}
+	}
+}

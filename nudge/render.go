@@ -319,7 +319,7 @@ func stageNote(it Item) string {
 }
 
 func dueText(it Item) string {
-	d := "Due " + it.Finding.Due.Format("Mon 2 Jan")
+	d := "Due " + it.Due.Format("Mon 2 Jan")
 	switch {
 	case it.DaysLeft < 0:
 		return d + ", " + days(-it.DaysLeft) + " late"

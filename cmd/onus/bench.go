@@ -69,9 +69,9 @@ The exports are kept in --dir and reused by the next run with the same size.`,
 			for _, p := range res.Phases {
 				fmt.Fprintf(tw, "%s\t%.2f\t%s\t%s\t\n", p.Name, p.Seconds, bench.MiB(p.PeakRSS), bench.MiB(p.HeapInUse))
 			}
-			fmt.Fprintf(tw, "total\t%.2f\t%s\t\t\n", res.Total, bench.MiB(res.PeakRSS))
+			fmt.Fprintf(tw, "total (sync and evaluation)\t%.2f\t%s\t\t\n", res.Total, bench.MiB(res.PeakRSS))
 			tw.Flush()
-			fmt.Fprintf(a.stdout, "%d findings opened\n", res.Findings)
+			fmt.Fprintf(a.stdout, "%d findings opened; %d messages planned, written and stored in the outbox in %.2fs\n", res.Findings, res.Nudges, res.NudgeSeconds)
 			return nil
 		},
 	}

@@ -56,6 +56,10 @@ type Result struct {
 	Software  int     `json:"software_records"`
 	Bytes     int64   `json:"export_bytes"`
 	Findings  int     `json:"open_findings"`
+	// Nudges are the messages planned, written and stored in the outbox
+	// (not sent) after the evaluation: the "nudge" phase, outside Total.
+	Nudges       int     `json:"nudges"`
+	NudgeSeconds float64 `json:"nudge_seconds"`
 	Phases    []Phase `json:"phases"`
 	Total     float64 `json:"total_seconds"`
 	PeakRSS   int64   `json:"peak_rss_bytes"`
@@ -152,6 +156,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Total = time.Since(start).Seconds()
 	res.Findings = erep.Changes.Opened
+	// The first nudge: every owner hears of everything. Planned, written
+	// and stored in the outbox; sending is measured against a real SMTP
+	// server by the deliver package's benchmark.
+	last = time.Now()
+	nrep, err := m.Nudge(ctx, orggen.AcmeNow, monitor.NudgeOptions{})
+	if err != nil {
+		return nil, err
+	}
+	mark("nudge")
+	res.Nudges, res.NudgeSeconds = len(nrep.Planned), res.Phases[len(res.Phases)-1].Seconds
 	// "load" is near zero here: the snapshots of the sync are reused in
 	// memory, as `onus run` does.
 	return res, nil

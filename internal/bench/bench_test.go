@@ -37,7 +37,7 @@ func TestBenchRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Software < 300*30 || res.Findings == 0 || len(res.Phases) != 5 {
+	if res.Software < 300*30 || res.Findings == 0 || len(res.Phases) != 6 || res.Nudges == 0 {
 		t.Errorf("result = %+v", res)
 	}
 }

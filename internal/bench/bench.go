@@ -51,20 +51,20 @@ type Phase struct {
 
 // Result is a measurement.
 type Result struct {
-	People    int     `json:"people"`
-	Devices   int     `json:"devices"`
-	Software  int     `json:"software_records"`
-	Bytes     int64   `json:"export_bytes"`
-	Findings  int     `json:"open_findings"`
+	People   int   `json:"people"`
+	Devices  int   `json:"devices"`
+	Software int   `json:"software_records"`
+	Bytes    int64 `json:"export_bytes"`
+	Findings int   `json:"open_findings"`
 	// Nudges are the messages planned, written and stored in the outbox
 	// (not sent) after the evaluation: the "nudge" phase, outside Total.
 	Nudges       int     `json:"nudges"`
 	NudgeSeconds float64 `json:"nudge_seconds"`
-	Phases    []Phase `json:"phases"`
-	Total     float64 `json:"total_seconds"`
-	PeakRSS   int64   `json:"peak_rss_bytes"`
-	GoVersion string  `json:"go"`
-	CPUs      int     `json:"cpus"`
+	Phases       []Phase `json:"phases"`
+	Total        float64 `json:"total_seconds"`
+	PeakRSS      int64   `json:"peak_rss_bytes"`
+	GoVersion    string  `json:"go"`
+	CPUs         int     `json:"cpus"`
 }
 
 // Run generates the organisation (unless Dir already has it) and runs one

@@ -450,12 +450,7 @@ func Plan(in Input) []Message {
 		}
 		daysLate := int(in.Now.Sub(f.Due) / day)
 		var targets []struct{ who, role string }
-		manager := ""
-		if p := in.Dir.Person(f.Responsible.Email); p != nil && p.Manager != "" {
-			if r, err := in.Matrix.Handover(p.Manager, raci.DefaultChainLimit); err == nil {
-				manager = r.Person.Email
-			}
-		}
+		manager := in.manager(f.Responsible.Email)
 		targets = append(targets, struct{ who, role string }{manager, "manager"})
 		targets = append(targets, struct{ who, role string }{f.Accountable.Email, "accountable"})
 		for _, t := range targets {
@@ -629,6 +624,26 @@ func (in Input) item(f onus.Finding, zone *time.Location) Item {
 		it.Fix = in.fix(ctl, f)
 	}
 	return it
+}
+
+// manager returns who hears of someone's late items as their manager: the
+// manager on record; one who left is replaced as for ownership (their
+// manager, up the chain), and one on leave by their own manager, since an
+// escalation to someone away reaches no one. "" when there is nobody.
+func (in Input) manager(email string) string {
+	p := in.Dir.Person(email)
+	for step := 0; step < raci.DefaultChainLimit && p != nil && p.Manager != ""; step++ {
+		r, err := in.Matrix.Handover(p.Manager, raci.DefaultChainLimit)
+		if err != nil {
+			return ""
+		}
+		m := in.Dir.Person(r.Person.Email)
+		if m == nil || m.Status != raci.OnLeave {
+			return r.Person.Email
+		}
+		p = m
+	}
+	return ""
 }
 
 // noun names a finding's entity kind for readers.

@@ -438,3 +438,20 @@ func TestDueDateInTheReadersZone(t *testing.T) {
 		}
 	}
 }
+
+// A manager on leave is skipped for their own manager: an escalation to
+// someone away reaches no one.
+func TestEscalationSkipsAManagerOnLeave(t *testing.T) {
+	w := newWorld(t)
+	w.dir.People["mark@acme.com"].Status = raci.OnLeave
+	w.dir.People["mark@acme.com"].Manager = "ciso@acme.com"
+	w.dir.People["bob@acme.com"].Manager = "mark@acme.com"
+	w.finding(1, "bob@acme.com", onus.High, t0.Add(-3*day)).Accountable = onus.Person{Email: "jane@acme.com"}
+	msgs := w.run(t0)
+	if countTo(msgs, "mark@acme.com") != 0 {
+		t.Errorf("the manager on leave was escalated to: %s", describe(msgs))
+	}
+	if l := only(t, msgs, "ciso@acme.com", EscalationMsg).Late[0]; l.Role != "manager" {
+		t.Errorf("the manager's manager hears as %q", l.Role)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -123,9 +122,9 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 				if err := a.checkOutput(); err != nil {
 					return err
 				}
-				id, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
+				id, err := parseID(args[0], "exception")
 				if err != nil {
-					return onus.Errorf(onus.EINVALID, "%q is not an exception id", args[0])
+					return err
 				}
 				svc, db, err := a.exceptionService(cmd)
 				if err != nil {
@@ -169,9 +168,9 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			id, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
+			id, err := parseID(args[0], "exception")
 			if err != nil {
-				return onus.Errorf(onus.EINVALID, "%q is not an exception id", args[0])
+				return err
 			}
 			svc, db, err := a.exceptionService(cmd)
 			if err != nil {
@@ -284,9 +283,9 @@ func (a *app) exceptionCmd() *cobra.Command {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			id, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
+			id, err := parseID(args[0], "exception")
 			if err != nil {
-				return onus.Errorf(onus.EINVALID, "%q is not an exception id", args[0])
+				return err
 			}
 			db, err := a.openExisting(cmd.Context())
 			if err != nil {

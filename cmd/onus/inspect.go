@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -150,9 +149,9 @@ func (a *app) findingCmd() *cobra.Command {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			id, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
+			id, err := parseID(args[0], "finding")
 			if err != nil {
-				return onus.Errorf(onus.EINVALID, "%q is not a finding id (a number, as onus findings lists)", args[0])
+				return err
 			}
 			t, err := parseNow(now)
 			if err != nil {

@@ -272,3 +272,20 @@ func parseNow(s string) (time.Time, error) {
 }
 
 func join(s []string) string { return strings.Join(s, ", ") }
+
+// parseID reads the id of a finding, an exception or an outbox message
+// ("13" or "#13", as listings show them).
+func parseID(arg, what string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(arg, "#"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, onus.Errorf(onus.EINVALID, "%q is not %s id (a number, as the listings show)", arg, article(what))
+	}
+	return id, nil
+}
+
+func article(what string) string {
+	if strings.ContainsRune("aeiou", rune(what[0])) {
+		return "an " + what
+	}
+	return "a " + what
+}

@@ -153,6 +153,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"eval", "--now", "yesterday", "--config", "."}, `--now: "yesterday" is not a time`},
 		{[]string{"sync", "--config", "/nonexistent"}, "cannot read directory /nonexistent"},
 		{[]string{"finding", "abc"}, `"abc" is not a finding id`},
+		{[]string{"outbox", "show", "x"}, `"x" is not an outbox id`},
+		{[]string{"nudge", "--person", "x@acme.com", "--now", "soon"}, `--now: "soon" is not a time`},
 		{[]string{"nonsense"}, `unknown command "nonsense"`},
 		{[]string{"--log-level", "loud", "status"}, `unknown log level "loud"`},
 		{[]string{"--memory-limit", "lots", "status"}, `--memory-limit: "lots" is not a size`},

@@ -177,9 +177,9 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				id, err := strconv.ParseInt(args[0], 10, 64)
+				id, err := parseID(args[0], "outbox")
 				if err != nil {
-					return onus.Errorf(onus.EINVALID, "%q is not an outbox id", args[0])
+					return err
 				}
 				actor := who(as)
 				if !strings.Contains(actor, "@") {
@@ -216,9 +216,9 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, err := parseID(args[0], "outbox")
 			if err != nil {
-				return onus.Errorf(onus.EINVALID, "%q is not an outbox id", args[0])
+				return err
 			}
 			db, err := a.openExisting(cmd.Context())
 			if err != nil {

@@ -151,7 +151,14 @@ var ErrNotFound = errors.New("not found")
 
 // Audit appends to the audit log.
 func (s *DB) Audit(ctx context.Context, actor, action, object, detail string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`,
+	return s.audit(ctx, s.db, actor, action, object, detail)
+}
+
+// audit appends to the audit log inside a transaction, or on its own.
+func (s *DB) audit(ctx context.Context, q interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, actor, action, object, detail string) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`,
 		fmtTime(s.Now()), actor, action, object, detail)
 	if err != nil {
 		return fmt.Errorf("store: audit: %w", err)

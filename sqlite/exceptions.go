@@ -61,11 +61,7 @@ func (s *DB) event(ctx context.Context, tx *sql.Tx, id int64, actor, action, not
 		id, now, actor, action, note); err != nil {
 		return fmt.Errorf("store: exception event: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`,
-		now, actor, "exception."+action, fmt.Sprintf("exception %d", id), note); err != nil {
-		return fmt.Errorf("store: audit: %w", err)
-	}
-	return nil
+	return s.audit(ctx, tx, actor, "exception."+action, fmt.Sprintf("exception %d", id), note)
 }
 
 // Exception returns one exception.

@@ -218,9 +218,7 @@ func (s *DB) Confirm(ctx context.Context, id int64, actor string) error {
 		if err := markSent(ctx, tx, m, "confirmed by "+actor, s.Now(), "told (confirmed by "+actor+")", OutboxUncertain); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object) VALUES (?, ?, 'outbox.confirm', ?)`,
-			fmtTime(s.Now()), actor, fmt.Sprintf("outbox %d", id))
-		return err
+		return s.audit(ctx, tx, actor, "outbox.confirm", fmt.Sprintf("outbox %d", id), "")
 	})
 }
 
@@ -302,9 +300,7 @@ func (s *DB) Resend(ctx context.Context, id int64, actor string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return onus.Errorf(onus.ECONFLICT, "outbox message %d is not uncertain or failed", id)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object) VALUES (?, ?, 'outbox.resend', ?)`,
-			fmtTime(s.Now()), actor, fmt.Sprintf("outbox %d", id))
-		return err
+		return s.audit(ctx, tx, actor, "outbox.resend", fmt.Sprintf("outbox %d", id), "")
 	})
 }
 

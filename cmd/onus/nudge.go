@@ -57,7 +57,7 @@ and why.`,
 					return onus.Errorf(onus.EINVALID, "no channel is configured under nudges.channels in %s: nothing can be sent (try --dry-run)", m.Config.File)
 				}
 			}
-			rep, err := m.Nudge(cmd.Context(), t, monitorNudgeOptions(dryRun, strings.ToLower(person), channels))
+			rep, err := m.Nudge(cmd.Context(), t, monitor.NudgeOptions{DryRun: dryRun, Person: strings.ToLower(person), Channels: channels})
 			if err != nil {
 				return err
 			}
@@ -248,10 +248,6 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 		},
 	})
 	return cmd
-}
-
-func monitorNudgeOptions(dryRun bool, person string, channels map[string]notify.Channel) monitor.NudgeOptions {
-	return monitor.NudgeOptions{DryRun: dryRun, Person: person, Channels: channels}
 }
 
 // plural writes "1 message", "2 messages".

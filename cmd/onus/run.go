@@ -9,21 +9,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/sqlite"
 )
-
-func (a *app) monitor(ctx context.Context, cfg *config.Config) (*monitor.Monitor, error) {
-	db, err := sqlite.Open(ctx, a.databasePath(cfg))
-	if err != nil {
-		return nil, err
-	}
-	return &monitor.Monitor{Config: cfg, Store: db, Log: a.log, Progress: a.progress(), Actor: actor()}, nil
-}
 
 // monitorAt is the start of the commands that act as of a time: the
 // output format checked, --now read, the configuration loaded, the store
@@ -36,12 +27,21 @@ func (a *app) monitorAt(cmd *cobra.Command, now string) (*monitor.Monitor, time.
 	if err != nil {
 		return nil, time.Time{}, err
 	}
+	m, err := a.openMonitor(cmd)
+	return m, t, err
+}
+
+// openMonitor loads the configuration and opens its store.
+func (a *app) openMonitor(cmd *cobra.Command) (*monitor.Monitor, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
-	m, err := a.monitor(cmd.Context(), cfg)
-	return m, t, err
+	db, err := sqlite.Open(cmd.Context(), a.databasePath(cfg))
+	if err != nil {
+		return nil, err
+	}
+	return &monitor.Monitor{Config: cfg, Store: db, Log: a.log, Progress: a.progress(), Actor: actor()}, nil
 }
 
 type syncFlags struct {
@@ -71,11 +71,7 @@ marked gone because of it. Exit status 2 means a source is unhealthy.`,
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			m, err := a.monitor(cmd.Context(), cfg)
+			m, err := a.openMonitor(cmd)
 			if err != nil {
 				return err
 			}
@@ -216,11 +212,7 @@ Afterwards the directory is an ordinary onus configuration:
 				return onus.Errorf(onus.EINVALID, "demo: cannot write the example to %s: %v", dir, err)
 			}
 			a.configDir = dir
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			m, err := a.monitor(cmd.Context(), cfg)
+			m, err := a.openMonitor(cmd)
 			if err != nil {
 				return err
 			}

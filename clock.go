@@ -33,3 +33,17 @@ type FixedClock time.Time
 
 // Now returns the fixed instant.
 func (c FixedClock) Now() time.Time { return time.Time(c).UTC() }
+
+// SystemClock is the machine's clock: the operational clock of every
+// command, and the default of every operational Clock left nil. It is the
+// one place outside cmd/ that reads the wall clock. Business time has no
+// default: it is always passed in by the caller.
+var SystemClock Clock = ClockFunc(time.Now)
+
+// Or returns c, or SystemClock when c is nil.
+func Or(c Clock) Clock {
+	if c == nil {
+		return SystemClock
+	}
+	return c
+}

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/internal/testsrv"
 	"github.com/onus-sec/onus/notify"
@@ -45,7 +45,7 @@ func BenchmarkDispatchSMTP(b *testing.B) {
 		if _, _, err := db.Enqueue(context.Background(), msgs); err != nil {
 			b.Fatal(err)
 		}
-		d := &Dispatcher{Store: db, Channels: map[string]notify.Channel{"email": ch}, Now: func() time.Time { return t0 }}
+		d := &Dispatcher{Store: db, Channels: map[string]notify.Channel{"email": ch}, Clock: onus.FixedClock(t0), Holder: Holder()}
 		b.StartTimer()
 		st, err := d.Run(context.Background())
 		if err != nil || st.Sent != n {

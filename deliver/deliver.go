@@ -8,13 +8,22 @@
 // again) or sending (ambiguous: sent again only on channels that drop
 // duplicates, marked uncertain otherwise). Nothing is lost and nothing is
 // sent twice.
+//
+// Two clocks drive it. Business time (Clock) says which messages are due:
+// a message waits for its not-before, the person's working hours, in the
+// time the plan was made for. Operational time (Wall) runs the machinery:
+// leases, retry times and the recovery of stopped runs. A lease is taken
+// at each claim and renewed while the message is handed over, so a slow
+// channel never lets a second run take a message the first is sending.
 package deliver
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/onus-sec/onus"
@@ -24,14 +33,21 @@ import (
 
 // Store is the outbox.
 type Store interface {
-	// Claim returns the next due message, or nil when none is due.
-	Claim(ctx context.Context, now time.Time, lease time.Duration) (*sqlite.OutboxMessage, error)
-	MarkSending(ctx context.Context, id int64) error
+	// Claim holds the next message due at due (business time) under lease,
+	// or returns nil when none is due.
+	Claim(ctx context.Context, due time.Time, lease sqlite.Lease) (*sqlite.OutboxMessage, error)
+	// MarkSending renews the lease and marks the message as being handed
+	// over; a conflict error means another run holds it.
+	MarkSending(ctx context.Context, id int64, lease sqlite.Lease) error
+	// Renew extends the lease; a conflict error means another run holds it.
+	Renew(ctx context.Context, id int64, lease sqlite.Lease) error
+	// MarkSent records the delivery; a conflict error means another run
+	// holds the message.
 	MarkSent(ctx context.Context, m *sqlite.OutboxMessage, providerID string, at time.Time) error
-	MarkRetry(ctx context.Context, id int64, errMsg string, next time.Time) error
-	MarkFailed(ctx context.Context, id int64, errMsg string) error
-	Reroute(ctx context.Context, id int64, channel, why string) error
-	Recover(ctx context.Context, now time.Time, idempotent func(channel string) bool) (requeued, uncertain int, err error)
+	MarkRetry(ctx context.Context, id int64, holder, errMsg string, next time.Time) error
+	MarkFailed(ctx context.Context, id int64, holder, errMsg string) error
+	Reroute(ctx context.Context, id int64, holder, channel, why string) error
+	Recover(ctx context.Context, now time.Time, dead func(holder string) bool, idempotent func(channel string) bool) (sqlite.Recovery, error)
 }
 
 var _ Store = (*sqlite.DB)(nil)
@@ -40,9 +56,21 @@ var _ Store = (*sqlite.DB)(nil)
 type Dispatcher struct {
 	Store    Store
 	Channels map[string]notify.Channel
-	Now      func() time.Time
-	// Lease is how long a claimed message is held before a crash is
-	// assumed (2 minutes by default).
+	// Clock is business time: what is due (not-before) and when a message
+	// counts as told. A CLI run with --now sets it; nil is the machine's
+	// clock.
+	Clock onus.Clock
+	// Wall is operational time: leases, retries, recovery. Nil is the
+	// machine's clock.
+	Wall onus.Clock
+	// Holder names this run in leases ("host:pid:run"); see Holder.
+	Holder string
+	// Dead tells whether the holder of a lease has stopped (a process of
+	// this host that no longer exists); nil trusts leases to run out.
+	Dead func(holder string) bool
+	// Lease is how long a claimed message is held before its run is
+	// assumed to have stopped (2 minutes by default). It is renewed every
+	// third of it while the message is being handed over.
 	Lease time.Duration
 	// MaxAttempts before a message fails for good (8 by default).
 	MaxAttempts int
@@ -59,13 +87,13 @@ type Dispatcher struct {
 // Stats counts what a run did.
 type Stats struct {
 	Sent, Retried, Failed, Rerouted, Requeued, Uncertain int
+	// Held are messages another live run holds: it sends them, or they are
+	// recovered after its lease.
+	Held []sqlite.Held `json:",omitempty"`
 }
 
-func (d *Dispatcher) now() time.Time {
-	if d.Now != nil {
-		return d.Now().UTC()
-	}
-	return time.Now().UTC()
+func (d *Dispatcher) lease(for_ time.Duration) sqlite.Lease {
+	return sqlite.Lease{Holder: d.Holder, Now: onus.Or(d.Wall).Now(), For: for_}
 }
 
 func (d *Dispatcher) step(name string, m *sqlite.OutboxMessage) {
@@ -105,16 +133,19 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 			}
 		}
 	}()
-	var err error
-	st.Requeued, st.Uncertain, err = d.Store.Recover(ctx, d.now(), func(channel string) bool {
+	if d.Holder == "" {
+		return st, errors.New("deliver: the dispatcher has no lease holder name")
+	}
+	rec, err := d.Store.Recover(ctx, onus.Or(d.Wall).Now(), d.Dead, func(channel string) bool {
 		ch, ok := d.Channels[channel]
 		return ok && ch.Idempotent()
 	})
 	if err != nil {
 		return st, err
 	}
+	st.Requeued, st.Uncertain, st.Held = rec.Requeued, rec.Uncertain, rec.Held
 	for ctx.Err() == nil {
-		m, err := d.Store.Claim(ctx, d.now(), lease)
+		m, err := d.Store.Claim(ctx, onus.Or(d.Clock).Now(), d.lease(lease))
 		if err != nil {
 			return st, err
 		}
@@ -125,26 +156,33 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 		ch, ok := d.Channels[m.Channel]
 		if !ok {
 			if _, email := d.Channels["email"]; email && m.Channel != "email" {
-				if err := d.Store.Reroute(ctx, m.ID, "email", "channel "+m.Channel+" is not configured"); err != nil {
+				if err := d.Store.Reroute(ctx, m.ID, d.Holder, "email", "channel "+m.Channel+" is not configured"); err != nil {
 					return st, err
 				}
 				st.Rerouted++
 				continue
 			}
-			if err := d.Store.MarkFailed(ctx, m.ID, "channel "+m.Channel+" is not configured"); err != nil {
+			if err := d.Store.MarkFailed(ctx, m.ID, d.Holder, "channel "+m.Channel+" is not configured"); err != nil {
 				return st, err
 			}
 			st.Failed++
 			continue
 		}
-		if err := d.Store.MarkSending(ctx, m.ID); err != nil {
+		if err := d.Store.MarkSending(ctx, m.ID, d.lease(lease)); err != nil {
 			return st, err
 		}
 		d.step("sending", m)
-		id, sendErr := ch.Send(ctx, notify.Envelope{Key: m.Key, To: recipient(m), Subject: m.Subject, Text: m.Text, HTML: m.HTML, Payload: m.Payload})
+		id, sendErr, renewErr := d.send(ctx, ch, m, lease)
+		if renewErr != nil {
+			// Another run took the message over while this one was sending
+			// it: leases are renewed every third of their length, so this
+			// means the store was unreachable for a whole lease. Record
+			// nothing; the other run marked it uncertain.
+			return st, fmt.Errorf("deliver: outbox %d: lost the lease while sending: %w", m.ID, renewErr)
+		}
 		if sendErr == nil {
 			d.step("sent", m)
-			if err := d.Store.MarkSent(ctx, m, id, d.now()); err != nil {
+			if err := d.Store.MarkSent(ctx, m, id, onus.Or(d.Clock).Now()); err != nil {
 				return st, err
 			}
 			d.step("recorded", m)
@@ -154,18 +192,18 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 		}
 		switch {
 		case errors.Is(sendErr, notify.ErrUnreachable) && m.Channel != "email" && d.Channels["email"] != nil:
-			if err := d.Store.Reroute(ctx, m.ID, "email", sendErr.Error()); err != nil {
+			if err := d.Store.Reroute(ctx, m.ID, d.Holder, "email", sendErr.Error()); err != nil {
 				return st, err
 			}
 			st.Rerouted++
 		case errors.Is(sendErr, notify.ErrPermanent) || errors.Is(sendErr, notify.ErrUnreachable) || m.Attempts >= maxAttempts:
-			if err := d.Store.MarkFailed(ctx, m.ID, sendErr.Error()); err != nil {
+			if err := d.Store.MarkFailed(ctx, m.ID, d.Holder, sendErr.Error()); err != nil {
 				return st, err
 			}
 			st.Failed++
 			log.Warn("delivery failed", "outbox", m.ID, "recipient", m.Recipient, "channel", m.Channel, "error", sendErr)
 		default:
-			if err := d.Store.MarkRetry(ctx, m.ID, sendErr.Error(), d.now().Add(d.backoff(m.Attempts))); err != nil {
+			if err := d.Store.MarkRetry(ctx, m.ID, d.Holder, sendErr.Error(), onus.Or(d.Wall).Now().Add(d.backoff(m.Attempts))); err != nil {
 				return st, err
 			}
 			st.Retried++
@@ -173,6 +211,43 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 		}
 	}
 	return st, ctx.Err()
+}
+
+// send hands a message to its channel while renewing its lease every third
+// of the lease, so that no other run takes it over however slow the
+// channel is. It returns the channel's id and error, and the renewal's
+// error if the lease was lost.
+func (d *Dispatcher) send(ctx context.Context, ch notify.Channel, m *sqlite.OutboxMessage, lease time.Duration) (string, error, error) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var renewErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				// The renewal outlives a cancelled context: the message is
+				// still being handed over and must stay held.
+				if err := d.Store.Renew(context.WithoutCancel(ctx), m.ID, d.lease(lease)); err != nil {
+					if onus.ErrorCode(err) == onus.ECONFLICT {
+						renewErr = err
+						return
+					}
+					// A transient store error: try again at the next tick;
+					// the lease still has two thirds to run.
+				}
+			}
+		}
+	}()
+	id, err := ch.Send(ctx, notify.Envelope{Key: m.Key, To: recipient(m), Subject: m.Subject, Text: m.Text, HTML: m.HTML, Payload: m.Payload})
+	close(stop)
+	wg.Wait()
+	return id, err, renewErr
 }
 
 func recipient(m *sqlite.OutboxMessage) onus.Person {

@@ -42,15 +42,13 @@ var _ Store = (*sqlite.DB)(nil)
 type Service struct {
 	Store  Store
 	Config *config.Config
-	Now    func() time.Time
+	// Clock is the operational clock of decisions: when a request is made
+	// or decided, and the instant expiries are checked against. Nil is the
+	// machine's clock.
+	Clock onus.Clock
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Service) now() time.Time { return onus.Or(s.Clock).Now() }
 
 // Request asks for an exception.
 type Request struct {

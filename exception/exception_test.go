@@ -10,6 +10,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/exception"
+	"github.com/onus-sec/onus/internal/testclock"
 	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/raci"
 	"github.com/onus-sec/onus/sqlite"
@@ -27,13 +28,13 @@ func (c *clock) now() time.Time { return c.t }
 func setup(t *testing.T) (*exception.Service, *sqlite.DB, *clock) {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}
+	clk := &clock{t: testclock.Shifted(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))}
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	db.Now = clk.now
+	db.Clock = onus.ClockFunc(clk.now)
 	run, _ := db.BeginRun(ctx, "eval", "test", clk.t)
 	mk := func(control, entity string, sev onus.Severity) ledger.Change {
 		return ledger.Change{New: true, Finding: onus.Finding{Control: control, Entity: entity, EntityKind: "device", EntityName: entity, Severity: sev,
@@ -63,7 +64,7 @@ activities:
 		},
 		Sources: []*config.Source{{Name: "mdm", Kind: "device", Map: config.Map{Fields: map[string]*config.Field{"model": {Path: "m"}}}}},
 	}
-	return &exception.Service{Store: db, Config: cfg, Now: clk.now}, db, clk
+	return &exception.Service{Store: db, Config: cfg, Clock: onus.ClockFunc(clk.now)}, db, clk
 }
 
 func finding(t *testing.T, db *sqlite.DB, id int64) onus.Finding {
@@ -130,7 +131,7 @@ func TestWorkflow(t *testing.T) {
 		t.Fatalf("expired = %v, %v", expired, err)
 	}
 	f = finding(t, db, 1)
-	if f.State != onus.StateOpen || f.Exception != 0 || !f.FirstFailed.Equal(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)) || !f.Due.Equal(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)) {
+	if f.State != onus.StateOpen || f.Exception != 0 || !f.FirstFailed.Equal(testclock.Shifted(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))) || !f.Due.Equal(testclock.Shifted(time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC))) {
 		t.Errorf("after expiry finding = %+v", f)
 	}
 	// Every decision is kept, in order.

@@ -41,8 +41,10 @@ type Monitor struct {
 	Progress func(src string) source.Progress
 	// Actor is who runs the monitor, for the audit log.
 	Actor string
-	// Now is the wall clock; tests replace it.
-	Now func() time.Time
+	// Wall is the operational clock: sync times, phase timings, leases.
+	// Business time (the instant evaluated) is passed to Eval and Nudge.
+	// Nil is the machine's clock; tests set a fake one.
+	Wall onus.Clock
 	// Phase, when set, is called as each phase of an evaluation ends
 	// ("load", "correlate", "evaluate", "persist"); benchmarks use it to
 	// measure each phase's memory.
@@ -55,12 +57,10 @@ func (m *Monitor) phase(name string) {
 	}
 }
 
-func (m *Monitor) now() time.Time {
-	if m.Now != nil {
-		return m.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (m *Monitor) now() time.Time { return onus.Or(m.Wall).Now() }
+
+// since returns the seconds elapsed since t in operational time.
+func (m *Monitor) since(t time.Time) float64 { return m.now().Sub(t).Seconds() }
 
 func (m *Monitor) log() *slog.Logger {
 	if m.Log != nil {
@@ -330,7 +330,7 @@ func (m *Monitor) Eval(ctx context.Context, now time.Time, snaps map[string]*onu
 func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *evaluate.Compiled, snaps map[string]*onus.Snapshot) (*EvalReport, error) {
 	cfg := m.Config
 	rep := &EvalReport{Run: run, Now: now}
-	t0 := time.Now()
+	t0 := m.now()
 	states, err := m.Store.SourceStates(ctx)
 	if err != nil {
 		return rep, err
@@ -360,18 +360,18 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		}
 		rep.Sources = append(rep.Sources, h)
 	}
-	rep.Timings.Load = time.Since(t0).Seconds()
+	rep.Timings.Load = m.since(t0)
 	m.phase("load")
 	if ctx.Err() != nil {
 		return rep, ctx.Err()
 	}
 
-	t1 := time.Now()
+	t1 := m.now()
 	inv, err := inventory.Build(in)
 	if err != nil {
 		return rep, err
 	}
-	rep.Timings.Correlate = time.Since(t1).Seconds()
+	rep.Timings.Correlate = m.since(t1)
 	m.phase("correlate")
 	rep.Inventory = inv
 	for i := range rep.Sources {
@@ -410,10 +410,10 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		}
 	}
 
-	t2 := time.Now()
+	t2 := m.now()
 	dir := evaluate.Directory(inv, compiled)
 	res := evaluate.Evaluate(inv, compiled, now, evaluate.Options{Directory: dir, Exceptions: inForce})
-	rep.Timings.Evaluate = time.Since(t2).Seconds()
+	rep.Timings.Evaluate = m.since(t2)
 	m.phase("evaluate")
 	rep.Results = res
 	var stats []sqlite.ControlStat
@@ -431,7 +431,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		return rep, ctx.Err()
 	}
 
-	t3 := time.Now()
+	t3 := m.now()
 	prev, err := m.Store.ActiveFindings(ctx)
 	if err != nil {
 		return rep, err
@@ -471,7 +471,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	if err := m.Store.ReplaceDirectory(ctx, people, assets(inv, cfg.PersonKind())); err != nil {
 		return rep, err
 	}
-	rep.Timings.Persist = time.Since(t3).Seconds()
+	rep.Timings.Persist = m.since(t3)
 	m.phase("persist")
 	m.log().Info("evaluated", logRun, run, "opened", st.Opened, "resolved", st.Resolved, "gone", st.Gone, "goroutines", runtime.NumGoroutine())
 	return rep, nil

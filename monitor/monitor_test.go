@@ -14,8 +14,8 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
-	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
+	"github.com/onus-sec/onus/internal/testclock"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/sqlite"
 )
@@ -33,7 +33,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	dir := t.TempDir()
-	if err := examples.CopyTo(examples.Acme(), dir); err != nil {
+	if err := orggen.WriteAcme(dir); err != nil {
 		t.Fatal(err)
 	}
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "onus.db"))
@@ -142,11 +142,15 @@ func golden(t *testing.T, name, got string) {
 		}
 		return
 	}
+	if *update && testclock.Shift() != 0 {
+		t.Fatalf("golden files are written without %s", testclock.ShiftEnv)
+	}
 	want, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%v (run go test ./monitor -update to create it)", err)
 	}
-	if got != string(want) {
+	// With the example's instant shifted, every date moves with it.
+	if got != testclock.ShiftDates(string(want), testclock.Shift()) {
 		t.Errorf("%s differs from the evaluation; run go test ./monitor -run %s -update and review the diff.\n--- got ---\n%s", path, t.Name(), got)
 	}
 }
@@ -238,7 +242,7 @@ func TestOneExportChanges(t *testing.T) {
 	}
 	e.edit("crowdstrike/devices.json", func(s string) string {
 		return strings.Replace(s, `"resources": [`, `"resources": [
-        {"device_id": "0000000000000000000000000000beef", "hostname": "`+strings.ToLower(host[1])+`.corp.acme.com", "last_seen": "2026-11-30T08:30:00Z", "agent_version": "7.18.18902.0", "status": "normal"},`, 1)
+        {"device_id": "0000000000000000000000000000beef", "hostname": "`+strings.ToLower(host[1])+`.corp.acme.com", "last_seen": "`+orggen.AcmeNow.Add(-30*time.Minute).Format(time.RFC3339)+`", "agent_version": "7.18.18902.0", "status": "normal"},`, 1)
 	})
 	// Okta Verify is removed from one account: it has only SMS left.
 	var victim string
@@ -449,12 +453,13 @@ func TestReassignedWhenOwnerLeaves(t *testing.T) {
 		}
 	}
 	owner := f.Responsible.Email
+	left := orggen.AcmeNow.AddDate(0, 0, -27) // 3 Nov 2026 unshifted
 	e.edit("hr/people.csv", func(s string) string {
 		lines := strings.Split(s, "\n")
 		for i, l := range lines {
 			cols := strings.Split(l, ",")
 			if len(cols) > 9 && cols[3] == owner {
-				cols[8], cols[9] = "2026-11-03", "Terminated"
+				cols[8], cols[9] = left.Format("2006-01-02"), "Terminated"
 				lines[i] = strings.Join(cols, ",")
 			}
 		}
@@ -470,7 +475,7 @@ func TestReassignedWhenOwnerLeaves(t *testing.T) {
 	}
 	events, _ := e.db.Events(context.Background(), f.ID)
 	last := events[len(events)-1]
-	if last.Type != "reassigned" || last.From != owner || last.To != got.Responsible.Email || !strings.Contains(last.Note, "who left on 3 Nov 2026") {
+	if last.Type != "reassigned" || last.From != owner || last.To != got.Responsible.Email || !strings.Contains(last.Note, "who left on "+left.Format("2 Jan 2006")) {
 		t.Errorf("last event = %+v", last)
 	}
 }

@@ -29,6 +29,11 @@ type NudgeOptions struct {
 	// Dispatcher settings; zero values take the defaults.
 	Lease time.Duration
 	Step  func(step string, m *sqlite.OutboxMessage)
+	// Holder names this run in leases (deliver.Holder() by default).
+	Holder string
+	// Dead tells whether a lease holder stopped (deliver.DeadOnThisHost
+	// by default).
+	Dead func(holder string) bool
 }
 
 // Planned is a planned message as reported.
@@ -159,8 +164,16 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	if len(o.Channels) == 0 {
 		return rep, nil
 	}
-	d := &deliver.Dispatcher{Store: db, Channels: o.Channels, Now: func() time.Time { return now }, Lease: o.Lease, Log: m.log(), Step: o.Step,
-		MaxAttempts: cfg.Nudges.MaxAttempts}
+	if o.Holder == "" {
+		o.Holder = deliver.Holder()
+	}
+	if o.Dead == nil {
+		o.Dead = deliver.DeadOnThisHost
+	}
+	// Business time is the plan's now: what is due, and when a person
+	// counts as told. Leases and retries run on the machine's clock.
+	d := &deliver.Dispatcher{Store: db, Channels: o.Channels, Clock: onus.FixedClock(now), Wall: m.Wall, Holder: o.Holder, Dead: o.Dead,
+		Lease: o.Lease, Log: m.log(), Step: o.Step, MaxAttempts: cfg.Nudges.MaxAttempts}
 	rep.Delivery, err = d.Run(ctx)
 	st := rep.Delivery
 	if aerr := db.Audit(ctx, m.Actor, "nudge.deliver", "outbox", fmt.Sprintf("%d sent, %d retrying, %d failed, %d rerouted, %d requeued, %d uncertain",

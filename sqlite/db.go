@@ -29,9 +29,15 @@ var migrations embed.FS
 type DB struct {
 	db   *sql.DB
 	path string
-	// Now returns the current time; tests replace it.
-	Now func() time.Time
+	// Clock is the operational clock: audit timestamps, run start and end,
+	// exception decisions, outbox creation and manual resends. Business
+	// instants (an evaluation's now, a plan's not-before) are passed in by
+	// the caller. Nil means the machine's clock; tests set a fake one.
+	Clock onus.Clock
 }
+
+// now returns the operational time.
+func (s *DB) now() time.Time { return onus.Or(s.Clock).Now() }
 
 // Open opens (creating if needed) the store at path and brings its schema
 // up to date.
@@ -56,7 +62,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, onus.Errorf(onus.EINVALID, "store: cannot open database %s: %v", path, err)
 	}
-	s := &DB{db: db, path: path, Now: func() time.Time { return time.Now().UTC() }}
+	s := &DB{db: db, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -159,7 +165,7 @@ func (s *DB) audit(ctx context.Context, q interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 }, actor, action, object, detail string) error {
 	_, err := q.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object, detail) VALUES (?, ?, ?, ?, ?)`,
-		fmtTime(s.Now()), actor, action, object, detail)
+		fmtTime(s.now()), actor, action, object, detail)
 	if err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}

@@ -56,7 +56,7 @@ func (s *DB) CreateException(ctx context.Context, x *onus.Exception) error {
 }
 
 func (s *DB) event(ctx context.Context, tx *sql.Tx, id int64, actor, action, note string) error {
-	now := fmtTime(s.Now())
+	now := fmtTime(s.now())
 	if _, err := tx.ExecContext(ctx, `INSERT INTO exception_events (exception_id, at, actor, action, note) VALUES (?, ?, ?, ?, ?)`,
 		id, now, actor, action, note); err != nil {
 		return fmt.Errorf("store: exception event: %w", err)
@@ -193,7 +193,7 @@ func (s *DB) Decide(ctx context.Context, d Decision) (*onus.Exception, error) {
 		if !ok {
 			return onus.Errorf(onus.ECONFLICT, "exception %d is %s; it cannot become %s", d.ID, x.State, d.To)
 		}
-		now := s.Now()
+		now := s.now()
 		approver := x.Approver
 		if d.Approver != "" {
 			approver = d.Approver

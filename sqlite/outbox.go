@@ -47,16 +47,20 @@ type OutboxMessage struct {
 	ProviderID string           `json:"provider_id,omitempty"`
 	CreatedAt  time.Time        `json:"created_at"`
 	SentAt     *time.Time       `json:"sent_at,omitempty"`
+	// LeaseHolder is the run that holds a claimed or sending message
+	// ("host:pid:run"), and LeaseUntil when its hold ends unless renewed.
+	LeaseHolder string     `json:"lease_holder,omitempty"`
+	LeaseUntil  *time.Time `json:"lease_until,omitempty"`
 }
 
 const outboxCols = `id, key, recipient, channel, kind, subject, body_text, body_html, payload, items, reason, not_before, status,
-	attempts, next_attempt_at, last_error, provider_id, created_at, COALESCE(sent_at, '')`
+	attempts, next_attempt_at, last_error, provider_id, created_at, COALESCE(sent_at, ''), lease_holder, COALESCE(lease_until, '')`
 
 func scanOutbox(sc interface{ Scan(...any) error }) (*OutboxMessage, error) {
 	var m OutboxMessage
-	var payload, items, notBefore, next, created, sent string
+	var payload, items, notBefore, next, created, sent, leaseUntil string
 	if err := sc.Scan(&m.ID, &m.Key, &m.Recipient, &m.Channel, &m.Kind, &m.Subject, &m.Text, &m.HTML, &payload, &items, &m.Reason,
-		&notBefore, &m.Status, &m.Attempts, &next, &m.LastError, &m.ProviderID, &created, &sent); err != nil {
+		&notBefore, &m.Status, &m.Attempts, &next, &m.LastError, &m.ProviderID, &created, &sent, &m.LeaseHolder, &leaseUntil); err != nil {
 		return nil, err
 	}
 	m.Payload = json.RawMessage(payload)
@@ -71,6 +75,12 @@ func scanOutbox(sc interface{ Scan(...any) error }) (*OutboxMessage, error) {
 	if sent != "" {
 		t := parseTime(sent)
 		m.SentAt = &t
+	}
+	if leaseUntil != "" && (m.Status == OutboxClaimed || m.Status == OutboxSending) {
+		t := parseTime(leaseUntil)
+		m.LeaseUntil = &t
+	} else {
+		m.LeaseHolder = ""
 	}
 	return &m, nil
 }
@@ -114,15 +124,19 @@ func (s *DB) Enqueue(ctx context.Context, msgs []*OutboxMessage) (added, cancell
 			return err
 		}
 		defer ins.Close()
-		now := fmtTime(s.Now())
+		now := fmtTime(s.now())
 		for _, m := range msgs {
 			items := map[string]string{}
 			for id, st := range m.Items {
 				items[strconv.FormatInt(id, 10)] = st
 			}
 			b, _ := json.Marshal(items)
+			// not_before is business time (the person's calendar, compared
+			// with the plan's now); next_attempt_at is operational time
+			// (retries, compared with the machine's clock): a new message
+			// may be tried at once.
 			res, err := ins.ExecContext(ctx, m.Key, m.Recipient, m.Channel, m.Kind, m.Subject, m.Text, m.HTML, string(m.Payload), string(b), m.Reason,
-				fmtTime(m.NotBefore), fmtTime(m.NotBefore), now)
+				fmtTime(m.NotBefore), now, now)
 			if err != nil {
 				return fmt.Errorf("store: enqueue: %w", err)
 			}
@@ -135,13 +149,28 @@ func (s *DB) Enqueue(ctx context.Context, msgs []*OutboxMessage) (added, cancell
 	return added, cancelled, err
 }
 
-// Claim takes the next message due at now for delivery, holding it for
-// lease. It returns nil when nothing is due.
-func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*OutboxMessage, error) {
-	at := fmtTime(now)
-	m, err := scanOutbox(s.db.QueryRowContext(ctx, `UPDATE outbox SET status = 'claimed', attempts = attempts + 1, lease_until = ?
+// Lease says who holds a message and until when, in operational time.
+type Lease struct {
+	// Holder names the run: "host:pid:run".
+	Holder string
+	// Now is the operational time of the claim or renewal.
+	Now time.Time
+	// For is how long the hold lasts unless renewed.
+	For time.Duration
+}
+
+// until is when the lease ends, to the millisecond: leases are compared
+// in Go, never in SQL, so they may be finer than the store's other times.
+func (l Lease) until() string { return l.Now.Add(l.For).UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// Claim takes the next message due for delivery and holds it under lease.
+// A message is due when its not-before (business time) is not after due
+// and its next attempt (operational time) is not after lease.Now. It
+// returns nil when nothing is due.
+func (s *DB) Claim(ctx context.Context, due time.Time, lease Lease) (*OutboxMessage, error) {
+	m, err := scanOutbox(s.db.QueryRowContext(ctx, `UPDATE outbox SET status = 'claimed', attempts = attempts + 1, lease_until = ?, lease_holder = ?
 		WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND not_before <= ? AND next_attempt_at <= ? ORDER BY not_before, id LIMIT 1)
-		RETURNING `+outboxCols, fmtTime(now.Add(lease)), at, at))
+		RETURNING `+outboxCols, lease.until(), lease.Holder, fmtTime(due), fmtTime(lease.Now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -151,20 +180,32 @@ func (s *DB) Claim(ctx context.Context, now time.Time, lease time.Duration) (*Ou
 	return m, nil
 }
 
-// MarkSending records that a message is being handed to its channel:
-// from here, a crash leaves it uncertain.
-func (s *DB) MarkSending(ctx context.Context, id int64) error {
-	return s.setStatus(ctx, id, OutboxClaimed, OutboxSending, "")
-}
-
-func (s *DB) setStatus(ctx context.Context, id int64, from, to, errMsg string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = CASE WHEN ? = '' THEN last_error ELSE ? END WHERE id = ? AND status = ?`,
-		to, errMsg, errMsg, id, from)
+// MarkSending records that a message is being handed to its channel, and
+// renews its lease from now: from here, a crash leaves it uncertain. It
+// fails with a conflict when the message is no longer claimed by
+// lease.Holder.
+func (s *DB) MarkSending(ctx context.Context, id int64, lease Lease) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'sending', lease_until = ? WHERE id = ? AND status = 'claimed' AND lease_holder = ?`,
+		lease.until(), id, lease.Holder)
 	if err != nil {
 		return fmt.Errorf("store: outbox %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return onus.Errorf(onus.ECONFLICT, "outbox message %d is no longer %s", id, from)
+		return onus.Errorf(onus.ECONFLICT, "outbox message %d is no longer claimed by %s", id, lease.Holder)
+	}
+	return nil
+}
+
+// Renew extends the lease of a message that lease.Holder is still
+// sending. It fails with a conflict when another run took it over.
+func (s *DB) Renew(ctx context.Context, id int64, lease Lease) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id = ? AND status IN ('claimed', 'sending') AND lease_holder = ?`,
+		lease.until(), id, lease.Holder)
+	if err != nil {
+		return fmt.Errorf("store: renew outbox %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return onus.Errorf(onus.ECONFLICT, "outbox message %d is no longer held by %s", id, lease.Holder)
 	}
 	return nil
 }
@@ -178,9 +219,14 @@ func (s *DB) MarkSent(ctx context.Context, m *OutboxMessage, providerID string, 
 	})
 }
 
+// MarkSent records a delivery at at (business time: the planner counts
+// reminders and the daily limit from it); only the run that holds the
+// message may record it.
+
 func markSent(ctx context.Context, tx *sql.Tx, m *OutboxMessage, providerID string, at time.Time, verb string, from ...string) error {
-	res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', provider_id = ?, sent_at = ?, last_error = '' WHERE id = ? AND status IN (?, ?)`,
-		providerID, fmtTime(at), m.ID, from[0], from[len(from)-1])
+	res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', provider_id = ?, sent_at = ?, last_error = '' WHERE id = ? AND status IN (?, ?)
+		AND (status = 'uncertain' OR lease_holder = ?)`,
+		providerID, fmtTime(at), m.ID, from[0], from[len(from)-1], m.LeaseHolder)
 	if err != nil {
 		return err
 	}
@@ -208,14 +254,20 @@ func markSent(ctx context.Context, tx *sql.Tx, m *OutboxMessage, providerID stri
 }
 
 // Confirm records an uncertain message as sent, by hand: someone checked
-// that it arrived. It is audited.
+// that it arrived. It counts as told when it was due (its not-before, in
+// the business time it was planned in), or now for a message resent by
+// hand. It is audited.
 func (s *DB) Confirm(ctx context.Context, id int64, actor string) error {
 	m, err := s.OutboxMessage(ctx, id)
 	if err != nil {
 		return err
 	}
+	at := m.NotBefore
+	if at.IsZero() {
+		at = s.now()
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := markSent(ctx, tx, m, "confirmed by "+actor, s.Now(), "told (confirmed by "+actor+")", OutboxUncertain); err != nil {
+		if err := markSent(ctx, tx, m, "confirmed by "+actor, at, "told (confirmed by "+actor+")", OutboxUncertain); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, actor, "outbox.confirm", fmt.Sprintf("outbox %d", id), "")
@@ -231,69 +283,130 @@ func (s *DB) OutboxMessage(ctx context.Context, id int64) (*OutboxMessage, error
 	return m, err
 }
 
-// MarkRetry puts a message back for another attempt at next.
-func (s *DB) MarkRetry(ctx context.Context, id int64, errMsg string, next time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ? WHERE id = ? AND status IN ('claimed', 'sending')`,
-		fmtTime(next), errMsg, id)
-	return err
+// MarkRetry puts a message held by holder back for another attempt at
+// next (operational time).
+func (s *DB) MarkRetry(ctx context.Context, id int64, holder, errMsg string, next time.Time) error {
+	return s.release(ctx, id, holder, `status = 'pending', next_attempt_at = ?, last_error = ?`, fmtTime(next), errMsg)
 }
 
-// MarkFailed gives up on a message.
-func (s *DB) MarkFailed(ctx context.Context, id int64, errMsg string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ? AND status IN ('claimed', 'sending')`, errMsg, id)
-	return err
+// MarkFailed gives up on a message held by holder.
+func (s *DB) MarkFailed(ctx context.Context, id int64, holder, errMsg string) error {
+	return s.release(ctx, id, holder, `status = 'failed', last_error = ?`, errMsg)
 }
 
-// Reroute sends a message by another channel, at once: the person could
-// not be reached on theirs.
-func (s *DB) Reroute(ctx context.Context, id int64, channel, why string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'pending', channel = ?, last_error = ?, attempts = 0 WHERE id = ? AND status IN ('claimed', 'sending')`,
-		channel, why, id)
-	return err
+// Reroute sends a message held by holder by another channel, at once: the
+// person could not be reached on theirs.
+func (s *DB) Reroute(ctx context.Context, id int64, holder, channel, why string) error {
+	return s.release(ctx, id, holder, `status = 'pending', channel = ?, last_error = ?, attempts = 0`, channel, why)
 }
 
-// Recover handles messages a crashed dispatcher held: claimed ones go back
+// release ends holder's hold on a message with an update; it fails with a
+// conflict when another run holds the message now.
+func (s *DB) release(ctx context.Context, id int64, holder, set string, args ...any) error {
+	args = append(args, id, holder)
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET `+set+`, lease_holder = '', lease_until = NULL
+		WHERE id = ? AND status IN ('claimed', 'sending') AND lease_holder = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("store: outbox %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return onus.Errorf(onus.ECONFLICT, "outbox message %d is no longer held by %s", id, holder)
+	}
+	return nil
+}
+
+// Held is a message another run holds: claimed or being sent.
+type Held struct {
+	ID     int64     `json:"id"`
+	Status string    `json:"status"`
+	Holder string    `json:"holder"`
+	Until  time.Time `json:"until"`
+}
+
+// Recovery is what Recover did and found.
+type Recovery struct {
+	// Requeued went back to pending: claimed (nothing left the machine), or
+	// sending on a channel that drops duplicates.
+	Requeued int `json:"requeued"`
+	// Uncertain were being sent on a channel that cannot drop duplicates.
+	Uncertain int `json:"uncertain"`
+	// Held are still held by a live run's lease.
+	Held []Held `json:"held,omitempty"`
+}
+
+// Recover handles messages whose dispatcher stopped: a lease that ran out
+// before now (operational time), or one whose holder is dead (a process of
+// this host that no longer exists, as told by dead). Claimed ones go back
 // to pending (nothing left the machine); ones being sent go back to
 // pending when their channel deduplicates, and are marked uncertain
-// otherwise, never resent by themselves. It returns how many of each.
-func (s *DB) Recover(ctx context.Context, now time.Time, idempotent func(channel string) bool) (requeued, uncertain int, err error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, status, channel FROM outbox WHERE status IN ('claimed', 'sending') AND lease_until < ?`, fmtTime(now))
+// otherwise, never resent by themselves. Messages still held by a live run
+// are listed, untouched.
+func (s *DB) Recover(ctx context.Context, now time.Time, dead func(holder string) bool, idempotent func(channel string) bool) (Recovery, error) {
+	var rec Recovery
+	rows, err := s.db.QueryContext(ctx, `SELECT id, status, channel, lease_holder, COALESCE(lease_until, '') FROM outbox WHERE status IN ('claimed', 'sending')`)
 	if err != nil {
-		return 0, 0, err
+		return rec, fmt.Errorf("store: recover: %w", err)
 	}
 	type held struct {
-		id              int64
-		status, channel string
+		Held
+		channel string
 	}
 	var hs []held
 	for rows.Next() {
 		var h held
-		if err := rows.Scan(&h.id, &h.status, &h.channel); err != nil {
+		var until string
+		if err := rows.Scan(&h.ID, &h.Status, &h.channel, &h.Holder, &until); err != nil {
 			rows.Close()
-			return 0, 0, err
+			return rec, err
 		}
+		h.Until = parseTime(until)
 		hs = append(hs, h)
 	}
 	rows.Close()
 	for _, h := range hs {
-		if h.status == OutboxClaimed || idempotent(h.channel) {
-			if err := s.setStatus(ctx, h.id, h.status, OutboxPending, "recovered after a crash"); err == nil {
-				requeued++
+		expired := !h.Until.After(now)
+		if !expired && (dead == nil || h.Holder == "" || !dead(h.Holder)) {
+			rec.Held = append(rec.Held, h.Held)
+			continue
+		}
+		why := "recovered: the lease of " + h.Holder + " ran out"
+		if !expired {
+			why = "recovered: " + h.Holder + " stopped"
+		}
+		if h.Status == OutboxClaimed || idempotent(h.channel) {
+			if err := s.takeOver(ctx, h.Held, OutboxPending, why); err == nil {
+				rec.Requeued++
 			}
 			continue
 		}
-		if err := s.setStatus(ctx, h.id, h.status, OutboxUncertain, "the dispatcher stopped while sending: it may or may not have arrived; check, then onus outbox resend"); err == nil {
-			uncertain++
+		if err := s.takeOver(ctx, h.Held, OutboxUncertain, why+" while sending: the message may or may not have arrived; check, then onus outbox confirm or resend"); err == nil {
+			rec.Uncertain++
 		}
 	}
-	return requeued, uncertain, nil
+	return rec, nil
 }
 
-// Resend puts an uncertain or failed message back in the queue, by hand.
+// takeOver moves a message whose holder stopped, unless it changed hands
+// since it was read.
+func (s *DB) takeOver(ctx context.Context, h Held, to, why string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, lease_holder = '', lease_until = NULL
+		WHERE id = ? AND status = ? AND lease_holder = ?`, to, why, h.ID, h.Status, h.Holder)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return onus.Errorf(onus.ECONFLICT, "outbox message %d changed hands", h.ID)
+	}
+	return nil
+}
+
+// Resend puts an uncertain or failed message back in the queue, by hand:
+// it is due at once in operational time, so the next delivery run sends
+// it whatever business time that run plans for.
 func (s *DB) Resend(ctx context.Context, id int64, actor string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND status IN ('uncertain', 'failed')`,
-			fmtTime(s.Now()), id)
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, not_before = '', next_attempt_at = ? WHERE id = ? AND status IN ('uncertain', 'failed')`,
+			fmtTime(s.now()), id)
 		if err != nil {
 			return err
 		}

@@ -7,8 +7,28 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/internal/testclock"
 	"github.com/onus-sec/onus/ledger"
 )
+
+// The business time of these tests (the plan's now) and the machine's
+// clock are years apart on purpose: leases and retries must run on the
+// one, not-before on the other.
+var (
+	business = testclock.Shifted(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))
+	wall0    = time.Date(2031, 3, 3, 14, 0, 0, 0, time.UTC)
+)
+
+func holdAt(holder string, at time.Time) Lease { return Lease{Holder: holder, Now: at, For: time.Minute} }
+
+// openClocked opens a store whose operational clock is a fake at wall0.
+func openClocked(t *testing.T) (*DB, *testclock.Fake) {
+	t.Helper()
+	db := open(t)
+	clk := testclock.New(wall0)
+	db.Clock = clk
+	return db, clk
+}
 
 func msg(key, to string, notBefore time.Time, items map[int64]string) *OutboxMessage {
 	return &OutboxMessage{Key: key, Recipient: to, Channel: "email", Kind: "digest", Subject: "s", Text: "t", HTML: "<p>t</p>",
@@ -17,8 +37,9 @@ func msg(key, to string, notBefore time.Time, items map[int64]string) *OutboxMes
 
 func TestOutboxLifecycle(t *testing.T) {
 	ctx := context.Background()
-	db := open(t)
-	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	db, _ := openClocked(t)
+	now := business
+	run1 := holdAt("h:1:a", wall0)
 	run, _ := db.BeginRun(ctx, "eval", "test", now)
 	f := onus.Finding{Control: "edr", Entity: "d1", EntityKind: "device", EntityName: "MBP-1", Severity: onus.High, State: onus.StateOpen,
 		Responsible: onus.Person{Email: "jane@acme.com"}, FirstFailed: now, LastFailed: now, Due: now.Add(48 * time.Hour), UpdatedAt: now}
@@ -41,15 +62,27 @@ func TestOutboxLifecycle(t *testing.T) {
 		t.Errorf("the same plan added %d messages again", added)
 	}
 	// Only what is due is claimed; Bob's message waits for his morning.
-	m, err := db.Claim(ctx, now, time.Minute)
-	if err != nil || m == nil || m.Key != "k-jane" || m.Status != OutboxClaimed || m.Attempts != 1 {
+	m, err := db.Claim(ctx, now, run1)
+	if err != nil || m == nil || m.Key != "k-jane" || m.Status != OutboxClaimed || m.Attempts != 1 || m.LeaseHolder != "h:1:a" {
 		t.Fatalf("claim: %+v, %v", m, err)
 	}
-	if next, _ := db.Claim(ctx, now, time.Minute); next != nil {
+	if m.LeaseUntil == nil || !m.LeaseUntil.Equal(wall0.Add(time.Minute)) {
+		t.Errorf("lease until %v, want %v", m.LeaseUntil, wall0.Add(time.Minute))
+	}
+	if next, _ := db.Claim(ctx, now, run1); next != nil {
 		t.Fatalf("claimed %s before its time", next.Key)
 	}
-	if err := db.MarkSending(ctx, m.ID); err != nil {
+	// Only the holder may go on with it.
+	if err := db.MarkSending(ctx, m.ID, holdAt("h:2:b", wall0)); onus.ErrorCode(err) != onus.ECONFLICT {
+		t.Errorf("another run marked a held message sending: %v", err)
+	}
+	if err := db.MarkSending(ctx, m.ID, run1); err != nil {
 		t.Fatal(err)
+	}
+	other := *m
+	other.LeaseHolder = "h:2:b"
+	if err := db.MarkSent(ctx, &other, "x", now); onus.ErrorCode(err) != onus.ECONFLICT {
+		t.Errorf("another run recorded a message it does not hold: %v", err)
 	}
 	if err := db.MarkSent(ctx, m, "<k-jane@acme.com>", now); err != nil {
 		t.Fatal(err)
@@ -90,7 +123,7 @@ func TestOutboxLifecycle(t *testing.T) {
 	if s, _ := db.OutboxMessages(ctx, []string{OutboxSent}, "", 0); len(s) != 1 {
 		t.Errorf("re-planning touched a sent message")
 	}
-	if m, _ := db.Claim(ctx, now.Add(4*time.Hour), time.Minute); m != nil {
+	if m, _ := db.Claim(ctx, now.Add(4*time.Hour), run1); m != nil {
 		t.Errorf("a cancelled message was claimed: %s", m.Key)
 	}
 }
@@ -100,38 +133,40 @@ func TestOutboxLifecycle(t *testing.T) {
 // otherwise until someone resends them, which is audited.
 func TestOutboxRecoverAndResend(t *testing.T) {
 	ctx := context.Background()
-	db := open(t)
-	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	db, clk := openClocked(t)
+	now := business
 	plan := []*OutboxMessage{msg("a", "a@acme.com", now, nil), msg("b", "b@acme.com", now, nil), msg("c", "c@acme.com", now, nil)}
 	plan[2].Channel = "webhook"
 	if _, _, err := db.Enqueue(ctx, plan); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := db.Claim(ctx, now, time.Minute) // claimed, then the process died
-	b, _ := db.Claim(ctx, now, time.Minute)
-	db.MarkSending(ctx, b.ID) // e-mail being sent when it died
-	c, _ := db.Claim(ctx, now, time.Minute)
-	db.MarkSending(ctx, c.ID) // webhook being sent when it died
+	dead := holdAt("h:1:dead", wall0)
+	a, _ := db.Claim(ctx, now, dead) // claimed, then the process died
+	b, _ := db.Claim(ctx, now, dead)
+	db.MarkSending(ctx, b.ID, dead) // e-mail being sent when it died
+	c, _ := db.Claim(ctx, now, dead)
+	db.MarkSending(ctx, c.ID, dead) // webhook being sent when it died
 	idem := func(ch string) bool { return ch == "webhook" }
-	// Within the lease, another dispatcher leaves them alone.
-	if r, u, _ := db.Recover(ctx, now.Add(30*time.Second), idem); r+u != 0 {
-		t.Errorf("recovered %d+%d messages still leased", r, u)
+	// Within the lease, another dispatcher leaves them alone and says so.
+	rec, _ := db.Recover(ctx, wall0.Add(30*time.Second), nil, idem)
+	if rec.Requeued+rec.Uncertain != 0 || len(rec.Held) != 3 || rec.Held[0].Holder != "h:1:dead" || !rec.Held[0].Until.Equal(wall0.Add(time.Minute)) {
+		t.Errorf("within the lease: %+v", rec)
 	}
-	r, u, err := db.Recover(ctx, now.Add(2*time.Minute), idem)
-	if err != nil || r != 2 || u != 1 {
-		t.Fatalf("recover: %d requeued, %d uncertain, %v", r, u, err)
+	rec, err := db.Recover(ctx, wall0.Add(2*time.Minute), nil, idem)
+	if err != nil || rec.Requeued != 2 || rec.Uncertain != 1 || len(rec.Held) != 0 {
+		t.Fatalf("recover: %+v, %v", rec, err)
 	}
 	status := func(id int64) string {
-		ms, _ := db.OutboxMessages(ctx, nil, "", 0)
-		for _, m := range ms {
-			if m.ID == id {
-				return m.Status
-			}
-		}
-		return ""
+		m, _ := db.OutboxMessage(ctx, id)
+		return m.Status
 	}
 	if status(a.ID) != OutboxPending || status(b.ID) != OutboxUncertain || status(c.ID) != OutboxPending {
 		t.Errorf("statuses a=%s b=%s c=%s", status(a.ID), status(b.ID), status(c.ID))
+	}
+	// The stopped run cannot record what it no longer holds.
+	b.LeaseHolder = "h:1:dead"
+	if err := db.MarkSent(ctx, b, "late", now); onus.ErrorCode(err) != onus.ECONFLICT {
+		t.Errorf("a stopped run recorded a message after recovery: %v", err)
 	}
 	// Re-planning never cancels or re-adds an uncertain message.
 	if added, cancelled, _ := db.Enqueue(ctx, plan); added != 0 || cancelled != 0 || status(b.ID) != OutboxUncertain {
@@ -140,37 +175,98 @@ func TestOutboxRecoverAndResend(t *testing.T) {
 	if err := db.Resend(ctx, a.ID, "ops@acme.com"); err == nil {
 		t.Error("resent a pending message")
 	}
+	clk.Add(time.Hour)
 	if err := db.Resend(ctx, b.ID, "ops@acme.com"); err != nil {
 		t.Fatal(err)
 	}
 	if status(b.ID) != OutboxPending {
 		t.Errorf("after resend: %s", status(b.ID))
 	}
+	// A resent message is due at the next run, whatever business time that
+	// run plans for: here a week before the message was first planned.
+	run2 := holdAt("h:2:next", wall0.Add(time.Hour))
+	for {
+		m, err := db.Claim(ctx, now.Add(-7*24*time.Hour), run2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m == nil {
+			t.Fatal("the resent message is not due at the next run")
+		}
+		if m.ID == b.ID {
+			break
+		}
+	}
 	audit, _ := db.AuditLog(ctx, 10)
 	found := false
 	for _, e := range audit {
-		found = found || (e.Action == "outbox.resend" && e.Actor == "ops@acme.com")
+		found = found || (e.Action == "outbox.resend" && e.Actor == "ops@acme.com" && e.At.Equal(wall0.Add(time.Hour)))
 	}
 	if !found {
-		t.Errorf("the resend is not in the audit log: %+v", audit)
+		t.Errorf("the resend is not in the audit log at operational time: %+v", audit)
 	}
 }
 
-// A failure is retried at its next attempt time, not before.
+// A holder that is known to have stopped gives its messages up at once,
+// before its lease runs out; a live one keeps them.
+func TestOutboxRecoverDeadHolder(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openClocked(t)
+	db.Enqueue(ctx, []*OutboxMessage{msg("a", "a@acme.com", business, nil), msg("b", "b@acme.com", business, nil)})
+	a, _ := db.Claim(ctx, business, holdAt("h:1:dead", wall0))
+	db.MarkSending(ctx, a.ID, holdAt("h:1:dead", wall0))
+	b, _ := db.Claim(ctx, business, holdAt("h:2:live", wall0))
+	dead := func(h string) bool { return h == "h:1:dead" }
+	rec, err := db.Recover(ctx, wall0.Add(time.Second), dead, func(string) bool { return false })
+	if err != nil || rec.Uncertain != 1 || rec.Requeued != 0 || len(rec.Held) != 1 || rec.Held[0].ID != b.ID {
+		t.Fatalf("recover: %+v, %v", rec, err)
+	}
+	m, _ := db.OutboxMessage(ctx, a.ID)
+	if m.Status != OutboxUncertain || !strings.Contains(m.LastError, "h:1:dead stopped") || m.LeaseHolder != "" {
+		t.Errorf("message of the dead holder: %+v", m)
+	}
+}
+
+// A lease is counted from its own claim and renewal, in operational time:
+// a message renewed by a slow run is not taken over however long ago the
+// run began.
+func TestOutboxLeaseRenewal(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openClocked(t)
+	db.Enqueue(ctx, []*OutboxMessage{msg("a", "a@acme.com", business, nil)})
+	slow := holdAt("h:1:slow", wall0)
+	m, _ := db.Claim(ctx, business, slow)
+	db.MarkSending(ctx, m.ID, slow)
+	for i := 1; i <= 5; i++ { // five renewals, 40 s apart: 3 min 20 s in all
+		if err := db.Renew(ctx, m.ID, holdAt("h:1:slow", wall0.Add(time.Duration(i)*40*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec, _ := db.Recover(ctx, wall0.Add(200*time.Second+30*time.Second), nil, func(string) bool { return false })
+	if rec.Uncertain+rec.Requeued != 0 || len(rec.Held) != 1 {
+		t.Fatalf("a renewed lease was broken: %+v", rec)
+	}
+	if err := db.Renew(ctx, m.ID, holdAt("h:9:other", wall0)); onus.ErrorCode(err) != onus.ECONFLICT {
+		t.Errorf("another run renewed the lease: %v", err)
+	}
+}
+
+// A failure is retried at its next attempt time (operational), not before.
 func TestOutboxRetryWaits(t *testing.T) {
 	ctx := context.Background()
-	db := open(t)
-	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	db, _ := openClocked(t)
+	now := business
 	db.Enqueue(ctx, []*OutboxMessage{msg("a", "a@acme.com", now, nil)})
-	m, _ := db.Claim(ctx, now, time.Minute)
-	db.MarkSending(ctx, m.ID)
-	if err := db.MarkRetry(ctx, m.ID, "421 try later", now.Add(4*time.Minute)); err != nil {
+	run1 := holdAt("h:1:a", wall0)
+	m, _ := db.Claim(ctx, now, run1)
+	db.MarkSending(ctx, m.ID, run1)
+	if err := db.MarkRetry(ctx, m.ID, "h:1:a", "421 try later", wall0.Add(4*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if x, _ := db.Claim(ctx, now.Add(3*time.Minute), time.Minute); x != nil {
+	if x, _ := db.Claim(ctx, now, holdAt("h:1:a", wall0.Add(3*time.Minute))); x != nil {
 		t.Error("claimed before its retry time")
 	}
-	x, _ := db.Claim(ctx, now.Add(4*time.Minute), time.Minute)
+	x, _ := db.Claim(ctx, now, holdAt("h:1:a", wall0.Add(4*time.Minute)))
 	if x == nil || x.Attempts != 2 || x.LastError != "421 try later" {
 		t.Fatalf("retry claim: %+v", x)
 	}

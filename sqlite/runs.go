@@ -29,7 +29,7 @@ func (s *DB) BeginRun(ctx context.Context, kind, actor string, evalNow time.Time
 		now = fmtTime(evalNow)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO runs (kind, actor, started_at, eval_now, status) VALUES (?, ?, ?, ?, 'running')`,
-		kind, actor, fmtTime(s.Now()), now)
+		kind, actor, fmtTime(s.now()), now)
 	if err != nil {
 		return 0, fmt.Errorf("store: begin run: %w", err)
 	}
@@ -44,7 +44,7 @@ func (s *DB) FinishRun(ctx context.Context, id int64, summary any, runErr error)
 	}
 	b, _ := json.Marshal(summary)
 	_, err := s.db.ExecContext(ctx, `UPDATE runs SET finished_at = ?, status = ?, summary = ?, error = ? WHERE id = ?`,
-		fmtTime(s.Now()), status, string(b), msg, id)
+		fmtTime(s.now()), status, string(b), msg, id)
 	if err != nil {
 		return fmt.Errorf("store: finish run: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
-	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/bench"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
@@ -25,7 +24,7 @@ func acme(t testing.TB) (*sqlite.DB, *config.Config) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	if err := examples.CopyTo(examples.Acme(), dir); err != nil {
+	if err := orggen.WriteAcme(dir); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(dir)

@@ -57,7 +57,7 @@ func (a *app) exceptionService(cmd *cobra.Command) (*exception.Service, *sqlite.
 	if err != nil {
 		return nil, nil, err
 	}
-	return &exception.Service{Store: db, Config: cfg}, db, nil
+	return &exception.Service{Store: db, Config: cfg, Clock: a.clock}, db, nil
 }
 
 func (a *app) exceptCmd() *cobra.Command {
@@ -95,7 +95,7 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 				return err
 			}
 			defer db.Close()
-			exp, err := parseExpiry(expires, time.Now().UTC())
+			exp, err := parseExpiry(expires, a.clock.Now())
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 	reopenDue := func(svc *exception.Service) func(onus.Finding) time.Time {
 		return func(f onus.Finding) time.Time {
 			if ctl := svc.Config.Control(f.Control); ctl != nil && svc.Config.Exceptions.RestartDeadline {
-				return time.Now().UTC().Add(svc.Config.Deadline(ctl))
+				return a.clock.Now().Add(svc.Config.Deadline(ctl))
 			}
 			return f.Due
 		}
@@ -177,7 +177,7 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 				return err
 			}
 			defer db.Close()
-			exp, err := parseExpiry(extendTo, time.Now().UTC())
+			exp, err := parseExpiry(extendTo, a.clock.Now())
 			if err != nil {
 				return err
 			}
@@ -241,7 +241,7 @@ func (a *app) exceptionsCmd() *cobra.Command {
 				if err != nil {
 					return onus.Errorf(onus.EINVALID, "--expiring: %v", err)
 				}
-				f.ExpiringBefore = time.Now().UTC().Add(d)
+				f.ExpiringBefore = a.clock.Now().Add(d)
 			}
 			xs, err := db.Exceptions(cmd.Context(), f)
 			if err != nil {
@@ -336,7 +336,7 @@ across others, and the exceptions waiting for their decision.`,
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			t, err := parseNow(now)
+			t, err := a.parseNow(now)
 			if err != nil {
 				return err
 			}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,7 +34,7 @@ line, and exits non-zero when there is one.`,
 			}
 			cfg, err := config.Load(a.configDir)
 			if err == nil {
-				_, err = evaluate.Compile(cfg, time.Now())
+				_, err = evaluate.Compile(cfg, a.clock.Now())
 			}
 			if err == nil {
 				// The message templates, built-in and overridden.
@@ -95,7 +94,7 @@ open findings; --state picks others (open, resolved, exempted, gone, all).`,
 			if err := a.checkOutput(report.Text, report.JSON, report.CSV); err != nil {
 				return err
 			}
-			t, err := parseNow(now)
+			t, err := a.parseNow(now)
 			if err != nil {
 				return err
 			}
@@ -153,7 +152,7 @@ func (a *app) findingCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := parseNow(now)
+			t, err := a.parseNow(now)
 			if err != nil {
 				return err
 			}
@@ -226,7 +225,7 @@ its findings.`,
 			}
 			// Ages are shown as of the last evaluation, which is when the
 			// findings below were judged.
-			asOf := time.Now().UTC()
+			asOf := a.clock.Now()
 			if last, err := db.LastRun(ctx, "eval"); err == nil && !last.EvalNow.IsZero() {
 				asOf = last.EvalNow
 			}

@@ -38,10 +38,15 @@ const (
 	exitOK        = 0
 	exitError     = 1
 	exitUnhealthy = 2 // the run completed, but a source failed or looked wrong
+	exitAttention = 3 // the delivery run completed, but messages need attention
 )
 
 // errUnhealthy makes a command exit with exitUnhealthy after its output.
 var errUnhealthy = errors.New("one or more sources are unhealthy")
+
+// errAttention makes onus nudge exit with exitAttention after its output:
+// messages are held by another run's lease, or were found uncertain.
+var errAttention = errors.New("outbox messages need attention")
 
 type app struct {
 	configDir string
@@ -55,6 +60,9 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// clock is the machine's clock: the operational time of every
+	// command, and the business time of a command run without --now.
+	clock onus.Clock
 }
 
 func main() {
@@ -64,7 +72,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr}
+	a := &app{stdout: stdout, stderr: stderr, clock: onus.ClockFunc(time.Now)}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -75,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case errors.Is(err, errUnhealthy):
 		return exitUnhealthy
+	case errors.Is(err, errAttention):
+		return exitAttention
 	case errors.Is(err, errSilent):
 		return exitError
 	}
@@ -194,7 +204,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := evaluate.Compile(cfg, time.Now()); err != nil {
+	if _, err := evaluate.Compile(cfg, a.clock.Now()); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -215,6 +225,16 @@ func (a *app) databasePath(cfg *config.Config) string {
 	return filepath.Join(a.configDir, "onus.db")
 }
 
+// openStore opens the store at path with the command's clock.
+func (a *app) openStore(ctx context.Context, path string) (*sqlite.DB, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	db.Clock = a.clock
+	return db, nil
+}
+
 // openExisting opens the store for reading commands: it must exist.
 func (a *app) openExisting(ctx context.Context) (*sqlite.DB, error) {
 	var cfg *config.Config
@@ -233,7 +253,7 @@ func (a *app) openExisting(ctx context.Context) (*sqlite.DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, onus.Errorf(onus.ENOTFOUND, "no database at %s: run \"onus sync\" and \"onus eval\" first, or pass --db (try \"onus demo\")", path)
 	}
-	return sqlite.Open(ctx, path)
+	return a.openStore(ctx, path)
 }
 
 func (a *app) checkOutput(allowed ...string) error {
@@ -259,10 +279,11 @@ func (a *app) progress() func(string) source.Progress {
 	return func(name string) source.Progress { return newBar(a.stderr, name) }
 }
 
-// parseNow reads --now: RFC 3339, or a date.
-func parseNow(s string) (time.Time, error) {
+// parseNow reads --now: RFC 3339, or a date; empty is the machine's
+// clock. It sets the business time of a command.
+func (a *app) parseNow(s string) (time.Time, error) {
 	if s == "" {
-		return time.Now().UTC().Truncate(time.Second), nil
+		return a.clock.Now().Truncate(time.Second), nil
 	}
 	t, err := source.ParseTime(s, "")
 	if err != nil {

@@ -7,11 +7,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/internal/testsrv"
+	"github.com/onus-sec/onus/sqlite"
 )
 
 // cli runs the command in-process, as a user would from a shell.
@@ -133,7 +137,7 @@ func TestUnhealthyExitCode(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	lines := strings.SplitAfter(string(b), "\n")
 	os.WriteFile(path, []byte(strings.Join(lines[:11], "")), 0o644)
-	out, _, code := cli(t, "run", "--config", dir, "--now", "2026-11-30T10:00:00Z")
+	out, _, code := cli(t, "run", "--config", dir, "--now", orggen.AcmeNow.Add(time.Hour).Format(time.RFC3339))
 	if code != 2 {
 		t.Errorf("run with a shrunken HR export exited %d, want 2", code)
 	}
@@ -280,7 +284,7 @@ func TestExceptionCommands(t *testing.T) {
 func TestNudgeCommands(t *testing.T) {
 	dir := demo(t)
 	c := func(args ...string) (string, string, int) { return cli(t, append(args, "--config", dir)...) }
-	now := "--now=2026-11-30T09:00:00Z"
+	now := "--now=" + orggen.AcmeNow.Format(time.RFC3339)
 	out, _, code := c("nudge", "--dry-run", now)
 	if code != 0 || !strings.Contains(out, "25 messages would be planned") || !strings.Contains(out, "to barbara.liskov@acme.com by email") {
 		t.Fatalf("dry run: %d\n%s", code, out)
@@ -359,6 +363,54 @@ func TestNudgeCommands(t *testing.T) {
 	out, _, _ = c("finding", "27")
 	if !strings.Contains(out, "told barbara.liskov@acme.com by email") {
 		t.Errorf("finding 27's history does not say Barbara was told:\n%s", out)
+	}
+	// Another live run holds a message: this run leaves it alone, says so
+	// and until when, and exits 3. A run that stopped while sending an
+	// e-mail leaves it uncertain (exit 3 too); resent by hand, it goes at
+	// the next run whatever --now that run has, even one before the
+	// message was planned for.
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	evening := orggen.AcmeNow.Add(10 * time.Hour)
+	live := fmt.Sprintf("%s:%d:other", host, os.Getpid())
+	held, err := db.Claim(ctx, evening, sqlite.Lease{Holder: live, Now: time.Now(), For: time.Hour})
+	if err != nil || held == nil {
+		t.Fatalf("claim: %v %v", held, err)
+	}
+	gone := exec.Command("true")
+	gone.Run()
+	dead := fmt.Sprintf("%s:%d:crashed", host, gone.Process.Pid)
+	crashed, err := db.Claim(ctx, evening, sqlite.Lease{Holder: dead, Now: time.Now(), For: time.Hour})
+	if err != nil || crashed == nil {
+		t.Fatalf("claim: %v %v", crashed, err)
+	}
+	if err := db.MarkSending(ctx, crashed.ID, sqlite.Lease{Holder: dead, Now: time.Now(), For: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, _, _ = c("outbox", "--status", "claimed,sending")
+	if !strings.Contains(out, live+" until") || !strings.Contains(out, dead+" until") {
+		t.Errorf("outbox does not show the lease holders:\n%s", out)
+	}
+	out, errs, code = c("nudge", "--now="+evening.Format(time.RFC3339))
+	if code != 3 || !strings.Contains(errs, "1 message is held by another run ("+live+") until") || !strings.Contains(out, "uncertain 1") {
+		t.Errorf("nudge with a held and a crashed message: exit %d\n%s%s", code, out, errs)
+	}
+	out, _, _ = c("outbox", "show", fmt.Sprint(crashed.ID))
+	if !strings.Contains(out, "uncertain") || !strings.Contains(out, dead+" stopped while sending") {
+		t.Errorf("the crashed run's message:\n%s", out)
+	}
+	before := len(mp.Messages(t))
+	if _, errs, code := c("outbox", "resend", fmt.Sprint(crashed.ID), "--as", "ops@acme.com"); code != 0 {
+		t.Fatalf("resend: %d %s", code, errs)
+	}
+	out, errs, code = c("nudge", now) // the morning, before the message's evening
+	if code != 3 || !strings.Contains(out, "sent 1,") || len(mp.Messages(t)) != before+1 {
+		t.Errorf("the resent message did not go at the next run: exit %d, mailpit %d→%d\n%s%s", code, before, len(mp.Messages(t)), out, errs)
 	}
 	// A broken template is a configuration problem, found by validate.
 	os.MkdirAll(filepath.Join(dir, "messages"), 0o755)

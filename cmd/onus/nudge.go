@@ -99,6 +99,32 @@ and why.`,
 			if !dryRun && rep.Delivery.Failed+rep.Delivery.Uncertain > 0 {
 				a.printf("check them: onus outbox --status failed,uncertain\n")
 			}
+			if held := rep.Delivery.Held; len(held) > 0 {
+				// Another run holds these: it is sending them, or it stopped
+				// and its lease has not run out yet.
+				var until time.Time
+				holders := map[string]bool{}
+				for _, h := range held {
+					if h.Until.After(until) {
+						until = h.Until
+					}
+					holders[h.Holder] = true
+				}
+				names := make([]string, 0, len(holders))
+				for h := range holders {
+					names = append(names, h)
+				}
+				sort.Strings(names)
+				verb := "messages are"
+				if len(held) == 1 {
+					verb = "message is"
+				}
+				fmt.Fprintf(a.stderr, "onus: %d %s held by another run (%s) until %s at the latest: it sends them, or they are recovered once its lease runs out; run onus nudge again after that (onus outbox --status claimed,sending)\n",
+					len(held), verb, strings.Join(names, ", "), until.Format("2006-01-02 15:04:05 MST"))
+			}
+			if !dryRun && (len(rep.Delivery.Held) > 0 || rep.Delivery.Uncertain > 0) {
+				return errAttention
+			}
 			return nil
 		},
 	}
@@ -148,7 +174,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tTO\tCHANNEL\tKIND\tITEMS\tATTEMPTS\tNOTE\t")
+			fmt.Fprintln(tw, "ID\tSTATUS\tTO\tCHANNEL\tKIND\tITEMS\tATTEMPTS\tHELD BY\tNOTE\t")
 			for _, m := range msgs {
 				ids := make([]int, 0, len(m.Items))
 				for id := range m.Items {
@@ -161,7 +187,11 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 				for _, id := range ids {
 					parts = append(parts, "#"+strconv.Itoa(id))
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", m.ID, m.Status, m.Recipient, m.Channel, m.Kind, clip(strings.Join(parts, " "), 30), m.Attempts, clip(m.LastError, 50))
+				held := "-"
+				if m.LeaseUntil != nil {
+					held = m.LeaseHolder + " until " + m.LeaseUntil.Format("15:04:05")
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", m.ID, m.Status, m.Recipient, m.Channel, m.Kind, clip(strings.Join(parts, " "), 30), m.Attempts, held, clip(m.LastError, 50))
 			}
 			return tw.Flush()
 		},
@@ -236,7 +266,14 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 				}{m, m.Text})
 			}
 			fmt.Fprintf(a.stdout, "outbox %d: %s, to %s by %s (%s), %d attempts\n", m.ID, m.Status, m.Recipient, m.Channel, m.Kind, m.Attempts)
-			fmt.Fprintf(a.stdout, "why: %s\nnot before: %s\n", m.Reason, m.NotBefore.Format(time.RFC3339))
+			notBefore := "at once (resent by hand)"
+			if !m.NotBefore.IsZero() {
+				notBefore = m.NotBefore.Format(time.RFC3339)
+			}
+			fmt.Fprintf(a.stdout, "why: %s\nnot before: %s\n", m.Reason, notBefore)
+			if m.LeaseUntil != nil {
+				fmt.Fprintf(a.stdout, "held by: %s until %s\n", m.LeaseHolder, m.LeaseUntil.Format(time.RFC3339))
+			}
 			if m.SentAt != nil {
 				fmt.Fprintf(a.stdout, "sent: %s (%s)\n", m.SentAt.Format(time.RFC3339), m.ProviderID)
 			}

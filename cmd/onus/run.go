@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/report"
@@ -23,7 +22,7 @@ func (a *app) monitorAt(cmd *cobra.Command, now string) (*monitor.Monitor, time.
 	if err := a.checkOutput(); err != nil {
 		return nil, time.Time{}, err
 	}
-	t, err := parseNow(now)
+	t, err := a.parseNow(now)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -37,11 +36,11 @@ func (a *app) openMonitor(cmd *cobra.Command) (*monitor.Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(cmd.Context(), a.databasePath(cfg))
+	db, err := a.openStore(cmd.Context(), a.databasePath(cfg))
 	if err != nil {
 		return nil, err
 	}
-	return &monitor.Monitor{Config: cfg, Store: db, Log: a.log, Progress: a.progress(), Actor: actor()}, nil
+	return &monitor.Monitor{Config: cfg, Store: db, Log: a.log, Progress: a.progress(), Actor: actor(), Wall: a.clock}, nil
 }
 
 type syncFlags struct {
@@ -208,7 +207,7 @@ Afterwards the directory is an ordinary onus configuration:
 					return err
 				}
 			}
-			if err := examples.CopyTo(examples.Acme(), dir); err != nil {
+			if err := orggen.WriteAcme(dir); err != nil {
 				return onus.Errorf(onus.EINVALID, "demo: cannot write the example to %s: %v", dir, err)
 			}
 			a.configDir = dir

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/notify"
 )
@@ -88,7 +89,7 @@ func (c *Channel) Send(ctx context.Context, e notify.Envelope) (string, error) {
 // Post sends a signed body, for this channel and for Teams.
 func Post(ctx context.Context, client *http.Client, url string, secret []byte, key string, body []byte, now func() time.Time) (string, error) {
 	if now == nil {
-		now = time.Now
+		now = onus.SystemClock.Now // signatures are operational time
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {

@@ -1,0 +1,42 @@
+package deliver
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Holder returns the name this process takes in leases: "host:pid:run",
+// where run is random, so that two runs are told apart even when a pid is
+// reused.
+func Holder() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// DeadOnThisHost reports whether a lease holder was a process of this host
+// that no longer exists. A holder on another host, or one that cannot be
+// parsed, is never taken for dead: its lease must run out.
+func DeadOnThisHost(holder string) bool {
+	host, _ := os.Hostname()
+	parts := strings.Split(holder, ":")
+	if len(parts) != 3 || parts[0] != host {
+		return false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	if pid == os.Getpid() {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return errors.Is(err, syscall.ESRCH)
+}

@@ -86,7 +86,6 @@ func wallClockCalls(t *testing.T, root string, allowed map[string]string) []stri
 	return found
 }
 
-
 // Only cmd/ reads the machine's clock; every other package takes a clock
 // from its caller.
 func TestNoWallClockOutsideCmd(t *testing.T) {

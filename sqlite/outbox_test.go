@@ -19,7 +19,9 @@ var (
 	wall0    = time.Date(2031, 3, 3, 14, 0, 0, 0, time.UTC)
 )
 
-func holdAt(holder string, at time.Time) Lease { return Lease{Holder: holder, Now: at, For: time.Minute} }
+func holdAt(holder string, at time.Time) Lease {
+	return Lease{Holder: holder, Now: at, For: time.Minute}
+}
 
 // openClocked opens a store whose operational clock is a fake at wall0.
 func openClocked(t *testing.T) (*DB, *testclock.Fake) {

@@ -20,10 +20,15 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Err is the cause, for errors.Is and errors.As; it is never shown.
+	Err error
 }
 
 // Error implements the error interface.
 func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an application error with the given code and message.
 func Errorf(code, format string, args ...any) *Error {

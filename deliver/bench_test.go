@@ -10,6 +10,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/internal/testsrv"
+	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/notify/smtp"
 	"github.com/onus-sec/onus/sqlite"
@@ -45,7 +46,7 @@ func BenchmarkDispatchSMTP(b *testing.B) {
 		if _, _, err := db.Enqueue(context.Background(), msgs); err != nil {
 			b.Fatal(err)
 		}
-		d := &Dispatcher{Store: db, Channels: map[string]notify.Channel{"email": ch}, Clock: onus.FixedClock(t0), Holder: Holder()}
+		d := &Dispatcher{Store: db, Channels: map[string]notify.Channel{"email": ch}, Clock: onus.FixedClock(t0), Holder: lease.Holder()}
 		b.StartTimer()
 		st, err := d.Run(context.Background())
 		if err != nil || st.Sent != n {

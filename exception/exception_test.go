@@ -41,7 +41,7 @@ func setup(t *testing.T) (*exception.Service, *sqlite.DB, *clock) {
 			State: onus.StateOpen, Responsible: onus.Person{Email: "jane@x.com"}, Accountable: onus.Person{Email: "ada@x.com"},
 			FirstFailed: clk.t.Add(-2 * day), LastFailed: clk.t, Due: clk.t.Add(5 * day), UpdatedAt: clk.t}}
 	}
-	if err := db.ApplyChanges(ctx, run, []ledger.Change{mk("edr", "device:serial:A", onus.High), mk("patch", "device:serial:B", onus.Low)}, nil); err != nil {
+	if err := db.ApplyChanges(ctx, run, []ledger.Change{mk("edr", "device:serial:A", onus.High), mk("patch", "device:serial:B", onus.Low)}, nil, -1); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.ReplaceDirectory(ctx, []*raci.Person{

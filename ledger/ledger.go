@@ -35,6 +35,12 @@ type Change struct {
 	Finding onus.Finding
 	New     bool
 	Events  []onus.Event
+	// Prior and PriorException are the state and exception of a finding on
+	// record as the diff read it: the store writes the change only if the
+	// finding is still so, and refuses it otherwise (a decision or another
+	// run changed it meanwhile).
+	Prior          onus.State
+	PriorException int64
 }
 
 // Resolver maps entity ids from earlier evaluations to current entities.
@@ -97,7 +103,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 				st.Opened++
 				continue
 			}
-			c := Change{Finding: *f}
+			c := Change{Finding: *f, Prior: f.State, PriorException: f.Exception}
 			nf := &c.Finding
 			switch f.State {
 			case onus.StateOpen, onus.StateExempted:
@@ -165,7 +171,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			continue
 		}
 		close := func(state onus.State, typ, note string) {
-			c := Change{Finding: *f}
+			c := Change{Finding: *f, Prior: f.State, PriorException: f.Exception}
 			c.Finding.State = state
 			c.Finding.UpdatedAt = now
 			if state == onus.StateResolved {
@@ -208,7 +214,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 				continue
 			}
 			moved[nk] = true
-			c := Change{Finding: *f}
+			c := Change{Finding: *f, Prior: f.State, PriorException: f.Exception}
 			c.Finding.Entity = nk.Entity
 			c.Finding.UpdatedAt = now
 			c.Events = []onus.Event{{At: now, Type: "reidentified", From: f.Entity, To: nk.Entity, Note: "a stronger identity key appeared"}}

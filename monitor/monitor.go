@@ -19,6 +19,7 @@ import (
 	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/identity"
 	"github.com/onus-sec/onus/inventory"
+	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/raci"
 	"github.com/onus-sec/onus/source"
@@ -45,6 +46,14 @@ type Monitor struct {
 	// Business time (the instant evaluated) is passed to Eval and Nudge.
 	// Nil is the machine's clock; tests set a fake one.
 	Wall onus.Clock
+	// Holder names this process in the run lock (by default a new
+	// lease.Holder() for every sync and evaluation), and Dead tells whether another holder stopped
+	// (lease.DeadOnThisHost by default).
+	Holder string
+	Dead   func(holder string) bool
+	// LockFor is how long the run lock is held before it must be renewed
+	// (2 minutes by default); it is renewed every third of it.
+	LockFor time.Duration
 	// Phase, when set, is called as each phase of an evaluation ends
 	// ("load", "correlate", "evaluate", "persist"); benchmarks use it to
 	// measure each phase's memory.
@@ -58,6 +67,52 @@ func (m *Monitor) phase(name string) {
 }
 
 func (m *Monitor) now() time.Time { return onus.Or(m.Wall).Now() }
+
+// lock takes the run lock for a sync or an evaluation under a holder name
+// it returns, and keeps renewing it until the returned function is called.
+// It fails with a conflict error naming who holds it when another live
+// process, or another sync or evaluation of this one, does.
+func (m *Monitor) lock(ctx context.Context, what string) (string, func(), error) {
+	holder := m.Holder
+	if holder == "" {
+		holder = lease.Holder()
+	}
+	d := m.LockFor
+	if d == 0 {
+		d = 2 * time.Minute
+	}
+	dead := m.Dead
+	if dead == nil {
+		dead = lease.DeadOnThisHost
+	}
+	if err := m.Store.Lock(ctx, sqlite.LockRequest{Holder: holder, Actor: m.Actor, What: what, For: d, Dead: dead}); err != nil {
+		return "", nil, err
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if err := m.Store.RenewLock(context.WithoutCancel(ctx), holder, d); err != nil {
+					m.log().Warn("cannot renew the run lock", "error", err)
+				}
+			}
+		}
+	}()
+	return holder, func() {
+		close(stop)
+		<-done
+		if err := m.Store.Unlock(context.WithoutCancel(ctx), holder); err != nil {
+			m.log().Warn("cannot release the run lock", "error", err)
+		}
+	}, nil
+}
 
 // since returns the seconds elapsed since t in operational time.
 func (m *Monitor) since(t time.Time) float64 { return m.now().Sub(t).Seconds() }
@@ -134,8 +189,13 @@ func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) 
 			return nil, onus.Errorf(onus.EINVALID, "sync: no source called %q in %s", name, cfg.File)
 		}
 	}
+	holder, unlock, err := m.lock(ctx, "sync")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	start := m.now()
-	run, err := m.Store.BeginRun(ctx, "sync", m.Actor, time.Time{})
+	run, err := m.Store.BeginRunAs(ctx, "sync", m.Actor, holder, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -262,6 +322,10 @@ type EvalReport struct {
 	NearMatches int                            `json:"near_matches"`
 	Links       map[string]*inventory.LinkStat `json:"links,omitempty"`
 	Timings     Timings                        `json:"timings"`
+	// Retries counts how often the findings were judged again because an
+	// exception was decided, or another writer changed a finding, while
+	// this evaluation ran.
+	Retries int `json:"retries,omitempty"`
 	// ExceptionsExpired counts the exceptions that ended at this evaluation.
 	ExceptionsExpired int `json:"exceptions_expired"`
 	// ExceptionsExpiring are the approved exceptions that end within the
@@ -311,7 +375,12 @@ func (m *Monitor) Eval(ctx context.Context, now time.Time, snaps map[string]*onu
 	if err != nil {
 		return nil, err
 	}
-	run, err := m.Store.BeginRun(ctx, "eval", m.Actor, now)
+	holder, unlock, err := m.lock(ctx, "evaluation")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	run, err := m.Store.BeginRunAs(ctx, "eval", m.Actor, holder, now)
 	if err != nil {
 		return nil, err
 	}
@@ -384,82 +453,22 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		return rep, ctx.Err()
 	}
 
-	// Exceptions that reached their expiry end before anything is judged.
-	reopenDue := func(f onus.Finding) time.Time {
-		if ctl := cfg.Control(f.Control); ctl != nil && cfg.Exceptions.RestartDeadline {
-			return now.Add(cfg.Deadline(ctl))
-		}
-		return f.Due
-	}
-	expired, err := m.Store.ExpireExceptions(ctx, now, reopenDue)
-	if err != nil {
-		return rep, err
-	}
-	rep.ExceptionsExpired = len(expired)
-	approved, err := m.Store.Exceptions(ctx, sqlite.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
-	if err != nil {
-		return rep, err
-	}
-	var inForce []*onus.Exception
-	for _, x := range approved {
-		if x.Active(now) {
-			inForce = append(inForce, x)
-			if x.Expires.Before(now.Add(cfg.ExceptionWarnBefore())) {
-				rep.ExceptionsExpiring = append(rep.ExceptionsExpiring, x)
-			}
-		}
-	}
-
-	t2 := m.now()
-	dir := evaluate.Directory(inv, compiled)
-	res := evaluate.Evaluate(inv, compiled, now, evaluate.Options{Directory: dir, Exceptions: inForce})
-	rep.Timings.Evaluate = m.since(t2)
-	m.phase("evaluate")
-	rep.Results = res
-	var stats []sqlite.ControlStat
+	// Judge and record. A decision on an exception, or another writer,
+	// between reading and writing makes the store refuse the changes: judge
+	// again on what is on record now, a few times at most.
 	var unknowns [][3]string
-	for _, cr := range res.Controls {
-		reasons := cr.TopUnknownReasons(3)
-		rep.Controls = append(rep.Controls, ControlReport{Control: cr.Control.ID, Title: cr.Control.Title, Severity: string(cr.Control.Severity),
-			Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, UnknownReasons: reasons})
-		stats = append(stats, sqlite.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
-		for _, u := range cr.Unknowns {
-			unknowns = append(unknowns, [3]string{cr.Control.ID, u.ID, u.Reason})
+	var dir *raci.Directory
+	var t3 time.Time
+	for attempt := 1; ; attempt++ {
+		unknowns, dir, t3, err = m.judge(ctx, run, now, rep, inv, compiled)
+		if err == nil {
+			break
 		}
-	}
-	if ctx.Err() != nil {
-		return rep, ctx.Err()
-	}
-
-	t3 := m.now()
-	prev, err := m.Store.ActiveFindings(ctx)
-	if err != nil {
-		return rep, err
-	}
-	active := make(map[ledger.Key]bool, len(prev))
-	for _, f := range prev {
-		active[ledger.Key{Control: f.Control, Entity: f.Entity}] = true
-	}
-	var keys []ledger.Key
-	for _, cr := range res.Controls {
-		for _, r := range cr.Failures {
-			if k := (ledger.Key{Control: cr.Control.ID, Entity: r.ID}); !active[k] {
-				keys = append(keys, k)
-			}
+		if !errors.Is(err, sqlite.ErrChanged) || attempt == 3 {
+			return rep, err
 		}
-	}
-	closed, err := m.Store.FindingsByKey(ctx, keys)
-	if err != nil {
-		return rep, err
-	}
-	changes, st := ledger.Diff(append(prev, closed...), res, inv, now, ledger.Options{RestartDeadline: cfg.Exceptions.RestartDeadline})
-	rep.Changes = st
-	// Interrupted before anything was written: nothing half-recorded.
-	if ctx.Err() != nil {
-		return rep, ctx.Err()
-	}
-	if err := m.Store.ApplyChanges(ctx, run, changes, stats); err != nil {
-		return rep, err
+		m.log().Info("findings changed during the evaluation; judging again", logRun, run, "attempt", attempt, "error", err)
+		rep.Retries++
 	}
 	if err := m.Store.ReplaceUnknowns(ctx, unknowns); err != nil {
 		return rep, err
@@ -473,7 +482,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	}
 	rep.Timings.Persist = m.since(t3)
 	m.phase("persist")
-	m.log().Info("evaluated", logRun, run, "opened", st.Opened, "resolved", st.Resolved, "gone", st.Gone, "goroutines", runtime.NumGoroutine())
+	m.log().Info("evaluated", logRun, run, "opened", rep.Changes.Opened, "resolved", rep.Changes.Resolved, "gone", rep.Changes.Gone, "goroutines", runtime.NumGoroutine())
 	return rep, nil
 }
 
@@ -528,4 +537,98 @@ func countKinds(inv *inventory.Inventory) []KindCount {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Kind < out[j].Kind })
 	return out
+}
+
+// judge ends expired exceptions, evaluates every control, diffs the results
+// with the findings on record and records the changes. It fails with an
+// error wrapping sqlite.ErrChanged when something was decided or written
+// since it read the exceptions and findings; nothing is written then.
+func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *EvalReport, inv *inventory.Inventory, compiled *evaluate.Compiled) ([][3]string, *raci.Directory, time.Time, error) {
+	cfg := m.Config
+	rep.ExceptionsExpiring = nil
+	rep.Controls = nil
+	// Exceptions that reached their expiry end before anything is judged.
+	reopenDue := func(f onus.Finding) time.Time {
+		if ctl := cfg.Control(f.Control); ctl != nil && cfg.Exceptions.RestartDeadline {
+			return now.Add(cfg.Deadline(ctl))
+		}
+		return f.Due
+	}
+	expired, err := m.Store.ExpireExceptions(ctx, now, reopenDue)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	rep.ExceptionsExpired += len(expired)
+	// Decisions taken from here on (an approval while this evaluation
+	// runs) make ApplyChanges refuse to write, and the caller judges again.
+	mark, err := m.Store.DecisionMark(ctx)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	approved, err := m.Store.Exceptions(ctx, sqlite.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	var inForce []*onus.Exception
+	for _, x := range approved {
+		if x.Active(now) {
+			inForce = append(inForce, x)
+			if x.Expires.Before(now.Add(cfg.ExceptionWarnBefore())) {
+				rep.ExceptionsExpiring = append(rep.ExceptionsExpiring, x)
+			}
+		}
+	}
+
+	t2 := m.now()
+	dir := evaluate.Directory(inv, compiled)
+	res := evaluate.Evaluate(inv, compiled, now, evaluate.Options{Directory: dir, Exceptions: inForce})
+	rep.Timings.Evaluate = m.since(t2)
+	m.phase("evaluate")
+	rep.Results = res
+	var stats []sqlite.ControlStat
+	var unknowns [][3]string
+	for _, cr := range res.Controls {
+		reasons := cr.TopUnknownReasons(3)
+		rep.Controls = append(rep.Controls, ControlReport{Control: cr.Control.ID, Title: cr.Control.Title, Severity: string(cr.Control.Severity),
+			Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, UnknownReasons: reasons})
+		stats = append(stats, sqlite.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
+		for _, u := range cr.Unknowns {
+			unknowns = append(unknowns, [3]string{cr.Control.ID, u.ID, u.Reason})
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, nil, time.Time{}, ctx.Err()
+	}
+
+	t3 := m.now()
+	prev, err := m.Store.ActiveFindings(ctx)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	active := make(map[ledger.Key]bool, len(prev))
+	for _, f := range prev {
+		active[ledger.Key{Control: f.Control, Entity: f.Entity}] = true
+	}
+	var keys []ledger.Key
+	for _, cr := range res.Controls {
+		for _, r := range cr.Failures {
+			if k := (ledger.Key{Control: cr.Control.ID, Entity: r.ID}); !active[k] {
+				keys = append(keys, k)
+			}
+		}
+	}
+	closed, err := m.Store.FindingsByKey(ctx, keys)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	changes, st := ledger.Diff(append(prev, closed...), res, inv, now, ledger.Options{RestartDeadline: cfg.Exceptions.RestartDeadline})
+	rep.Changes = st
+	// Interrupted before anything was written: nothing half-recorded.
+	if ctx.Err() != nil {
+		return nil, nil, time.Time{}, ctx.Err()
+	}
+	if err := m.Store.ApplyChanges(ctx, run, changes, stats, mark); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	return unknowns, dir, t3, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/deliver"
+	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/nudge"
 	"github.com/onus-sec/onus/raci"
@@ -29,9 +30,9 @@ type NudgeOptions struct {
 	// Dispatcher settings; zero values take the defaults.
 	Lease time.Duration
 	Step  func(step string, m *sqlite.OutboxMessage)
-	// Holder names this run in leases (deliver.Holder() by default).
+	// Holder names this run in leases (lease.Holder() by default).
 	Holder string
-	// Dead tells whether a lease holder stopped (deliver.DeadOnThisHost
+	// Dead tells whether a lease holder stopped (lease.DeadOnThisHost
 	// by default).
 	Dead func(holder string) bool
 }
@@ -165,10 +166,10 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 		return rep, nil
 	}
 	if o.Holder == "" {
-		o.Holder = deliver.Holder()
+		o.Holder = lease.Holder()
 	}
 	if o.Dead == nil {
-		o.Dead = deliver.DeadOnThisHost
+		o.Dead = lease.DeadOnThisHost
 	}
 	// Business time is the plan's now: what is due, and when a person
 	// counts as told. Leases and retries run on the machine's clock.

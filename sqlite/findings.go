@@ -162,8 +162,23 @@ func (s *DB) FindingsByKey(ctx context.Context, keys []ledger.Key) ([]onus.Findi
 // ApplyChanges stores a diff's changes and their history, and the run's
 // per-control statistics, in one transaction: an evaluation is recorded
 // entirely or not at all.
-func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Change, stats []ControlStat) error {
+//
+// mark, unless negative, is the DecisionMark read before the evaluation
+// read the exceptions in force. ApplyChanges fails with a conflict error
+// wrapping ErrChanged, and writes nothing, when an exception was decided
+// since then or a finding is no longer in the state the diff read: the
+// caller evaluates again.
+func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Change, stats []ControlStat, mark int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if mark >= 0 {
+			var now int64
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM exception_events`).Scan(&now); err != nil {
+				return fmt.Errorf("store: decision mark: %w", err)
+			}
+			if now != mark {
+				return &onus.Error{Code: onus.ECONFLICT, Err: ErrChanged, Message: "an exception was decided during the evaluation"}
+			}
+		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO findings (control, entity, entity_kind, entity_name, severity, state,
 			responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
 			first_failed, last_failed, due, resolved_at, evidence, updated_at,
@@ -176,7 +191,8 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 		upd, err := tx.PrepareContext(ctx, `UPDATE findings SET control = ?, entity = ?, entity_kind = ?, entity_name = ?, severity = ?, state = ?,
 			responsible_email = ?, responsible_name = ?, responsible_entity = ?, owner_reason = ?, ownership_gap = ?,
 			first_failed = ?, last_failed = ?, due = ?, resolved_at = ?, evidence = ?, updated_at = ?,
-			accountable_email = ?, accountable_name = ?, consulted = ?, informed = ?, exception_id = ? WHERE id = ?`)
+			accountable_email = ?, accountable_name = ?, consulted = ?, informed = ?, exception_id = ?
+			WHERE id = ? AND state = ? AND COALESCE(exception_id, 0) = ?`)
 		if err != nil {
 			return err
 		}
@@ -200,12 +216,19 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 			if c.New {
 				res, err := ins.ExecContext(ctx, args...)
 				if err != nil {
+					if strings.Contains(err.Error(), "UNIQUE constraint failed") {
+						return &onus.Error{Code: onus.ECONFLICT, Err: ErrChanged, Message: fmt.Sprintf("finding %s on %s was recorded by another run during the evaluation", f.Control, f.Entity)}
+					}
 					return fmt.Errorf("store: insert finding %s/%s: %w", f.Control, f.Entity, err)
 				}
 				f.ID, _ = res.LastInsertId()
 			} else {
-				if _, err := upd.ExecContext(ctx, append(args, f.ID)...); err != nil {
+				res, err := upd.ExecContext(ctx, append(args, f.ID, string(c.Prior), c.PriorException)...)
+				if err != nil {
 					return fmt.Errorf("store: update finding %d: %w", f.ID, err)
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					return &onus.Error{Code: onus.ECONFLICT, Err: ErrChanged, Message: fmt.Sprintf("finding %d changed during the evaluation", f.ID)}
 				}
 			}
 			for _, e := range c.Events {

@@ -45,7 +45,7 @@ func TestOutboxLifecycle(t *testing.T) {
 	run, _ := db.BeginRun(ctx, "eval", "test", now)
 	f := onus.Finding{Control: "edr", Entity: "d1", EntityKind: "device", EntityName: "MBP-1", Severity: onus.High, State: onus.StateOpen,
 		Responsible: onus.Person{Email: "jane@acme.com"}, FirstFailed: now, LastFailed: now, Due: now.Add(48 * time.Hour), UpdatedAt: now}
-	if err := db.ApplyChanges(ctx, run, []ledger.Change{{New: true, Finding: f, Events: []onus.Event{{At: now, Type: "opened"}}}}, nil); err != nil {
+	if err := db.ApplyChanges(ctx, run, []ledger.Change{{New: true, Finding: f, Events: []onus.Event{{At: now, Type: "opened"}}}}, nil, -1); err != nil {
 		t.Fatal(err)
 	}
 	fs, _ := db.Findings(ctx, Filter{})

@@ -163,11 +163,11 @@ func TestFindingsQueries(t *testing.T) {
 		mk("mfa", "a1", "", onus.Critical, time.Hour),
 	}
 	changes[3].Finding.OwnershipGap = true
-	if err := db.ApplyChanges(ctx, run, changes, []ControlStat{{Control: "edr", Pass: 1, Fail: 2}}); err != nil {
+	if err := db.ApplyChanges(ctx, run, changes, []ControlStat{{Control: "edr", Pass: 1, Fail: 2}}, -1); err != nil {
 		t.Fatal(err)
 	}
 	// The same key twice is refused: one finding per (control, entity).
-	if err := db.ApplyChanges(ctx, run, changes[:1], nil); err == nil {
+	if err := db.ApplyChanges(ctx, run, changes[:1], nil, -1); err == nil {
 		t.Error("a duplicate finding was stored")
 	}
 	tests := []struct {

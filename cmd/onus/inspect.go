@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/inventory"
+	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/sqlite"
@@ -318,8 +320,12 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			sort.Strings(names)
 			last, lerr := db.LastRun(ctx, "eval")
+			unfinished, err := db.Unfinished(ctx, a.clock.Now().Add(-7*24*time.Hour))
+			if err != nil {
+				return err
+			}
 			if a.output == report.JSON {
-				out := map[string]any{"sources": states}
+				out := map[string]any{"sources": states, "unfinished_runs": unfinished}
 				if lerr == nil {
 					out["last_eval"] = last
 				}
@@ -335,6 +341,17 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			if lerr == nil {
 				fmt.Fprintf(a.stdout, "last evaluation: run %d at %s (as of %s), %s\n", last.ID, last.Finished.Format("2006-01-02 15:04"), last.EvalNow.Format("2006-01-02 15:04"), last.Status)
+			}
+			for _, r := range unfinished {
+				switch {
+				case r.Status == "interrupted":
+					fmt.Fprintf(a.stdout, "! %s run %d by %s, started %s, was interrupted: %s\n", r.Kind, r.ID, r.Actor, r.Started.Format("2006-01-02 15:04"), r.Error)
+				case lease.DeadOnThisHost(r.Holder):
+					fmt.Fprintf(a.stdout, "! %s run %d by %s, started %s, stopped before it ended (process %s is gone); the next sync or evaluation marks it interrupted\n",
+						r.Kind, r.ID, r.Actor, r.Started.Format("2006-01-02 15:04"), r.Holder)
+				default:
+					fmt.Fprintf(a.stdout, "%s run %d by %s is running since %s (process %s)\n", r.Kind, r.ID, r.Actor, r.Started.Format("2006-01-02 15:04"), r.Holder)
+				}
 			}
 			return nil
 		},

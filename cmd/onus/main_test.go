@@ -421,3 +421,45 @@ func TestNudgeCommands(t *testing.T) {
 		t.Errorf("validate with a broken template: %d %s", code, errs)
 	}
 }
+
+// A killed run shows in onus status, and is marked interrupted by the next
+// run; a run under another live process's lock is refused with who holds
+// it.
+func TestInterruptedAndLockedRuns(t *testing.T) {
+	dir := demo(t)
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	gone := exec.Command("true")
+	gone.Run()
+	dead := fmt.Sprintf("%s:%d:killed", host, gone.Process.Pid)
+	if _, err := db.BeginRunAs(ctx, "eval", "cron", dead, orggen.AcmeNow); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, _, _ := cli(t, "status", "--config", dir)
+	if !strings.Contains(out, "stopped before it ended (process "+dead+" is gone)") {
+		t.Errorf("status does not show the killed run:\n%s", out)
+	}
+	now := "--now=" + orggen.AcmeNow.Format(time.RFC3339)
+	if _, errs, code := cli(t, "eval", "--config", dir, now); code != 0 {
+		t.Fatalf("eval: %d %s", code, errs)
+	}
+	out, _, _ = cli(t, "status", "--config", dir)
+	if !strings.Contains(out, "by cron, started") || !strings.Contains(out, "was interrupted: the process stopped before the run ended") {
+		t.Errorf("status after the next run:\n%s", out)
+	}
+	db, _ = sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	live := fmt.Sprintf("%s:%d:other", host, os.Getpid())
+	if err := db.Lock(ctx, sqlite.LockRequest{Holder: live, Actor: "ops@acme.com", What: "evaluation", For: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, errs, code := cli(t, "run", "--config", dir, now)
+	if code != 1 || !strings.Contains(errs, "another evaluation is running since") || !strings.Contains(errs, "by ops@acme.com") {
+		t.Errorf("run under another's lock: exit %d %s", code, errs)
+	}
+}

@@ -1,4 +1,6 @@
-package deliver
+// Package lease names the processes that hold leases in the store (outbox
+// messages, the run lock) and tells whether a holder has stopped.
+package lease
 
 import (
 	"crypto/rand"

@@ -120,6 +120,10 @@ func compilePattern(p string) (coRule, error) {
 		return r, fmt.Errorf("empty pattern")
 	}
 	segs := strings.Split(p, "/")
+	if n := len(segs); n > 1 && segs[n-1] == "**" {
+		// "foo/**" is everything under foo, not foo itself.
+		segs, r.dirOnly = segs[:n-1], true
+	}
 	if !anchored {
 		segs = append([]string{"**"}, segs...)
 	}

@@ -105,17 +105,17 @@ const (
 
 // Result is one guardrail that did not pass on one subject.
 type Result struct {
-	Guardrail string         `json:"guardrail"`
-	Title     string         `json:"title,omitempty"`
-	Severity  onus.Severity  `json:"severity"`
-	Status    Status         `json:"status"`
-	Action    Action         `json:"action"`
-	Subject   *Subject       `json:"subject"`
-	Message   string         `json:"message"`
-	Fix       string         `json:"fix,omitempty"`
-	Activity  string         `json:"activity,omitempty"`
-	Owners    []string       `json:"owners,omitempty"`
-	OwnerFrom string         `json:"owner_from,omitempty"` // codeowners, matrix or ""
+	Guardrail string          `json:"guardrail"`
+	Title     string          `json:"title,omitempty"`
+	Severity  onus.Severity   `json:"severity"`
+	Status    Status          `json:"status"`
+	Action    Action          `json:"action"`
+	Subject   *Subject        `json:"subject"`
+	Message   string          `json:"message"`
+	Fix       string          `json:"fix,omitempty"`
+	Activity  string          `json:"activity,omitempty"`
+	Owners    []string        `json:"owners,omitempty"`
+	OwnerFrom string          `json:"owner_from,omitempty"` // codeowners, matrix or ""
 	Exception *onus.Exception `json:"exception,omitempty"`
 	// Notes explain what else was seen: an exception that no longer
 	// applies, a skip annotation that does not count.

@@ -458,3 +458,148 @@ func TestKEVMissingIsANotice(t *testing.T) {
 		t.Errorf("without a catalog the KEV guardrail must be reported as not run: %v", rep.Notices)
 	}
 }
+
+func TestExceptions(t *testing.T) {
+	pack := bundled(t)
+	f, err := os.Open("testdata/exceptions/export.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs, err := gate.ParseExceptions(f.Name(), f, pack)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := run(t, gate.Options{Env: "production", Repository: "acme/shop", Pack: pack, Exceptions: xs}, "testdata/exceptions/manifest.yaml")
+	tests := []struct {
+		name      string
+		status    gate.Status
+		exception int64
+		note      string
+	}{
+		{"web", gate.Excepted, 101, ""},
+		{"legacy", gate.Fail, 0, "exception 102 expired on 2026-11-20"},
+		{"selfie", gate.Fail, 0, "approved by its own requester"},
+		{"nokey", gate.Fail, 0, "cites no exception id"},
+		{"pending", gate.Fail, 0, "exception 104 is requested, not approved"},
+		{"scoped", gate.Excepted, 105, ""},
+		{"scoped-expired", gate.Fail, 0, "exception 106 expired on 2026-11-15"},
+		{"unknown-id", gate.Fail, 0, "exception 999, which is not in the exceptions on record"},
+		{"wrong-guardrail", gate.Fail, 0, "exception 107 is for k8s-hostpath, not k8s-privileged"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *gate.Result
+			for i, r := range of(rep, "k8s-privileged") {
+				if r.Subject.Address == "Deployment/shop/"+tt.name {
+					got = &of(rep, "k8s-privileged")[i]
+				}
+			}
+			if got == nil {
+				t.Fatal("no result")
+			}
+			if got.Status != tt.status {
+				t.Errorf("status %s, want %s (notes %v)", got.Status, tt.status, got.Notes)
+			}
+			if tt.exception != 0 && (got.Exception == nil || got.Exception.ID != tt.exception) {
+				t.Errorf("exception %+v, want %d", got.Exception, tt.exception)
+			}
+			if tt.note != "" && !slices.ContainsFunc(got.Notes, func(n string) bool { return strings.Contains(n, tt.note) }) {
+				t.Errorf("notes %q, want one with %q", got.Notes, tt.note)
+			}
+		})
+	}
+	if !rep.Blocked() {
+		t.Error("the expired, self-approved and unapproved skips must still block")
+	}
+	// In another repository the scoped exception does not apply.
+	rep = run(t, gate.Options{Env: "production", Repository: "acme/other", Pack: pack, Exceptions: xs}, "testdata/exceptions/manifest.yaml")
+	for _, r := range of(rep, "k8s-privileged") {
+		if r.Subject.Address == "Deployment/shop/scoped" && r.Status != gate.Fail {
+			t.Errorf("exception 105 is scoped to acme/shop; got %s in acme/other", r.Status)
+		}
+	}
+	// A scope that does not compile is an error naming the exception.
+	_, err = gate.ParseExceptions("x.json", strings.NewReader(`[{"id":7,"control":"k8s-privileged","scope":"adress == 1","state":"approved"}]`), pack)
+	if err == nil || !strings.Contains(err.Error(), "exception 7") {
+		t.Errorf("bad scope: got %v", err)
+	}
+}
+
+func TestCodeOwnersPatterns(t *testing.T) {
+	b, err := os.ReadFile("testdata/samples/codeowners/hmarr_codeowners_pattern_tests.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Name    string          `json:"name"`
+		Pattern string          `json:"pattern"`
+		Paths   map[string]bool `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			co, err := gate.ParseCodeOwners("CODEOWNERS", strings.NewReader(c.Pattern+" @owner\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p, want := range c.Paths {
+				if got := len(co.Owners(p)) > 0; got != want {
+					t.Errorf("pattern %q, path %q: match %v, want %v", c.Pattern, p, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestCodeOwnersFiles(t *testing.T) {
+	tests := []struct {
+		file, path string
+		want       []string
+	}{
+		{"trivy_CODEOWNERS", "pkg/iac/scanners/x.go", []string{"@nikpivkin"}},
+		{"trivy_CODEOWNERS", "helm/trivy/Chart.yaml", []string{"@aquasecurity/trivy"}},
+		{"trivy_CODEOWNERS", "helm/trivy/values.yaml", []string{"@afdesk"}},
+		{"trivy_CODEOWNERS", "README.md", []string{"@knqyf263", "@DmitriyLewen"}},
+		{"gitleaks_CODEOWNERS", ".github/workflows/ci.yml", []string{"@bryanbeverly", "@dustin-decker", "@dxa4481", "@zricethezav"}},
+		{"falconpy_CODEOWNERS", "src/falconpy/hosts.py", []string{"@jshcodes", "@crowdstrikedcs", "@tsullivan06", "@alhumaw"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file+"/"+tt.path, func(t *testing.T) {
+			f, err := os.Open("testdata/samples/codeowners/" + tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			co, err := gate.ParseCodeOwners(tt.file, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := co.Owners(tt.path); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	gitlab := `* @everyone
+[Docs] @docs-team
+docs/
+^[Infra][2] @infra
+/infra/ @sre
+/infra/legacy/ 
+`
+	co, err := gate.ParseCodeOwners("CODEOWNERS", strings.NewReader(gitlab))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string][]string{
+		"docs/a.md":           {"@everyone", "@docs-team"},
+		"infra/main.tf":       {"@everyone", "@sre"},
+		"infra/legacy/old.tf": {"@everyone", "@infra"},
+	} {
+		if got := co.Owners(path); !slices.Equal(got, want) {
+			t.Errorf("GitLab %s: got %v, want %v", path, got, want)
+		}
+	}
+}

@@ -33,9 +33,9 @@ type Guardrail struct {
 	ID    string `yaml:"id" json:"id"`
 	Title string `yaml:"title" json:"title"`
 	// Input is the input kind the guardrail reads.
-	Input    string      `yaml:"input" json:"input"`
-	Scope    config.Expr `yaml:"scope" json:"-"`
-	Check    config.Expr `yaml:"check" json:"-"`
+	Input    string        `yaml:"input" json:"input"`
+	Scope    config.Expr   `yaml:"scope" json:"-"`
+	Check    config.Expr   `yaml:"check" json:"-"`
 	Severity onus.Severity `yaml:"-" json:"severity"`
 	SevText  string        `yaml:"severity" json:"-"`
 	// Message is a text/template over the subject (.Address, .Type, .Path,
@@ -52,9 +52,9 @@ type Guardrail struct {
 	// NeedsKEV is set when the check reads the KEV catalog.
 	NeedsKEV bool `yaml:"-" json:"-"`
 
-	scope, check       cel.Program
-	scopeP, checkP     cel.Program // partial evaluation, for subjects with unknown values
-	message            *template.Template
+	scope, check   cel.Program
+	scopeP, checkP cel.Program // partial evaluation, for subjects with unknown values
+	message        *template.Template
 }
 
 // pass is the internal status of a passing check.

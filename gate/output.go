@@ -240,7 +240,7 @@ func writeSARIF(w io.Writer, r *Report) error {
 		"runs": []any{map[string]any{
 			"tool": map[string]any{"driver": map[string]any{
 				"name": "onus-gate", "informationUri": "https://github.com/onus-sec/onus", "rules": rules}},
-			"results": results,
+			"results":    results,
 			"properties": map[string]any{"environment": r.Env, "verdict": r.Verdict()},
 		}},
 	}

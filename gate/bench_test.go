@@ -3,7 +3,9 @@ package gate_test
 import (
 	"encoding/json"
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/onus-sec/onus/gate"
 )
@@ -32,7 +34,7 @@ func benchPlan(n int) []byte {
 		}
 		rcs[i] = map[string]any{"address": fmt.Sprintf("%s.r%d", typ, i), "mode": "managed", "type": typ, "name": fmt.Sprint("r", i),
 			"provider_name": "registry.terraform.io/hashicorp/aws",
-			"change": map[string]any{"actions": []any{"create"}, "before": nil, "after": after, "after_unknown": unknown}}
+			"change":        map[string]any{"actions": []any{"create"}, "before": nil, "after": after, "after_unknown": unknown}}
 	}
 	b, _ := json.Marshal(map[string]any{"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": rcs})
 	return b
@@ -64,6 +66,7 @@ func benchGate(b *testing.B, name string, data []byte) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		kind, subs, err := gate.Parse(name, data, gate.ParseOptions{})
 		if err != nil {
@@ -78,6 +81,15 @@ func benchGate(b *testing.B, name string, data []byte) {
 			b.Fatal("nothing evaluated")
 		}
 	}
+	// CPU time per operation (user + system, all threads): on a shared
+	// machine the wall time also counts waiting for a core.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkPlan10k: read and judge a plan with 10,000 resource changes.

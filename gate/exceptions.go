@@ -66,6 +66,12 @@ func ParseExceptions(name string, r io.Reader, pack *Pack) (*Exceptions, error) 
 	if err != nil {
 		return nil, &InputError{File: name, Message: "not an exceptions export: " + jsonErr(err)}
 	}
+	return NewExceptions(name, list, pack)
+}
+
+// NewExceptions prepares exceptions read from the store or a file (name,
+// for errors).
+func NewExceptions(name string, list []*onus.Exception, pack *Pack) (*Exceptions, error) {
 	env, err := cel.NewEnv(
 		cel.Variable("repository", cel.StringType), cel.Variable("path", cel.StringType),
 		cel.Variable("address", cel.StringType), cel.Variable("type", cel.StringType),

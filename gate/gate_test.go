@@ -284,7 +284,9 @@ func TestInputErrors(t *testing.T) {
 		{"state, not plan", `{"format_version":"1.0","values":{}}`, "not a state"},
 		{"empty", "  ", "empty"},
 		{"other JSON", `{"hello":"world"}`, "neither a Terraform plan"},
-		{"old SARIF", `{"version":"2.1.0","runs":[{"results":[{"ruleId":1}]}]}`, "not SARIF 2.1.0"},
+		{"SARIF field of the wrong type", `{"version":"2.1.0","runs":[{"results":[{"ruleId":1}]}]}`, "runs[0].results[0].ruleId must be a string"},
+		{"old SARIF", `{"version":"2.0.0","$schema":"sarif-2.0","runs":[]}`, "only 2.1.0"},
+		{"truncated SARIF", `{"version":"2.1.0","runs":[{"results":[{"ruleId":"x"}`, "not valid JSON"},
 		{"bad YAML", "apiVersion: v1\nkind: Pod\nmetadata: [\n", "plan.json:"},
 		{"YAML without kind", "apiVersion: v1\nmetadata: {name: x}\n", "needs apiVersion and kind"},
 	}

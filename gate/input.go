@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/buger/jsonparser"
+
 	"github.com/onus-sec/onus"
 )
 
@@ -47,31 +49,34 @@ func DetectKind(data []byte) (string, error) {
 		return "", fmt.Errorf("the file is empty")
 	}
 	if t[0] == '{' {
-		// Only the top-level keys matter; values are skipped unread.
-		var head struct {
-			FormatVersion   *string         `json:"format_version"`
-			ResourceChanges json.RawMessage `json:"resource_changes"`
-			PlannedValues   json.RawMessage `json:"planned_values"`
-			Schema          string          `json:"$schema"`
-			Version         any             `json:"version"`
-			Runs            json.RawMessage `json:"runs"`
-			BOMFormat       string          `json:"bomFormat"`
-			APIVersion      string          `json:"apiVersion"`
-			Kind            string          `json:"kind"`
+		// Only a few top-level keys matter; jsonparser finds them without
+		// decoding the rest. Validity is checked by the kind's parser.
+		has := func(key string) bool {
+			_, _, _, err := jsonparser.Get(t, key)
+			return err == nil
 		}
-		if err := json.Unmarshal(t, &head); err != nil {
-			return "", fmt.Errorf("not valid JSON: %v", jsonErr(err))
+		get := func(key string) string {
+			v, _, _, err := jsonparser.Get(t, key)
+			if err != nil {
+				return ""
+			}
+			return string(v)
 		}
 		switch {
-		case head.FormatVersion != nil && (head.ResourceChanges != nil || head.PlannedValues != nil):
+		case has("format_version") && (has("resource_changes") || has("planned_values")):
 			return Terraform, nil
-		case head.Runs != nil && (strings.Contains(head.Schema, "sarif") || fmt.Sprint(head.Version) == "2.1.0"):
+		case has("runs") && (strings.Contains(get("$schema"), "sarif") || get("version") == "2.1.0"):
 			return SARIF, nil
-		case head.BOMFormat == "CycloneDX":
+		case get("bomFormat") == "CycloneDX":
 			return CycloneDX, nil
-		case head.APIVersion != "" && head.Kind != "":
+		case get("apiVersion") != "" && get("kind") != "":
 			return Kubernetes, nil
-		case head.FormatVersion != nil:
+		}
+		if !json.Valid(t) {
+			var v any
+			return "", fmt.Errorf("not valid JSON: %v", jsonErr(json.Unmarshal(t, &v)))
+		}
+		if has("format_version") {
 			return "", fmt.Errorf("a Terraform JSON document without resource_changes: pass a plan (terraform show -json PLANFILE), not a state")
 		}
 		return "", fmt.Errorf("JSON that is neither a Terraform plan, SARIF 2.1.0, a CycloneDX SBOM nor a Kubernetes object")

@@ -271,6 +271,7 @@ func (a *app) exceptionsCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&state, "state", "", "states to list, comma separated, or all (default: requested and approved)")
 	cmd.Flags().StringVar(&expiring, "expiring", "", "only approved exceptions expiring within this time (14d)")
+	cmd.AddCommand(a.exceptionsExportCmd())
 	return cmd
 }
 

@@ -75,7 +75,7 @@ func exitCode(err error, stderr io.Writer) (int, bool) {
 
 type gateFlags struct {
 	env, kev, exceptions, codeowners, root, repo, workspace, tfDir, now string
-	fromDB                                                             bool
+	fromDB                                                              bool
 }
 
 func (a *app) gateCmd() *cobra.Command {

@@ -17,6 +17,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/evaluate"
+	"github.com/onus-sec/onus/gate"
 	"github.com/onus-sec/onus/identity"
 	"github.com/onus-sec/onus/inventory"
 	"github.com/onus-sec/onus/ledger"
@@ -436,6 +437,8 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	if err != nil {
 		return rep, err
 	}
+	// Findings recorded by onus gate are resolved by its own runs.
+	prev = slices.DeleteFunc(prev, gate.IsGateFinding)
 	active := make(map[ledger.Key]bool, len(prev))
 	for _, f := range prev {
 		active[ledger.Key{Control: f.Control, Entity: f.Entity}] = true

@@ -14,6 +14,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/gate"
+	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/sqlite"
 )
@@ -75,7 +76,7 @@ func exitCode(err error, stderr io.Writer) (int, bool) {
 
 type gateFlags struct {
 	env, kev, exceptions, codeowners, root, repo, workspace, tfDir, now string
-	fromDB                                                              bool
+	fromDB, record                                                      bool
 }
 
 func (a *app) gateCmd() *cobra.Command {
@@ -123,6 +124,7 @@ Exit status: 0 the change passes (maybe with warnings), 1 it is blocked,
 	fl.StringVar(&f.repo, "repo", firstEnv("GITHUB_REPOSITORY", "CI_PROJECT_PATH"), "repository name, for exception scopes [$GITHUB_REPOSITORY, $CI_PROJECT_PATH]")
 	fl.StringVar(&f.workspace, "workspace", os.Getenv("TF_WORKSPACE"), "Terraform workspace, for environment detection [$TF_WORKSPACE]")
 	fl.StringVar(&f.tfDir, "terraform-dir", "", "directory of the Terraform configuration, relative to --root (default: the plan file's directory)")
+	fl.BoolVar(&f.record, "record", false, "record the violations as findings in the ledger (--db), and resolve those this run no longer sees: run it on the default branch")
 	fl.StringVar(&f.now, "now", "", "evaluate as of this time (RFC 3339 or a date), for exception expiry")
 	return cmd
 }
@@ -238,6 +240,9 @@ func (a *app) runGate(cmd *cobra.Command, f gateFlags, files []string) error {
 		subjects = append(subjects, subs...)
 		inputs = append(inputs, gate.Input{File: filepath.ToSlash(file), Kind: kind, Subjects: len(subs)})
 	}
+	if f.record && f.repo == "" {
+		return gateUsageErr(onus.Errorf(onus.EINVALID, "--record needs --repo (or $GITHUB_REPOSITORY, $CI_PROJECT_PATH): findings are kept per repository"))
+	}
 	start := time.Now()
 	rep, err := gate.Evaluate(subjects, inputs, o)
 	if err != nil {
@@ -247,9 +252,69 @@ func (a *app) runGate(cmd *cobra.Command, f gateFlags, files []string) error {
 	if err := gate.Write(a.stdout, rep, a.output); err != nil {
 		return err
 	}
+	if f.record {
+		if err := a.recordGate(cmd, rep); err != nil {
+			return gateUsageErr(err)
+		}
+	}
 	if rep.Blocked() {
 		return &codeError{code: gateBlock}
 	}
+	return nil
+}
+
+// recordGate writes a run's violations to the ledger as findings, in one
+// transaction, as a run of kind "gate".
+func (a *app) recordGate(cmd *cobra.Command, rep *gate.Report) error {
+	ctx := cmd.Context()
+	db, err := a.openExisting(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	run, err := db.BeginRun(ctx, "gate", actor(), rep.At)
+	if err != nil {
+		return err
+	}
+	changes, st, err := func() ([]ledger.Change, ledger.Stats, error) {
+		active, err := db.ActiveFindings(ctx)
+		if err != nil {
+			return nil, ledger.Stats{}, err
+		}
+		var prev []onus.Finding
+		seen := map[ledger.Key]bool{}
+		for _, f := range active {
+			if rep.Covers(f) {
+				prev = append(prev, f)
+				seen[ledger.Key{Control: f.Control, Entity: f.Entity}] = true
+			}
+		}
+		var keys []ledger.Key
+		for _, k := range rep.Failures() {
+			if !seen[k] {
+				keys = append(keys, k)
+			}
+		}
+		closed, err := db.FindingsByKey(ctx, keys)
+		if err != nil {
+			return nil, ledger.Stats{}, err
+		}
+		changes, st := gate.Record(rep, append(prev, closed...), nil)
+		var stats []sqlite.ControlStat
+		for _, g := range rep.Guardrails {
+			t := rep.Tally[g.ID]
+			stats = append(stats, sqlite.ControlStat{Control: g.ID, Pass: t.Passed, Fail: t.Evaluated - t.Passed})
+		}
+		return changes, st, db.ApplyChanges(ctx, run, changes, stats)
+	}()
+	if ferr := db.FinishRun(ctx, run, map[string]any{"env": rep.Env, "repository": rep.Repository, "changes": st}, err); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "onus: recorded %d change(s) in the ledger: %d opened, %d reopened, %d resolved, %d exempted\n",
+		len(changes), st.Opened, st.Reopened, st.Resolved, st.Exempted)
 	return nil
 }
 

@@ -210,3 +210,66 @@ spec:
 		})
 	}
 }
+
+// TestGateRecord: on the default branch the violations become findings
+// with an owner and a deadline; the next run that no longer sees one
+// resolves it; monitoring's evaluation leaves them alone.
+func TestGateRecord(t *testing.T) {
+	dir := demo(t)
+	dbPath := filepath.Join(dir, "onus.db")
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	copyFile := func(from string) {
+		t.Helper()
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(plan, b, 0o644)
+	}
+	gateRun := func(wantCode int, wantLog string) {
+		t.Helper()
+		out, errs, code := cli(t, "gate", "--record", "--db", dbPath, "--repo", "acme/infra", "--env", "production", plan)
+		if code != wantCode || !strings.Contains(errs, wantLog) {
+			t.Fatalf("exit %d, want %d; stderr lacks %q:\n%s%s", code, wantCode, wantLog, out, errs)
+		}
+	}
+	findings := func() []onus.Finding {
+		t.Helper()
+		db, err := sqlite.Open(context.Background(), dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		fs, err := db.Findings(context.Background(), sqlite.Filter{Control: "tf-iam-star"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fs
+	}
+
+	copyFile(gateData + "guardrails/tf-iam-star/fail.json")
+	gateRun(1, "1 opened")
+	fs := findings()
+	if len(fs) != 1 || fs[0].State != onus.StateOpen || fs[0].Entity != "gate:acme/infra:"+filepath.ToSlash(plan)+"#aws_iam_policy.admin" ||
+		fs[0].Due.Sub(fs[0].FirstFailed) <= 0 || fs[0].Severity != onus.Critical {
+		t.Fatalf("after the first run: %+v", fs)
+	}
+	// The same violation again changes nothing.
+	gateRun(1, "0 opened, 0 reopened, 0 resolved")
+	// Monitoring's evaluation does not touch the gate's findings.
+	if out, errs, code := cli(t, "eval", "--config", dir); code != 0 {
+		t.Fatalf("eval exit %d: %s%s", code, out, errs)
+	}
+	if fs := findings(); len(fs) != 1 || fs[0].State != onus.StateOpen {
+		t.Fatalf("after eval: %+v", fs)
+	}
+	// Fixed: the next run resolves it.
+	copyFile(gateData + "guardrails/tf-iam-star/pass.json")
+	gateRun(0, "1 resolved")
+	if fs := findings(); len(fs) != 1 || fs[0].State != onus.StateResolved {
+		t.Fatalf("after the fix: %+v", fs)
+	}
+	if _, errs, code := cli(t, "gate", "--record", "--db", dbPath, "--repo", "", "--env", "production", plan); code != 2 || !strings.Contains(errs, "--repo") {
+		t.Errorf("--record without a repository: exit %d %s", code, errs)
+	}
+}

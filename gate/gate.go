@@ -10,8 +10,10 @@
 package gate
 
 import (
+	"bufio"
 	"cmp"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"slices"
 	"strings"
@@ -187,7 +189,10 @@ type Options struct {
 	Exceptions *Exceptions
 	Owners     *Owners
 	KEV        KEV
-	Now        time.Time
+	// Source is the repository's files, read for inline skip comments on
+	// the lines SARIF results point at; nil reads nothing.
+	Source fs.FS
+	Now    time.Time
 	// Workers bounds parallel evaluation; 0 means GOMAXPROCS.
 	Workers int
 }
@@ -277,9 +282,13 @@ func Evaluate(subjects []*Subject, inputs []Input, o Options) (*Report, error) {
 		rep.Results = append(rep.Results, p.results...)
 	}
 
+	src := sourceLines{fsys: o.Source, files: map[string][]string{}}
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		r.Action = rungs.Action(r.Severity)
+		if r.Subject.Kind == SARIF && r.Status == Fail && r.Subject.Line > 0 {
+			r.Subject.Skips = src.skips(r.Subject.Path, r.Subject.Line)
+		}
 		if r.Status == Unknown {
 			r.Notes = append(r.Notes, "the check depends on values known only after apply; it cannot pass before then")
 		}
@@ -300,4 +309,38 @@ func Evaluate(subjects []*Subject, inputs []Input, o Options) (*Report, error) {
 		)
 	})
 	return rep, nil
+}
+
+// sourceLines reads repository files once each, for skip comments.
+type sourceLines struct {
+	fsys  fs.FS
+	files map[string][]string
+}
+
+// skips returns the skip annotations on a line or the line above it.
+func (sl *sourceLines) skips(name string, line int) []Skip {
+	if sl.fsys == nil || name == "" || !fs.ValidPath(name) {
+		return nil
+	}
+	lines, ok := sl.files[name]
+	if !ok {
+		if f, err := sl.fsys.Open(name); err == nil {
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+			}
+			f.Close()
+		}
+		sl.files[name] = lines
+	}
+	var out []Skip
+	for _, n := range []int{line, line - 1} {
+		if n >= 1 && n <= len(lines) {
+			for _, m := range skipComment.FindAllStringSubmatch(lines[n-1], -1) {
+				out = append(out, parseSkips(m[1], fmt.Sprintf("comment at %s:%d", name, n))...)
+			}
+		}
+	}
+	return out
 }

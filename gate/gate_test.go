@@ -605,3 +605,32 @@ docs/
 		}
 	}
 }
+
+// TestSkipComments: a skip comment on the line a scanner points at counts
+// only with an approved exception's id.
+func TestSkipComments(t *testing.T) {
+	pack := bundled(t)
+	f, err := os.Open("testdata/skip/exceptions.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs, err := gate.ParseExceptions(f.Name(), f, pack)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := run(t, gate.Options{Env: "production", Pack: pack, Exceptions: xs, Source: os.DirFS("testdata/skip")}, "testdata/skip/gitleaks.sarif")
+	got := map[string]gate.Result{}
+	for _, r := range of(rep, "secret-found") {
+		got[r.Subject.Type] = r
+	}
+	if r := got["aws-access-key"]; r.Status != gate.Excepted || r.Exception == nil || r.Exception.ID != 101 {
+		t.Errorf("aws-access-key: %s %+v", r.Status, r.Notes)
+	}
+	if r := got["github-pat"]; r.Status != gate.Fail || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "comment at src/config.py:5") {
+		t.Errorf("github-pat: %s %q", r.Status, r.Notes)
+	}
+	if !rep.Blocked() {
+		t.Error("a skip without an exception id must not unblock")
+	}
+}

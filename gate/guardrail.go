@@ -104,7 +104,7 @@ func (g *Guardrail) eval(s *Subject, vars map[string]any) (Status, string) {
 	case err != nil:
 		return Error, fmt.Sprintf("%s: the check failed on %s: %v", g.ID, s.Address, err)
 	case types.IsUnknown(v):
-		return Unknown, g.render(s, vars)
+		return Unknown, fmt.Sprintf("%s: cannot tell before apply (%s)", s.Address, strings.ToLower(g.Title[:1])+g.Title[1:])
 	case v == types.True:
 		return pass, ""
 	}

@@ -224,6 +224,7 @@ func (a *app) runGate(cmd *cobra.Command, f gateFlags, files []string) error {
 		}
 	}
 	o.Owners = owners
+	o.Source = os.DirFS(f.root)
 
 	var subjects []*gate.Subject
 	var inputs []gate.Input

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +19,7 @@ import (
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/gate"
 	"github.com/onus-sec/onus/ledger"
+	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/sqlite"
 )
@@ -75,8 +80,8 @@ func exitCode(err error, stderr io.Writer) (int, bool) {
 }
 
 type gateFlags struct {
-	env, kev, exceptions, codeowners, root, repo, workspace, tfDir, now string
-	fromDB, record                                                      bool
+	env, kev, exceptions, codeowners, root, repo, workspace, tfDir, now, token string
+	fromDB, record                                                             bool
 }
 
 func (a *app) gateCmd() *cobra.Command {
@@ -117,7 +122,8 @@ Exit status: 0 the change passes (maybe with warnings), 1 it is blocked,
 	fl := cmd.Flags()
 	fl.StringVar(&f.env, "env", os.Getenv("ONUS_ENV"), "environment of the change, a rung of the ladder (default: detected from gate.yaml's patterns) [$ONUS_ENV]")
 	fl.StringVar(&f.kev, "kev", "", "CISA Known Exploited Vulnerabilities catalog, JSON or CSV, for the KEV guardrails")
-	fl.StringVar(&f.exceptions, "exceptions", "", "exceptions exported with \"onus exceptions export\"")
+	fl.StringVar(&f.exceptions, "exceptions", "", "exceptions exported with \"onus exceptions export\": a file, or an https:// URL that serves the export")
+	fl.StringVar(&f.token, "token", os.Getenv("ONUS_TOKEN_REF"), "bearer token for an --exceptions URL, as env:NAME or file:PATH, never the token itself [$ONUS_TOKEN_REF]")
 	fl.BoolVar(&f.fromDB, "exceptions-from-db", false, "read exceptions from the store (--db) instead of an exported file")
 	fl.StringVar(&f.codeowners, "codeowners", "", "CODEOWNERS file (default: CODEOWNERS, .github/, .gitlab/ or docs/ under --root)")
 	fl.StringVar(&f.root, "root", ".", "repository root: paths are made relative to it for CODEOWNERS and reports")
@@ -202,7 +208,13 @@ func (a *app) runGate(cmd *cobra.Command, f gateFlags, files []string) error {
 		}
 	case firstNonEmpty(f.exceptions, rel(cfg.Exceptions)) != "":
 		p := firstNonEmpty(f.exceptions, rel(cfg.Exceptions))
-		xs, err := readWith(p, func(name string, r io.Reader) (*gate.Exceptions, error) { return gate.ParseExceptions(name, r, pack) })
+		parse := func(name string, r io.Reader) (*gate.Exceptions, error) { return gate.ParseExceptions(name, r, pack) }
+		var xs *gate.Exceptions
+		if strings.HasPrefix(p, "https://") || strings.HasPrefix(p, "http://") {
+			xs, err = fetchExceptions(cmd.Context(), p, f.token, parse)
+		} else {
+			xs, err = readWith(p, parse)
+		}
 		if err != nil {
 			return gateUsageErr(err)
 		}
@@ -262,6 +274,52 @@ func (a *app) runGate(cmd *cobra.Command, f gateFlags, files []string) error {
 		return &codeError{code: gateBlock}
 	}
 	return nil
+}
+
+// fetchExceptions reads the export from a URL with a bearer token. A gate
+// that cannot read its exceptions stops (exit 2): it never passes on a
+// guess.
+func fetchExceptions(ctx context.Context, rawURL, tokenRef string, parse func(string, io.Reader) (*gate.Exceptions, error)) (*gate.Exceptions, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, onus.Errorf(onus.EINVALID, "--exceptions: %q is not a URL", rawURL)
+	}
+	name := u.Scheme + "://" + u.Host + u.Path // never the query, which may hold a secret
+	if tokenRef == "" {
+		return nil, onus.Errorf(onus.EINVALID, "--exceptions %s needs --token env:NAME or file:PATH", name)
+	}
+	token, err := notify.Secret(tokenRef)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, onus.Errorf(onus.EINVALID, "--exceptions %s: a token is only sent over https (or to this machine)", name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, onus.Errorf(onus.EINVALID, "--exceptions %s: %v", name, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, onus.Errorf(onus.EINVALID, "--exceptions %s: cannot fetch the exceptions: %v", name, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, onus.Errorf(onus.EINVALID, "--exceptions %s: the server answered %s", name, resp.Status)
+	}
+	return parse(name, resp.Body)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // recordGate writes a run's violations to the ledger as findings, in one

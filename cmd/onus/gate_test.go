@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,7 +165,28 @@ spec:
 	if out, errs, code := cli(t, "exceptions", "export", "--db", dbPath, "--file", export); code != 0 || !strings.Contains(out, "Exported 2 exception(s)") {
 		t.Fatalf("export exit %d: %s%s", code, out, errs)
 	}
-	for _, how := range [][]string{{"--exceptions", export}, {"--exceptions-from-db", "--db", dbPath}} {
+	// Online: a server hands out the export to a bearer of the token.
+	exported, err := os.ReadFile(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer gate-s3cret" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(exported)
+	}))
+	defer srv.Close()
+	t.Setenv("GATE_TEST_TOKEN", "gate-s3cret")
+	t.Setenv("GATE_BAD_TOKEN", "wrong-s3cret")
+	_, errs, code := cli(t, "gate", "--env", "production", "--exceptions", srv.URL+"/exceptions", "--token", "env:GATE_BAD_TOKEN", manifest)
+	if code != 2 || !strings.Contains(errs, "401") || strings.Contains(errs, "s3cret") {
+		t.Errorf("a refused token: exit %d, %s", code, errs)
+	}
+	for _, how := range [][]string{{"--exceptions", export}, {"--exceptions-from-db", "--db", dbPath},
+		{"--exceptions", srv.URL + "/exceptions", "--token", "env:GATE_TEST_TOKEN"}} {
 		t.Run(how[0], func(t *testing.T) {
 			args := append([]string{"gate", "--env", "production", "-o", "json"}, how...)
 			out, errs, code := cli(t, append(args, manifest)...)

@@ -108,16 +108,11 @@ func parseCycloneDX(file string, data []byte, o ParseOptions) ([]*Subject, error
 				best, sev = rank, s
 			}
 		}
-		cves := map[string]bool{}
+		cveList := []any{}
 		for _, id := range append([]string{vu.ID}, refIDs(vu)...) {
-			for _, c := range cvePattern.FindAllString(id, -1) {
-				cves[c] = true
-			}
+			cveList = appendCVEs(cveList, id)
 		}
-		var cveList, comps []any
-		for c := range cves {
-			cveList = append(cveList, c)
-		}
+		var comps []any
 		addr := vu.ID
 		for _, a := range vu.Affects {
 			name := a.Ref

@@ -634,3 +634,18 @@ func TestSkipComments(t *testing.T) {
 		t.Error("a skip without an exception id must not unblock")
 	}
 }
+
+func TestCVEsInSARIF(t *testing.T) {
+	sarif := `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"Scanner","rules":[{"id":"R1","name":"CVE-2021-44228"}]}},
+	"results":[{"ruleId":"R1","message":{"text":"also CVE-2021-45046, not CVE-21-1, not CVE-2021-12, and CVE-2021-44228 again"}},
+	{"ruleId":"R2","kind":"pass","message":{"text":"passing results are not subjects"}}]}]}`
+	_, subs, err := gate.Parse("s.sarif", []byte(sarif), gate.ParseOptions{})
+	if err != nil || len(subs) != 1 {
+		t.Fatalf("%v, %d subjects", err, len(subs))
+	}
+	got := subs[0].Value["cves"].([]any)
+	want := []any{"CVE-2021-44228", "CVE-2021-45046"}
+	if !slices.Equal(got, want) {
+		t.Errorf("cves %v, want %v", got, want)
+	}
+}

@@ -2,10 +2,12 @@ package gate
 
 import (
 	"encoding/json"
+	"runtime"
+	"slices"
+	"sync"
 
 	"fmt"
 	"github.com/buger/jsonparser"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -31,7 +33,39 @@ type sarifProps struct {
 	SecuritySeverity any      `json:"security-severity"`
 }
 
-var cvePattern = regexp.MustCompile(`CVE-\d{4}-\d{4,}`)
+// appendCVEs appends the CVE ids (CVE-YYYY-NNNN…) in s that out does not
+// hold yet. It is the regular expression CVE-\d{4}-\d{4,}, by hand: it
+// runs on every scanner result.
+func appendCVEs(out []any, s string) []any {
+	for {
+		i := strings.Index(s, "CVE-")
+		if i < 0 {
+			return out
+		}
+		s = s[i+4:]
+		n := 0
+		for n < len(s) && n < 4 && isDigit(s[n]) {
+			n++
+		}
+		if n != 4 || len(s) < 6 || s[4] != '-' {
+			continue
+		}
+		m := 5
+		for m < len(s) && isDigit(s[m]) {
+			m++
+		}
+		if m-5 < 4 {
+			continue
+		}
+		id := "CVE-" + s[:m]
+		if !slices.Contains(out, any(id)) {
+			out = append(out, id)
+		}
+		s = s[m:]
+	}
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // sarifPaths are the fields read from each result.
 var sarifPaths = [][]string{
@@ -97,17 +131,60 @@ func sarifResults(file string, runData []byte, ri int, tool string, ruleList []s
 		rules[ruleList[i].ID] = &ruleList[i]
 	}
 	toolLower := strings.ToLower(tool)
+	// The results are found in one pass, then read in parallel: a large
+	// report is most of a gate's work.
+	var raws [][]byte
 	var failure error
-	i := -1
 	_, err := jsonparser.ArrayEach(runData, func(res []byte, vt jsonparser.ValueType, _ int, _ error) {
-		i++
-		if failure != nil {
-			return
+		if vt != jsonparser.Object && failure == nil {
+			failure = &InputError{File: file, Message: fmt.Sprintf("not SARIF 2.1.0: runs[%d].results[%d] is not an object", ri, len(raws))}
 		}
-		if vt != jsonparser.Object {
-			failure = &InputError{File: file, Message: fmt.Sprintf("not SARIF 2.1.0: runs[%d].results[%d] is not an object", ri, i)}
-			return
+		raws = append(raws, res)
+	}, "results")
+	if failure != nil {
+		return nil, failure
+	}
+	if err != nil && err != jsonparser.KeyPathNotFoundError {
+		return nil, &InputError{File: file, Message: fmt.Sprintf("not SARIF 2.1.0: runs[%d].results: %v", ri, err)}
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(raws)/2000))
+	parts := make([][]*Subject, workers)
+	fails := make([]error, workers)
+	chunk := (len(raws) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(raws))
+		if lo >= hi {
+			break
 		}
+		wg.Add(1)
+		go func(w, lo, hi int) {
+			defer wg.Done()
+			for i := lo; i < hi && fails[w] == nil; i++ {
+				s, err := sarifResult(file, raws[i], ri, i, toolLower, ruleList, rules, o)
+				if err != nil {
+					fails[w] = err
+				} else if s != nil {
+					parts[w] = append(parts[w], s)
+				}
+			}
+		}(w, lo, hi)
+	}
+	wg.Wait()
+	for w := range parts {
+		if fails[w] != nil {
+			return nil, fails[w]
+		}
+		out = append(out, parts[w]...)
+	}
+	return out, nil
+}
+
+// sarifResult reads one result; it returns nil for a result that is not a
+// failure (kind pass, notApplicable, informational, review, open).
+func sarifResult(file string, res []byte, ri, i int, toolLower string, ruleList []sarifRule, rules map[string]*sarifRule, o ParseOptions) (*Subject, error) {
+	var failure error
+	{
 		var r struct {
 			ruleID, level, kind, msg, uri string
 			ruleIndex, line               int
@@ -168,7 +245,7 @@ func sarifResults(file string, runData []byte, ri int, tool string, ruleList []s
 			}
 		}, sarifPaths...)
 		if failure != nil {
-			return
+			return nil, failure
 		}
 		var rule *sarifRule
 		if r.ruleIndex >= 0 && r.ruleIndex < len(ruleList) {
@@ -183,7 +260,7 @@ func sarifResults(file string, runData []byte, ri int, tool string, ruleList []s
 			r.ruleID = rule.ID
 		}
 		if r.kind != "" && r.kind != "fail" {
-			return // pass, notApplicable, informational, review, open
+			return nil, nil
 		}
 		level := r.level
 		if level == "" {
@@ -203,20 +280,9 @@ func sarifResults(file string, runData []byte, ri int, tool string, ruleList []s
 		for _, t := range r.tags {
 			tags = append(tags, strings.ToLower(t))
 		}
-		var cveList []any
-		seen := map[string]bool{}
+		cveList := []any{}
 		for _, s := range append([]string{r.ruleID, rule.Name, r.msg}, rule.DeprecatedIDs...) {
-			if strings.Contains(s, "CVE-") {
-				for _, c := range cvePattern.FindAllString(s, -1) {
-					if !seen[c] {
-						seen[c] = true
-						cveList = append(cveList, c)
-					}
-				}
-			}
-		}
-		if cveList == nil {
-			cveList = []any{}
+			cveList = appendCVEs(cveList, s)
 		}
 		p := ""
 		if r.uri != "" {
@@ -243,15 +309,8 @@ func sarifResults(file string, runData []byte, ri int, tool string, ruleList []s
 				addr += ":" + strconv.Itoa(r.line)
 			}
 		}
-		out = append(out, &Subject{Kind: SARIF, File: file, Path: p, Line: r.line, Address: addr, Type: r.ruleID, Value: v})
-	}, "results")
-	if failure != nil {
-		return nil, failure
+		return &Subject{Kind: SARIF, File: file, Path: p, Line: r.line, Address: addr, Type: r.ruleID, Value: v}, nil
 	}
-	if err != nil && err != jsonparser.KeyPathNotFoundError {
-		return nil, &InputError{File: file, Message: fmt.Sprintf("not SARIF 2.1.0: runs[%d].results: %v", ri, err)}
-	}
-	return out, nil
 }
 
 // sarifSeverity maps a CVSS-like security-severity score (GitHub's

@@ -12,6 +12,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/ext"
 
 	"github.com/onus-sec/onus"
 )
@@ -72,11 +73,7 @@ func ParseExceptions(name string, r io.Reader, pack *Pack) (*Exceptions, error) 
 // NewExceptions prepares exceptions read from the store or a file (name,
 // for errors).
 func NewExceptions(name string, list []*onus.Exception, pack *Pack) (*Exceptions, error) {
-	env, err := cel.NewEnv(
-		cel.Variable("repository", cel.StringType), cel.Variable("path", cel.StringType),
-		cel.Variable("address", cel.StringType), cel.Variable("type", cel.StringType),
-		cel.Variable("env", cel.StringType), cel.Variable("guardrail", cel.StringType),
-	)
+	env, err := exceptionEnv()
 	if err != nil {
 		return nil, fmt.Errorf("gate: %w", err)
 	}
@@ -107,6 +104,32 @@ func NewExceptions(name string, list []*onus.Exception, pack *Pack) (*Exceptions
 		xs.scoped = append(xs.scoped, scopedException{x: x, prg: prg})
 	}
 	return xs, nil
+}
+
+func exceptionEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("repository", cel.StringType), cel.Variable("path", cel.StringType),
+		cel.Variable("address", cel.StringType), cel.Variable("type", cel.StringType),
+		cel.Variable("env", cel.StringType), cel.Variable("guardrail", cel.StringType),
+		ext.Strings(),
+	)
+}
+
+// CheckExceptionScope reports whether a scope for a guardrail's exception
+// compiles to true or false.
+func CheckExceptionScope(scope string) error {
+	env, err := exceptionEnv()
+	if err != nil {
+		return err
+	}
+	ast, iss := env.Compile(scope)
+	if iss != nil && iss.Err() != nil {
+		return iss.Err()
+	}
+	if !ast.OutputType().IsExactType(cel.BoolType) {
+		return fmt.Errorf("the scope must be true or false")
+	}
+	return nil
 }
 
 // refusal says why an exception does not exempt a violation at now, or "".

@@ -57,7 +57,7 @@ func (a *app) exceptionService(cmd *cobra.Command) (*exception.Service, *sqlite.
 	if err != nil {
 		return nil, nil, err
 	}
-	return &exception.Service{Store: db, Config: cfg}, db, nil
+	return &exception.Service{Store: db, Config: cfg, Guardrail: a.guardrailLookup()}, db, nil
 }
 
 func (a *app) exceptCmd() *cobra.Command {

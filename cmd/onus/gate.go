@@ -17,6 +17,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/exception"
 	"github.com/onus-sec/onus/gate"
 	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/notify"
@@ -375,6 +376,26 @@ func (a *app) recordGate(cmd *cobra.Command, rep *gate.Report) error {
 	fmt.Fprintf(a.stderr, "onus: recorded %d change(s) in the ledger: %d opened, %d reopened, %d resolved, %d exempted\n",
 		len(changes), st.Opened, st.Reopened, st.Resolved, st.Exempted)
 	return nil
+}
+
+// guardrailLookup finds guardrails for the exception workflow: the bundled
+// pack and the configuration directory's own. A directory whose guardrails
+// do not compile offers only the bundled ones; onus gate reports the error.
+func (a *app) guardrailLookup() func(string) *exception.Guardrail {
+	_, pack, _, err := loadGateConfig(a.configDir)
+	if err != nil {
+		_, pack, _, err = loadGateConfig("")
+		if err != nil {
+			return nil
+		}
+	}
+	return func(id string) *exception.Guardrail {
+		g := pack.Guardrail(id)
+		if g == nil {
+			return nil
+		}
+		return &exception.Guardrail{Severity: g.Severity, Activity: g.Activity, CheckScope: gate.CheckExceptionScope}
+	}
 }
 
 // loadGateConfig reads gate.yaml, guardrails/*.yaml and raci.yaml from dir,

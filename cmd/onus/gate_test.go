@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,5 +295,49 @@ func TestGateRecord(t *testing.T) {
 	}
 	if _, errs, code := cli(t, "gate", "--record", "--db", dbPath, "--repo", "", "--env", "production", plan); code != 2 || !strings.Contains(errs, "--repo") {
 		t.Errorf("--record without a repository: exit %d %s", code, errs)
+	}
+}
+
+// TestGateExceptionWorkflow: an exception for a guardrail is requested and
+// approved like any other, never by its requester, and reaches the gate
+// through the export.
+func TestGateExceptionWorkflow(t *testing.T) {
+	dir := demo(t)
+	out, errs, code := cli(t, "except", "request", "--config", dir, "--control", "tf-iam-star",
+		"--scope", `repository == "acme/infra" && address == "aws_iam_policy.admin"`,
+		"--reason", "break-glass role until the SSO migration", "--expires", "10d", "--as", "ada.lovelace@acme.com", "-o", "json")
+	if code != 0 {
+		t.Fatalf("request exit %d: %s%s", code, out, errs)
+	}
+	var x onus.Exception
+	if err := json.Unmarshal([]byte(out), &x); err != nil || x.Control != "tf-iam-star" || x.Severity != onus.Critical {
+		t.Fatalf("requested %+v (%v)", x, err)
+	}
+	id := strconv.FormatInt(x.ID, 10)
+	if _, errs, code := cli(t, "except", "request", "--config", dir, "--control", "tf-iam-star", "--scope", "adress == 1",
+		"--reason", "r", "--expires", "30d", "--as", "ada.lovelace@acme.com"); code == 0 || !strings.Contains(errs, "does not compile") {
+		t.Errorf("a bad scope: exit %d %s", code, errs)
+	}
+	if _, errs, code := cli(t, "except", "approve", id, "--config", dir, "--as", "ada.lovelace@acme.com"); code == 0 || !strings.Contains(errs, "cannot decide") {
+		t.Errorf("self-approval: exit %d %s", code, errs)
+	}
+	export := filepath.Join(t.TempDir(), "x.json")
+	cli(t, "exceptions", "export", "--config", dir, "--file", export)
+	args := []string{"gate", "--env", "production", "--repo", "acme/infra", "--exceptions", export, gateData + "guardrails/tf-iam-star/fail.json"}
+	if out, _, code := cli(t, args...); code != 1 || !strings.Contains(out, "is requested, not approved") && !strings.Contains(out, "BLOCK  tf-iam-star") {
+		t.Errorf("requested, not approved: exit %d\n%s", code, out)
+	}
+	if out, errs, code := cli(t, "except", "approve", id, "--config", dir, "--as", "whitfield.diffie@acme.com"); code != 0 {
+		t.Fatalf("approve exit %d: %s%s", code, out, errs)
+	}
+	cli(t, "exceptions", "export", "--config", dir, "--file", export)
+	out, errs, code = cli(t, args...)
+	if code != 0 || !strings.Contains(out, "EXCEPTED  tf-iam-star") || !strings.Contains(out, "approved by whitfield.diffie@acme.com") {
+		t.Errorf("approved: exit %d\n%s%s", code, out, errs)
+	}
+	// Another repository is not covered.
+	args[4] = "acme/other"
+	if _, _, code := cli(t, args...); code != 1 {
+		t.Errorf("another repository: exit %d, want 1", code)
 	}
 }

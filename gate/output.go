@@ -202,8 +202,10 @@ func writeSARIF(w io.Writer, r *Report) error {
 	results := []result{}
 	for _, res := range r.visible() {
 		level := map[Action]string{Block: "error", Warn: "warning", Inform: "note"}[res.Action]
+		// A plan's resources have no file of their own (Path is the
+		// configuration's directory): point at the plan.
 		uri := res.Subject.Path
-		if uri == "" || res.Subject.Kind == Terraform && uri == "." {
+		if uri == "" || res.Subject.Kind == Terraform {
 			uri = res.Subject.File
 		}
 		loc := location{}
@@ -280,7 +282,7 @@ func writeJUnit(w io.Writer, r *Report) error {
 		var fail, out strings.Builder
 		nfail := 0
 		for _, res := range byG[g.ID] {
-			line := fmt.Sprintf("%s %s at %s: %s", label(res), res.Subject.Address, location(res.Subject), res.Message)
+			line := fmt.Sprintf("%s %s: %s", label(res), location(res.Subject), res.Message)
 			if len(res.Owners) > 0 {
 				line += " (owner: " + strings.Join(res.Owners, ", ") + ")"
 			}

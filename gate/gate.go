@@ -250,8 +250,14 @@ func Evaluate(subjects []*Subject, inputs []Input, o Options) (*Report, error) {
 			}
 			for _, s := range subs {
 				vars["resource"] = s.Value
+				act, err := activation(s, vars)
 				for _, g := range byKind[s.Kind] {
-					st, msg := g.eval(s, vars)
+					st, msg := Error, ""
+					if err != nil {
+						msg = fmt.Sprintf("%s: %v", s.Address, err)
+					} else {
+						st, msg = g.eval(s, vars, act)
+					}
 					if st == "" {
 						continue
 					}

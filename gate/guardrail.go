@@ -60,30 +60,34 @@ type Guardrail struct {
 // pass is the internal status of a passing check.
 const pass Status = "pass"
 
+// activation returns what expressions see for a subject: vars, or a
+// partial activation that marks the values known only after apply. It is
+// built once per subject and shared by every guardrail.
+func activation(s *Subject, vars map[string]any) (any, error) {
+	if len(s.Unknown) == 0 {
+		return vars, nil
+	}
+	pats := make([]*cel.AttributePatternType, len(s.Unknown))
+	for i, p := range s.Unknown {
+		ap := cel.AttributePattern("resource")
+		for _, q := range p {
+			switch q := q.(type) {
+			case string:
+				ap = ap.QualString(q)
+			case int:
+				ap = ap.QualInt(int64(q))
+			}
+		}
+		pats[i] = ap
+	}
+	return cel.PartialVars(vars, pats...)
+}
+
 // eval returns "" when the subject is out of scope, pass, or a failing
-// status with its message.
-func (g *Guardrail) eval(s *Subject, vars map[string]any) (Status, string) {
-	var act any = vars
+// status with its message. act comes from activation.
+func (g *Guardrail) eval(s *Subject, vars map[string]any, act any) (Status, string) {
 	scope, check := g.scope, g.check
 	if len(s.Unknown) > 0 {
-		pats := make([]*cel.AttributePatternType, len(s.Unknown))
-		for i, p := range s.Unknown {
-			ap := cel.AttributePattern("resource")
-			for _, q := range p {
-				switch q := q.(type) {
-				case string:
-					ap = ap.QualString(q)
-				case int:
-					ap = ap.QualInt(int64(q))
-				}
-			}
-			pats[i] = ap
-		}
-		pa, err := cel.PartialVars(vars, pats...)
-		if err != nil {
-			return Error, err.Error()
-		}
-		act = pa
 		scope, check = g.scopeP, g.checkP
 	}
 	if scope != nil {

@@ -1,7 +1,9 @@
 package gate
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"strings"
 )
@@ -22,28 +24,36 @@ type cdxComponent struct {
 	Version    string         `json:"version"`
 	PURL       string         `json:"purl"`
 	Components []cdxComponent `json:"components"`
-	Licenses   []struct {
-		License struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"license"`
-		Expression string `json:"expression"`
-	} `json:"licenses"`
+	Licenses   []cdxLicense   `json:"licenses"`
+}
+
+type cdxLicense struct {
+	License    cdxLicenseID `json:"license"`
+	Expression string       `json:"expression"`
+}
+
+type cdxLicenseID struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type cdxRating struct {
+	Severity string   `json:"severity"`
+	Score    *float64 `json:"score"`
+}
+
+// cdxRef is a reference (id) or an affected component (ref).
+type cdxRef struct {
+	ID  string `json:"id"`
+	Ref string `json:"ref"`
 }
 
 type cdxVuln struct {
-	ID      string `json:"id"`
-	Ratings []struct {
-		Severity string   `json:"severity"`
-		Score    *float64 `json:"score"`
-	} `json:"ratings"`
-	References []struct {
-		ID string `json:"id"`
-	} `json:"references"`
-	Affects []struct {
-		Ref string `json:"ref"`
-	} `json:"affects"`
-	Analysis struct {
+	ID         string      `json:"id"`
+	Ratings    []cdxRating `json:"ratings"`
+	References []cdxRef    `json:"references"`
+	Affects    []cdxRef    `json:"affects"`
+	Analysis   struct {
 		State string `json:"state"`
 	} `json:"analysis"`
 }
@@ -54,7 +64,11 @@ type cdxVuln struct {
 // cves, components, state).
 func parseCycloneDX(file string, data []byte, o ParseOptions) ([]*Subject, error) {
 	var bom cdxBOM
-	if err := json.Unmarshal(data, &bom); err != nil {
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '<' {
+		if err := decodeCycloneDXXML(t, &bom); err != nil {
+			return nil, &InputError{File: file, Message: "not a CycloneDX XML SBOM: " + err.Error()}
+		}
+	} else if err := json.Unmarshal(data, &bom); err != nil {
 		return nil, &InputError{File: file, Message: "not a CycloneDX JSON SBOM: " + jsonErr(err)}
 	}
 	if bom.SpecVersion == "" {
@@ -137,4 +151,80 @@ func refIDs(v cdxVuln) []string {
 		out = append(out, r.ID)
 	}
 	return out
+}
+
+// The XML form of the same parts (CycloneDX 1.2 to 1.6 share them).
+type cdxXMLBOM struct {
+	XMLName     xml.Name          `xml:"bom"`
+	Version     string            `xml:"version,attr"`
+	Components  []cdxXMLComponent `xml:"components>component"`
+	Vulns       []cdxXMLVuln      `xml:"vulnerabilities>vulnerability"`
+	SpecVersion string            `xml:"-"`
+}
+
+type cdxXMLComponent struct {
+	Ref        string            `xml:"bom-ref,attr"`
+	Type       string            `xml:"type,attr"`
+	Name       string            `xml:"name"`
+	Group      string            `xml:"group"`
+	Version    string            `xml:"version"`
+	PURL       string            `xml:"purl"`
+	LicenseIDs []string          `xml:"licenses>license>id"`
+	LicNames   []string          `xml:"licenses>license>name"`
+	Exprs      []string          `xml:"licenses>expression"`
+	Components []cdxXMLComponent `xml:"components>component"`
+}
+
+type cdxXMLVuln struct {
+	ID         string   `xml:"id"`
+	Severities []string `xml:"ratings>rating>severity"`
+	References []string `xml:"references>reference>id"`
+	Affects    []string `xml:"affects>target>ref"`
+	State      string   `xml:"analysis>state"`
+}
+
+// decodeCycloneDXXML reads an XML BOM into the JSON form's types.
+func decodeCycloneDXXML(data []byte, bom *cdxBOM) error {
+	var x cdxXMLBOM
+	if err := xml.Unmarshal(data, &x); err != nil {
+		return err
+	}
+	if x.XMLName.Space == "" || !strings.HasPrefix(x.XMLName.Space, "http://cyclonedx.org/schema/bom/") {
+		return fmt.Errorf("the root element is not a CycloneDX bom (namespace %q)", x.XMLName.Space)
+	}
+	bom.BOMFormat = "CycloneDX"
+	bom.SpecVersion = strings.TrimPrefix(x.XMLName.Space, "http://cyclonedx.org/schema/bom/")
+	var conv func([]cdxXMLComponent) []cdxComponent
+	conv = func(cs []cdxXMLComponent) []cdxComponent {
+		out := make([]cdxComponent, len(cs))
+		for i, c := range cs {
+			out[i] = cdxComponent{Ref: c.Ref, Type: c.Type, Name: c.Name, Group: c.Group, Version: c.Version, PURL: c.PURL, Components: conv(c.Components)}
+			for _, id := range c.LicenseIDs {
+				out[i].Licenses = append(out[i].Licenses, cdxLicense{License: cdxLicenseID{ID: id}})
+			}
+			for _, n := range c.LicNames {
+				out[i].Licenses = append(out[i].Licenses, cdxLicense{License: cdxLicenseID{Name: n}})
+			}
+			for _, e := range c.Exprs {
+				out[i].Licenses = append(out[i].Licenses, cdxLicense{Expression: e})
+			}
+		}
+		return out
+	}
+	bom.Components = conv(x.Components)
+	for _, v := range x.Vulns {
+		cv := cdxVuln{ID: v.ID}
+		for _, s := range v.Severities {
+			cv.Ratings = append(cv.Ratings, cdxRating{Severity: s})
+		}
+		for _, r := range v.References {
+			cv.References = append(cv.References, cdxRef{ID: r})
+		}
+		for _, a := range v.Affects {
+			cv.Affects = append(cv.Affects, cdxRef{Ref: a})
+		}
+		cv.Analysis.State = v.State
+		bom.Vulns = append(bom.Vulns, cv)
+	}
+	return nil
 }

@@ -649,3 +649,17 @@ func TestCVEsInSARIF(t *testing.T) {
 		t.Errorf("cves %v, want %v", got, want)
 	}
 }
+
+func TestCycloneDXXML(t *testing.T) {
+	rep := run(t, gate.Options{Env: "production", KEV: kev(t)}, "testdata/cyclonedx/kev.cdx.xml")
+	if rep.Inputs[0].Kind != gate.CycloneDX || rep.Inputs[0].Subjects != 2 {
+		t.Fatalf("inputs %+v", rep.Inputs)
+	}
+	rs := of(rep, "sbom-vuln-kev")
+	if len(rs) != 1 || rs[0].Subject.Address != "CVE-2021-44228 in pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1" {
+		t.Errorf("results %+v", rs)
+	}
+	if _, _, err := gate.Parse("x.xml", []byte(`<bom xmlns="http://cyclonedx.org/schema/bom/1.5"><components>`), gate.ParseOptions{}); err == nil {
+		t.Error("truncated XML must be an input error")
+	}
+}

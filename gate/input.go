@@ -81,6 +81,12 @@ func DetectKind(data []byte) (string, error) {
 		}
 		return "", fmt.Errorf("JSON that is neither a Terraform plan, SARIF 2.1.0, a CycloneDX SBOM nor a Kubernetes object")
 	}
+	if t[0] == '<' {
+		if bytes.Contains(t[:min(len(t), 4096)], []byte("http://cyclonedx.org/schema/bom/")) {
+			return CycloneDX, nil
+		}
+		return "", fmt.Errorf("XML that is not a CycloneDX SBOM")
+	}
 	if kubernetesHead.Match(t) {
 		return Kubernetes, nil
 	}

@@ -208,19 +208,16 @@ func Evaluate(subjects []*Subject, inputs []Input, o Options) (*Report, error) {
 	for _, in := range inputs {
 		kinds[in.Kind] = true
 	}
-	for _, g := range o.Pack.Guardrails {
-		if kinds[g.Input] {
-			rep.Guardrails = append(rep.Guardrails, g)
-			if g.NeedsKEV && o.KEV == nil {
-				rep.Notices = append(rep.Notices, fmt.Sprintf("%s needs the CISA KEV catalog (--kev FILE); without it, vulnerabilities are not checked against it", g.ID))
-			}
-		}
-	}
 	byKind := map[string][]*Guardrail{}
-	for _, g := range rep.Guardrails {
-		if g.NeedsKEV && o.KEV == nil {
+	for _, g := range o.Pack.Guardrails {
+		if !kinds[g.Input] {
 			continue
 		}
+		if g.NeedsKEV && o.KEV == nil {
+			rep.Notices = append(rep.Notices, fmt.Sprintf("%s was not run: it needs the CISA KEV catalog (--kev FILE)", g.ID))
+			continue
+		}
+		rep.Guardrails = append(rep.Guardrails, g)
 		byKind[g.Input] = append(byKind[g.Input], g)
 	}
 

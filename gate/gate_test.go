@@ -663,3 +663,27 @@ func TestCycloneDXXML(t *testing.T) {
 		t.Error("truncated XML must be an input error")
 	}
 }
+
+// TestSensitiveValuesStayOut: a message template cannot reach values, which
+// a plan may mark sensitive.
+func TestSensitiveValuesStayOut(t *testing.T) {
+	gs, err := gate.ParseGuardrails("g.yaml", strings.NewReader(`id: leak
+input: terraform
+severity: high
+check: "false"
+message: "{{.Value}}"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pack, err := gate.Compile(gs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := run(t, gate.Options{Env: "production", Pack: pack}, "testdata/samples/terraform/plan_sensitive_values.json")
+	for _, r := range rep.Results {
+		if strings.Contains(r.Message, "bar") || r.Message == "" {
+			t.Errorf("message %q", r.Message)
+		}
+	}
+}

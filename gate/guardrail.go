@@ -120,10 +120,12 @@ func (g *Guardrail) render(s *Subject, vars map[string]any) string {
 		return g.Title
 	}
 	var b strings.Builder
+	// Only names reach a message, never values: a plan's values may be
+	// sensitive.
 	data := struct {
-		*Subject
-		Env string
-	}{s, vars["env"].(string)}
+		Address, Type, Path, File, Env string
+		Line                           int
+	}{s.Address, s.Type, s.Path, s.File, vars["env"].(string), s.Line}
 	if err := g.message.Execute(&b, data); err != nil {
 		return g.Title
 	}

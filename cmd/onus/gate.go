@@ -370,6 +370,11 @@ func (a *app) recordGate(cmd *cobra.Command, rep *gate.Report) error {
 	if ferr := db.FinishRun(ctx, run, map[string]any{"env": rep.Env, "repository": rep.Repository, "changes": st}, err); ferr != nil && err == nil {
 		err = ferr
 	}
+	if err == nil {
+		err = db.Audit(ctx, actor(), "gate.record", fmt.Sprintf("run %d", run),
+			fmt.Sprintf("%s in %s: %d opened, %d reopened, %d resolved, %d exempted",
+				rep.Repository, rep.Env, st.Opened, st.Reopened, st.Resolved, st.Exempted))
+	}
 	if err != nil {
 		return err
 	}

@@ -103,6 +103,9 @@ may hold gate.yaml (ladder, environment detection, which bundled guardrails
 to use, files for KEV, CODEOWNERS and exceptions), guardrails/*.yaml and
 raci.yaml.
 
+Output (-o): text (default), json, sarif (for code scanning), junit or
+markdown (for a pull-request comment).
+
 Exit status: 0 the change passes (maybe with warnings), 1 it is blocked,
 2 a usage or input error (an input that does not parse is never a pass).`,
 		Example: `  terraform show -json plan.out > plan.json

@@ -83,6 +83,7 @@ func exitCode(err error, stderr io.Writer) (int, bool) {
 type gateFlags struct {
 	env, kev, exceptions, codeowners, root, repo, workspace, tfDir, now, token string
 	fromDB, record                                                             bool
+	reports                                                                    []string
 }
 
 func (a *app) gateCmd() *cobra.Command {
@@ -135,6 +136,7 @@ Exit status: 0 the change passes (maybe with warnings), 1 it is blocked,
 	fl.StringVar(&f.workspace, "workspace", os.Getenv("TF_WORKSPACE"), "Terraform workspace, for environment detection [$TF_WORKSPACE]")
 	fl.StringVar(&f.tfDir, "terraform-dir", "", "directory of the Terraform configuration, relative to --root (default: the plan file's directory)")
 	fl.BoolVar(&f.record, "record", false, "record the violations as findings in the ledger (--db), and resolve those this run no longer sees: run it on the default branch")
+	fl.StringArrayVar(&f.reports, "report", nil, "also write the report as FORMAT=FILE, such as markdown=gate.md (repeatable)")
 	fl.StringVar(&f.now, "now", "", "evaluate as of this time (RFC 3339 or a date), for exception expiry")
 	return cmd
 }
@@ -155,6 +157,12 @@ func (a *app) runGate(cmd *cobra.Command, f gateFlags, files []string) error {
 	now, err := parseNow(f.now)
 	if err != nil {
 		return gateUsageErr(err)
+	}
+	for _, r := range f.reports {
+		format, file, ok := strings.Cut(r, "=")
+		if !ok || file == "" || !contains(gate.Formats, format) {
+			return gateUsageErr(onus.Errorf(onus.EINVALID, "--report %q: want FORMAT=FILE with a format among %s", r, strings.Join(gate.Formats, ", ")))
+		}
 	}
 	// The configuration directory counts only when named: with none, the
 	// bundled pack and the default ladder apply.
@@ -268,6 +276,12 @@ func (a *app) runGate(cmd *cobra.Command, f gateFlags, files []string) error {
 	a.log.Info("gate evaluated", "env", env, "subjects", len(subjects), "checks", rep.Evaluated, "results", len(rep.Results), "took", time.Since(start))
 	if err := gate.Write(a.stdout, rep, a.output); err != nil {
 		return err
+	}
+	for _, r := range f.reports {
+		format, file, _ := strings.Cut(r, "=")
+		if err := writeReportFile(file, rep, format); err != nil {
+			return gateUsageErr(err)
+		}
 	}
 	if f.record {
 		if err := a.recordGate(cmd, rep); err != nil {
@@ -404,6 +418,18 @@ func (a *app) guardrailLookup() func(string) *exception.Guardrail {
 		}
 		return &exception.Guardrail{Severity: g.Severity, Activity: g.Activity, CheckScope: gate.CheckExceptionScope}
 	}
+}
+
+func writeReportFile(file string, rep *gate.Report, format string) error {
+	fh, err := os.Create(file)
+	if err != nil {
+		return onus.Errorf(onus.EINVALID, "--report: cannot write %s: %v", file, errors.Unwrap(err))
+	}
+	if err := gate.Write(fh, rep, format); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
 }
 
 // loadGateConfig reads gate.yaml, guardrails/*.yaml and raci.yaml from dir,

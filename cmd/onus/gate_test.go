@@ -43,6 +43,7 @@ func TestGateExitCodes(t *testing.T) {
 		{"sarif", []string{"--env", "staging", "-o", "sarif", gateData + "guardrails/k8s-hostpath/fail.yaml"}, 1, `"ruleId": "k8s-hostpath"`},
 		{"junit", []string{"--env", "production", "-o", "junit", gateData + "guardrails/k8s-hostpath/pass.yaml"}, 0, `failures="0"`},
 		{"markdown", []string{"--env", "development", "-o", "markdown", gateData + "samples/sarif/gitleaks_simple.sarif"}, 0, "passed with warnings"},
+		{"bad report", []string{"--env", "production", "--report", "html=x.html", gateData + "guardrails/tf-iam-star/fail.json"}, 2, "FORMAT=FILE"},
 		{"kev", []string{"--env", "production", "--kev", gateData + "samples/cisa_kev/known_exploited_vulnerabilities.csv", gateData + "guardrails/sbom-vuln-kev/fail.cdx.json"}, 1, "CVE-2021-44228"},
 	}
 	for _, tt := range tests {
@@ -55,6 +56,22 @@ func TestGateExitCodes(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s%s", tt.want, out, errs)
 			}
 		})
+	}
+}
+
+func TestGateReports(t *testing.T) {
+	dir := t.TempDir()
+	md, junit := filepath.Join(dir, "gate.md"), filepath.Join(dir, "gate.xml")
+	out, errs, code := cli(t, "gate", "--env", "production", "-o", "sarif", "--report", "markdown="+md, "--report", "junit="+junit,
+		gateData+"guardrails/tf-iam-star/fail.json")
+	if code != 1 || !strings.Contains(out, `"version": "2.1.0"`) {
+		t.Fatalf("exit %d: %s%s", code, out, errs)
+	}
+	for file, want := range map[string]string{md: "onus gate: blocked", junit: `failures="1"`} {
+		b, err := os.ReadFile(file)
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s: %v\n%s", file, err, b)
+		}
 	}
 }
 

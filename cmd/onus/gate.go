@@ -432,6 +432,29 @@ func writeReportFile(file string, rep *gate.Report, format string) error {
 	return fh.Close()
 }
 
+// gateProblems checks the gate's part of a configuration directory, for
+// onus validate: nothing when it has neither gate.yaml nor guardrails/.
+func gateProblems(dir string) config.Problems {
+	_, e1 := os.Stat(filepath.Join(dir, gate.ConfigFile))
+	_, e2 := os.Stat(filepath.Join(dir, gate.GuardrailsDir))
+	if e1 != nil && e2 != nil {
+		return nil
+	}
+	_, _, _, err := loadGateConfig(dir)
+	if err == nil {
+		return nil
+	}
+	var probs config.Problems
+	var p *config.Problem
+	switch {
+	case errors.As(err, &probs):
+		return probs
+	case errors.As(err, &p):
+		return config.Problems{p}
+	}
+	return config.Problems{{File: filepath.Join(dir, gate.ConfigFile), Message: err.Error()}}
+}
+
 // loadGateConfig reads gate.yaml, guardrails/*.yaml and raci.yaml from dir,
 // each when present; with no dir, the bundled pack and default ladder.
 func loadGateConfig(dir string) (*gate.Config, *gate.Pack, *config.RACI, error) {
@@ -451,6 +474,12 @@ func loadGateConfig(dir string) (*gate.Config, *gate.Pack, *config.RACI, error) 
 		}
 		if st, err := os.Stat(filepath.Join(dir, gate.GuardrailsDir)); err == nil && st.IsDir() {
 			if own, err = gate.LoadGuardrails(os.DirFS(dir), gate.GuardrailsDir); err != nil {
+				var probs config.Problems
+				if errors.As(err, &probs) {
+					for _, p := range probs {
+						p.File = filepath.Join(dir, filepath.FromSlash(p.File))
+					}
+				}
 				return nil, nil, nil, err
 			}
 			for _, g := range own {

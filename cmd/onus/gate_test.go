@@ -59,6 +59,20 @@ func TestGateExitCodes(t *testing.T) {
 	}
 }
 
+// TestValidateGuardrails: onus validate checks the gate's files too.
+func TestValidateGuardrails(t *testing.T) {
+	dir := demo(t)
+	if _, errs, code := cli(t, "validate", dir); code != 0 {
+		t.Fatalf("the demo does not validate: %s", errs)
+	}
+	os.MkdirAll(filepath.Join(dir, "guardrails"), 0o755)
+	os.WriteFile(filepath.Join(dir, "guardrails", "broken.yaml"), []byte("id: broken\ninput: terraform\nseverity: high\ncheck: resource.x +\n"), 0o644)
+	out, errs, code := cli(t, "validate", dir)
+	if code == 0 || !strings.Contains(out+errs, filepath.Join(dir, "guardrails", "broken.yaml")+":4") {
+		t.Errorf("exit %d:\n%s%s", code, out, errs)
+	}
+}
+
 func TestGateReports(t *testing.T) {
 	dir := t.TempDir()
 	md, junit := filepath.Join(dir, "gate.md"), filepath.Join(dir, "gate.xml")
@@ -128,6 +142,11 @@ teams:
 	_, errs, code = cli(t, "gate", "--config", dir, "--env", "lab", gateData+"guardrails/tf-iam-star/fail.json")
 	if code != 2 || !strings.Contains(errs, filepath.Join(dir, "guardrails", "broken.yaml")+":4") {
 		t.Errorf("exit %d: %s", code, errs)
+	}
+	write("guardrails/broken.yaml", "id: broken\ninput: terraform\nseverity: high\ncheck: 'true'\nchekc: 'true'\n")
+	_, errs, code = cli(t, "gate", "--config", dir, "--env", "lab", gateData+"guardrails/tf-iam-star/fail.json")
+	if code != 2 || !strings.Contains(errs, filepath.Join(dir, "guardrails", "broken.yaml")+":5") {
+		t.Errorf("unknown key: exit %d: %s", code, errs)
 	}
 }
 

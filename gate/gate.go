@@ -50,6 +50,9 @@ type Subject struct {
 	// Address names the subject: a resource address, Kind/namespace/name,
 	// a rule at a location, a vulnerability in a component.
 	Address string `json:"address"`
+	// Key, when set, identifies the subject in the ledger better than
+	// Address does (a SARIF result's fingerprint instead of its line).
+	Key string `json:"-"`
 	// Type is the resource type, the object kind, or the rule id.
 	Type string `json:"type,omitempty"`
 	// Value is what expressions see as `resource`.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -685,5 +686,21 @@ message: "{{.Value}}"
 		if strings.Contains(r.Message, "bar") || r.Message == "" {
 			t.Errorf("message %q", r.Message)
 		}
+	}
+}
+
+func TestSARIFFingerprintKeysTheLedger(t *testing.T) {
+	doc := func(line int) string {
+		return fmt.Sprintf(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"semgrep"}},"results":[{"ruleId":"sqli","level":"error",
+		"message":{"text":"SQL built from input"},"partialFingerprints":{"primaryLocationLineHash":"9a1b2c:1"},
+		"locations":[{"physicalLocation":{"artifactLocation":{"uri":"app/db.py"},"region":{"startLine":%d}}}]}]}]}`, line)
+	}
+	_, a, err := gate.Parse("s.sarif", []byte(doc(10)), gate.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, _ := gate.Parse("s.sarif", []byte(doc(14)), gate.ParseOptions{})
+	if a[0].Address == b[0].Address || gate.EntityID("acme/app", a[0]) != gate.EntityID("acme/app", b[0]) {
+		t.Errorf("ids %q and %q: a result that moved down four lines must keep its finding", gate.EntityID("acme/app", a[0]), gate.EntityID("acme/app", b[0]))
 	}
 }

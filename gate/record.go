@@ -19,6 +19,9 @@ const EntityPrefix = "gate:"
 // and the address, so that runs over different inputs (one plan per
 // environment) each keep their own findings.
 func EntityID(repository string, s *Subject) string {
+	if s.Key != "" {
+		return EntityPrefix + repository + ":" + s.File + "#" + s.Key
+	}
 	return EntityPrefix + repository + ":" + s.File + "#" + s.Address
 }
 

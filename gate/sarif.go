@@ -73,6 +73,7 @@ var sarifPaths = [][]string{
 	{"locations", "[0]", "physicalLocation", "artifactLocation", "uri"},
 	{"locations", "[0]", "physicalLocation", "region", "startLine"},
 	{"suppressions"}, {"properties", "tags"}, {"properties", "security-severity"},
+	{"partialFingerprints", "primaryLocationLineHash"},
 }
 
 // parseSARIF reads a SARIF 2.1.0 log: one subject per result, with
@@ -186,11 +187,11 @@ func sarifResult(file string, res []byte, ri, i int, toolLower string, ruleList 
 	var failure error
 	{
 		var r struct {
-			ruleID, level, kind, msg, uri string
-			ruleIndex, line               int
-			suppressed                    bool
-			tags                          []string
-			score                         any
+			ruleID, level, kind, msg, uri, lineHash string
+			ruleIndex, line                         int
+			suppressed                              bool
+			tags                                    []string
+			score                                   any
 		}
 		r.ruleIndex = -1
 		jsonparser.EachKey(res, func(idx int, v []byte, vt jsonparser.ValueType, err error) {
@@ -236,6 +237,8 @@ func sarifResult(file string, res []byte, ri, i int, toolLower string, ruleList 
 						r.tags = append(r.tags, s)
 					}
 				})
+			case 10:
+				r.lineHash = str()
 			case 9:
 				if vt == jsonparser.String {
 					r.score = str()
@@ -309,7 +312,13 @@ func sarifResult(file string, res []byte, ri, i int, toolLower string, ruleList 
 				addr += ":" + strconv.Itoa(r.line)
 			}
 		}
-		return &Subject{Kind: SARIF, File: file, Path: p, Line: r.line, Address: addr, Type: r.ruleID, Value: v}, nil
+		// The ledger keys a result by its fingerprint when the tool gives
+		// one, so that a finding survives lines moving above it.
+		key := ""
+		if r.lineHash != "" {
+			key = r.ruleID + " at " + p + " #" + r.lineHash
+		}
+		return &Subject{Kind: SARIF, File: file, Path: p, Line: r.line, Address: addr, Key: key, Type: r.ruleID, Value: v}, nil
 	}
 }
 

@@ -46,6 +46,26 @@ type Service struct {
 	// or decided, and the instant expiries are checked against. Nil is the
 	// machine's clock.
 	Clock onus.Clock
+	// Guardrail looks up a guardrail of onus gate by id, so that its
+	// exceptions go through the same workflow as controls'; nil when
+	// there are none.
+	Guardrail func(id string) *Guardrail
+}
+
+// Guardrail is what the workflow needs to know of a guardrail.
+type Guardrail struct {
+	Severity onus.Severity
+	Activity string
+	// CheckScope reports whether a scope compiles for the guardrail's
+	// exceptions.
+	CheckScope func(scope string) error
+}
+
+func (s *Service) guardrail(id string) *Guardrail {
+	if s.Guardrail == nil || s.Config.Control(id) != nil {
+		return nil
+	}
+	return s.Guardrail(id)
 }
 
 func (s *Service) now() time.Time { return onus.Or(s.Clock).Now() }
@@ -86,6 +106,15 @@ func (s *Service) Request(ctx context.Context, r Request) (*onus.Exception, erro
 			return nil, onus.Errorf(onus.ECONFLICT, "finding %d is %s: only an open finding can be exempted", f.ID, f.State)
 		}
 		x.Finding, x.Control, x.Entity, x.Severity = f.ID, f.Control, f.Entity, f.Severity
+	case r.Control != "" && s.guardrail(r.Control) != nil:
+		g := s.guardrail(r.Control)
+		if strings.TrimSpace(r.Scope) == "" {
+			return nil, onus.Errorf(onus.EINVALID, "an exception for a guardrail needs --scope, a CEL filter over repository, path, address, type and env")
+		}
+		if err := g.CheckScope(r.Scope); err != nil {
+			return nil, onus.Errorf(onus.EINVALID, "the scope does not compile: %v", err)
+		}
+		x.Control, x.Scope, x.Severity = r.Control, strings.TrimSpace(r.Scope), g.Severity
 	case r.Control != "":
 		ctl := s.Config.Control(r.Control)
 		if ctl == nil {
@@ -165,6 +194,12 @@ func (s *Service) MayDecide(ctx context.Context, x *onus.Exception, who string) 
 		}
 	} else if ctl := s.Config.Control(x.Control); ctl != nil {
 		if act := m.Activity(ctl.Activity); act != nil {
+			if r, _ := m.First(act.A, raci.Subject{}, raci.DefaultChainLimit); r.Person.Email != "" {
+				allowed = append(allowed, r.Person.Email)
+			}
+		}
+	} else if g := s.guardrail(x.Control); g != nil {
+		if act := m.Activity(g.Activity); act != nil {
 			if r, _ := m.First(act.A, raci.Subject{}, raci.DefaultChainLimit); r.Person.Email != "" {
 				allowed = append(allowed, r.Person.Email)
 			}

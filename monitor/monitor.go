@@ -17,6 +17,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/evaluate"
+	"github.com/onus-sec/onus/gate"
 	"github.com/onus-sec/onus/identity"
 	"github.com/onus-sec/onus/inventory"
 	"github.com/onus-sec/onus/lease"
@@ -605,6 +606,8 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
+	// Findings recorded by onus gate are resolved by its own runs.
+	prev = slices.DeleteFunc(prev, gate.IsGateFinding)
 	active := make(map[ledger.Key]bool, len(prev))
 	for _, f := range prev {
 		active[ledger.Key{Control: f.Control, Entity: f.Entity}] = true

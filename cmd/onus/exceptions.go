@@ -57,7 +57,7 @@ func (a *app) exceptionService(cmd *cobra.Command) (*exception.Service, *sqlite.
 	if err != nil {
 		return nil, nil, err
 	}
-	return &exception.Service{Store: db, Config: cfg, Clock: a.clock}, db, nil
+	return &exception.Service{Store: db, Config: cfg, Clock: a.clock, Guardrail: a.guardrailLookup()}, db, nil
 }
 
 func (a *app) exceptCmd() *cobra.Command {
@@ -271,6 +271,7 @@ func (a *app) exceptionsCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&state, "state", "", "states to list, comma separated, or all (default: requested and approved)")
 	cmd.Flags().StringVar(&expiring, "expiring", "", "only approved exceptions expiring within this time (14d)")
+	cmd.AddCommand(a.exceptionsExportCmd())
 	return cmd
 }
 

@@ -51,6 +51,7 @@ line, and exits non-zero when there is one.`,
 			default:
 				return err
 			}
+			probs = append(probs, gateProblems(a.configDir)...)
 			if a.output == report.JSON {
 				if probs == nil {
 					probs = config.Problems{}

@@ -88,6 +88,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errSilent):
 		return exitError
 	}
+	if code, ok := exitCode(err, stderr); ok {
+		return code
+	}
 	var probs config.Problems
 	if errors.As(err, &probs) {
 		fmt.Fprintf(stderr, "onus: the configuration has %d problem(s):\n", len(probs))
@@ -139,6 +142,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 		a.raciCmd(), a.exceptCmd(), a.exceptionsCmd(), a.exceptionCmd(), a.whoisCmd(),
 		a.nudgeCmd(), a.outboxCmd(),
 	)
+	root.AddCommand(a.gateCmd())
 	return root
 }
 

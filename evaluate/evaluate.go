@@ -117,9 +117,29 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 		workers = runtime.GOMAXPROCS(0)
 	}
 	unhealthy := map[int]string{}
+	// skipped maps an entity to the sources whose record of it could not
+	// be read, and the line of that record.
+	skipped := map[int32]map[int]int{}
 	for i, s := range inv.Sources {
 		if !s.Healthy {
 			unhealthy[i] = s.Name
+		}
+		if s.Snapshot == nil {
+			continue
+		}
+		for j := range s.Snapshot.Records {
+			r := &s.Snapshot.Records[j]
+			if !r.Skipped {
+				continue
+			}
+			e := inv.Owner(inventory.RecRef{Src: uint16(i), Idx: uint32(j)})
+			if e < 0 {
+				continue
+			}
+			if skipped[e] == nil {
+				skipped[e] = map[int]int{}
+			}
+			skipped[e][i] = r.Loc
 		}
 	}
 	res := &Results{Now: now}
@@ -152,7 +172,7 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 			wg.Add(1)
 			go func(w int, ents []int32) {
 				defer wg.Done()
-				ev := &evaluator{inv: inv, c: c, ctl: ctl, now: now, unhealthy: unhealthy, sess: c.Env.NewSession(inv), owners: newOwners(inv, c, matrix), rules: rules[ctl.ID]}
+				ev := &evaluator{inv: inv, c: c, ctl: ctl, now: now, unhealthy: unhealthy, skipped: skipped, sess: c.Env.NewSession(inv), owners: newOwners(inv, c, matrix), rules: rules[ctl.ID]}
 				parts[w] = ev.run(ents, cr.Outcomes)
 			}(w, ents[lo:hi])
 		}
@@ -189,6 +209,7 @@ type evaluator struct {
 	ctl       *Control
 	now       time.Time
 	unhealthy map[int]string
+	skipped   map[int32]map[int]int
 	sess      *policy.Session
 	owners    *owners
 	rules     []exceptionRule
@@ -196,7 +217,7 @@ type evaluator struct {
 
 func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 	p := &part{}
-	track := len(ev.unhealthy) > 0
+	track := len(ev.unhealthy) > 0 || len(ev.skipped) > 0
 	for _, e := range ents {
 		var tr *policy.Tracker
 		if track {
@@ -209,7 +230,7 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 				ev.unknown(p, outcomes, e, "scope: "+cleanErr(err))
 				continue
 			}
-			if reason := ev.stale(tr); reason != "" {
+			if reason := ev.stale(tr, e); reason != "" {
 				ev.unknown(p, outcomes, e, reason)
 				continue
 			}
@@ -222,7 +243,7 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 			ev.unknown(p, outcomes, e, cleanErr(err))
 			continue
 		}
-		if reason := ev.stale(tr); reason != "" {
+		if reason := ev.stale(tr, e); reason != "" {
 			ev.unknown(p, outcomes, e, reason)
 			continue
 		}
@@ -258,10 +279,23 @@ func (ev *evaluator) unknown(p *part, outcomes []uint8, e int32, reason string) 
 	p.unknowns = append(p.unknowns, r)
 }
 
-// stale returns why a result read an unhealthy source, or "".
-func (ev *evaluator) stale(tr *policy.Tracker) string {
+// stale returns why a result read an unhealthy source, or a record of
+// the entity that was skipped as malformed, or "".
+func (ev *evaluator) stale(tr *policy.Tracker, e int32) string {
 	if tr == nil {
 		return ""
+	}
+	if sk := ev.skipped[e]; sk != nil {
+		var why []string
+		for si := range tr.Sources {
+			if loc, ok := sk[si]; ok {
+				why = append(why, fmt.Sprintf("%s (record at %d)", ev.inv.Sources[si].Name, loc))
+			}
+		}
+		if len(why) > 0 {
+			sort.Strings(why)
+			return "depends on a record skipped as malformed in " + strings.Join(why, ", ")
+		}
 	}
 	var names []string
 	for si := range tr.Sources {

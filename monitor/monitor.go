@@ -212,7 +212,14 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 	default:
 		sy.Records, sy.Bad, sy.Problems, sy.Warnings, sy.Bytes = len(res.Snapshot.Records), res.Bad, res.Problems, res.Warnings, res.Bytes
 		limit := m.Config.MaxShrink(src)
-		if hasPrev && !acceptShrink && prev > 0 && float64(sy.Records) < float64(prev)*(1-limit) {
+		if !hasPrev && sy.Records == 0 {
+			// An empty first read is far likelier an API error or a wrong
+			// export than an empty fleet, and would open a finding for
+			// everything the source should know.
+			sy.Status = onus.SyncFailed
+			sy.Error = "returned no records on its first sync; a first sync must return records (check the export or the API response)"
+			log.Warn("sync failed", "error", sy.Error)
+		} else if hasPrev && !acceptShrink && prev > 0 && float64(sy.Records) < float64(prev)*(1-limit) {
 			sy.Status = onus.SyncSuspicious
 			sy.Error = fmt.Sprintf("returned %d records, %d fewer than the last good sync (%d), more than the %.0f%% allowed; the last good snapshot stays in force (if the drop is real: onus sync --accept-shrink %s)",
 				sy.Records, prev-sy.Records, prev, limit*100, src.Name)

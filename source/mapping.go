@@ -18,15 +18,15 @@ type Mapping struct {
 	source string
 	// maxValue is the longest value a record may hold, in bytes.
 	maxValue int
-	kind   string
-	slots  []slot
-	id     ref
-	name   ref
-	seen   ref
-	keys   []keyMap
-	fields []fieldMap
-	links  []linkMap
-	schema onus.Schema
+	kind     string
+	slots    []slot
+	id       ref
+	name     ref
+	seen     ref
+	keys     []keyMap
+	fields   []fieldMap
+	links    []linkMap
+	schema   onus.Schema
 }
 
 // slot is one distinct path the reader must fetch from every record.

@@ -36,6 +36,10 @@ type Result struct {
 	Owner    Assignment
 	// Exemption is the approved exception that covers this failure, or nil.
 	Exemption *onus.Exception
+	// OwnerHeld is set when the entity, or one it links to, has a record
+	// that was skipped as malformed: the owner found may be wrong for
+	// want of that record, so the finding keeps the owner it has.
+	OwnerHeld bool
 }
 
 // Ownership is who a failing entity's finding goes to, and why.
@@ -217,8 +221,12 @@ type evaluator struct {
 
 func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 	p := &part{}
-	track := len(ev.unhealthy) > 0 || len(ev.skipped) > 0
+	track := len(ev.unhealthy) > 0
 	for _, e := range ents {
+		if reason := ev.damaged(e); reason != "" {
+			ev.unknown(p, outcomes, e, reason)
+			continue
+		}
 		var tr *policy.Tracker
 		if track {
 			tr = &policy.Tracker{}
@@ -230,7 +238,7 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 				ev.unknown(p, outcomes, e, "scope: "+cleanErr(err))
 				continue
 			}
-			if reason := ev.stale(tr, e); reason != "" {
+			if reason := ev.stale(tr); reason != "" {
 				ev.unknown(p, outcomes, e, reason)
 				continue
 			}
@@ -243,7 +251,7 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 			ev.unknown(p, outcomes, e, cleanErr(err))
 			continue
 		}
-		if reason := ev.stale(tr, e); reason != "" {
+		if reason := ev.stale(tr); reason != "" {
 			ev.unknown(p, outcomes, e, reason)
 			continue
 		}
@@ -261,6 +269,7 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 		r := ev.result(e, onus.Fail)
 		r.Evidence = tr.Evidence(ev.now)
 		r.Owner = ev.owners.resolve(ev.sess, ev.ctl, e)
+		r.OwnerHeld = ev.touchesSkipped(e, 2)
 		r.Exemption = ev.exempt(e, r.ID)
 		p.failures = append(p.failures, r)
 	}
@@ -279,23 +288,47 @@ func (ev *evaluator) unknown(p *part, outcomes []uint8, e int32, reason string) 
 	p.unknowns = append(p.unknowns, r)
 }
 
-// stale returns why a result read an unhealthy source, or a record of
-// the entity that was skipped as malformed, or "".
-func (ev *evaluator) stale(tr *policy.Tracker, e int32) string {
-	if tr == nil {
+// touchesSkipped reports whether e, or an entity it links to within hops
+// links, has a skipped record.
+func (ev *evaluator) touchesSkipped(e int32, hops int) bool {
+	if len(ev.skipped) == 0 {
+		return false
+	}
+	if ev.skipped[e] != nil {
+		return true
+	}
+	if hops == 0 {
+		return false
+	}
+	for _, name := range ev.inv.LinkNames(e) {
+		if t, ok := ev.inv.Link(e, name); ok && ev.touchesSkipped(t, hops-1) {
+			return true
+		}
+	}
+	return false
+}
+
+// damaged returns why an entity with a record skipped as malformed cannot
+// be judged, or "". Which results depend on the lost record cannot be
+// told exactly (a missing link reads no source), so none is trusted: every
+// result of the entity is unknown until the record is repaired.
+func (ev *evaluator) damaged(e int32) string {
+	sk := ev.skipped[e]
+	if sk == nil {
 		return ""
 	}
-	if sk := ev.skipped[e]; sk != nil {
-		var why []string
-		for si := range tr.Sources {
-			if loc, ok := sk[si]; ok {
-				why = append(why, fmt.Sprintf("%s (record at %d)", ev.inv.Sources[si].Name, loc))
-			}
-		}
-		if len(why) > 0 {
-			sort.Strings(why)
-			return "depends on a record skipped as malformed in " + strings.Join(why, ", ")
-		}
+	var why []string
+	for si, loc := range sk {
+		why = append(why, fmt.Sprintf("%s (record at line or index %d)", ev.inv.Sources[si].Name, loc))
+	}
+	sort.Strings(why)
+	return "a record of it was skipped as malformed in " + strings.Join(why, ", ")
+}
+
+// stale returns why a result read an unhealthy source, or "".
+func (ev *evaluator) stale(tr *policy.Tracker) string {
+	if tr == nil {
+		return ""
 	}
 	var names []string
 	for si := range tr.Sources {

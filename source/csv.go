@@ -120,7 +120,7 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 		cols[i] = c
 	}
 	if len(missing) > 0 {
-		return nil, onus.Errorf(onus.EINVALID, "%s: the header has no column %s (columns: %s)",
+		return nil, onus.Errorf(onus.EINVALID, "%s:1: the header has no column %s (columns: %s)",
 			path, quoteList(missing), strings.Join(header, ", "))
 	}
 	b := &Batch{File: path, Presence: make([]int, len(m.fields))}
@@ -134,7 +134,6 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrQuote) {
@@ -146,8 +145,9 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 				b.Problems = append(b.Problems, &Problem{File: path, Line: pe.StartLine, Message: pe.Err.Error()})
 				continue
 			}
-			return nil, onus.Errorf(onus.EINVALID, "%s:%d: %v", path, line, err)
+			return nil, onus.Errorf(onus.EINVALID, "%s: %v", path, err)
 		}
+		line, _ := cr.FieldPos(0)
 		if err := r.checkUTF8(path, line, row); err != nil {
 			return nil, err
 		}
@@ -164,6 +164,14 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 			b.Problems = append(b.Problems, &Problem{File: path, Line: line,
 				Message: fmt.Sprintf("the row has %d fields but the header has %d", len(row), len(header))})
 			continue
+		}
+		for _, v := range row {
+			if strings.Contains(v, "\n") && strings.Count(v, string(r.delim)) >= len(header)-1 {
+				// A value holding a line break and a whole row's worth of
+				// separators is rows swallowed by a quote that did not close.
+				last, _ := cr.FieldPos(len(row) - 1)
+				return nil, onus.Errorf(onus.EINVALID, "%s:%d: a quoted value opens on this line and runs to line %d, holding what looks like whole rows; a quote is probably not closed", path, line, last)
+			}
 		}
 		for i, c := range cols {
 			vals[i] = raw{csv: true, cell: row[c]}

@@ -443,6 +443,34 @@ func hasKey(keys []onus.Key, name, value string) bool {
 	return false
 }
 
+// dropKeys removes from rec the keys read from slot s, whose value is
+// damaged.
+func (m *Mapping) dropKeys(rec *onus.Record, s int) {
+	for _, k := range m.keys {
+		uses := false
+		for _, r := range k.refs {
+			if r.slot == s {
+				uses = true
+			}
+			for _, p := range r.pieces {
+				if p.slot == s {
+					uses = true
+				}
+			}
+		}
+		if !uses {
+			continue
+		}
+		kept := rec.Keys[:0]
+		for _, key := range rec.Keys {
+			if key.Name != k.name {
+				kept = append(kept, key)
+			}
+		}
+		rec.Keys = kept
+	}
+}
+
 // Value classes, for the consistency check across a batch.
 const (
 	clsAbsent uint8 = iota
@@ -534,6 +562,7 @@ func (m *Mapping) consistent(recs []onus.Record, sigs []uint8, file string) (pro
 			}
 			for i := range recs {
 				if sigs[i*w+s] == c {
+					m.dropKeys(&recs[i], s)
 					bad(i, m.slots[s].path, fmt.Sprintf("the value at %s is %s where %d other records hold %s", m.slots[s].path, clsNames[c], n, clsNames[dom]))
 				}
 			}

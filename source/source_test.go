@@ -407,7 +407,7 @@ func TestBadInput(t *testing.T) {
 		{
 			name: "csv missing column", file: "p.csv", content: "id,mail\n1,a@x.com\n",
 			source:  `{name: hr, kind: person, from: {file: p.csv}, map: {id: id, keys: {email: email}}}`,
-			wantErr: `p.csv: the header has no column "email" (columns: id, mail)`,
+			wantErr: `p.csv:1: the header has no column "email" (columns: id, mail)`,
 		},
 		{
 			name: "csv empty", file: "p.csv", content: "",

@@ -30,6 +30,7 @@ type Store interface {
 	MarkSent(ctx context.Context, m *sqlite.OutboxMessage, providerID string, at time.Time) error
 	MarkRetry(ctx context.Context, id int64, errMsg string, next time.Time) error
 	MarkFailed(ctx context.Context, id int64, errMsg string) error
+	MarkUncertain(ctx context.Context, id int64, errMsg string) error
 	Reroute(ctx context.Context, id int64, channel, why string) error
 	Recover(ctx context.Context, now time.Time, idempotent func(channel string) bool) (requeued, uncertain int, err error)
 }
@@ -158,6 +159,14 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 				return st, err
 			}
 			st.Rerouted++
+		case errors.Is(sendErr, notify.ErrUncertain):
+			// It may have arrived: a person checks, then confirms or
+			// resends (onus outbox confirm / resend).
+			if err := d.Store.MarkUncertain(ctx, m.ID, sendErr.Error()); err != nil {
+				return st, err
+			}
+			st.Uncertain++
+			log.Warn("delivery uncertain", "outbox", m.ID, "recipient", m.Recipient, "channel", m.Channel, "error", sendErr)
 		case errors.Is(sendErr, notify.ErrPermanent) || errors.Is(sendErr, notify.ErrUnreachable) || m.Attempts >= maxAttempts:
 			if err := d.Store.MarkFailed(ctx, m.ID, sendErr.Error()); err != nil {
 				return st, err

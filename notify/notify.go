@@ -34,7 +34,10 @@ type Channel interface {
 	// Send delivers one message and returns the provider's id for it. An
 	// error wrapping ErrPermanent means retrying cannot help; one wrapping
 	// ErrUnreachable means the person cannot be reached on this channel
-	// (no Slack account): the message falls back to e-mail.
+	// (no Slack account): the message falls back to e-mail; one wrapping
+	// ErrUncertain means the receiver may have the message (the connection
+	// failed after it was handed over): it must not be sent again by
+	// itself.
 	Send(ctx context.Context, e Envelope) (string, error)
 	// Idempotent reports whether the receiver drops a message it already
 	// has with the same key, so that resending after a crash is safe.
@@ -45,6 +48,7 @@ type Channel interface {
 var (
 	ErrPermanent   = errors.New("permanent delivery failure")
 	ErrUnreachable = errors.New("recipient not reachable on this channel")
+	ErrUncertain   = errors.New("the message may have been delivered")
 )
 
 // Opener builds a channel from the configuration, reading secrets with

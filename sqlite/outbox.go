@@ -238,6 +238,13 @@ func (s *DB) MarkRetry(ctx context.Context, id int64, errMsg string, next time.T
 	return err
 }
 
+// MarkUncertain records that a message may or may not have arrived (the
+// connection failed after the message was handed over); it is never sent
+// again by itself.
+func (s *DB) MarkUncertain(ctx context.Context, id int64, errMsg string) error {
+	return s.setStatus(ctx, id, OutboxSending, OutboxUncertain, errMsg+"; it may or may not have arrived: check, then onus outbox confirm or resend")
+}
+
 // MarkFailed gives up on a message.
 func (s *DB) MarkFailed(ctx context.Context, id int64, errMsg string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ? AND status IN ('claimed', 'sending')`, errMsg, id)

@@ -157,10 +157,20 @@ func (c *Channel) Send(ctx context.Context, e notify.Envelope) (string, error) {
 	}
 }
 
-// classify marks 5xx answers as permanent failures.
+// classify marks 5xx answers as permanent failures, and a failure after
+// the message content went to the server with no answer from it (the
+// connection dropped, or the reply to the end of the data came too late)
+// as uncertain: the relay may have taken the message, and e-mail cannot
+// drop a copy, so sending it again could deliver it twice.
 func classify(err error) error {
 	var se *gomail.SendError
-	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+	if !errors.As(err, &se) {
+		return err
+	}
+	if (se.Reason == gomail.ErrWriteContent || se.Reason == gomail.ErrSMTPDataClose) && se.ErrorCode() == 0 {
+		return fmt.Errorf("%w: %v", notify.ErrUncertain, err)
+	}
+	if !se.IsTemp() && se.ErrorCode() >= 500 {
 		return fmt.Errorf("%w: %v", notify.ErrPermanent, err)
 	}
 	return err

@@ -94,16 +94,22 @@ func Secret(ref string) (string, error) {
 	case strings.HasPrefix(ref, "env:"):
 		name := strings.TrimPrefix(ref, "env:")
 		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
+		if !ok || strings.TrimSpace(v) == "" {
 			return "", onus.Errorf(onus.EINVALID, "the environment variable %s is not set", name)
 		}
 		return v, nil
 	case strings.HasPrefix(ref, "file:"):
-		b, err := os.ReadFile(strings.TrimPrefix(ref, "file:"))
+		path := strings.TrimPrefix(ref, "file:")
+		b, err := os.ReadFile(path)
 		if err != nil {
-			return "", onus.Errorf(onus.EINVALID, "cannot read the secret file %s", strings.TrimPrefix(ref, "file:"))
+			return "", onus.Errorf(onus.EINVALID, "cannot read the secret file %s", path)
 		}
-		return strings.TrimSpace(string(b)), nil
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			// An empty key would sign webhooks that anyone can forge.
+			return "", onus.Errorf(onus.EINVALID, "the secret file %s is empty", path)
+		}
+		return v, nil
 	}
 	return "", onus.Errorf(onus.EINVALID, "a secret must be env:NAME or file:PATH")
 }

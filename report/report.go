@@ -219,9 +219,15 @@ func WriteFindings(w io.Writer, fs []onus.Finding, format string, now time.Time)
 			if f.ResolvedAt != nil {
 				resolved = f.ResolvedAt.Format(time.RFC3339)
 			}
-			cw.Write([]string{strconv.FormatInt(f.ID, 10), f.Control, string(f.Severity), string(f.State), f.Entity, f.EntityKind, f.EntityName,
+			row := []string{strconv.FormatInt(f.ID, 10), f.Control, string(f.Severity), string(f.State), f.Entity, f.EntityKind, f.EntityName,
 				f.Responsible.Email, f.OwnerReason, strconv.FormatBool(f.OwnershipGap), f.FirstFailed.Format(time.RFC3339), f.Due.Format(time.RFC3339),
-				strconv.FormatBool(f.Overdue(now)), resolved, evidenceText(f.Evidence)})
+				strconv.FormatBool(f.Overdue(now)), resolved, evidenceText(f.Evidence)}
+			// Names and evidence come from sources: a cell a spreadsheet
+			// would run as a formula is neutralised (OWASP CSV injection).
+			for i, c := range row {
+				row[i] = onus.SafeCell(c)
+			}
+			cw.Write(row)
 		}
 		cw.Flush()
 		return cw.Error()

@@ -233,7 +233,19 @@ func (a *app) openExisting(ctx context.Context) (*sqlite.DB, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, onus.Errorf(onus.ENOTFOUND, "no database at %s: run \"onus sync\" and \"onus eval\" first, or pass --db (try \"onus demo\")", path)
 	}
-	return sqlite.Open(ctx, path)
+	return a.openDB(ctx, path)
+}
+
+// openDB opens the store and logs what it warns about.
+func (a *app) openDB(ctx context.Context, path string) (*sqlite.DB, error) {
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range db.Warnings {
+		a.log.Warn(w)
+	}
+	return db, nil
 }
 
 func (a *app) checkOutput(allowed ...string) error {

@@ -37,7 +37,7 @@ func (a *app) openMonitor(cmd *cobra.Command) (*monitor.Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(cmd.Context(), a.databasePath(cfg))
+	db, err := a.openDB(cmd.Context(), a.databasePath(cfg))
 	if err != nil {
 		return nil, err
 	}

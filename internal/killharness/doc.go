@@ -11,10 +11,14 @@
 //   - messages lost (recorded as sent but never arrived, or still waiting
 //     when they were due), duplicated (arrived twice), uncertain (the
 //     dispatcher died while handing them over; a person checks them);
-//   - ledger differences against a copy that was never killed (state,
-//     owner and due date of every finding), findings with other than one
-//     "opened" event, and sent messages whose findings lack exactly one
-//     "told" line.
+//   - ledger differences against a copy that was never killed and ran the
+//     same evaluations at the same times (state, owner and due date of
+//     every finding), findings with other than one "opened" event, and
+//     sent messages whose findings lack exactly one "told" line.
+//
+// A killed "onus run" is run again at once at the same time, as an
+// operator or the next cron tick would; a killed "onus nudge" is left for
+// the next round to recover.
 //
 // The short version runs in the test suite (scripts/test). The long one:
 //

@@ -145,6 +145,7 @@ func TestKillHarness(t *testing.T) {
 	before := len(mp.Messages(t))
 	var fig Figures
 	now := orggen.AcmeNow
+	var runs []time.Time // when evaluations ran, for the reference
 	for i := 0; i < kills; i++ {
 		// Five rounds a day, two hours apart (far more than the
 		// two-minute lease), from 09:00 UTC, so that people in every time
@@ -171,6 +172,13 @@ func TestKillHarness(t *testing.T) {
 		}
 		if h.killAfter(killed, delay, what, "--now", at(now)) {
 			fig.Landed++
+		}
+		if what == "run" {
+			// The evaluation is run again at once, as an operator or the
+			// next cron tick would: the ledger must come out as if the
+			// first had never been killed.
+			h.complete(killed, "run", "--now", at(now))
+			runs = append(runs, now)
 		}
 	}
 	// Settle: one uninterrupted run and nudge, after every lease ran out.
@@ -214,9 +222,12 @@ func TestKillHarness(t *testing.T) {
 		h.complete(killed, "nudge", "--now", at(end.Add(10*time.Minute)))
 	}
 
-	// The reference was never killed.
+	// The reference was never killed: the same evaluations at the same
+	// times, each run once to the end.
 	ref := h.copyDir(base)
-	h.complete(ref, "run", "--now", at(end))
+	for _, tm := range append(runs, end) {
+		h.complete(ref, "run", "--now", at(tm))
+	}
 
 	rdb, err := sqlite.Open(ctx, filepath.Join(ref, "onus.db"))
 	if err != nil {

@@ -1,6 +1,7 @@
 package onus
 
 import (
+	"io"
 	"strconv"
 	"strings"
 	"unicode"
@@ -100,4 +101,37 @@ func escapeLen(s string) int {
 		return len(s)
 	}
 	return 2
+}
+
+// TerminalWriter returns a writer that drops, from everything written to
+// it, what a terminal would act on rather than show: escape sequences
+// (colours, window titles, OSC 8 links), other control characters except
+// line feeds and tabs, and bidirectional overrides. Listings of data from
+// sources write through it; fields are also cleaned one by one with
+// CleanText, which turns their line breaks into spaces.
+func TerminalWriter(w io.Writer) io.Writer { return terminalWriter{w} }
+
+type terminalWriter struct{ w io.Writer }
+
+func (t terminalWriter) Write(p []byte) (int, error) {
+	s := string(p)
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == 0x1b:
+			i += escapeLen(s[i:])
+			continue
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || isBidi(r):
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	if _, err := io.WriteString(t.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

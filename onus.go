@@ -37,6 +37,12 @@ type Record struct {
 	// Attrs are the attribute values, one per Schema.Fields entry (nil when absent).
 	// Values are string, int64, float64, bool, time.Time, []any or map[string]any.
 	Attrs []any
+	// Skipped marks a record that could not be read (a value of the wrong
+	// type, damaged text): it keeps the id and the keys that could be read,
+	// so that it still joins its entity, but no attribute or link. A result
+	// that reads its source for that entity is unknown, never a pass or a
+	// failure: bad data opens, resolves and removes nothing by itself.
+	Skipped bool
 }
 
 // Key is one normalised identity key of a record.

@@ -273,7 +273,22 @@ type From struct {
 	Query string `yaml:"query"`
 	// Delimiter of a CSV file; "," by default.
 	Delimiter string `yaml:"delimiter"`
+	// Encoding of a CSV file that is not UTF-8: windows-1252, iso-8859-1,
+	// iso-8859-15 or utf-16 (with a byte-order mark). Without it, a file
+	// that is not valid UTF-8 fails the source.
+	Encoding string `yaml:"encoding"`
+	// MaxValueBytes is the longest value a record may hold, in bytes
+	// (DefaultMaxValueBytes when 0); a record with a longer one is skipped.
+	MaxValueBytes int `yaml:"max_value_bytes"`
 }
+
+// DefaultMaxValueBytes is the longest value a record may hold unless the
+// source says otherwise: far above any name, version or list of factors,
+// far below a field that has swallowed a file.
+const DefaultMaxValueBytes = 64 << 10
+
+// Encodings are the encodings a CSV file may declare besides UTF-8.
+var Encodings = []string{"utf-8", "windows-1252", "iso-8859-1", "iso-8859-15", "utf-16"}
 
 // Map says how a source's records become onus records.
 type Map struct {

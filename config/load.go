@@ -99,6 +99,7 @@ func Load(dir string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Dir = dir
+	cfg.resolvePaths()
 	var probs Problems
 
 	if rf, err := os.Open(filepath.Join(dir, RACIFile)); err == nil {
@@ -135,6 +136,44 @@ func Load(dir string) (*Config, error) {
 		return cfg, probs.sorted()
 	}
 	return cfg, nil
+}
+
+// resolvePaths makes the file: secrets and CA files the configuration
+// names relative to its own directory, as documented, so that onus finds
+// them whatever directory it is run from.
+func (c *Config) resolvePaths() {
+	abs := func(p *string, prefix string) {
+		if !strings.HasPrefix(*p, prefix) {
+			return
+		}
+		rest := strings.TrimPrefix(*p, prefix)
+		if rest == "" || filepath.IsAbs(rest) {
+			return
+		}
+		*p = prefix + filepath.Join(c.Dir, rest)
+	}
+	ch := &c.Nudges.Channels
+	if e := ch.Email; e != nil {
+		abs(&e.Username, "file:")
+		abs(&e.Password, "file:")
+		abs(&e.CAFile, "")
+	}
+	if s := ch.Slack; s != nil {
+		abs(&s.Token, "file:")
+	}
+	if t := ch.Teams; t != nil {
+		abs(&t.URL, "file:")
+	}
+	if w := ch.Webhook; w != nil {
+		abs(&w.URL, "file:")
+		abs(&w.Secret, "file:")
+	}
+	for _, s := range c.Sources {
+		for k, v := range s.Credentials {
+			abs(&v, "file:")
+			s.Credentials[k] = v
+		}
+	}
 }
 
 func appendErr(probs Problems, err error) Problems {

@@ -129,6 +129,12 @@ func (v *validator) main() {
 			if d := s.From.Delimiter; d != "" && (len([]rune(d)) != 1 || FormatOf(s.From) != "csv") {
 				v.errorf(f, v.at(p+".from.delimiter"), "%s: delimiter must be one character, for csv files", label)
 			}
+			if e := s.From.Encoding; e != "" && (!contains(Encodings, strings.ToLower(e)) || FormatOf(s.From) != "csv") {
+				v.errorf(f, v.at(p+".from.encoding"), "%s: encoding %q: want one of %s, for csv files", label, e, strings.Join(Encodings, ", "))
+			}
+			if s.From.MaxValueBytes < 0 {
+				v.errorf(f, v.at(p+".from.max_value_bytes"), "%s: max_value_bytes must be a positive number of bytes", label)
+			}
 		}
 		for k, cred := range s.Credentials {
 			if !strings.HasPrefix(cred, "env:") && !strings.HasPrefix(cred, "file:") {

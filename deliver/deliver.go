@@ -46,6 +46,9 @@ type Store interface {
 	MarkSent(ctx context.Context, m *sqlite.OutboxMessage, providerID string, at time.Time) error
 	MarkRetry(ctx context.Context, id int64, holder, errMsg string, next time.Time) error
 	MarkFailed(ctx context.Context, id int64, holder, errMsg string) error
+	// MarkUncertain records that a message held by holder may or may not
+	// have arrived; it is never sent again by itself.
+	MarkUncertain(ctx context.Context, id int64, holder, errMsg string) error
 	Reroute(ctx context.Context, id int64, holder, channel, why string) error
 	Recover(ctx context.Context, now time.Time, dead func(holder string) bool, idempotent func(channel string) bool) (sqlite.Recovery, error)
 }
@@ -196,6 +199,14 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 				return st, err
 			}
 			st.Rerouted++
+		case errors.Is(sendErr, notify.ErrUncertain):
+			// It may have arrived: a person checks, then confirms or
+			// resends (onus outbox confirm / resend).
+			if err := d.Store.MarkUncertain(ctx, m.ID, d.Holder, sendErr.Error()); err != nil {
+				return st, err
+			}
+			st.Uncertain++
+			log.Warn("delivery uncertain", "outbox", m.ID, "recipient", m.Recipient, "channel", m.Channel, "error", sendErr)
 		case errors.Is(sendErr, notify.ErrPermanent) || errors.Is(sendErr, notify.ErrUnreachable) || m.Attempts >= maxAttempts:
 			if err := d.Store.MarkFailed(ctx, m.ID, d.Holder, sendErr.Error()); err != nil {
 				return st, err

@@ -36,6 +36,10 @@ type Result struct {
 	Owner    Assignment
 	// Exemption is the approved exception that covers this failure, or nil.
 	Exemption *onus.Exception
+	// OwnerHeld is set when the entity, or one it links to, has a record
+	// that was skipped as malformed: the owner found may be wrong for
+	// want of that record, so the finding keeps the owner it has.
+	OwnerHeld bool
 }
 
 // Ownership is who a failing entity's finding goes to, and why.
@@ -117,9 +121,29 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 		workers = runtime.GOMAXPROCS(0)
 	}
 	unhealthy := map[int]string{}
+	// skipped maps an entity to the sources whose record of it could not
+	// be read, and the line of that record.
+	skipped := map[int32]map[int]int{}
 	for i, s := range inv.Sources {
 		if !s.Healthy {
 			unhealthy[i] = s.Name
+		}
+		if s.Snapshot == nil {
+			continue
+		}
+		for j := range s.Snapshot.Records {
+			r := &s.Snapshot.Records[j]
+			if !r.Skipped {
+				continue
+			}
+			e := inv.Owner(inventory.RecRef{Src: uint16(i), Idx: uint32(j)})
+			if e < 0 {
+				continue
+			}
+			if skipped[e] == nil {
+				skipped[e] = map[int]int{}
+			}
+			skipped[e][i] = r.Loc
 		}
 	}
 	res := &Results{Now: now}
@@ -152,7 +176,7 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 			wg.Add(1)
 			go func(w int, ents []int32) {
 				defer wg.Done()
-				ev := &evaluator{inv: inv, c: c, ctl: ctl, now: now, unhealthy: unhealthy, sess: c.Env.NewSession(inv), owners: newOwners(inv, c, matrix), rules: rules[ctl.ID]}
+				ev := &evaluator{inv: inv, c: c, ctl: ctl, now: now, unhealthy: unhealthy, skipped: skipped, sess: c.Env.NewSession(inv), owners: newOwners(inv, c, matrix), rules: rules[ctl.ID]}
 				parts[w] = ev.run(ents, cr.Outcomes)
 			}(w, ents[lo:hi])
 		}
@@ -189,6 +213,7 @@ type evaluator struct {
 	ctl       *Control
 	now       time.Time
 	unhealthy map[int]string
+	skipped   map[int32]map[int]int
 	sess      *policy.Session
 	owners    *owners
 	rules     []exceptionRule
@@ -198,6 +223,10 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 	p := &part{}
 	track := len(ev.unhealthy) > 0
 	for _, e := range ents {
+		if reason := ev.damaged(e); reason != "" {
+			ev.unknown(p, outcomes, e, reason)
+			continue
+		}
 		var tr *policy.Tracker
 		if track {
 			tr = &policy.Tracker{}
@@ -240,6 +269,7 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 		r := ev.result(e, onus.Fail)
 		r.Evidence = tr.Evidence(ev.now)
 		r.Owner = ev.owners.resolve(ev.sess, ev.ctl, e)
+		r.OwnerHeld = ev.touchesSkipped(e, 2)
 		r.Exemption = ev.exempt(e, r.ID)
 		p.failures = append(p.failures, r)
 	}
@@ -256,6 +286,43 @@ func (ev *evaluator) unknown(p *part, outcomes []uint8, e int32, reason string) 
 	r := ev.result(e, onus.Unknown)
 	r.Reason = reason
 	p.unknowns = append(p.unknowns, r)
+}
+
+// touchesSkipped reports whether e, or an entity it links to within hops
+// links, has a skipped record.
+func (ev *evaluator) touchesSkipped(e int32, hops int) bool {
+	if len(ev.skipped) == 0 {
+		return false
+	}
+	if ev.skipped[e] != nil {
+		return true
+	}
+	if hops == 0 {
+		return false
+	}
+	for _, name := range ev.inv.LinkNames(e) {
+		if t, ok := ev.inv.Link(e, name); ok && ev.touchesSkipped(t, hops-1) {
+			return true
+		}
+	}
+	return false
+}
+
+// damaged returns why an entity with a record skipped as malformed cannot
+// be judged, or "". Which results depend on the lost record cannot be
+// told exactly (a missing link reads no source), so none is trusted: every
+// result of the entity is unknown until the record is repaired.
+func (ev *evaluator) damaged(e int32) string {
+	sk := ev.skipped[e]
+	if sk == nil {
+		return ""
+	}
+	var why []string
+	for si, loc := range sk {
+		why = append(why, fmt.Sprintf("%s (record at line or index %d)", ev.inv.Sources[si].Name, loc))
+	}
+	sort.Strings(why)
+	return "a record of it was skipped as malformed in " + strings.Join(why, ", ")
 }
 
 // stale returns why a result read an unhealthy source, or "".

@@ -62,6 +62,11 @@ type Options struct {
 	// RestartDeadline gives a finding whose exception ended a new deadline
 	// from now, instead of its original due date.
 	RestartDeadline bool
+	// Unreadable holds the entity kinds some of whose records were skipped
+	// as malformed without an id to say whose they were: a finding of such
+	// a kind whose entity is missing may have lost it to the damage, so it
+	// is held, not closed as gone.
+	Unreadable map[string]bool
 }
 
 // Diff compares prev (the findings on record that are open or exempted,
@@ -142,11 +147,17 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			nf.Evidence = r.Evidence
 			nf.EntityName = r.Name
 			nf.Severity = cr.Control.Severity
-			if f.Responsible.Email != r.Owner.Person.Email {
+			switch {
+			case r.OwnerHeld:
+				// A record the owner depends on was skipped as malformed:
+				// the finding keeps its owner rather than follow bad data.
+			case f.Responsible.Email != r.Owner.Person.Email:
 				c.Events = append(c.Events, reassigned(now, f.Responsible.Email, r.Owner))
 				st.Reassigned++
+				setOwners(nf, r.Owner)
+			default:
+				setOwners(nf, r.Owner)
 			}
-			setOwners(nf, r.Owner)
 			nf.UpdatedAt = now
 			changes = append(changes, c)
 		}
@@ -188,6 +199,10 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			continue
 		}
 		e, ok := current[f.Entity]
+		if !ok && o.Unreadable[f.EntityKind] {
+			st.StillUnknown++
+			continue
+		}
 		if !ok {
 			close(onus.StateGone, "gone", "the entity is no longer in any source")
 			st.Gone++

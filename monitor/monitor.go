@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/onus-sec/onus"
@@ -273,7 +274,14 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 	default:
 		sy.Records, sy.Bad, sy.Problems, sy.Warnings, sy.Bytes = len(res.Snapshot.Records), res.Bad, res.Problems, res.Warnings, res.Bytes
 		limit := m.Config.MaxShrink(src)
-		if hasPrev && !acceptShrink && prev > 0 && float64(sy.Records) < float64(prev)*(1-limit) {
+		if !hasPrev && sy.Records == 0 {
+			// An empty first read is far likelier an API error or a wrong
+			// export than an empty fleet, and would open a finding for
+			// everything the source should know.
+			sy.Status = onus.SyncFailed
+			sy.Error = "returned no records on its first sync; a first sync must return records (check the export or the API response)"
+			log.Warn("sync failed", "error", sy.Error)
+		} else if hasPrev && !acceptShrink && prev > 0 && float64(sy.Records) < float64(prev)*(1-limit) {
 			sy.Status = onus.SyncSuspicious
 			sy.Error = fmt.Sprintf("returned %d records, %d fewer than the last good sync (%d), more than the %.0f%% allowed; the last good snapshot stays in force (if the drop is real: onus sync --accept-shrink %s)",
 				sy.Records, prev-sy.Records, prev, limit*100, src.Name)
@@ -407,6 +415,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	}
 	var in inventory.Input
 	in.Correlate = cfg.Correlate
+	unreadable := map[string]bool{}
 	for _, src := range cfg.Sources {
 		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
 		st := states[src.Name]
@@ -444,6 +453,25 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	rep.Timings.Correlate = m.since(t1)
 	m.phase("correlate")
 	rep.Inventory = inv
+	for i, src := range cfg.Sources {
+		st, s := states[src.Name], inv.Sources[i]
+		if st == nil || st.Good == nil || s.Snapshot == nil || !s.Healthy {
+			continue
+		}
+		if lost := lostRecords(st.Good, inv, i); lost > 0 {
+			// Records skipped as malformed that joined no entity may be
+			// any entity's: what reads the source is unknown for this
+			// evaluation, as for an unhealthy source, and no entity of
+			// its kind is called gone.
+			unreadable[src.Kind] = true
+			s.Healthy = false
+			s.Reason = fmt.Sprintf("%d records were skipped as malformed and cannot be told whose they are", lost)
+			if len(st.Good.Problems) > 0 {
+				s.Reason += fmt.Sprintf(" (first: %v)", st.Good.Problems[0])
+			}
+			rep.Sources[i].Healthy, rep.Sources[i].Reason = false, s.Reason
+		}
+	}
 	for i := range rep.Sources {
 		rep.Sources[i].Unmatched = inv.Sources[i].Unmatched
 	}
@@ -461,7 +489,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	var dir *raci.Directory
 	var t3 time.Time
 	for attempt := 1; ; attempt++ {
-		unknowns, dir, t3, err = m.judge(ctx, run, now, rep, inv, compiled)
+		unknowns, dir, t3, err = m.judge(ctx, run, now, rep, inv, compiled, unreadable)
 		if err == nil {
 			break
 		}
@@ -485,6 +513,60 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	m.phase("persist")
 	m.log().Info("evaluated", logRun, run, "opened", rep.Changes.Opened, "resolved", rep.Changes.Resolved, "gone", rep.Changes.Gone, "goroutines", runtime.NumGoroutine())
 	return rep, nil
+}
+
+// lostRecords counts the records a sync skipped that cannot be told whose
+// they are: no stub in the snapshot (a line that is not JSON, a record
+// without an id), a stub that lacks an identity key nearly every other
+// record has (it may have joined the wrong entity, or made one of its
+// own), or a stub that matched nothing.
+func lostRecords(sy *onus.Sync, inv *inventory.Inventory, si int) int {
+	snap := inv.Sources[si].Snapshot
+	freq, n := map[string]int{}, 0
+	for i := range snap.Records {
+		if r := &snap.Records[i]; !r.Skipped {
+			n++
+			seen := map[string]bool{}
+			for _, k := range r.Keys {
+				if !seen[k.Name] {
+					seen[k.Name] = true
+					freq[k.Name]++
+				}
+			}
+		}
+	}
+	whole := func(r *onus.Record) bool {
+		for name, c := range freq {
+			if c*10 < n*9 {
+				continue
+			}
+			has := false
+			for _, k := range r.Keys {
+				has = has || k.Name == name
+			}
+			if !has {
+				return false
+			}
+		}
+		return true
+	}
+	joined := 0
+	for i := range snap.Records {
+		r := &snap.Records[i]
+		if !r.Skipped || !whole(r) {
+			continue
+		}
+		if inv.Owner(inventory.RecRef{Src: uint16(si), Idx: uint32(i)}) >= 0 {
+			joined++
+		}
+	}
+	dups := 0
+	for _, p := range sy.Problems {
+		if strings.HasPrefix(p.Message, "duplicate id") {
+			dups++
+		}
+	}
+	return max(sy.Bad-joined-dups, 0)
 }
 
 // assets lists, for every entity that links to a person (a laptop's
@@ -544,7 +626,7 @@ func countKinds(inv *inventory.Inventory) []KindCount {
 // with the findings on record and records the changes. It fails with an
 // error wrapping sqlite.ErrChanged when something was decided or written
 // since it read the exceptions and findings; nothing is written then.
-func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *EvalReport, inv *inventory.Inventory, compiled *evaluate.Compiled) ([][3]string, *raci.Directory, time.Time, error) {
+func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *EvalReport, inv *inventory.Inventory, compiled *evaluate.Compiled, unreadable map[string]bool) ([][3]string, *raci.Directory, time.Time, error) {
 	cfg := m.Config
 	rep.ExceptionsExpiring = nil
 	rep.Controls = nil
@@ -624,7 +706,7 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	changes, st := ledger.Diff(append(prev, closed...), res, inv, now, ledger.Options{RestartDeadline: cfg.Exceptions.RestartDeadline})
+	changes, st := ledger.Diff(append(prev, closed...), res, inv, now, ledger.Options{RestartDeadline: cfg.Exceptions.RestartDeadline, Unreadable: unreadable})
 	rep.Changes = st
 	// Interrupted before anything was written: nothing half-recorded.
 	if ctx.Err() != nil {

@@ -288,10 +288,12 @@ func TestShrinkingSourceResolvesNothing(t *testing.T) {
 	e := newEnv(t)
 	_, first := e.run(0)
 	openBefore := len(e.findings(onus.StateOpen))
-	// Half of Jamf's computers vanish from the export.
+	// Half of Jamf's computers vanish from the export, which says so in
+	// its totalCount.
 	e.edit("jamf/computers-inventory.json", func(s string) string {
 		parts := strings.Split(s, "\n    },")
-		return strings.Join(parts[:len(parts)/2], "\n    },") + "\n    }\n  ]\n}\n"
+		s = strings.Join(parts[:len(parts)/2], "\n    },") + "\n    }\n  ]\n}\n"
+		return strings.Replace(s, `"totalCount": 174`, fmt.Sprintf(`"totalCount": %d`, len(parts)/2), 1)
 	})
 	srep, erep := e.run(time.Hour)
 	var jamf monitor.SourceReport

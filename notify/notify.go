@@ -34,7 +34,10 @@ type Channel interface {
 	// Send delivers one message and returns the provider's id for it. An
 	// error wrapping ErrPermanent means retrying cannot help; one wrapping
 	// ErrUnreachable means the person cannot be reached on this channel
-	// (no Slack account): the message falls back to e-mail.
+	// (no Slack account): the message falls back to e-mail; one wrapping
+	// ErrUncertain means the receiver may have the message (the connection
+	// failed after it was handed over): it must not be sent again by
+	// itself.
 	Send(ctx context.Context, e Envelope) (string, error)
 	// Idempotent reports whether the receiver drops a message it already
 	// has with the same key, so that resending after a crash is safe.
@@ -45,6 +48,7 @@ type Channel interface {
 var (
 	ErrPermanent   = errors.New("permanent delivery failure")
 	ErrUnreachable = errors.New("recipient not reachable on this channel")
+	ErrUncertain   = errors.New("the message may have been delivered")
 )
 
 // Opener builds a channel from the configuration, reading secrets with
@@ -90,16 +94,22 @@ func Secret(ref string) (string, error) {
 	case strings.HasPrefix(ref, "env:"):
 		name := strings.TrimPrefix(ref, "env:")
 		v, ok := os.LookupEnv(name)
-		if !ok || v == "" {
+		if !ok || strings.TrimSpace(v) == "" {
 			return "", onus.Errorf(onus.EINVALID, "the environment variable %s is not set", name)
 		}
 		return v, nil
 	case strings.HasPrefix(ref, "file:"):
-		b, err := os.ReadFile(strings.TrimPrefix(ref, "file:"))
+		path := strings.TrimPrefix(ref, "file:")
+		b, err := os.ReadFile(path)
 		if err != nil {
-			return "", onus.Errorf(onus.EINVALID, "cannot read the secret file %s", strings.TrimPrefix(ref, "file:"))
+			return "", onus.Errorf(onus.EINVALID, "cannot read the secret file %s", path)
 		}
-		return strings.TrimSpace(string(b)), nil
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			// An empty key would sign webhooks that anyone can forge.
+			return "", onus.Errorf(onus.EINVALID, "the secret file %s is empty", path)
+		}
+		return v, nil
 	}
 	return "", onus.Errorf(onus.EINVALID, "a secret must be env:NAME or file:PATH")
 }

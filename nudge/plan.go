@@ -606,6 +606,8 @@ func unsafeRune(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode
 // item writes a finding for a reader in a time zone.
 func (in Input) item(f onus.Finding, zone *time.Location) Item {
 	f.EntityName = clean(f.EntityName)
+	f.Responsible.Name, f.Accountable.Name = clean(f.Responsible.Name), clean(f.Accountable.Name)
+	f.OwnerReason = clean(f.OwnerReason)
 	it := Item{Finding: f, Title: f.Control, Due: f.Due.In(zone), DaysLeft: int(f.Due.Sub(in.Now).Round(day) / day)}
 	noun := in.noun(f)
 	// The owner expression named the recipient, and nothing was handed
@@ -669,14 +671,16 @@ func channelFor(in Input, who string) string {
 
 func person(dir *raci.Directory, email string) onus.Person {
 	if p := dir.Person(email); p != nil {
-		return onus.Person{Email: p.Email, Name: p.Name, Entity: p.Entity}
+		// A name comes from a source: a line break in it would forge a
+		// header (Bcc:) or a line of the message.
+		return onus.Person{Email: p.Email, Name: clean(p.Name), Entity: p.Entity}
 	}
 	return onus.Person{Email: email}
 }
 
 func firstName(dir *raci.Directory, email string) string {
-	if p := dir.Person(email); p != nil && p.Name != "" {
-		return strings.Fields(p.Name)[0]
+	if p := dir.Person(email); p != nil && strings.TrimSpace(clean(p.Name)) != "" {
+		return strings.Fields(clean(p.Name))[0]
 	}
 	return "there"
 }

@@ -31,6 +31,39 @@ type Tracker struct {
 	Sources map[int]bool
 }
 
+// absent records, for a link or attribute the entity does not have, the
+// sources that could have given it: a value missing because its source
+// is unhealthy is not evidence.
+func (t *Tracker) absent(inv *inventory.Inventory, kind, name string, link bool) {
+	if t == nil {
+		return
+	}
+	if t.Sources == nil {
+		t.Sources = map[int]bool{}
+	}
+	for i, s := range inv.Sources {
+		if s.Snapshot == nil {
+			continue
+		}
+		if s.Kind == kind {
+			if link {
+				for _, l := range s.Snapshot.Schema.Links {
+					if l.Name == name {
+						t.Sources[i] = true
+						for j, o := range inv.Sources {
+							if o.Kind == l.To {
+								t.Sources[j] = true
+							}
+						}
+					}
+				}
+			} else if s.Snapshot.Schema.FieldIndex(name) >= 0 {
+				t.Sources[i] = true
+			}
+		}
+	}
+}
+
 func (t *Tracker) read(path string, v any, present bool, src int) {
 	if t == nil {
 		return
@@ -267,6 +300,9 @@ func (v *EntityVal) Find(key ref.Val) (ref.Val, bool) {
 			_, _, src, _, _ := inv.LinkVia(v.E, name)
 			if !ok {
 				v.s.tracker.read(v.sub(name), nil, false, -1)
+				// An absent link depends on every source that could have
+				// made it: those that map it, and those of its target kind.
+				v.s.tracker.absent(v.s.inv, inv.Kind(v.E), name, true)
 			} else {
 				v.s.tracker.read(v.sub(name), inv.ID(t), true, inv.SourceIndex(src))
 			}
@@ -288,6 +324,7 @@ func (v *EntityVal) Find(key ref.Val) (ref.Val, bool) {
 		val, src, ok := inv.Attr(v.E, name)
 		if !ok {
 			v.s.tracker.read(v.sub(name), nil, false, -1)
+			v.s.tracker.absent(v.s.inv, inv.Kind(v.E), name, false)
 			return nil, false
 		}
 		v.s.tracker.read(v.sub(name), val, true, src)

@@ -56,13 +56,21 @@ func RoleOrder(r *config.RACI) []string {
 func WriteCSV(w io.Writer, r *config.RACI) error {
 	roles := RoleOrder(r)
 	cw := csv.NewWriter(w)
-	cw.Write(append([]string{"activity", "title", "description", "policy"}, roles...))
+	// Every cell is neutralised against formula injection: a title is
+	// text, never a formula (ReadCSV undoes it).
+	safe := func(row []string) []string {
+		for i, c := range row {
+			row[i] = onus.SafeCell(c)
+		}
+		return row
+	}
+	cw.Write(safe(append([]string{"activity", "title", "description", "policy"}, roles...)))
 	for _, a := range r.Activities {
 		row := []string{a.ID, a.Title, a.Description, a.Policy}
 		for _, role := range roles {
 			row = append(row, strings.Join(strings.Split(Letters(a, role), ""), "/"))
 		}
-		cw.Write(row)
+		cw.Write(safe(row))
 	}
 	cw.Flush()
 	return cw.Error()
@@ -75,6 +83,11 @@ func ReadCSV(name string, rd io.Reader) (*config.RACI, error) {
 	rows, err := cr.ReadAll()
 	if err != nil {
 		return nil, onus.Errorf(onus.EINVALID, "%s: %v", name, err)
+	}
+	for _, row := range rows {
+		for i, c := range row {
+			row[i] = onus.UnsafeCell(c)
+		}
 	}
 	if len(rows) == 0 {
 		return nil, onus.Errorf(onus.EINVALID, "%s: the file is empty; it needs a header row with activity and one column per role", name)

@@ -219,13 +219,20 @@ func WriteFindings(w io.Writer, fs []onus.Finding, format string, now time.Time)
 			if f.ResolvedAt != nil {
 				resolved = f.ResolvedAt.Format(time.RFC3339)
 			}
-			cw.Write([]string{strconv.FormatInt(f.ID, 10), f.Control, string(f.Severity), string(f.State), f.Entity, f.EntityKind, f.EntityName,
+			row := []string{strconv.FormatInt(f.ID, 10), f.Control, string(f.Severity), string(f.State), f.Entity, f.EntityKind, f.EntityName,
 				f.Responsible.Email, f.OwnerReason, strconv.FormatBool(f.OwnershipGap), f.FirstFailed.Format(time.RFC3339), f.Due.Format(time.RFC3339),
-				strconv.FormatBool(f.Overdue(now)), resolved, evidenceText(f.Evidence)})
+				strconv.FormatBool(f.Overdue(now)), resolved, evidenceText(f.Evidence)}
+			// Names and evidence come from sources: a cell a spreadsheet
+			// would run as a formula is neutralised (OWASP CSV injection).
+			for i, c := range row {
+				row[i] = onus.SafeCell(c)
+			}
+			cw.Write(row)
 		}
 		cw.Flush()
 		return cw.Error()
 	}
+	w = onus.TerminalWriter(w)
 	if len(fs) == 0 {
 		fmt.Fprintln(w, "No findings match.")
 		return nil
@@ -241,11 +248,11 @@ func WriteFindings(w io.Writer, fs []onus.Finding, format string, now time.Time)
 		if f.OwnershipGap {
 			who += " (gap)"
 		}
-		name := f.EntityName
+		name := onus.CleanText(f.EntityName)
 		if name == "" {
 			name = f.Entity
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.ID, f.Severity, f.Control, clip(name, 40), who, f.State, due)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.ID, f.Severity, f.Control, clip(name, 40), onus.CleanText(who), f.State, due)
 	}
 	return tw.Flush()
 }
@@ -267,13 +274,14 @@ func evidenceText(ev []onus.Evidence) string {
 
 // WriteFinding writes one finding with its evidence and history.
 func WriteFinding(w io.Writer, f onus.Finding, events []onus.Event, fix string, now time.Time) {
-	fmt.Fprintf(w, "Finding %d: %s on %s (%s)\n", f.ID, f.Control, f.EntityName, f.Entity)
+	w = onus.TerminalWriter(w)
+	fmt.Fprintf(w, "Finding %d: %s on %s (%s)\n", f.ID, f.Control, onus.CleanText(f.EntityName), onus.CleanText(f.Entity))
 	fmt.Fprintf(w, "  state        %s\n  severity     %s\n", f.State, f.Severity)
 	who := f.Responsible.Email
 	if who == "" {
 		who = "nobody"
 	}
-	fmt.Fprintf(w, "  responsible  %s (%s)\n", who, f.OwnerReason)
+	fmt.Fprintf(w, "  responsible  %s (%s)\n", onus.CleanText(who), onus.CleanText(f.OwnerReason))
 	if f.OwnershipGap {
 		fmt.Fprintln(w, "               this is an ownership gap: nobody in the organisation could be found for it")
 	}
@@ -297,7 +305,7 @@ func WriteFinding(w io.Writer, f onus.Finding, events []onus.Event, fix string, 
 	if len(f.Evidence) > 0 {
 		fmt.Fprintln(w, "  evidence")
 		for _, e := range f.Evidence {
-			fmt.Fprintf(w, "    %s = %s\n", e.Path, e.Value)
+			fmt.Fprintf(w, "    %s = %s\n", e.Path, onus.CleanText(e.Value))
 		}
 	}
 	if fix != "" {
@@ -314,7 +322,7 @@ func WriteFinding(w io.Writer, f onus.Finding, events []onus.Event, fix string, 
 				line += fmt.Sprintf(" %s → %s", orDash(e.From), orDash(e.To))
 			}
 			if e.Note != "" {
-				line += " — " + e.Note
+				line += " — " + onus.CleanText(e.Note)
 			}
 			fmt.Fprintln(w, line)
 		}
@@ -330,10 +338,11 @@ func orDash(s string) string {
 
 // WriteExplain writes an entity's explanation.
 func WriteExplain(w io.Writer, x *inventory.Explanation, findings []onus.Finding, now time.Time) {
-	fmt.Fprintf(w, "%s %s (%s)\n", x.Kind, x.Name, x.ID)
+	w = onus.TerminalWriter(w)
+	fmt.Fprintf(w, "%s %s (%s)\n", x.Kind, onus.CleanText(x.Name), onus.CleanText(x.ID))
 	var keys []string
 	for _, k := range x.Keys {
-		keys = append(keys, k.Name+"="+k.Value)
+		keys = append(keys, k.Name+"="+onus.CleanText(k.Value))
 	}
 	fmt.Fprintf(w, "  keys: %s\n", strings.Join(keys, ", "))
 	fmt.Fprintf(w, "\nRecords (%d)\n", len(x.Records))
@@ -341,7 +350,7 @@ func WriteExplain(w io.Writer, x *inventory.Explanation, findings []onus.Finding
 	for _, r := range x.Records {
 		var ks []string
 		for _, k := range r.Keys {
-			ks = append(ks, k.Name+"="+k.Value)
+			ks = append(ks, k.Name+"="+onus.CleanText(k.Value))
 		}
 		seen := ""
 		if r.Seen != nil {
@@ -351,7 +360,7 @@ func WriteExplain(w io.Writer, x *inventory.Explanation, findings []onus.Finding
 		if !r.Healthy {
 			health = "(source unhealthy)"
 		}
-		fmt.Fprintf(tw, "  %s:%s\tline %d\t%s\t%s\t%s\t\n", r.Source, r.ID, r.Line, seen, strings.Join(ks, " "), health)
+		fmt.Fprintf(tw, "  %s:%s\tline %d\t%s\t%s\t%s\t\n", r.Source, onus.CleanText(r.ID), r.Line, seen, strings.Join(ks, " "), health)
 	}
 	tw.Flush()
 	if len(x.Merges) > 0 {
@@ -394,14 +403,14 @@ func WriteExplain(w io.Writer, x *inventory.Explanation, findings []onus.Finding
 		tw := table(w)
 		fmt.Fprintf(tw, "  FIELD\tMERGED\t%s\t\n", strings.ToUpper(strings.Join(srcs, "\t")))
 		for _, a := range x.Attributes {
-			row := []string{a.Name, show(a.Merged, a.MergedFrom != "", now)}
+			row := []string{a.Name, onus.CleanText(show(a.Merged, a.MergedFrom != "", now))}
 			for _, s := range srcs {
 				v, ok := a.BySource[s]
 				if !ok {
 					row = append(row, "")
 					continue
 				}
-				row = append(row, show(v, true, now))
+				row = append(row, onus.CleanText(show(v, true, now)))
 			}
 			fmt.Fprintf(tw, "  %s\t\n", strings.Join(row, "\t"))
 		}

@@ -35,6 +35,12 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 		return nil, err
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	// A JSON document is all or nothing: an export or API response that
+	// is damaged anywhere is not trusted anywhere, so the source fails and
+	// its last good snapshot stays in force.
+	if err := wholeDocument(data, path); err != nil {
+		return nil, err
+	}
 	arr, base, err := r.locate(data, path)
 	if err != nil {
 		return nil, err
@@ -60,12 +66,109 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	if err != nil {
 		return nil, syntaxError(data, path)
 	}
-	// jsonparser is lenient; a document it walks may still be invalid JSON.
-	// Each record is validated below, so a broken one is skipped and named.
+	if err := checkCount(data, path, len(elems)+len(bad)); err != nil {
+		return nil, err
+	}
 	b := mapJSON(ctx, m, elems, lines, index, path)
 	b.Problems = append(b.Problems, bad...)
 	b.File = path
 	return b, ctx.Err()
+}
+
+// wholeDocument checks that data is one well-formed JSON document and not
+// an error a vendor's API returned in place of the records, and says which
+// in the vendor's words.
+func wholeDocument(data []byte, path string) error {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return onus.Errorf(onus.EINVALID, "%s: the file is empty", path)
+	}
+	if trimmed[0] == '<' {
+		return onus.Errorf(onus.EINVALID, "%s: the file is an HTML page, not JSON%s: the export or API call returned an error page", path, htmlTitle(trimmed))
+	}
+	if !json.Valid(data) {
+		return syntaxError(data, path)
+	}
+	if trimmed[0] != '{' {
+		return nil
+	}
+	// Okta: {"errorCode": "E0000011", "errorSummary": "Invalid token provided", …}
+	if code, err := jsonparser.GetString(data, "errorCode"); err == nil {
+		summary, _ := jsonparser.GetString(data, "errorSummary")
+		return onus.Errorf(onus.EINVALID, "%s: the document is an error, not records: %s (errorCode %s)", path, quoteVendor(summary), code)
+	}
+	// CrowdStrike Falcon: {"errors": [{"code": 403, "message": "access denied, authorization failed"}], "resources": []}
+	if v, t, _, err := jsonparser.Get(data, "errors"); err == nil && t == jsonparser.Array {
+		var msgs []string
+		jsonparser.ArrayEach(v, func(e []byte, et jsonparser.ValueType, _ int, _ error) {
+			switch et {
+			case jsonparser.Object:
+				msg, _ := jsonparser.GetString(e, "message")
+				code, _, _, _ := jsonparser.Get(e, "code")
+				if len(code) > 0 {
+					msg = fmt.Sprintf("%s (code %s)", msg, code)
+				}
+				msgs = append(msgs, msg)
+			case jsonparser.String:
+				msgs = append(msgs, string(e))
+			}
+		})
+		if len(msgs) > 0 {
+			return onus.Errorf(onus.EINVALID, "%s: the API returned errors, not records: %s", path, quoteVendor(strings.Join(msgs, "; ")))
+		}
+	}
+	// Microsoft Graph: {"error": {"code": "InvalidAuthenticationToken", "message": "…"}};
+	// others: {"error": "Not authorized"}.
+	if v, t, _, err := jsonparser.Get(data, "error"); err == nil {
+		switch t {
+		case jsonparser.Object:
+			code, _ := jsonparser.GetString(v, "code")
+			msg, _ := jsonparser.GetString(v, "message")
+			return onus.Errorf(onus.EINVALID, "%s: the document is an error, not records: %s (code %s)", path, quoteVendor(msg), code)
+		case jsonparser.String:
+			msg, _ := jsonparser.ParseString(v)
+			return onus.Errorf(onus.EINVALID, "%s: the document is an error, not records: %s", path, quoteVendor(msg))
+		}
+	}
+	return nil
+}
+
+// quoteVendor quotes a vendor's message, cut to a readable length.
+func quoteVendor(s string) string {
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// htmlTitle returns ` (title "…")` for an HTML page that has one.
+func htmlTitle(page []byte) string {
+	lower := bytes.ToLower(page)
+	i := bytes.Index(lower, []byte("<title>"))
+	j := bytes.Index(lower, []byte("</title>"))
+	if i < 0 || j < i {
+		return ""
+	}
+	t := strings.Join(strings.Fields(string(page[i+len("<title>"):j])), " ")
+	return fmt.Sprintf(" (title %s)", quoteVendor(t))
+}
+
+// checkCount compares the total a paginated API states with the records
+// the document holds: Jamf's totalCount, Checkr's count. A difference
+// means a page is missing or the export was cut. (CrowdStrike's
+// meta.pagination.total counts the whole query, not what was fetched.)
+func checkCount(data []byte, path string, n int) error {
+	for _, p := range [][]string{{"totalCount"}, {"count"}} {
+		v, err := jsonparser.GetInt(data, p...)
+		if err != nil {
+			continue
+		}
+		if int(v) != n {
+			return onus.Errorf(onus.EINVALID, "%s: %s says the API holds %d records but the document has %d: a page is missing or the export was cut; export every page", path, strings.Join(p, "."), v, n)
+		}
+		return nil
+	}
+	return nil
 }
 
 // locate returns the record array and its offset in data.
@@ -154,6 +257,7 @@ func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int
 		recs     []onus.Record
 		probs    []*Problem
 		presence []int
+		sigs     []uint8
 	}
 	parts := make([]part, workers)
 	var wg sync.WaitGroup
@@ -174,7 +278,7 @@ func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int
 				if i%4096 == 0 && ctx.Err() != nil {
 					return
 				}
-				if err := extractJSON(elems[i], paths, vals, true); err != nil {
+				if err := extractJSON(elems[i], paths, vals, false); err != nil {
 					pt.probs = append(pt.probs, &Problem{File: file, Line: lines[i], Index: index[i], Message: err.Error()})
 					continue
 				}
@@ -182,9 +286,12 @@ func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int
 				if prob != nil {
 					prob.File, prob.Line, prob.Index = file, lines[i], index[i]
 					pt.probs = append(pt.probs, prob)
-					continue
+					if rec.ID == "" {
+						continue
+					}
 				}
 				pt.recs = append(pt.recs, rec)
+				pt.sigs = sig(vals, pt.sigs)
 			}
 			parts[w] = pt
 		}(w, lo, hi)
@@ -198,6 +305,7 @@ func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int
 	b.Records = make([]onus.Record, 0, n)
 	for _, pt := range parts {
 		b.Records = append(b.Records, pt.recs...)
+		b.Sigs = append(b.Sigs, pt.sigs...)
 		b.Problems = append(b.Problems, pt.probs...)
 		for i, c := range pt.presence {
 			b.Presence[i] += c

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/buger/jsonparser"
+
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/identity"
@@ -14,15 +16,17 @@ import (
 // It is compiled once per sync and used from several goroutines.
 type Mapping struct {
 	source string
-	kind   string
-	slots  []slot
-	id     ref
-	name   ref
-	seen   ref
-	keys   []keyMap
-	fields []fieldMap
-	links  []linkMap
-	schema onus.Schema
+	// maxValue is the longest value a record may hold, in bytes.
+	maxValue int
+	kind     string
+	slots    []slot
+	id       ref
+	name     ref
+	seen     ref
+	keys     []keyMap
+	fields   []fieldMap
+	links    []linkMap
+	schema   onus.Schema
 }
 
 // slot is one distinct path the reader must fetch from every record.
@@ -67,7 +71,10 @@ type linkMap struct {
 
 // NewMapping compiles a source's map and links. norm normalises keys.
 func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error) {
-	m := &Mapping{source: src.Name, kind: src.Kind}
+	m := &Mapping{source: src.Name, kind: src.Kind, maxValue: config.DefaultMaxValueBytes}
+	if src.From != nil && src.From.MaxValueBytes > 0 {
+		m.maxValue = src.From.MaxValueBytes
+	}
 	index := map[string]int{}
 	add := func(path string) int {
 		path = strings.TrimSpace(path)
@@ -248,21 +255,27 @@ func (m *Mapping) resolve(r ref, vals []raw, in *interner) (string, bool, error)
 }
 
 // build maps one record's values. presence counts, per field, the records
-// in which the field was present.
+// in which the field was present. When the record cannot be mapped, build
+// returns a problem and, if the record's id could be read, a stub: the
+// record marked Skipped with the identity keys that could be read, so that
+// it still joins its entity and makes the results that read it unknown.
 func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus.Record, *Problem) {
 	rec := onus.Record{Loc: loc}
 	id, ok, err := m.resolve(m.id, vals, in)
 	if err != nil {
-		return rec, &Problem{Loc: loc, Field: "id", Message: "id " + err.Error()}
+		return rec, &Problem{Loc: loc, Field: "id", Message: fmt.Sprintf("id %s (path %s)", err.Error(), m.slotPath(m.id))}
 	}
 	if !ok {
 		return rec, &Problem{Loc: loc, Field: "id", Message: fmt.Sprintf("no id at %s", m.slotPath(m.id))}
 	}
 	rec.ID = id
+	if prob := m.checkSizes(vals, loc, id); prob != nil {
+		return m.stub(rec, vals, in), prob
+	}
 	if m.name.slot >= 0 || m.name.pieces != nil {
 		name, _, err := m.resolve(m.name, vals, in)
 		if err != nil {
-			return rec, &Problem{Loc: loc, ID: id, Field: "name", Message: "name " + err.Error()}
+			return m.stub(rec, vals, in), &Problem{Loc: loc, ID: id, Field: "name", Message: fmt.Sprintf("name %s (path %s)", err.Error(), m.slotPath(m.name))}
 		}
 		rec.Name = name
 	}
@@ -271,7 +284,7 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 		if !v.absent() {
 			t, err := v.time("", in)
 			if err != nil {
-				return rec, &Problem{Loc: loc, ID: id, Field: "seen", Message: err.Error()}
+				return m.stub(rec, vals, in), &Problem{Loc: loc, ID: id, Field: "seen", Message: err.Error()}
 			}
 			rec.Seen = t.Unix()
 		}
@@ -280,7 +293,7 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 		for _, r := range k.refs {
 			s, ok, err := m.resolve(r, vals, in)
 			if err != nil {
-				return rec, &Problem{Loc: loc, ID: id, Field: "key " + k.name, Message: err.Error()}
+				return m.stub(rec, vals, in), &Problem{Loc: loc, ID: id, Field: "key " + k.name, Message: fmt.Sprintf("%s (path %s)", err.Error(), m.slotPath(r))}
 			}
 			if !ok {
 				continue
@@ -295,7 +308,7 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 		for i, l := range m.links {
 			s, ok, err := m.resolve(l.ref, vals, in)
 			if err != nil {
-				return rec, &Problem{Loc: loc, ID: id, Field: "link " + l.path, Message: err.Error()}
+				return m.stub(rec, vals, in), &Problem{Loc: loc, ID: id, Field: "link " + l.path, Message: err.Error()}
 			}
 			if ok {
 				rec.Links[i] = in.norm(len(m.keys)+i, s, l.norm)
@@ -321,11 +334,11 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 				}
 			}
 			if err != nil {
-				return rec, &Problem{Loc: loc, ID: id, Field: f.name, Message: fmt.Sprintf("%s (path %s)", err.Error(), f.path)}
+				return m.stub(rec, vals, in), &Problem{Loc: loc, ID: id, Field: f.name, Message: fmt.Sprintf("%s (path %s)", err.Error(), f.path)}
 			}
 			if v == nil {
 				if f.required {
-					return rec, &Problem{Loc: loc, ID: id, Field: f.name, Message: fmt.Sprintf("required field is missing (path %s)", f.path)}
+					return m.stub(rec, vals, in), &Problem{Loc: loc, ID: id, Field: f.name, Message: fmt.Sprintf("required field is empty or missing (path %s)", f.path)}
 				}
 				continue
 			}
@@ -334,6 +347,54 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 		}
 	}
 	return rec, nil
+}
+
+// checkSizes refuses a record holding a value longer than the limit.
+func (m *Mapping) checkSizes(vals []raw, loc int, id string) *Problem {
+	for i := range vals {
+		n := len(vals[i].b) + len(vals[i].cell)
+		if n > m.maxValue {
+			return &Problem{Loc: loc, ID: id, Field: m.slots[i].path,
+				Message: fmt.Sprintf("the value at %s is %d bytes, more than the limit of %d (from.max_value_bytes)", m.slots[i].path, n, m.maxValue)}
+		}
+	}
+	return nil
+}
+
+// stub returns the skipped record for rec: its id and location, and the
+// identity keys that can be read; no name, link or attribute.
+func (m *Mapping) stub(rec onus.Record, vals []raw, in *interner) onus.Record {
+	st := onus.Record{ID: rec.ID, Loc: rec.Loc, Skipped: true}
+	for ki, k := range m.keys {
+		for _, r := range k.refs {
+			s, ok, err := m.resolve(r, vals, in)
+			if err != nil || !ok {
+				continue
+			}
+			if v := in.norm(ki, s, k.norm); v != "" && !hasKey(st.Keys, k.name, v) {
+				st.Keys = append(st.Keys, onus.Key{Name: k.name, Value: v})
+			}
+		}
+	}
+	if len(m.links) > 0 {
+		st.Links = make([]string, len(m.links))
+	}
+	if len(m.fields) > 0 {
+		st.Attrs = make([]any, len(m.fields))
+	}
+	return st
+}
+
+// Skip turns rec into the stub of a skipped record: its id, location and
+// keys stay, its name, links and attributes go.
+func Skip(rec *onus.Record) {
+	rec.Skipped, rec.Name, rec.Seen = true, "", 0
+	for i := range rec.Links {
+		rec.Links[i] = ""
+	}
+	if rec.Attrs != nil {
+		rec.Attrs = make([]any, len(rec.Attrs))
+	}
 }
 
 // project keeps only the wanted keys of an object, or of each object in a
@@ -380,4 +441,221 @@ func hasKey(keys []onus.Key, name, value string) bool {
 		}
 	}
 	return false
+}
+
+// dropKeys removes from rec the keys read from slot s, whose value is
+// damaged.
+func (m *Mapping) dropKeys(rec *onus.Record, s int) {
+	for _, k := range m.keys {
+		uses := false
+		for _, r := range k.refs {
+			if r.slot == s {
+				uses = true
+			}
+			for _, p := range r.pieces {
+				if p.slot == s {
+					uses = true
+				}
+			}
+		}
+		if !uses {
+			continue
+		}
+		kept := rec.Keys[:0]
+		for _, key := range rec.Keys {
+			if key.Name != k.name {
+				kept = append(kept, key)
+			}
+		}
+		rec.Keys = kept
+	}
+}
+
+// Value classes, for the consistency check across a batch.
+const (
+	clsAbsent uint8 = iota
+	clsNull
+	clsEmpty
+	clsString
+	clsNumber
+	clsBool
+	clsObject
+	clsArray
+	nClasses
+)
+
+var clsNames = [nClasses]string{"absent", "null", "empty", "text", "a number", "true or false", "an object", "a list"}
+
+func (r *raw) class() uint8 {
+	if r.csv {
+		if strings.TrimSpace(r.cell) == "" {
+			return clsEmpty
+		}
+		return clsString
+	}
+	switch r.t {
+	case jsonparser.Null:
+		return clsNull
+	case jsonparser.String:
+		if len(r.b) == 0 {
+			return clsEmpty
+		}
+		return clsString
+	case jsonparser.Number:
+		return clsNumber
+	case jsonparser.Boolean:
+		return clsBool
+	case jsonparser.Object:
+		return clsObject
+	case jsonparser.Array:
+		return clsArray
+	}
+	return clsAbsent
+}
+
+// sig appends the class of every value of a record to dst.
+func sig(vals []raw, dst []uint8) []uint8 {
+	for i := range vals {
+		dst = append(dst, vals[i].class())
+	}
+	return dst
+}
+
+// consistent checks every record of a batch against the others: a value
+// of another type than the same path holds in (nearly) every other record
+// (the number 1 where every report has a status such as "clear"), or an
+// empty name or identity key where (nearly) every other record has one,
+// is damage, and the record is skipped. sigs holds, per record, the class
+// of each slot's value. It returns the problems, and marks the records.
+func (m *Mapping) consistent(recs []onus.Record, sigs []uint8, file string) (probs []*Problem, warnings []string) {
+	w := len(m.slots)
+	if w == 0 || len(sigs) != len(recs)*w {
+		return nil, nil
+	}
+	bad := func(i int, field, msg string) {
+		if recs[i].Skipped {
+			return
+		}
+		Skip(&recs[i])
+		probs = append(probs, &Problem{File: file, Line: recs[i].Loc, ID: recs[i].ID, Field: field, Message: msg})
+	}
+	// Types, per path.
+	counts := make([][nClasses]int, w)
+	for i := range recs {
+		if recs[i].Skipped {
+			continue
+		}
+		for s := 0; s < w; s++ {
+			counts[s][sigs[i*w+s]]++
+		}
+	}
+	for s := 0; s < w; s++ {
+		dom, n := clsString, 0
+		for c := clsString; c < nClasses; c++ {
+			if counts[s][c] > n {
+				dom, n = c, counts[s][c]
+			}
+		}
+		for c := clsString; c < nClasses; c++ {
+			if c == dom || counts[s][c] == 0 || counts[s][c]*10 >= n {
+				continue
+			}
+			for i := range recs {
+				if sigs[i*w+s] == c {
+					m.dropKeys(&recs[i], s)
+					bad(i, m.slots[s].path, fmt.Sprintf("the value at %s is %s where %d other records hold %s", m.slots[s].path, clsNames[c], n, clsNames[dom]))
+				}
+			}
+		}
+	}
+	// Names and identity keys that are empty where the others have one.
+	type group struct {
+		what  string
+		slots []int
+	}
+	var groups, warnGroups []group
+	refSlots := func(r ref) []int {
+		if r.slot >= 0 {
+			return []int{r.slot}
+		}
+		var out []int
+		for _, p := range r.pieces {
+			if p.slot >= 0 {
+				out = append(out, p.slot)
+			}
+		}
+		return out
+	}
+	if sl := refSlots(m.name); len(sl) > 0 {
+		groups = append(groups, group{"name", sl})
+	}
+	// A record with no identity key at all cannot join its entity; an
+	// empty key where the others have one is common in real exports (a
+	// virtual machine with no serial) and only warned about.
+	var all []int
+	for _, k := range m.keys {
+		var sl []int
+		for _, r := range k.refs {
+			sl = append(sl, refSlots(r)...)
+		}
+		all = append(all, sl...)
+		warnGroups = append(warnGroups, group{"key " + k.name, sl})
+	}
+	if len(all) > 0 {
+		groups = append(groups, group{"every identity key", all})
+	}
+	isEmpty := func(g group, i int) bool {
+		for _, s := range g.slots {
+			if sigs[i*w+s] >= clsString {
+				return false
+			}
+		}
+		return true
+	}
+	paths := func(g group) string {
+		p := make([]string, len(g.slots))
+		for j, s := range g.slots {
+			p[j] = m.slots[s].path
+		}
+		return strings.Join(p, ", ")
+	}
+	count := func(g group) (present int, missing []int) {
+		for i := range recs {
+			if recs[i].Skipped {
+				continue
+			}
+			if isEmpty(g, i) {
+				missing = append(missing, i)
+			} else {
+				present++
+			}
+		}
+		return present, missing
+	}
+	for _, g := range groups {
+		present, missing := count(g)
+		if len(missing) == 0 || len(missing)*10 >= present {
+			continue
+		}
+		for _, i := range missing {
+			bad(i, g.what, fmt.Sprintf("%s is empty (path %s) where %d other records have one", g.what, paths(g), present))
+		}
+	}
+	for _, g := range warnGroups {
+		present, missing := count(g)
+		if len(missing) == 0 || present == 0 {
+			continue
+		}
+		var lines []string
+		for _, i := range missing[:min(len(missing), 5)] {
+			lines = append(lines, fmt.Sprint(recs[i].Loc))
+		}
+		more := ""
+		if len(missing) > 5 {
+			more = ", …"
+		}
+		warnings = append(warnings, fmt.Sprintf("%s (path %s) was empty in %d of %d records (at %s%s); they are matched by their other keys",
+			g.what, paths(g), len(missing), len(missing)+present, strings.Join(lines, ", "), more))
+	}
+	return probs, warnings
 }

@@ -37,6 +37,7 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 		recs     []onus.Record
 		probs    []*Problem
 		presence []int
+		sigs     []uint8
 	}
 	var mu sync.Mutex
 	var parts []part
@@ -59,11 +60,16 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 				}
 				if err := extractJSON(l, paths, vals, true); err != nil {
 					pt.probs = append(pt.probs, &Problem{File: path, Line: line, Message: err.Error()})
-				} else if rec, prob := m.build(vals, line, pt.presence, in); prob != nil {
-					prob.File, prob.Line = path, line
-					pt.probs = append(pt.probs, prob)
 				} else {
-					pt.recs = append(pt.recs, rec)
+					rec, prob := m.build(vals, line, pt.presence, in)
+					if prob != nil {
+						prob.File, prob.Line = path, line
+						pt.probs = append(pt.probs, prob)
+					}
+					if prob == nil || rec.ID != "" {
+						pt.recs = append(pt.recs, rec)
+						pt.sigs = sig(vals, pt.sigs)
+					}
 				}
 			}
 			line++
@@ -84,6 +90,7 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 	b.Records = make([]onus.Record, 0, n)
 	for _, pt := range parts {
 		b.Records = append(b.Records, pt.recs...)
+		b.Sigs = append(b.Sigs, pt.sigs...)
 		b.Problems = append(b.Problems, pt.probs...)
 		for i, c := range pt.presence {
 			b.Presence[i] += c

@@ -75,6 +75,9 @@ type Batch struct {
 	Problems []*Problem
 	// Presence counts, per schema field, the records that had a value.
 	Presence []int
+	// Sigs holds, per record, the class of each slot's value (see
+	// Mapping.consistent); nil when the reader does not keep them.
+	Sigs []uint8
 }
 
 // Problem is a record that could not be read, with where it is.
@@ -149,6 +152,9 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 		return nil, fmt.Errorf("source %s: %w", src.Name, err)
 	}
 	res := &Result{Bytes: counted.n.Load()}
+	cprobs, warnings := m.consistent(batch.Records, batch.Sigs, batch.File)
+	batch.Problems = append(batch.Problems, cprobs...)
+	batch.Sigs = nil
 	recs := dedupe(batch.Records, &batch.Problems, batch.File)
 	res.Bad = len(batch.Problems)
 	probs := batch.Problems
@@ -169,6 +175,7 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("field %s (path %s) had no value in any of the %d records; check the path", f.name, f.path, len(recs)))
 		}
 	}
+	res.Warnings = append(res.Warnings, warnings...)
 	res.Snapshot = &onus.Snapshot{Source: src.Name, Kind: src.Kind, SyncedAt: o.Now, Schema: m.Schema(), Records: recs}
 	if res.Bad > 0 && float64(res.Bad) > o.MaxBad*float64(total) {
 		return res, fmt.Errorf("source %s: %w: %d of %d records could not be read (the limit is %.0f%%); first: %v",

@@ -1,12 +1,14 @@
 package source
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
 )
@@ -39,11 +41,19 @@ func (r *raw) absent() bool {
 // their literal text; objects and arrays are refused.
 func (r *raw) text(in *interner) (string, error) {
 	if r.csv {
-		return in.str(r.cell), nil
+		s := strings.TrimSpace(r.cell)
+		if err := checkText(s); err != nil {
+			return "", err
+		}
+		return in.str(s), nil
 	}
 	switch r.t {
 	case jsonparser.String:
-		return unescape(r.b, in)
+		s, err := unescape(r.b, in)
+		if err != nil {
+			return "", err
+		}
+		return s, checkText(s)
 	case jsonparser.Number, jsonparser.Boolean:
 		return in.bytes(r.b), nil
 	case jsonparser.Object:
@@ -52,6 +62,26 @@ func (r *raw) text(in *interner) (string, error) {
 		return "", fmt.Errorf("is a list, not a value")
 	}
 	return "", nil
+}
+
+// checkText refuses text that is not valid UTF-8 or holds a NUL byte: such a
+// value is damage, and would reach messages, terminals and the store.
+func checkText(s string) error {
+	if !utf8.ValidString(s) {
+		i := 0
+		for i < len(s) {
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return fmt.Errorf("is not valid UTF-8 text (byte %d is 0x%02x)", i+1, s[i])
+	}
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		return fmt.Errorf("holds a NUL byte at byte %d", i+1)
+	}
+	return nil
 }
 
 func unescape(b []byte, in *interner) (string, error) {
@@ -130,11 +160,15 @@ func (r *raw) show() string {
 
 func (r *raw) auto(in *interner) (any, error) {
 	if r.csv {
-		return in.box(r.cell), nil
+		s, err := r.text(in)
+		if err != nil {
+			return nil, err
+		}
+		return in.box(s), nil
 	}
 	switch r.t {
 	case jsonparser.String:
-		s, err := unescape(r.b, in)
+		s, err := r.text(in)
 		if err != nil {
 			return nil, err
 		}
@@ -157,6 +191,12 @@ func (r *raw) auto(in *interner) (any, error) {
 }
 
 func (r *raw) decode() (any, error) {
+	if !utf8.Valid(r.b) {
+		return nil, fmt.Errorf("is not valid UTF-8 text")
+	}
+	if bytes.Contains(r.b, []byte(`\u0000`)) {
+		return nil, fmt.Errorf("holds a NUL character")
+	}
 	var v any
 	if err := json.Unmarshal(r.b, &v); err != nil {
 		return nil, fmt.Errorf("malformed JSON value")

@@ -34,8 +34,9 @@ const chunkRecords = 20000
 // Stored chunks start with a format byte. Format 1 is the encoding below,
 // compressed with Snappy: exports repeat themselves (versions, host ids,
 // paths), and writing a third of the bytes is most of a large sync's
-// storage time.
-const chunkFormat byte = 1
+// storage time. Format 2 stores a record's location shifted left by one,
+// with the low bit saying the record was skipped.
+const chunkFormat byte = 2
 
 func compressChunk(b []byte) []byte {
 	out := make([]byte, 1, 1+snappy.MaxEncodedLen(len(b)))
@@ -43,15 +44,16 @@ func compressChunk(b []byte) []byte {
 	return append(out, snappy.Encode(nil, b)...)
 }
 
-func decompressChunk(b []byte) ([]byte, error) {
-	if len(b) == 0 || b[0] != chunkFormat {
-		return nil, fmt.Errorf("%w: unknown chunk format", errCorrupt)
+// decompressChunk returns a chunk's encoded records and its format.
+func decompressChunk(b []byte) ([]byte, byte, error) {
+	if len(b) == 0 || b[0] < 1 || b[0] > chunkFormat {
+		return nil, 0, fmt.Errorf("%w: unknown chunk format", errCorrupt)
 	}
 	out, err := snappy.Decode(nil, b[1:])
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
+		return nil, 0, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
-	return out, nil
+	return out, b[0], nil
 }
 
 type encoder struct{ b []byte }
@@ -70,7 +72,11 @@ func encodeRecords(recs []onus.Record) ([]byte, error) {
 		r := &recs[i]
 		e.str(r.ID)
 		e.str(r.Name)
-		e.uvarint(uint64(r.Loc))
+		loc := uint64(r.Loc) << 1
+		if r.Skipped {
+			loc |= 1
+		}
+		e.uvarint(loc)
 		e.varint(r.Seen)
 		e.uvarint(uint64(len(r.Keys)))
 		for _, k := range r.Keys {
@@ -181,7 +187,12 @@ func (d *decoder) byte() byte {
 	return b
 }
 
+// decodeRecords decodes records of the current format.
 func decodeRecords(data []byte, into []onus.Record) ([]onus.Record, error) {
+	return decodeFormat(data, into, chunkFormat)
+}
+
+func decodeFormat(data []byte, into []onus.Record, format byte) ([]onus.Record, error) {
 	d := &decoder{s: string(data)}
 	n := int(d.uvarint())
 	if d.err != nil || n < 0 || n > len(data) {
@@ -191,7 +202,12 @@ func decodeRecords(data []byte, into []onus.Record) ([]onus.Record, error) {
 		var r onus.Record
 		r.ID = d.str()
 		r.Name = d.str()
-		r.Loc = int(d.uvarint())
+		loc := d.uvarint()
+		if format >= 2 {
+			r.Skipped = loc&1 == 1
+			loc >>= 1
+		}
+		r.Loc = int(loc)
 		r.Seen = d.varint()
 		if nk := int(d.uvarint()); nk > 0 && d.err == nil {
 			if nk > len(d.s) {

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -34,6 +35,9 @@ type DB struct {
 	// instants (an evaluation's now, a plan's not-before) are passed in by
 	// the caller. Nil means the machine's clock; tests set a fake one.
 	Clock onus.Clock
+	// Warnings are problems found opening the store that do not stop it
+	// (a database file other users can read); callers log them.
+	Warnings []string
 }
 
 // now returns the operational time.
@@ -54,7 +58,18 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// The store holds personal data, findings and message bodies: it is
+	// created readable by its owner only, whatever the umask, and SQLite
+	// gives its -wal and -shm files the same mode.
+	var warnings []string
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		warnings = append(warnings, fmt.Sprintf("the database %s can be read by other users (mode %v); it holds personal data: chmod 600 %s", path, st.Mode().Perm(), path))
+	}
+	// In a URI, % ? and # are special: a path holding them is escaped.
+	uriPath := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	db, err := sql.Open("sqlite", "file:"+uriPath+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -62,7 +77,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, onus.Errorf(onus.EINVALID, "store: cannot open database %s: %v", path, err)
 	}
-	s := &DB{db: db, path: path}
+	s := &DB{db: db, path: path, Warnings: warnings}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -289,6 +289,14 @@ func (s *DB) MarkRetry(ctx context.Context, id int64, holder, errMsg string, nex
 	return s.release(ctx, id, holder, `status = 'pending', next_attempt_at = ?, last_error = ?`, fmtTime(next), errMsg)
 }
 
+// MarkUncertain records that a message held by holder may or may not have
+// arrived (the connection failed after the message was handed over); it is
+// never sent again by itself.
+func (s *DB) MarkUncertain(ctx context.Context, id int64, holder, errMsg string) error {
+	return s.release(ctx, id, holder, `status = 'uncertain', last_error = ?`,
+		errMsg+"; it may or may not have arrived: check, then onus outbox confirm or resend")
+}
+
 // MarkFailed gives up on a message held by holder.
 func (s *DB) MarkFailed(ctx context.Context, id int64, holder, errMsg string) error {
 	return s.release(ctx, id, holder, `status = 'failed', last_error = ?`, errMsg)

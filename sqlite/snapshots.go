@@ -179,12 +179,12 @@ func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, erro
 		sem <- struct{}{}
 		go func(i int, b []byte) {
 			defer func() { <-sem; wg.Done() }()
-			raw, err := decompressChunk(b)
+			raw, format, err := decompressChunk(b)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			parts[i], errs[i] = decodeRecords(raw, make([]onus.Record, 0, chunkRecords))
+			parts[i], errs[i] = decodeFormat(raw, make([]onus.Record, 0, chunkRecords), format)
 		}(i, b)
 	}
 	wg.Wait()

@@ -236,6 +236,9 @@ func (a *app) openStore(ctx context.Context, path string) (*sqlite.DB, error) {
 		return nil, err
 	}
 	db.Clock = a.clock
+	for _, w := range db.Warnings {
+		a.log.Warn(w)
+	}
 	return db, nil
 }
 

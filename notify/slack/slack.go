@@ -28,13 +28,14 @@ func init() {
 		if s.APIURL != "" {
 			opts = append(opts, goslack.OptionAPIURL(s.APIURL))
 		}
-		return &Channel{api: goslack.New(token, opts...)}, nil
+		return &Channel{api: goslack.New(token, opts...), token: token}, nil
 	})
 }
 
 // Channel posts direct messages.
 type Channel struct {
-	api *goslack.Client
+	api   *goslack.Client
+	token string // only to keep it out of errors
 }
 
 var _ notify.Channel = (*Channel)(nil)
@@ -47,6 +48,11 @@ func (c *Channel) Idempotent() bool { return false }
 
 // Send finds the person by e-mail and posts to their direct messages.
 func (c *Channel) Send(ctx context.Context, e notify.Envelope) (string, error) {
+	id, err := c.send(ctx, e)
+	return id, notify.Redact(err, c.token)
+}
+
+func (c *Channel) send(ctx context.Context, e notify.Envelope) (string, error) {
 	user, err := c.api.GetUserByEmailContext(ctx, e.To.Email)
 	if err != nil {
 		var se goslack.SlackErrorResponse

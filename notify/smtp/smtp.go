@@ -39,6 +39,8 @@ type Channel struct {
 
 	mu     sync.Mutex
 	client *gomail.Client // the open connection; nil when there is none
+	// secrets are kept out of errors.
+	secrets []string
 }
 
 var _ notify.Channel = (*Channel)(nil)
@@ -93,7 +95,7 @@ func New(c *config.EmailChannel) (*Channel, error) {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthPlain), gomail.WithUsername(user), gomail.WithPassword(pass))
 	}
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
-	return &Channel{from: from, domain: domain, opts: opts, host: c.Host}, nil
+	return &Channel{from: from, domain: domain, opts: opts, host: c.Host, secrets: []string{pass}}, nil
 }
 
 // Idempotent is false: an SMTP server takes a message twice if it is sent
@@ -106,6 +108,11 @@ func (c *Channel) MessageID(key string) string { return key + "@" + c.domain }
 
 // Send delivers one e-mail.
 func (c *Channel) Send(ctx context.Context, e notify.Envelope) (string, error) {
+	id, err := c.send(ctx, e)
+	return id, notify.Redact(err, c.secrets...)
+}
+
+func (c *Channel) send(ctx context.Context, e notify.Envelope) (string, error) {
 	to, err := mail.ParseAddress(e.To.Email)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q is not an e-mail address", notify.ErrPermanent, e.To.Email)
@@ -157,10 +164,20 @@ func (c *Channel) Send(ctx context.Context, e notify.Envelope) (string, error) {
 	}
 }
 
-// classify marks 5xx answers as permanent failures.
+// classify marks 5xx answers as permanent failures, and a failure after
+// the message content went to the server with no answer from it (the
+// connection dropped, or the reply to the end of the data came too late)
+// as uncertain: the relay may have taken the message, and e-mail cannot
+// drop a copy, so sending it again could deliver it twice.
 func classify(err error) error {
 	var se *gomail.SendError
-	if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 {
+	if !errors.As(err, &se) {
+		return err
+	}
+	if (se.Reason == gomail.ErrWriteContent || se.Reason == gomail.ErrSMTPDataClose) && se.ErrorCode() == 0 {
+		return fmt.Errorf("%w: %v", notify.ErrUncertain, err)
+	}
+	if !se.IsTemp() && se.ErrorCode() >= 500 {
 		return fmt.Errorf("%w: %v", notify.ErrPermanent, err)
 	}
 	return err

@@ -184,3 +184,95 @@ func TestImplicitTLS(t *testing.T) {
 		t.Errorf("received %+v", msgs)
 	}
 }
+
+// replyCutter forwards SMTP connections to a server, but once the client
+// has sent a message body (more than body bytes since the server last
+// spoke) it drops the server's answer and closes both sides: the relay
+// has taken the message, and the client never hears so. It works on the
+// TLS records, unseen.
+func replyCutter(t *testing.T, target string, body int) *net.TCPAddr {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			var mu sync.Mutex
+			sent := 0
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						mu.Lock()
+						sent += n
+						mu.Unlock()
+						s.Write(buf[:n])
+					}
+					if err != nil {
+						s.Close()
+						return
+					}
+				}
+			}()
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := s.Read(buf)
+					mu.Lock()
+					cut := sent > body
+					sent = 0
+					mu.Unlock()
+					if cut {
+						c.Close()
+						s.Close()
+						return
+					}
+					if n > 0 {
+						c.Write(buf[:n])
+					}
+					if err != nil {
+						c.Close()
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr)
+}
+
+// The connection fails after the relay took the message (its answer to
+// the end of the data is lost): the send is uncertain, never retried, and
+// the message arrives once.
+func TestReplyLostAfterData(t *testing.T) {
+	mp := testsrv.StartMailpit(t)
+	addr := replyCutter(t, fmt.Sprintf("127.0.0.1:%d", mp.SMTPPort), 16<<10)
+	t.Setenv("TEST_SMTP_USER", mp.User)
+	t.Setenv("TEST_SMTP_PASSWORD", mp.Password)
+	ch, err := smtp.New(&config.EmailChannel{Host: "localhost", Port: addr.Port, CAFile: mp.CAFile,
+		Username: "env:TEST_SMTP_USER", Password: "env:TEST_SMTP_PASSWORD", From: "security@acme.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	_, err = ch.Send(context.Background(), notify.Envelope{Key: "once", To: onus.Person{Email: "jane@acme.com"}, Subject: "once",
+		Text: strings.Repeat("Your laptop needs you. ", 2000)})
+	if !errors.Is(err, notify.ErrUncertain) || errors.Is(err, notify.ErrPermanent) {
+		t.Fatalf("send = %v, want an uncertain failure", err)
+	}
+	if n := len(mp.Messages(t)); n != 1 {
+		t.Fatalf("%d messages arrived, want 1: the relay had it", n)
+	}
+}

@@ -87,7 +87,14 @@ func (c *Channel) Send(ctx context.Context, e notify.Envelope) (string, error) {
 }
 
 // Post sends a signed body, for this channel and for Teams.
+//
+// The URL may be a secret (a Teams incoming webhook): errors never hold it.
 func Post(ctx context.Context, client *http.Client, url string, secret []byte, key string, body []byte, now func() time.Time) (string, error) {
+	id, err := post(ctx, client, url, secret, key, body, now)
+	return id, notify.Redact(err, append(notify.URLSecrets(url), string(secret))...)
+}
+
+func post(ctx context.Context, client *http.Client, url string, secret []byte, key string, body []byte, now func() time.Time) (string, error) {
 	if now == nil {
 		now = onus.SystemClock.Now // signatures are operational time
 	}

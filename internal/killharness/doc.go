@@ -1,0 +1,28 @@
+// Package killharness kills onus at random points and checks that nothing
+// was lost, doubled or left behind. It builds the onus binary, copies the
+// example organisation, points its e-mail channel at a real mailpit, and
+// then, round after round, starts "onus run" or "onus nudge" and kills it
+// with SIGKILL after a random delay. The clock (--now) moves on a few
+// minutes each round, so that the next round finds the messages a killed
+// dispatcher held; every few rounds it moves to the next working day, so
+// that new reminders are due. At the end one uninterrupted run and nudge
+// settle everything, and the harness reports:
+//
+//   - messages lost (recorded as sent but never arrived, or still waiting
+//     when they were due), duplicated (arrived twice), uncertain (the
+//     dispatcher died while handing them over; a person checks them);
+//   - ledger differences against a copy that was never killed and ran the
+//     same evaluations at the same times (state, owner and due date of
+//     every finding), findings with other than one "opened" event, and
+//     sent messages whose findings lack exactly one "told" line.
+//
+// A killed "onus run" is run again at once at the same time, as an
+// operator or the next cron tick would; a killed "onus nudge" is left for
+// the next round to recover.
+//
+// The short version runs in the test suite (scripts/test). The long one:
+//
+//	ONUS_KILLS=200 go test ./internal/killharness -run TestKillHarness -v -timeout 60m
+//
+// ONUS_KILL_SEED repeats a sequence of kill points.
+package killharness

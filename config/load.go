@@ -232,12 +232,6 @@ func (d *document) line(path string) int {
 	return n.GetToken().Position.Line
 }
 
-// keyLine returns the line of the key of a mapping entry, which is where a
-// reader looks for "sources[2].kind".
-func (d *document) keyLine(path string) int {
-	return d.line(path)
-}
-
 func (d *document) root() ast.Node {
 	if d.ast == nil || len(d.ast.Docs) == 0 || d.ast.Docs[0].Body == nil {
 		return nil

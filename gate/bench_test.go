@@ -52,7 +52,7 @@ func benchSARIF(n int) []byte {
 	for i := range results {
 		results[i] = map[string]any{"ruleId": fmt.Sprintf("CVE-2024-%05d", i%500), "ruleIndex": i % 500, "level": "error",
 			"message": map[string]any{"text": fmt.Sprintf("Package: lib%d\nInstalled Version: 1.0\nVulnerability CVE-2024-%05d", i, i%500)},
-			"locations": []any{map[string]any{"physicalLocation": map[string]any{"artifactLocation": map[string]any{"uri": fmt.Sprintf("go.mod")},
+			"locations": []any{map[string]any{"physicalLocation": map[string]any{"artifactLocation": map[string]any{"uri": "go.mod"},
 				"region": map[string]any{"startLine": 1 + i%300}}}}}
 	}
 	b, _ := json.Marshal(map[string]any{"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

@@ -225,8 +225,10 @@ func (s *DB) moveFinding(ctx context.Context, tx *sql.Tx, x *onus.Exception, d D
 	if err != nil {
 		return err
 	}
-	from, to, note := f.State, f.State, ""
-	exception := f.Exception
+	from := f.State
+	var to onus.State
+	var exception int64
+	var note string
 	switch {
 	case d.To == onus.ExceptionApproved && (f.State == onus.StateOpen || f.State == onus.StateExempted):
 		to, exception = onus.StateExempted, x.ID

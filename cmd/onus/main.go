@@ -299,8 +299,6 @@ func (a *app) parseNow(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func join(s []string) string { return strings.Join(s, ", ") }
-
 // parseID reads the id of a finding, an exception or an outbox message
 // ("13" or "#13", as listings show them).
 func parseID(arg, what string) (int64, error) {

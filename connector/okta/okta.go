@@ -1,0 +1,188 @@
+// Package okta reads Okta's users, each user's enrolled factors, and
+// devices through the Okta Management API, with an API token (SSWS),
+// Link-header pagination and Okta's X-Rate-Limit-* headers.
+package okta
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/buger/jsonparser"
+
+	"github.com/onus-sec/onus/connector"
+)
+
+func init() {
+	connector.Register(&connector.Spec{
+		Name:      "okta",
+		Title:     "Okta",
+		Doc:       "docs/connectors/okta.md",
+		Resources: []string{"users", "factors", "devices"},
+		Options: []connector.Option{
+			{Name: "domain", Help: "your Okta domain (acme.okta.com) or its URL", Required: true},
+			{Name: "limit", Help: "records per page (Okta allows up to 200 users and 200 devices)", Default: "200"},
+			{Name: "search", Help: "Okta search expression for users (status eq \"ACTIVE\"); all but deprovisioned users when empty"},
+			{Name: "concurrency", Help: "factor requests in flight at once (factors)", Default: "4"},
+		},
+		Credentials: []connector.Option{
+			{Name: "token", Help: "an API token of a read-only admin (sent as SSWS)", Required: true},
+		},
+		Open: open,
+	})
+}
+
+type conn struct {
+	c           *connector.Client
+	base        string
+	resource    string
+	limit       int
+	search      string
+	concurrency int
+}
+
+func open(s *connector.Settings) (connector.Connector, error) {
+	base, err := s.URL("domain")
+	if err != nil {
+		return nil, err
+	}
+	k := &conn{c: s.Client, base: base, resource: s.Option("resource"), search: s.Option("search")}
+	if k.limit, err = s.Int("limit"); err != nil {
+		return nil, err
+	}
+	if k.concurrency, err = s.Int("concurrency"); err != nil {
+		return nil, err
+	}
+	k.concurrency = max(k.concurrency, 1)
+	tok, err := s.Secret("token")
+	if err != nil {
+		return nil, err
+	}
+	k.c.Auth = &connector.HeaderAuth{Value: "SSWS " + tok}
+	return k, nil
+}
+
+func (k *conn) first() string {
+	q := url.Values{"limit": {strconv.Itoa(k.limit)}}
+	switch k.resource {
+	case "devices":
+		q.Set("expand", "userSummary")
+		return k.base + "/api/v1/devices?" + q.Encode()
+	default:
+		if k.search != "" {
+			q.Set("search", k.search)
+		}
+		return k.base + "/api/v1/users?" + q.Encode()
+	}
+}
+
+// Check reads one user (or device), and for factors that user's factors.
+func (k *conn) Check(ctx context.Context) (connector.Page, error) {
+	u := connector.WithQuery(k.first(), url.Values{"limit": {"1"}})
+	res, err := k.c.Get(ctx, u)
+	if err != nil {
+		return connector.Page{}, err
+	}
+	pg, err := k.c.Records(res, http.MethodGet, "")
+	if err != nil || k.resource != "factors" {
+		return pg, err
+	}
+	return k.factors(ctx, pg)
+}
+
+func (k *conn) Pull(ctx context.Context, emit func(connector.Page) error) error {
+	return connector.Pages(k.first(), func(u string) (string, error) {
+		res, err := k.c.Get(ctx, u)
+		if err != nil {
+			return "", err
+		}
+		pg, err := k.c.Records(res, http.MethodGet, "")
+		if err != nil {
+			return "", err
+		}
+		if k.resource == "factors" {
+			if pg, err = k.factors(ctx, pg); err != nil {
+				return "", err
+			}
+		}
+		return connector.NextLink(res.Header, u), emit(pg)
+	})
+}
+
+// factors turns a page of users into one record per user, shaped
+// {"userId": …, "factors": [GET /api/v1/users/{id}/factors]}, fetching a
+// few users' factors at once.
+func (k *conn) factors(ctx context.Context, users connector.Page) (connector.Page, error) {
+	out := connector.Page{Where: users.Where + " with each user's factors", Objects: make([][]byte, len(users.Objects))}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		next     = make(chan int)
+	)
+	for w := 0; w < k.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				obj, n, err := k.userFactors(ctx, users.Objects[i], i)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				out.Objects[i] = obj
+				out.Bytes += n
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for i := range users.Objects {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return out, firstErr
+	}
+	return out, ctx.Err()
+}
+
+func (k *conn) userFactors(ctx context.Context, user []byte, i int) ([]byte, int, error) {
+	id, err := jsonparser.GetString(user, "id")
+	if err != nil || id == "" {
+		return nil, 0, fmt.Errorf("okta: user %d of the page has no id", i+1)
+	}
+	res, err := k.c.Get(ctx, k.base+"/api/v1/users/"+url.PathEscape(id)+"/factors")
+	if err != nil {
+		return nil, 0, err
+	}
+	pg, err := k.c.Records(res, http.MethodGet, "")
+	if err != nil {
+		return nil, 0, err
+	}
+	qid, _ := json.Marshal(id)
+	obj := make([]byte, 0, len(res.Body)+len(qid)+24)
+	obj = append(obj, `{"userId":`...)
+	obj = append(obj, qid...)
+	obj = append(obj, `,"factors":[`...)
+	for j, f := range pg.Objects {
+		if j > 0 {
+			obj = append(obj, ',')
+		}
+		obj = append(obj, f...)
+	}
+	obj = append(obj, "]}"...)
+	return obj, len(res.Body), nil
+}

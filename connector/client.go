@@ -151,8 +151,11 @@ func (c *Client) Do(ctx context.Context, method, target string, body []byte, hdr
 		}
 		var he *Error
 		retryable, delay := false, time.Duration(0)
+		isHTTP := errors.As(err, &he)
 		switch {
-		case errors.As(err, &he) && he.Status == http.StatusUnauthorized:
+		case !isHTTP || he.Status == 0:
+			retryable = true // a timeout, a reset connection
+		case he.Status == http.StatusUnauthorized:
 			// A token can expire or be revoked between two pages; one new
 			// token is worth a try, a second refusal is the answer.
 			if c.Auth != nil && !refreshed && c.Auth.Refresh() {
@@ -162,18 +165,16 @@ func (c *Client) Do(ctx context.Context, method, target string, body []byte, hdr
 				attempt--
 				continue
 			}
-		case errors.As(err, &he) && (he.Status == http.StatusTooManyRequests || he.Status == http.StatusServiceUnavailable):
+		case he.Status == http.StatusTooManyRequests || he.Status == http.StatusServiceUnavailable:
 			retryable = true
 			if d, ok := retryAfter(he.header, c.backoff(attempt)); ok {
 				delay = d
 			}
-		case errors.As(err, &he) && he.Status >= 500:
+		case he.Status >= 500:
 			retryable = true
-		case errors.As(err, &he):
+		default:
 			// Another 4xx: the request itself is wrong; asking again will
 			// not change the answer.
-		default:
-			retryable = true // a timeout, a reset connection
 		}
 		if !retryable || attempt >= c.Retries {
 			if retryable && attempt > 0 {

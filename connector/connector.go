@@ -106,11 +106,11 @@ func Register(spec *Spec) {
 	}
 	specs[spec.Name] = spec
 	source.Register(spec.Name, func(src *config.Source, dir string) (source.Reader, error) {
-		c, err := Open(src, dir, slog.Default())
+		h, err := Open(src, dir, slog.Default())
 		if err != nil {
 			return nil, err
 		}
-		return &reader{name: src.Name, vendor: spec.Name, conn: c}, nil
+		return h.Reader(), nil
 	})
 }
 
@@ -150,9 +150,22 @@ type Settings struct {
 	Client *Client
 }
 
+// Handle is an opened connector with its spec and HTTP client, whose
+// counters say how many requests, retries and waits a pull took.
+type Handle struct {
+	Connector
+	Spec   *Spec
+	Client *Client
+}
+
+// Reader returns the connector as a source reader.
+func (h *Handle) Reader() source.Reader {
+	return &reader{vendor: h.Spec.Name, conn: h.Connector}
+}
+
 // Open checks a source's connector settings and opens its connector. log
 // receives retries and rate-limit waits; nil logs nothing.
-func Open(src *config.Source, dir string, log *slog.Logger) (Connector, error) {
+func Open(src *config.Source, dir string, log *slog.Logger) (*Handle, error) {
 	spec := specs[src.Connector]
 	if spec == nil {
 		return nil, onus.Errorf(onus.EINVALID, "source %s: no connector called %q (available: %s)", src.Name, src.Connector, strings.Join(Names(), ", "))
@@ -197,7 +210,11 @@ func Open(src *config.Source, dir string, log *slog.Logger) (Connector, error) {
 		return nil, err
 	}
 	s.Client = client
-	return spec.Open(s)
+	c, err := spec.Open(s)
+	if err != nil {
+		return nil, err
+	}
+	return &Handle{Connector: c, Spec: spec, Client: client}, nil
 }
 
 func (s *Settings) newClient(log *slog.Logger) (*Client, error) {

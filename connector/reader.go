@@ -10,8 +10,8 @@ import (
 // reader adapts a Connector to the source package: every page is mapped
 // as it arrives, by the source's own map: and links:.
 type reader struct {
-	name, vendor string
-	conn         Connector
+	vendor string
+	conn   Connector
 }
 
 var _ source.Reader = (*reader)(nil)

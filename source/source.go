@@ -109,6 +109,9 @@ type Options struct {
 	MaxBad   float64
 	Progress Progress
 	Now      time.Time
+	// Reader, when set, reads the source instead of the registered reader
+	// (a connector the caller opened, to watch its requests).
+	Reader Reader
 }
 
 // Read reads one source: it opens the reader registered for the source's
@@ -121,6 +124,9 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 		name = config.FormatOf(src.From)
 	}
 	open, ok := openers[name]
+	if o.Reader != nil {
+		open, ok = func(*config.Source, string) (Reader, error) { return o.Reader, nil }, true
+	}
 	if !ok {
 		if src.Connector != "" {
 			return nil, onus.Errorf(onus.EINVALID, "source %s: no connector called %q (available: %s)", src.Name, name, strings.Join(Registered(), ", "))

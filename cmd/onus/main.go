@@ -129,6 +129,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 		a.raciCmd(), a.exceptCmd(), a.exceptionsCmd(), a.exceptionCmd(), a.whoisCmd(),
 		a.nudgeCmd(), a.outboxCmd(),
 	)
+	root.AddCommand(a.connectorsCmd(), a.sourcesCmd())
 	return root
 }
 
@@ -145,6 +146,7 @@ func (a *app) setup() error {
 		return onus.Errorf(onus.EINVALID, "unknown log level %q (want debug, info, warn or error)", a.logLevel)
 	}
 	a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+	slog.SetDefault(a.log) // connectors opened by the source registry log here
 	if a.memLimit != "" {
 		n, err := parseBytes(a.memLimit)
 		if err != nil {

@@ -100,8 +100,10 @@ func TestHTTPJSON(t *testing.T) {
 			want:    523,
 		},
 		{
-			name:    "the vendor's refusal in its words",
-			handler: func(w http.ResponseWriter, r *http.Request) { connectortest.JSON(w, 403, `{"message":"Resource not accessible by integration"}`) },
+			name: "the vendor's refusal in its words",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				connectortest.JSON(w, 403, `{"message":"Resource not accessible by integration"}`)
+			},
 			wantErr: "403 Forbidden: Resource not accessible by integration",
 		},
 		{

@@ -170,6 +170,12 @@ func (c *Client) Do(ctx context.Context, method, target string, body []byte, hdr
 			if d, ok := retryAfter(he.header, c.backoff(attempt)); ok {
 				delay = d
 			}
+		case he.Status == http.StatusForbidden && (he.header.Get("Retry-After") != "" || firstHeader(he.header, "X-RateLimit-Remaining", "X-Rate-Limit-Remaining") == "0"):
+			// GitHub's rate limits answer 403 with these headers.
+			retryable = true
+			if d, ok := retryAfter(he.header, c.backoff(attempt)); ok {
+				delay = d
+			}
 		case he.Status >= 500:
 			retryable = true
 		default:

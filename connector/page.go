@@ -218,3 +218,15 @@ func Pages(first string, fetch func(url string) (next string, err error)) error 
 	}
 	return nil
 }
+
+// CheckObject checks that a whole response body is one well-formed JSON
+// object, for APIs that return one record per request.
+func CheckObject(body []byte) error {
+	if !json.Valid(body) {
+		return fmt.Errorf("the response is not valid JSON: %s", jsonProblem(body))
+	}
+	if firstByte(body) != '{' {
+		return fmt.Errorf("the response is not a JSON object")
+	}
+	return nil
+}

@@ -36,6 +36,9 @@ func rateHeaders(w http.ResponseWriter) {
 func (s *Server) Okta(users [][]byte, factors map[string][]byte, devices [][]byte) {
 	auth := func(w http.ResponseWriter, r *http.Request) bool {
 		rateHeaders(w)
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			return s.Bearer(w, r, OktaInvalidToken)
+		}
 		if r.Header.Get("Authorization") != "SSWS "+s.APIToken {
 			JSON(w, 401, OktaInvalidToken)
 			return false

@@ -14,6 +14,7 @@ import (
 
 	"github.com/buger/jsonparser"
 
+	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/connector"
 )
 
@@ -28,9 +29,13 @@ func init() {
 			{Name: "limit", Help: "records per page (Okta allows up to 200 users and 200 devices)", Default: "200"},
 			{Name: "search", Help: "Okta search expression for users (status eq \"ACTIVE\"); all but deprovisioned users when empty"},
 			{Name: "concurrency", Help: "factor requests in flight at once (factors)", Default: "4"},
+			{Name: "key_id", Help: "the kid of the service app's public key (OAuth)"},
+			{Name: "scopes", Help: "OAuth scopes to ask for; the read scope of the resource by default"},
 		},
 		Credentials: []connector.Option{
-			{Name: "token", Help: "an API token of a read-only admin (sent as SSWS)", Required: true},
+			{Name: "token", Help: "an API token of a read-only admin (sent as SSWS); or use client_id and private_key"},
+			{Name: "client_id", Help: "client id of an API service app (OAuth 2.0 client credentials with a private-key JWT)"},
+			{Name: "private_key", Help: "the service app's RSA private key in PEM (file:PATH)"},
 		},
 		Open: open,
 	})
@@ -58,12 +63,42 @@ func open(s *connector.Settings) (connector.Connector, error) {
 		return nil, err
 	}
 	k.concurrency = max(k.concurrency, 1)
-	tok, err := s.Secret("token")
-	if err != nil {
-		return nil, err
+	switch {
+	case s.HasCredential("token"):
+		tok, err := s.Secret("token")
+		if err != nil {
+			return nil, err
+		}
+		k.c.Auth = &connector.HeaderAuth{Value: "SSWS " + tok}
+	case s.HasCredential("client_id") || s.HasCredential("private_key"):
+		id, err := s.Secret("client_id")
+		if err != nil {
+			return nil, err
+		}
+		pemKey, err := s.Secret("private_key")
+		if err != nil {
+			return nil, err
+		}
+		key, err := connector.ParseRSAKey(pemKey)
+		if err != nil {
+			return nil, onus.Errorf(onus.EINVALID, "source %s: credentials.private_key: %v", s.Source, err)
+		}
+		scopes := s.List("scopes")
+		if len(scopes) == 0 {
+			scopes = []string{readScopes[k.resource]}
+		}
+		k.c.Auth = &connector.OAuth{Vendor: k.c.Vendor, Source: connector.PrivateKeyJWT(k.c, base+"/oauth2/v1/token", id, s.Option("key_id"), key, scopes)}
+	default:
+		return nil, onus.Errorf(onus.EINVALID, "source %s: connector okta needs credentials.token, or credentials.client_id and credentials.private_key", s.Source)
 	}
-	k.c.Auth = &connector.HeaderAuth{Value: "SSWS " + tok}
 	return k, nil
+}
+
+// readScopes are the least-privilege OAuth scopes of each resource.
+var readScopes = map[string]string{
+	"users":   "okta.users.read",
+	"factors": "okta.users.read",
+	"devices": "okta.devices.read",
 }
 
 func (k *conn) first() string {

@@ -59,6 +59,9 @@ type Client struct {
 	MaxBody int64
 	// Log receives retries and waits; never credentials or bodies.
 	Log *slog.Logger
+	// OnWait, when set, is told of each wait before it starts (for a
+	// progress display).
+	OnWait func(d time.Duration, reason string)
 
 	stats Stats
 }
@@ -369,6 +372,9 @@ func firstHeader(h http.Header, names ...string) string {
 func (c *Client) wait(ctx context.Context, method, target string, d time.Duration, why string) error {
 	c.log().Info("waiting before the next request", "wait", d.Round(time.Millisecond).String(), "reason", why, "request", method+" "+target)
 	c.stats.Waited.Add(int64(d))
+	if c.OnWait != nil {
+		c.OnWait(d, why)
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

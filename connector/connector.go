@@ -160,7 +160,7 @@ type Handle struct {
 
 // Reader returns the connector as a source reader.
 func (h *Handle) Reader() source.Reader {
-	return &reader{vendor: h.Spec.Name, conn: h.Connector}
+	return &reader{vendor: h.Spec.Name, h: h}
 }
 
 // Open checks a source's connector settings and opens its connector. log

@@ -42,6 +42,13 @@ type Progress interface {
 	Add(n int64)
 }
 
+// Noter is implemented by progress displays that can show a short status
+// beside the bytes: a connector's pages, records and rate-limit waits.
+type Noter interface {
+	// Note replaces the status.
+	Note(status string)
+}
+
 // Opener makes a reader for a source; dir is the configuration directory
 // that relative paths are resolved against.
 type Opener func(src *config.Source, dir string) (Reader, error)
@@ -236,6 +243,11 @@ type countingProgress struct {
 
 func (c *countingProgress) Start(total int64) { c.next.Start(total) }
 func (c *countingProgress) Add(n int64)       { c.n.Add(n); c.next.Add(n) }
+func (c *countingProgress) Note(s string) {
+	if n, ok := c.next.(Noter); ok {
+		n.Note(s)
+	}
+}
 
 // progressReader reports bytes as they are read.
 type progressReader struct {

@@ -154,7 +154,7 @@ func TestConnectorSettings(t *testing.T) {
 		{"missing option", config.Source{Connector: "okta", Credentials: map[string]string{"token": "env:T_TOKEN"}}, "connector okta needs options.domain"},
 		{"unknown option", config.Source{Connector: "okta", Options: map[string]string{"domain": "a.okta.com", "domian": "x"}}, `connector okta has no option "domian"`},
 		{"unknown resource", config.Source{Connector: "okta", Options: map[string]string{"domain": "a.okta.com", "resource": "groups"}}, `cannot read "groups" (options.resource is one of users, factors, devices)`},
-		{"missing credential", config.Source{Connector: "okta", Options: map[string]string{"domain": "a.okta.com"}}, "needs credentials.token (env:NAME or file:PATH)"},
+		{"missing credential", config.Source{Connector: "okta", Options: map[string]string{"domain": "a.okta.com"}}, "connector okta needs credentials.token, or credentials.client_id and credentials.private_key"},
 		{"unset variable", config.Source{Connector: "okta", Options: map[string]string{"domain": "a.okta.com"}, Credentials: map[string]string{"token": "env:T_NOT_SET"}}, "credentials.token: the environment variable T_NOT_SET is not set"},
 		{"secret in the config", config.Source{Connector: "okta", Options: map[string]string{"domain": "a.okta.com"}, Credentials: map[string]string{"token": "00abcdef"}}, "credential token must be env:NAME or file:PATH"},
 		{"bad number", config.Source{Connector: "jamf", Options: map[string]string{"url": "x", "page_size": "lots"}, Credentials: map[string]string{"client_id": "env:T_TOKEN", "client_secret": "env:T_TOKEN"}}, `options.page_size is "lots", not a whole number`},

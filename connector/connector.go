@@ -163,9 +163,36 @@ func (h *Handle) Reader() source.Reader {
 	return &reader{vendor: h.Spec.Name, h: h}
 }
 
+// Validate checks a source's connector settings without reading its
+// credentials, so that "onus validate" can run where the secrets are not:
+// the connector exists, every option and credential is one it knows,
+// required ones are set, credentials are env: or file: references, and the
+// resource is one it reads. The error names the source and the key.
+func Validate(src *config.Source) error {
+	_, err := settings(src, "")
+	return err
+}
+
 // Open checks a source's connector settings and opens its connector. log
 // receives retries and rate-limit waits; nil logs nothing.
 func Open(src *config.Source, dir string, log *slog.Logger) (*Handle, error) {
+	s, err := settings(src, dir)
+	if err != nil {
+		return nil, err
+	}
+	client, err := s.newClient(log)
+	if err != nil {
+		return nil, err
+	}
+	s.Client = client
+	c, err := s.Spec.Open(s)
+	if err != nil {
+		return nil, err
+	}
+	return &Handle{Connector: c, Spec: s.Spec, Client: client}, nil
+}
+
+func settings(src *config.Source, dir string) (*Settings, error) {
 	spec := specs[src.Connector]
 	if spec == nil {
 		return nil, onus.Errorf(onus.EINVALID, "source %s: no connector called %q (available: %s)", src.Name, src.Connector, strings.Join(Names(), ", "))
@@ -192,6 +219,8 @@ func Open(src *config.Source, dir string, log *slog.Logger) (*Handle, error) {
 		knownCred[o.Name] = true
 		if v, ok := src.Credentials[o.Name]; ok {
 			s.Credentials[o.Name] = v
+		} else if o.Required {
+			return nil, onus.Errorf(onus.EINVALID, "source %s: connector %s needs credentials.%s (%s; env:NAME or file:PATH)", src.Name, spec.Name, o.Name, o.Help)
 		}
 	}
 	for k, v := range src.Credentials {
@@ -205,16 +234,15 @@ func Open(src *config.Source, dir string, log *slog.Logger) (*Handle, error) {
 	if r := s.Options["resource"]; len(spec.Resources) > 0 && !contains(spec.Resources, r) {
 		return nil, onus.Errorf(onus.EINVALID, "source %s: connector %s cannot read %q (options.resource is one of %s)", src.Name, spec.Name, r, strings.Join(spec.Resources, ", "))
 	}
-	client, err := s.newClient(log)
-	if err != nil {
+	for _, name := range []string{"timeout", "max_wait"} {
+		if _, err := s.Duration(name); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.Int("retries"); err != nil {
 		return nil, err
 	}
-	s.Client = client
-	c, err := spec.Open(s)
-	if err != nil {
-		return nil, err
-	}
-	return &Handle{Connector: c, Spec: spec, Client: client}, nil
+	return s, nil
 }
 
 func (s *Settings) newClient(log *slog.Logger) (*Client, error) {

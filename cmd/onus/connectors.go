@@ -293,3 +293,18 @@ func writeSourceTest(a *app, r *sourceTest) {
 	}
 	fmt.Fprintf(a.stdout, "  took:     %.2fs\n", r.Seconds)
 }
+
+// connectorProblems checks every connector source's settings (not its
+// secrets), with the line the source is declared on.
+func connectorProblems(cfg *config.Config) config.Problems {
+	var probs config.Problems
+	for _, s := range cfg.Sources {
+		if s.Connector == "" {
+			continue
+		}
+		if err := connector.Validate(s); err != nil {
+			probs = append(probs, &config.Problem{File: cfg.File, Line: s.Line, Message: onus.ErrorMessage(err)})
+		}
+	}
+	return probs
+}

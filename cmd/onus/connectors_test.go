@@ -92,4 +92,14 @@ func TestSourcesTest(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, `no source called "nope"`) {
 		t.Errorf("unknown source (exit %d): %s", code, errs)
 	}
+
+	// A misspelt option is caught by validate, with the source's line,
+	// without the credentials being needed.
+	os.Unsetenv("TEST_OKTA_TOKEN")
+	b, _ = os.ReadFile(path)
+	os.WriteFile(path, bytes.Replace(b, []byte("options: { domain: "), []byte("options: { domian: "), 1), 0o644)
+	_, errs, code = cli(t, "validate", dir)
+	if code != 1 || !strings.Contains(errs, "onus.yaml:86: source okta: connector okta needs options.domain") {
+		t.Errorf("validate (exit %d): %s", code, errs)
+	}
 }

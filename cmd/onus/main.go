@@ -196,6 +196,9 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if probs := connectorProblems(cfg); len(probs) > 0 {
+		return nil, probs
+	}
 	if _, err := evaluate.Compile(cfg, time.Now()); err != nil {
 		return nil, err
 	}

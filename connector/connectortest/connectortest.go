@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/buger/jsonparser"
+
+	"github.com/onus-sec/onus"
 )
 
 // Fault is a misbehaviour injected into the responses of a path.
@@ -61,6 +63,9 @@ type Server struct {
 	TokenUses int
 	// APIToken is the static token the API accepts (Okta, Fleet, GitHub).
 	APIToken string
+	// Clock dates rate-limit resets and scroll expiries; the Unix epoch
+	// when nil (only packages under cmd/ read the machine's clock).
+	Clock onus.Clock
 
 	tokens map[string]int // token → uses left (-1: unlimited)
 	issued int
@@ -71,6 +76,13 @@ func New() *Server {
 	s := &Server{Mux: http.NewServeMux(), counts: map[*Fault]int{}, tokens: map[string]int{}, ClientID: "onus-client", ClientSecret: "s3cret", APIToken: "api-token"}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+func (s *Server) now() time.Time {
+	if s.Clock == nil {
+		return time.Unix(0, 0)
+	}
+	return s.Clock.Now()
 }
 
 // Inject adds a fault.

@@ -23,10 +23,10 @@ const (
 	GraphThrottled   = `{"error":{"code":"TooManyRequests","message":"Too many requests. Retry after the time in the Retry-After header.","innerError":{"code":"ActivityLimitReached"}}}`
 )
 
-func rateHeaders(w http.ResponseWriter) {
+func (s *Server) rateHeaders(w http.ResponseWriter) {
 	w.Header().Set("X-Rate-Limit-Limit", "600")
 	w.Header().Set("X-Rate-Limit-Remaining", "599")
-	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(time.Now().Add(time.Minute).Unix(), 10))
+	w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(s.now().Add(time.Minute).Unix(), 10))
 }
 
 // Okta serves /api/v1/users, /api/v1/users/{id}/factors and
@@ -35,7 +35,7 @@ func rateHeaders(w http.ResponseWriter) {
 // headers. factors maps a user id to the JSON array of their factors.
 func (s *Server) Okta(users [][]byte, factors map[string][]byte, devices [][]byte) {
 	auth := func(w http.ResponseWriter, r *http.Request) bool {
-		rateHeaders(w)
+		s.rateHeaders(w)
 		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 			return s.Bearer(w, r, OktaInvalidToken)
 		}
@@ -153,7 +153,7 @@ func (s *Server) Falcon(devices [][]byte) {
 			next = fmt.Sprintf("scroll-%d", start+len(page))
 		}
 		var b strings.Builder
-		fmt.Fprintf(&b, `{"meta":{"query_time":0.004,"pagination":{"total":%d,"offset":%q,"expires_at":%d},"powered_by":"device-api","trace_id":"t"},"resources":[`, len(ids), next, time.Now().Add(2*time.Minute).UnixNano())
+		fmt.Fprintf(&b, `{"meta":{"query_time":0.004,"pagination":{"total":%d,"offset":%q,"expires_at":%d},"powered_by":"device-api","trace_id":"t"},"resources":[`, len(ids), next, s.now().Add(2*time.Minute).UnixNano())
 		for i, id := range page {
 			if i > 0 {
 				b.WriteByte(',')

@@ -179,3 +179,58 @@ func window(objs [][]byte, start, n int) [][]byte {
 	start = min(start, len(objs))
 	return objs[start:min(start+n, len(objs))]
 }
+
+func TestHTTPCSV(t *testing.T) {
+	t.Setenv("T_TOKEN", "api-token")
+	var b strings.Builder
+	b.WriteString("\xef\xbb\xbfEmployee ID,Work Email,Department,Manager Email\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "%d,p%d@acme.example,\"Research, Applied\",boss@acme.example\n", 1000+i, i)
+	}
+	csvBody := b.String()
+	for _, tc := range []struct {
+		name    string
+		fault   *connectortest.Fault
+		want    int
+		wantErr string
+	}{
+		{name: "whole file", want: 300},
+		{name: "cut off halfway", fault: &connectortest.Fault{Path: "/export.csv", At: 1, Truncate: true}, wantErr: "malformed CSV: parse error on line 152"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := connectortest.New()
+			defer s.Close()
+			s.Mux.HandleFunc("/export.csv", func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != "Bearer api-token" {
+					w.WriteHeader(401)
+					return
+				}
+				w.Header().Set("Content-Type", "text/csv")
+				w.Write([]byte(csvBody))
+			})
+			if tc.fault != nil {
+				s.Inject(*tc.fault)
+			}
+			src := &config.Source{Name: "hr", Connector: "http", Options: map[string]string{"url": s.URL + "/export.csv", "format": "csv", "retries": "0"},
+				Credentials: map[string]string{"token": "env:T_TOKEN"},
+				Map:         config.Map{ID: "Employee ID", Keys: map[string]config.Paths{"email": {"Work Email"}}, Fields: map[string]*config.Field{"department": {Path: "Department"}}}}
+			res, err := read(t, src)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs := res.Snapshot.Records
+			if len(recs) != tc.want {
+				t.Fatalf("%d records, want %d", len(recs), tc.want)
+			}
+			if recs[0].ID != "1000" || recs[0].Attrs[0] != "Research, Applied" {
+				t.Errorf("first record %+v", recs[0])
+			}
+		})
+	}
+}

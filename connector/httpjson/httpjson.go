@@ -5,7 +5,11 @@
 package httpjson
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,10 +22,12 @@ import (
 func init() {
 	connector.Register(&connector.Spec{
 		Name:  "http",
-		Title: "HTTP JSON API",
+		Title: "HTTP API (JSON or CSV)",
 		Doc:   "docs/connectors/http.md",
 		Options: []connector.Option{
 			{Name: "url", Help: "the URL of the first page", Required: true},
+			{Name: "format", Help: "json, or csv for a CSV file with a header row (one request, no pagination)", Default: "json"},
+			{Name: "delimiter", Help: "the CSV delimiter", Default: ","},
 			{Name: "records", Help: "dotted path of the record list in each response (empty: the response is the list)"},
 			{Name: "pagination", Help: "link (Link header), next_url (a URL in the body), cursor (a token in the body, sent back as a query parameter), page (page numbers) or none", Default: "link"},
 			{Name: "next", Help: "dotted path of the next URL (next_url) or of the cursor (cursor) in the body"},
@@ -46,6 +52,8 @@ func init() {
 
 type conn struct {
 	c                       *connector.Client
+	csv                     bool
+	delimiter               rune
 	url, records, mode, nxt string
 	cursorParam             string
 	pageParam, sizeParam    string
@@ -59,6 +67,18 @@ func open(s *connector.Settings) (connector.Connector, error) {
 	}
 	k := &conn{c: s.Client, url: u, records: s.Option("records"), mode: s.Option("pagination"), nxt: s.Option("next"),
 		cursorParam: s.Option("cursor_param"), pageParam: s.Option("page_param"), sizeParam: s.Option("size_param")}
+	switch f := s.Option("format"); f {
+	case "json":
+	case "csv":
+		k.csv = true
+		d := []rune(s.Option("delimiter"))
+		if len(d) != 1 {
+			return nil, onus.Errorf(onus.EINVALID, "source %s: options.delimiter must be one character", s.Source)
+		}
+		k.delimiter = d[0]
+	default:
+		return nil, onus.Errorf(onus.EINVALID, "source %s: options.format %q is not json or csv", s.Source, f)
+	}
 	switch k.mode {
 	case "link", "none", "page":
 	case "next_url", "cursor":
@@ -99,6 +119,13 @@ func open(s *connector.Settings) (connector.Connector, error) {
 }
 
 func (k *conn) Pull(ctx context.Context, emit func(connector.Page) error) error {
+	if k.csv {
+		pg, err := k.fetchCSV(ctx)
+		if err != nil {
+			return err
+		}
+		return emit(pg)
+	}
 	if k.mode == "page" {
 		for page := k.firstPage; ; page++ {
 			u := connector.WithQuery(k.url, url.Values{k.pageParam: {strconv.Itoa(page)}, k.sizeParam: {strconv.Itoa(k.pageSize)}})
@@ -147,4 +174,47 @@ func (k *conn) fetch(ctx context.Context, u string) (connector.Page, string, err
 		}
 	}
 	return pg, next, nil
+}
+
+// fetchCSV reads a CSV file with a header row and turns each row into a
+// JSON object keyed by column name, so that the source's paths are the
+// column names, as for a CSV file source.
+func (k *conn) fetchCSV(ctx context.Context) (connector.Page, error) {
+	k.c.Header.Set("Accept", "text/csv, */*")
+	res, err := k.c.Get(ctx, k.url)
+	if err != nil {
+		return connector.Page{}, err
+	}
+	pg := connector.Page{Where: http.MethodGet + " " + res.URL, Bytes: len(res.Body)}
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(res.Body, []byte("\xef\xbb\xbf"))))
+	r.Comma = k.delimiter
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		return pg, &connector.Error{Vendor: k.c.Vendor, Method: http.MethodGet, URL: res.URL, Message: "the CSV has no header row: " + err.Error()}
+	}
+	cols := make([][]byte, len(header))
+	for i, h := range header {
+		cols[i], _ = json.Marshal(strings.TrimSpace(h))
+	}
+	for {
+		row, err := r.Read()
+		if err == io.EOF {
+			return pg, nil
+		}
+		if err != nil {
+			// A broken line fails the pull: a CSV cut off halfway is a
+			// partial download, not a smaller organisation.
+			return pg, &connector.Error{Vendor: k.c.Vendor, Method: http.MethodGet, URL: res.URL, Message: "malformed CSV: " + err.Error()}
+		}
+		obj := []byte{'{'}
+		for i, cell := range row {
+			if i > 0 {
+				obj = append(obj, ',')
+			}
+			v, _ := json.Marshal(cell)
+			obj = append(append(append(obj, cols[i]...), ':'), v...)
+		}
+		pg.Objects = append(pg.Objects, append(obj, '}'))
+	}
 }

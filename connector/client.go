@@ -115,6 +115,7 @@ type Error struct {
 	Message             string
 
 	header http.Header // for the retry decision
+	final  bool        // asking again cannot help (a malformed URL, a body too large)
 }
 
 func (e *Error) Error() string {
@@ -156,6 +157,7 @@ func (c *Client) Do(ctx context.Context, method, target string, body []byte, hdr
 		retryable, delay := false, time.Duration(0)
 		isHTTP := errors.As(err, &he)
 		switch {
+		case isHTTP && he.final:
 		case !isHTTP || he.Status == 0:
 			retryable = true // a timeout, a reset connection
 		case he.Status == http.StatusUnauthorized:
@@ -211,7 +213,7 @@ func (c *Client) once(ctx context.Context, method, target string, body []byte, h
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return nil, &Error{Vendor: c.Vendor, Method: method, URL: target, Message: err.Error()}
+		return nil, &Error{Vendor: c.Vendor, Method: method, URL: target, Message: err.Error(), final: true}
 	}
 	for k, v := range c.Header {
 		req.Header[k] = v
@@ -239,7 +241,7 @@ func (c *Client) once(ctx context.Context, method, target string, body []byte, h
 		return nil, c.transportError(method, target, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, &Error{Vendor: c.Vendor, Method: method, URL: target, Message: fmt.Sprintf("the response is larger than %d MiB", limit>>20)}
+		return nil, &Error{Vendor: c.Vendor, Method: method, URL: target, Message: fmt.Sprintf("the response is larger than %d MiB", limit>>20), final: true}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &Error{Vendor: c.Vendor, Method: method, URL: target, Status: resp.StatusCode, Message: VendorMessage(b), header: resp.Header}

@@ -218,3 +218,14 @@ func TestNextLink(t *testing.T) {
 		})
 	}
 }
+
+func TestClientBadURLNotRetried(t *testing.T) {
+	c := newClient(time.Second)
+	_, err := c.Get(context.Background(), "http://[::1")
+	if err == nil || !strings.Contains(err.Error(), "Vendor: GET http://[::1: ") {
+		t.Fatalf("error %v", err)
+	}
+	if n := c.Stats().Retries.Load(); n != 0 {
+		t.Errorf("%d retries of a request that cannot be built", n)
+	}
+}

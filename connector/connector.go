@@ -50,6 +50,15 @@ type Checker interface {
 	Check(ctx context.Context) (Page, error)
 }
 
+// Incremental is implemented by connectors whose API can list only the
+// records changed since a time (Okta's lastUpdated).
+type Incremental interface {
+	// PullSince is Pull restricted to the records created or changed at or
+	// after since. It cannot see deletions: a full pull at least every
+	// options.full_every does.
+	PullSince(ctx context.Context, since time.Time, emit func(Page) error) error
+}
+
 // Page is one response's records.
 type Page struct {
 	// Where names the request ("GET https://acme.okta.com/api/v1/users"),
@@ -86,6 +95,8 @@ type Spec struct {
 	// Doc is the page in docs/connectors that says how to create the
 	// credentials and which scopes they need.
 	Doc string `json:"doc"`
+	// Incremental connectors get the full_every option.
+	Incremental bool `json:"incremental,omitempty"`
 	// Open makes a connector for one source. It returns an EINVALID error
 	// naming the option when the settings are wrong.
 	Open func(s *Settings) (Connector, error) `json:"-"`
@@ -99,6 +110,9 @@ var specs = map[string]*Spec{}
 func Register(spec *Spec) {
 	if _, dup := specs[spec.Name]; dup {
 		panic("connector: " + spec.Name + " registered twice")
+	}
+	if spec.Incremental {
+		spec.Options = append(spec.Options, Option{Name: "full_every", Help: "pull only what changed since the last good sync, with a full pull (which also sees deletions) at the first sync of each such period (24h); every pull is full when empty"})
 	}
 	spec.Options = append(spec.Options, commonOptions...)
 	if len(spec.Resources) > 0 {
@@ -156,6 +170,8 @@ type Handle struct {
 	Connector
 	Spec   *Spec
 	Client *Client
+	// FullEvery is options.full_every; 0 when every pull is full.
+	FullEvery time.Duration
 }
 
 // Reader returns the connector as a source reader.
@@ -189,7 +205,16 @@ func Open(src *config.Source, dir string, log *slog.Logger) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handle{Connector: c, Spec: s.Spec, Client: client}, nil
+	h := &Handle{Connector: c, Spec: s.Spec, Client: client}
+	if s.Options["full_every"] != "" {
+		if h.FullEvery, err = s.Duration("full_every"); err != nil {
+			return nil, err
+		}
+		if _, ok := c.(Incremental); !ok {
+			return nil, onus.Errorf(onus.EINVALID, "source %s: connector %s cannot pull incrementally (options.full_every)", src.Name, s.Spec.Name)
+		}
+	}
+	return h, nil
 }
 
 func settings(src *config.Source, dir string) (*Settings, error) {
@@ -241,6 +266,11 @@ func settings(src *config.Source, dir string) (*Settings, error) {
 	}
 	if _, err := s.Int("retries"); err != nil {
 		return nil, err
+	}
+	if s.Options["full_every"] != "" {
+		if _, err := s.Duration("full_every"); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

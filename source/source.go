@@ -119,6 +119,26 @@ type Options struct {
 	// Reader, when set, reads the source instead of the registered reader
 	// (a connector the caller opened, to watch its requests).
 	Reader Reader
+	// Previous returns the source's snapshot in force (nil, nil when there
+	// is none), for connectors that pull only what changed since it.
+	Previous func(ctx context.Context) (*onus.Snapshot, error)
+}
+
+// ReadInfo is what a reader may know of a read beyond its mapping: when
+// it started and the snapshot in force. Readers get it with InfoFrom.
+type ReadInfo struct {
+	Now      time.Time
+	Previous func(ctx context.Context) (*onus.Snapshot, error)
+}
+
+type readInfoKey struct{}
+
+// InfoFrom returns the ReadInfo of the read ctx belongs to.
+func InfoFrom(ctx context.Context) ReadInfo {
+	if ri, ok := ctx.Value(readInfoKey{}).(ReadInfo); ok {
+		return ri
+	}
+	return ReadInfo{}
 }
 
 // Read reads one source: it opens the reader registered for the source's
@@ -157,6 +177,7 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 		prog = nopProgress{}
 	}
 	counted := &countingProgress{next: prog}
+	ctx = context.WithValue(ctx, readInfoKey{}, ReadInfo{Now: o.Now, Previous: o.Previous})
 	batch, err := r.Read(ctx, m, counted)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.Name, err)

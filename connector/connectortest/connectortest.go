@@ -67,8 +67,9 @@ type Server struct {
 	// when nil (only packages under cmd/ read the machine's clock).
 	Clock onus.Clock
 
-	tokens map[string]int // token → uses left (-1: unlimited)
-	issued int
+	tokens    map[string]int // token → uses left (-1: unlimited)
+	oktaUsers [][]byte
+	issued    int
 }
 
 // New starts a server; register handlers on Mux. Close it when done.

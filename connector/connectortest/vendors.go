@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,26 +46,41 @@ func (s *Server) Okta(users [][]byte, factors map[string][]byte, devices [][]byt
 		}
 		return true
 	}
-	list := func(objs [][]byte) http.HandlerFunc {
-		index := map[string]int{}
-		for i, o := range objs {
-			id, _ := jsonparser.GetString(o, "id")
-			index[id] = i
-		}
+	list := func(get func() [][]byte) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if !auth(w, r) {
 				return
 			}
 			q := r.URL.Query()
-			limit := min(atoi(q.Get("limit"), 200), 200)
-			start := 0
-			if a := q.Get("after"); a != "" {
-				i, ok := index[a]
-				if !ok {
+			objs := get()
+			if search := q.Get("search"); search != "" {
+				m := lastUpdatedGT.FindStringSubmatch(search)
+				if m == nil {
 					JSON(w, 400, `{"errorCode":"E0000031","errorSummary":"Invalid search criteria.","errorCauses":[]}`)
 					return
 				}
-				start = i + 1
+				var kept [][]byte
+				for _, o := range objs {
+					if lu, _ := jsonparser.GetString(o, "lastUpdated"); lu > m[1] {
+						kept = append(kept, o)
+					}
+				}
+				objs = kept
+			}
+			limit := min(atoi(q.Get("limit"), 200), 200)
+			start := 0
+			if a := q.Get("after"); a != "" {
+				start = -1
+				for i, o := range objs {
+					if id, _ := jsonparser.GetString(o, "id"); id == a {
+						start = i + 1
+						break
+					}
+				}
+				if start < 0 {
+					JSON(w, 400, `{"errorCode":"E0000031","errorSummary":"Invalid search criteria.","errorCauses":[]}`)
+					return
+				}
 			}
 			page := window(objs, start, limit)
 			self := *r.URL
@@ -86,8 +102,16 @@ func (s *Server) Okta(users [][]byte, factors map[string][]byte, devices [][]byt
 			w.Write(Array(page))
 		}
 	}
-	s.Mux.HandleFunc("GET /api/v1/users", list(users))
-	s.Mux.HandleFunc("GET /api/v1/devices", list(devices))
+	s.mu.Lock()
+	s.oktaUsers = users
+	s.mu.Unlock()
+	getUsers := func() [][]byte {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.oktaUsers
+	}
+	s.Mux.HandleFunc("GET /api/v1/users", list(getUsers))
+	s.Mux.HandleFunc("GET /api/v1/devices", list(func() [][]byte { return devices }))
 	s.Mux.HandleFunc("GET /api/v1/users/{id}/factors", func(w http.ResponseWriter, r *http.Request) {
 		if !auth(w, r) {
 			return
@@ -99,6 +123,17 @@ func (s *Server) Okta(users [][]byte, factors map[string][]byte, devices [][]byt
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(f)
 	})
+}
+
+// lastUpdatedGT is the one Okta search expression the server understands.
+var lastUpdatedGT = regexp.MustCompile(`lastUpdated gt "([^"]+)"`)
+
+// SetOktaUsers replaces the users Okta serves (a user changed or deleted
+// between two syncs).
+func (s *Server) SetOktaUsers(users [][]byte) {
+	s.mu.Lock()
+	s.oktaUsers = users
+	s.mu.Unlock()
 }
 
 // Jamf serves Jamf Pro's /api/oauth/token and /api/v1/computers-inventory

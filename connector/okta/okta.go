@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/buger/jsonparser"
 
@@ -20,10 +21,11 @@ import (
 
 func init() {
 	connector.Register(&connector.Spec{
-		Name:      "okta",
-		Title:     "Okta",
-		Doc:       "docs/connectors/okta.md",
-		Resources: []string{"users", "factors", "devices"},
+		Name:        "okta",
+		Title:       "Okta",
+		Doc:         "docs/connectors/okta.md",
+		Resources:   []string{"users", "factors", "devices"},
+		Incremental: true,
 		Options: []connector.Option{
 			{Name: "domain", Help: "your Okta domain (acme.okta.com) or its URL", Required: true},
 			{Name: "limit", Help: "records per page (Okta allows up to 200 users and 200 devices)", Default: "200"},
@@ -91,7 +93,26 @@ func open(s *connector.Settings) (connector.Connector, error) {
 	default:
 		return nil, onus.Errorf(onus.EINVALID, "source %s: connector okta needs credentials.token, or credentials.client_id and credentials.private_key", s.Source)
 	}
+	if k.resource == "users" {
+		return &users{k}, nil
+	}
 	return k, nil
+}
+
+// users is the users resource, which can also pull incrementally: Okta
+// updates a user's lastUpdated on every change of profile or status
+// (deprovisioning included).
+type users struct{ *conn }
+
+// PullSince lists the users changed at or after since.
+func (u *users) PullSince(ctx context.Context, since time.Time, emit func(connector.Page) error) error {
+	k := *u.conn
+	expr := fmt.Sprintf("lastUpdated gt %q", since.UTC().Format("2006-01-02T15:04:05.000Z"))
+	if k.search != "" {
+		expr = "(" + k.search + ") and " + expr
+	}
+	k.search = expr
+	return k.Pull(ctx, emit)
 }
 
 // readScopes are the least-privilege OAuth scopes of each resource.

@@ -46,6 +46,26 @@ func bearer(token string, next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// githubAlerts serves an organisation's Dependabot and secret-scanning alerts.
+var githubAlerts = func(t *testing.T, s *connectortest.Server) {
+	var dep, sec [][]byte
+	for i := range 130 {
+		dep = append(dep, []byte(fmt.Sprintf(`{"number":%d,"state":"open","dependency":{"package":{"ecosystem":"npm","name":"lodash"},"manifest_path":"package-lock.json","scope":"runtime"},"security_advisory":{"ghsa_id":"GHSA-%04d","severity":"high"},"repository":{"full_name":"acme/web%d"}}`, i+1, i, i%7)))
+		sec = append(sec, []byte(fmt.Sprintf(`{"number":%d,"state":"open","secret_type":"github_personal_access_token","repository":{"full_name":"acme/api"}}`, i+1)))
+	}
+	state := func(next http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("state") != "open" {
+				connectortest.JSON(w, 422, `{"message":"state must be open here"}`)
+				return
+			}
+			next(w, r)
+		}
+	}
+	s.Mux.HandleFunc("/orgs/acme/dependabot/alerts", bearer("api-token", state(linkPages(dep, 100))))
+	s.Mux.HandleFunc("/orgs/acme/secret-scanning/alerts", bearer("api-token", state(linkPages(sec, 100))))
+}
+
 func TestMoreVendors(t *testing.T) {
 	t.Setenv("T_TOKEN", "api-token")
 	keyFile := serviceAccount(t)
@@ -114,6 +134,24 @@ func TestMoreVendors(t *testing.T) {
 					Map: config.Map{ID: "full_name", Fields: map[string]*config.Field{"codeowners": {Path: "codeowners"}}}}
 			},
 			want: 3, id: "acme/api", fields: map[string]string{"codeowners": "* @acme/platform\n"},
+		},
+		{
+			name:  "github dependabot and secret-scanning alerts",
+			serve: githubAlerts,
+			src: func(u string) *config.Source {
+				return &config.Source{Connector: "github", Options: map[string]string{"org": "acme", "api_url": u, "resource": "dependabot_alerts"}, Credentials: map[string]string{"token": "env:T_TOKEN"},
+					Map: config.Map{ID: "{repository.full_name}#{number}", Fields: map[string]*config.Field{"severity": {Path: "security_advisory.severity"}, "package": {Path: "dependency.package.name"}}}}
+			},
+			want: 130, id: "acme/web3#130", fields: map[string]string{"severity": "high", "package": "lodash"},
+		},
+		{
+			name:  "github secret-scanning alerts",
+			serve: githubAlerts,
+			src: func(u string) *config.Source {
+				return &config.Source{Connector: "github", Options: map[string]string{"org": "acme", "api_url": u, "resource": "secret_scanning_alerts"}, Credentials: map[string]string{"token": "env:T_TOKEN"},
+					Map: config.Map{ID: "{repository.full_name}#{number}", Fields: map[string]*config.Field{"type": {Path: "secret_type"}}}}
+			},
+			want: 130, id: "acme/api#7", fields: map[string]string{"type": "github_personal_access_token"},
 		},
 		{
 			name: "fleet hosts with policies and software",

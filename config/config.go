@@ -241,6 +241,9 @@ type Source struct {
 	From        *From             `yaml:"from"`
 	Connector   string            `yaml:"connector"`
 	Credentials map[string]string `yaml:"credentials"`
+	// Options are a connector's settings (its URL, the resource to read);
+	// "onus connectors" lists each connector's options.
+	Options map[string]string `yaml:"options"`
 	// Create is false for a source that may only add to entities other
 	// sources know (a scanner that knows only IP addresses).
 	Create *bool `yaml:"create"`

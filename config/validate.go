@@ -136,6 +136,9 @@ func (v *validator) main() {
 				v.errorf(f, v.at(p+".from.max_value_bytes"), "%s: max_value_bytes must be a positive number of bytes", label)
 			}
 		}
+		if s.Connector == "" && (len(s.Options) > 0 || len(s.Credentials) > 0) {
+			v.errorf(f, s.Line, "%s: options: and credentials: only apply to a source with connector:", label)
+		}
 		for k, cred := range s.Credentials {
 			if !strings.HasPrefix(cred, "env:") && !strings.HasPrefix(cred, "file:") {
 				v.errorf(f, v.at(p+".credentials."+k), "%s: credential %s must be env:NAME or file:PATH; onus never reads secrets written in the config", label, k)

@@ -251,6 +251,13 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 	}
 	res, rerr := source.Read(ctx, src, source.Options{
 		Dir: m.Config.Dir, Normalizer: norm, MaxBad: m.Config.MaxBadRecords(src), Progress: prog, Now: started,
+		Previous: func(ctx context.Context) (*onus.Snapshot, error) {
+			snap, err := m.Store.LoadSnapshot(ctx, src.Name)
+			if errors.Is(err, sqlite.ErrNotFound) {
+				return nil, nil
+			}
+			return snap, err
+		},
 	})
 	sy := &onus.Sync{Run: run, Source: src.Name, Started: started}
 	var snap *onus.Snapshot

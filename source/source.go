@@ -42,6 +42,13 @@ type Progress interface {
 	Add(n int64)
 }
 
+// Noter is implemented by progress displays that can show a short status
+// beside the bytes: a connector's pages, records and rate-limit waits.
+type Noter interface {
+	// Note replaces the status.
+	Note(status string)
+}
+
 // Opener makes a reader for a source; dir is the configuration directory
 // that relative paths are resolved against.
 type Opener func(src *config.Source, dir string) (Reader, error)
@@ -112,6 +119,29 @@ type Options struct {
 	MaxBad   float64
 	Progress Progress
 	Now      time.Time
+	// Reader, when set, reads the source instead of the registered reader
+	// (a connector the caller opened, to watch its requests).
+	Reader Reader
+	// Previous returns the source's snapshot in force (nil, nil when there
+	// is none), for connectors that pull only what changed since it.
+	Previous func(ctx context.Context) (*onus.Snapshot, error)
+}
+
+// ReadInfo is what a reader may know of a read beyond its mapping: when
+// it started and the snapshot in force. Readers get it with InfoFrom.
+type ReadInfo struct {
+	Now      time.Time
+	Previous func(ctx context.Context) (*onus.Snapshot, error)
+}
+
+type readInfoKey struct{}
+
+// InfoFrom returns the ReadInfo of the read ctx belongs to.
+func InfoFrom(ctx context.Context) ReadInfo {
+	if ri, ok := ctx.Value(readInfoKey{}).(ReadInfo); ok {
+		return ri
+	}
+	return ReadInfo{}
 }
 
 // Read reads one source: it opens the reader registered for the source's
@@ -124,6 +154,9 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 		name = config.FormatOf(src.From)
 	}
 	open, ok := openers[name]
+	if o.Reader != nil {
+		open, ok = func(*config.Source, string) (Reader, error) { return o.Reader, nil }, true
+	}
 	if !ok {
 		if src.Connector != "" {
 			return nil, onus.Errorf(onus.EINVALID, "source %s: no connector called %q (available: %s)", src.Name, name, strings.Join(Registered(), ", "))
@@ -147,6 +180,7 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 		prog = nopProgress{}
 	}
 	counted := &countingProgress{next: prog}
+	ctx = context.WithValue(ctx, readInfoKey{}, ReadInfo{Now: o.Now, Previous: o.Previous})
 	batch, err := r.Read(ctx, m, counted)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.Name, err)
@@ -237,6 +271,11 @@ type countingProgress struct {
 
 func (c *countingProgress) Start(total int64) { c.next.Start(total) }
 func (c *countingProgress) Add(n int64)       { c.n.Add(n); c.next.Add(n) }
+func (c *countingProgress) Note(s string) {
+	if n, ok := c.next.(Noter); ok {
+		n.Note(s)
+	}
+}
 
 // progressReader reports bytes as they are read.
 type progressReader struct {

@@ -36,6 +36,11 @@ line, and exits non-zero when there is one.`,
 			}
 			cfg, err := config.Load(a.configDir)
 			if err == nil {
+				if probs := connectorProblems(cfg); len(probs) > 0 {
+					err = probs
+				}
+			}
+			if err == nil {
 				_, err = evaluate.Compile(cfg, a.clock.Now())
 			}
 			if err == nil {

@@ -143,6 +143,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 		a.nudgeCmd(), a.outboxCmd(),
 	)
 	root.AddCommand(a.gateCmd())
+	root.AddCommand(a.connectorsCmd(), a.sourcesCmd())
 	return root
 }
 
@@ -159,6 +160,7 @@ func (a *app) setup() error {
 		return onus.Errorf(onus.EINVALID, "unknown log level %q (want debug, info, warn or error)", a.logLevel)
 	}
 	a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+	slog.SetDefault(a.log) // connectors opened by the source registry log here
 	if a.memLimit != "" {
 		n, err := parseBytes(a.memLimit)
 		if err != nil {
@@ -207,6 +209,9 @@ func (a *app) loadConfig() (*config.Config, error) {
 	cfg, err := config.Load(a.configDir)
 	if err != nil {
 		return nil, err
+	}
+	if probs := connectorProblems(cfg); len(probs) > 0 {
+		return nil, probs
 	}
 	if _, err := evaluate.Compile(cfg, a.clock.Now()); err != nil {
 		return nil, err

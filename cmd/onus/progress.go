@@ -39,6 +39,13 @@ func (b *bar) Add(n int64) {
 	}
 }
 
+// Note shows a connector's pages, records and waits after the source name.
+func (b *bar) Note(status string) {
+	if b.pb != nil {
+		b.pb.Describe(fmt_(b.name) + " " + status)
+	}
+}
+
 func fmt_(name string) string {
 	const width = 16
 	if len(name) > width {

@@ -80,7 +80,7 @@ func TestScheduleErrors(t *testing.T) {
 			[]string{`onus.yaml:19: schedule.sources.hr: "0 6 * *" is neither an interval (15m, 1h, 1d) nor a cron expression`}},
 		{"unknown source", "schedule:\n  sources:\n    hrr: 1h\n",
 			[]string{`onus.yaml:19: schedule.sources: no source called "hrr" (sources: hr)`}},
-		{"too short", "schedule:\n  deliver: 0s\n", []string{`onus.yaml:18: schedule.deliver: interval "10ms" is shorter than 1s`}},
+		{"too short", "schedule:\n  deliver: 0s\n", []string{`onus.yaml:18: schedule.deliver: interval "0s" is shorter than 1s`}},
 		{"bad zone", "schedule:\n  time_zone: Mars/Olympus\n  nudge: \"0 9 * * *\"\n",
 			[]string{`onus.yaml:18: schedule.time_zone: unknown time zone "Mars/Olympus"`}},
 		{"unknown key", "schedule:\n  every: 1h\n", []string{`onus.yaml:18`, `unknown field "every"`}},

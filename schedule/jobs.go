@@ -52,6 +52,9 @@ type Options struct {
 	// a step of a delivery.
 	Lease time.Duration
 	Step  func(step string, m *sqlite.OutboxMessage)
+	// OnRun, when set, is called after every run of a job, from the job's
+	// goroutine: a web page can push the new status.
+	OnRun func(name string, run sqlite.JobRun)
 }
 
 // Plan is the jobs a configuration asks for, in the order a --once run
@@ -185,6 +188,7 @@ func New(o Options) (*Scheduler, error) {
 		return nil, err
 	}
 	w.metrics = s.metrics
+	s.done = o.OnRun
 	if o.Config.Schedule.Watching() {
 		files := map[string][]string{}
 		for _, src := range o.Config.Sources {

@@ -10,7 +10,8 @@
 //     a trigger that comes while it runs makes it run once more afterwards,
 //     however many came;
 //   - jobs that write the findings ledger (syncs, the evaluation, nudge
-//     planning) run one at a time; delivery runs beside them;
+//     planning) run one at a time, waiting syncs first, so that several
+//     syncs make one evaluation; delivery runs beside them;
 //   - each job's last run (start, duration, error) is kept in the store,
 //     so a tick missed while no scheduler ran is run once at start, and a
 //     run cut short by a crash is run again;
@@ -98,7 +99,7 @@ type Scheduler struct {
 	// done, when set, is called after every run (tests wait on it).
 	done func(name string, run sqlite.JobRun)
 
-	writer sync.Mutex // held by Writer jobs while they run
+	writer *writerLock // held by Writer jobs while they run
 
 	mu      sync.Mutex // guards the fields below and each job's state
 	running bool
@@ -106,6 +107,7 @@ type Scheduler struct {
 
 type job struct {
 	Job
+	pos     int         // position in the declared order
 	trigger chan string // the reason of a pending trigger; holds one
 
 	// Guarded by Scheduler.mu.
@@ -130,7 +132,7 @@ func newScheduler(c core, jobs []Job) (*Scheduler, error) {
 	if c.Store == nil || c.Wall == nil {
 		return nil, errors.New("schedule: a store and a wall clock are required")
 	}
-	s := &Scheduler{store: c.Store, wall: c.Wall, after: c.After, log: c.Log, grace: c.Grace, byName: map[string]*job{}}
+	s := &Scheduler{store: c.Store, wall: c.Wall, after: c.After, log: c.Log, grace: c.Grace, byName: map[string]*job{}, writer: newWriterLock()}
 	if s.after == nil {
 		s.after = time.After
 	}
@@ -146,7 +148,7 @@ func newScheduler(c core, jobs []Job) (*Scheduler, error) {
 		if _, dup := s.byName[j.Name]; dup || j.Name == "" || j.Run == nil {
 			return nil, fmt.Errorf("schedule: job %q is declared twice or has no name or work", j.Name)
 		}
-		jj := &job{Job: j, trigger: make(chan string, 1)}
+		jj := &job{Job: j, pos: len(s.jobs), trigger: make(chan string, 1)}
 		s.jobs = append(s.jobs, jj)
 		s.byName[j.Name] = jj
 	}
@@ -334,8 +336,8 @@ func (s *Scheduler) loop(ctx, jobCtx context.Context, j *job) {
 // started (zero when a stop came first) and its error.
 func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) (time.Time, error) {
 	if j.Writer {
-		s.writer.Lock()
-		defer s.writer.Unlock()
+		s.writer.lock(j.pos)
+		defer s.writer.unlock()
 	}
 	if ctx.Err() != nil {
 		return time.Time{}, nil

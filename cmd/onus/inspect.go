@@ -275,7 +275,7 @@ func (a *app) statusCmd() *cobra.Command {
 	var src string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show each source's health and the last runs",
+		Short: "Show each source's health, the last runs and the scheduled jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -319,10 +319,20 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			sort.Strings(names)
 			last, lerr := db.LastRun(ctx, "eval")
+			// The scheduler's jobs, when onus.yaml can be read.
+			var jobs *jobsReport
+			if cfg := a.mainConfig(); cfg != nil {
+				if jobs, err = a.readJobs(ctx, cfg, db); err != nil {
+					return err
+				}
+			}
 			if a.output == report.JSON {
 				out := map[string]any{"sources": states}
 				if lerr == nil {
 					out["last_eval"] = last
+				}
+				if jobs != nil {
+					out["schedule"] = jobs
 				}
 				return report.WriteJSON(a.stdout, out)
 			}
@@ -336,6 +346,10 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			if lerr == nil {
 				fmt.Fprintf(a.stdout, "last evaluation: run %d at %s (as of %s), %s\n", last.ID, last.Finished.Format("2006-01-02 15:04"), last.EvalNow.Format("2006-01-02 15:04"), last.Status)
+			}
+			if jobs != nil {
+				fmt.Fprintln(a.stdout, "\nScheduled jobs (onus schedule, onus serve):")
+				writeJobTable(a.stdout, jobs)
 			}
 			return nil
 		},

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/examples"
@@ -219,6 +221,40 @@ func TestWatchedExportQueuesNotice(t *testing.T) {
 	// Only okta was read again.
 	if trig["sync:hr"] != schedule.TriggerStart {
 		t.Errorf("hr was synced again: %q", trig["sync:hr"])
+	}
+	// The metrics count each job's runs and each source's records.
+	reg := s.Metrics()
+	if n, err := testutil.GatherAndCount(reg, schedule.MetricSyncRecords); err != nil || n != 10 {
+		t.Errorf("%d sources with a record count, want 10 (%v)", n, err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			label := ""
+			if len(m.GetLabel()) > 0 {
+				label = m.GetLabel()[0].GetValue()
+			}
+			switch f.GetName() {
+			case schedule.MetricJobRuns:
+				got["runs "+label] = m.GetCounter().GetValue()
+			case schedule.MetricSyncRecords:
+				got["records "+label] = m.GetGauge().GetValue()
+			case schedule.MetricSyncDuration:
+				got["syncs "+label] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	for k, v := range map[string]float64{"runs sync:okta": 2, "runs sync:hr": 1, "records okta": 200, "records osquery": 2516, "syncs okta": 2} {
+		if got[k] != v {
+			t.Errorf("metric %s = %v, want %v", k, got[k], v)
+		}
+	}
+	if got["runs evaluate"] < 2 || got["runs nudge"] < 2 {
+		t.Errorf("evaluate ran %v times, nudge %v", got["runs evaluate"], got["runs nudge"])
 	}
 }
 

@@ -42,8 +42,8 @@ func acme(t testing.TB, mp *testsrv.Mailpit, schedYAML string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Setenv("ACME_SMTP_USER", mp.User)
-	os.Setenv("ACME_SMTP_PASSWORD", mp.Password)
+	t.Setenv("ACME_SMTP_USER", mp.User)
+	t.Setenv("ACME_SMTP_PASSWORD", mp.Password)
 	email := fmt.Sprintf("    email: { host: %s, port: %d, tls: starttls, ca_file: %s, username: env:ACME_SMTP_USER, password: env:ACME_SMTP_PASSWORD, from: \"Acme Security <security@acme.com>\" }\n",
 		mp.SMTPHost, mp.SMTPPort, mp.CAFile)
 	s := strings.Replace(string(b), "  # channels:\n", "  channels:\n"+email, 1)

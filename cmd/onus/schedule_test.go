@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/onus-sec/onus/sqlite"
 )
 
 // onus schedule --once runs what is due and nothing else; onus status
@@ -51,6 +56,41 @@ func TestScheduleOnceAndStatus(t *testing.T) {
 		if strings.HasPrefix(j.Name, "sync:") && j.Next == "" {
 			t.Errorf("%s has no next run", j.Name)
 		}
+	}
+	// onus was stopped for two hours: hr's hourly tick was missed (twice).
+	// The next --once runs hr once, and the evaluation it triggers; the
+	// other sources are not due.
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "onus.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	twoHoursAgo := time.Now().Add(-2 * time.Hour)
+	if err := db.StartJob(context.Background(), "sync:hr", "schedule", twoHoursAgo); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.FinishJob(context.Background(), "sync:hr", twoHoursAgo.Add(time.Second), time.Second, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	out, _, code = cli(t, "schedule", "--once", "--config", dir, "-o", "json")
+	rep.Jobs = nil
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 {
+		t.Fatalf("schedule --once -o json (exit %d): %v\n%s", code, err, out)
+	}
+	for _, j := range rep.Jobs {
+		want := 1
+		switch j.Name {
+		case "sync:hr":
+			want = 3 // the first run, the one recorded above, and now
+		case "evaluate":
+			want = 2
+		}
+		if j.Last.Runs != want {
+			t.Errorf("%s ran %d times, want %d", j.Name, j.Last.Runs, want)
+		}
+	}
+	if hr, ev := rep.Jobs[0], rep.Jobs[10]; hr.Last.Trigger != "start" || ev.Last.Trigger != "after sync:hr" {
+		t.Errorf("triggers: hr %q, evaluate %q", hr.Last.Trigger, ev.Last.Trigger)
 	}
 	out, _, _ = cli(t, "status", "--config", dir, "-o", "json")
 	var st struct {

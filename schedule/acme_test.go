@@ -21,6 +21,7 @@ import (
 	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/internal/testsrv"
+	"github.com/onus-sec/onus/monitor"
 	_ "github.com/onus-sec/onus/notify/smtp"
 	"github.com/onus-sec/onus/schedule"
 	"github.com/onus-sec/onus/sqlite"
@@ -114,7 +115,7 @@ func queued(ctx context.Context, db *sqlite.DB, login string) (*onus.Finding, *s
 		if fs[i].EntityName != login {
 			continue
 		}
-		msgs, _ := db.OutboxMessages(ctx, nil, "", 0)
+		msgs, _ := db.OutboxMessages(ctx, nil, fs[i].Responsible.Email, 0)
 		for _, m := range msgs {
 			if _, ok := m.Items[fs[i].ID]; ok {
 				return &fs[i], m
@@ -424,5 +425,30 @@ func TestStopMidDelivery(t *testing.T) {
 	}
 	if len(got) != due {
 		t.Errorf("mailpit has %d distinct messages, %d were due", len(got), due)
+	}
+}
+
+// The scheduler keeps the snapshots in force in memory between
+// evaluations; a snapshot replaced behind its back (onus sync from the
+// command line) is read from the store again, never evaluated stale.
+func TestKeptSnapshotsFollowTheStore(t *testing.T) {
+	mp := testsrv.StartMailpit(t)
+	dir := acme(t, mp, "  sync: 24h\n  nudge: 24h\n  deliver: 24h\n  watch: false\n")
+	db, s := started(t, dir)
+	reactivate(t, dir, leavers[0].okta)
+	cfg, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "cli"}
+	if _, err := m.Sync(context.Background(), monitor.SyncOptions{Only: []string{"okta"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Trigger(schedule.JobEvaluate, schedule.TriggerManual); err != nil {
+		t.Fatal(err)
+	}
+	_, f, _ := waitQueued(t, db, leavers[0].email, time.Now())
+	if f.Severity != onus.Critical {
+		t.Errorf("finding %+v", f)
 	}
 }

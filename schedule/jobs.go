@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -179,6 +180,9 @@ func New(o Options) (*Scheduler, error) {
 		o.Channels = func() (map[string]notify.Channel, error) { return notify.Open(nudges) }
 	}
 	w := &onusWork{o: o, m: &monitor.Monitor{Config: o.Config, Store: o.Store, Log: o.Log.With("subsystem", "monitor"), Actor: o.Actor, Now: o.Clock.Now}}
+	if o.Config.Schedule.KeepingSnapshots() {
+		w.kept = map[string]keptSnapshot{}
+	}
 	p, err := planJobs(o.Config, w)
 	if err != nil {
 		return nil, err
@@ -218,6 +222,64 @@ type onusWork struct {
 	o       Options
 	m       *monitor.Monitor
 	metrics *Metrics
+
+	// kept are the snapshots in force, by source, with the id of their
+	// sync, when schedule.keep_snapshots is on.
+	mu   sync.Mutex
+	kept map[string]keptSnapshot
+}
+
+type keptSnapshot struct {
+	sync int64
+	snap *onus.Snapshot
+}
+
+// keep remembers the snapshots in force after a sync or an evaluation.
+// Each is kept under the id of the good sync it came from, so that one
+// replaced behind the scheduler's back (onus sync from the CLI) is read
+// from the store again.
+func (w *onusWork) keep(ctx context.Context, snaps map[string]*onus.Snapshot, onlyNew bool) {
+	if w.kept == nil || len(snaps) == 0 {
+		return
+	}
+	states, err := w.o.Store.SourceStates(ctx)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, snap := range snaps {
+		st := states[name]
+		if snap == nil || st == nil || st.Good == nil {
+			continue
+		}
+		if _, ok := w.kept[name]; ok && onlyNew {
+			continue
+		}
+		w.kept[name] = keptSnapshot{st.Good.ID, snap}
+	}
+}
+
+// inForce returns the kept snapshots that are still in force.
+func (w *onusWork) inForce(ctx context.Context) map[string]*onus.Snapshot {
+	if w.kept == nil {
+		return nil
+	}
+	states, err := w.o.Store.SourceStates(ctx)
+	if err != nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]*onus.Snapshot{}
+	for name, k := range w.kept {
+		if st := states[name]; st != nil && st.Good != nil && st.Good.ID == k.sync {
+			out[name] = k.snap
+		} else {
+			delete(w.kept, name)
+		}
+	}
+	return out
 }
 
 func (w *onusWork) sync(source string) func(context.Context, <-chan struct{}) error {
@@ -236,14 +298,27 @@ func (w *onusWork) sync(source string) func(context.Context, <-chan struct{}) er
 				return fmt.Errorf("source %s is %s: %s", sr.Source, sr.Status, sr.Error)
 			}
 		}
+		w.keep(ctx, rep.Snapshots, false)
 		return nil
 	}
 }
 
 func (w *onusWork) evaluate() func(context.Context, <-chan struct{}) error {
 	return func(ctx context.Context, _ <-chan struct{}) error {
-		_, err := w.m.Eval(ctx, w.o.Clock.Now(), nil)
-		return err
+		rep, err := w.m.Eval(ctx, w.o.Clock.Now(), w.inForce(ctx))
+		if err != nil {
+			return err
+		}
+		tm := rep.Timings
+		w.o.Log.Debug("evaluation phases", "load", tm.Load, "correlate", tm.Correlate, "evaluate", tm.Evaluate, "persist", tm.Persist)
+		if rep.Inventory != nil {
+			loaded := map[string]*onus.Snapshot{}
+			for _, src := range rep.Inventory.Sources {
+				loaded[src.Name] = src.Snapshot
+			}
+			w.keep(ctx, loaded, true)
+		}
+		return nil
 	}
 }
 

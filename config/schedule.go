@@ -48,10 +48,10 @@ type Jobs struct {
 	Watch *bool `yaml:"watch"`
 	// Debounce is how long an export must stay unchanged before it is
 	// read: exports are often written in several steps.
-	Debounce *Duration `yaml:"debounce"`
+	Debounce Span `yaml:"debounce"`
 	// ShutdownGrace is how long running jobs may take to finish after a
 	// stop is asked for (SIGTERM) before they are interrupted.
-	ShutdownGrace *Duration `yaml:"shutdown_grace"`
+	ShutdownGrace Span `yaml:"shutdown_grace"`
 	// KeepSnapshots keeps the snapshots in force in memory between
 	// evaluations instead of reading them from the store each time: an
 	// evaluation after one source's sync then reads nothing. It costs the
@@ -160,20 +160,38 @@ func (j *Jobs) DeliverWhen() When { return or(j.Deliver, DefaultDeliver) }
 // Watching reports whether file sources are watched (true by default).
 func (j *Jobs) Watching() bool { return j.Watch == nil || *j.Watch }
 
+// Span is a duration of the schedule section as written ("2s", "1m",
+// "500ms"); it is checked by Validate, with its line.
+type Span string
+
+// Parse reads the span; def when it is empty.
+func (s Span) Parse(def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(string(s))
+	if v == "" {
+		return def, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return d, nil
+	}
+	return onus.ParseDuration(v)
+}
+
 // DebounceTime returns how long an export must rest before it is read.
 func (j *Jobs) DebounceTime() time.Duration {
-	if j.Debounce != nil {
-		return j.Debounce.Duration
+	d, err := j.Debounce.Parse(DefaultDebounce)
+	if err != nil {
+		return DefaultDebounce
 	}
-	return DefaultDebounce
+	return d
 }
 
 // Grace returns how long running jobs may take to finish at shutdown.
 func (j *Jobs) Grace() time.Duration {
-	if j.ShutdownGrace != nil {
-		return j.ShutdownGrace.Duration
+	d, err := j.ShutdownGrace.Parse(DefaultShutdownGrace)
+	if err != nil {
+		return DefaultShutdownGrace
 	}
-	return DefaultShutdownGrace
+	return d
 }
 
 func or(w When, def When) When {
@@ -213,10 +231,14 @@ func (v *validator) schedule() {
 		}
 		check(path, "schedule.sources."+name, w)
 	}
-	if d := j.Debounce; d != nil && (d.Duration < 0 || d.Duration > time.Hour) {
+	if d, err := j.Debounce.Parse(DefaultDebounce); err != nil {
+		v.errorf(f, v.at("$.schedule.debounce"), "schedule.debounce: %v", err)
+	} else if d < 0 || d > time.Hour {
 		v.errorf(f, v.at("$.schedule.debounce"), "schedule.debounce must be between 0 and 1h")
 	}
-	if g := j.ShutdownGrace; g != nil && g.Duration < 0 {
+	if g, err := j.ShutdownGrace.Parse(DefaultShutdownGrace); err != nil {
+		v.errorf(f, v.at("$.schedule.shutdown_grace"), "schedule.shutdown_grace: %v", err)
+	} else if g < 0 {
 		v.errorf(f, v.at("$.schedule.shutdown_grace"), "schedule.shutdown_grace cannot be negative")
 	}
 }

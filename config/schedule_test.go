@@ -68,6 +68,10 @@ func TestScheduleDefaults(t *testing.T) {
 		s.DebounceTime() != config.DefaultDebounce || s.Grace() != config.DefaultShutdownGrace {
 		t.Errorf("defaults: %+v", s)
 	}
+	j := config.Jobs{Debounce: "250ms", ShutdownGrace: "1m"}
+	if j.DebounceTime() != 250*time.Millisecond || j.Grace() != time.Minute {
+		t.Errorf("debounce %s, grace %s", j.DebounceTime(), j.Grace())
+	}
 }
 
 // Every mistake in the schedule section is reported at its line.
@@ -85,6 +89,8 @@ func TestScheduleErrors(t *testing.T) {
 			[]string{`onus.yaml:18: schedule.time_zone: unknown time zone "Mars/Olympus"`}},
 		{"unknown key", "schedule:\n  every: 1h\n", []string{`onus.yaml:18`, `unknown field "every"`}},
 		{"bad debounce", "schedule:\n  debounce: 2h\n", []string{`onus.yaml:18: schedule.debounce must be between 0 and 1h`}},
+		{"debounce typo", "schedule:\n  debounce: 2 secs\n", []string{`onus.yaml:18: schedule.debounce: invalid duration "2 secs"`}},
+		{"grace typo", "schedule:\n  shutdown_grace: soon\n", []string{`onus.yaml:18: schedule.shutdown_grace: invalid duration "soon"`}},
 		{"several", "schedule:\n  sync: often\n  evaluate: \"61 * * * *\"\n",
 			[]string{`onus.yaml:18: schedule.sync: "often"`, `onus.yaml:19: schedule.evaluate: "61 * * * *"`}},
 	}

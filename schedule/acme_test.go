@@ -178,7 +178,7 @@ func waitQueued(t testing.TB, db *sqlite.DB, login string, since time.Time) (tim
 // leaver's manager are in the store within the minute.
 func TestWatchedExportQueuesNotice(t *testing.T) {
 	mp := testsrv.StartMailpit(t)
-	dir := acme(t, mp, "  sync: 24h\n  nudge: 24h\n  deliver: 24h\n  debounce: 1s\n")
+	dir := acme(t, mp, "  sync: 24h\n  nudge: 24h\n  deliver: 24h\n  debounce: 500ms\n")
 	db, s := started(t, dir)
 	ctx := context.Background()
 	if f, _ := queued(ctx, db, "uma.ahmed@acme.com"); f != nil {
@@ -205,7 +205,7 @@ func TestWatchedExportQueuesNotice(t *testing.T) {
 	t0 := time.Now()
 	reactivate(t, dir, leavers[0].okta)
 	d, f, m := waitQueued(t, db, leavers[0].email, t0)
-	t.Logf("export changed → critical finding #%d queued to %s in %s (debounce 1s)", f.ID, m.Recipient, d.Round(time.Millisecond))
+	t.Logf("export changed → critical finding #%d queued to %s in %s (debounce 500ms)", f.ID, m.Recipient, d.Round(time.Millisecond))
 	if f.Severity != onus.Critical || m.Recipient != "noah.walsh@acme.com" {
 		t.Errorf("finding %+v, notice to %s; want critical, to the leaver's manager", f, m.Recipient)
 	}

@@ -37,6 +37,7 @@ type Config struct {
 	Ownership  Ownership           `yaml:"ownership"`
 	Exceptions Exceptions          `yaml:"exceptions"`
 	Nudges     Nudges              `yaml:"nudges"`
+	Schedule   Jobs                `yaml:"schedule"`
 
 	// Controls and RACI come from their own files.
 	Controls []*Control `yaml:"-"`
@@ -124,6 +125,10 @@ type Schedule struct {
 	// this long after the due date; EscalateEvery repeats it.
 	EscalateAfter *Duration `yaml:"escalate_after"`
 	EscalateEvery *Duration `yaml:"escalate_every"`
+	// Immediate sends the first notice of a finding of this severity as
+	// soon as it is planned, at any hour and beyond max_per_day, instead
+	// of waiting for the person's working hours.
+	Immediate bool `yaml:"immediate"`
 }
 
 // Channels configures the delivery channels.

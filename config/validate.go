@@ -177,6 +177,7 @@ func (v *validator) main() {
 		v.errorf(f, v.at("$.ownership.fallback"), "ownership.fallback must be an e-mail address")
 	}
 	v.nudges()
+	v.schedule()
 	for sev := range c.Exceptions.Max {
 		if _, err := onus.ParseSeverity(sev); err != nil {
 			v.errorf(f, v.at("$.exceptions.max."+sev), "exceptions.max: %v", err)

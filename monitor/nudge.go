@@ -27,6 +27,9 @@ type NudgeOptions struct {
 	Person string
 	// Channels are the delivery channels; nil sends nothing (plan only).
 	Channels map[string]notify.Channel
+	// PlanOnly plans for Channels and stores the plan, but sends nothing:
+	// the scheduler delivers in a job of its own (Monitor.Deliver).
+	PlanOnly bool
 	// Dispatcher settings; zero values take the defaults.
 	Lease time.Duration
 	Step  func(step string, m *sqlite.OutboxMessage)
@@ -162,7 +165,7 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	if err := db.Audit(ctx, m.Actor, "nudge.plan", "outbox", fmt.Sprintf("%d planned, %d new, %d cancelled", len(msgs), rep.Added, rep.Cancelled)); err != nil {
 		return rep, err
 	}
-	if len(o.Channels) == 0 {
+	if len(o.Channels) == 0 || o.PlanOnly {
 		return rep, nil
 	}
 	if o.Holder == "" {

@@ -178,11 +178,14 @@ var defaultSchedule = map[onus.Severity]struct{ remind, overdue, escalate, again
 
 const day = 24 * time.Hour
 
-type schedule struct{ remind, overdue, escalate, again time.Duration }
+type schedule struct {
+	remind, overdue, escalate, again time.Duration
+	immediate                        bool
+}
 
 func scheduleFor(cfg *config.Config, sev onus.Severity) schedule {
 	d := defaultSchedule[sev]
-	s := schedule{d.remind, d.overdue, d.escalate, d.again}
+	s := schedule{remind: d.remind, overdue: d.overdue, escalate: d.escalate, again: d.again}
 	for _, key := range []string{"default", string(sev)} {
 		c, ok := cfg.Nudges.Schedule[key]
 		if !ok {
@@ -200,6 +203,7 @@ func scheduleFor(cfg *config.Config, sev onus.Severity) schedule {
 		if c.EscalateEvery != nil {
 			s.again = c.EscalateEvery.Duration
 		}
+		s.immediate = s.immediate || c.Immediate
 	}
 	return s
 }
@@ -357,6 +361,16 @@ func Plan(in Input) []Message {
 		m.Key = key(m, zone)
 		out = append(out, m)
 	}
+	// addNow sends a message at once: it brings up a new finding whose
+	// severity's schedule says immediate. It does not count against the
+	// day's share.
+	addNow := func(m Message, zone *time.Location) {
+		who := m.Recipient.Email
+		m.NotBefore = in.Now
+		m.Channel = channelFor(in, who)
+		m.Key = key(m, zone)
+		out = append(out, m)
+	}
 
 	byOwner := map[string][]onus.Finding{}
 	for _, f := range in.Open {
@@ -377,7 +391,7 @@ func Plan(in Input) []Message {
 		// The stage of each item first: most people have no news on
 		// most days, and writing an item (its fix steps) costs more.
 		stages := make([]Stage, len(byOwner[who]))
-		news := false
+		news, urgent := false, false
 		for i, f := range byOwner[who] {
 			sc := scheduleFor(cfg, f.Severity)
 			// A stage is news only when the person has not heard of the
@@ -401,6 +415,7 @@ func Plan(in Input) []Message {
 				stages[i] = Reminder
 			}
 			news = news || stages[i] != ""
+			urgent = urgent || stages[i] == Notice && sc.immediate
 		}
 		if !news {
 			continue // nothing changed and no reminder is due
@@ -424,6 +439,10 @@ func Plan(in Input) []Message {
 			if f.ResolvedAt != nil && f.ResolvedAt.After(lastDigest[who]) {
 				m.Thanks = append(m.Thanks, in.item(f, zone))
 			}
+		}
+		if urgent {
+			addNow(m, zone)
+			continue
 		}
 		add(m, zone)
 	}

@@ -455,3 +455,39 @@ func TestEscalationSkipsAManagerOnLeave(t *testing.T) {
 		t.Errorf("the manager's manager hears as %q", l.Role)
 	}
 }
+
+// A severity whose schedule says immediate: a new finding's first notice
+// goes at once, out of hours and beyond the day's share; later stages and
+// other severities still wait for the person's calendar.
+func TestImmediateNoticeForASeverity(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Nudges.WorkingDays = []string{"mon", "tue", "wed", "thu", "fri"}
+	w.cfg.Nudges.WorkingHours = "09:00-18:00"
+	w.cfg.Nudges.MaxPerDay = 1
+	w.cfg.Nudges.Schedule = map[string]config.Schedule{"critical": {Immediate: true}}
+	// Friday 10:00 UTC is 19:00 in Tokyo: after hours.
+	fri := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	w.finding(1, "tokyo@acme.com", onus.Low, fri.Add(30*day))
+	if m := only(t, w.plan(fri), "tokyo@acme.com", Digest); !m.NotBefore.After(fri) {
+		t.Fatalf("a low finding goes out of hours: %v", m.NotBefore)
+	}
+	w.finding(2, "tokyo@acme.com", onus.Critical, fri.Add(day))
+	m := only(t, w.plan(fri), "tokyo@acme.com", Digest)
+	if !m.NotBefore.Equal(fri) || len(m.Items) != 2 {
+		t.Fatalf("the critical notice waits until %v with %d items", m.NotBefore, len(m.Items))
+	}
+	w.run(fri)
+	// Another critical finding the same day: the day's share (1) is used,
+	// the notice still goes.
+	w.finding(3, "tokyo@acme.com", onus.Critical, fri.Add(day))
+	later := fri.Add(time.Hour)
+	m = only(t, w.plan(later), "tokyo@acme.com", Digest)
+	if !m.NotBefore.Equal(later) || m.Reason != "notice #3" {
+		t.Fatalf("second critical notice: not before %v, reason %q", m.NotBefore, m.Reason)
+	}
+	w.run(later)
+	// Nothing new: no message at all, immediate or not.
+	if msgs := w.plan(later.Add(time.Hour)); countTo(msgs, "tokyo@acme.com") != 0 {
+		t.Errorf("messages with no news: %s", describe(msgs))
+	}
+}

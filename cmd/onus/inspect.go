@@ -282,7 +282,7 @@ func (a *app) statusCmd() *cobra.Command {
 	var src string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show each source's health and the last runs",
+		Short: "Show each source's health, the last runs and the scheduled jobs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -330,10 +330,20 @@ func (a *app) statusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The scheduler's jobs, when onus.yaml can be read.
+			var jobs *jobsReport
+			if cfg := a.mainConfig(); cfg != nil {
+				if jobs, err = a.readJobs(ctx, cfg, db); err != nil {
+					return err
+				}
+			}
 			if a.output == report.JSON {
 				out := map[string]any{"sources": states, "unfinished_runs": unfinished}
 				if lerr == nil {
 					out["last_eval"] = last
+				}
+				if jobs != nil {
+					out["schedule"] = jobs
 				}
 				return report.WriteJSON(a.stdout, out)
 			}
@@ -358,6 +368,10 @@ func (a *app) statusCmd() *cobra.Command {
 				default:
 					fmt.Fprintf(a.stdout, "%s run %d by %s is running since %s (process %s)\n", r.Kind, r.ID, r.Actor, r.Started.Format("2006-01-02 15:04"), r.Holder)
 				}
+			}
+			if jobs != nil {
+				fmt.Fprintln(a.stdout, "\nScheduled jobs (onus schedule, onus serve):")
+				writeJobTable(a.stdout, jobs)
 			}
 			return nil
 		},

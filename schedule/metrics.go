@@ -1,0 +1,88 @@
+package schedule
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/monitor"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+// Metrics are the scheduler's Prometheus metrics, in Registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	runs, failures *prometheus.CounterVec
+	duration       *prometheus.HistogramVec
+	lastRun        *prometheus.GaugeVec
+	running        *prometheus.GaugeVec
+	syncDuration   *prometheus.HistogramVec
+	syncRecords    *prometheus.GaugeVec
+	syncHealthy    *prometheus.GaugeVec
+}
+
+// Metric names, for dashboards and alerts.
+const (
+	MetricJobRuns      = "onus_job_runs_total"
+	MetricJobFailures  = "onus_job_failures_total"
+	MetricJobDuration  = "onus_job_duration_seconds"
+	MetricJobLastRun   = "onus_job_last_run_timestamp_seconds"
+	MetricJobRunning   = "onus_job_running"
+	MetricSyncDuration = "onus_sync_duration_seconds"
+	MetricSyncRecords  = "onus_sync_records"
+	MetricSyncHealthy  = "onus_source_healthy"
+)
+
+func newMetrics(reg *prometheus.Registry) (*Metrics, error) {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	buckets := []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+	m := &Metrics{
+		Registry: reg,
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricJobRuns,
+			Help: "Runs of each scheduled job, finished or failed."}, []string{"job"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricJobFailures,
+			Help: "Runs of each scheduled job that ended with an error (a stop is not one)."}, []string{"job"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricJobDuration,
+			Help: "How long each scheduled job ran.", Buckets: buckets}, []string{"job"}),
+		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricJobLastRun,
+			Help: "When each job's last run started (Unix seconds)."}, []string{"job"}),
+		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricJobRunning,
+			Help: "1 while the job runs."}, []string{"job"}),
+		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricSyncDuration,
+			Help: "How long reading each source took.", Buckets: buckets}, []string{"source"}),
+		syncRecords: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricSyncRecords,
+			Help: "Records the last sync of each source returned."}, []string{"source"}),
+		syncHealthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricSyncHealthy,
+			Help: "1 when the last sync of the source was good, 0 when it failed or looked wrong."}, []string{"source"}),
+	}
+	for _, c := range []prometheus.Collector{m.runs, m.failures, m.duration, m.lastRun, m.running, m.syncDuration, m.syncRecords, m.syncHealthy} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) observe(job string, run sqlite.JobRun) {
+	m.running.WithLabelValues(job).Set(0)
+	m.runs.WithLabelValues(job).Inc()
+	if run.Error != "" && !run.Interrupted {
+		m.failures.WithLabelValues(job).Inc()
+	} else {
+		m.failures.WithLabelValues(job).Add(0) // the series exists from the first run
+	}
+	m.duration.WithLabelValues(job).Observe(run.Duration.Seconds())
+	m.lastRun.WithLabelValues(job).Set(float64(run.Started.UnixMilli()) / 1000)
+}
+
+func (m *Metrics) synced(sr monitor.SourceReport) {
+	m.syncDuration.WithLabelValues(sr.Source).Observe(sr.Seconds)
+	m.syncRecords.WithLabelValues(sr.Source).Set(float64(sr.Records))
+	ok := 0.0
+	if sr.Status == onus.SyncOK {
+		ok = 1
+	}
+	m.syncHealthy.WithLabelValues(sr.Source).Set(ok)
+}

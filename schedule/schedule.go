@@ -1,0 +1,416 @@
+// Package schedule runs onus's loop by itself: each source's sync on its
+// own interval or cron expression, an evaluation after every successful
+// sync, nudge planning after every evaluation and on its own schedule,
+// and delivery of the outbox continuously. File sources are watched, so a
+// changed export is synced and evaluated at once.
+//
+// The rules every job follows:
+//
+//   - a job never overlaps itself: it runs in one goroutine, and a tick or
+//     a trigger that comes while it runs makes it run once more afterwards,
+//     however many came;
+//   - jobs that write the findings ledger (syncs, the evaluation, nudge
+//     planning) run one at a time, waiting syncs first, so that several
+//     syncs make one evaluation; delivery runs beside them;
+//   - each job's last run (start, duration, error) is kept in the store,
+//     so a tick missed while no scheduler ran is run once at start, and a
+//     run cut short by a crash is run again;
+//   - a stop (SIGTERM) starts no new job; running jobs get the grace
+//     period to finish, delivery hands back at once (it finishes the
+//     message in flight and claims no other), so nothing is left sending.
+//
+// Jobs measure business time with the injected onus.Clock; the scheduler's
+// ticks and its records of runs are operational time (the Wall clock).
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+// Log attribute keys.
+const (
+	logJob      = "job"
+	logTrigger  = "trigger"
+	logDuration = "duration"
+	logError    = "error"
+)
+
+// Triggers: why a job ran.
+const (
+	TriggerSchedule = "schedule"
+	TriggerStart    = "start"  // a tick missed while no scheduler ran, or a first run
+	TriggerResume   = "resume" // the last run was cut short
+	TriggerManual   = "manual"
+)
+
+// Job is one piece of the loop.
+type Job struct {
+	// Name identifies the job: sync:<source>, evaluate, nudge, deliver.
+	Name string
+	// When is the schedule as configured, for people ("15m", "0 6 * * 1-5").
+	When string
+	// Timetable gives the job's ticks; nil for a job that only runs when
+	// triggered (by another job, the watcher or a person).
+	Timetable config.Timetable
+	// Writer jobs change the findings ledger; they run one at a time.
+	Writer bool
+	// Then are the jobs triggered when this one succeeds.
+	Then []string
+	// Run does the work. ctx is cancelled when the grace period after a
+	// stop runs out; stopping is closed as soon as a stop is asked for, for
+	// jobs that can hand work back early. It returns the run's error.
+	Run func(ctx context.Context, stopping <-chan struct{}) error
+}
+
+// Store keeps the last run of every job.
+type Store interface {
+	// JobRuns returns the last run of every job that ran, by name.
+	JobRuns(ctx context.Context) (map[string]*sqlite.JobRun, error)
+	// StartJob records that a run started.
+	StartJob(ctx context.Context, name, trigger string, at time.Time) error
+	// FinishJob records how the current run ended.
+	FinishJob(ctx context.Context, name string, at time.Time, d time.Duration, runErr error, interrupted bool) error
+}
+
+var _ Store = (*sqlite.DB)(nil)
+
+// Scheduler runs jobs by themselves.
+type Scheduler struct {
+	jobs    []*job
+	byName  map[string]*job
+	store   Store
+	wall    onus.Clock
+	after   func(time.Duration) <-chan time.Time
+	log     *slog.Logger
+	grace   time.Duration
+	metrics *Metrics
+	watch   *watcher
+	// done, when set, is called after every run (tests wait on it).
+	done func(name string, run sqlite.JobRun)
+
+	writer *writerLock // held by Writer jobs while they run
+
+	mu      sync.Mutex // guards the fields below and each job's state
+	running bool
+}
+
+type job struct {
+	Job
+	pos     int         // position in the declared order
+	trigger chan string // the reason of a pending trigger; holds one
+
+	// Guarded by Scheduler.mu.
+	last    *sqlite.JobRun
+	next    time.Time
+	active  bool
+	current string // the trigger of the run in progress
+}
+
+// core are the parts every scheduler has.
+type core struct {
+	Store Store
+	Wall  onus.Clock
+	After func(time.Duration) <-chan time.Time
+	Log   *slog.Logger
+	Grace time.Duration
+	// Registry receives the metrics; a new one when nil.
+	Registry *prometheus.Registry
+}
+
+func newScheduler(c core, jobs []Job) (*Scheduler, error) {
+	if c.Store == nil || c.Wall == nil {
+		return nil, errors.New("schedule: a store and a wall clock are required")
+	}
+	s := &Scheduler{store: c.Store, wall: c.Wall, after: c.After, log: c.Log, grace: c.Grace, byName: map[string]*job{}, writer: newWriterLock()}
+	if s.after == nil {
+		s.after = time.After
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(c.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	for _, j := range jobs {
+		if _, dup := s.byName[j.Name]; dup || j.Name == "" || j.Run == nil {
+			return nil, fmt.Errorf("schedule: job %q is declared twice or has no name or work", j.Name)
+		}
+		jj := &job{Job: j, pos: len(s.jobs), trigger: make(chan string, 1)}
+		s.jobs = append(s.jobs, jj)
+		s.byName[j.Name] = jj
+	}
+	for _, j := range s.jobs {
+		for _, n := range j.Then {
+			if s.byName[n] == nil {
+				return nil, fmt.Errorf("schedule: job %s triggers %s, which does not exist", j.Name, n)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Metrics returns the registry of the scheduler's Prometheus metrics: job
+// runs, failures and durations, and each source's sync duration and
+// records. The web server serves it at /metrics.
+func (s *Scheduler) Metrics() *prometheus.Registry { return s.metrics.Registry }
+
+// Trigger asks for a job to run as soon as it is free: a manual sync from
+// the sources page. Triggers that come while the job runs or waits make it
+// run once more, however many came.
+func (s *Scheduler) Trigger(name, reason string) error {
+	j := s.byName[name]
+	if j == nil {
+		return onus.Errorf(onus.ENOTFOUND, "schedule: no job called %q", name)
+	}
+	select {
+	case j.trigger <- reason:
+	default: // one is pending already: it covers this one
+	}
+	return nil
+}
+
+// Run runs the jobs until ctx is cancelled, then lets the running ones
+// finish within the grace period and returns. It returns an error only
+// when it cannot start.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("schedule: already running")
+	}
+	s.running = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running = false
+		s.mu.Unlock()
+	}()
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	if s.watch != nil {
+		if err := s.watch.start(ctx); err != nil {
+			return err
+		}
+		defer s.watch.close()
+	}
+	// Jobs run under a context of their own: a stop gives them the grace
+	// period before it is cancelled.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	var wg sync.WaitGroup
+	for _, j := range s.jobs {
+		wg.Go(func() { s.loop(ctx, jobCtx, j) })
+	}
+	all := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(all)
+	}()
+	select {
+	case <-all:
+		return nil
+	case <-ctx.Done():
+	}
+	s.log.Info("stopping: running jobs may finish", "grace", s.grace)
+	select {
+	case <-all:
+	case <-s.after(s.grace):
+		s.log.Warn("grace period over: interrupting the running jobs")
+		cancelJobs()
+		<-all
+	}
+	return nil
+}
+
+// RunDue runs, once and in order, every job that is due now (its tick
+// passed, or it never ran, or its last run was cut short) and every job a
+// job before it triggered, then returns: cron runs `onus schedule --once`.
+// It returns the first error of a job, after running the others.
+func (s *Scheduler) RunDue(ctx context.Context) error {
+	if err := s.load(ctx); err != nil {
+		return err
+	}
+	var first error
+	for _, j := range s.jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		reason, _ := s.due(j)
+		select {
+		case r := <-j.trigger:
+			if reason == "" {
+				reason = r
+			}
+		default:
+		}
+		if reason == "" {
+			continue
+		}
+		_, err := s.runOnce(ctx, ctx, j, reason)
+		if err != nil && first == nil {
+			first = fmt.Errorf("%s: %w", j.Name, err)
+		}
+	}
+	return first
+}
+
+func (s *Scheduler) load(ctx context.Context) error {
+	runs, err := s.store.JobRuns(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range s.jobs {
+		j.last = runs[j.Name]
+	}
+	return nil
+}
+
+// due says whether a job must run at start, and otherwise when it next
+// runs by its timetable.
+func (s *Scheduler) due(j *job) (reason string, next time.Time) {
+	s.mu.Lock()
+	last := j.last
+	s.mu.Unlock()
+	switch {
+	case last != nil && (last.Running || last.Interrupted):
+		return TriggerResume, time.Time{}
+	case j.Timetable == nil:
+		return "", time.Time{}
+	case last == nil:
+		return TriggerStart, time.Time{}
+	}
+	next = j.Timetable.Next(last.Started)
+	if !next.After(s.wall.Now()) {
+		return TriggerStart, time.Time{}
+	}
+	return "", next
+}
+
+func (s *Scheduler) loop(ctx, jobCtx context.Context, j *job) {
+	reason, next := s.due(j)
+	for {
+		if reason == "" {
+			var tick <-chan time.Time
+			if !next.IsZero() {
+				tick = s.after(max(0, next.Sub(s.wall.Now())))
+			}
+			s.mu.Lock()
+			j.next = next
+			s.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick:
+				reason = TriggerSchedule
+			case reason = <-j.trigger:
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		started, _ := s.runOnce(ctx, jobCtx, j, reason)
+		reason, next = "", time.Time{}
+		if j.Timetable != nil && !started.IsZero() {
+			next = j.Timetable.Next(started)
+		}
+	}
+}
+
+// runOnce runs a job now and records the run. It returns when the run
+// started (zero when a stop came first) and its error.
+func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) (time.Time, error) {
+	if j.Writer {
+		s.writer.lock(j.pos)
+		defer s.writer.unlock()
+	}
+	if ctx.Err() != nil {
+		return time.Time{}, nil
+	}
+	// A trigger that came before this run starts is served by it.
+	select {
+	case <-j.trigger:
+	default:
+	}
+	log := s.log.With(logJob, j.Name, logTrigger, reason)
+	started := s.wall.Now()
+	s.mu.Lock()
+	j.active, j.current, j.next = true, reason, time.Time{}
+	s.mu.Unlock()
+	s.metrics.running.WithLabelValues(j.Name).Set(1)
+	// The records are written even during a stop.
+	rec := context.WithoutCancel(jobCtx)
+	if err := s.store.StartJob(rec, j.Name, reason, started); err != nil {
+		log.Error("cannot record the job's start", logError, err)
+	}
+	log.Debug("job started")
+
+	err := s.call(jobCtx, ctx.Done(), j)
+
+	finished := s.wall.Now()
+	d := finished.Sub(started)
+	interrupted := err != nil && jobCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+	if ferr := s.store.FinishJob(rec, j.Name, finished, d, err, interrupted); ferr != nil {
+		log.Error("cannot record the job's end", logError, ferr)
+	}
+	run := sqlite.JobRun{Name: j.Name, Started: started, Finished: finished, Duration: d, Trigger: reason, Interrupted: interrupted}
+	if err != nil {
+		run.Error = err.Error()
+	}
+	s.mu.Lock()
+	if j.last != nil {
+		run.Runs, run.Failures, run.LastOK = j.last.Runs, j.last.Failures, j.last.LastOK
+	}
+	run.Runs++
+	switch {
+	case err == nil:
+		run.LastOK = started
+	case !interrupted:
+		run.Failures++
+	}
+	j.last, j.active, j.current = &run, false, ""
+	s.mu.Unlock()
+	s.metrics.observe(j.Name, run)
+
+	switch {
+	case interrupted:
+		log.Warn("job interrupted by the stop; it runs again at start", logDuration, d)
+	case err != nil:
+		log.Warn("job failed", logDuration, d, logError, err)
+	default:
+		log.Info("job done", logDuration, d)
+		for _, n := range j.Then {
+			s.Trigger(n, "after "+j.Name)
+		}
+	}
+	if s.done != nil {
+		s.done(j.Name, run)
+	}
+	return started, err
+}
+
+// call runs the job's work, turning a panic into the run's error: one bad
+// job must not take the loop down.
+func (s *Scheduler) call(ctx context.Context, stopping <-chan struct{}, j *job) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return j.Run(ctx, stopping)
+}

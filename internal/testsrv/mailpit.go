@@ -1,6 +1,6 @@
 // Package testsrv starts the real servers tests talk to. Mailpit, a real
 // SMTP server with an HTTP API to read what it received, is installed by
-// scripts/test into .cache/bin; a test that cannot start it fails rather
+// scripts/test into ~/.cache/onus-tools ($ONUS_TOOLS); a test that cannot start it fails rather
 // than skips.
 package testsrv
 
@@ -48,12 +48,25 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// toolsDir is where scripts/test installs the programs tests run: a cache
+// outside the source tree.
+func toolsDir() string {
+	if d := os.Getenv("ONUS_TOOLS"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "onus-tools")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "onus-tools")
+}
+
 func binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("ONUS_MAILPIT"); p != "" {
 		return p
 	}
-	p := filepath.Join(repoRoot(), ".cache", "bin", "mailpit")
+	p := filepath.Join(toolsDir(), "mailpit")
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}

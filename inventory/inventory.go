@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/identity"
 )
 
 // SourceInput is one source's snapshot as the inventory sees it.
@@ -41,6 +42,11 @@ type Input struct {
 	Sources []SourceInput
 	// Correlate lists, per kind, the keys that merge records, strongest first.
 	Correlate map[string][]string
+	// Strong reports whether a key is single-valued for the life of a thing
+	// (a serial number, a hardware UUID, an employee id): only such a key
+	// vetoes a merge. By default, the keys named serial, uuid and
+	// employee_id.
+	Strong func(key string) bool
 }
 
 // RecRef points at one record: the source's position and the record's.
@@ -98,6 +104,17 @@ type Merge struct {
 	Value string
 }
 
+// Ambiguity is a record that shares a key value with several entities that
+// cannot be one thing: onus does not guess, and keeps it apart.
+type Ambiguity struct {
+	Kind  string
+	Key   string
+	Value string
+	Rec   RecRef
+	// Candidates holds one record of each entity it could belong to.
+	Candidates []RecRef
+}
+
 type kindData struct {
 	name     string
 	keys     []string // correlate keys, strongest first
@@ -125,6 +142,8 @@ type Inventory struct {
 	linkByNm  map[string]uint16
 	near      []NearMatch
 	merges    []Merge
+	ambiguous []Ambiguity
+	strong    func(string) bool
 	// linkStats counts, per link name, the entities that declare the link
 	// and those whose link found a target.
 	linkStats map[string]*LinkStat
@@ -298,7 +317,7 @@ func (inv *Inventory) Keys(e int32) []onus.Key {
 	seen := map[onus.Key]bool{}
 	inv.eachRecord(e, func(r RecRef) bool {
 		for _, k := range inv.Record(r).Keys {
-			if !seen[k] {
+			if !seen[k] && !ignored(k) {
 				seen[k] = true
 				out = append(out, k)
 			}
@@ -463,7 +482,7 @@ func (inv *Inventory) index(k uint16, key string) map[string]int32 {
 		}
 		inv.eachRecord(e, func(r RecRef) bool {
 			for _, kv := range inv.Record(r).Keys {
-				if kv.Name != key {
+				if kv.Name != key || ignored(kv) {
 					continue
 				}
 				if prev, ok := idx[kv.Value]; ok && prev != e {
@@ -573,7 +592,10 @@ func Build(in Input) (*Inventory, error) {
 	if len(in.Sources) > 1<<16-1 {
 		return nil, fmt.Errorf("inventory: too many sources")
 	}
-	inv := &Inventory{kindByNm: map[string]uint16{}, linkByNm: map[string]uint16{}, linkStats: map[string]*LinkStat{}, synthetic: map[int32]string{}}
+	inv := &Inventory{kindByNm: map[string]uint16{}, linkByNm: map[string]uint16{}, linkStats: map[string]*LinkStat{}, synthetic: map[int32]string{}, strong: in.Strong}
+	if inv.strong == nil {
+		inv.strong = identity.StrongType
+	}
 	for _, si := range in.Sources {
 		if si.Snapshot == nil {
 			si.Snapshot = &onus.Snapshot{Source: si.Name, Kind: si.Kind}
@@ -590,7 +612,9 @@ func Build(in Input) (*Inventory, error) {
 		kd := inv.kinds[inv.kind(si.Kind, in.Correlate[si.Kind])]
 		for i := range si.Snapshot.Records {
 			for _, k := range si.Snapshot.Records[i].Keys {
-				kd.keyNames[k.Name] = true
+				if !ignored(k) {
+					kd.keyNames[k.Name] = true
+				}
 			}
 		}
 		for _, l := range si.Snapshot.Schema.Links {
@@ -605,6 +629,7 @@ func Build(in Input) (*Inventory, error) {
 		inv.correlate(uint16(k))
 	}
 	inv.dedupeNear()
+	inv.dedupeAmbiguous()
 	inv.link()
 	return inv, nil
 }
@@ -633,6 +658,54 @@ func (inv *Inventory) dedupeNear() {
 	}
 	inv.near = out
 }
+
+// dedupeAmbiguous drops the ambiguities that a later key resolved (the
+// record was merged into one of its candidates after all) and keeps one
+// per record and key.
+func (inv *Inventory) dedupeAmbiguous() {
+	type k struct {
+		r   RecRef
+		key string
+	}
+	seen := map[k]bool{}
+	out := inv.ambiguous[:0]
+	for _, a := range inv.ambiguous {
+		mine := inv.Owner(a.Rec)
+		resolved := false
+		for _, c := range a.Candidates {
+			if o := inv.Owner(c); o >= 0 && o == mine {
+				resolved = true
+			}
+		}
+		if resolved || seen[k{a.Rec, a.Key}] {
+			continue
+		}
+		seen[k{a.Rec, a.Key}] = true
+		out = append(out, a)
+	}
+	inv.ambiguous = out
+}
+
+// Ambiguities returns the ambiguous records that belong to an entity, or
+// whose candidates do.
+func (inv *Inventory) Ambiguities(e int32) []Ambiguity {
+	var out []Ambiguity
+	for _, a := range inv.ambiguous {
+		hit := inv.Owner(a.Rec) == e
+		for _, c := range a.Candidates {
+			if inv.Owner(c) == e {
+				hit = true
+			}
+		}
+		if hit {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// AmbiguousCount returns how many records were kept apart as ambiguous.
+func (inv *Inventory) AmbiguousCount() int { return len(inv.ambiguous) }
 
 func (inv *Inventory) kind(name string, keys []string) uint16 {
 	if k, ok := inv.kindByNm[name]; ok {
@@ -747,14 +820,29 @@ func (inv *Inventory) countUnmatched(srcs []int) {
 	}
 }
 
-// unionByKeys merges records that share a key, strongest key first. Two
-// groups are not merged when a stronger key disagrees: both have values
-// for it and none in common (the same hostname on two machines with
-// different serial numbers).
+// ignored reports whether a key is kept only to explain a junk value.
+func ignored(k onus.Key) bool { return len(k.Name) > 0 && k.Name[0] == onus.IgnoredKeyPrefix[0] }
+
+// unionByKeys merges records that share a key, strongest key first. Only a
+// strong key (single-valued for the thing's life: a serial number, a
+// hardware UUID) can keep two groups apart: when both have values for it
+// and none in common they are different things, whatever weaker key they
+// share. A MAC address or a host name that differs proves nothing: a
+// laptop has several network interfaces, and gets renamed.
+//
+// The records sharing one value are merged only when they can all be one
+// thing. When they fall into several groups that a strong key keeps apart
+// (two laptops that both used one USB Ethernet adapter), a record that
+// could belong to more than one of them is not guessed into either: it is
+// kept apart as an ambiguity, and explain names the possible matches.
 func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf *unionFind, ref func(int) RecRef) {
 	rank := map[string]int{}
+	var vetoes []string
 	for i, key := range kd.keys {
 		rank[key] = i
+		if inv.strong(key) {
+			vetoes = append(vetoes, key)
+		}
 	}
 	// own holds each record's correlate keys; group holds, for each root,
 	// the keys of its whole group.
@@ -772,7 +860,15 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 	}
 	group := make([][]onus.Key, len(own))
 	copy(group, own)
-	for ki, key := range kd.keys {
+	anchored := func(root int32) bool {
+		for _, kv := range group[root] {
+			if inv.strong(kv.Name) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, key := range kd.keys {
 		groups := map[string][]int32{}
 		for node, ks := range own {
 			for _, kv := range ks {
@@ -790,28 +886,75 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 		sort.Strings(values)
 		for _, v := range values {
 			g := groups[v]
-			for _, b := range g[1:] {
-				ra, rb := uf.find(g[0]), uf.find(b)
-				if ra == rb {
-					continue
+			// The distinct groups sharing v, with a node of each; groups
+			// that a strong key anchors come first, so that a record with
+			// no strong key is never merged into whichever came first.
+			type member struct {
+				root, node int32
+			}
+			var ms []member
+			seenRoot := map[int32]bool{}
+			for pass := 0; pass < 2; pass++ {
+				for _, nd := range g {
+					r := uf.find(nd)
+					if seenRoot[r] || anchored(r) != (pass == 0) {
+						continue
+					}
+					seenRoot[r] = true
+					ms = append(ms, member{r, nd})
 				}
-				if conflict, av, bv := disagree(group[ra], group[rb], kd.keys[:ki]); conflict != "" {
-					inv.near = append(inv.near, NearMatch{Kind: kd.name, Key: key, Value: v, A: ref(int(g[0])), B: ref(int(b)), Conflict: conflict, AValues: av, BValues: bv})
-					continue
+			}
+			if len(ms) < 2 {
+				continue
+			}
+			// clusters are the groups v ends up in, each with its first node.
+			type cluster struct {
+				root, node int32
+			}
+			var cs []cluster
+			for _, m := range ms {
+				var fits []int
+				var conflict string
+				var av, bv []string
+				for ci, c := range cs {
+					root := uf.find(c.root)
+					if k, x, y := disagree(group[root], group[m.root], vetoes); k != "" {
+						if conflict == "" {
+							conflict, av, bv = k, x, y
+							inv.near = append(inv.near, NearMatch{Kind: kd.name, Key: key, Value: v, A: ref(int(c.node)), B: ref(int(m.node)), Conflict: k, AValues: av, BValues: bv})
+						}
+						continue
+					}
+					fits = append(fits, ci)
 				}
-				inv.merges = append(inv.merges, Merge{A: ref(int(g[0])), B: ref(int(b)), Key: key, Value: v})
-				keep, gone := uf.union(ra, rb)
-				group[keep] = append(append([]onus.Key(nil), group[keep]...), group[gone]...)
-				group[gone] = nil
+				switch len(fits) {
+				case 0:
+					cs = append(cs, cluster{m.root, m.node})
+				case 1:
+					c := cs[fits[0]]
+					ra := uf.find(c.root)
+					inv.merges = append(inv.merges, Merge{A: ref(int(c.node)), B: ref(int(m.node)), Key: key, Value: v})
+					keep, gone := uf.union(ra, m.root)
+					group[keep] = append(append([]onus.Key(nil), group[keep]...), group[gone]...)
+					group[gone] = nil
+				default:
+					a := Ambiguity{Kind: kd.name, Key: key, Value: v, Rec: ref(int(m.node))}
+					for _, ci := range fits {
+						a.Candidates = append(a.Candidates, ref(int(cs[ci].node)))
+					}
+					inv.ambiguous = append(inv.ambiguous, a)
+				}
 			}
 		}
 	}
 }
 
-// disagree returns the first stronger key on which two groups both have
-// values but share none.
-func disagree(a, b []onus.Key, stronger []string) (string, []string, []string) {
-	for _, key := range stronger {
+// disagree returns the strong key that keeps two groups apart: the
+// strongest one both have values for decides, and they are apart when they
+// share none of its values. A re-imaged laptop has two MDM UDIDs and one
+// serial number: the serial, stronger, says it is one machine.
+func disagree(a, b []onus.Key, strong []string) (string, []string, []string) {
+	for _, key := range strong {
 		var av, bv []string
 		for _, kv := range a {
 			if kv.Name == key {
@@ -837,6 +980,7 @@ func disagree(a, b []onus.Key, stronger []string) (string, []string, []string) {
 		if !shared {
 			return key, dedupe(av), dedupe(bv)
 		}
+		return "", nil, nil
 	}
 	return "", nil, nil
 }

@@ -337,6 +337,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	}
 	var in inventory.Input
 	in.Correlate = cfg.Correlate
+	in.Strong = Normalizer(cfg).Strong
 	for _, src := range cfg.Sources {
 		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
 		st := states[src.Name]

@@ -354,10 +354,32 @@ func WriteExplain(w io.Writer, x *inventory.Explanation, findings []onus.Finding
 		fmt.Fprintf(tw, "  %s:%s\tline %d\t%s\t%s\t%s\t\n", r.Source, r.ID, r.Line, seen, strings.Join(ks, " "), health)
 	}
 	tw.Flush()
+	var ignored []string
+	for _, r := range x.Records {
+		for _, ig := range r.Ignored {
+			ignored = append(ignored, fmt.Sprintf("  %s:%s %s=%q: %s\n", r.Source, r.ID, ig.Key, ig.Value, ig.Why))
+		}
+	}
+	if len(ignored) > 0 {
+		fmt.Fprintln(w, "\nIgnored key values (never merge)")
+		fmt.Fprint(w, strings.Join(ignored, ""))
+	}
 	if len(x.Merges) > 0 {
 		fmt.Fprintln(w, "\nMerged")
 		for _, m := range x.Merges {
 			fmt.Fprintf(w, "  %s + %s by %s=%s\n", m.A, m.B, m.Key, m.Value)
+			if len(m.Agreed) > 0 {
+				fmt.Fprintf(w, "    agreed: %s\n", strings.Join(m.Agreed, ", "))
+			}
+			for _, ig := range m.Ignored {
+				fmt.Fprintf(w, "    %s\n", ig)
+			}
+		}
+	}
+	if len(x.Ambiguous) > 0 {
+		fmt.Fprintln(w, "\nAmbiguous (kept apart, not guessed)")
+		for _, a := range x.Ambiguous {
+			fmt.Fprintf(w, "  %s shares %s=%s with several things; possible match: %s\n", a.Record, a.Key, a.Value, strings.Join(a.Possible, "; "))
 		}
 	}
 	if len(x.NearMatches) > 0 {

@@ -44,9 +44,10 @@ type piece struct {
 }
 
 type keyMap struct {
-	name string
-	norm identity.Func
-	refs []ref
+	name  string
+	norm  identity.Func
+	check identity.Check
+	refs  []ref
 }
 
 type fieldMap struct {
@@ -123,7 +124,7 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 		return nil, fail("map.seen", err)
 	}
 	for _, name := range sortedKeys(src.Map.Keys) {
-		km := keyMap{name: name, norm: norm.Func(name)}
+		km := keyMap{name: name, norm: norm.Func(name), check: norm.Check(name)}
 		for _, p := range src.Map.Keys[name] {
 			r, err := compile(p)
 			if err != nil {
@@ -285,8 +286,16 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 			if !ok {
 				continue
 			}
-			if v := in.norm(ki, s, k.norm); v != "" && !hasKey(rec.Keys, k.name, v) {
+			v := in.norm(ki, s, k.norm)
+			if v != "" && !hasKey(rec.Keys, k.name, v) {
 				rec.Keys = append(rec.Keys, onus.Key{Name: k.name, Value: v})
+			} else if v == "" {
+				// Keep why a value was ignored, for explain.
+				if _, why := k.check(s); why != "" {
+					if raw := strings.TrimSpace(s); !hasKey(rec.Keys, onus.IgnoredKeyPrefix+k.name, raw+"\t"+why) {
+						rec.Keys = append(rec.Keys, onus.Key{Name: onus.IgnoredKeyPrefix + k.name, Value: raw + "\t" + why})
+					}
+				}
 			}
 		}
 	}

@@ -255,7 +255,7 @@ func loadInventory(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB) (*inve
 	if err != nil {
 		return nil, err
 	}
-	in := inventory.Input{Correlate: cfg.Correlate}
+	in := inventory.Input{Correlate: cfg.Correlate, Strong: monitor.Normalizer(cfg).Strong}
 	for _, src := range cfg.Sources {
 		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
 		if st := states[src.Name]; st != nil {

@@ -1,0 +1,212 @@
+package inventory_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/inventory"
+)
+
+// fleetKeys is the order docs/correlation.md recommends for devices.
+var fleetKeys = map[string][]string{"device": {"serial", "uuid", "mac", "hostname"}}
+
+// TestCorrelationCorpus holds the cases real fleets are made of: each
+// with the entities a person would draw by hand.
+func TestCorrelationCorpus(t *testing.T) {
+	jamf := func(recs ...onus.Record) src { return src{name: "jamf", kind: "device", creates: true, recs: recs} }
+	edr := func(recs ...onus.Record) src { return src{name: "edr", kind: "device", creates: true, recs: recs} }
+	osq := func(recs ...onus.Record) src { return src{name: "osquery", kind: "device", creates: true, recs: recs} }
+	tests := []struct {
+		name      string
+		sources   []src
+		want      []string
+		near      int
+		ambiguous int
+	}{
+		{
+			// The EDR reports the dock's Ethernet MAC, which Jamf never saw,
+			// no serial and a fully qualified host name: the differing MAC is
+			// no proof of another machine, and the host name matches.
+			name: "multi-NIC Mac: EDR reports another MAC and an FQDN",
+			sources: []src{
+				jamf(rec("#j1", "serial=C02AWOOD", "uuid=11111111-2222-3333-4444-555555555555", "mac=a4:83:e7:00:00:01", "mac=a4:83:e7:00:00:02", "hostname=awood-mbp")),
+				edr(rec("#e1", "mac=00-e0-4c-68-00-99", "hostname=AWOOD-MBP.corp.acme.com")),
+			},
+			want: []string{"jamf:j1+edr:e1"},
+		},
+		{
+			name: "host names: .local, trailing dot, case, macOS computer name",
+			sources: []src{
+				jamf(rec("#j1", "serial=S1", "hostname=Jane’s MacBook Pro")),
+				edr(rec("#e1", "hostname=janes-macbook-pro.local.")),
+			},
+			want: []string{"jamf:j1+edr:e1"},
+		},
+		{
+			// Two laptops used one USB Ethernet adapter: Jamf lists its MAC
+			// on both. A serial-less EDR record with that MAC and its own
+			// host name goes where the host name says; one with nothing
+			// else is not guessed into either.
+			name: "dock adapter MAC on two laptops",
+			sources: []src{
+				jamf(rec("#j1", "serial=S1", "mac=00:e0:4c:68:00:01", "hostname=mbp-a"),
+					rec("#j2", "serial=S2", "mac=00:e0:4c:68:00:01", "hostname=mbp-b")),
+				edr(rec("#e1", "mac=00:e0:4c:68:00:01", "hostname=mbp-b"),
+					rec("#e2", "mac=00:e0:4c:68:00:01")),
+			},
+			want:      []string{"edr:e2", "jamf:j1", "jamf:j2+edr:e1"},
+			near:      1,
+			ambiguous: 1,
+		},
+		{
+			name: "re-imaged laptop: new UDID, same serial, osquery by the new UUID",
+			sources: []src{
+				jamf(rec("#old", "serial=S1", "uuid=aaaaaaaa-0000-0000-0000-000000000001", "hostname=mbp-old"),
+					rec("#new", "serial=S1", "uuid=aaaaaaaa-0000-0000-0000-000000000002", "hostname=mbp-new")),
+				osq(rec("#o1", "uuid=aaaaaaaa-0000-0000-0000-000000000002", "hostname=mbp-new")),
+			},
+			want: []string{"jamf:old+jamf:new+osquery:o1"},
+		},
+		{
+			// Factory names are junk: they neither merge the EDR records
+			// with each other nor with the Jamf laptop called MacBook-Pro.
+			name: "factory host names",
+			sources: []src{
+				jamf(rec("#j1", "serial=S1", "hostname=MacBook-Pro")),
+				edr(rec("#e1", "mac=00:e0:4c:00:00:01", "hostname=MacBook-Pro"),
+					rec("#e2", "mac=00:e0:4c:00:00:02", "hostname=macbook-pro.local"),
+					rec("#e3", "mac=00:e0:4c:00:00:03", "hostname=MacBook-Pro-2")),
+			},
+			want: []string{"edr:e1", "edr:e2", "edr:e3", "jamf:j1"},
+		},
+		{
+			// Every T2 Mac reports ac:de:48:00:11:22 for its internal
+			// bridge: it is junk, not a near match and not a merge.
+			name: "shared virtual MAC",
+			sources: []src{
+				jamf(rec("#j1", "serial=S1", "mac=ac:de:48:00:11:22", "hostname=mbp-a"),
+					rec("#j2", "serial=S2", "mac=ac:de:48:00:11:22", "hostname=mbp-b")),
+				edr(rec("#e1", "mac=AC-DE-48-00-11-22")),
+			},
+			want: []string{"edr:e1", "jamf:j1", "jamf:j2"},
+		},
+		{
+			name: "same host name, different serials: still two machines",
+			sources: []src{
+				jamf(rec("#j1", "serial=S1", "hostname=mbp-esmith"), rec("#j2", "serial=S2", "hostname=mbp-esmith")),
+			},
+			want: []string{"jamf:j1", "jamf:j2"},
+			near: 1,
+		},
+		{
+			// An EDR record without a serial named like two laptops that
+			// serials keep apart could be either: kept apart, not guessed.
+			name: "host name shared by two laptops, EDR without serial",
+			sources: []src{
+				jamf(rec("#j1", "serial=S1", "hostname=mbp-esmith"), rec("#j2", "serial=S2", "hostname=mbp-esmith")),
+				edr(rec("#e1", "hostname=MBP-ESMITH")),
+			},
+			want:      []string{"edr:e1", "jamf:j1", "jamf:j2"},
+			near:      1,
+			ambiguous: 1,
+		},
+		{
+			// A renamed laptop: the serial agrees, the host names differ.
+			name: "a differing host name never vetoes",
+			sources: []src{
+				jamf(rec("#j1", "serial=S1", "mac=a4:83:e7:00:00:01", "hostname=mbp-new-name")),
+				edr(rec("#e1", "serial=s1", "mac=a4:83:e7:00:00:09", "hostname=mbp-old-name")),
+			},
+			want: []string{"jamf:j1+edr:e1"},
+		},
+		{
+			name: "a differing hardware UUID vetoes",
+			sources: []src{
+				jamf(rec("#j1", "uuid=aaaaaaaa-0000-0000-0000-000000000001", "hostname=mbp-x")),
+				osq(rec("#o1", "uuid=aaaaaaaa-0000-0000-0000-000000000002", "hostname=mbp-x")),
+			},
+			want: []string{"jamf:j1", "osquery:o1"},
+			near: 1,
+		},
+		{
+			name: "placeholder serials from firmware",
+			sources: []src{
+				edr(rec("#e1", "serial=Default string", "hostname=desktop-7a1b2c3"),
+					rec("#e2", "serial=0123456789", "hostname=desktop-9z8y7x6"),
+					rec("#e3", "serial=Not Specified", "hostname=desktop-7a1b2c3")),
+			},
+			want: []string{"edr:e1+edr:e3", "edr:e2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := build(t, fleetKeys, tt.sources...)
+			got := groups(inv, "device")
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("entities = %v, want %v", got, tt.want)
+			}
+			if inv.NearCount() != tt.near {
+				t.Errorf("near matches = %d, want %d", inv.NearCount(), tt.near)
+			}
+			if inv.AmbiguousCount() != tt.ambiguous {
+				t.Errorf("ambiguous = %d, want %d", inv.AmbiguousCount(), tt.ambiguous)
+			}
+		})
+	}
+}
+
+// Explain says which keys agreed, which differed and were ignored, which
+// values were junk, and which records were kept apart as ambiguous.
+func TestExplainSaysWhy(t *testing.T) {
+	inv := build(t, fleetKeys,
+		src{name: "jamf", kind: "device", creates: true, recs: []onus.Record{
+			rec("#j1", "serial=S1", "mac=a4:83:e7:00:00:01", "hostname=awood-mbp"),
+			rec("#j2", "serial=S2", "mac=00:e0:4c:68:00:01", "hostname=mbp-b"),
+			rec("#j3", "serial=S3", "mac=00:e0:4c:68:00:01", "hostname=mbp-c"),
+		}},
+		src{name: "edr", kind: "device", creates: true, recs: []onus.Record{
+			rec("#e1", "mac=00-e0-4c-68-00-99", "hostname=AWOOD-MBP.corp.acme.com", "serial=To be filled by O.E.M."),
+			rec("#e2", "mac=00:e0:4c:68:00:01", "hostname=MacBook-Pro"),
+		}},
+	)
+	e, _ := inv.Lookup("device", "serial", "S1")
+	x := inv.Explain(e)
+	if len(x.Merges) != 1 {
+		t.Fatalf("merges = %+v", x.Merges)
+	}
+	m := x.Merges[0]
+	if m.Key != "hostname" || strings.Join(m.Agreed, ",") != "hostname=awood-mbp" ||
+		len(m.Ignored) != 1 || !strings.Contains(m.Ignored[0], "mac differs") || !strings.Contains(m.Ignored[0], "not a strong key") {
+		t.Errorf("merge = %+v", m)
+	}
+	var ig []string
+	for _, r := range x.Records {
+		for _, i := range r.Ignored {
+			ig = append(ig, r.Source+":"+r.ID+" "+i.Key+"="+i.Value+": "+i.Why)
+		}
+	}
+	if len(ig) != 1 || !strings.Contains(ig[0], `edr:e1 serial=To be filled by O.E.M.: placeholder serial`) {
+		t.Errorf("ignored = %q", ig)
+	}
+	// e2 shares the adapter MAC of j2 and j3, and has a factory name.
+	e2, ok := inv.Lookup("device", "mac", "00:e0:4c:68:00:01")
+	if ok {
+		t.Fatalf("the shared MAC resolved to %s", inv.ID(e2))
+	}
+	var amb []inventory.ExplainAmbig
+	for _, d := range inv.OfKind("device") {
+		if r := inv.Records(d); inv.Record(r[0]).ID == "e2" {
+			amb = inv.Explain(d).Ambiguous
+		}
+	}
+	if len(amb) != 1 || amb[0].Key != "mac" || len(amb[0].Possible) != 2 ||
+		!strings.HasPrefix(amb[0].Possible[0], "device:serial:S2") || !strings.HasPrefix(amb[0].Possible[1], "device:serial:S3") {
+		t.Errorf("ambiguous = %+v", amb)
+	}
+	for _, k := range inv.Keys(e) {
+		if strings.HasPrefix(k.Name, onus.IgnoredKeyPrefix) {
+			t.Errorf("an ignored key is among the entity's keys: %v", k)
+		}
+	}
+}

@@ -27,12 +27,12 @@ type Explanation struct {
 
 // ExplainRecord is one source record of the entity.
 type ExplainRecord struct {
-	Source  string     `json:"source"`
-	ID      string     `json:"id"`
-	Name    string     `json:"name,omitempty"`
-	Line    int        `json:"line"`
-	Seen    *time.Time `json:"seen,omitempty"`
-	Keys    []onus.Key `json:"keys"`
+	Source string     `json:"source"`
+	ID     string     `json:"id"`
+	Name   string     `json:"name,omitempty"`
+	Line   int        `json:"line"`
+	Seen   *time.Time `json:"seen,omitempty"`
+	Keys   []onus.Key `json:"keys"`
 	// Ignored are the key values read but not used, and why.
 	Ignored []ExplainIgnored `json:"ignored_keys,omitempty"`
 	Healthy bool             `json:"source_healthy"`

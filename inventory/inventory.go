@@ -327,9 +327,11 @@ func (inv *Inventory) Keys(e int32) []onus.Key {
 	return out
 }
 
-// InSource returns the freshest record an entity has from source src, by
-// the source's seen time and then by position; ok is false when the
-// entity has no record from it.
+// InSource returns the record that speaks for an entity in source src:
+// the one with the latest seen time; among records with the same seen
+// time, or when the source maps no seen, the one read last (the last line
+// of the file, the last element of the array). ok is false when the entity
+// has no record from it.
 func (inv *Inventory) InSource(e int32, src int) (RecRef, bool) {
 	var best RecRef
 	found := false
@@ -344,6 +346,27 @@ func (inv *Inventory) InSource(e int32, src int) (RecRef, bool) {
 		return true
 	})
 	return best, found
+}
+
+// InSourceAll returns every record an entity has from source src, in the
+// order InSource ranks them: by seen time, then by position in the
+// snapshot; the record InSource picks is the last.
+func (inv *Inventory) InSourceAll(e int32, src int) []RecRef {
+	var out []RecRef
+	inv.eachRecord(e, func(r RecRef) bool {
+		if int(r.Src) == src {
+			out = append(out, r)
+		}
+		return true
+	})
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := inv.Record(out[i]).Seen, inv.Record(out[j]).Seen
+		if a != b {
+			return a < b
+		}
+		return out[i].Idx < out[j].Idx
+	})
+	return out
 }
 
 // SourcesOf returns the positions of the sources an entity has records in.

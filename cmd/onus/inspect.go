@@ -50,11 +50,15 @@ line, and exits non-zero when there is one.`,
 			default:
 				return err
 			}
+			warnings := config.Problems{}
+			if cfg != nil {
+				warnings = append(warnings, cfg.Warnings()...)
+			}
 			if a.output == report.JSON {
 				if probs == nil {
 					probs = config.Problems{}
 				}
-				if err := report.WriteJSON(a.stdout, map[string]any{"valid": len(probs) == 0, "problems": []*config.Problem(probs)}); err != nil {
+				if err := report.WriteJSON(a.stdout, map[string]any{"valid": len(probs) == 0, "problems": []*config.Problem(probs), "warnings": []*config.Problem(warnings)}); err != nil {
 					return err
 				}
 				if len(probs) > 0 {
@@ -70,6 +74,9 @@ line, and exits non-zero when there is one.`,
 				a.printf(", %d activities", len(cfg.RACI.Activities))
 			}
 			a.printf("\n")
+			for _, w := range warnings {
+				a.printf("warning: %s\n", w.Error())
+			}
 			return nil
 		},
 	}

@@ -33,7 +33,9 @@ type Result struct {
 	// Reason says why an unknown result could not be evaluated.
 	Reason   string
 	Evidence []onus.Evidence
-	Owner    Assignment
+	// Person and Device are the finding's subject (see onus.Finding).
+	Person, Device *onus.Subject
+	Owner          Assignment
 	// Exemption is the approved exception that covers this failure, or nil.
 	Exemption *onus.Exception
 }
@@ -241,10 +243,48 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 		r.Evidence = tr.Evidence(ev.now)
 		r.Owner = ev.owners.resolve(ev.sess, ev.ctl, e)
 		r.Exemption = ev.exempt(e, r.ID)
+		r.Person, r.Device = Subjects(ev.inv, e, ev.c.Config.People.Kind)
 		p.failures = append(p.failures, r)
 	}
 	ev.sess.Track(nil)
 	return p
+}
+
+// Subjects names who and what a finding on entity e is about: the person
+// the entity links to (an account's person, a laptop's owner), and the
+// entity it reaches that person through (the laptop a piece of software
+// is on). A person entity has no subject person: it is the subject.
+func Subjects(inv *inventory.Inventory, e int32, peopleKind string) (person, device *onus.Subject) {
+	if peopleKind == "" {
+		peopleKind = "person"
+	}
+	if inv.Kind(e) == peopleKind {
+		return nil, nil
+	}
+	sub := func(t int32) *onus.Subject { return &onus.Subject{ID: inv.ID(t), Name: inv.Name(t)} }
+	names := inv.LinkNames(e)
+	for _, name := range names {
+		if t, ok := inv.Link(e, name); ok && inv.Kind(t) == peopleKind {
+			person = sub(t)
+			break
+		}
+	}
+	for _, name := range names {
+		t, ok := inv.Link(e, name)
+		if !ok || inv.Kind(t) == peopleKind {
+			continue
+		}
+		for _, tn := range inv.LinkNames(t) {
+			if p, ok := inv.Link(t, tn); ok && inv.Kind(p) == peopleKind {
+				device = sub(t)
+				if person == nil {
+					person = sub(p)
+				}
+				return person, device
+			}
+		}
+	}
+	return person, device
 }
 
 func (ev *evaluator) result(e int32, o onus.Outcome) Result {

@@ -121,6 +121,16 @@ func renderEv(rep *monitor.EvalReport, fs []onus.Finding, evidence bool) string 
 			gap = " [ownership gap]"
 		}
 		fmt.Fprintf(&b, "%s | %s | %s | %s%s | %s | %s | %s\n", f.Control, f.Entity, f.EntityName, f.Responsible.Email, gap, f.OwnerReason, f.Due.Format("2006-01-02"), f.Accountable.Email)
+		if f.Person != nil || f.Device != nil {
+			var sub []string
+			if f.Person != nil {
+				sub = append(sub, "person "+f.Person.Name+" ("+f.Person.ID+")")
+			}
+			if f.Device != nil {
+				sub = append(sub, "device "+f.Device.Name+" ("+f.Device.ID+")")
+			}
+			fmt.Fprintf(&b, "  subject: %s\n", strings.Join(sub, ", "))
+		}
 		for _, ev := range f.Evidence {
 			if evidence {
 				fmt.Fprintf(&b, "    %s = %s\n", ev.Path, ev.Value)

@@ -212,15 +212,17 @@ func WriteFindings(w io.Writer, fs []onus.Finding, format string, now time.Time)
 		return WriteJSON(w, rows)
 	case CSV:
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"id", "control", "severity", "state", "entity", "entity_kind", "entity_name", "responsible", "owner_reason",
-			"ownership_gap", "first_failed", "due", "overdue", "resolved_at", "evidence"})
+		cw.Write([]string{"id", "control", "severity", "state", "entity", "entity_kind", "entity_name", "person", "person_name", "device", "device_name",
+			"responsible", "owner_reason", "ownership_gap", "first_failed", "due", "overdue", "resolved_at", "evidence"})
 		for _, f := range fs {
 			resolved := ""
 			if f.ResolvedAt != nil {
 				resolved = f.ResolvedAt.Format(time.RFC3339)
 			}
+			pid, pname := subjectCols(f.Person)
+			did, dname := subjectCols(f.Device)
 			cw.Write([]string{strconv.FormatInt(f.ID, 10), f.Control, string(f.Severity), string(f.State), f.Entity, f.EntityKind, f.EntityName,
-				f.Responsible.Email, f.OwnerReason, strconv.FormatBool(f.OwnershipGap), f.FirstFailed.Format(time.RFC3339), f.Due.Format(time.RFC3339),
+				pid, pname, did, dname, f.Responsible.Email, f.OwnerReason, strconv.FormatBool(f.OwnershipGap), f.FirstFailed.Format(time.RFC3339), f.Due.Format(time.RFC3339),
 				strconv.FormatBool(f.Overdue(now)), resolved, evidenceText(f.Evidence)})
 		}
 		cw.Flush()
@@ -231,7 +233,7 @@ func WriteFindings(w io.Writer, fs []onus.Finding, format string, now time.Time)
 		return nil
 	}
 	tw := table(w)
-	fmt.Fprintln(tw, "ID\tSEVERITY\tCONTROL\tENTITY\tRESPONSIBLE\tSTATE\tDUE\t")
+	fmt.Fprintln(tw, "ID\tSEVERITY\tCONTROL\tENTITY\tSUBJECT\tRESPONSIBLE\tSTATE\tDUE\t")
 	for _, f := range fs {
 		due := f.Due.Format("2006-01-02")
 		if f.Overdue(now) {
@@ -245,9 +247,28 @@ func WriteFindings(w io.Writer, fs []onus.Finding, format string, now time.Time)
 		if name == "" {
 			name = f.Entity
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.ID, f.Severity, f.Control, clip(name, 40), who, f.State, due)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.ID, f.Severity, f.Control, clip(name, 40), orDash(clip(subjectText(f), 40)), who, f.State, due)
 	}
 	return tw.Flush()
+}
+
+func subjectCols(s *onus.Subject) (string, string) {
+	if s == nil {
+		return "", ""
+	}
+	return s.ID, s.Name
+}
+
+// subjectText says whose and where a finding is: "jane@… on MBP-JANE".
+func subjectText(f onus.Finding) string {
+	var parts []string
+	if f.Person != nil {
+		parts = append(parts, f.Person.Name)
+	}
+	if f.Device != nil {
+		parts = append(parts, "on "+f.Device.Name)
+	}
+	return strings.Join(parts, " ")
 }
 
 func clip(s string, n int) string {
@@ -269,6 +290,12 @@ func evidenceText(ev []onus.Evidence) string {
 func WriteFinding(w io.Writer, f onus.Finding, events []onus.Event, fix string, now time.Time) {
 	fmt.Fprintf(w, "Finding %d: %s on %s (%s)\n", f.ID, f.Control, f.EntityName, f.Entity)
 	fmt.Fprintf(w, "  state        %s\n  severity     %s\n", f.State, f.Severity)
+	if f.Person != nil {
+		fmt.Fprintf(w, "  person       %s (%s)\n", f.Person.Name, f.Person.ID)
+	}
+	if f.Device != nil {
+		fmt.Fprintf(w, "  device       %s (%s)\n", f.Device.Name, f.Device.ID)
+	}
 	who := f.Responsible.Email
 	if who == "" {
 		who = "nobody"

@@ -56,10 +56,27 @@ func TestDemoThenRead(t *testing.T) {
 	if rows[0]["state"] != "open" || rows[0]["responsible"].(map[string]any)["email"] == "" {
 		t.Errorf("first row = %v", rows[0])
 	}
+	// Findings name their subject: the laptop's owner in JSON; the
+	// person and the laptop of an outdated app in CSV.
+	if p, _ := rows[0]["person"].(map[string]any); p == nil || p["id"] == "" || p["name"] == "" {
+		t.Errorf("first row has no subject person: %v", rows[0])
+	}
 	out, _, _ = cli(t, "findings", "--config", dir, "-o", "csv", "--state", "all")
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil || len(recs) != 28 || recs[0][1] != "control" {
-		t.Errorf("findings csv: %d rows, %v", len(recs), err)
+	if err != nil || len(recs) != 28 || recs[0][1] != "control" || strings.Join(recs[0][7:11], ",") != "person,person_name,device,device_name" {
+		t.Fatalf("findings csv: %d rows, %v", len(recs), err)
+	}
+	apps := 0
+	for _, r := range recs[1:] {
+		if r[1] == "app-outdated" {
+			apps++
+			if !strings.HasPrefix(r[7], "person:") || r[8] == "" || !strings.HasPrefix(r[9], "device:") || r[10] == "" {
+				t.Errorf("app-outdated row without its person and device: %v", r)
+			}
+		}
+	}
+	if apps == 0 {
+		t.Error("no app-outdated finding in the csv")
 	}
 	out, _, code = cli(t, "findings", "--config", dir, "--state", "resolved")
 	if code != 0 || !strings.Contains(out, "No findings match") {

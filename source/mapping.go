@@ -36,6 +36,8 @@ type slot struct {
 type ref struct {
 	slot   int
 	pieces []piece
+	// xf are the transforms after the path ("columns.name | lower").
+	xf []transform
 }
 
 type piece struct {
@@ -58,6 +60,9 @@ type fieldMap struct {
 	format   string
 	required bool
 	keep     map[string]bool
+	// split is set when a transform splits the value: it is a list even
+	// with one element.
+	split bool
 }
 
 type linkMap struct {
@@ -79,9 +84,27 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 		index[path] = len(m.slots) - 1
 		return len(m.slots) - 1
 	}
-	compile := func(path string) (ref, error) {
+	var compile func(path string) (ref, error)
+	compile = func(path string) (ref, error) {
 		if path == "" {
 			return ref{slot: -1}, nil
+		}
+		if parts := splitPipes(path); len(parts) > 1 {
+			r, err := compile(parts[0])
+			if err != nil {
+				return r, err
+			}
+			if r.slot < 0 && r.pieces == nil {
+				return r, fmt.Errorf("%q: transforms need a path before the first |", path)
+			}
+			for _, p := range parts[1:] {
+				t, err := parseTransform(p)
+				if err != nil {
+					return r, err
+				}
+				r.xf = append(r.xf, t)
+			}
+			return r, nil
 		}
 		if !strings.Contains(path, "{") {
 			return ref{slot: add(path)}, nil
@@ -141,6 +164,12 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 			return nil, fail("field "+name, err)
 		}
 		fm := fieldMap{name: name, path: f.Path, ref: r, typ: f.Type, format: f.Format, required: f.Required}
+		for _, t := range r.xf {
+			fm.split = fm.split || t.many
+		}
+		if r.xf != nil && f.Type != "" && f.Type != "auto" && f.Type != "string" && f.Type != "list" {
+			return nil, fail("field "+name, fmt.Errorf("transforms give text; type %s cannot follow them", f.Type))
+		}
 		if len(f.Keep) > 0 {
 			fm.keep = map[string]bool{}
 			for _, k := range f.Keep {
@@ -211,6 +240,31 @@ func (m *Mapping) Slots() []string {
 // template is present when any slot in it is; absent slots render empty,
 // because exports leave some columns of a composite id blank.
 func (m *Mapping) resolve(r ref, vals []raw, in *interner) (string, bool, error) {
+	s, ok, err := m.resolveRaw(r, vals, in)
+	if err != nil || !ok || r.xf == nil {
+		return s, ok, err
+	}
+	out := apply(r.xf, s)
+	if len(out) == 0 {
+		return "", false, nil
+	}
+	return out[0], true, nil
+}
+
+// resolveAll returns every value of a ref: one, or several after a split.
+func (m *Mapping) resolveAll(r ref, vals []raw, in *interner) ([]string, error) {
+	s, ok, err := m.resolveRaw(r, vals, in)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if r.xf == nil {
+		return []string{s}, nil
+	}
+	return apply(r.xf, s), nil
+}
+
+// resolveRaw returns the text of a ref before its transforms.
+func (m *Mapping) resolveRaw(r ref, vals []raw, in *interner) (string, bool, error) {
 	if r.pieces == nil {
 		if r.slot < 0 || vals[r.slot].absent() {
 			return "", false, nil
@@ -279,21 +333,20 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 	}
 	for ki, k := range m.keys {
 		for _, r := range k.refs {
-			s, ok, err := m.resolve(r, vals, in)
+			all, err := m.resolveAll(r, vals, in)
 			if err != nil {
 				return rec, &Problem{Loc: loc, ID: id, Field: "key " + k.name, Message: err.Error()}
 			}
-			if !ok {
-				continue
-			}
-			v := in.norm(ki, s, k.norm)
-			if v != "" && !hasKey(rec.Keys, k.name, v) {
-				rec.Keys = append(rec.Keys, onus.Key{Name: k.name, Value: v})
-			} else if v == "" {
-				// Keep why a value was ignored, for explain.
-				if _, why := k.check(s); why != "" {
-					if raw := strings.TrimSpace(s); !hasKey(rec.Keys, onus.IgnoredKeyPrefix+k.name, raw+"\t"+why) {
-						rec.Keys = append(rec.Keys, onus.Key{Name: onus.IgnoredKeyPrefix + k.name, Value: raw + "\t" + why})
+			for _, s := range all {
+				v := in.norm(ki, s, k.norm)
+				if v != "" && !hasKey(rec.Keys, k.name, v) {
+					rec.Keys = append(rec.Keys, onus.Key{Name: k.name, Value: v})
+				} else if v == "" {
+					// Keep why a value was ignored, for explain.
+					if _, why := k.check(s); why != "" {
+						if raw := strings.TrimSpace(s); !hasKey(rec.Keys, onus.IgnoredKeyPrefix+k.name, raw+"\t"+why) {
+							rec.Keys = append(rec.Keys, onus.Key{Name: onus.IgnoredKeyPrefix + k.name, Value: raw + "\t" + why})
+						}
 					}
 				}
 			}
@@ -316,7 +369,21 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 		for i, f := range m.fields {
 			var v any
 			var err error
-			if f.ref.pieces != nil {
+			if f.ref.xf != nil {
+				// Transformed values are text: one, or a list after a split.
+				var all []string
+				all, err = m.resolveAll(f.ref, vals, in)
+				switch {
+				case len(all) == 1 && !f.split:
+					v = in.box(all[0])
+				case len(all) > 0:
+					l := make([]any, len(all))
+					for i, s := range all {
+						l[i] = s
+					}
+					v = l
+				}
+			} else if f.ref.pieces != nil {
 				var s string
 				var ok bool
 				s, ok, err = m.resolve(f.ref, vals, in)

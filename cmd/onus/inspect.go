@@ -15,6 +15,7 @@ import (
 	"github.com/onus-sec/onus/inventory"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/report"
+	"github.com/onus-sec/onus/source"
 	"github.com/onus-sec/onus/sqlite"
 )
 
@@ -36,6 +37,18 @@ line, and exits non-zero when there is one.`,
 			cfg, err := config.Load(a.configDir)
 			if err == nil {
 				_, err = evaluate.Compile(cfg, time.Now())
+			}
+			if err == nil {
+				// The mappings, with their transforms.
+				var mp config.Problems
+				for _, src := range cfg.Sources {
+					if _, merr := source.NewMapping(src, monitor.Normalizer(cfg)); merr != nil {
+						mp = append(mp, &config.Problem{File: cfg.File, Line: src.Line, Message: merr.Error()})
+					}
+				}
+				if len(mp) > 0 {
+					err = mp
+				}
 			}
 			if err == nil {
 				// The message templates, built-in and overridden.

@@ -26,17 +26,21 @@ type Config struct {
 	// File is the path of onus.yaml, for error messages.
 	File string `yaml:"-"`
 
-	Version    int                 `yaml:"version"`
-	Database   string              `yaml:"database"`
-	Sources    []*Source           `yaml:"sources"`
-	Correlate  map[string][]string `yaml:"correlate"`
-	Identity   Identity            `yaml:"identity"`
-	People     People              `yaml:"people"`
-	Deadlines  map[string]Duration `yaml:"deadlines"`
-	Health     Health              `yaml:"health"`
-	Ownership  Ownership           `yaml:"ownership"`
-	Exceptions Exceptions          `yaml:"exceptions"`
-	Nudges     Nudges              `yaml:"nudges"`
+	Version   int                 `yaml:"version"`
+	Database  string              `yaml:"database"`
+	Sources   []*Source           `yaml:"sources"`
+	Correlate map[string][]string `yaml:"correlate"`
+	// PossibleMatch lists, per kind, keys that never merge records but
+	// show a possible match to confirm with onus link (a name, a personal
+	// e-mail address a candidate applied with).
+	PossibleMatch map[string][]string `yaml:"possible_match"`
+	Identity      Identity            `yaml:"identity"`
+	People        People              `yaml:"people"`
+	Deadlines     map[string]Duration `yaml:"deadlines"`
+	Health        Health              `yaml:"health"`
+	Ownership     Ownership           `yaml:"ownership"`
+	Exceptions    Exceptions          `yaml:"exceptions"`
+	Nudges        Nudges              `yaml:"nudges"`
 
 	// Controls and RACI come from their own files.
 	Controls []*Control `yaml:"-"`

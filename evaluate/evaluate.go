@@ -233,12 +233,18 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 			p.pass++
 			continue
 		}
-		outcomes[e] = Failed
 		// Evaluate the check again, recording what it read, for evidence.
 		tr = &policy.Tracker{}
 		ev.sess.Track(tr)
 		_, _ = ev.sess.EvalBool(ev.ctl.Check, e)
 		ev.sess.Track(nil)
+		if reason := ev.possible(e, tr); reason != "" {
+			// A record that may be this entity's was kept apart: the
+			// failure may be a false one. Unknown, not guessed.
+			ev.unknown(p, outcomes, e, reason)
+			continue
+		}
+		outcomes[e] = Failed
 		r := ev.result(e, onus.Fail)
 		r.Evidence = tr.Evidence(ev.now)
 		r.Owner = ev.owners.resolve(ev.sess, ev.ctl, e)
@@ -296,6 +302,25 @@ func (ev *evaluator) unknown(p *part, outcomes []uint8, e int32, reason string) 
 	r := ev.result(e, onus.Unknown)
 	r.Reason = reason
 	p.unknowns = append(p.unknowns, r)
+}
+
+// possible returns the possible match that makes a failure unknown: the
+// check read a source the entity has no record in, and a record of that
+// source may be the entity's (or the entity may be another's).
+func (ev *evaluator) possible(e int32, tr *policy.Tracker) string {
+	srcs, text, ok := ev.inv.PossibleMatch(e)
+	if !ok {
+		return ""
+	}
+	for _, si := range srcs {
+		if !tr.Sources[si] {
+			continue
+		}
+		if _, has := ev.inv.InSource(e, si); !has {
+			return text
+		}
+	}
+	return ""
 }
 
 // stale returns why a result read an unhealthy source, or "".

@@ -210,3 +210,102 @@ func TestExplainSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+func buildWith(t *testing.T, in inventory.Input, sources ...src) *inventory.Inventory {
+	t.Helper()
+	base := build(t, nil, sources...) // fills ids, locations and slices
+	in.Sources = nil
+	for _, s := range base.Sources {
+		in.Sources = append(in.Sources, s.SourceInput)
+	}
+	inv, err := inventory.Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// Links and unlinks made by hand override the keys, and explain shows them.
+func TestManualLinks(t *testing.T) {
+	sources := []src{
+		{name: "jamf", kind: "device", creates: true, recs: []onus.Record{
+			rec("#j1", "serial=S1", "mac=00:e0:4c:68:00:01", "hostname=mbp-a"),
+			rec("#j2", "serial=S2", "mac=00:e0:4c:68:00:01", "hostname=mbp-b"),
+		}},
+		{name: "edr", kind: "device", creates: true, recs: []onus.Record{
+			rec("#e1", "mac=00:e0:4c:68:00:01"),
+			rec("#e2", "hostname=mbp-a"),
+		}},
+	}
+	// Without a decision, e1 is ambiguous and e2 joins mbp-a by host name.
+	inv := buildWith(t, inventory.Input{Correlate: fleetKeys}, sources...)
+	if got := strings.Join(groups(inv, "device"), " "); got != "edr:e1 jamf:j1+edr:e2 jamf:j2" {
+		t.Fatalf("before: %s", got)
+	}
+	inv = buildWith(t, inventory.Input{Correlate: fleetKeys, Manual: []inventory.Manual{
+		{A: "edr:e1", B: "device:serial:S2", Linked: true},
+		{A: "jamf:j1", B: "edr:e2", Linked: false},
+	}}, sources...)
+	if got := strings.Join(groups(inv, "device"), " "); got != "edr:e2 jamf:j1 jamf:j2+edr:e1" {
+		t.Errorf("after: %s", got)
+	}
+	if inv.AmbiguousCount() != 0 {
+		t.Errorf("the link left %d ambiguities", inv.AmbiguousCount())
+	}
+	s2, _ := inv.Lookup("device", "serial", "S2")
+	x := inv.Explain(s2)
+	if len(x.Merges) != 1 || x.Merges[0].Key != "link" || !strings.Contains(x.Merges[0].Value, "onus link edr:e1 device:serial:S2") {
+		t.Errorf("merges = %+v", x.Merges)
+	}
+	s1, _ := inv.Lookup("device", "serial", "S1")
+	near := inv.Explain(s1).NearMatches
+	if len(near) != 2 || near[1].Conflict != "unlinked by hand" || near[1].Other != "edr:e2" {
+		t.Errorf("near = %+v", near)
+	}
+	if got := inv.ManualApplied(); len(got) != 2 || !got[0] || !got[1] {
+		t.Errorf("applied = %v", got)
+	}
+}
+
+// A background check filed under a personal address, with no employee id,
+// shares only a name with a person: a possible match, not a merge.
+func TestPossibleMatchByName(t *testing.T) {
+	sources := []src{
+		{name: "hr", kind: "person", creates: true, recs: []onus.Record{
+			rec("#1150", "employee_id=1150", "email=ada.rahman@acme.com", "name=Ada Rahman"),
+			rec("#1151", "employee_id=1151", "email=bo.li@acme.com", "name=Bo Li"),
+		}},
+		{name: "checkr", kind: "person", recs: []onus.Record{
+			rec("#cand_1", "email=ada.r@gmail.com", "name=ada  rahman", "checkr_candidate=cand_1"),
+			rec("#cand_2", "employee_id=1151", "name=Bo Li", "checkr_candidate=cand_2"),
+		}},
+	}
+	keys := map[string][]string{"person": {"employee_id", "email", "checkr_candidate"}}
+	inv := buildWith(t, inventory.Input{Correlate: keys, Hints: map[string][]string{"person": {"name"}}}, sources...)
+	if got := strings.Join(groups(inv, "person"), " "); got != "hr:1150 hr:1151+checkr:cand_2" {
+		t.Fatalf("entities: %s", got)
+	}
+	ada, _ := inv.Lookup("person", "employee_id", "1150")
+	_, text, ok := inv.PossibleMatch(ada)
+	if !ok || !strings.Contains(text, "possible match: checkr:cand_1 (name=ada rahman)") {
+		t.Errorf("possible match = %q", text)
+	}
+	bo, _ := inv.Lookup("person", "employee_id", "1151")
+	if _, text, ok := inv.PossibleMatch(bo); ok {
+		t.Errorf("Bo Li is matched, yet: %s", text)
+	}
+	// Confirmed by hand: merged, and no longer a possible match.
+	inv = buildWith(t, inventory.Input{Correlate: keys, Hints: map[string][]string{"person": {"name"}},
+		Manual: []inventory.Manual{{A: "person:employee_id:1150", B: "checkr:cand_1", Linked: true}}}, sources...)
+	if got := strings.Join(groups(inv, "person"), " "); got != "hr:1150+checkr:cand_1 hr:1151+checkr:cand_2" {
+		t.Errorf("after link: %s", got)
+	}
+	ada, _ = inv.Lookup("person", "employee_id", "1150")
+	if _, text, ok := inv.PossibleMatch(ada); ok {
+		t.Errorf("still a possible match after the link: %s", text)
+	}
+	// Found by its record id, for explain.
+	if got := inv.Find("checkr:cand_1", nil); len(got) != 1 || got[0] != ada {
+		t.Errorf("find by record id = %v", got)
+	}
+}

@@ -263,6 +263,33 @@ func (inv *Inventory) unresolvedWhy(e int32, name string) string {
 	return strings.Join(tried, "; ")
 }
 
+// FindRecord returns the record a "source:record-id" label names.
+func (inv *Inventory) FindRecord(label string) (RecRef, bool) {
+	name, id, ok := strings.Cut(label, ":")
+	if !ok {
+		return RecRef{}, false
+	}
+	si := inv.SourceIndex(name)
+	if si < 0 {
+		return RecRef{}, false
+	}
+	for i := range inv.Sources[si].Snapshot.Records {
+		if inv.Sources[si].Snapshot.Records[i].ID == id {
+			return RecRef{Src: uint16(si), Idx: uint32(i)}, true
+		}
+	}
+	return RecRef{}, false
+}
+
+// RefExists reports whether a reference of onus link names something: a
+// record ("source:record-id") or an entity id.
+func (inv *Inventory) RefExists(ref string) bool {
+	if _, ok := inv.FindRecord(ref); ok {
+		return true
+	}
+	return len(inv.Resolve([]string{ref})) > 0
+}
+
 // KeyNormalizer normalises a raw key value for lookups.
 type KeyNormalizer interface {
 	Normalize(key, value string) string
@@ -277,6 +304,12 @@ func (inv *Inventory) Find(query string, norm KeyNormalizer) []int32 {
 	}
 	if m := inv.Resolve([]string{query}); len(m) > 0 {
 		return []int32{m[query]}
+	}
+	// A record id: "osquery:<host uuid>/<path>".
+	if r, ok := inv.FindRecord(query); ok {
+		if e := inv.Owner(r); e >= 0 {
+			return []int32{e}
+		}
 	}
 	seen := map[int32]bool{}
 	var out []int32

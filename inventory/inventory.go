@@ -47,6 +47,23 @@ type Input struct {
 	// vetoes a merge. By default, the keys named serial, uuid and
 	// employee_id.
 	Strong func(key string) bool
+	// Hints lists, per kind, keys that never merge records but make a
+	// possible match: a Checkr candidate with no employee id whose name is
+	// a person's name. The match is shown, not made, until an admin links
+	// or unlinks the two by hand.
+	Hints map[string][]string
+	// Manual are the links and unlinks an admin made by hand, applied
+	// before any key.
+	Manual []Manual
+}
+
+// Manual is a link or an unlink made by hand between two references: a
+// record ("source:record-id") or an entity id ("kind:key:value", all the
+// records with that key).
+type Manual struct {
+	A, B string
+	// Linked is true for "the same thing", false for "never the same".
+	Linked bool
 }
 
 // RecRef points at one record: the source's position and the record's.
@@ -143,7 +160,13 @@ type Inventory struct {
 	near      []NearMatch
 	merges    []Merge
 	ambiguous []Ambiguity
-	strong    func(string) bool
+	// ambiguousBy indexes the ambiguities by the entities they involve.
+	ambiguousBy map[int32][]int32
+	strong      func(string) bool
+	manual      []Manual
+	hints       map[string][]string
+	// manualUsed counts, per manual link, the records it matched.
+	manualUsed []int
 	// linkStats counts, per link name, the entities that declare the link
 	// and those whose link found a target.
 	linkStats map[string]*LinkStat
@@ -615,7 +638,7 @@ func Build(in Input) (*Inventory, error) {
 	if len(in.Sources) > 1<<16-1 {
 		return nil, fmt.Errorf("inventory: too many sources")
 	}
-	inv := &Inventory{kindByNm: map[string]uint16{}, linkByNm: map[string]uint16{}, linkStats: map[string]*LinkStat{}, synthetic: map[int32]string{}, strong: in.Strong}
+	inv := &Inventory{kindByNm: map[string]uint16{}, linkByNm: map[string]uint16{}, linkStats: map[string]*LinkStat{}, synthetic: map[int32]string{}, strong: in.Strong, manual: in.Manual, hints: in.Hints, manualUsed: make([]int, len(in.Manual))}
 	if inv.strong == nil {
 		inv.strong = identity.StrongType
 	}
@@ -652,6 +675,7 @@ func Build(in Input) (*Inventory, error) {
 		inv.correlate(uint16(k))
 	}
 	inv.dedupeNear()
+	inv.possibleMatches()
 	inv.dedupeAmbiguous()
 	inv.link()
 	return inv, nil
@@ -682,6 +706,131 @@ func (inv *Inventory) dedupeNear() {
 	inv.near = out
 }
 
+// manualNodes is a manual link resolved to the nodes of one kind.
+type manualNodes struct {
+	id     int32
+	a, b   []int32
+	linked bool
+}
+
+// manualNodes resolves the manual links and unlinks whose both sides name
+// records of a kind.
+func (inv *Inventory) manualNodes(kd *kindData, refs []RecRef) []manualNodes {
+	if len(inv.manual) == 0 {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, m := range inv.manual {
+		want[m.A], want[m.B] = true, true
+	}
+	found := map[string][]int32{}
+	for nd, r := range refs {
+		s := inv.Sources[r.Src]
+		rec := &s.Snapshot.Records[r.Idx]
+		if l := s.Name + ":" + rec.ID; want[l] {
+			found[l] = append(found[l], int32(nd))
+		}
+		if l := kd.name + ":" + s.Name + ":" + rec.ID; want[l] {
+			found[l] = append(found[l], int32(nd))
+		}
+		for _, k := range rec.Keys {
+			if l := kd.name + ":" + k.Name + ":" + k.Value; want[l] {
+				found[l] = append(found[l], int32(nd))
+			}
+		}
+	}
+	var out []manualNodes
+	for i, m := range inv.manual {
+		a, b := found[m.A], found[m.B]
+		if len(a) == 0 || len(b) == 0 {
+			continue
+		}
+		inv.manualUsed[i] = len(a) + len(b)
+		out = append(out, manualNodes{id: int32(i), a: a, b: b, linked: m.Linked})
+	}
+	return out
+}
+
+// ManualApplied reports, for each manual link of the input, whether both
+// of its sides named records.
+func (inv *Inventory) ManualApplied() []bool {
+	out := make([]bool, len(inv.manualUsed))
+	for i, n := range inv.manualUsed {
+		out[i] = n > 0
+	}
+	return out
+}
+
+// possibleMatches finds, for the hint keys of each kind, records that
+// share a hint value with an entity but joined none (or only their own):
+// the match is shown, not made.
+func (inv *Inventory) possibleMatches() {
+	for kind, keys := range inv.hints {
+		k, ok := inv.kindByNm[kind]
+		if !ok {
+			continue
+		}
+		kd := inv.kinds[k]
+		for _, key := range keys {
+			// value → the entities with a record carrying it
+			byValue := map[string][]int32{}
+			for _, e := range kd.entities {
+				inv.eachRecord(e, func(r RecRef) bool {
+					for _, kv := range inv.Record(r).Keys {
+						if kv.Name == key {
+							if l := byValue[kv.Value]; len(l) == 0 || l[len(l)-1] != e {
+								byValue[kv.Value] = append(l, e)
+							}
+						}
+					}
+					return true
+				})
+			}
+			for si, s := range inv.Sources {
+				if s.Kind != kind {
+					continue
+				}
+				for i := range s.Snapshot.Records {
+					r := RecRef{Src: uint16(si), Idx: uint32(i)}
+					mine := s.owner[i]
+					for _, kv := range s.Snapshot.Records[i].Keys {
+						if kv.Name != key {
+							continue
+						}
+						var cands []RecRef
+						for _, e := range byValue[kv.Value] {
+							if e == mine {
+								continue
+							}
+							// Only an entity with no record of this source
+							// can be what this record describes.
+							if _, has := inv.InSource(e, si); has {
+								continue
+							}
+							cands = append(cands, inv.entities[e].first)
+						}
+						if len(cands) > 0 && (mine < 0 || len(inv.Records(mine)) == 1 || inv.onlySource(mine, si)) {
+							inv.ambiguous = append(inv.ambiguous, Ambiguity{Kind: kind, Key: key, Value: kv.Value, Rec: r, Candidates: cands})
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// onlySource reports whether all of an entity's records come from source si.
+func (inv *Inventory) onlySource(e int32, si int) bool {
+	only := true
+	inv.eachRecord(e, func(r RecRef) bool {
+		if int(r.Src) != si {
+			only = false
+		}
+		return only
+	})
+	return only
+}
+
 // dedupeAmbiguous drops the ambiguities that a later key resolved (the
 // record was merged into one of its candidates after all) and keeps one
 // per record and key.
@@ -707,24 +856,64 @@ func (inv *Inventory) dedupeAmbiguous() {
 		out = append(out, a)
 	}
 	inv.ambiguous = out
+	inv.ambiguousBy = map[int32][]int32{}
+	for i, a := range out {
+		add := func(e int32) {
+			if l := inv.ambiguousBy[e]; e >= 0 && (len(l) == 0 || l[len(l)-1] != int32(i)) {
+				inv.ambiguousBy[e] = append(l, int32(i))
+			}
+		}
+		add(inv.Owner(a.Rec))
+		for _, c := range a.Candidates {
+			add(inv.Owner(c))
+		}
+	}
 }
 
 // Ambiguities returns the ambiguous records that belong to an entity, or
 // whose candidates do.
 func (inv *Inventory) Ambiguities(e int32) []Ambiguity {
 	var out []Ambiguity
-	for _, a := range inv.ambiguous {
-		hit := inv.Owner(a.Rec) == e
-		for _, c := range a.Candidates {
-			if inv.Owner(c) == e {
-				hit = true
-			}
-		}
-		if hit {
-			out = append(out, a)
-		}
+	for _, i := range inv.ambiguousBy[e] {
+		out = append(out, inv.ambiguous[i])
 	}
 	return out
+}
+
+// PossibleMatch says, for an entity involved in an ambiguity, which record
+// might belong to it (or which entities it might belong to), in a
+// sentence; srcs are the sources whose absence from the entity the match
+// may explain. ok is false when there is none.
+func (inv *Inventory) PossibleMatch(e int32) (srcs []int, text string, ok bool) {
+	var parts []string
+	for _, i := range inv.ambiguousBy[e] {
+		a := inv.ambiguous[i]
+		if inv.Owner(a.Rec) == e {
+			var others []string
+			for _, c := range a.Candidates {
+				if o := inv.Owner(c); o >= 0 {
+					others = append(others, inv.ID(o))
+					for _, si := range inv.SourcesOf(o) {
+						srcs = append(srcs, si)
+					}
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s shares %s=%s with %s", inv.recLabel(a.Rec), a.Key, a.Value, strings.Join(others, " and ")))
+			continue
+		}
+		// The record may come with others of its kind the entity lacks
+		// too (a candidate's reports): any of them may be the entity's.
+		for si, s := range inv.Sources {
+			if s.Kind == a.Kind {
+				srcs = append(srcs, si)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s=%s)", inv.recLabel(a.Rec), a.Key, a.Value))
+	}
+	if len(parts) == 0 {
+		return nil, "", false
+	}
+	return srcs, "possible match: " + strings.Join(parts, "; ") + "; confirm with onus link or reject with onus unlink", true
 }
 
 // AmbiguousCount returns how many records were kept apart as ambiguous.
@@ -779,7 +968,7 @@ func (inv *Inventory) correlate(k uint16) {
 	}
 	ref := func(node int) RecRef { return refs[node] }
 	uf := newUnionFind(n)
-	inv.unionByKeys(kd, srcs, base, uf, ref)
+	inv.unionByKeys(kd, srcs, base, uf, ref, inv.manualNodes(kd, refs))
 	// Group nodes by root, in node order.
 	root := make([]int32, n)
 	for i := 0; i < n; i++ {
@@ -858,7 +1047,7 @@ func ignored(k onus.Key) bool { return len(k.Name) > 0 && k.Name[0] == onus.Igno
 // (two laptops that both used one USB Ethernet adapter), a record that
 // could belong to more than one of them is not guessed into either: it is
 // kept apart as an ambiguity, and explain names the possible matches.
-func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf *unionFind, ref func(int) RecRef) {
+func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf *unionFind, ref func(int) RecRef, manual []manualNodes) {
 	rank := map[string]int{}
 	var vetoes []string
 	for i, key := range kd.keys {
@@ -883,6 +1072,47 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 	}
 	group := make([][]onus.Key, len(own))
 	copy(group, own)
+	// Links made by hand come first, whatever the keys say; unlinks tag
+	// both sides so that no key merges them later.
+	tags := map[int32][]int32{}
+	for _, mn := range manual {
+		if !mn.linked {
+			for _, a := range mn.a {
+				tags[a] = append(tags[a], mn.id+1)
+			}
+			for _, b := range mn.b {
+				tags[b] = append(tags[b], -(mn.id + 1))
+			}
+			continue
+		}
+		all := append(append([]int32(nil), mn.a...), mn.b...)
+		for _, nd := range all[1:] {
+			ra, rb := uf.find(all[0]), uf.find(nd)
+			if ra == rb {
+				continue
+			}
+			inv.merges = append(inv.merges, Merge{A: ref(int(all[0])), B: ref(int(nd)), Key: "link", Value: "by hand: onus link " + inv.manual[mn.id].A + " " + inv.manual[mn.id].B})
+			keep, gone := uf.union(ra, rb)
+			group[keep] = append(append([]onus.Key(nil), group[keep]...), group[gone]...)
+			group[gone] = nil
+		}
+	}
+	for nd, ts := range tags {
+		if r := uf.find(nd); r != nd {
+			tags[r] = append(tags[r], ts...)
+			delete(tags, nd)
+		}
+	}
+	apart := func(a, b int32) bool {
+		for _, x := range tags[a] {
+			for _, y := range tags[b] {
+				if x == -y {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	anchored := func(root int32) bool {
 		for _, kv := range group[root] {
 			if inv.strong(kv.Name) {
@@ -941,6 +1171,13 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 				var av, bv []string
 				for ci, c := range cs {
 					root := uf.find(c.root)
+					if apart(root, m.root) {
+						if conflict == "" {
+							conflict = "unlink"
+							inv.near = append(inv.near, NearMatch{Kind: kd.name, Key: key, Value: v, A: ref(int(c.node)), B: ref(int(m.node)), Conflict: "unlinked by hand"})
+						}
+						continue
+					}
 					if k, x, y := disagree(group[root], group[m.root], vetoes); k != "" {
 						if conflict == "" {
 							conflict, av, bv = k, x, y
@@ -960,6 +1197,10 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 					keep, gone := uf.union(ra, m.root)
 					group[keep] = append(append([]onus.Key(nil), group[keep]...), group[gone]...)
 					group[gone] = nil
+					if len(tags[gone]) > 0 {
+						tags[keep] = append(tags[keep], tags[gone]...)
+						delete(tags, gone)
+					}
 				default:
 					a := Ambiguity{Kind: kd.name, Key: key, Value: v, Rec: ref(int(m.node))}
 					for _, ci := range fits {

@@ -69,6 +69,20 @@ func (m *Monitor) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// ManualLinks returns the links and unlinks made by hand, as the
+// inventory applies them.
+func ManualLinks(ctx context.Context, db *sqlite.DB) ([]inventory.Manual, error) {
+	ls, err := db.ManualLinks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]inventory.Manual, len(ls))
+	for i, l := range ls {
+		out[i] = inventory.Manual{A: l.A, B: l.B, Linked: l.Linked}
+	}
+	return out, nil
+}
+
 // Normalizer returns the identity key normaliser of the configuration.
 func Normalizer(cfg *config.Config) *identity.Normalizer {
 	return identity.New(identity.Options{
@@ -338,6 +352,10 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	var in inventory.Input
 	in.Correlate = cfg.Correlate
 	in.Strong = Normalizer(cfg).Strong
+	in.Hints = cfg.PossibleMatch
+	if in.Manual, err = ManualLinks(ctx, m.Store); err != nil {
+		return rep, err
+	}
 	for _, src := range cfg.Sources {
 		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
 		st := states[src.Name]

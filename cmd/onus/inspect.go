@@ -275,7 +275,10 @@ func loadInventory(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB) (*inve
 	if err != nil {
 		return nil, err
 	}
-	in := inventory.Input{Correlate: cfg.Correlate, Strong: monitor.Normalizer(cfg).Strong}
+	in := inventory.Input{Correlate: cfg.Correlate, Strong: monitor.Normalizer(cfg).Strong, Hints: cfg.PossibleMatch}
+	if in.Manual, err = monitor.ManualLinks(ctx, db); err != nil {
+		return nil, err
+	}
 	for _, src := range cfg.Sources {
 		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
 		if st := states[src.Name]; st != nil {

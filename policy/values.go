@@ -448,7 +448,7 @@ func (v *recordVal) Find(key ref.Val) (ref.Val, bool) {
 		for i, r := range refs {
 			vals[i] = &recordVal{s: v.s, r: r, e: -1, path: fmt.Sprintf("%s.records[%d]", v.path, i)}
 		}
-		v.s.tracker.read(v.path+".records", fmt.Sprintf("%d records", len(refs)), true, int(v.r.Src))
+		v.s.tracker.read(v.path+".records", plural(len(refs), "record"), true, int(v.r.Src))
 		return types.NewRefValList(types.DefaultTypeAdapter, vals), true
 	}
 	val, has := v.s.inv.RecordAttr(v.r, name)
@@ -516,4 +516,11 @@ func (it *stringIterator) Next() ref.Val {
 	}
 	it.i++
 	return types.String(it.names[it.i-1])
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -30,7 +30,7 @@ func demo(t *testing.T) string {
 	if code != 0 {
 		t.Fatalf("demo exited %d: %s%s", code, out, errs)
 	}
-	for _, want := range []string{"Sources (sync run 1", "Controls", "edr-agent-missing", "Findings: 27 open", "ownership gaps", "Responsible people with the most open findings", "onus findings --config"} {
+	for _, want := range []string{"Sources (sync run 1", "Controls", "edr-agent-missing", "Findings: 28 open", "ownership gaps", "Responsible people with the most open findings", "onus findings --config"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
@@ -63,7 +63,7 @@ func TestDemoThenRead(t *testing.T) {
 	}
 	out, _, _ = cli(t, "findings", "--config", dir, "-o", "csv", "--state", "all")
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil || len(recs) != 28 || recs[0][1] != "control" || strings.Join(recs[0][7:11], ",") != "person,person_name,device,device_name" {
+	if err != nil || len(recs) != 29 || recs[0][1] != "control" || strings.Join(recs[0][7:11], ",") != "person,person_name,device,device_name" {
 		t.Fatalf("findings csv: %d rows, %v", len(recs), err)
 	}
 	apps := 0
@@ -299,7 +299,7 @@ func TestNudgeCommands(t *testing.T) {
 	c := func(args ...string) (string, string, int) { return cli(t, append(args, "--config", dir)...) }
 	now := "--now=2026-11-30T09:00:00Z"
 	out, _, code := c("nudge", "--dry-run", now)
-	if code != 0 || !strings.Contains(out, "25 messages would be planned") || !strings.Contains(out, "to barbara.liskov@acme.com by email") {
+	if code != 0 || !strings.Contains(out, "26 messages would be planned") || !strings.Contains(out, "to barbara.liskov@acme.com by email") {
 		t.Fatalf("dry run: %d\n%s", code, out)
 	}
 	out, _, _ = c("nudge", "--dry-run", now, "--person", "Barbara.Liskov@acme.com")
@@ -313,7 +313,7 @@ func TestNudgeCommands(t *testing.T) {
 			Items                      map[string]string
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Planned) != 25 || rep.Planned[0].Reason == "" {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Planned) != 26 || rep.Planned[0].Reason == "" {
 		t.Errorf("dry run JSON (%v):\n%.500s", err, out)
 	}
 	out, _, _ = c("outbox")
@@ -339,17 +339,17 @@ func TestNudgeCommands(t *testing.T) {
 	t.Setenv("T_SMTP_USER", mp.User)
 	t.Setenv("T_SMTP_PASSWORD", mp.Password)
 	out, errs, code = c("nudge", now)
-	if code != 0 || !strings.Contains(out, "25 messages are planned (25 new, 0 cancelled); sent 14,") {
+	if code != 0 || !strings.Contains(out, "26 messages are planned (26 new, 0 cancelled); sent 15,") {
 		t.Fatalf("nudge: %d\n%s%s", code, out, errs)
 	}
-	if n := len(mp.Messages(t)); n != 14 {
-		t.Errorf("mailpit has %d messages, want 14 (the others wait for working hours)", n)
+	if n := len(mp.Messages(t)); n != 15 {
+		t.Errorf("mailpit has %d messages, want 15 (the others wait for working hours)", n)
 	}
 	if strings.Contains(out+errs, mp.Password) {
 		t.Error("the SMTP password was printed")
 	}
 	out, _, _ = c("outbox", "--status", "sent", "--to", "barbara.liskov@acme.com")
-	if !strings.Contains(out, "sent    barbara.liskov@acme.com  email") || !strings.Contains(out, "#5 #9 #11 #27") {
+	if !strings.Contains(out, "sent    barbara.liskov@acme.com  email") || !strings.Contains(out, "#5 #9 #11 #28") {
 		t.Errorf("outbox:\n%s", out)
 	}
 	var sent []struct {
@@ -373,9 +373,9 @@ func TestNudgeCommands(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "--as must be an e-mail address") {
 		t.Errorf("confirm without --as: %d %s", code, errs)
 	}
-	out, _, _ = c("finding", "27")
+	out, _, _ = c("finding", "28")
 	if !strings.Contains(out, "told barbara.liskov@acme.com by email") {
-		t.Errorf("finding 27's history does not say Barbara was told:\n%s", out)
+		t.Errorf("finding 28's history does not say Barbara was told:\n%s", out)
 	}
 	// A broken template is a configuration problem, found by validate.
 	os.MkdirAll(filepath.Join(dir, "messages"), 0o755)

@@ -249,6 +249,10 @@ type Source struct {
 	// sources know (a scanner that knows only IP addresses).
 	Create *bool `yaml:"create"`
 	Map    Map   `yaml:"map"`
+	// Where is a CEL expression over each mapped record (record.FIELD,
+	// record.id, record.name): only the records for which it is true are
+	// kept ('record.onboarding_status == "Onboarded"').
+	Where Expr `yaml:"where"`
 	// Links name other entities this source's records point at.
 	Links  map[string]LinkList `yaml:"links"`
 	Health Health              `yaml:"health"`

@@ -2,6 +2,8 @@ package source
 
 import (
 	"fmt"
+
+	"cel.dev/cel-go/cel"
 	"sort"
 	"strings"
 
@@ -23,6 +25,8 @@ type Mapping struct {
 	fields []fieldMap
 	links  []linkMap
 	schema onus.Schema
+	// where keeps only the records it is true of; nil keeps all.
+	where cel.Program
 }
 
 // slot is one distinct path the reader must fetch from every record.
@@ -188,6 +192,13 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 			m.links = append(m.links, linkMap{path: l.Path, ref: r, norm: norm.Func(l.By)})
 			m.schema.Links = append(m.schema.Links, onus.LinkSpec{Name: name, To: l.To, Key: l.By, Create: l.Create})
 		}
+	}
+	if !src.Where.IsZero() {
+		p, err := compileWhere(src.Where.Src)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: where (line %d): %w", src.Name, src.Where.Line, err)
+		}
+		m.where = p
 	}
 	return m, nil
 }

@@ -120,8 +120,8 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 	if name == "" {
 		name = config.FormatOf(src.From)
 	}
-	open, ok := openers[name]
-	if !ok {
+	_, ok := openers[name]
+	if !ok && (src.Connector != "" || !isPattern(o.Dir, src.From)) {
 		if src.Connector != "" {
 			return nil, onus.Errorf(onus.EINVALID, "source %s: no connector called %q (available: %s)", src.Name, name, strings.Join(Registered(), ", "))
 		}
@@ -135,20 +135,16 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 	if err != nil {
 		return nil, onus.Errorf(onus.EINVALID, "%v", err)
 	}
-	r, err := open(src, o.Dir)
-	if err != nil {
-		return nil, err
-	}
 	prog := o.Progress
 	if prog == nil {
 		prog = nopProgress{}
 	}
 	counted := &countingProgress{next: prog}
-	batch, err := r.Read(ctx, m, counted)
+	batch, warnings, err := readFiles(ctx, src, o.Dir, m, counted)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src.Name, err)
+		return nil, err
 	}
-	res := &Result{Bytes: counted.n.Load()}
+	res := &Result{Bytes: counted.n.Load(), Warnings: warnings}
 	recs := dedupe(batch.Records, &batch.Problems, batch.File)
 	res.Bad = len(batch.Problems)
 	probs := batch.Problems
@@ -168,6 +164,16 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 			f := m.fields[i]
 			res.Warnings = append(res.Warnings, fmt.Sprintf("field %s (path %s) had no value in any of the %d records; check the path", f.name, f.path, len(recs)))
 		}
+	}
+	if m.where != nil {
+		kept, err := m.filter(recs)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: where: %w", src.Name, err)
+		}
+		if len(kept) == 0 && len(recs) > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("where kept none of the %d records", len(recs)))
+		}
+		recs = kept
 	}
 	res.Snapshot = &onus.Snapshot{Source: src.Name, Kind: src.Kind, SyncedAt: o.Now, Schema: m.Schema(), Records: recs}
 	if res.Bad > 0 && float64(res.Bad) > o.MaxBad*float64(total) {

@@ -274,6 +274,12 @@ type EvalReport struct {
 	Controls    []ControlReport                `json:"controls"`
 	Changes     ledger.Stats                   `json:"changes"`
 	NearMatches int                            `json:"near_matches"`
+	// Ambiguous counts the records kept apart because they could belong
+	// to several entities, or are a possible match (onus explain).
+	Ambiguous int `json:"ambiguous"`
+	// Warnings are what is accepted but probably wrong: a control whose
+	// scope matched no entity. Errors under --strict.
+	Warnings []string `json:"warnings,omitempty"`
 	Links       map[string]*inventory.LinkStat `json:"links,omitempty"`
 	Timings     Timings                        `json:"timings"`
 	// ExceptionsExpired counts the exceptions that ended at this evaluation.
@@ -397,6 +403,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		rep.Sources[i].Unmatched = inv.Sources[i].Unmatched
 	}
 	rep.NearMatches = inv.NearCount()
+	rep.Ambiguous = inv.AmbiguousCount()
 	rep.Links = inv.LinkStats()
 	rep.Kinds = countKinds(inv)
 	if ctx.Err() != nil {
@@ -442,6 +449,9 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		rep.Controls = append(rep.Controls, ControlReport{Control: cr.Control.ID, Title: cr.Control.Title, Severity: string(cr.Control.Severity),
 			Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, UnknownReasons: reasons})
 		stats = append(stats, sqlite.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
+		if cr.Pass+cr.Fail+cr.UnknownN == 0 {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("control %s: its scope matched no entity; check its scope and the sources and fields it reads", cr.Control.ID))
+		}
 		for _, u := range cr.Unknowns {
 			unknowns = append(unknowns, [3]string{cr.Control.ID, u.ID, u.Reason})
 		}

@@ -125,6 +125,9 @@ func WriteEval(w io.Writer, r *monitor.EvalReport, st *sqlite.LedgerStats) {
 	if r.NearMatches > 0 {
 		notes = append(notes, fmt.Sprintf("%d near matches kept apart (same weak key, different strong key)", r.NearMatches))
 	}
+	if r.Ambiguous > 0 {
+		notes = append(notes, fmt.Sprintf("%d records kept apart as ambiguous or possible matches, not guessed (onus explain shows them; onus link decides)", r.Ambiguous))
+	}
 	links := make([]string, 0, len(r.Links))
 	for l, st := range r.Links {
 		links = append(links, fmt.Sprintf("%s %d/%d", l, st.Resolved, st.Declared))
@@ -135,6 +138,13 @@ func WriteEval(w io.Writer, r *monitor.EvalReport, st *sqlite.LedgerStats) {
 	}
 	for _, n := range notes {
 		fmt.Fprintf(w, "  · %s\n", n)
+	}
+
+	if len(r.Warnings) > 0 {
+		fmt.Fprintln(w, "\nWarnings")
+		for _, warn := range r.Warnings {
+			fmt.Fprintf(w, "  ! %s\n", warn)
+		}
 	}
 
 	fmt.Fprintln(w, "\nControls")

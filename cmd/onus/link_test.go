@@ -81,3 +81,30 @@ func TestLinkConfirmsAPossibleMatch(t *testing.T) {
 		t.Errorf("forgetting the link did not bring the possible match back:\n%s", out)
 	}
 }
+
+// A control whose scope matches nothing is a warning in the run summary,
+// and an error under --strict.
+func TestStrict(t *testing.T) {
+	dir := demo(t)
+	c := func(args ...string) (string, string, int) { return cli(t, append(args, "--config", dir)...) }
+	now := "--now=2026-11-30T09:00:00Z"
+	if out, errs, code := c("eval", now, "--strict"); code != 0 || strings.Contains(out, "Warnings") {
+		t.Fatalf("the example has warnings under --strict: %d\n%s%s", code, out, errs)
+	}
+	os.WriteFile(filepath.Join(dir, "controls", "c64.yaml"), []byte(`id: c64-patched
+title: Commodore 64s are patched
+activity: endpoint-protection
+severity: low
+scope: entity.kind == "device" && has(entity.model) && entity.model == "Commodore 64"
+check: entity.os_version == "2"
+owner: entity.owner
+`), 0o644)
+	out, _, code := c("eval", now)
+	if code != 0 || !strings.Contains(out, "control c64-patched: its scope matched no entity") {
+		t.Errorf("eval: %d\n%s", code, out)
+	}
+	out, errs, code := c("eval", now, "--strict")
+	if code != 1 || !strings.Contains(errs, "--strict: the run has 1 warning(s)") {
+		t.Errorf("eval --strict: %d\n%s%s", code, out, errs)
+	}
+}

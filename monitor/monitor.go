@@ -267,21 +267,21 @@ type Timings struct {
 
 // EvalReport is the outcome of an evaluation.
 type EvalReport struct {
-	Run         int64                          `json:"run"`
-	Now         time.Time                      `json:"now"`
-	Sources     []SourceHealth                 `json:"sources"`
-	Kinds       []KindCount                    `json:"entities"`
-	Controls    []ControlReport                `json:"controls"`
-	Changes     ledger.Stats                   `json:"changes"`
-	NearMatches int                            `json:"near_matches"`
+	Run         int64           `json:"run"`
+	Now         time.Time       `json:"now"`
+	Sources     []SourceHealth  `json:"sources"`
+	Kinds       []KindCount     `json:"entities"`
+	Controls    []ControlReport `json:"controls"`
+	Changes     ledger.Stats    `json:"changes"`
+	NearMatches int             `json:"near_matches"`
 	// Ambiguous counts the records kept apart because they could belong
 	// to several entities, or are a possible match (onus explain).
 	Ambiguous int `json:"ambiguous"`
 	// Warnings are what is accepted but probably wrong: a control whose
 	// scope matched no entity. Errors under --strict.
-	Warnings []string `json:"warnings,omitempty"`
-	Links       map[string]*inventory.LinkStat `json:"links,omitempty"`
-	Timings     Timings                        `json:"timings"`
+	Warnings []string                       `json:"warnings,omitempty"`
+	Links    map[string]*inventory.LinkStat `json:"links,omitempty"`
+	Timings  Timings                        `json:"timings"`
 	// ExceptionsExpired counts the exceptions that ended at this evaluation.
 	ExceptionsExpired int `json:"exceptions_expired"`
 	// ExceptionsExpiring are the approved exceptions that end within the

@@ -33,6 +33,13 @@ type Rates struct {
 	OnLeave       float64
 	LeftStillOkta float64 // leavers whose account is still active
 	LeftLaptopOn  float64 // leavers whose laptop still checks in
+
+	// What real fleets do to correlation (0 in the named example, which
+	// plants each case by hand).
+	EDRAdapter  float64 // EDR reports a USB adapter's MAC, no serial and an FQDN
+	FactoryName float64 // a Mac kept its factory name MacBook-Pro
+	T2Bridge    float64 // Jamf lists the T2 bridge MAC as the second MAC
+	ReScreen    float64 // a periodic re-screen is in progress after a clear report
 }
 
 // Options say what to generate.
@@ -368,6 +375,17 @@ func (g *Org) makeDevices() {
 			}
 			d.edrSerial = g.r.Float64() < 0.97
 			d.edrFQDN = g.r.Float64() < 0.2
+			if d.mac && g.chance(g.opts.Rates.EDRAdapter) {
+				d.edrSerial, d.edrFQDN, d.edrMAC = false, true, g.mac("00:e0:4c")
+			} else if d.mac && g.chance(g.opts.Rates.FactoryName) {
+				// Not with the adapter case: an EDR record with no serial,
+				// an unknown MAC and a factory name carries no identity at
+				// all, and no correlation can place it.
+				d.hostname = "MacBook-Pro"
+			}
+			if d.mac && g.chance(g.opts.Rates.T2Bridge) {
+				d.macAddr2 = "ac:de:48:00:11:22"
+			}
 			d.osquery = true
 			g.makeApps(d)
 			g.devices = append(g.devices, d)
@@ -467,6 +485,9 @@ func (g *Org) makeScreening() {
 		}
 		created := p.hired.Add(-time.Duration(7+g.r.IntN(20)) * 24 * time.Hour)
 		p.reports = append(p.reports, report{id: g.hex(24), status: "complete", result: "clear", created: created, completed: created.Add(time.Duration(2+g.r.IntN(5)) * 24 * time.Hour)})
+		if g.chance(g.opts.Rates.ReScreen) {
+			p.reports = append(p.reports, report{id: g.hex(24), status: "pending", created: g.opts.Now.Add(-time.Duration(1+g.r.IntN(10)) * 24 * time.Hour)})
+		}
 	}
 }
 
@@ -1206,6 +1227,48 @@ func (g *Org) writeCatalog(w *bufio.Writer) error {
 		fmt.Fprintf(w, "%s,%s,%s,%s,%s\n", a.name, a.bundle, a.winName, a.latest, a.released)
 	}
 	return nil
+}
+
+// Expected is what a correct correlation and evaluation of a generated
+// organisation give, known from how it was generated.
+type Expected struct {
+	// Devices is the number of laptops: one entity each, whatever their
+	// records share or lack.
+	Devices int
+	// EDRMissing counts the managed laptops seen in the last 30 days with
+	// no EDR record: the edr-agent-missing findings. MissingEDR holds
+	// their serial numbers.
+	EDRMissing int
+	MissingEDR map[string]bool
+	// NoBackground counts the people hired more than 14 days ago, still
+	// here, with no clear report: the background-check-complete findings.
+	NoBackground int
+}
+
+// Expect returns what a correct run on the organisation finds.
+func (g *Org) Expect() Expected {
+	x := Expected{MissingEDR: map[string]bool{}}
+	now := g.opts.Now
+	for _, d := range g.devices {
+		x.Devices++
+		if !d.inEDR && d.lastContact.After(now.Add(-720*time.Hour)) {
+			x.EDRMissing++
+			x.MissingEDR[d.serial] = true
+		}
+	}
+	for _, p := range g.people {
+		if p.status == "Terminated" || !p.hired.Before(now.Add(-336*time.Hour)) {
+			continue
+		}
+		clear := false
+		for _, r := range p.reports {
+			clear = clear || (r.status == "complete" && r.result == "clear")
+		}
+		if !clear {
+			x.NoBackground++
+		}
+	}
+	return x
 }
 
 // Counts returns what was generated.

@@ -1137,36 +1137,53 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 			}
 		}
 		sort.Strings(values)
+		// ms and cs are reused for every value: most values are shared by
+		// two or three records.
+		type member struct {
+			root, node int32
+		}
+		var ms, cs []member
+		var fits []int
 		for _, v := range values {
 			g := groups[v]
 			// The distinct groups sharing v, with a node of each; groups
 			// that a strong key anchors come first, so that a record with
 			// no strong key is never merged into whichever came first.
-			type member struct {
-				root, node int32
+			ms = ms[:0]
+			first := uf.find(g[0])
+			same := true
+			for _, nd := range g[1:] {
+				if uf.find(nd) != first {
+					same = false
+					break
+				}
 			}
-			var ms []member
-			seenRoot := map[int32]bool{}
+			if same {
+				continue
+			}
 			for pass := 0; pass < 2; pass++ {
 				for _, nd := range g {
 					r := uf.find(nd)
-					if seenRoot[r] || anchored(r) != (pass == 0) {
+					dup := false
+					for _, m := range ms {
+						if m.root == r {
+							dup = true
+							break
+						}
+					}
+					if dup || anchored(r) != (pass == 0) {
 						continue
 					}
-					seenRoot[r] = true
 					ms = append(ms, member{r, nd})
 				}
 			}
 			if len(ms) < 2 {
 				continue
 			}
-			// clusters are the groups v ends up in, each with its first node.
-			type cluster struct {
-				root, node int32
-			}
-			var cs []cluster
+			// cs are the groups v ends up in, each with its first node.
+			cs = cs[:0]
 			for _, m := range ms {
-				var fits []int
+				fits = fits[:0]
 				var conflict string
 				var av, bv []string
 				for ci, c := range cs {
@@ -1189,7 +1206,7 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 				}
 				switch len(fits) {
 				case 0:
-					cs = append(cs, cluster{m.root, m.node})
+					cs = append(cs, member{m.root, m.node})
 				case 1:
 					c := cs[fits[0]]
 					ra := uf.find(c.root)

@@ -309,3 +309,40 @@ func TestPossibleMatchByName(t *testing.T) {
 		t.Errorf("find by record id = %v", got)
 	}
 }
+
+// Two ambiguous records that share only a MAC are two entities with two
+// ids, not one id for both.
+func TestAmbiguousRecordsKeepDistinctIDs(t *testing.T) {
+	inv := build(t, fleetKeys,
+		src{name: "jamf", kind: "device", creates: true, recs: []onus.Record{
+			rec("#j1", "serial=S1", "mac=00:e0:4c:68:00:01"),
+			rec("#j2", "serial=S2", "mac=00:e0:4c:68:00:01"),
+		}},
+		src{name: "edr", kind: "device", creates: true, recs: []onus.Record{
+			rec("#e1", "mac=00:e0:4c:68:00:01", "hostname=MacBook-Pro"),
+			rec("#e2", "mac=00:e0:4c:68:00:01", "hostname=MacBook-Air"),
+		}},
+	)
+	ids := map[string]bool{}
+	for _, e := range inv.OfKind("device") {
+		ids[inv.ID(e)] = true
+	}
+	if len(ids) != 4 || !ids["device:edr:e1"] || !ids["device:edr:e2"] || !ids["device:serial:S1"] {
+		t.Errorf("ids = %v", ids)
+	}
+	// One ambiguous record alone is named by its record too: its MAC is
+	// the laptops' as well, and would not find it again.
+	one := build(t, fleetKeys,
+		src{name: "jamf", kind: "device", creates: true, recs: []onus.Record{
+			rec("#j1", "serial=S1", "mac=00:e0:4c:68:00:01"),
+			rec("#j2", "serial=S2", "mac=00:e0:4c:68:00:01"),
+		}},
+		src{name: "edr", kind: "device", creates: true, recs: []onus.Record{rec("#e1", "mac=00:e0:4c:68:00:01")}},
+	)
+	if got := one.Find("device:edr:e1", nil); len(got) != 1 || one.ID(got[0]) != "device:edr:e1" {
+		t.Errorf("the lone ambiguous record: %v", got)
+	}
+	if res := inv.Resolve([]string{"device:edr:e2"}); len(res) != 1 {
+		t.Errorf("device:edr:e2 does not resolve: %v", res)
+	}
+}

@@ -167,6 +167,10 @@ type Inventory struct {
 	hints       map[string][]string
 	// manualUsed counts, per manual link, the records it matched.
 	manualUsed []int
+	// idOverride holds the ids of entities whose strongest key value is
+	// another entity's too (two records kept apart as ambiguous that share
+	// a MAC): they are named by source and record instead.
+	idOverride map[int32]string
 	// linkStats counts, per link name, the entities that declare the link
 	// and those whose link found a target.
 	linkStats map[string]*LinkStat
@@ -301,6 +305,16 @@ func (inv *Inventory) ID(e int32) string {
 	if id := inv.synth(e); id != "" {
 		return id
 	}
+	if len(inv.idOverride) > 0 {
+		if id, ok := inv.idOverride[e]; ok {
+			return id
+		}
+	}
+	return inv.keyID(e)
+}
+
+// keyID is an entity's id by its strongest key.
+func (inv *Inventory) keyID(e int32) string {
 	ent := &inv.entities[e]
 	kd := inv.kinds[ent.kind]
 	for _, key := range kd.keys {
@@ -677,6 +691,7 @@ func Build(in Input) (*Inventory, error) {
 	inv.dedupeNear()
 	inv.possibleMatches()
 	inv.dedupeAmbiguous()
+	inv.uniqueIDs()
 	inv.link()
 	return inv, nil
 }
@@ -829,6 +844,43 @@ func (inv *Inventory) onlySource(e int32, si int) bool {
 		return only
 	})
 	return only
+}
+
+// uniqueIDs names by source and record the entities whose id by key
+// another entity has too. Only kinds with ambiguous records can have such
+// entities: elsewhere records sharing a key value are one entity, or a
+// strong key keeps them apart and names each.
+func (inv *Inventory) uniqueIDs() {
+	kinds := map[string]bool{}
+	for _, a := range inv.ambiguous {
+		kinds[a.Kind] = true
+	}
+	for kind := range kinds {
+		k := inv.kindByNm[kind]
+		byID := map[string][]int32{}
+		for _, e := range inv.kinds[k].entities {
+			id := inv.keyID(e)
+			byID[id] = append(byID[id], e)
+		}
+		for id, es := range byID {
+			// An id whose key value is shared with other entities would
+			// not resolve back to its entity either.
+			if _, key, value := splitID(id); len(es) < 2 && inv.SourceIndex(key) < 0 {
+				if t, ok := inv.index(k, key)[value]; !ok || t == es[0] {
+					continue
+				}
+			} else if len(es) < 2 {
+				continue
+			}
+			if inv.idOverride == nil {
+				inv.idOverride = map[int32]string{}
+			}
+			for _, e := range es {
+				r := inv.entities[e].first
+				inv.idOverride[e] = kind + ":" + inv.Sources[r.Src].Name + ":" + inv.Record(r).ID
+			}
+		}
+	}
 }
 
 // dedupeAmbiguous drops the ambiguities that a later key resolved (the

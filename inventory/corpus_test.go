@@ -265,6 +265,11 @@ func TestManualLinks(t *testing.T) {
 	if got := inv.ManualApplied(); len(got) != 2 || !got[0] || !got[1] {
 		t.Errorf("applied = %v", got)
 	}
+	// A decision about a record that left its source does nothing.
+	stale := buildWith(t, inventory.Input{Correlate: fleetKeys, Manual: []inventory.Manual{{A: "edr:gone", B: "jamf:j1", Linked: true}}}, sources...)
+	if got := stale.ManualApplied(); len(got) != 1 || got[0] {
+		t.Errorf("applied = %v", got)
+	}
 }
 
 // A background check filed under a personal address, with no employee id,

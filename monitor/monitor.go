@@ -404,6 +404,16 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	}
 	rep.NearMatches = inv.NearCount()
 	rep.Ambiguous = inv.AmbiguousCount()
+	for i, applied := range inv.ManualApplied() {
+		if !applied {
+			l := in.Manual[i]
+			verb := "unlink"
+			if l.Linked {
+				verb = "link"
+			}
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("onus %s %s %s: one side names no record any more; it does nothing (onus unlink --forget %s %s drops it)", verb, l.A, l.B, l.A, l.B))
+		}
+	}
 	rep.Links = inv.LinkStats()
 	rep.Kinds = countKinds(inv)
 	if ctx.Err() != nil {

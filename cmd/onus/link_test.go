@@ -70,6 +70,10 @@ func TestLinkConfirmsAPossibleMatch(t *testing.T) {
 		t.Errorf("no link in the audit log: %+v, %v", log, err)
 	}
 
+	// A decision whose record left its source does nothing, and says so.
+	if _, errs, code := c("unlink", "device:serial:NOPE", person); code == 0 || !strings.Contains(errs, "names no record or entity") {
+		t.Errorf("unlink of nothing: %d %s", code, errs)
+	}
 	if out, errs, code := c("unlink", "--forget", person, cand); code != 0 || !strings.Contains(out, "forgot") {
 		t.Errorf("forget: %d %s%s", code, out, errs)
 	}

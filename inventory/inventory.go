@@ -953,11 +953,15 @@ func (inv *Inventory) PossibleMatch(e int32) (srcs []int, text string, ok bool) 
 			parts = append(parts, fmt.Sprintf("%s shares %s=%s with %s", inv.recLabel(a.Rec), a.Key, a.Value, strings.Join(others, " and ")))
 			continue
 		}
-		// The record may come with others of its kind the entity lacks
-		// too (a candidate's reports): any of them may be the entity's.
-		for si, s := range inv.Sources {
-			if s.Kind == a.Kind {
-				srcs = append(srcs, si)
+		// The record's source; and when it joined no entity, the records
+		// it came with may be the entity's too (a candidate's reports):
+		// every source of its kind that only joins entities.
+		srcs = append(srcs, int(a.Rec.Src))
+		if inv.Owner(a.Rec) < 0 {
+			for si, s := range inv.Sources {
+				if s.Kind == a.Kind && !s.Creates {
+					srcs = append(srcs, si)
+				}
 			}
 		}
 		parts = append(parts, fmt.Sprintf("%s (%s=%s)", inv.recLabel(a.Rec), a.Key, a.Value))

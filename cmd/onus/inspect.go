@@ -209,14 +209,18 @@ func (a *app) explainCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "explain ENTITY",
 		Short: "Show how an entity was built from its sources",
-		Long: `explain finds an entity by id, by any identity key (a serial number, an
-e-mail address, a hostname, a MAC address) or by name, and shows which
-records were merged into it and by which key, which near matches were kept
-apart and why, what it links to, each source's attributes side by side, and
-its findings.`,
+		Long: `explain finds an entity by id, by a record id (source:record-id), by any
+identity key (a serial number, an e-mail address, a hostname, a MAC address)
+or by name, and shows which records were merged into it and by which key
+(the keys that agreed, those that differed and were ignored, and why), the
+key values ignored as junk, which near matches were kept apart and why, the
+records kept apart as ambiguous with their possible matches (decide with
+onus link or onus unlink), what it links to, each source's attributes side
+by side, and its findings.`,
 		Example: `  onus explain C02ZC2QYLVDL
   onus explain jane.doe@acme.com
-  onus explain device:hostname:mbp-jane`,
+  onus explain device:hostname:mbp-jane
+  onus explain 'osquery:40443DD9-5B21-A345-8F89-AADDE84C3719//Applications/Notion.app'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.checkOutput(); err != nil {

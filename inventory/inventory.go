@@ -932,6 +932,27 @@ func (inv *Inventory) Ambiguities(e int32) []Ambiguity {
 	return out
 }
 
+// PossibleMatchOfRecord says which entities a record that joined none
+// may belong to.
+func (inv *Inventory) PossibleMatchOfRecord(r RecRef) (ids []string, text string, ok bool) {
+	var parts []string
+	for _, a := range inv.ambiguous {
+		if a.Rec != r {
+			continue
+		}
+		for _, c := range a.Candidates {
+			if o := inv.Owner(c); o >= 0 {
+				ids = append(ids, inv.ID(o))
+				parts = append(parts, fmt.Sprintf("%s (%s) shares %s=%s", inv.ID(o), inv.Name(o), a.Key, a.Value))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return nil, "", false
+	}
+	return ids, "possible match: " + strings.Join(parts, "; ") + "; confirm with onus link or reject with onus unlink", true
+}
+
 // PossibleMatch says, for an entity involved in an ambiguity, which record
 // might belong to it (or which entities it might belong to), in a
 // sentence; srcs are the sources whose absence from the entity the match

@@ -241,6 +241,21 @@ by side, and its findings.`,
 				return err
 			}
 			ents := inv.Find(args[0], monitor.Normalizer(cfg))
+			if r, ok := inv.FindRecord(args[0]); ok && len(ents) == 0 {
+				var keys []string
+				for _, k := range inv.Record(r).Keys {
+					if name, raw, why, ign := k.Ignored(); ign {
+						keys = append(keys, fmt.Sprintf("%s=%q (ignored: %s)", name, raw, why))
+					} else {
+						keys = append(keys, k.Name+"="+k.Value)
+					}
+				}
+				msg := fmt.Sprintf("record %s joined no entity: its source only adds to entities other sources know, and no entity has its keys (%s)", args[0], strings.Join(keys, ", "))
+				if _, text, ok := inv.PossibleMatchOfRecord(r); ok {
+					msg += "; " + text
+				}
+				return onus.Errorf(onus.ENOTFOUND, "%s", msg)
+			}
 			if len(ents) == 0 {
 				return onus.Errorf(onus.ENOTFOUND, "no entity matches %q (try an id, a serial, an e-mail, a hostname or a name)", args[0])
 			}

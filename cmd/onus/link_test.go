@@ -33,6 +33,11 @@ func TestLinkConfirmsAPossibleMatch(t *testing.T) {
 	if !strings.Contains(out, "Ambiguous") || !strings.Contains(out, cand) {
 		t.Errorf("explain does not show the possible match:\n%s", out)
 	}
+	// The candidate's record joined nothing yet: explain says why, and
+	// who it may be.
+	if _, errs, code := c("explain", cand); code == 0 || !strings.Contains(errs, "joined no entity") || !strings.Contains(errs, "possible match: "+person) {
+		t.Errorf("explain of the unmatched record: %d %s", code, errs)
+	}
 
 	// References are checked before anything is stored.
 	if _, errs, code := c("link", person, "checkr:nope"); code == 0 || !strings.Contains(errs, "checkr:nope names no record or entity") {

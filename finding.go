@@ -89,6 +89,13 @@ type Person struct {
 	Entity string `json:"entity,omitempty"`
 }
 
+// Subject names an entity a finding is about, beside the entity itself:
+// the person an account belongs to, the laptop a piece of software is on.
+type Subject struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
 // Evidence is one value that made a check fail, as read during evaluation.
 type Evidence struct {
 	Path  string `json:"path"`  // "sources.edr.last_seen"
@@ -98,11 +105,17 @@ type Evidence struct {
 // Finding is a (control, entity) pair that failed at some point, with one
 // Responsible person and a due date.
 type Finding struct {
-	ID          int64    `json:"id"`
-	Control     string   `json:"control"`
-	Entity      string   `json:"entity"`
-	EntityKind  string   `json:"entity_kind"`
-	EntityName  string   `json:"entity_name"`
+	ID         int64  `json:"id"`
+	Control    string `json:"control"`
+	Entity     string `json:"entity"`
+	EntityKind string `json:"entity_kind"`
+	EntityName string `json:"entity_name"`
+	// Person and Device name the finding's subject: the person an
+	// account, a laptop or a piece of software belongs to, and the device
+	// a piece of software runs on. Nil when the entity is itself the
+	// person, or links to none.
+	Person      *Subject `json:"person,omitempty"`
+	Device      *Subject `json:"device,omitempty"`
 	Severity    Severity `json:"severity"`
 	State       State    `json:"state"`
 	Responsible Person   `json:"responsible"`

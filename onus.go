@@ -14,7 +14,10 @@
 //	report/    summaries and listings for people and machines
 package onus
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Record is one item read from a source, already mapped: its identity keys
 // are normalised and only the mapped attributes are kept. Attrs and Links
@@ -49,6 +52,22 @@ type Record struct {
 type Key struct {
 	Name  string
 	Value string
+}
+
+// IgnoredKeyPrefix starts the name of a key a record carries only to
+// explain itself: a value that was read but is not a usable identity (a
+// factory host name, a placeholder serial). Its Value is the raw value, a
+// tab, and why it was ignored. Such a key never correlates or links.
+const IgnoredKeyPrefix = "!"
+
+// Ignored returns, for a key kept to explain why a value was ignored, the
+// key's name, the raw value and the reason.
+func (k Key) Ignored() (name, raw, why string, ok bool) {
+	if len(k.Name) == 0 || k.Name[0] != IgnoredKeyPrefix[0] {
+		return "", "", "", false
+	}
+	raw, why, _ = strings.Cut(k.Value, "\t")
+	return k.Name[1:], raw, why, true
 }
 
 // Schema describes the records of one snapshot: which attributes and links

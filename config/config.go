@@ -26,18 +26,22 @@ type Config struct {
 	// File is the path of onus.yaml, for error messages.
 	File string `yaml:"-"`
 
-	Version    int                 `yaml:"version"`
-	Database   string              `yaml:"database"`
-	Sources    []*Source           `yaml:"sources"`
-	Correlate  map[string][]string `yaml:"correlate"`
-	Identity   Identity            `yaml:"identity"`
-	People     People              `yaml:"people"`
-	Deadlines  map[string]Duration `yaml:"deadlines"`
-	Health     Health              `yaml:"health"`
-	Ownership  Ownership           `yaml:"ownership"`
-	Exceptions Exceptions          `yaml:"exceptions"`
-	Nudges     Nudges              `yaml:"nudges"`
-	Schedule   Jobs                `yaml:"schedule"`
+	Version   int                 `yaml:"version"`
+	Database  string              `yaml:"database"`
+	Sources   []*Source           `yaml:"sources"`
+	Correlate map[string][]string `yaml:"correlate"`
+	// PossibleMatch lists, per kind, keys that never merge records but
+	// show a possible match to confirm with onus link (a name, a personal
+	// e-mail address a candidate applied with).
+	PossibleMatch map[string][]string `yaml:"possible_match"`
+	Identity      Identity            `yaml:"identity"`
+	People        People              `yaml:"people"`
+	Deadlines     map[string]Duration `yaml:"deadlines"`
+	Health        Health              `yaml:"health"`
+	Ownership     Ownership           `yaml:"ownership"`
+	Exceptions    Exceptions          `yaml:"exceptions"`
+	Nudges        Nudges              `yaml:"nudges"`
+	Schedule      Jobs                `yaml:"schedule"`
 
 	// Controls and RACI come from their own files.
 	Controls []*Control `yaml:"-"`
@@ -253,6 +257,10 @@ type Source struct {
 	// sources know (a scanner that knows only IP addresses).
 	Create *bool `yaml:"create"`
 	Map    Map   `yaml:"map"`
+	// Where is a CEL expression over each mapped record (record.FIELD,
+	// record.id, record.name): only the records for which it is true are
+	// kept ('record.onboarding_status == "Onboarded"').
+	Where Expr `yaml:"where"`
 	// Links name other entities this source's records point at.
 	Links  map[string]LinkList `yaml:"links"`
 	Health Health              `yaml:"health"`

@@ -33,7 +33,9 @@ type Result struct {
 	// Reason says why an unknown result could not be evaluated.
 	Reason   string
 	Evidence []onus.Evidence
-	Owner    Assignment
+	// Person and Device are the finding's subject (see onus.Finding).
+	Person, Device *onus.Subject
+	Owner          Assignment
 	// Exemption is the approved exception that covers this failure, or nil.
 	Exemption *onus.Exception
 	// OwnerHeld is set when the entity, or one it links to, has a record
@@ -260,21 +262,65 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 			p.pass++
 			continue
 		}
-		outcomes[e] = Failed
 		// Evaluate the check again, recording what it read, for evidence.
 		tr = &policy.Tracker{}
 		ev.sess.Track(tr)
 		_, _ = ev.sess.EvalBool(ev.ctl.Check, e)
 		ev.sess.Track(nil)
+		if reason := ev.possible(e, tr); reason != "" {
+			// A record that may be this entity's was kept apart: the
+			// failure may be a false one. Unknown, not guessed.
+			ev.unknown(p, outcomes, e, reason)
+			continue
+		}
+		outcomes[e] = Failed
 		r := ev.result(e, onus.Fail)
 		r.Evidence = tr.Evidence(ev.now)
 		r.Owner = ev.owners.resolve(ev.sess, ev.ctl, e)
 		r.OwnerHeld = ev.touchesSkipped(e, 2)
 		r.Exemption = ev.exempt(e, r.ID)
+		r.Person, r.Device = Subjects(ev.inv, e, ev.c.Config.People.Kind)
 		p.failures = append(p.failures, r)
 	}
 	ev.sess.Track(nil)
 	return p
+}
+
+// Subjects names who and what a finding on entity e is about: the person
+// the entity links to (an account's person, a laptop's owner), and the
+// entity it reaches that person through (the laptop a piece of software
+// is on). A person entity has no subject person: it is the subject.
+func Subjects(inv *inventory.Inventory, e int32, peopleKind string) (person, device *onus.Subject) {
+	if peopleKind == "" {
+		peopleKind = "person"
+	}
+	if inv.Kind(e) == peopleKind {
+		return nil, nil
+	}
+	sub := func(t int32) *onus.Subject { return &onus.Subject{ID: inv.ID(t), Name: inv.Name(t)} }
+	names := inv.LinkNames(e)
+	for _, name := range names {
+		if t, ok := inv.Link(e, name); ok && inv.Kind(t) == peopleKind {
+			person = sub(t)
+			break
+		}
+	}
+	for _, name := range names {
+		t, ok := inv.Link(e, name)
+		if !ok || inv.Kind(t) == peopleKind {
+			continue
+		}
+		for _, tn := range inv.LinkNames(t) {
+			if p, ok := inv.Link(t, tn); ok && inv.Kind(p) == peopleKind {
+				device = sub(t)
+				if person == nil {
+					person = sub(p)
+				}
+				return person, device
+			}
+		}
+	}
+	return person, device
 }
 
 func (ev *evaluator) result(e int32, o onus.Outcome) Result {
@@ -323,6 +369,25 @@ func (ev *evaluator) damaged(e int32) string {
 	}
 	sort.Strings(why)
 	return "a record of it was skipped as malformed in " + strings.Join(why, ", ")
+}
+
+// possible returns the possible match that makes a failure unknown: the
+// check read a source the entity has no record in, and a record of that
+// source may be the entity's (or the entity may be another's).
+func (ev *evaluator) possible(e int32, tr *policy.Tracker) string {
+	srcs, text, ok := ev.inv.PossibleMatch(e)
+	if !ok {
+		return ""
+	}
+	for _, si := range srcs {
+		if !tr.Sources[si] {
+			continue
+		}
+		if _, has := ev.inv.InSource(e, si); !has {
+			return text
+		}
+	}
+	return ""
 }
 
 // stale returns why a result read an unhealthy source, or "".

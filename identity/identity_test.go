@@ -1,6 +1,7 @@
 package identity_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/onus-sec/onus/identity"
@@ -114,4 +115,59 @@ func FuzzEmail(f *testing.F) {
 			t.Fatalf("Email(%q) = %q is not a fixed point", s, got)
 		}
 	})
+}
+
+func TestJunkSaysWhy(t *testing.T) {
+	n := identity.New(identity.Options{Junk: []string{"lab-mac-*", "ASSET-NONE"}, Types: map[string]string{"asset_tag": "serial"}})
+	tests := []struct {
+		key, in, want, why string
+	}{
+		{"hostname", "MacBook-Pro", "", "factory host name"},
+		{"hostname", "MacBook-Air.local", "", "factory host name"},
+		{"hostname", "MacBook-Pro-2", "", "factory host name"},
+		{"hostname", "iMac", "", "factory host name"},
+		{"hostname", "Mac-mini", "", "factory host name"},
+		{"hostname", "localhost.localdomain", "", "factory host name"},
+		{"hostname", "Jane’s MacBook Pro", "janes-macbook-pro", ""},
+		{"hostname", "AWOOD-MBP.corp.acme.com.", "awood-mbp", ""},
+		{"hostname", "awood-mbp.local", "awood-mbp", ""},
+		{"hostname", "DESKTOP-7A1B2C3", "desktop-7a1b2c3", ""},
+		{"hostname", "lab-mac-07", "", "identity.junk"},
+		{"hostname", "10.0.0.4", "", "IP address"},
+		{"serial", "0123456789", "", "placeholder serial"},
+		{"serial", "Not Specified", "", "placeholder serial"},
+		{"serial", "asset-none", "", "identity.junk"},
+		{"asset_tag", "To be filled by O.E.M.", "", "placeholder serial"},
+		{"mac", "AC:DE:48:00:11:22", "", "Apple T2"},
+		{"mac", "00:05:9a:3c:7a:00", "", "AnyConnect"},
+		{"mac", "01:00:5e:00:00:fb", "", "multicast"},
+		{"mac", "00:00:00:00:00:00", "", "all-zero"},
+		{"mac", "FF-FF-FF-FF-FF-FF", "", "broadcast"},
+		{"mac", "not-a-mac", "", "not a MAC"},
+		{"mac", "42:01:0a:80:00:15", "42:01:0a:80:00:15", ""},
+		{"uuid", "00000000-0000-0000-0000-000000000000", "", "placeholder UUID"},
+		{"uuid", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF", "", "placeholder UUID"},
+		{"email", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"/"+tt.in, func(t *testing.T) {
+			got, why := n.Why(tt.key, tt.in)
+			if got != tt.want {
+				t.Errorf("Why(%q, %q) = %q, want %q", tt.key, tt.in, got, tt.want)
+			}
+			if (tt.why == "") != (why == "") || !strings.Contains(why, tt.why) {
+				t.Errorf("Why(%q, %q) says %q, want it to mention %q", tt.key, tt.in, why, tt.why)
+			}
+		})
+	}
+}
+
+func TestStrongKeys(t *testing.T) {
+	n := identity.New(identity.Options{Types: map[string]string{"asset_tag": "serial", "okta_id": "text"}})
+	for key, want := range map[string]bool{"serial": true, "uuid": true, "employee_id": true, "asset_tag": true,
+		"mac": false, "hostname": false, "email": false, "okta_id": false, "unknown_key": false} {
+		if got := n.Strong(key); got != want {
+			t.Errorf("Strong(%s) = %v, want %v", key, got, want)
+		}
+	}
 }

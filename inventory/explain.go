@@ -20,19 +20,39 @@ type Explanation struct {
 	Records     []ExplainRecord `json:"records"`
 	Merges      []ExplainMerge  `json:"merges,omitempty"`
 	NearMatches []ExplainNear   `json:"near_matches,omitempty"`
+	Ambiguous   []ExplainAmbig  `json:"possible_matches,omitempty"`
 	Links       []ExplainLink   `json:"links,omitempty"`
 	Attributes  []ExplainAttr   `json:"attributes"`
 }
 
 // ExplainRecord is one source record of the entity.
 type ExplainRecord struct {
-	Source  string     `json:"source"`
-	ID      string     `json:"id"`
-	Name    string     `json:"name,omitempty"`
-	Line    int        `json:"line"`
-	Seen    *time.Time `json:"seen,omitempty"`
-	Keys    []onus.Key `json:"keys"`
-	Healthy bool       `json:"source_healthy"`
+	Source string     `json:"source"`
+	ID     string     `json:"id"`
+	Name   string     `json:"name,omitempty"`
+	Line   int        `json:"line"`
+	Seen   *time.Time `json:"seen,omitempty"`
+	Keys   []onus.Key `json:"keys"`
+	// Ignored are the key values read but not used, and why.
+	Ignored []ExplainIgnored `json:"ignored_keys,omitempty"`
+	Healthy bool             `json:"source_healthy"`
+}
+
+// ExplainIgnored is a key value that was read but is no identity.
+type ExplainIgnored struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+	Why   string `json:"why"`
+}
+
+// ExplainAmbig is a record that shares a key value with several entities
+// that cannot be one thing; onus kept it apart rather than guess.
+type ExplainAmbig struct {
+	Record   string   `json:"record"`
+	Entity   string   `json:"entity,omitempty"`
+	Key      string   `json:"shared_key"`
+	Value    string   `json:"shared_value"`
+	Possible []string `json:"possible_matches"`
 }
 
 // ExplainMerge is one merge of two records.
@@ -41,6 +61,11 @@ type ExplainMerge struct {
 	B     string `json:"b"`
 	Key   string `json:"key"`
 	Value string `json:"value"`
+	// Agreed are the keys the two records share a value of.
+	Agreed []string `json:"agreed,omitempty"`
+	// Ignored are the keys on which they differ, with why that did not
+	// keep them apart.
+	Ignored []string `json:"ignored,omitempty"`
 }
 
 // ExplainNear is a record that shares a key with the entity but was kept
@@ -85,7 +110,14 @@ func (inv *Inventory) Explain(e int32) *Explanation {
 	for _, r := range inv.Records(e) {
 		rec := inv.Record(r)
 		s := inv.Sources[r.Src]
-		er := ExplainRecord{Source: s.Name, ID: rec.ID, Name: rec.Name, Line: rec.Loc, Keys: rec.Keys, Healthy: s.Healthy}
+		er := ExplainRecord{Source: s.Name, ID: rec.ID, Name: rec.Name, Line: rec.Loc, Healthy: s.Healthy}
+		for _, k := range rec.Keys {
+			if name, raw, why, ok := k.Ignored(); ok {
+				er.Ignored = append(er.Ignored, ExplainIgnored{Key: name, Value: raw, Why: why})
+			} else {
+				er.Keys = append(er.Keys, k)
+			}
+		}
 		if rec.Seen != 0 {
 			t := time.Unix(rec.Seen, 0).UTC()
 			er.Seen = &t
@@ -93,7 +125,23 @@ func (inv *Inventory) Explain(e int32) *Explanation {
 		x.Records = append(x.Records, er)
 	}
 	for _, m := range inv.Merges(e) {
-		x.Merges = append(x.Merges, ExplainMerge{A: inv.recLabel(m.A), B: inv.recLabel(m.B), Key: m.Key, Value: m.Value})
+		em := ExplainMerge{A: inv.recLabel(m.A), B: inv.recLabel(m.B), Key: m.Key, Value: m.Value}
+		em.Agreed, em.Ignored = inv.compareKeys(m.A, m.B)
+		x.Merges = append(x.Merges, em)
+	}
+	for _, a := range inv.Ambiguities(e) {
+		ea := ExplainAmbig{Record: inv.recLabel(a.Rec), Key: a.Key, Value: a.Value}
+		if o := inv.Owner(a.Rec); o >= 0 {
+			ea.Entity = inv.ID(o)
+		}
+		for _, c := range a.Candidates {
+			if o := inv.Owner(c); o >= 0 {
+				ea.Possible = append(ea.Possible, inv.ID(o)+" ("+inv.Name(o)+")")
+			} else {
+				ea.Possible = append(ea.Possible, inv.recLabel(c))
+			}
+		}
+		x.Ambiguous = append(x.Ambiguous, ea)
 	}
 	for _, n := range inv.NearMatches(e) {
 		mine, other := n.A, n.B
@@ -143,6 +191,48 @@ func (inv *Inventory) Explain(e int32) *Explanation {
 	return x
 }
 
+// compareKeys says which correlation keys two merged records agree on,
+// and on which they differ without it keeping them apart.
+func (inv *Inventory) compareKeys(a, b RecRef) (agreed, ignored []string) {
+	kd := inv.kinds[inv.kindByNm[inv.Sources[a.Src].Kind]]
+	ra, rb := inv.Record(a), inv.Record(b)
+	for _, key := range kd.keys {
+		var av, bv []string
+		for _, k := range ra.Keys {
+			if k.Name == key {
+				av = append(av, k.Value)
+			}
+		}
+		for _, k := range rb.Keys {
+			if k.Name == key {
+				bv = append(bv, k.Value)
+			}
+		}
+		if len(av) == 0 || len(bv) == 0 {
+			continue
+		}
+		shared := ""
+		for _, x := range av {
+			for _, y := range bv {
+				if x == y && shared == "" {
+					shared = x
+				}
+			}
+		}
+		switch {
+		case shared != "":
+			agreed = append(agreed, key+"="+shared)
+		case inv.strong(key):
+			ignored = append(ignored, fmt.Sprintf("%s differs (%s here, %s there): a stronger key agrees, so the records are one thing with several %s values",
+				key, strings.Join(av, ","), strings.Join(bv, ","), key))
+		default:
+			ignored = append(ignored, fmt.Sprintf("%s differs (%s here, %s there): ignored, %s is not a strong key (a thing can have several)",
+				key, strings.Join(av, ","), strings.Join(bv, ","), key))
+		}
+	}
+	return agreed, ignored
+}
+
 // unresolvedWhy says why a declared link found nothing.
 func (inv *Inventory) unresolvedWhy(e int32, name string) string {
 	var tried []string
@@ -173,6 +263,33 @@ func (inv *Inventory) unresolvedWhy(e int32, name string) string {
 	return strings.Join(tried, "; ")
 }
 
+// FindRecord returns the record a "source:record-id" label names.
+func (inv *Inventory) FindRecord(label string) (RecRef, bool) {
+	name, id, ok := strings.Cut(label, ":")
+	if !ok {
+		return RecRef{}, false
+	}
+	si := inv.SourceIndex(name)
+	if si < 0 {
+		return RecRef{}, false
+	}
+	for i := range inv.Sources[si].Snapshot.Records {
+		if inv.Sources[si].Snapshot.Records[i].ID == id {
+			return RecRef{Src: uint16(si), Idx: uint32(i)}, true
+		}
+	}
+	return RecRef{}, false
+}
+
+// RefExists reports whether a reference of onus link names something: a
+// record ("source:record-id") or an entity id.
+func (inv *Inventory) RefExists(ref string) bool {
+	if _, ok := inv.FindRecord(ref); ok {
+		return true
+	}
+	return len(inv.Resolve([]string{ref})) > 0
+}
+
 // KeyNormalizer normalises a raw key value for lookups.
 type KeyNormalizer interface {
 	Normalize(key, value string) string
@@ -187,6 +304,12 @@ func (inv *Inventory) Find(query string, norm KeyNormalizer) []int32 {
 	}
 	if m := inv.Resolve([]string{query}); len(m) > 0 {
 		return []int32{m[query]}
+	}
+	// A record id: "osquery:<host uuid>/<path>".
+	if r, ok := inv.FindRecord(query); ok {
+		if e := inv.Owner(r); e >= 0 {
+			return []int32{e}
+		}
 	}
 	seen := map[int32]bool{}
 	var out []int32

@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/identity"
 )
 
 // SourceInput is one source's snapshot as the inventory sees it.
@@ -41,6 +42,28 @@ type Input struct {
 	Sources []SourceInput
 	// Correlate lists, per kind, the keys that merge records, strongest first.
 	Correlate map[string][]string
+	// Strong reports whether a key is single-valued for the life of a thing
+	// (a serial number, a hardware UUID, an employee id): only such a key
+	// vetoes a merge. By default, the keys named serial, uuid and
+	// employee_id.
+	Strong func(key string) bool
+	// Hints lists, per kind, keys that never merge records but make a
+	// possible match: a Checkr candidate with no employee id whose name is
+	// a person's name. The match is shown, not made, until an admin links
+	// or unlinks the two by hand.
+	Hints map[string][]string
+	// Manual are the links and unlinks an admin made by hand, applied
+	// before any key.
+	Manual []Manual
+}
+
+// Manual is a link or an unlink made by hand between two references: a
+// record ("source:record-id") or an entity id ("kind:key:value", all the
+// records with that key).
+type Manual struct {
+	A, B string
+	// Linked is true for "the same thing", false for "never the same".
+	Linked bool
 }
 
 // RecRef points at one record: the source's position and the record's.
@@ -98,6 +121,17 @@ type Merge struct {
 	Value string
 }
 
+// Ambiguity is a record that shares a key value with several entities that
+// cannot be one thing: onus does not guess, and keeps it apart.
+type Ambiguity struct {
+	Kind  string
+	Key   string
+	Value string
+	Rec   RecRef
+	// Candidates holds one record of each entity it could belong to.
+	Candidates []RecRef
+}
+
 type kindData struct {
 	name     string
 	keys     []string // correlate keys, strongest first
@@ -125,6 +159,18 @@ type Inventory struct {
 	linkByNm  map[string]uint16
 	near      []NearMatch
 	merges    []Merge
+	ambiguous []Ambiguity
+	// ambiguousBy indexes the ambiguities by the entities they involve.
+	ambiguousBy map[int32][]int32
+	strong      func(string) bool
+	manual      []Manual
+	hints       map[string][]string
+	// manualUsed counts, per manual link, the records it matched.
+	manualUsed []int
+	// idOverride holds the ids of entities whose strongest key value is
+	// another entity's too (two records kept apart as ambiguous that share
+	// a MAC): they are named by source and record instead.
+	idOverride map[int32]string
 	// linkStats counts, per link name, the entities that declare the link
 	// and those whose link found a target.
 	linkStats map[string]*LinkStat
@@ -259,6 +305,16 @@ func (inv *Inventory) ID(e int32) string {
 	if id := inv.synth(e); id != "" {
 		return id
 	}
+	if len(inv.idOverride) > 0 {
+		if id, ok := inv.idOverride[e]; ok {
+			return id
+		}
+	}
+	return inv.keyID(e)
+}
+
+// keyID is an entity's id by its strongest key.
+func (inv *Inventory) keyID(e int32) string {
 	ent := &inv.entities[e]
 	kd := inv.kinds[ent.kind]
 	for _, key := range kd.keys {
@@ -298,7 +354,7 @@ func (inv *Inventory) Keys(e int32) []onus.Key {
 	seen := map[onus.Key]bool{}
 	inv.eachRecord(e, func(r RecRef) bool {
 		for _, k := range inv.Record(r).Keys {
-			if !seen[k] {
+			if !seen[k] && !ignored(k) {
 				seen[k] = true
 				out = append(out, k)
 			}
@@ -308,9 +364,11 @@ func (inv *Inventory) Keys(e int32) []onus.Key {
 	return out
 }
 
-// InSource returns the freshest record an entity has from source src, by
-// the source's seen time and then by position; ok is false when the
-// entity has no record from it.
+// InSource returns the record that speaks for an entity in source src:
+// the one with the latest seen time; among records with the same seen
+// time, or when the source maps no seen, the one read last (the last line
+// of the file, the last element of the array). ok is false when the entity
+// has no record from it.
 func (inv *Inventory) InSource(e int32, src int) (RecRef, bool) {
 	var best RecRef
 	found := false
@@ -325,6 +383,27 @@ func (inv *Inventory) InSource(e int32, src int) (RecRef, bool) {
 		return true
 	})
 	return best, found
+}
+
+// InSourceAll returns every record an entity has from source src, in the
+// order InSource ranks them: by seen time, then by position in the
+// snapshot; the record InSource picks is the last.
+func (inv *Inventory) InSourceAll(e int32, src int) []RecRef {
+	var out []RecRef
+	inv.eachRecord(e, func(r RecRef) bool {
+		if int(r.Src) == src {
+			out = append(out, r)
+		}
+		return true
+	})
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := inv.Record(out[i]).Seen, inv.Record(out[j]).Seen
+		if a != b {
+			return a < b
+		}
+		return out[i].Idx < out[j].Idx
+	})
+	return out
 }
 
 // SourcesOf returns the positions of the sources an entity has records in.
@@ -463,7 +542,7 @@ func (inv *Inventory) index(k uint16, key string) map[string]int32 {
 		}
 		inv.eachRecord(e, func(r RecRef) bool {
 			for _, kv := range inv.Record(r).Keys {
-				if kv.Name != key {
+				if kv.Name != key || ignored(kv) {
 					continue
 				}
 				if prev, ok := idx[kv.Value]; ok && prev != e {
@@ -573,7 +652,10 @@ func Build(in Input) (*Inventory, error) {
 	if len(in.Sources) > 1<<16-1 {
 		return nil, fmt.Errorf("inventory: too many sources")
 	}
-	inv := &Inventory{kindByNm: map[string]uint16{}, linkByNm: map[string]uint16{}, linkStats: map[string]*LinkStat{}, synthetic: map[int32]string{}}
+	inv := &Inventory{kindByNm: map[string]uint16{}, linkByNm: map[string]uint16{}, linkStats: map[string]*LinkStat{}, synthetic: map[int32]string{}, strong: in.Strong, manual: in.Manual, hints: in.Hints, manualUsed: make([]int, len(in.Manual))}
+	if inv.strong == nil {
+		inv.strong = identity.StrongType
+	}
 	for _, si := range in.Sources {
 		if si.Snapshot == nil {
 			si.Snapshot = &onus.Snapshot{Source: si.Name, Kind: si.Kind}
@@ -590,7 +672,9 @@ func Build(in Input) (*Inventory, error) {
 		kd := inv.kinds[inv.kind(si.Kind, in.Correlate[si.Kind])]
 		for i := range si.Snapshot.Records {
 			for _, k := range si.Snapshot.Records[i].Keys {
-				kd.keyNames[k.Name] = true
+				if !ignored(k) {
+					kd.keyNames[k.Name] = true
+				}
 			}
 		}
 		for _, l := range si.Snapshot.Schema.Links {
@@ -605,6 +689,9 @@ func Build(in Input) (*Inventory, error) {
 		inv.correlate(uint16(k))
 	}
 	inv.dedupeNear()
+	inv.possibleMatches()
+	inv.dedupeAmbiguous()
+	inv.uniqueIDs()
 	inv.link()
 	return inv, nil
 }
@@ -633,6 +720,281 @@ func (inv *Inventory) dedupeNear() {
 	}
 	inv.near = out
 }
+
+// manualNodes is a manual link resolved to the nodes of one kind.
+type manualNodes struct {
+	id     int32
+	a, b   []int32
+	linked bool
+}
+
+// manualNodes resolves the manual links and unlinks whose both sides name
+// records of a kind.
+func (inv *Inventory) manualNodes(kd *kindData, refs []RecRef) []manualNodes {
+	if len(inv.manual) == 0 {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, m := range inv.manual {
+		want[m.A], want[m.B] = true, true
+	}
+	found := map[string][]int32{}
+	for nd, r := range refs {
+		s := inv.Sources[r.Src]
+		rec := &s.Snapshot.Records[r.Idx]
+		if l := s.Name + ":" + rec.ID; want[l] {
+			found[l] = append(found[l], int32(nd))
+		}
+		if l := kd.name + ":" + s.Name + ":" + rec.ID; want[l] {
+			found[l] = append(found[l], int32(nd))
+		}
+		for _, k := range rec.Keys {
+			if l := kd.name + ":" + k.Name + ":" + k.Value; want[l] {
+				found[l] = append(found[l], int32(nd))
+			}
+		}
+	}
+	var out []manualNodes
+	for i, m := range inv.manual {
+		a, b := found[m.A], found[m.B]
+		if len(a) == 0 || len(b) == 0 {
+			continue
+		}
+		inv.manualUsed[i] = len(a) + len(b)
+		out = append(out, manualNodes{id: int32(i), a: a, b: b, linked: m.Linked})
+	}
+	return out
+}
+
+// ManualApplied reports, for each manual link of the input, whether both
+// of its sides named records.
+func (inv *Inventory) ManualApplied() []bool {
+	out := make([]bool, len(inv.manualUsed))
+	for i, n := range inv.manualUsed {
+		out[i] = n > 0
+	}
+	return out
+}
+
+// possibleMatches finds, for the hint keys of each kind, records that
+// share a hint value with an entity but joined none (or only their own):
+// the match is shown, not made.
+func (inv *Inventory) possibleMatches() {
+	for kind, keys := range inv.hints {
+		k, ok := inv.kindByNm[kind]
+		if !ok {
+			continue
+		}
+		kd := inv.kinds[k]
+		for _, key := range keys {
+			// value → the entities with a record carrying it
+			byValue := map[string][]int32{}
+			for _, e := range kd.entities {
+				inv.eachRecord(e, func(r RecRef) bool {
+					for _, kv := range inv.Record(r).Keys {
+						if kv.Name == key {
+							if l := byValue[kv.Value]; len(l) == 0 || l[len(l)-1] != e {
+								byValue[kv.Value] = append(l, e)
+							}
+						}
+					}
+					return true
+				})
+			}
+			for si, s := range inv.Sources {
+				if s.Kind != kind {
+					continue
+				}
+				for i := range s.Snapshot.Records {
+					r := RecRef{Src: uint16(si), Idx: uint32(i)}
+					mine := s.owner[i]
+					for _, kv := range s.Snapshot.Records[i].Keys {
+						if kv.Name != key {
+							continue
+						}
+						var cands []RecRef
+						for _, e := range byValue[kv.Value] {
+							if e == mine {
+								continue
+							}
+							// Only an entity with no record of this source
+							// can be what this record describes.
+							if _, has := inv.InSource(e, si); has {
+								continue
+							}
+							cands = append(cands, inv.entities[e].first)
+						}
+						if len(cands) > 0 && (mine < 0 || len(inv.Records(mine)) == 1 || inv.onlySource(mine, si)) {
+							inv.ambiguous = append(inv.ambiguous, Ambiguity{Kind: kind, Key: key, Value: kv.Value, Rec: r, Candidates: cands})
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// onlySource reports whether all of an entity's records come from source si.
+func (inv *Inventory) onlySource(e int32, si int) bool {
+	only := true
+	inv.eachRecord(e, func(r RecRef) bool {
+		if int(r.Src) != si {
+			only = false
+		}
+		return only
+	})
+	return only
+}
+
+// uniqueIDs names by source and record the entities whose id by key
+// another entity has too. Only kinds with ambiguous records can have such
+// entities: elsewhere records sharing a key value are one entity, or a
+// strong key keeps them apart and names each.
+func (inv *Inventory) uniqueIDs() {
+	kinds := map[string]bool{}
+	for _, a := range inv.ambiguous {
+		kinds[a.Kind] = true
+	}
+	for kind := range kinds {
+		k := inv.kindByNm[kind]
+		byID := map[string][]int32{}
+		for _, e := range inv.kinds[k].entities {
+			id := inv.keyID(e)
+			byID[id] = append(byID[id], e)
+		}
+		for id, es := range byID {
+			// An id whose key value is shared with other entities would
+			// not resolve back to its entity either.
+			if _, key, value := splitID(id); len(es) < 2 && inv.SourceIndex(key) < 0 {
+				if t, ok := inv.index(k, key)[value]; !ok || t == es[0] {
+					continue
+				}
+			} else if len(es) < 2 {
+				continue
+			}
+			if inv.idOverride == nil {
+				inv.idOverride = map[int32]string{}
+			}
+			for _, e := range es {
+				r := inv.entities[e].first
+				inv.idOverride[e] = kind + ":" + inv.Sources[r.Src].Name + ":" + inv.Record(r).ID
+			}
+		}
+	}
+}
+
+// dedupeAmbiguous drops the ambiguities that a later key resolved (the
+// record was merged into one of its candidates after all) and keeps one
+// per record and key.
+func (inv *Inventory) dedupeAmbiguous() {
+	type k struct {
+		r   RecRef
+		key string
+	}
+	seen := map[k]bool{}
+	out := inv.ambiguous[:0]
+	for _, a := range inv.ambiguous {
+		mine := inv.Owner(a.Rec)
+		resolved := false
+		for _, c := range a.Candidates {
+			if o := inv.Owner(c); o >= 0 && o == mine {
+				resolved = true
+			}
+		}
+		if resolved || seen[k{a.Rec, a.Key}] {
+			continue
+		}
+		seen[k{a.Rec, a.Key}] = true
+		out = append(out, a)
+	}
+	inv.ambiguous = out
+	inv.ambiguousBy = map[int32][]int32{}
+	for i, a := range out {
+		add := func(e int32) {
+			if l := inv.ambiguousBy[e]; e >= 0 && (len(l) == 0 || l[len(l)-1] != int32(i)) {
+				inv.ambiguousBy[e] = append(l, int32(i))
+			}
+		}
+		add(inv.Owner(a.Rec))
+		for _, c := range a.Candidates {
+			add(inv.Owner(c))
+		}
+	}
+}
+
+// Ambiguities returns the ambiguous records that belong to an entity, or
+// whose candidates do.
+func (inv *Inventory) Ambiguities(e int32) []Ambiguity {
+	var out []Ambiguity
+	for _, i := range inv.ambiguousBy[e] {
+		out = append(out, inv.ambiguous[i])
+	}
+	return out
+}
+
+// PossibleMatchOfRecord says which entities a record that joined none
+// may belong to.
+func (inv *Inventory) PossibleMatchOfRecord(r RecRef) (ids []string, text string, ok bool) {
+	var parts []string
+	for _, a := range inv.ambiguous {
+		if a.Rec != r {
+			continue
+		}
+		for _, c := range a.Candidates {
+			if o := inv.Owner(c); o >= 0 {
+				ids = append(ids, inv.ID(o))
+				parts = append(parts, fmt.Sprintf("%s (%s) shares %s=%s", inv.ID(o), inv.Name(o), a.Key, a.Value))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return nil, "", false
+	}
+	return ids, "possible match: " + strings.Join(parts, "; ") + "; confirm with onus link or reject with onus unlink", true
+}
+
+// PossibleMatch says, for an entity involved in an ambiguity, which record
+// might belong to it (or which entities it might belong to), in a
+// sentence; srcs are the sources whose absence from the entity the match
+// may explain. ok is false when there is none.
+func (inv *Inventory) PossibleMatch(e int32) (srcs []int, text string, ok bool) {
+	var parts []string
+	for _, i := range inv.ambiguousBy[e] {
+		a := inv.ambiguous[i]
+		if inv.Owner(a.Rec) == e {
+			var others []string
+			for _, c := range a.Candidates {
+				if o := inv.Owner(c); o >= 0 {
+					others = append(others, inv.ID(o))
+					for _, si := range inv.SourcesOf(o) {
+						srcs = append(srcs, si)
+					}
+				}
+			}
+			parts = append(parts, fmt.Sprintf("%s shares %s=%s with %s", inv.recLabel(a.Rec), a.Key, a.Value, strings.Join(others, " and ")))
+			continue
+		}
+		// The record's source; and when it joined no entity, the records
+		// it came with may be the entity's too (a candidate's reports):
+		// every source of its kind that only joins entities.
+		srcs = append(srcs, int(a.Rec.Src))
+		if inv.Owner(a.Rec) < 0 {
+			for si, s := range inv.Sources {
+				if s.Kind == a.Kind && !s.Creates {
+					srcs = append(srcs, si)
+				}
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s=%s)", inv.recLabel(a.Rec), a.Key, a.Value))
+	}
+	if len(parts) == 0 {
+		return nil, "", false
+	}
+	return srcs, "possible match: " + strings.Join(parts, "; ") + "; confirm with onus link or reject with onus unlink", true
+}
+
+// AmbiguousCount returns how many records were kept apart as ambiguous.
+func (inv *Inventory) AmbiguousCount() int { return len(inv.ambiguous) }
 
 func (inv *Inventory) kind(name string, keys []string) uint16 {
 	if k, ok := inv.kindByNm[name]; ok {
@@ -683,7 +1045,7 @@ func (inv *Inventory) correlate(k uint16) {
 	}
 	ref := func(node int) RecRef { return refs[node] }
 	uf := newUnionFind(n)
-	inv.unionByKeys(kd, srcs, base, uf, ref)
+	inv.unionByKeys(kd, srcs, base, uf, ref, inv.manualNodes(kd, refs))
 	// Group nodes by root, in node order.
 	root := make([]int32, n)
 	for i := 0; i < n; i++ {
@@ -747,14 +1109,29 @@ func (inv *Inventory) countUnmatched(srcs []int) {
 	}
 }
 
-// unionByKeys merges records that share a key, strongest key first. Two
-// groups are not merged when a stronger key disagrees: both have values
-// for it and none in common (the same hostname on two machines with
-// different serial numbers).
-func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf *unionFind, ref func(int) RecRef) {
+// ignored reports whether a key is kept only to explain a junk value.
+func ignored(k onus.Key) bool { return len(k.Name) > 0 && k.Name[0] == onus.IgnoredKeyPrefix[0] }
+
+// unionByKeys merges records that share a key, strongest key first. Only a
+// strong key (single-valued for the thing's life: a serial number, a
+// hardware UUID) can keep two groups apart: when both have values for it
+// and none in common they are different things, whatever weaker key they
+// share. A MAC address or a host name that differs proves nothing: a
+// laptop has several network interfaces, and gets renamed.
+//
+// The records sharing one value are merged only when they can all be one
+// thing. When they fall into several groups that a strong key keeps apart
+// (two laptops that both used one USB Ethernet adapter), a record that
+// could belong to more than one of them is not guessed into either: it is
+// kept apart as an ambiguity, and explain names the possible matches.
+func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf *unionFind, ref func(int) RecRef, manual []manualNodes) {
 	rank := map[string]int{}
+	var vetoes []string
 	for i, key := range kd.keys {
 		rank[key] = i
+		if inv.strong(key) {
+			vetoes = append(vetoes, key)
+		}
 	}
 	// own holds each record's correlate keys; group holds, for each root,
 	// the keys of its whole group.
@@ -772,7 +1149,56 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 	}
 	group := make([][]onus.Key, len(own))
 	copy(group, own)
-	for ki, key := range kd.keys {
+	// Links made by hand come first, whatever the keys say; unlinks tag
+	// both sides so that no key merges them later.
+	tags := map[int32][]int32{}
+	for _, mn := range manual {
+		if !mn.linked {
+			for _, a := range mn.a {
+				tags[a] = append(tags[a], mn.id+1)
+			}
+			for _, b := range mn.b {
+				tags[b] = append(tags[b], -(mn.id + 1))
+			}
+			continue
+		}
+		all := append(append([]int32(nil), mn.a...), mn.b...)
+		for _, nd := range all[1:] {
+			ra, rb := uf.find(all[0]), uf.find(nd)
+			if ra == rb {
+				continue
+			}
+			inv.merges = append(inv.merges, Merge{A: ref(int(all[0])), B: ref(int(nd)), Key: "link", Value: "by hand: onus link " + inv.manual[mn.id].A + " " + inv.manual[mn.id].B})
+			keep, gone := uf.union(ra, rb)
+			group[keep] = append(append([]onus.Key(nil), group[keep]...), group[gone]...)
+			group[gone] = nil
+		}
+	}
+	for nd, ts := range tags {
+		if r := uf.find(nd); r != nd {
+			tags[r] = append(tags[r], ts...)
+			delete(tags, nd)
+		}
+	}
+	apart := func(a, b int32) bool {
+		for _, x := range tags[a] {
+			for _, y := range tags[b] {
+				if x == -y {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	anchored := func(root int32) bool {
+		for _, kv := range group[root] {
+			if inv.strong(kv.Name) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, key := range kd.keys {
 		groups := map[string][]int32{}
 		for node, ks := range own {
 			for _, kv := range ks {
@@ -788,30 +1214,105 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 			}
 		}
 		sort.Strings(values)
+		// ms and cs are reused for every value: most values are shared by
+		// two or three records.
+		type member struct {
+			root, node int32
+		}
+		var ms, cs []member
+		var fits []int
 		for _, v := range values {
 			g := groups[v]
-			for _, b := range g[1:] {
-				ra, rb := uf.find(g[0]), uf.find(b)
-				if ra == rb {
-					continue
+			// The distinct groups sharing v, with a node of each; groups
+			// that a strong key anchors come first, so that a record with
+			// no strong key is never merged into whichever came first.
+			ms = ms[:0]
+			first := uf.find(g[0])
+			same := true
+			for _, nd := range g[1:] {
+				if uf.find(nd) != first {
+					same = false
+					break
 				}
-				if conflict, av, bv := disagree(group[ra], group[rb], kd.keys[:ki]); conflict != "" {
-					inv.near = append(inv.near, NearMatch{Kind: kd.name, Key: key, Value: v, A: ref(int(g[0])), B: ref(int(b)), Conflict: conflict, AValues: av, BValues: bv})
-					continue
+			}
+			if same {
+				continue
+			}
+			for pass := 0; pass < 2; pass++ {
+				for _, nd := range g {
+					r := uf.find(nd)
+					dup := false
+					for _, m := range ms {
+						if m.root == r {
+							dup = true
+							break
+						}
+					}
+					if dup || anchored(r) != (pass == 0) {
+						continue
+					}
+					ms = append(ms, member{r, nd})
 				}
-				inv.merges = append(inv.merges, Merge{A: ref(int(g[0])), B: ref(int(b)), Key: key, Value: v})
-				keep, gone := uf.union(ra, rb)
-				group[keep] = append(append([]onus.Key(nil), group[keep]...), group[gone]...)
-				group[gone] = nil
+			}
+			if len(ms) < 2 {
+				continue
+			}
+			// cs are the groups v ends up in, each with its first node.
+			cs = cs[:0]
+			for _, m := range ms {
+				fits = fits[:0]
+				var conflict string
+				var av, bv []string
+				for ci, c := range cs {
+					root := uf.find(c.root)
+					if apart(root, m.root) {
+						if conflict == "" {
+							conflict = "unlink"
+							inv.near = append(inv.near, NearMatch{Kind: kd.name, Key: key, Value: v, A: ref(int(c.node)), B: ref(int(m.node)), Conflict: "unlinked by hand"})
+						}
+						continue
+					}
+					if k, x, y := disagree(group[root], group[m.root], vetoes); k != "" {
+						if conflict == "" {
+							conflict, av, bv = k, x, y
+							inv.near = append(inv.near, NearMatch{Kind: kd.name, Key: key, Value: v, A: ref(int(c.node)), B: ref(int(m.node)), Conflict: k, AValues: av, BValues: bv})
+						}
+						continue
+					}
+					fits = append(fits, ci)
+				}
+				switch len(fits) {
+				case 0:
+					cs = append(cs, member{m.root, m.node})
+				case 1:
+					c := cs[fits[0]]
+					ra := uf.find(c.root)
+					inv.merges = append(inv.merges, Merge{A: ref(int(c.node)), B: ref(int(m.node)), Key: key, Value: v})
+					keep, gone := uf.union(ra, m.root)
+					group[keep] = append(append([]onus.Key(nil), group[keep]...), group[gone]...)
+					group[gone] = nil
+					if len(tags[gone]) > 0 {
+						tags[keep] = append(tags[keep], tags[gone]...)
+						delete(tags, gone)
+					}
+				default:
+					a := Ambiguity{Kind: kd.name, Key: key, Value: v, Rec: ref(int(m.node))}
+					for _, ci := range fits {
+						a.Candidates = append(a.Candidates, ref(int(cs[ci].node)))
+					}
+					inv.ambiguous = append(inv.ambiguous, a)
+				}
 			}
 		}
 	}
 }
 
-// disagree returns the first stronger key on which two groups both have
-// values but share none.
-func disagree(a, b []onus.Key, stronger []string) (string, []string, []string) {
-	for _, key := range stronger {
+// disagree returns the strong key that keeps two groups apart: the
+// strongest one both have values for decides, and they are apart when they
+// share none of its values. A re-imaged laptop has two MDM UDIDs and one
+// serial number: the serial, stronger, says it is one machine.
+func disagree(a, b []onus.Key, strong []string) (string, []string, []string) {
+	for _, key := range strong {
 		var av, bv []string
 		for _, kv := range a {
 			if kv.Name == key {
@@ -837,6 +1338,7 @@ func disagree(a, b []onus.Key, stronger []string) (string, []string, []string) {
 		if !shared {
 			return key, dedupe(av), dedupe(bv)
 		}
+		return "", nil, nil
 	}
 	return "", nil, nil
 }

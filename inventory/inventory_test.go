@@ -24,9 +24,11 @@ func rec(parts ...string) onus.Record {
 		case strings.HasPrefix(p, "@"):
 			r.Name = p[1:]
 		default:
-			k, v, _ := strings.Cut(p, "=")
-			if v := n.Normalize(k, v); v != "" {
+			k, raw, _ := strings.Cut(p, "=")
+			if v, why := n.Why(k, raw); v != "" {
 				r.Keys = append(r.Keys, onus.Key{Name: k, Value: v})
+			} else if why != "" {
+				r.Keys = append(r.Keys, onus.Key{Name: onus.IgnoredKeyPrefix + k, Value: strings.TrimSpace(raw) + "\t" + why})
 			}
 		}
 	}

@@ -146,6 +146,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			nf.LastFailed = now
 			nf.Evidence = r.Evidence
 			nf.EntityName = r.Name
+			nf.Person, nf.Device = r.Person, r.Device
 			nf.Severity = cr.Control.Severity
 			switch {
 			case r.OwnerHeld:
@@ -245,7 +246,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 
 func newFinding(ctl *evaluate.Control, r *evaluate.Result, now time.Time) onus.Finding {
 	f := onus.Finding{
-		Control: ctl.ID, Entity: r.ID, EntityKind: r.Kind, EntityName: r.Name,
+		Control: ctl.ID, Entity: r.ID, EntityKind: r.Kind, EntityName: r.Name, Person: r.Person, Device: r.Device,
 		Severity: ctl.Severity, State: onus.StateOpen,
 		FirstFailed: now, LastFailed: now, Due: now.Add(ctl.Deadline),
 		Evidence: r.Evidence, UpdatedAt: now,

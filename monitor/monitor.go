@@ -126,6 +126,20 @@ func (m *Monitor) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// ManualLinks returns the links and unlinks made by hand, as the
+// inventory applies them.
+func ManualLinks(ctx context.Context, db *sqlite.DB) ([]inventory.Manual, error) {
+	ls, err := db.ManualLinks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]inventory.Manual, len(ls))
+	for i, l := range ls {
+		out[i] = inventory.Manual{A: l.A, B: l.B, Linked: l.Linked}
+	}
+	return out, nil
+}
+
 // Normalizer returns the identity key normaliser of the configuration.
 func Normalizer(cfg *config.Config) *identity.Normalizer {
 	return identity.New(identity.Options{
@@ -329,15 +343,21 @@ type Timings struct {
 
 // EvalReport is the outcome of an evaluation.
 type EvalReport struct {
-	Run         int64                          `json:"run"`
-	Now         time.Time                      `json:"now"`
-	Sources     []SourceHealth                 `json:"sources"`
-	Kinds       []KindCount                    `json:"entities"`
-	Controls    []ControlReport                `json:"controls"`
-	Changes     ledger.Stats                   `json:"changes"`
-	NearMatches int                            `json:"near_matches"`
-	Links       map[string]*inventory.LinkStat `json:"links,omitempty"`
-	Timings     Timings                        `json:"timings"`
+	Run         int64           `json:"run"`
+	Now         time.Time       `json:"now"`
+	Sources     []SourceHealth  `json:"sources"`
+	Kinds       []KindCount     `json:"entities"`
+	Controls    []ControlReport `json:"controls"`
+	Changes     ledger.Stats    `json:"changes"`
+	NearMatches int             `json:"near_matches"`
+	// Ambiguous counts the records kept apart because they could belong
+	// to several entities, or are a possible match (onus explain).
+	Ambiguous int `json:"ambiguous"`
+	// Warnings are what is accepted but probably wrong: a control whose
+	// scope matched no entity. Errors under --strict.
+	Warnings []string                       `json:"warnings,omitempty"`
+	Links    map[string]*inventory.LinkStat `json:"links,omitempty"`
+	Timings  Timings                        `json:"timings"`
 	// Retries counts how often the findings were judged again because an
 	// exception was decided, or another writer changed a finding, while
 	// this evaluation ran.
@@ -423,6 +443,11 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	var in inventory.Input
 	in.Correlate = cfg.Correlate
 	unreadable := map[string]bool{}
+	in.Strong = Normalizer(cfg).Strong
+	in.Hints = cfg.PossibleMatch
+	if in.Manual, err = ManualLinks(ctx, m.Store); err != nil {
+		return rep, err
+	}
 	for _, src := range cfg.Sources {
 		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
 		st := states[src.Name]
@@ -483,6 +508,17 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		rep.Sources[i].Unmatched = inv.Sources[i].Unmatched
 	}
 	rep.NearMatches = inv.NearCount()
+	rep.Ambiguous = inv.AmbiguousCount()
+	for i, applied := range inv.ManualApplied() {
+		if !applied {
+			l := in.Manual[i]
+			verb := "unlink"
+			if l.Linked {
+				verb = "link"
+			}
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("onus %s %s %s: one side names no record any more; it does nothing (onus unlink --forget %s %s drops it)", verb, l.A, l.B, l.A, l.B))
+		}
+	}
 	rep.Links = inv.LinkStats()
 	rep.Kinds = countKinds(inv)
 	if ctx.Err() != nil {
@@ -505,6 +541,11 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		}
 		m.log().Info("findings changed during the evaluation; judging again", logRun, run, "attempt", attempt, "error", err)
 		rep.Retries++
+	}
+	for _, cr := range rep.Controls {
+		if cr.Pass+cr.Fail+cr.Unknown == 0 {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("control %s: its scope matched no entity; check its scope and the sources and fields it reads", cr.Control))
+		}
 	}
 	if err := m.Store.ReplaceUnknowns(ctx, unknowns); err != nil {
 		return rep, err

@@ -398,7 +398,7 @@ func (e *Env) checkPath(kind string, path []string) string {
 			}
 			if i+2 < len(path) {
 				f := path[i+2]
-				if f != "id" && f != "name" && !si.Fields[f] {
+				if f != "id" && f != "name" && f != "records" && !si.Fields[f] {
 					return fmt.Sprintf("entity.sources.%s.%s: source %s maps no field %s (its fields: %s)",
 						src, f, src, f, strings.Join(sortedSet(si.Fields), ", "))
 				}

@@ -131,6 +131,9 @@ sources:
 			{Name: "edr", Kind: "device", Creates: true, Healthy: true, Snapshot: &onus.Snapshot{
 				Schema: onus.Schema{Fields: []string{"last_seen", "tags"}},
 				Records: []onus.Record{
+					// Jane's laptop has an older, stale agent record too:
+					// without seen, the one read last speaks.
+					{ID: "e0", Keys: []onus.Key{{Name: "serial", Value: "S1"}}, Attrs: []any{now.Add(-30 * day), nil}},
 					{ID: "e1", Keys: []onus.Key{{Name: "serial", Value: "S1"}}, Attrs: []any{now.Add(-5 * day), []any{"vip", "eng"}}},
 				}}},
 			{Name: "hr", Kind: "person", Creates: true, Healthy: true, Snapshot: &onus.Snapshot{
@@ -180,6 +183,14 @@ func TestExpressions(t *testing.T) {
 		{`version("not a version") < version("1")`, jane, "unknown"},
 		{`"vip" in entity.sources.edr.tags`, jane, true},
 		{`entity.sources.mdm.id == "m1"`, jane, true},
+		// Every record of a source, beside the one that speaks.
+		{`entity.sources.edr.id == "e1"`, jane, true},
+		{`entity.sources.edr.records.size() == 2`, jane, true},
+		{`entity.sources.edr.records.map(r, r.id) == ["e0", "e1"]`, jane, true},
+		{`entity.sources.edr.records.exists(r, r.last_seen < now - days(20))`, jane, true},
+		{`entity.sources.edr.records.all(r, "vip" in r.tags)`, jane, "unknown"},
+		{`entity.sources.edr.records.all(r, has(r.tags) && "vip" in r.tags)`, jane, false},
+		{`entity.sources.mdm.records.size() == 1`, jane, true},
 	}
 	sess := env.NewSession(inv)
 	for _, tt := range tests {

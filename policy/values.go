@@ -418,7 +418,7 @@ func (v *sourcesVal) Find(key ref.Val) (ref.Val, bool) {
 		v.s.tracker.read(v.path+"."+string(k), "absent", true, si)
 		return nil, false
 	}
-	return &recordVal{s: v.s, r: r, path: v.path + "." + string(k)}, true
+	return &recordVal{s: v.s, r: r, e: v.e, path: v.path + "." + string(k)}, true
 }
 
 func (v *sourcesVal) Iterator() traits.Iterator {
@@ -431,10 +431,13 @@ func (v *sourcesVal) Iterator() traits.Iterator {
 
 func (v *sourcesVal) Size() ref.Val { return types.Int(len(v.s.inv.SourcesOf(v.e))) }
 
-// recordVal is one record's attributes.
+// recordVal is one record's attributes. The record that speaks for a
+// source also holds `records`: every record the entity has in that source,
+// oldest first, the speaking one last.
 type recordVal struct {
 	s    *scope
 	r    inventory.RecRef
+	e    int32 // the entity, for records; -1 inside records
 	path string
 }
 
@@ -473,6 +476,17 @@ func (v *recordVal) Find(key ref.Val) (ref.Val, bool) {
 		return types.String(v.s.inv.Record(v.r).ID), true
 	case "name":
 		return types.String(v.s.inv.Record(v.r).Name), true
+	case "records":
+		if v.e < 0 {
+			return nil, false
+		}
+		refs := v.s.inv.InSourceAll(v.e, int(v.r.Src))
+		vals := make([]ref.Val, len(refs))
+		for i, r := range refs {
+			vals[i] = &recordVal{s: v.s, r: r, e: -1, path: fmt.Sprintf("%s.records[%d]", v.path, i)}
+		}
+		v.s.tracker.read(v.path+".records", plural(len(refs), "record"), true, int(v.r.Src))
+		return types.NewRefValList(types.DefaultTypeAdapter, vals), true
 	}
 	val, has := v.s.inv.RecordAttr(v.r, name)
 	v.s.tracker.read(v.path+"."+name, val, has, int(v.r.Src))
@@ -539,4 +553,11 @@ func (it *stringIterator) Next() ref.Val {
 	}
 	it.i++
 	return types.String(it.names[it.i-1])
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

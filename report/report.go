@@ -125,6 +125,9 @@ func WriteEval(w io.Writer, r *monitor.EvalReport, st *sqlite.LedgerStats) {
 	if r.NearMatches > 0 {
 		notes = append(notes, fmt.Sprintf("%d near matches kept apart (same weak key, different strong key)", r.NearMatches))
 	}
+	if r.Ambiguous > 0 {
+		notes = append(notes, fmt.Sprintf("%d records kept apart as ambiguous or possible matches, not guessed (onus explain shows them; onus link decides)", r.Ambiguous))
+	}
 	links := make([]string, 0, len(r.Links))
 	for l, st := range r.Links {
 		links = append(links, fmt.Sprintf("%s %d/%d", l, st.Resolved, st.Declared))
@@ -135,6 +138,13 @@ func WriteEval(w io.Writer, r *monitor.EvalReport, st *sqlite.LedgerStats) {
 	}
 	for _, n := range notes {
 		fmt.Fprintf(w, "  · %s\n", n)
+	}
+
+	if len(r.Warnings) > 0 {
+		fmt.Fprintln(w, "\nWarnings")
+		for _, warn := range r.Warnings {
+			fmt.Fprintf(w, "  ! %s\n", warn)
+		}
 	}
 
 	fmt.Fprintln(w, "\nControls")
@@ -212,15 +222,17 @@ func WriteFindings(w io.Writer, fs []onus.Finding, format string, now time.Time)
 		return WriteJSON(w, rows)
 	case CSV:
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"id", "control", "severity", "state", "entity", "entity_kind", "entity_name", "responsible", "owner_reason",
-			"ownership_gap", "first_failed", "due", "overdue", "resolved_at", "evidence"})
+		cw.Write([]string{"id", "control", "severity", "state", "entity", "entity_kind", "entity_name", "person", "person_name", "device", "device_name",
+			"responsible", "owner_reason", "ownership_gap", "first_failed", "due", "overdue", "resolved_at", "evidence"})
 		for _, f := range fs {
 			resolved := ""
 			if f.ResolvedAt != nil {
 				resolved = f.ResolvedAt.Format(time.RFC3339)
 			}
+			pid, pname := subjectCols(f.Person)
+			did, dname := subjectCols(f.Device)
 			row := []string{strconv.FormatInt(f.ID, 10), f.Control, string(f.Severity), string(f.State), f.Entity, f.EntityKind, f.EntityName,
-				f.Responsible.Email, f.OwnerReason, strconv.FormatBool(f.OwnershipGap), f.FirstFailed.Format(time.RFC3339), f.Due.Format(time.RFC3339),
+				pid, pname, did, dname, f.Responsible.Email, f.OwnerReason, strconv.FormatBool(f.OwnershipGap), f.FirstFailed.Format(time.RFC3339), f.Due.Format(time.RFC3339),
 				strconv.FormatBool(f.Overdue(now)), resolved, evidenceText(f.Evidence)}
 			// Names and evidence come from sources: a cell a spreadsheet
 			// would run as a formula is neutralised (OWASP CSV injection).
@@ -238,7 +250,7 @@ func WriteFindings(w io.Writer, fs []onus.Finding, format string, now time.Time)
 		return nil
 	}
 	tw := table(w)
-	fmt.Fprintln(tw, "ID\tSEVERITY\tCONTROL\tENTITY\tRESPONSIBLE\tSTATE\tDUE\t")
+	fmt.Fprintln(tw, "ID\tSEVERITY\tCONTROL\tENTITY\tSUBJECT\tRESPONSIBLE\tSTATE\tDUE\t")
 	for _, f := range fs {
 		due := f.Due.Format("2006-01-02")
 		if f.Overdue(now) {
@@ -252,9 +264,28 @@ func WriteFindings(w io.Writer, fs []onus.Finding, format string, now time.Time)
 		if name == "" {
 			name = f.Entity
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.ID, f.Severity, f.Control, clip(name, 40), onus.CleanText(who), f.State, due)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.ID, f.Severity, f.Control, clip(name, 40), orDash(clip(onus.CleanText(subjectText(f)), 40)), onus.CleanText(who), f.State, due)
 	}
 	return tw.Flush()
+}
+
+func subjectCols(s *onus.Subject) (string, string) {
+	if s == nil {
+		return "", ""
+	}
+	return s.ID, s.Name
+}
+
+// subjectText says whose and where a finding is: "jane@… on MBP-JANE".
+func subjectText(f onus.Finding) string {
+	var parts []string
+	if f.Person != nil {
+		parts = append(parts, f.Person.Name)
+	}
+	if f.Device != nil {
+		parts = append(parts, "on "+f.Device.Name)
+	}
+	return strings.Join(parts, " ")
 }
 
 func clip(s string, n int) string {
@@ -277,6 +308,12 @@ func WriteFinding(w io.Writer, f onus.Finding, events []onus.Event, fix string, 
 	w = onus.TerminalWriter(w)
 	fmt.Fprintf(w, "Finding %d: %s on %s (%s)\n", f.ID, f.Control, onus.CleanText(f.EntityName), onus.CleanText(f.Entity))
 	fmt.Fprintf(w, "  state        %s\n  severity     %s\n", f.State, f.Severity)
+	if f.Person != nil {
+		fmt.Fprintf(w, "  person       %s (%s)\n", f.Person.Name, f.Person.ID)
+	}
+	if f.Device != nil {
+		fmt.Fprintf(w, "  device       %s (%s)\n", f.Device.Name, f.Device.ID)
+	}
 	who := f.Responsible.Email
 	if who == "" {
 		who = "nobody"
@@ -363,10 +400,32 @@ func WriteExplain(w io.Writer, x *inventory.Explanation, findings []onus.Finding
 		fmt.Fprintf(tw, "  %s:%s\tline %d\t%s\t%s\t%s\t\n", r.Source, onus.CleanText(r.ID), r.Line, seen, strings.Join(ks, " "), health)
 	}
 	tw.Flush()
+	var ignored []string
+	for _, r := range x.Records {
+		for _, ig := range r.Ignored {
+			ignored = append(ignored, fmt.Sprintf("  %s:%s %s=%q: %s\n", r.Source, r.ID, ig.Key, ig.Value, ig.Why))
+		}
+	}
+	if len(ignored) > 0 {
+		fmt.Fprintln(w, "\nIgnored key values (never merge)")
+		fmt.Fprint(w, strings.Join(ignored, ""))
+	}
 	if len(x.Merges) > 0 {
 		fmt.Fprintln(w, "\nMerged")
 		for _, m := range x.Merges {
 			fmt.Fprintf(w, "  %s + %s by %s=%s\n", m.A, m.B, m.Key, m.Value)
+			if len(m.Agreed) > 0 {
+				fmt.Fprintf(w, "    agreed: %s\n", strings.Join(m.Agreed, ", "))
+			}
+			for _, ig := range m.Ignored {
+				fmt.Fprintf(w, "    %s\n", ig)
+			}
+		}
+	}
+	if len(x.Ambiguous) > 0 {
+		fmt.Fprintln(w, "\nAmbiguous (kept apart, not guessed)")
+		for _, a := range x.Ambiguous {
+			fmt.Fprintf(w, "  %s shares %s=%s with several things; possible match: %s\n", a.Record, a.Key, a.Value, strings.Join(a.Possible, "; "))
 		}
 	}
 	if len(x.NearMatches) > 0 {

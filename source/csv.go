@@ -13,7 +13,7 @@ import (
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/unicode"
-	"golang.org/x/text/transform"
+	textx "golang.org/x/text/transform"
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
@@ -58,7 +58,7 @@ func (r *csvReader) decoder(in io.Reader) (io.Reader, error) {
 	default:
 		return nil, onus.Errorf(onus.EINVALID, "unknown encoding %q", r.encoding)
 	}
-	return transform.NewReader(in, enc.NewDecoder()), nil
+	return textx.NewReader(in, enc.NewDecoder()), nil
 }
 
 func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, error) {

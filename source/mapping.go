@@ -2,6 +2,8 @@ package source
 
 import (
 	"fmt"
+
+	"cel.dev/cel-go/cel"
 	"sort"
 	"strings"
 
@@ -27,6 +29,8 @@ type Mapping struct {
 	fields   []fieldMap
 	links    []linkMap
 	schema   onus.Schema
+	// where keeps only the records it is true of; nil keeps all.
+	where cel.Program
 }
 
 // slot is one distinct path the reader must fetch from every record.
@@ -40,6 +44,8 @@ type slot struct {
 type ref struct {
 	slot   int
 	pieces []piece
+	// xf are the transforms after the path ("columns.name | lower").
+	xf []transform
 }
 
 type piece struct {
@@ -48,9 +54,10 @@ type piece struct {
 }
 
 type keyMap struct {
-	name string
-	norm identity.Func
-	refs []ref
+	name  string
+	norm  identity.Func
+	check identity.Check
+	refs  []ref
 }
 
 type fieldMap struct {
@@ -61,6 +68,9 @@ type fieldMap struct {
 	format   string
 	required bool
 	keep     map[string]bool
+	// split is set when a transform splits the value: it is a list even
+	// with one element.
+	split bool
 }
 
 type linkMap struct {
@@ -85,9 +95,27 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 		index[path] = len(m.slots) - 1
 		return len(m.slots) - 1
 	}
-	compile := func(path string) (ref, error) {
+	var compile func(path string) (ref, error)
+	compile = func(path string) (ref, error) {
 		if path == "" {
 			return ref{slot: -1}, nil
+		}
+		if parts := splitPipes(path); len(parts) > 1 {
+			r, err := compile(parts[0])
+			if err != nil {
+				return r, err
+			}
+			if r.slot < 0 && r.pieces == nil {
+				return r, fmt.Errorf("%q: transforms need a path before the first |", path)
+			}
+			for _, p := range parts[1:] {
+				t, err := parseTransform(p)
+				if err != nil {
+					return r, err
+				}
+				r.xf = append(r.xf, t)
+			}
+			return r, nil
 		}
 		if !strings.Contains(path, "{") {
 			return ref{slot: add(path)}, nil
@@ -130,7 +158,7 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 		return nil, fail("map.seen", err)
 	}
 	for _, name := range sortedKeys(src.Map.Keys) {
-		km := keyMap{name: name, norm: norm.Func(name)}
+		km := keyMap{name: name, norm: norm.Func(name), check: norm.Check(name)}
 		for _, p := range src.Map.Keys[name] {
 			r, err := compile(p)
 			if err != nil {
@@ -147,6 +175,12 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 			return nil, fail("field "+name, err)
 		}
 		fm := fieldMap{name: name, path: f.Path, ref: r, typ: f.Type, format: f.Format, required: f.Required}
+		for _, t := range r.xf {
+			fm.split = fm.split || t.many
+		}
+		if r.xf != nil && f.Type != "" && f.Type != "auto" && f.Type != "string" && f.Type != "list" {
+			return nil, fail("field "+name, fmt.Errorf("transforms give text; type %s cannot follow them", f.Type))
+		}
 		if len(f.Keep) > 0 {
 			fm.keep = map[string]bool{}
 			for _, k := range f.Keep {
@@ -165,6 +199,13 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 			m.links = append(m.links, linkMap{path: l.Path, ref: r, norm: norm.Func(l.By)})
 			m.schema.Links = append(m.schema.Links, onus.LinkSpec{Name: name, To: l.To, Key: l.By, Create: l.Create})
 		}
+	}
+	if !src.Where.IsZero() {
+		p, err := compileWhere(src.Where.Src)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: where (line %d): %w", src.Name, src.Where.Line, err)
+		}
+		m.where = p
 	}
 	return m, nil
 }
@@ -217,6 +258,31 @@ func (m *Mapping) Slots() []string {
 // template is present when any slot in it is; absent slots render empty,
 // because exports leave some columns of a composite id blank.
 func (m *Mapping) resolve(r ref, vals []raw, in *interner) (string, bool, error) {
+	s, ok, err := m.resolveRaw(r, vals, in)
+	if err != nil || !ok || r.xf == nil {
+		return s, ok, err
+	}
+	out := apply(r.xf, s)
+	if len(out) == 0 {
+		return "", false, nil
+	}
+	return out[0], true, nil
+}
+
+// resolveAll returns every value of a ref: one, or several after a split.
+func (m *Mapping) resolveAll(r ref, vals []raw, in *interner) ([]string, error) {
+	s, ok, err := m.resolveRaw(r, vals, in)
+	if err != nil || !ok {
+		return nil, err
+	}
+	if r.xf == nil {
+		return []string{s}, nil
+	}
+	return apply(r.xf, s), nil
+}
+
+// resolveRaw returns the text of a ref before its transforms.
+func (m *Mapping) resolveRaw(r ref, vals []raw, in *interner) (string, bool, error) {
 	if r.pieces == nil {
 		if r.slot < 0 || vals[r.slot].absent() {
 			return "", false, nil
@@ -291,15 +357,22 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 	}
 	for ki, k := range m.keys {
 		for _, r := range k.refs {
-			s, ok, err := m.resolve(r, vals, in)
+			all, err := m.resolveAll(r, vals, in)
 			if err != nil {
 				return m.stub(rec, vals, in), &Problem{Loc: loc, ID: id, Field: "key " + k.name, Message: fmt.Sprintf("%s (path %s)", err.Error(), m.slotPath(r))}
 			}
-			if !ok {
-				continue
-			}
-			if v := in.norm(ki, s, k.norm); v != "" && !hasKey(rec.Keys, k.name, v) {
-				rec.Keys = append(rec.Keys, onus.Key{Name: k.name, Value: v})
+			for _, s := range all {
+				v := in.norm(ki, s, k.norm)
+				if v != "" && !hasKey(rec.Keys, k.name, v) {
+					rec.Keys = append(rec.Keys, onus.Key{Name: k.name, Value: v})
+				} else if v == "" {
+					// Keep why a value was ignored, for explain.
+					if _, why := k.check(s); why != "" {
+						if raw := strings.TrimSpace(s); !hasKey(rec.Keys, onus.IgnoredKeyPrefix+k.name, raw+"\t"+why) {
+							rec.Keys = append(rec.Keys, onus.Key{Name: onus.IgnoredKeyPrefix + k.name, Value: raw + "\t" + why})
+						}
+					}
+				}
 			}
 		}
 	}
@@ -320,7 +393,21 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 		for i, f := range m.fields {
 			var v any
 			var err error
-			if f.ref.pieces != nil {
+			if f.ref.xf != nil {
+				// Transformed values are text: one, or a list after a split.
+				var all []string
+				all, err = m.resolveAll(f.ref, vals, in)
+				switch {
+				case len(all) == 1 && !f.split:
+					v = in.box(all[0])
+				case len(all) > 0:
+					l := make([]any, len(all))
+					for i, s := range all {
+						l[i] = s
+					}
+					v = l
+				}
+			} else if f.ref.pieces != nil {
 				var s string
 				var ok bool
 				s, ok, err = m.resolve(f.ref, vals, in)

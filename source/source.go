@@ -153,11 +153,11 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 	if name == "" {
 		name = config.FormatOf(src.From)
 	}
-	open, ok := openers[name]
+	_, ok := openers[name]
 	if o.Reader != nil {
-		open, ok = func(*config.Source, string) (Reader, error) { return o.Reader, nil }, true
+		ok = true
 	}
-	if !ok {
+	if !ok && (src.Connector != "" || !isPattern(o.Dir, src.From)) {
 		if src.Connector != "" {
 			return nil, onus.Errorf(onus.EINVALID, "source %s: no connector called %q (available: %s)", src.Name, name, strings.Join(Registered(), ", "))
 		}
@@ -171,22 +171,23 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 	if err != nil {
 		return nil, onus.Errorf(onus.EINVALID, "%v", err)
 	}
-	r, err := open(src, o.Dir)
-	if err != nil {
-		return nil, err
-	}
 	prog := o.Progress
 	if prog == nil {
 		prog = nopProgress{}
 	}
 	counted := &countingProgress{next: prog}
 	ctx = context.WithValue(ctx, readInfoKey{}, ReadInfo{Now: o.Now, Previous: o.Previous})
-	batch, err := r.Read(ctx, m, counted)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src.Name, err)
+	var batch *Batch
+	var warnings []string
+	if o.Reader != nil {
+		if batch, err = o.Reader.Read(ctx, m, counted); err != nil {
+			return nil, fmt.Errorf("source %s: %w", src.Name, err)
+		}
+	} else if batch, warnings, err = readFiles(ctx, src, o.Dir, m, counted); err != nil {
+		return nil, err
 	}
-	res := &Result{Bytes: counted.n.Load()}
-	cprobs, warnings := m.consistent(batch.Records, batch.Sigs, batch.File)
+	res := &Result{Bytes: counted.n.Load(), Warnings: warnings}
+	cprobs, cwarnings := m.consistent(batch.Records, batch.Sigs, batch.File)
 	batch.Problems = append(batch.Problems, cprobs...)
 	batch.Sigs = nil
 	recs := dedupe(batch.Records, &batch.Problems, batch.File)
@@ -209,7 +210,17 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("field %s (path %s) had no value in any of the %d records; check the path", f.name, f.path, len(recs)))
 		}
 	}
-	res.Warnings = append(res.Warnings, warnings...)
+	res.Warnings = append(res.Warnings, cwarnings...)
+	if m.where != nil {
+		kept, err := m.filter(recs)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: where: %w", src.Name, err)
+		}
+		if len(kept) == 0 && len(recs) > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("where kept none of the %d records", len(recs)))
+		}
+		recs = kept
+	}
 	res.Snapshot = &onus.Snapshot{Source: src.Name, Kind: src.Kind, SyncedAt: o.Now, Schema: m.Schema(), Records: recs}
 	if res.Bad > 0 && float64(res.Bad) > o.MaxBad*float64(total) {
 		return res, fmt.Errorf("source %s: %w: %d of %d records could not be read (the limit is %.0f%%); first: %v",

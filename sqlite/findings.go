@@ -16,16 +16,16 @@ import (
 const findingCols = `id, control, entity, entity_kind, entity_name, severity, state,
 	responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
 	first_failed, last_failed, due, COALESCE(resolved_at, ''), evidence, updated_at,
-	accountable_email, accountable_name, consulted, informed, COALESCE(exception_id, 0)`
+	accountable_email, accountable_name, consulted, informed, COALESCE(exception_id, 0), subject`
 
 func scanFinding(sc interface{ Scan(...any) error }) (onus.Finding, error) {
 	var f onus.Finding
-	var sev, state, first, last, due, resolved, evidence, updated, consulted, informed string
+	var sev, state, first, last, due, resolved, evidence, updated, consulted, informed, subject string
 	var gap int
 	err := sc.Scan(&f.ID, &f.Control, &f.Entity, &f.EntityKind, &f.EntityName, &sev, &state,
 		&f.Responsible.Email, &f.Responsible.Name, &f.Responsible.Entity, &f.OwnerReason, &gap,
 		&first, &last, &due, &resolved, &evidence, &updated,
-		&f.Accountable.Email, &f.Accountable.Name, &consulted, &informed, &f.Exception)
+		&f.Accountable.Email, &f.Accountable.Name, &consulted, &informed, &f.Exception, &subject)
 	if err != nil {
 		return f, err
 	}
@@ -40,7 +40,18 @@ func scanFinding(sc interface{ Scan(...any) error }) (onus.Finding, error) {
 	}
 	_ = json.Unmarshal([]byte(consulted), &f.Consulted)
 	_ = json.Unmarshal([]byte(informed), &f.Informed)
+	var sub findingSubject
+	if err := json.Unmarshal([]byte(subject), &sub); err != nil {
+		return f, fmt.Errorf("finding %d: subject: %w", f.ID, err)
+	}
+	f.Person, f.Device = sub.Person, sub.Device
 	return f, nil
+}
+
+// findingSubject is how a finding's subject is stored.
+type findingSubject struct {
+	Person *onus.Subject `json:"person,omitempty"`
+	Device *onus.Subject `json:"device,omitempty"`
 }
 
 // Filter selects findings.
@@ -182,8 +193,8 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO findings (control, entity, entity_kind, entity_name, severity, state,
 			responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
 			first_failed, last_failed, due, resolved_at, evidence, updated_at,
-			accountable_email, accountable_name, consulted, informed, exception_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			accountable_email, accountable_name, consulted, informed, exception_id, subject)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -191,7 +202,7 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 		upd, err := tx.PrepareContext(ctx, `UPDATE findings SET control = ?, entity = ?, entity_kind = ?, entity_name = ?, severity = ?, state = ?,
 			responsible_email = ?, responsible_name = ?, responsible_entity = ?, owner_reason = ?, ownership_gap = ?,
 			first_failed = ?, last_failed = ?, due = ?, resolved_at = ?, evidence = ?, updated_at = ?,
-			accountable_email = ?, accountable_name = ?, consulted = ?, informed = ?, exception_id = ?
+			accountable_email = ?, accountable_name = ?, consulted = ?, informed = ?, exception_id = ?, subject = ?
 			WHERE id = ? AND state = ? AND COALESCE(exception_id, 0) = ?`)
 		if err != nil {
 			return err
@@ -213,6 +224,8 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 				f.Responsible.Email, f.Responsible.Name, f.Responsible.Entity, f.OwnerReason, boolInt(f.OwnershipGap),
 				fmtTime(f.FirstFailed), fmtTime(f.LastFailed), fmtTime(f.Due), nullTime(f.ResolvedAt), string(evidence), fmtTime(f.UpdatedAt),
 				f.Accountable.Email, f.Accountable.Name, jsonList(f.Consulted), jsonList(f.Informed), nullID(f.Exception)}
+			subject, _ := json.Marshal(findingSubject{Person: f.Person, Device: f.Device})
+			args = append(args, string(subject))
 			if c.New {
 				res, err := ins.ExecContext(ctx, args...)
 				if err != nil {

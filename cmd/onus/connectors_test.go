@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,7 +100,15 @@ func TestSourcesTest(t *testing.T) {
 	b, _ = os.ReadFile(path)
 	os.WriteFile(path, bytes.Replace(b, []byte("options: { domain: "), []byte("options: { domian: "), 1), 0o644)
 	_, errs, code = cli(t, "validate", dir)
-	if code != 1 || !strings.Contains(errs, "onus.yaml:86: source okta: connector okta needs options.domain") {
-		t.Errorf("validate (exit %d): %s", code, errs)
+	// The problem names the line of the source's entry.
+	b, _ = os.ReadFile(path)
+	line := 0
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(l) == "- name: okta" {
+			line = i + 1
+		}
+	}
+	if want := fmt.Sprintf("onus.yaml:%d: source okta: connector okta needs options.domain", line); code != 1 || line == 0 || !strings.Contains(errs, want) {
+		t.Errorf("validate (exit %d), want %q: %s", code, want, errs)
 	}
 }

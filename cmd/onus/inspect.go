@@ -16,6 +16,7 @@ import (
 	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/report"
+	"github.com/onus-sec/onus/source"
 	"github.com/onus-sec/onus/sqlite"
 )
 
@@ -44,6 +45,18 @@ line, and exits non-zero when there is one.`,
 				_, err = evaluate.Compile(cfg, a.clock.Now())
 			}
 			if err == nil {
+				// The mappings, with their transforms.
+				var mp config.Problems
+				for _, src := range cfg.Sources {
+					if _, merr := source.NewMapping(src, monitor.Normalizer(cfg)); merr != nil {
+						mp = append(mp, &config.Problem{File: cfg.File, Line: src.Line, Message: merr.Error()})
+					}
+				}
+				if len(mp) > 0 {
+					err = mp
+				}
+			}
+			if err == nil {
 				// The message templates, built-in and overridden.
 				if _, terr := monitor.Renderer(cfg); terr != nil {
 					err = config.Problems{{File: cfg.File, Message: terr.Error()}}
@@ -57,11 +70,15 @@ line, and exits non-zero when there is one.`,
 				return err
 			}
 			probs = append(probs, gateProblems(a.configDir)...)
+			warnings := config.Problems{}
+			if cfg != nil {
+				warnings = append(warnings, cfg.Warnings()...)
+			}
 			if a.output == report.JSON {
 				if probs == nil {
 					probs = config.Problems{}
 				}
-				if err := report.WriteJSON(a.stdout, map[string]any{"valid": len(probs) == 0, "problems": []*config.Problem(probs)}); err != nil {
+				if err := report.WriteJSON(a.stdout, map[string]any{"valid": len(probs) == 0, "problems": []*config.Problem(probs), "warnings": []*config.Problem(warnings)}); err != nil {
 					return err
 				}
 				if len(probs) > 0 {
@@ -77,6 +94,9 @@ line, and exits non-zero when there is one.`,
 				a.printf(", %d activities", len(cfg.RACI.Activities))
 			}
 			a.printf("\n")
+			for _, w := range warnings {
+				a.printf("warning: %s\n", w.Error())
+			}
 			return nil
 		},
 	}
@@ -196,14 +216,18 @@ func (a *app) explainCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "explain ENTITY",
 		Short: "Show how an entity was built from its sources",
-		Long: `explain finds an entity by id, by any identity key (a serial number, an
-e-mail address, a hostname, a MAC address) or by name, and shows which
-records were merged into it and by which key, which near matches were kept
-apart and why, what it links to, each source's attributes side by side, and
-its findings.`,
+		Long: `explain finds an entity by id, by a record id (source:record-id), by any
+identity key (a serial number, an e-mail address, a hostname, a MAC address)
+or by name, and shows which records were merged into it and by which key
+(the keys that agreed, those that differed and were ignored, and why), the
+key values ignored as junk, which near matches were kept apart and why, the
+records kept apart as ambiguous with their possible matches (decide with
+onus link or onus unlink), what it links to, each source's attributes side
+by side, and its findings.`,
 		Example: `  onus explain C02ZC2QYLVDL
   onus explain jane.doe@acme.com
-  onus explain device:hostname:mbp-jane`,
+  onus explain device:hostname:mbp-jane
+  onus explain 'osquery:40443DD9-5B21-A345-8F89-AADDE84C3719//Applications/Notion.app'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -224,6 +248,21 @@ its findings.`,
 				return err
 			}
 			ents := inv.Find(args[0], monitor.Normalizer(cfg))
+			if r, ok := inv.FindRecord(args[0]); ok && len(ents) == 0 {
+				var keys []string
+				for _, k := range inv.Record(r).Keys {
+					if name, raw, why, ign := k.Ignored(); ign {
+						keys = append(keys, fmt.Sprintf("%s=%q (ignored: %s)", name, raw, why))
+					} else {
+						keys = append(keys, k.Name+"="+k.Value)
+					}
+				}
+				msg := fmt.Sprintf("record %s joined no entity: its source only adds to entities other sources know, and no entity has its keys (%s)", args[0], strings.Join(keys, ", "))
+				if _, text, ok := inv.PossibleMatchOfRecord(r); ok {
+					msg += "; " + text
+				}
+				return onus.Errorf(onus.ENOTFOUND, "%s", msg)
+			}
 			if len(ents) == 0 {
 				return onus.Errorf(onus.ENOTFOUND, "no entity matches %q (try an id, a serial, an e-mail, a hostname or a name)", args[0])
 			}
@@ -262,7 +301,10 @@ func loadInventory(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB) (*inve
 	if err != nil {
 		return nil, err
 	}
-	in := inventory.Input{Correlate: cfg.Correlate}
+	in := inventory.Input{Correlate: cfg.Correlate, Strong: monitor.Normalizer(cfg).Strong, Hints: cfg.PossibleMatch}
+	if in.Manual, err = monitor.ManualLinks(ctx, db); err != nil {
+		return nil, err
+	}
 	for _, src := range cfg.Sources {
 		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
 		if st := states[src.Name]; st != nil {

@@ -34,7 +34,7 @@ func demo(t *testing.T) string {
 	if code != 0 {
 		t.Fatalf("demo exited %d: %s%s", code, out, errs)
 	}
-	for _, want := range []string{"Sources (sync run 1", "Controls", "edr-agent-missing", "Findings: 27 open", "ownership gaps", "Responsible people with the most open findings", "onus findings --config"} {
+	for _, want := range []string{"Sources (sync run 1", "Controls", "edr-agent-missing", "Findings: 28 open", "ownership gaps", "Responsible people with the most open findings", "onus findings --config"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
@@ -60,10 +60,27 @@ func TestDemoThenRead(t *testing.T) {
 	if rows[0]["state"] != "open" || rows[0]["responsible"].(map[string]any)["email"] == "" {
 		t.Errorf("first row = %v", rows[0])
 	}
+	// Findings name their subject: the laptop's owner in JSON; the
+	// person and the laptop of an outdated app in CSV.
+	if p, _ := rows[0]["person"].(map[string]any); p == nil || p["id"] == "" || p["name"] == "" {
+		t.Errorf("first row has no subject person: %v", rows[0])
+	}
 	out, _, _ = cli(t, "findings", "--config", dir, "-o", "csv", "--state", "all")
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil || len(recs) != 28 || recs[0][1] != "control" {
-		t.Errorf("findings csv: %d rows, %v", len(recs), err)
+	if err != nil || len(recs) != 29 || recs[0][1] != "control" || strings.Join(recs[0][7:11], ",") != "person,person_name,device,device_name" {
+		t.Fatalf("findings csv: %d rows, %v", len(recs), err)
+	}
+	apps := 0
+	for _, r := range recs[1:] {
+		if r[1] == "app-outdated" {
+			apps++
+			if !strings.HasPrefix(r[7], "person:") || r[8] == "" || !strings.HasPrefix(r[9], "device:") || r[10] == "" {
+				t.Errorf("app-outdated row without its person and device: %v", r)
+			}
+		}
+	}
+	if apps == 0 {
+		t.Error("no app-outdated finding in the csv")
 	}
 	out, _, code = cli(t, "findings", "--config", dir, "--state", "resolved")
 	if code != 0 || !strings.Contains(out, "No findings match") {
@@ -286,7 +303,7 @@ func TestNudgeCommands(t *testing.T) {
 	c := func(args ...string) (string, string, int) { return cli(t, append(args, "--config", dir)...) }
 	now := "--now=" + orggen.AcmeNow.Format(time.RFC3339)
 	out, _, code := c("nudge", "--dry-run", now)
-	if code != 0 || !strings.Contains(out, "25 messages would be planned") || !strings.Contains(out, "to barbara.liskov@acme.com by email") {
+	if code != 0 || !strings.Contains(out, "26 messages would be planned") || !strings.Contains(out, "to barbara.liskov@acme.com by email") {
 		t.Fatalf("dry run: %d\n%s", code, out)
 	}
 	out, _, _ = c("nudge", "--dry-run", now, "--person", "Barbara.Liskov@acme.com")
@@ -300,7 +317,7 @@ func TestNudgeCommands(t *testing.T) {
 			Items                      map[string]string
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Planned) != 25 || rep.Planned[0].Reason == "" {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Planned) != 26 || rep.Planned[0].Reason == "" {
 		t.Errorf("dry run JSON (%v):\n%.500s", err, out)
 	}
 	out, _, _ = c("outbox")
@@ -326,17 +343,17 @@ func TestNudgeCommands(t *testing.T) {
 	t.Setenv("T_SMTP_USER", mp.User)
 	t.Setenv("T_SMTP_PASSWORD", mp.Password)
 	out, errs, code = c("nudge", now)
-	if code != 0 || !strings.Contains(out, "25 messages are planned (25 new, 0 cancelled); sent 14,") {
+	if code != 0 || !strings.Contains(out, "26 messages are planned (26 new, 0 cancelled); sent 15,") {
 		t.Fatalf("nudge: %d\n%s%s", code, out, errs)
 	}
-	if n := len(mp.Messages(t)); n != 14 {
-		t.Errorf("mailpit has %d messages, want 14 (the others wait for working hours)", n)
+	if n := len(mp.Messages(t)); n != 15 {
+		t.Errorf("mailpit has %d messages, want 15 (the others wait for working hours)", n)
 	}
 	if strings.Contains(out+errs, mp.Password) {
 		t.Error("the SMTP password was printed")
 	}
 	out, _, _ = c("outbox", "--status", "sent", "--to", "barbara.liskov@acme.com")
-	if !strings.Contains(out, "sent    barbara.liskov@acme.com  email") || !strings.Contains(out, "#5 #9 #11 #27") {
+	if !strings.Contains(out, "sent    barbara.liskov@acme.com  email") || !strings.Contains(out, "#5 #9 #11 #28") {
 		t.Errorf("outbox:\n%s", out)
 	}
 	var sent []struct {
@@ -360,9 +377,9 @@ func TestNudgeCommands(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "--as must be an e-mail address") {
 		t.Errorf("confirm without --as: %d %s", code, errs)
 	}
-	out, _, _ = c("finding", "27")
+	out, _, _ = c("finding", "28")
 	if !strings.Contains(out, "told barbara.liskov@acme.com by email") {
-		t.Errorf("finding 27's history does not say Barbara was told:\n%s", out)
+		t.Errorf("finding 28's history does not say Barbara was told:\n%s", out)
 	}
 	// Another live run holds a message: this run leaves it alone, says so
 	// and until when, and exits 3. A run that stopped while sending an

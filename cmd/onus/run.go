@@ -46,9 +46,33 @@ func (a *app) openMonitor(cmd *cobra.Command) (*monitor.Monitor, error) {
 type syncFlags struct {
 	only         []string
 	acceptShrink []string
+	strict       bool
+}
+
+// strictFlag makes the run summary's warnings errors.
+func strictFlag(cmd *cobra.Command, strict *bool) {
+	cmd.Flags().BoolVar(strict, "strict", false, "exit 1 when the run has a warning: a mapped field with no value in any record, a file read in another format than its extension says, a control whose scope matched no entity")
+}
+
+// strictErr counts the warnings of a run, for --strict.
+func strictErr(srep *monitor.SyncReport, erep *monitor.EvalReport) error {
+	n := 0
+	if srep != nil {
+		for _, s := range srep.Sources {
+			n += len(s.Warnings)
+		}
+	}
+	if erep != nil {
+		n += len(erep.Warnings)
+	}
+	if n == 0 {
+		return nil
+	}
+	return onus.Errorf(onus.EINVALID, "--strict: the run has %d warning(s); see the summary", n)
 }
 
 func (f *syncFlags) add(cmd *cobra.Command) {
+	strictFlag(cmd, &f.strict)
 	cmd.Flags().StringSliceVar(&f.only, "source", nil, "sync only these sources (repeatable)")
 	cmd.Flags().StringSliceVar(&f.acceptShrink, "accept-shrink", nil, "accept a large drop in records for these sources: the drop is real")
 }
@@ -89,6 +113,9 @@ marked gone because of it. Exit status 2 means a source is unhealthy.`,
 			if rep.Failed() {
 				return errUnhealthy
 			}
+			if f.strict {
+				return strictErr(rep, nil)
+			}
 			return nil
 		},
 	}
@@ -98,6 +125,7 @@ marked gone because of it. Exit status 2 means a source is unhealthy.`,
 
 func (a *app) evalCmd() *cobra.Command {
 	var now string
+	var strict bool
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Evaluate the controls and update the findings ledger",
@@ -118,10 +146,17 @@ nor resolves anything, and is counted in the report.`,
 			if err != nil {
 				return err
 			}
-			return a.writeRun(cmd.Context(), m.Store, nil, rep)
+			if err := a.writeRun(cmd.Context(), m.Store, nil, rep); err != nil {
+				return err
+			}
+			if strict {
+				return strictErr(nil, rep)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&now, "now", "", "evaluate as of this time (RFC 3339 or a date); default: the current time")
+	strictFlag(cmd, &strict)
 	return cmd
 }
 
@@ -160,6 +195,9 @@ func (a *app) syncAndEval(ctx context.Context, m *monitor.Monitor, f syncFlags, 
 	}
 	if srep.Failed() {
 		return errUnhealthy
+	}
+	if f.strict {
+		return strictErr(srep, erep)
 	}
 	return nil
 }

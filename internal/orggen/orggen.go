@@ -36,6 +36,13 @@ type Rates struct {
 	OnLeave       float64
 	LeftStillOkta float64 // leavers whose account is still active
 	LeftLaptopOn  float64 // leavers whose laptop still checks in
+
+	// What real fleets do to correlation (0 in the named example, which
+	// plants each case by hand).
+	EDRAdapter  float64 // EDR reports a USB adapter's MAC, no serial and an FQDN
+	FactoryName float64 // a Mac kept its factory name MacBook-Pro
+	T2Bridge    float64 // Jamf lists the T2 bridge MAC as the second MAC
+	ReScreen    float64 // a periodic re-screen is in progress after a clear report
 }
 
 // Options say what to generate.
@@ -119,6 +126,7 @@ type person struct {
 	bgcAt        time.Time
 	candID       string
 	candEmail    string
+	candNoEmpID  bool // the candidate record has no employee id (custom_id)
 	reports      []report
 }
 
@@ -146,6 +154,8 @@ type device struct {
 	edrLastSeen time.Time
 	edrSerial   bool // EDR reports the serial
 	edrFQDN     bool
+	edrMAC      string // the MAC EDR reports, when not the laptop's first
+	edrHost     string // the host name EDR reports, when not the laptop's
 	osquery     bool
 	apps        []install
 	dupJamf     *device // a re-imaged laptop's older Jamf record
@@ -397,6 +407,17 @@ func (g *Org) makeDevices() {
 			}
 			d.edrSerial = g.r.Float64() < 0.97
 			d.edrFQDN = g.r.Float64() < 0.2
+			if d.mac && g.chance(g.opts.Rates.EDRAdapter) {
+				d.edrSerial, d.edrFQDN, d.edrMAC = false, true, g.mac("00:e0:4c")
+			} else if d.mac && g.chance(g.opts.Rates.FactoryName) {
+				// Not with the adapter case: an EDR record with no serial,
+				// an unknown MAC and a factory name carries no identity at
+				// all, and no correlation can place it.
+				d.hostname = "MacBook-Pro"
+			}
+			if d.mac && g.chance(g.opts.Rates.T2Bridge) {
+				d.macAddr2 = "ac:de:48:00:11:22"
+			}
 			d.osquery = true
 			g.makeApps(d)
 			g.devices = append(g.devices, d)
@@ -496,6 +517,9 @@ func (g *Org) makeScreening() {
 		}
 		created := p.hired.Add(-time.Duration(7+g.r.IntN(20)) * 24 * time.Hour)
 		p.reports = append(p.reports, report{id: g.hex(24), status: "complete", result: "clear", created: created, completed: created.Add(time.Duration(2+g.r.IntN(5)) * 24 * time.Hour)})
+		if g.chance(g.opts.Rates.ReScreen) {
+			p.reports = append(p.reports, report{id: g.hex(24), status: "pending", created: g.opts.Now.Add(-time.Duration(1+g.r.IntN(10)) * 24 * time.Hour)})
+		}
 	}
 }
 
@@ -695,6 +719,77 @@ func (g *Org) story() {
 			break
 		}
 	}
+	g.fleetStory(taken)
+}
+
+// fleetStory adds what real fleets do to correlation: laptops with several
+// network interfaces, docks shared between desks, factory names, virtual
+// MACs, background checks filed under a personal address and re-screens.
+func (g *Org) fleetStory(taken map[*person]bool) {
+	now := g.opts.Now
+	day := 24 * time.Hour
+	macOwner := func(p *person) bool { ds := g.devicesOf(p); return len(ds) == 1 && ds[0].mac && len(ds[0].apps) > 0 }
+	anyone := func(*person) bool { return true }
+
+	// A Mac on a USB Ethernet adapter: CrowdStrike reports that adapter's
+	// MAC, which Jamf never saw, no serial and a fully qualified name.
+	if p := g.pick(160, taken, macOwner); p != nil {
+		d := g.devicesOf(p)[0]
+		d.edrSerial, d.edrFQDN = false, true
+		d.edrMAC = g.mac("00:e0:4c")
+		d.edrLastSeen = now.Add(-12 * day)
+		g.tell("edr-agent-stale: %s's laptop %s last reported to CrowdStrike 12 days ago as %s, with no serial and the MAC %s of a USB Ethernet adapter Jamf never saw; onus matches it by host name, because a differing MAC proves nothing, and finds the agent stale, not missing",
+			p.email, d.hostname, strings.ToLower(d.hostname)+".corp.acme.com", d.edrMAC)
+	}
+	// Two laptops that kept the factory name.
+	if p := g.pick(163, taken, macOwner); p != nil {
+		q := g.pick(166, taken, macOwner)
+		dp, dq := g.devicesOf(p)[0], g.devicesOf(q)[0]
+		dp.hostname, dq.hostname = "MacBook-Pro", "MacBook-Pro"
+		g.tell("correlation: %s's and %s's laptops both kept the factory name MacBook-Pro (serials %s and %s); onus ignores the name as junk (explain says so): no near match, and each is matched to its CrowdStrike record by serial",
+			p.email, q.email, dp.serial, dq.serial)
+	}
+	// Every T2 Mac reports the same internal bridge MAC.
+	var t2 []string
+	for i := 0; i < 3; i++ {
+		p := g.pick(169+i*2, taken, macOwner)
+		d := g.devicesOf(p)[0]
+		d.macAddr2 = "ac:de:48:00:11:22"
+		t2 = append(t2, d.hostname)
+	}
+	g.tell("correlation: Jamf lists the T2 bridge MAC ac:de:48:00:11:22 on %s; onus ignores it as a shared virtual MAC: no near match", strings.Join(t2, ", "))
+	// A dock's USB Ethernet adapter used at two desks: Jamf lists its MAC
+	// on both laptops, and the second laptop's only CrowdStrike record has
+	// that MAC, no serial and the factory name.
+	if p := g.pick(176, taken, macOwner); p != nil {
+		q := g.pick(179, taken, macOwner)
+		dp, dq := g.devicesOf(p)[0], g.devicesOf(q)[0]
+		dock := g.mac("00:e0:4c")
+		dp.macAddr2, dq.macAddr2 = dock, dock
+		dq.edrSerial, dq.edrMAC, dq.edrHost = false, dock, "MacBook-Pro"
+		g.tell("edr-agent-missing unknown: %s's and %s's laptops both list the dock adapter MAC %s in Jamf; %s's only CrowdStrike record (%s) has no serial, that MAC and the factory name MacBook-Pro, so it could be either laptop: onus does not guess, %s's edr-agent-missing is unknown with the possible match, and onus link %s edr:%s confirms it",
+			p.email, q.email, dock, dq.hostname, dq.edrID, dq.hostname, "device:serial:"+dq.serial, dq.edrID)
+	}
+	// A background check filed under a personal address, without the
+	// employee id: only the name matches.
+	if p := g.pick(182, taken, anyone); p != nil {
+		p.candEmail = strings.ToLower(p.first+"."+p.last) + "@gmail.com"
+		p.candNoEmpID = true
+		p.hired = now.Add(-40 * day)
+		p.reports = []report{{id: g.hex(24), status: "complete", result: "clear", created: now.Add(-50 * day), completed: now.Add(-46 * day)}}
+		g.tell("background-check-complete unknown: %s's Checkr candidate %s has no employee id and the address %s; only the name matches, so onus shows the possible match and the check is unknown, not failed; onus link person:employee_id:%s checkr:%s confirms it",
+			p.email, p.candID, p.candEmail, strings.TrimLeft(p.empID, "0"), p.candID)
+	}
+	// A periodic re-screen in progress after a clear report: the latest
+	// report is pending, an earlier one is clear.
+	if p := g.pick(185, taken, anyone); p != nil {
+		if len(p.reports) == 0 {
+			p.reports = []report{{id: g.hex(24), status: "complete", result: "clear", created: p.hired.Add(-20 * day), completed: p.hired.Add(-16 * day)}}
+		}
+		p.reports = append(p.reports, report{id: g.hex(24), status: "pending", created: now.Add(-3 * day)})
+		g.tell("not a gap: %s has a clear Checkr report and a periodic re-screen in progress since %s; the control checks every report, not only the latest",
+			p.email, now.Add(-3*day).Format("2 Jan"))
+	}
 }
 
 // Write writes every export under dir.
@@ -890,8 +985,15 @@ func (g *Org) writeFalcon(w *bufio.Writer) error {
 			w.WriteString(",")
 		}
 		host := d.hostname
+		if d.edrHost != "" {
+			host = d.edrHost
+		}
 		if d.edrFQDN {
-			host = strings.ToLower(d.hostname) + ".corp.acme.com"
+			host = strings.ToLower(host) + ".corp.acme.com"
+		}
+		edrMAC := d.macAddr
+		if d.edrMAC != "" {
+			edrMAC = d.edrMAC
 		}
 		serial := d.serial
 		if !d.edrSerial {
@@ -927,7 +1029,7 @@ func (g *Org) writeFalcon(w *bufio.Writer) error {
             "tags": [],
             "modified_timestamp": %s,
             "meta": {"version": "%d"}
-        }`, q(d.edrID), q(tsMilli(d.edrLastSeen)), i%250, q(strings.ReplaceAll(d.macAddr, ":", "-")), q(host), q(ts(d.enrolled)), q(ts(d.edrLastSeen)),
+        }`, q(d.edrID), q(tsMilli(d.edrLastSeen)), i%250, q(strings.ReplaceAll(edrMAC, ":", "-")), q(host), q(ts(d.enrolled)), q(ts(d.edrLastSeen)),
 			i/250%250, i%250, q(osv), q(platform), q(serial), q(map[bool]string{true: "Apple Inc.", false: "LENOVO"}[d.mac]), q(prod), q(ts(d.edrLastSeen)), 100+i%900)
 	}
 	w.WriteString("\n    ]\n}\n")
@@ -1022,9 +1124,13 @@ func (g *Org) writeCandidates(w *bufio.Writer) error {
 		for i, r := range p.reports {
 			ids[i] = q(r.id)
 		}
+		customID := p.empID
+		if p.candNoEmpID {
+			customID = ""
+		}
 		fmt.Fprintf(w, `
   {"id": %s, "object": "candidate", "uri": "/v1/candidates/%s", "created_at": %s, "first_name": %s, "last_name": %s, "email": %s, "custom_id": %s, "report_ids": [%s]}`,
-			q(p.candID), p.candID, q(ts(p.hired.Add(-30*24*time.Hour))), q(p.first), q(p.last), q(p.candEmail), q(p.empID), strings.Join(ids, ", "))
+			q(p.candID), p.candID, q(ts(p.hired.Add(-30*24*time.Hour))), q(p.first), q(p.last), q(p.candEmail), q(customID), strings.Join(ids, ", "))
 	}
 	fmt.Fprintf(w, "\n], \"object\": \"list\", \"next_href\": null, \"previous_href\": null, \"count\": %d}\n", n)
 	return nil
@@ -1153,6 +1259,48 @@ func (g *Org) writeCatalog(w *bufio.Writer) error {
 		fmt.Fprintf(w, "%s,%s,%s,%s,%s\n", a.name, a.bundle, a.winName, a.latest, a.released)
 	}
 	return nil
+}
+
+// Expected is what a correct correlation and evaluation of a generated
+// organisation give, known from how it was generated.
+type Expected struct {
+	// Devices is the number of laptops: one entity each, whatever their
+	// records share or lack.
+	Devices int
+	// EDRMissing counts the managed laptops seen in the last 30 days with
+	// no EDR record: the edr-agent-missing findings. MissingEDR holds
+	// their serial numbers.
+	EDRMissing int
+	MissingEDR map[string]bool
+	// NoBackground counts the people hired more than 14 days ago, still
+	// here, with no clear report: the background-check-complete findings.
+	NoBackground int
+}
+
+// Expect returns what a correct run on the organisation finds.
+func (g *Org) Expect() Expected {
+	x := Expected{MissingEDR: map[string]bool{}}
+	now := g.opts.Now
+	for _, d := range g.devices {
+		x.Devices++
+		if !d.inEDR && d.lastContact.After(now.Add(-720*time.Hour)) {
+			x.EDRMissing++
+			x.MissingEDR[d.serial] = true
+		}
+	}
+	for _, p := range g.people {
+		if p.status == "Terminated" || !p.hired.Before(now.Add(-336*time.Hour)) {
+			continue
+		}
+		clear := false
+		for _, r := range p.reports {
+			clear = clear || (r.status == "complete" && r.result == "clear")
+		}
+		if !clear {
+			x.NoBackground++
+		}
+	}
+	return x
 }
 
 // Counts returns what was generated.

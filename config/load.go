@@ -257,6 +257,10 @@ func yamlProblem(name string, err error) *Problem {
 		if tk := ye.GetToken(); tk != nil {
 			p.Line, p.Col = tk.Position.Line, tk.Position.Column
 			p.Message = typeMessage(p.Message, tk.Value)
+			// Name the key the value belongs to: "max_per_day: …".
+			if k := tk.Prev; k != nil && k.Value == ":" && k.Prev != nil && p.Message != ye.GetMessage() {
+				p.Message = k.Prev.Value + ": " + p.Message
+			}
 		}
 		return p
 	}

@@ -9,7 +9,10 @@
 package config
 
 import (
+	"strings"
 	"time"
+
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/onus-sec/onus"
 )
@@ -397,15 +400,16 @@ func (l *LinkList) UnmarshalYAML(unmarshal func(any) error) error {
 // Duration is a deadline such as "7d" or "36h".
 type Duration struct{ time.Duration }
 
-// UnmarshalYAML parses days and weeks as well as Go durations.
-func (d *Duration) UnmarshalYAML(unmarshal func(any) error) error {
-	var s string
-	if err := unmarshal(&s); err != nil {
-		return err
+// UnmarshalYAML parses days and weeks as well as Go durations. Its error
+// names the line and column of the value.
+func (d *Duration) UnmarshalYAML(node ast.Node) error {
+	s := strings.TrimSpace(node.String())
+	if sn, ok := node.(*ast.StringNode); ok {
+		s = sn.Value
 	}
 	v, err := onus.ParseDuration(s)
 	if err != nil {
-		return err
+		return nodeError(node, "%v", err)
 	}
 	d.Duration = v
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -240,15 +241,72 @@ func (d *document) root() ast.Node {
 }
 
 func yamlProblem(name string, err error) *Problem {
+	var pe *posError
+	if errors.As(err, &pe) {
+		return &Problem{File: name, Line: pe.line, Col: pe.col, Message: pe.msg}
+	}
 	var ye yaml.Error
 	if errors.As(err, &ye) {
 		p := &Problem{File: name, Message: ye.GetMessage()}
 		if tk := ye.GetToken(); tk != nil {
 			p.Line, p.Col = tk.Position.Line, tk.Position.Column
+			p.Message = typeMessage(p.Message, tk.Value)
+			// Name the key the value belongs to: "max_per_day: …".
+			if k := tk.Prev; k != nil && k.Value == ":" && k.Prev != nil && p.Message != ye.GetMessage() {
+				p.Message = k.Prev.Value + ": " + p.Message
+			}
 		}
 		return p
 	}
 	return &Problem{File: name, Message: err.Error()}
+}
+
+// posError is an error found decoding one YAML node, with its place.
+type posError struct {
+	line, col int
+	msg       string
+}
+
+func (e *posError) Error() string { return fmt.Sprintf("%d:%d: %s", e.line, e.col, e.msg) }
+
+func nodeError(node ast.Node, format string, args ...any) error {
+	e := &posError{msg: fmt.Sprintf(format, args...)}
+	if tk := node.GetToken(); tk != nil {
+		e.line, e.col = tk.Position.Line, tk.Position.Column
+	}
+	return e
+}
+
+var unmarshalRE = regexp.MustCompile(`cannot unmarshal (\S+) into Go (?:struct field (\S+) of type|value of type) (\S+)`)
+
+// typeMessage says in onus's words what the YAML decoder says in Go's:
+// "cannot unmarshal string into Go struct field Config.Nudges of type int"
+// becomes "\"two\" is not a whole number".
+func typeMessage(msg, value string) string {
+	m := unmarshalRE.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	want := m[3]
+	switch {
+	case strings.HasPrefix(want, "[]"):
+		want = "a list"
+	case strings.HasPrefix(want, "map[") || strings.Contains(want, "."):
+		want = "a mapping (key: value)"
+	case strings.HasPrefix(want, "int") || strings.HasPrefix(want, "uint"):
+		want = "a whole number"
+	case strings.HasPrefix(want, "float"):
+		want = "a number"
+	case want == "bool":
+		want = "true or false"
+	case want == "string":
+		want = "text"
+	}
+	got := fmt.Sprintf("%q", value)
+	if value == "" {
+		got = "this " + m[1]
+	}
+	return fmt.Sprintf("%s is not %s", got, want)
 }
 
 // ParseMain parses onus.yaml. name is used in error messages.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/mail"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -235,6 +236,8 @@ func (v *validator) nudges() {
 		secret("$.nudges.channels.email.password", e.Password)
 		if e.Host == "" || e.From == "" {
 			v.errorf(f, v.at("$.nudges.channels.email"), "nudges.channels.email needs host and from")
+		} else if _, err := mail.ParseAddress(e.From); err != nil {
+			v.errorf(f, v.at("$.nudges.channels.email.from"), "nudges.channels.email.from: %q is not an e-mail address (write security@acme.com or \"Acme Security <security@acme.com>\")", e.From)
 		}
 		switch e.TLS {
 		case "", "starttls", "tls", "none":

@@ -15,6 +15,7 @@ import (
 	"github.com/onus-sec/onus/inventory"
 	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/monitor"
+	"github.com/onus-sec/onus/raci"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/source"
 	"github.com/onus-sec/onus/sqlite"
@@ -60,6 +61,25 @@ line, and exits non-zero when there is one.`,
 				// The message templates, built-in and overridden.
 				if _, terr := monitor.Renderer(cfg); terr != nil {
 					err = config.Problems{{File: cfg.File, Message: terr.Error()}}
+				}
+			}
+			if err == nil && cfg.RACI != nil {
+				// Roles eval would run with: a team that does not exist
+				// (A: [it-opz]) is an error here as in raci check. Teams
+				// from HR are known once a sync has run.
+				var dir *raci.Directory
+				if db, derr := a.openExisting(cmd.Context()); derr == nil {
+					dir, _ = db.Directory(cmd.Context())
+					db.Close()
+				}
+				var ps config.Problems
+				for _, p := range raci.New(cfg.RACI, dir).Check(cfg) {
+					if p.Severity == raci.Error && (p.Code == raci.CodeUnknownRole || p.Code == raci.CodeUnknownApprover) && (dir != nil || p.Code == raci.CodeUnknownApprover) {
+						ps = append(ps, &config.Problem{File: p.File, Line: p.Line, Message: p.Message + "; " + p.Hint})
+					}
+				}
+				if len(ps) > 0 {
+					err = ps
 				}
 			}
 			var probs config.Problems

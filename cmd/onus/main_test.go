@@ -480,3 +480,20 @@ func TestInterruptedAndLockedRuns(t *testing.T) {
 		t.Errorf("run under another's lock: exit %d %s", code, errs)
 	}
 }
+
+// validate catches what eval would run with: an Accountable team that
+// does not exist, once a sync has made HR's teams known.
+func TestValidateUnknownTeam(t *testing.T) {
+	dir := demo(t)
+	path := filepath.Join(dir, "raci.yaml")
+	b, _ := os.ReadFile(path)
+	bad := strings.Replace(string(b), "A: [it-ops]", "A: [it-opz]", 1)
+	if bad == string(b) {
+		t.Fatal("raci.yaml has no A: [it-ops]")
+	}
+	os.WriteFile(path, []byte(bad), 0o644)
+	_, errs, code := cli(t, "validate", dir)
+	if code == 0 || !strings.Contains(errs, "raci.yaml:") || !strings.Contains(errs, "role it-opz is not a team") {
+		t.Fatalf("validate exited %d: %s", code, errs)
+	}
+}

@@ -9,10 +9,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/onus-sec/onus"
@@ -81,9 +84,14 @@ func Verify(secret []byte, r *http.Request, body []byte, maxAge time.Duration, n
 	return nil
 }
 
-// Send posts one message.
+// Send posts one message. A request that may have arrived is sent again:
+// receivers drop a key they have seen.
 func (c *Channel) Send(ctx context.Context, e notify.Envelope) (string, error) {
-	return Post(ctx, c.Client, c.URL, c.Secret, e.Key, e.Payload, c.Now)
+	id, err := Post(ctx, c.Client, c.URL, c.Secret, e.Key, e.Payload, c.Now)
+	if errors.Is(err, notify.ErrUncertain) {
+		return "", errors.New(err.Error()) // a temporary failure: retried
+	}
+	return id, err
 }
 
 // Post sends a signed body, for this channel and for Teams.
@@ -109,8 +117,18 @@ func post(ctx context.Context, client *http.Client, url string, secret []byte, k
 		req.Header.Set(HeaderTimestamp, ts)
 		req.Header.Set(HeaderSignature, Sign(secret, ts, body))
 	}
+	// Once the whole request is written, a failure (no answer before the
+	// timeout, a dropped connection) may come after the receiver acted
+	// on it.
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) { wrote.Store(info.Err == nil) },
+	}))
 	resp, err := client.Do(req)
 	if err != nil {
+		if wrote.Load() {
+			return "", &uncertain{err}
+		}
 		return "", err
 	}
 	defer resp.Body.Close()
@@ -122,4 +140,14 @@ func post(ctx context.Context, client *http.Client, url string, secret []byte, k
 		return "", fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
 	}
 	return "", fmt.Errorf("%w: %s: %s", notify.ErrPermanent, resp.Status, bytes.TrimSpace(msg))
+}
+
+// uncertain wraps a failure after the request was written: errors.Is sees
+// notify.ErrUncertain, and errors.Unwrap gives the failure itself.
+type uncertain struct{ err error }
+
+func (u *uncertain) Error() string { return "no answer after the request was sent: " + u.err.Error() }
+func (u *uncertain) Unwrap() error { return u.err }
+func (u *uncertain) Is(target error) bool {
+	return target == notify.ErrUncertain
 }

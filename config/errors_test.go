@@ -1,0 +1,35 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// Every configuration error names file:line:column in onus's words, not
+// the YAML decoder's or Go's.
+func TestErrorsInOnusWords(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml, want string
+	}{
+		{"a number written in words", "version: 1\nnudges:\n  max_per_day: two\n", `onus.yaml:3:16: max_per_day: "two" is not a whole number`},
+		{"a bad deadline", "version: 1\ndeadlines: { critical: two days }\n", `onus.yaml:2:24: invalid duration "two days"`},
+		{"a bad schedule duration", "version: 1\nnudges:\n  schedule:\n    default: { remind_before: soon }\n", `onus.yaml:4:31: invalid duration "soon"`},
+		{"a from that is not an address", "version: 1\nnudges:\n  channels:\n    email: { host: smtp.acme.com, from: not an address }\n", `onus.yaml:4: nudges.channels.email.from: "not an address" is not an e-mail address`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseMain("onus.yaml", strings.NewReader(tt.yaml))
+			if err == nil {
+				err = cfg.Validate()
+				if len(cfg.Validate()) == 0 {
+					err = nil
+				}
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "Go struct") || strings.Contains(err.Error(), "unmarshal") {
+				t.Errorf("the error speaks Go: %v", err)
+			}
+		})
+	}
+}

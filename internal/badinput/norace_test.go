@@ -1,0 +1,5 @@
+//go:build !race
+
+package badinput_test
+
+const raceBuild = false

@@ -966,9 +966,7 @@ func (inv *Inventory) PossibleMatch(e int32) (srcs []int, text string, ok bool) 
 			for _, c := range a.Candidates {
 				if o := inv.Owner(c); o >= 0 {
 					others = append(others, inv.ID(o))
-					for _, si := range inv.SourcesOf(o) {
-						srcs = append(srcs, si)
-					}
+					srcs = append(srcs, inv.SourcesOf(o)...)
 				}
 			}
 			parts = append(parts, fmt.Sprintf("%s shares %s=%s with %s", inv.recLabel(a.Rec), a.Key, a.Value, strings.Join(others, " and ")))

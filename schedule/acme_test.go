@@ -191,7 +191,7 @@ func TestWatchedExportQueuesNotice(t *testing.T) {
 			if st.Last == nil || st.Last.Error != "" {
 				t.Fatalf("after the first run: %+v", st)
 			}
-			if !st.Running && (st.Name == schedule.JobEvaluate || st.Next.Sub(time.Now()) > 23*time.Hour) {
+			if !st.Running && (st.Name == schedule.JobEvaluate || time.Until(st.Next) > 23*time.Hour) {
 				waiting++
 			}
 		}

@@ -122,8 +122,6 @@ type person struct {
 	oktaLogin    string // may use the legacy domain
 	oktaStatus   string
 	factors      []string // factor types, "!" prefix for pending
-	bgc          string   // "", "clear", "pending", "consider"
-	bgcAt        time.Time
 	candID       string
 	candEmail    string
 	candNoEmpID  bool // the candidate record has no employee id (custom_id)
@@ -521,15 +519,6 @@ func (g *Org) makeScreening() {
 			p.reports = append(p.reports, report{id: g.hex(24), status: "pending", created: g.opts.Now.Add(-time.Duration(1+g.r.IntN(10)) * 24 * time.Hour)})
 		}
 	}
-}
-
-func (g *Org) byEmail(prefix string) *person {
-	for _, p := range g.people {
-		if strings.HasPrefix(p.email, prefix) {
-			return p
-		}
-	}
-	return nil
 }
 
 // pick returns the first active person after start matching ok, so that

@@ -23,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -41,11 +40,6 @@ type Mailpit struct {
 	CAFile string
 	// User and Password are accepted by its SMTP authentication.
 	User, Password string
-}
-
-func repoRoot() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
 // toolsDir is where scripts/test installs the programs tests run: a cache

@@ -210,10 +210,18 @@ func TestWatchedExportQueuesNotice(t *testing.T) {
 		t.Errorf("finding %+v, notice to %s; want critical, to the leaver's manager", f, m.Recipient)
 	}
 	// The sync was started by the watcher, and the evaluation by the sync.
-	var trig = map[string]string{}
-	for _, st := range s.Status() {
-		if st.Last != nil {
-			trig[st.Name] = st.Last.Trigger
+	// The notice is in the outbox before the nudge job records its run:
+	// wait for the record.
+	var trig map[string]string
+	for wait := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		trig = map[string]string{}
+		for _, st := range s.Status() {
+			if st.Last != nil {
+				trig[st.Name] = st.Last.Trigger
+			}
+		}
+		if trig["nudge"] != schedule.TriggerStart || time.Now().After(wait) {
+			break
 		}
 	}
 	if !strings.HasPrefix(trig["sync:okta"], "watch: users.json changed") || trig["evaluate"] != "after sync:okta" || trig["nudge"] != "after evaluate" {

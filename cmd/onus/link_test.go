@@ -7,7 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/sqlite"
 )
 
@@ -23,7 +25,7 @@ func TestLinkConfirmsAPossibleMatch(t *testing.T) {
 		t.Fatal("the story names no background check to link")
 	}
 	person, cand := m[1], m[2]
-	now := "--now=2026-11-30T09:00:00Z"
+	now := "--now=" + orggen.AcmeNow.Format(time.RFC3339)
 
 	out, _, _ := c("eval", now)
 	if !strings.Contains(out, "possible match: "+cand) {
@@ -96,7 +98,7 @@ func TestLinkConfirmsAPossibleMatch(t *testing.T) {
 func TestStrict(t *testing.T) {
 	dir := demo(t)
 	c := func(args ...string) (string, string, int) { return cli(t, append(args, "--config", dir)...) }
-	now := "--now=2026-11-30T09:00:00Z"
+	now := "--now=" + orggen.AcmeNow.Format(time.RFC3339)
 	if out, errs, code := c("eval", now, "--strict"); code != 0 || strings.Contains(out, "Warnings") {
 		t.Fatalf("the example has warnings under --strict: %d\n%s%s", code, out, errs)
 	}

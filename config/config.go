@@ -37,6 +37,7 @@ type Config struct {
 	Ownership  Ownership           `yaml:"ownership"`
 	Exceptions Exceptions          `yaml:"exceptions"`
 	Nudges     Nudges              `yaml:"nudges"`
+	Serve      Serve               `yaml:"serve"`
 
 	// Controls and RACI come from their own files.
 	Controls []*Control `yaml:"-"`

@@ -614,4 +614,3 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) error {
 	}
 	return s.Store.RevokeToken(ctx, id, sub.Email, sub.Email)
 }
-

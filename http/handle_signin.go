@@ -217,4 +217,3 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/me", http.StatusSeeOther)
 }
-

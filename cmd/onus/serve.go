@@ -159,4 +159,3 @@ func abs(dir, p string) string {
 	}
 	return filepath.Join(dir, p)
 }
-

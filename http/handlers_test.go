@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/sqlite"
 )
 
@@ -252,5 +255,33 @@ func TestPagesRender(t *testing.T) {
 	w := admin.get("/dashboard")
 	if !strings.Contains(w.Body.String(), "<svg") {
 		t.Error("dashboard has no chart")
+	}
+}
+
+// TestBreakGlass: off by default; with a bcrypt hash, a wrong password is
+// refused and audited, the right one signs in an administrator.
+func TestBreakGlass(t *testing.T) {
+	f := newFixture(t)
+	post := func(h http.Handler, user, pw string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/auth/break-glass", strings.NewReader(url.Values{"user": {user}, "password": {pw}, "csrf": {"pre-session-token-123456"}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.AddCookie(&http.Cookie{Name: f.srv.csrfCookieName(), Value: "pre-session-token-123456"})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	mustStatus(t, post(f.h, "root", "s3cret-pass"), http.StatusNotFound, "break-glass when off")
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret-pass"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg.Serve.BreakGlass = &config.BreakGlass{User: "root", PasswordHash: "env:X"}
+	h := f.server(Options{BreakGlassHash: string(hash)}).Handler()
+	mustStatus(t, post(h, "root", "wrong"), http.StatusForbidden, "wrong password")
+	w := post(h, "root", "s3cret-pass")
+	mustStatus(t, w, http.StatusSeeOther, "right password")
+	log, _ := f.db.AuditLog(context.Background(), 3)
+	if log[0].Action != "signin.break-glass" || log[1].Action != "signin.break-glass.refused" {
+		t.Fatalf("audit: %+v", log)
 	}
 }

@@ -3,7 +3,6 @@ package http
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -71,19 +70,19 @@ func (c *oidcClient) exchange(ctx context.Context, code, verifier, nonce string,
 	if email == "" {
 		// Some providers put the address only in the userinfo endpoint.
 		ui, err := c.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-		if err == nil && (ui.EmailVerified || !strings.Contains(string(mustClaims(ui)), `"email_verified"`)) {
-			email = ui.Email
+		if err != nil {
+			return "", &errSignIn{"the identity provider did not say who you are (userinfo failed)"}
 		}
+		var claims map[string]any
+		if err := ui.Claims(&claims); err != nil {
+			return "", &errSignIn{"cannot read the userinfo claims"}
+		}
+		if v, ok := claims["email_verified"].(bool); ok && !v {
+			return "", &errSignIn{"your identity provider says your e-mail address is not verified"}
+		}
+		email, _ = claims[c.emailClaim].(string)
 	}
 	return email, nil
-}
-
-func mustClaims(ui *oidc.UserInfo) []byte {
-	var m map[string]any
-	if err := ui.Claims(&m); err != nil {
-		return nil
-	}
-	return []byte(fmt.Sprint(m))
 }
 
 // verify checks an ID token (signature, issuer, audience, expiry) and its

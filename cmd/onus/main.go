@@ -127,7 +127,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 		a.demoCmd(), a.validateCmd(), a.syncCmd(), a.evalCmd(), a.runCmd(),
 		a.findingsCmd(), a.findingCmd(), a.explainCmd(), a.statusCmd(), a.benchCmd(),
 		a.raciCmd(), a.exceptCmd(), a.exceptionsCmd(), a.exceptionCmd(), a.whoisCmd(),
-		a.nudgeCmd(), a.outboxCmd(), a.serveCmd(),
+		a.nudgeCmd(), a.outboxCmd(), a.serveCmd(), a.tokenCmd(),
 	)
 	return root
 }

@@ -332,7 +332,7 @@ func (s *Service) Team(ctx context.Context, limit int) ([]Member, int, error) {
 	if !sub.Person {
 		return nil, 0, nil
 	}
-	fs, total, err := s.Store.FindingsPage(ctx, sqlite.FindingQuery{Visibility: sub.Visibility(), Under: sub.Email,
+	fs, total, err := s.Store.FindingsPage(ctx, sqlite.FindingQuery{Visibility: sub.Visibility(), Under: sub.Email, NotOwner: sub.Email,
 		States: []onus.State{onus.StateOpen}, Limit: limit})
 	if err != nil {
 		return nil, 0, err

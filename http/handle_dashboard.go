@@ -127,8 +127,8 @@ func hbars(counts []sqlite.Count, limit int) chart {
 			name = "(no team)"
 		}
 		c.Labels = append(c.Labels, bar{X: 0, Y: y + 15, Label: name})
-		w := r.open * 440 / top
-		ow := r.overdue * 440 / top
+		w := r.open * 340 / top
+		ow := r.overdue * 340 / top
 		c.Bars = append(c.Bars, bar{X: 240, Y: y, W: w, H: 18, Class: "open", Title: fmt.Sprintf("%s: %d open", name, r.open)})
 		c.Bars = append(c.Bars, bar{X: 240, Y: y, W: ow, H: 18, Class: "overdue", Title: fmt.Sprintf("%d overdue", r.overdue)})
 		c.Labels = append(c.Labels, bar{X: 240 + w + 6, Y: y + 15, Label: fmt.Sprintf("%d (%d overdue)", r.open, r.overdue)})

@@ -219,7 +219,9 @@ type FindingQuery struct {
 	Owner      string // responsible e-mail
 	// Under keeps the findings of a person and everyone below them.
 	Under string
-	Team  string // the responsible person's HR team
+	// NotOwner drops the findings of this Responsible person.
+	NotOwner string
+	Team     string // the responsible person's HR team
 	// Source keeps findings whose evidence reads this source.
 	Source    string
 	OverdueAt time.Time
@@ -256,6 +258,9 @@ func (q *FindingQuery) where() (string, []any) {
 	}
 	if q.Under != "" {
 		add("responsible_email IN ("+chainSQL+")", strings.ToLower(q.Under))
+	}
+	if q.NotOwner != "" {
+		add("responsible_email != ?", strings.ToLower(q.NotOwner))
 	}
 	if q.Team != "" {
 		add("responsible_email IN (SELECT email FROM people WHERE team = ?)", q.Team)
@@ -610,7 +615,7 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		// resolved by then.
 		for i := range d.Weeks {
 			end := d.Weeks[i].Start.AddDate(0, 0, 7)
-			if ff.Before(end) && (rt.IsZero() || rt.After(end)) && state != string(onus.StateExempted) {
+			if !ff.After(end) && (rt.IsZero() || rt.After(end)) && state != string(onus.StateExempted) {
 				d.Weeks[i].Open++
 				if dd.Before(end) {
 					d.Weeks[i].Overdue++

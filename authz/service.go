@@ -29,6 +29,9 @@ type Service struct {
 	whois    *whois.Service
 	matrix   *raci.Matrix
 	problems []raci.Problem
+	// subjects caches the roles of people signed in, until the next
+	// evaluation changes the data they are derived from.
+	subjects map[string]Subject
 }
 
 // New returns a service over a store and a configuration.
@@ -61,6 +64,7 @@ func (s *Service) directory(ctx context.Context) (*whois.Service, *raci.Matrix, 
 	}
 	s.matrix = raci.New(s.Config.RACI, dir)
 	s.problems = s.matrix.Check(s.Config)
+	s.subjects = map[string]Subject{}
 	s.whois, s.loadedAt = w, last
 	return s.whois, s.matrix, nil
 }
@@ -102,6 +106,15 @@ func (s *Service) SignIn(ctx context.Context, email, method string) (*Subject, e
 // Subject returns the subject of a person already signed in (a session
 // or a token): their roles are derived again from the current data.
 func (s *Service) Subject(ctx context.Context, email, method string) (*Subject, error) {
+	if _, _, err := s.directory(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	cached, ok := s.subjects[method+" "+email]
+	s.mu.Unlock()
+	if ok {
+		return &cached, nil
+	}
 	p, err := s.Store.Person(ctx, email)
 	if err != nil {
 		return nil, err
@@ -109,7 +122,17 @@ func (s *Service) Subject(ctx context.Context, email, method string) (*Subject, 
 	if !p.Working() {
 		return nil, onus.Errorf(onus.EUNAUTHORIZED, "%s has left", email)
 	}
-	return s.subjectOf(ctx, p, method)
+	sub, err := s.subjectOf(ctx, p, method)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if len(s.subjects) > 100_000 {
+		s.subjects = map[string]Subject{}
+	}
+	s.subjects[method+" "+email] = *sub
+	s.mu.Unlock()
+	return sub, nil
 }
 
 func (s *Service) subjectOf(ctx context.Context, p *raci.Person, method string) (*Subject, error) {

@@ -469,26 +469,30 @@ func (s *DB) MessagesAbout(ctx context.Context, finding int64) ([]Sent, error) {
 // Responsible person was told and when.
 func (s *DB) LastTold(ctx context.Context, findings []onus.Finding) (map[int64]Sent, error) {
 	out := map[int64]Sent{}
-	stmt, err := s.db.PrepareContext(ctx, `SELECT n.outbox_id, n.recipient, n.stage, n.at, o.channel, o.status, o.subject FROM nudge_log n
-		JOIN outbox o ON o.id = n.outbox_id WHERE n.finding_id = ? ORDER BY n.at DESC LIMIT 1`)
-	if err != nil {
-		return nil, err
+	if len(findings) == 0 {
+		return out, nil
 	}
-	defer stmt.Close()
-	for _, f := range findings {
+	ids := make([]any, len(findings))
+	for i, f := range findings {
+		ids[i] = f.ID
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT n.finding_id, n.outbox_id, n.recipient, n.stage, n.at, o.channel, o.status, o.subject FROM nudge_log n
+		JOIN outbox o ON o.id = n.outbox_id WHERE n.finding_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) ORDER BY n.at, n.outbox_id`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("store: last told: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
 		var m Sent
 		var at string
-		err := stmt.QueryRowContext(ctx, f.ID).Scan(&m.OutboxID, &m.Recipient, &m.Stage, &at, &m.Channel, &m.Status, &m.Subject)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("store: last told: %w", err)
+		if err := rows.Scan(&id, &m.OutboxID, &m.Recipient, &m.Stage, &at, &m.Channel, &m.Status, &m.Subject); err != nil {
+			return nil, err
 		}
 		m.At = parseTime(at)
-		out[f.ID] = m
+		out[id] = m // later rows are newer
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // Count is a number under a label.
@@ -678,4 +682,12 @@ func (s *DB) Ping(ctx context.Context) error {
 		return fmt.Errorf("schema version %d, want %d", v, latest)
 	}
 	return nil
+}
+
+// SetPool keeps up to n connections open and idle. A server with many
+// concurrent readers needs it: database/sql keeps 2 idle connections by
+// default, and each new SQLite connection starts with a cold page cache.
+func (s *DB) SetPool(n int) {
+	s.db.SetMaxOpenConns(n)
+	s.db.SetMaxIdleConns(n)
 }

@@ -117,6 +117,7 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB, f ser
 		_, err = m.Eval(ctx, business.Now(), srep.Snapshots)
 		return err
 	}
+	db.SetPool(8)
 	az := authz.New(db, cfg, business)
 	srv, err := webhttp.New(ctx, az, log, onus.ClockFunc(time.Now), opt)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -193,6 +194,7 @@ func (s *Service) ClaimFix(ctx context.Context, id int64, note string) error {
 	if f.Responsible.Email != sub.Email {
 		return forbidden("only %s, who is Responsible for finding %d, can say it is fixed", f.Responsible.Email, id)
 	}
+	defer s.changed()
 	return s.Store.ClaimFix(ctx, id, sub.Email, strings.TrimSpace(note))
 }
 
@@ -210,6 +212,7 @@ func (s *Service) RequestException(ctx context.Context, id int64, reason string,
 	if !s.mayRequest(ctx, sub, f) {
 		return nil, forbidden("only the Responsible person of finding %d or their manager can ask for an exception", id)
 	}
+	defer s.changed()
 	return s.exceptions().Request(ctx, exceptionRequest(id, reason, expires, sub.Email))
 }
 
@@ -256,6 +259,7 @@ func (s *Service) Decide(ctx context.Context, id int64, approve bool, note strin
 	if !sub.Person {
 		return nil, forbidden("exceptions are decided by a person of the directory: the Accountable one")
 	}
+	defer s.changed()
 	svc := s.exceptions()
 	x, err := s.visibleException(ctx, sub, id)
 	if err != nil {
@@ -379,7 +383,39 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*sqlite.Dashboard, 
 	if err != nil {
 		return nil, err
 	}
-	return s.Store.DashboardOf(ctx, sub.Visibility(), s.Now(), weeks)
+	if _, _, err := s.directory(ctx); err != nil {
+		return nil, err
+	}
+	v := sub.Visibility()
+	now := s.Now()
+	key := fmt.Sprintf("%v|%s|%d|%s", v.All, v.Email, weeks, now.Format("2006-01-02T15"))
+	s.mu.Lock()
+	d, gen := s.dashboards[key], s.gen
+	s.mu.Unlock()
+	if d != nil {
+		return d, nil
+	}
+	d, err = s.Store.DashboardOf(ctx, v, now, weeks)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.gen == gen && s.dashboards != nil {
+		if len(s.dashboards) > 10000 {
+			s.dashboards = map[string]*sqlite.Dashboard{}
+		}
+		s.dashboards[key] = d
+	}
+	s.mu.Unlock()
+	return d, nil
+}
+
+// changed forgets what was computed from the data before a change.
+func (s *Service) changed() {
+	s.mu.Lock()
+	s.gen++
+	s.dashboards = map[string]*sqlite.Dashboard{}
+	s.mu.Unlock()
 }
 
 // Matrix returns the responsibility matrix and its problems.

@@ -32,6 +32,10 @@ type Service struct {
 	// subjects caches the roles of people signed in, until the next
 	// evaluation changes the data they are derived from.
 	subjects map[string]Subject
+	// dashboards caches the dashboard of each visibility until the next
+	// evaluation or change made through this service (gen).
+	dashboards map[string]*sqlite.Dashboard
+	gen        uint64
 }
 
 // New returns a service over a store and a configuration.
@@ -65,6 +69,7 @@ func (s *Service) directory(ctx context.Context) (*whois.Service, *raci.Matrix, 
 	s.matrix = raci.New(s.Config.RACI, dir)
 	s.problems = s.matrix.Check(s.Config)
 	s.subjects = map[string]Subject{}
+	s.dashboards = map[string]*sqlite.Dashboard{}
 	s.whois, s.loadedAt = w, last
 	return s.whois, s.matrix, nil
 }

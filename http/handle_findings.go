@@ -15,8 +15,10 @@ import (
 const pageSize = 50
 
 type findingsPage struct {
-	Items    []authz.Item      `json:"findings"`
-	Total    int               `json:"total"`
+	Items []authz.Item `json:"findings"`
+	Total int          `json:"total"`
+	// AtLeast is set when there are more matches than were counted.
+	AtLeast  bool              `json:"total_is_lower_bound,omitempty"`
 	Offset   int               `json:"offset"`
 	Limit    int               `json:"limit"`
 	Controls []string          `json:"-"`
@@ -84,7 +86,7 @@ func (s *Server) handleFindings(w http.ResponseWriter, r *http.Request) {
 	}
 	format := r.URL.Query().Get("format")
 	if format == "csv" || format == "json" {
-		fq.Limit, fq.Offset = 100000, 0
+		fq.Limit, fq.Offset = 200000, 0
 	}
 	items, total, err := s.Authz.Findings(r.Context(), fq)
 	if err != nil {
@@ -113,7 +115,7 @@ func (s *Server) handleFindings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, onus.Errorf(onus.EINVALID, "format must be csv or json"))
 		return
 	}
-	d := findingsPage{Items: items, Total: total, Offset: fq.Offset, Limit: fq.Limit, Filter: filter,
+	d := findingsPage{Items: items, Total: total, AtLeast: total >= sqlite.CountLimit, Offset: fq.Offset, Limit: fq.Limit, Filter: filter,
 		States: []onus.State{onus.StateOpen, onus.StateExempted, onus.StateResolved, onus.StateGone}, Sev: onus.Severities}
 	for _, c := range s.Config.Controls {
 		d.Controls = append(d.Controls, c.ID)

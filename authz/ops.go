@@ -31,7 +31,26 @@ type Item struct {
 	Told    *sqlite.Sent  `json:"last_told,omitempty"`
 }
 
+// fix returns the parsed fix steps of a control, parsed once.
+func (s *Service) fix(ctl *config.Control) evaluate.Fix {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fixes == nil {
+		s.fixes = map[string]evaluate.Fix{}
+	}
+	f, ok := s.fixes[ctl.ID]
+	if !ok {
+		f = evaluate.ParseFix(ctl.Fix)
+		s.fixes[ctl.ID] = f
+	}
+	return f
+}
+
 func (s *Service) items(ctx context.Context, fs []onus.Finding, told bool) ([]Item, error) {
+	return s.itemsWith(ctx, fs, told, true)
+}
+
+func (s *Service) itemsWith(ctx context.Context, fs []onus.Finding, told, fix bool) ([]Item, error) {
 	claims, err := s.Store.Claims(ctx, fs)
 	if err != nil {
 		return nil, err
@@ -51,8 +70,8 @@ func (s *Service) items(ctx context.Context, fs []onus.Finding, told bool) ([]It
 			if it.Why == "" {
 				it.Why = ctl.Title
 			}
-			if ctl.Fix != "" {
-				it.Fix = evaluate.RenderFix(ctl.Fix, map[string]any{"Entity": map[string]string{"Name": f.EntityName, "ID": f.Entity}, "Finding": f})
+			if fix && ctl.Fix != "" {
+				it.Fix = s.fix(ctl).Render(map[string]any{"Entity": map[string]string{"Name": f.EntityName, "ID": f.Entity}, "Finding": f})
 			}
 		}
 		if c, ok := claims[f.ID]; ok {
@@ -347,7 +366,15 @@ func (s *Service) Team(ctx context.Context, limit int) ([]Member, int, error) {
 			mine = append(mine, f)
 		}
 	}
-	items, err := s.items(ctx, mine, true)
+	items, err := s.itemsWith(ctx, mine, true, false)
+	if err != nil {
+		return nil, 0, err
+	}
+	emails := make([]string, 0, len(items))
+	for _, it := range items {
+		emails = append(emails, it.Responsible.Email)
+	}
+	people, err := s.Store.PeopleByEmail(ctx, emails)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -356,8 +383,8 @@ func (s *Service) Team(ctx context.Context, limit int) ([]Member, int, error) {
 	for _, it := range items {
 		m := by[it.Responsible.Email]
 		if m == nil {
-			p, err := s.Store.Person(ctx, it.Responsible.Email)
-			if err != nil {
+			p := people[it.Responsible.Email]
+			if p == nil {
 				p = &raci.Person{Email: it.Responsible.Email, Name: it.Responsible.Name}
 			}
 			m = &Member{Person: p}
@@ -409,6 +436,11 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*sqlite.Dashboard, 
 	s.mu.Unlock()
 	return d, nil
 }
+
+// Forget drops what was computed from the data (dashboards): call it
+// after changing the store other than through this service. The cache is
+// also dropped when a new evaluation is seen.
+func (s *Service) Forget() { s.changed() }
 
 // changed forgets what was computed from the data before a change.
 func (s *Service) changed() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/exception"
 	"github.com/onus-sec/onus/identity"
 	"github.com/onus-sec/onus/raci"
@@ -36,6 +37,7 @@ type Service struct {
 	// evaluation or change made through this service (gen).
 	dashboards map[string]*sqlite.Dashboard
 	gen        uint64
+	fixes      map[string]evaluate.Fix
 }
 
 // New returns a service over a store and a configuration.

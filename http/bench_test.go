@@ -182,16 +182,18 @@ func BenchmarkServe(b *testing.B) {
 		name    string
 		path    func(i int) string
 		cookies []string
+		cold    bool
 	}{
-		{"MyPage", func(int) string { return "/me" }, employees},
-		{"TeamPage", func(int) string { return "/team" }, managers},
+		{"MyPage", func(int) string { return "/me" }, employees, false},
+		{"TeamPage", func(int) string { return "/team" }, managers, false},
 		{"FindingsFiltered", func(i int) string {
 			return []string{"/findings?severity=high&overdue=1", "/findings?control=edr&team=team-007", "/findings?state=exempted&severity=critical",
 				"/findings?control=mfa&offset=100"}[i%4]
-		}, admins},
-		{"FindingsManager", func(int) string { return "/findings?severity=high" }, managers},
-		{"Dashboard", func(int) string { return "/dashboard" }, admins},
-		{"DashboardManager", func(int) string { return "/dashboard" }, managers},
+		}, admins, false},
+		{"FindingsManager", func(int) string { return "/findings?severity=high" }, managers, false},
+		{"Dashboard", func(int) string { return "/dashboard" }, admins, false},
+		{"DashboardUncached", func(int) string { return "/dashboard" }, admins, true},
+		{"DashboardManager", func(int) string { return "/dashboard" }, managers, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			// Warm up: the directory cache and SQLite's pages.
@@ -213,6 +215,9 @@ func BenchmarkServe(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for i := range next {
+						if bc.cold {
+							az.Forget()
+						}
 						start := time.Now()
 						serveOnce(b, h, bc.path(i), bc.cookies[u], srv.cookieName())
 						d := time.Since(start)

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onus-sec/onus"
@@ -52,11 +53,7 @@ func (s *Server) funcs() template.FuncMap {
 			if t.IsZero() {
 				return "—"
 			}
-			loc := time.UTC
-			if l, err := time.LoadLocation(tz); err == nil && tz != "" {
-				loc = l
-			}
-			return t.In(loc).Format("Mon 2 Jan 2006, 15:04 MST")
+			return t.In(location(tz)).Format("Mon 2 Jan 2006, 15:04 MST")
 		},
 		"date": func(t time.Time) string {
 			if t.IsZero() {
@@ -273,4 +270,23 @@ func body(r *http.Request, v map[string]string) error {
 		v[k] = r.PostFormValue(k)
 	}
 	return nil
+}
+
+// locations caches time zones: time.LoadLocation reads the zone database
+// at every call.
+var locations sync.Map
+
+func location(tz string) *time.Location {
+	if tz == "" {
+		return time.UTC
+	}
+	if l, ok := locations.Load(tz); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(tz)
+	if err != nil {
+		l = time.UTC
+	}
+	locations.Store(tz, l)
+	return l
 }

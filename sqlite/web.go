@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/raci"
 )
 
 // Session is a sign-in to "onus serve".
@@ -703,4 +704,38 @@ func (s *DB) Ping(ctx context.Context) error {
 func (s *DB) SetPool(n int) {
 	s.db.SetMaxOpenConns(n)
 	s.db.SetMaxIdleConns(n)
+}
+
+// PeopleByEmail returns the people of the directory with these e-mails.
+func (s *DB) PeopleByEmail(ctx context.Context, emails []string) (map[string]*raci.Person, error) {
+	out := map[string]*raci.Person{}
+	seen := map[string]bool{}
+	var args []any
+	for _, e := range emails {
+		e = strings.ToLower(e)
+		if !seen[e] {
+			seen[e] = true
+			args = append(args, e)
+		}
+	}
+	for len(args) > 0 {
+		n := min(len(args), 500)
+		chunk := args[:n]
+		args = args[n:]
+		rows, err := s.db.QueryContext(ctx, `SELECT email, name, entity, status, manager, team, time_zone, channel FROM people WHERE email IN (`+
+			strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`)`, chunk...)
+		if err != nil {
+			return nil, fmt.Errorf("store: people: %w", err)
+		}
+		for rows.Next() {
+			var p raci.Person
+			if err := rows.Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &p.Manager, &p.Team, &p.TimeZone, &p.Channel); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[p.Email] = &p
+		}
+		rows.Close()
+	}
+	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onus-sec/onus"
@@ -132,9 +133,10 @@ func (s *Server) Handler() http.Handler {
 	return h
 }
 
-// Serve listens on addr until ctx ends, then shuts down gracefully. The
-// background runners (the scheduler) run beside it and stop with it; the
-// first error of either ends both.
+// Serve listens on ln until ctx ends, then shuts down gracefully. The
+// background runners (the scheduler) run beside it with a context that
+// ends with the server's; the first error of either ends both, and Serve
+// returns only when every runner has returned.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, certFile, keyFile string, background ...func(context.Context) error) error {
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
@@ -154,8 +156,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, certFile, keyFile s
 		}
 		errs <- err
 	}()
+	var jobs sync.WaitGroup
 	for _, run := range background {
+		jobs.Add(1)
 		go func() {
+			defer jobs.Done()
 			err := run(ctx)
 			if errors.Is(err, context.Canceled) {
 				err = nil
@@ -177,5 +182,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, certFile, keyFile s
 	if err := srv.Shutdown(shut); err != nil && first == nil {
 		first = err
 	}
+	// A job finishes, or hands back, what it was doing before onus exits.
+	jobs.Wait()
 	return first
 }

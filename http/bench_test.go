@@ -60,7 +60,7 @@ func benchManager(i int) int {
 // file kept in the temporary directory between runs.
 func benchStore(b *testing.B) string {
 	benchOnce.Do(func() {
-		path := filepath.Join(os.TempDir(), fmt.Sprintf("onus-web-bench-%d-%d-v1.db", benchPeople, benchFindings))
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("onus-web-bench-%d-%d-v2.db", benchPeople, benchFindings))
 		benchOnce.path = path
 		if _, err := os.Stat(path); err == nil {
 			return
@@ -120,6 +120,10 @@ func benchStore(b *testing.B) string {
 			return
 		}
 		db.FinishRun(ctx, run, nil, nil)
+		if err := db.Optimize(ctx); err != nil {
+			benchOnce.err = err
+			return
+		}
 		db.Close()
 		benchOnce.err = os.Rename(tmp, path)
 	})

@@ -118,6 +118,9 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB, f ser
 		return err
 	}
 	db.SetPool(8)
+	if err := db.Optimize(ctx); err != nil {
+		log.Warn("optimize", "error", err.Error())
+	}
 	az := authz.New(db, cfg, business)
 	srv, err := webhttp.New(ctx, az, log, onus.ClockFunc(time.Now), opt)
 	if err != nil {

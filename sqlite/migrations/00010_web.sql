@@ -30,12 +30,18 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_email ON api_tokens(email);
 
--- Lists order open findings by due date.
+-- Lists order open findings by due date. The two wider indexes answer
+-- the common filters (severity, overdue, control) and their counts from
+-- the index alone, without reading each finding's row.
 CREATE INDEX findings_state_due ON findings(state, due);
+CREATE INDEX findings_state_severity ON findings(state, severity, due, control, responsible_email);
+CREATE INDEX findings_state_control ON findings(state, control, due, severity, responsible_email);
 CREATE INDEX finding_events_type ON finding_events(type, finding_id);
 
 -- +goose Down
 DROP INDEX finding_events_type;
+DROP INDEX findings_state_control;
+DROP INDEX findings_state_severity;
 DROP INDEX findings_state_due;
 DROP TABLE api_tokens;
 DROP TABLE web_sessions;

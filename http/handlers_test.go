@@ -256,6 +256,22 @@ func TestPagesRender(t *testing.T) {
 	if !strings.Contains(w.Body.String(), "<svg") {
 		t.Error("dashboard has no chart")
 	}
+	// Five findings opened ten days ago, one of them due two days ago.
+	var d struct {
+		Open, Overdue int
+		Weeks         []struct {
+			Opened int `json:"opened"`
+			Open   int `json:"open_at_end"`
+			Over   int `json:"overdue_at_end"`
+		}
+	}
+	if err := json.Unmarshal(admin.get("/api/v1/dashboard").Body.Bytes(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.Weeks); d.Open != 5 || d.Overdue != 1 || n != 12 || d.Weeks[n-2].Opened != 5 || d.Weeks[n-3].Open != 0 ||
+		d.Weeks[n-2].Open != 5 || d.Weeks[n-1].Open != 5 || d.Weeks[n-2].Over != 0 || d.Weeks[n-1].Over != 1 {
+		t.Errorf("dashboard: %+v", d)
+	}
 }
 
 // TestBreakGlass: off by default; with a bcrypt hash, a wrong password is

@@ -585,27 +585,33 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		return nil, fmt.Errorf("store: dashboard: %w", err)
 	}
 	d.Weeks = make([]Week, weeks)
+	// Week boundaries as stored text: times are stored in one UTC format
+	// that sorts as text, so most rows need no parsing.
+	ends := make([]string, weeks)
 	for i := range d.Weeks {
 		d.Weeks[i].Start = start.AddDate(0, 0, 7*i)
+		ends[i] = fmtTime(d.Weeks[i].Start.AddDate(0, 0, 7))
 	}
-	weekOf := func(t time.Time) int {
-		if t.Before(start) {
+	startS := fmtTime(start)
+	// weekOf is the week a time falls in, -1 before the window.
+	weekOf := func(t string) int {
+		if t < startS {
 			return -1
 		}
-		return min(int(t.Sub(start)/(7*24*time.Hour)), weeks-1)
+		return min(sort.SearchStrings(ends, t), weeks-1)
 	}
+	// firstEnd is the first week whose end is at or after t.
+	firstEnd := func(t string) int { return sort.SearchStrings(ends, t) }
 	var fixes []float64
 	weekFixes := make([][]float64, weeks)
+	// Open and overdue at each week's end, as differences between weeks.
+	openDiff := make([]int, weeks+1)
+	overDiff := make([]int, weeks+1)
 	for rows.Next() {
 		var state, first, resolved, due string
 		if err := rows.Scan(&state, &first, &resolved, &due); err != nil {
 			rows.Close()
 			return nil, err
-		}
-		ff, dd := parseTime(first), parseTime(due)
-		var rt time.Time
-		if resolved != "" {
-			rt = parseTime(resolved)
 		}
 		switch onus.State(state) {
 		case onus.StateOpen:
@@ -618,31 +624,43 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		case onus.StateResolved:
 			d.Fixed++
 		}
-		if w := weekOf(ff); w >= 0 {
+		if w := weekOf(first); w >= 0 {
 			d.Weeks[w].Opened++
 		}
-		if !rt.IsZero() {
-			if w := weekOf(rt); w >= 0 {
+		if resolved != "" {
+			if w := weekOf(resolved); w >= 0 {
 				d.Weeks[w].Fixed++
-				h := rt.Sub(ff).Hours()
+				h := parseTime(resolved).Sub(parseTime(first)).Hours()
 				weekFixes[w] = append(weekFixes[w], h)
 				fixes = append(fixes, h)
 			}
 		}
-		// Open at the end of each week: failed before its end, not yet
-		// resolved by then.
-		for i := range d.Weeks {
-			end := d.Weeks[i].Start.AddDate(0, 0, 7)
-			if !ff.After(end) && (rt.IsZero() || rt.After(end)) && state != string(onus.StateExempted) {
-				d.Weeks[i].Open++
-				if dd.Before(end) {
-					d.Weeks[i].Overdue++
-				}
+		if state == string(onus.StateExempted) {
+			continue
+		}
+		// Open from the first week ending at or after it failed, until the
+		// week in which it was resolved (exclusive of weeks ending after).
+		from, to := firstEnd(first), weeks
+		if resolved != "" {
+			to = firstEnd(resolved)
+		}
+		if from < to {
+			openDiff[from]++
+			openDiff[to]--
+			// Overdue from the first week ending after its due date.
+			of := max(from, sort.Search(weeks, func(i int) bool { return ends[i] > due }))
+			if of < to {
+				overDiff[of]++
+				overDiff[to]--
 			}
 		}
 	}
 	rows.Close()
+	open, over := 0, 0
 	for i := range d.Weeks {
+		open += openDiff[i]
+		over += overDiff[i]
+		d.Weeks[i].Open, d.Weeks[i].Overdue = open, over
 		d.Weeks[i].FixHours = median(weekFixes[i])
 	}
 	d.MedianFixDays = median(fixes) / 24

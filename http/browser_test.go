@@ -217,7 +217,9 @@ func TestBrowser(t *testing.T) {
 	}
 	signOut := func() {
 		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#flash"))); err != nil {
+		// The page signed out of may show a message too: wait for the
+		// sign-in page's own button.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#signin-oidc"))); err != nil {
 			t.Fatalf("sign out: %v", err)
 		}
 	}

@@ -418,10 +418,39 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*sqlite.Dashboard, 
 	key := fmt.Sprintf("%v|%s|%d|%s", v.All, v.Email, weeks, now.Format("2006-01-02T15"))
 	s.mu.Lock()
 	d, gen := s.dashboards[key], s.gen
-	s.mu.Unlock()
 	if d != nil {
+		s.mu.Unlock()
 		return d, nil
 	}
+	// One computation per dashboard at a time: the people who ask for it
+	// meanwhile wait for that one rather than each start their own.
+	if s.computing == nil {
+		s.computing = map[string]chan struct{}{}
+	}
+	if wait, ok := s.computing[key]; ok {
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+		d = s.dashboards[key]
+		s.mu.Unlock()
+		if d != nil {
+			return d, nil
+		}
+		return s.Store.DashboardOf(ctx, v, now, weeks)
+	}
+	done := make(chan struct{})
+	s.computing[key] = done
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.computing, key)
+		s.mu.Unlock()
+		close(done)
+	}()
 	d, err = s.Store.DashboardOf(ctx, v, now, weeks)
 	if err != nil {
 		return nil, err

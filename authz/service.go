@@ -37,6 +37,7 @@ type Service struct {
 	// evaluation or change made through this service (gen).
 	dashboards map[string]*sqlite.Dashboard
 	gen        uint64
+	computing  map[string]chan struct{}
 	fixes      map[string]evaluate.Fix
 }
 

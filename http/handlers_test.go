@@ -301,3 +301,38 @@ func TestBreakGlass(t *testing.T) {
 		t.Fatalf("audit: %+v", log)
 	}
 }
+
+// TestDashboardConcurrent: many people asking for the same dashboard at
+// once share one computation, and each gets their own.
+func TestDashboardConcurrent(t *testing.T) {
+	f := newFixture(t)
+	admin, mgr := f.as("admin@acme.test"), f.as("mgr@acme.test")
+	type result struct {
+		mgr  bool
+		code int
+		open int
+	}
+	results := make(chan result, 40)
+	for i := range 40 {
+		go func() {
+			c, isMgr := admin, i%2 == 1
+			if isMgr {
+				c = mgr
+			}
+			w := c.get("/api/v1/dashboard")
+			var d struct{ Open int }
+			json.Unmarshal(w.Body.Bytes(), &d)
+			results <- result{isMgr, w.Code, d.Open}
+		}()
+	}
+	for range 40 {
+		r := <-results
+		want := 5 // the administrator sees every open finding
+		if r.mgr {
+			want = 4 // the manager: emp ×2, emp2 and their own
+		}
+		if r.code != 200 || r.open != want {
+			t.Fatalf("dashboard: %+v, want %d open", r, want)
+		}
+	}
+}

@@ -259,7 +259,11 @@ func TestPagesRender(t *testing.T) {
 	// Five findings opened ten days ago, one of them due two days ago.
 	var d struct {
 		Open, Overdue int
-		Weeks         []struct {
+		ByTeam        []struct {
+			Key, Key2 string
+			Count     int
+		} `json:"open_by_team"`
+		Weeks []struct {
 			Opened int `json:"opened"`
 			Open   int `json:"open_at_end"`
 			Over   int `json:"overdue_at_end"`
@@ -271,6 +275,13 @@ func TestPagesRender(t *testing.T) {
 	if n := len(d.Weeks); d.Open != 5 || d.Overdue != 1 || n != 12 || d.Weeks[n-2].Opened != 5 || d.Weeks[n-3].Open != 0 ||
 		d.Weeks[n-2].Open != 5 || d.Weeks[n-1].Open != 5 || d.Weeks[n-2].Over != 0 || d.Weeks[n-1].Over != 1 {
 		t.Errorf("dashboard: %+v", d)
+	}
+	teams := map[string]int{}
+	for _, c := range d.ByTeam {
+		teams[c.Key+"/"+c.Key2] += c.Count
+	}
+	if teams["Engineering/open"] != 3 || teams["Engineering/overdue"] != 1 || teams["Sales/open"] != 1 || len(teams) != 3 {
+		t.Errorf("open by team: %v", teams)
 	}
 }
 

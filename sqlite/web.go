@@ -664,9 +664,11 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		d.Weeks[i].FixHours = median(weekFixes[i])
 	}
 	d.MedianFixDays = median(fixes) / 24
-	if d.ByTeam, err = s.counts(ctx, `SELECT COALESCE(p.team, ''), CASE WHEN f.due < ? THEN 'overdue' ELSE 'open' END, COUNT(*)
-		FROM findings f LEFT JOIN people p ON p.email = f.responsible_email WHERE f.state = 'open'`+strings.ReplaceAll(and, "responsible_email", "f.responsible_email")+`
-		GROUP BY 1, 2 ORDER BY COUNT(*) DESC`, append([]any{at}, args...)...); err != nil {
+	// Count per owner first (from an index), then per team: joining every
+	// open finding with the people table costs twice as much.
+	if d.ByTeam, err = s.counts(ctx, `SELECT COALESCE(p.team, ''), CASE WHEN x.over THEN 'overdue' ELSE 'open' END, SUM(x.n)
+		FROM (SELECT responsible_email AS e, due < ? AS over, COUNT(*) AS n FROM findings WHERE state = 'open'`+and+` GROUP BY 1, 2) x
+		LEFT JOIN people p ON p.email = x.e GROUP BY 1, 2 ORDER BY SUM(x.n) DESC`, append([]any{at}, args...)...); err != nil {
 		return nil, err
 	}
 	if d.ByControl, err = s.counts(ctx, `SELECT control, CASE WHEN due < ? THEN 'overdue' ELSE 'open' END, COUNT(*)

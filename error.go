@@ -12,6 +12,10 @@ const (
 	ENOTFOUND = "not_found" // a named thing does not exist
 	ECONFLICT = "conflict"  // the operation conflicts with the current state
 	EINTERNAL = "internal"  // a bug or an unexpected failure
+	// EUNAUTHORIZED: nobody is signed in, or the credential is not valid.
+	EUNAUTHORIZED = "unauthorized"
+	// EFORBIDDEN: the signed-in person may not do this.
+	EFORBIDDEN = "forbidden"
 )
 
 // Error is an application error: a code for machines and a message that is

@@ -45,6 +45,7 @@ type Config struct {
 	Exceptions    Exceptions          `yaml:"exceptions"`
 	Nudges        Nudges              `yaml:"nudges"`
 	Schedule      Jobs                `yaml:"schedule"`
+	Serve         Serve               `yaml:"serve"`
 
 	// Controls and RACI come from their own files.
 	Controls []*Control `yaml:"-"`

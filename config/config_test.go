@@ -174,6 +174,20 @@ activities:
 				`raci.yaml:5: activity "a": declared twice (first at line 4)`,
 				`raci.yaml:6: activity: id is required`,
 			}},
+		{"serve mistakes", map[string]string{"onus.yaml": goodMain + `serve:
+  url: onus.acme.com
+  demo_signin: true
+  oidc: { issuer: https://acme.okta.com, client_id: onus, client_secret: hunter2 }
+  break_glass: { user: root }
+  trusted_proxies: [10.0.0.0/8, proxy.local]
+`},
+			[]string{
+				`onus.yaml:18: serve.url: "onus.acme.com" is not an http(s) address`,
+				`onus.yaml:19: serve.demo_signin lets anyone act as anyone: it cannot be on beside serve.oidc`,
+				`onus.yaml:20: serve.oidc.client_secret must be env:NAME or file:PATH`,
+				`onus.yaml:21: serve.break_glass needs user and password_hash`,
+				`onus.yaml:22: serve.trusted_proxies[1]: "proxy.local" is not an address or CIDR prefix`,
+			}},
 		{"not a directory", nil, []string{"is not a directory"}},
 	}
 	for _, tt := range tests {

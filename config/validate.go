@@ -55,6 +55,7 @@ func FormatOf(f *From) string {
 func (c *Config) Validate() Problems {
 	v := &validator{cfg: c}
 	v.main()
+	v.serve()
 	v.controls()
 	v.raci()
 	return v.probs

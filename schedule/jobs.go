@@ -45,7 +45,7 @@ type Options struct {
 	// Actor is who the audit log says ran the jobs ("schedule" by default).
 	Actor string
 	// Registry receives the metrics; a new registry when nil.
-	Registry *prometheus.Registry
+	Registry prometheus.Registerer
 	// Channels opens the delivery channels for one run; notify.Open on
 	// the configuration by default (the channel packages must be linked in).
 	Channels func() (map[string]notify.Channel, error)

@@ -8,7 +8,8 @@ import (
 	"github.com/onus-sec/onus/sqlite"
 )
 
-// Metrics are the scheduler's Prometheus metrics, in Registry.
+// Metrics are the scheduler's Prometheus metrics, in Registry (nil when
+// they were registered with another Registerer, such as onus serve's).
 type Metrics struct {
 	Registry *prometheus.Registry
 
@@ -33,13 +34,19 @@ const (
 	MetricSyncHealthy  = "onus_source_healthy"
 )
 
-func newMetrics(reg *prometheus.Registry) (*Metrics, error) {
+// newMetrics registers the metrics with reg; with a nil reg, in a new
+// Registry that Metrics.Registry holds (onus schedule --metrics serves it).
+func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	var registry *prometheus.Registry
 	if reg == nil {
-		reg = prometheus.NewRegistry()
+		registry = prometheus.NewRegistry()
+		reg = registry
+	} else if r, ok := reg.(*prometheus.Registry); ok {
+		registry = r
 	}
 	buckets := []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
 	m := &Metrics{
-		Registry: reg,
+		Registry: registry,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricJobRuns,
 			Help: "Runs of each scheduled job, finished or failed."}, []string{"job"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricJobFailures,

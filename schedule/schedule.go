@@ -125,7 +125,7 @@ type core struct {
 	Log   *slog.Logger
 	Grace time.Duration
 	// Registry receives the metrics; a new one when nil.
-	Registry *prometheus.Registry
+	Registry prometheus.Registerer
 }
 
 func newScheduler(c core, jobs []Job) (*Scheduler, error) {

@@ -90,6 +90,21 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
+			if a.server != "" {
+				if finding == 0 || control != "" {
+					return onus.Errorf(onus.EINVALID, "through --server, ask for an exception for one finding (--finding); scopes are requested on the database file")
+				}
+				exp, err := parseExpiry(expires, time.Now().UTC())
+				if err != nil {
+					return err
+				}
+				var x onus.Exception
+				if err := a.remote(cmd.Context(), "POST", fmt.Sprintf("/findings/%d/exception", finding),
+					map[string]string{"reason": reason, "expires": exp.Format("2006-01-02")}, &x); err != nil {
+					return err
+				}
+				return a.writeException(&x, fmt.Sprintf("exception %d requested; it waits for the Accountable person's approval", x.ID))
+			}
 			svc, db, err := a.exceptionService(cmd)
 			if err != nil {
 				return err
@@ -103,6 +118,7 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 			if err != nil {
 				return err
 			}
+			auditAs(cmd.Context(), db, who(as), fmt.Sprintf("exception %d", x.ID))
 			return a.writeException(x, fmt.Sprintf("exception %d requested; it waits for the Accountable person's approval", x.ID))
 		},
 	}
@@ -126,6 +142,16 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 				if err != nil {
 					return err
 				}
+				if a.server != "" {
+					if use != "approve" && use != "reject" {
+						return onus.Errorf(onus.EINVALID, "%s is done on the database file; through --server, approve or reject", use)
+					}
+					var x onus.Exception
+					if err := a.remote(cmd.Context(), "POST", fmt.Sprintf("/exceptions/%d/%s", id, use), map[string]string{"note": note}, &x); err != nil {
+						return err
+					}
+					return a.writeException(&x, fmt.Sprintf("exception %d is %s", x.ID, x.State))
+				}
 				svc, db, err := a.exceptionService(cmd)
 				if err != nil {
 					return err
@@ -135,6 +161,7 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 				if err != nil {
 					return err
 				}
+				auditAs(cmd.Context(), db, who(as), fmt.Sprintf("exception %d", x.ID))
 				return a.writeException(x, fmt.Sprintf("exception %d is %s", x.ID, x.State))
 			},
 		}

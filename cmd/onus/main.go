@@ -56,6 +56,8 @@ type app struct {
 	quiet     bool
 	noProg    bool
 	memLimit  string
+	server    string
+	token     string
 
 	stdout io.Writer
 	stderr io.Writer
@@ -135,12 +137,14 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error (logs go to stderr)")
 	f.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but errors and requested data")
 	f.BoolVar(&a.noProg, "no-progress", false, "do not show progress bars")
+	f.StringVar(&a.server, "server", os.Getenv("ONUS_SERVER"), "with except, outbox resend/confirm: act through this onus serve (https://onus.acme.com) with --token, instead of on the database file [$ONUS_SERVER]")
+	f.StringVar(&a.token, "token", os.Getenv("ONUS_TOKEN"), "the API token for --server [$ONUS_TOKEN]")
 	f.StringVar(&a.memLimit, "memory-limit", os.Getenv("ONUS_MEMORY_LIMIT"), "soft memory limit, such as 3GiB: the Go runtime collects garbage harder to stay under it (GOMEMLIMIT works too) [$ONUS_MEMORY_LIMIT]")
 	root.AddCommand(
 		a.demoCmd(), a.validateCmd(), a.syncCmd(), a.evalCmd(), a.runCmd(),
 		a.findingsCmd(), a.findingCmd(), a.explainCmd(), a.statusCmd(), a.benchCmd(),
 		a.raciCmd(), a.exceptCmd(), a.exceptionsCmd(), a.exceptionCmd(), a.whoisCmd(),
-		a.nudgeCmd(), a.outboxCmd(), a.scheduleCmd(), a.linkCmd(), a.unlinkCmd(),
+		a.nudgeCmd(), a.outboxCmd(), a.scheduleCmd(), a.linkCmd(), a.unlinkCmd(), a.serveCmd(), a.tokenCmd(),
 	)
 	root.AddCommand(a.gateCmd())
 	root.AddCommand(a.connectorsCmd(), a.sourcesCmd())

@@ -211,6 +211,13 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 				if err != nil {
 					return err
 				}
+				if a.server != "" {
+					if err := a.remote(cmd.Context(), "POST", fmt.Sprintf("/outbox/%d/%s", id, use), map[string]string{}, nil); err != nil {
+						return err
+					}
+					a.printf("outbox message %d %s\n", id, done)
+					return nil
+				}
 				actor := who(as)
 				if !strings.Contains(actor, "@") {
 					return onus.Errorf(onus.EINVALID, "say who acts: --as must be an e-mail address (or set ONUS_USER)")
@@ -223,6 +230,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 				if err := fn(db, cmd, id, actor); err != nil {
 					return err
 				}
+				auditAs(cmd.Context(), db, actor, fmt.Sprintf("outbox %d", id))
 				a.printf("outbox message %d %s\n", id, done)
 				return nil
 			},

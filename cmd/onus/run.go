@@ -222,7 +222,8 @@ func (a *app) writeRun(ctx context.Context, db *sqlite.DB, srep *monitor.SyncRep
 
 func (a *app) demoCmd() *cobra.Command {
 	var dir string
-	var fresh bool
+	var fresh, serve bool
+	var sf serveFlags
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run onus on the bundled example organisation",
@@ -257,6 +258,9 @@ Afterwards the directory is an ordinary onus configuration:
 			if err := a.syncAndEval(cmd.Context(), m, syncFlags{}, orggen.AcmeNow); err != nil {
 				return err
 			}
+			if serve {
+				return a.serve(cmd, m.Config, m.Store, sf, true, onus.FixedClock(orggen.AcmeNow))
+			}
 			if a.output != report.JSON {
 				abs, _ := filepath.Abs(dir)
 				a.printf("\nThe example is in %s and its database in %s. Try:\n", abs, m.Store.Path())
@@ -266,11 +270,14 @@ Afterwards the directory is an ordinary onus configuration:
 				a.printf("  onus nudge --dry-run --config %s --now %s --person barbara.liskov@acme.com\n", dir, orggen.AcmeNow.Format(time.RFC3339))
 				a.printf("The example describes %s; \"onus eval --config %s --now %s\" evaluates it again as of then.\n",
 					orggen.AcmeNow.Format("2 January 2006"), dir, orggen.AcmeNow.Format(time.RFC3339))
+				a.printf("See it in the web application, signed in as anyone: onus demo --serve\n")
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "onus-demo", "directory to write the example and its database to")
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "delete the directory first, starting with an empty database")
+	cmd.Flags().BoolVar(&serve, "serve", false, "then start the web application on it, with a demo sign-in (pick a person)")
+	sf.add(cmd)
 	return cmd
 }

@@ -147,7 +147,7 @@ type jobsReport struct {
 }
 
 func (a *app) readJobs(ctx context.Context, cfg *config.Config, db *sqlite.DB) (*jobsReport, error) {
-	st, notes, err := schedule.ReadStatus(ctx, cfg, db, time.Now())
+	st, notes, err := schedule.ReadStatus(ctx, cfg, db, a.clock.Now())
 	if err != nil {
 		return nil, err
 	}

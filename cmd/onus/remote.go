@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+// remote calls the API of an "onus serve" (--server) with a token
+// (--token): identity comes from the token, not from --as.
+func (a *app) remote(ctx context.Context, method, path string, in map[string]string, out any) error {
+	if a.token == "" {
+		return onus.Errorf(onus.EINVALID, "--server needs --token (or $ONUS_TOKEN): make one on the server's tokens page")
+	}
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(a.server, "/")+"/api/v1"+path, body)
+	if err != nil {
+		return onus.Errorf(onus.EINVALID, "--server %q: %v", a.server, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return onus.Errorf(onus.EINVALID, "cannot reach the server %s: %v", a.server, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	if res.StatusCode >= 300 {
+		var e struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
+			return onus.Errorf(e.Error.Code, "%s", e.Error.Message)
+		}
+		return onus.Errorf(onus.EINTERNAL, "the server answered %s", res.Status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("the server's answer is not what this onus expects: %w", err)
+		}
+	}
+	return nil
+}
+
+// auditAs marks in the audit log that someone at the console acted as
+// another person directly on the database file (--as), not signed in.
+func auditAs(ctx context.Context, db *sqlite.DB, as, object string) {
+	_ = db.Audit(ctx, actor(), "cli.act_as", object, "acted as "+as+" with --as, directly on the database file")
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/authz"
+	"github.com/onus-sec/onus/config"
+	webhttp "github.com/onus-sec/onus/http"
+	"github.com/onus-sec/onus/monitor"
+	"github.com/onus-sec/onus/notify"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+// serveEnv is what a background job started beside the web server gets.
+type serveEnv struct {
+	Config  *config.Config
+	Store   *sqlite.DB
+	Log     *slog.Logger
+	Metrics prometheus.Registerer
+	// Business is the clock evaluations and nudges run as; Wall is the
+	// machine's clock.
+	Business onus.Clock
+	Wall     onus.Clock
+	Actor    string
+	// Schedule runs the loop (the schedule: section) beside the server.
+	Schedule bool
+}
+
+// backgroundJobs are started by "onus serve" beside the HTTP server and
+// stopped with it (SIGTERM): the scheduler registers itself here. The
+// first error of a job or the server stops them all.
+var backgroundJobs []func(env *serveEnv) (func(context.Context) error, error)
+
+type serveFlags struct {
+	listen   string
+	tlsCert  string
+	tlsKey   string
+	schedule bool
+}
+
+func (f *serveFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.listen, "listen", envOr("ONUS_LISTEN", "127.0.0.1:8080"), "address to listen on [$ONUS_LISTEN]")
+	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (overrides serve.tls.cert)")
+	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "the certificate's key (overrides serve.tls.key)")
+	cmd.Flags().BoolVar(&f.schedule, "schedule", true, "run the loop beside the web application: sync, evaluate, plan and deliver on the schedule: section (docs/schedule.md)")
+}
+
+func (a *app) serveCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the web application and API everyone signs in to",
+		Long: `serve runs onus's web application and JSON API (/api/v1) on the store of
+a configuration. People sign in through the organisation's identity provider
+(serve.oidc in onus.yaml) and see what is theirs: their open items, their
+team's, the approvals waiting for them; security administrators and auditors
+see everything. /healthz, /readyz and /metrics are for operations.
+
+Sign-in, roles, TLS and reverse proxies are set under serve: in onus.yaml;
+see docs/serving.md.`,
+		Example: `  onus serve --config /etc/onus --listen 0.0.0.0:8080
+  onus demo --serve                     # the bundled example with a demo sign-in`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			db, err := sqlite.Open(cmd.Context(), a.databasePath(cfg))
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return a.serve(cmd, cfg, db, f, cfg.Serve.DemoSignIn, onus.ClockFunc(time.Now))
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+// serve runs the web server until the command's context ends.
+func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB, f serveFlags, demo bool, business onus.Clock) error {
+	ctx := cmd.Context()
+	level := slog.LevelInfo
+	if cmd.Flags().Changed("log-level") || cmd.Root().PersistentFlags().Changed("log-level") {
+		_ = level.UnmarshalText([]byte(a.logLevel))
+	}
+	log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level})).With("subsystem", "serve")
+	opt := webhttp.Options{DemoSignIn: demo}
+	if o := cfg.Serve.OIDC; o != nil {
+		s, err := notify.Secret(o.ClientSecret)
+		if err != nil {
+			return onus.Errorf(onus.EINVALID, "serve.oidc.client_secret: %s", onus.ErrorMessage(err))
+		}
+		opt.OIDCClientSecret = s
+	}
+	if bg := cfg.Serve.BreakGlass; bg != nil {
+		h, err := notify.Secret(bg.PasswordHash)
+		if err != nil {
+			return onus.Errorf(onus.EINVALID, "serve.break_glass.password_hash: %s", onus.ErrorMessage(err))
+		}
+		opt.BreakGlassHash = h
+	}
+	cert, key := f.tlsCert, f.tlsKey
+	if cert == "" && cfg.Serve.TLS != nil {
+		cert, key = abs(cfg.Dir, cfg.Serve.TLS.Cert), abs(cfg.Dir, cfg.Serve.TLS.Key)
+	}
+	opt.TLS = cert != ""
+	opt.AcceptShrink = func(ctx context.Context, source, actor string) error {
+		m := &monitor.Monitor{Config: cfg, Store: db, Log: log, Actor: "web:" + actor}
+		srep, err := m.Sync(ctx, monitor.SyncOptions{Only: []string{source}, AcceptShrink: []string{source}})
+		if err != nil {
+			return err
+		}
+		_, err = m.Eval(ctx, business.Now(), srep.Snapshots)
+		return err
+	}
+	db.SetPool(8)
+	if err := db.Optimize(ctx); err != nil {
+		log.Warn("optimize", "error", err.Error())
+	}
+	az := authz.New(db, cfg, business)
+	srv, err := webhttp.New(ctx, az, log, a.clock, opt)
+	if err != nil {
+		return err
+	}
+	env := &serveEnv{Config: cfg, Store: db, Log: log, Metrics: srv.Registry(), Business: business, Wall: a.clock, Actor: actor(), Schedule: f.schedule && !demo}
+	var jobs []func(context.Context) error
+	for _, mk := range backgroundJobs {
+		job, err := mk(env)
+		if err != nil {
+			return err
+		}
+		if job != nil {
+			jobs = append(jobs, job)
+		}
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return onus.Errorf(onus.EINVALID, "serve: cannot listen on %s: %v", f.listen, err)
+	}
+	scheme := "http"
+	if opt.TLS {
+		scheme = "https"
+	}
+	log.Info("listening", "address", ln.Addr().String(), "tls", opt.TLS, "demo_signin", demo, "oidc", cfg.Serve.OIDC != nil)
+	a.printf("onus is serving on %s://%s/%s\n", scheme, ln.Addr().String(), demoHint(demo))
+	return srv.Serve(ctx, ln, cert, key, jobs...)
+}
+
+func demoHint(demo bool) string {
+	if demo {
+		return " (demo sign-in: pick anyone; press Ctrl-C to stop)"
+	}
+	return ""
+}
+
+func abs(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"context"
+
+	"github.com/onus-sec/onus/schedule"
+)
+
+// onus serve runs the scheduler beside the web application (unless
+// --schedule=false, and never for the demo, whose data describes one fixed
+// morning): syncs, evaluations, nudge planning and delivery, with its
+// metrics on the server's /metrics.
+func init() {
+	backgroundJobs = append(backgroundJobs, func(env *serveEnv) (func(context.Context) error, error) {
+		if !env.Schedule {
+			return nil, nil
+		}
+		s, err := schedule.New(schedule.Options{Config: env.Config, Store: env.Store, Clock: env.Business, Wall: env.Wall,
+			Log: env.Log, Actor: env.Actor, Registry: env.Metrics})
+		if err != nil {
+			return nil, err
+		}
+		return s.Run, nil
+	})
+}

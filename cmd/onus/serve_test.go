@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/authz"
+	"github.com/onus-sec/onus/config"
+	webhttp "github.com/onus-sec/onus/http"
+	"github.com/onus-sec/onus/sqlite"
+)
+
+// TestServerCommands: with --server and a token, except and outbox act
+// through "onus serve", as the token's owner: the requester cannot
+// approve their own request, whatever --as says; --as on the database
+// file is marked in the audit log.
+func TestServerCommands(t *testing.T) {
+	dir := demo(t)
+	ctx := context.Background()
+	cfg, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fs, err := db.Findings(ctx, sqlite.Filter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
+	if err != nil || len(fs) == 0 {
+		t.Fatalf("findings: %v", err)
+	}
+	var f onus.Finding
+	for _, x := range fs {
+		if x.Accountable.Email != "" && x.Accountable.Email != "barbara.liskov@acme.com" {
+			f = x
+		}
+	}
+	srv, err := webhttp.New(ctx, authz.New(db, cfg, onus.ClockFunc(time.Now)), slog.New(slog.DiscardHandler), onus.ClockFunc(time.Now), webhttp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	token := func(email string) string {
+		out, errs, code := cli(t, "token", "create", "--config", dir, "--person", email, "--scopes", "read,write", "--expires", "1d", "-o", "json")
+		if code != 0 {
+			t.Fatalf("token create: %s", errs)
+		}
+		var v struct{ Token string }
+		json.Unmarshal([]byte(out), &v)
+		return v.Token
+	}
+	barbara, acct := token("barbara.liskov@acme.com"), token(f.Accountable.Email)
+
+	out, errs, code := cli(t, "except", "request", "--finding", fmt.Sprint(f.ID), "--reason", "replaced next week", "--expires", "5d",
+		"--server", ts.URL, "--token", barbara, "-o", "json")
+	if code != 0 {
+		t.Fatalf("request through the server: %s", errs)
+	}
+	var x onus.Exception
+	json.Unmarshal([]byte(out), &x)
+	if x.Requester != "barbara.liskov@acme.com" {
+		t.Fatalf("requester %q: identity must come from the token", x.Requester)
+	}
+	// --as is ignored through the server: the token says who acts.
+	_, errs, code = cli(t, "except", "approve", fmt.Sprint(x.ID), "--as", f.Accountable.Email, "--server", ts.URL, "--token", barbara)
+	if code == 0 || !strings.Contains(errs, "cannot decide") {
+		t.Fatalf("the requester approved her own exception through the server (exit %d): %s", code, errs)
+	}
+	_, errs, code = cli(t, "except", "approve", fmt.Sprint(x.ID), "--note", "ok", "--server", ts.URL, "--token", acct)
+	if code != 0 {
+		t.Fatalf("approve as the Accountable person: %s", errs)
+	}
+	_, errs, code = cli(t, "except", "approve", "1", "--server", ts.URL)
+	if code == 0 || !strings.Contains(errs, "--token") {
+		t.Fatalf("--server without a token: %d %s", code, errs)
+	}
+	_, errs, code = cli(t, "outbox", "resend", "1", "--server", ts.URL, "--token", barbara)
+	if code == 0 || !strings.Contains(errs, "administrators") {
+		t.Fatalf("an employee resent through the server: %d %s", code, errs)
+	}
+
+	log, _ := db.AuditLog(ctx, 50)
+	var acts []string
+	for _, e := range log {
+		acts = append(acts, e.Actor+" "+e.Action)
+	}
+	all := strings.Join(acts, "\n")
+	if !strings.Contains(all, "barbara.liskov@acme.com exception.requested") || !strings.Contains(all, f.Accountable.Email+" exception.approved") || strings.Contains(all, "cli.act_as") {
+		t.Fatalf("audit log:\n%s", all)
+	}
+	// On the database file, --as still works for an administrator, and says so.
+	other := fs[0]
+	if other.ID == f.ID {
+		other = fs[1]
+	}
+	if _, errs, code := cli(t, "except", "request", "--config", dir, "--finding", fmt.Sprint(other.ID), "--reason", "r", "--expires", "2d", "--as", "barbara.liskov@acme.com"); code != 0 {
+		t.Fatalf("--as on the file: %s", errs)
+	}
+	log, _ = db.AuditLog(ctx, 3)
+	if log[0].Action != "cli.act_as" || !strings.Contains(log[0].Detail, "acted as barbara.liskov@acme.com") {
+		t.Fatalf("--as is not marked in the audit log: %+v", log[0])
+	}
+}
+
+// onus serve runs the loop beside the web application: the scheduler's
+// jobs run by themselves, their runs are on record, their metrics are on
+// the server's /metrics, and SIGTERM (a cancelled context) stops both.
+func TestServeRunsTheSchedule(t *testing.T) {
+	dir := demo(t)
+	path := filepath.Join(dir, "onus.yaml")
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, append(b, []byte("\nschedule:\n  sync: 1h\n  nudge: off\n  deliver: off\n  watch: false\n")...), 0o644)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var out, errb bytes.Buffer
+	go func() { done <- run(ctx, []string{"serve", "--config", dir, "--listen", addr}, &out, &errb) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, _, _ := cli(t, "status", "--config", dir, "-o", "json")
+		var rep struct {
+			Schedule struct {
+				Jobs []struct {
+					Name string
+					Last *struct{ Trigger string }
+				}
+			}
+		}
+		json.Unmarshal([]byte(st), &rep)
+		ran := map[string]bool{}
+		for _, j := range rep.Schedule.Jobs {
+			ran[j.Name] = j.Last != nil
+		}
+		if ran["sync:hr"] && ran["evaluate"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the scheduler's jobs did not run under onus serve:\n%s\n%s%s", st, out.String(), errb.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `onus_job_runs_total{job="sync:hr"}`) || !strings.Contains(string(body), "onus_findings{") {
+		t.Errorf("/metrics lacks the scheduler's or the server's metrics:\n%s", body)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 && code != 1 {
+			t.Errorf("serve exited %d: %s", code, errb.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not stop after its context was cancelled")
+	}
+}

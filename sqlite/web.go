@@ -1,0 +1,769 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/raci"
+)
+
+// Session is a sign-in to "onus serve".
+type Session struct {
+	ID        string // hex SHA-256 of the cookie value
+	Email     string
+	Method    string
+	CSRF      string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	IP        string
+	UserAgent string
+}
+
+// CreateSession stores a new session and audits the sign-in.
+func (s *DB) CreateSession(ctx context.Context, se *Session) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO web_sessions (id, email, method, csrf, created_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			se.ID, se.Email, se.Method, se.CSRF, fmtTime(se.CreatedAt), fmtTime(se.ExpiresAt), se.IP, se.UserAgent); err != nil {
+			return fmt.Errorf("store: create session: %w", err)
+		}
+		return s.audit(ctx, tx, se.Email, "signin."+se.Method, "", "from "+se.IP)
+	})
+}
+
+// ActiveSession returns the session with an id that is neither revoked nor
+// expired at now, or a not-found error.
+func (s *DB) ActiveSession(ctx context.Context, id string, now time.Time) (*Session, error) {
+	var se Session
+	var created, expires string
+	err := s.db.QueryRowContext(ctx, `SELECT id, email, method, csrf, created_at, expires_at, ip, user_agent FROM web_sessions
+		WHERE id = ? AND revoked_at IS NULL AND expires_at > ?`, id, fmtTime(now)).
+		Scan(&se.ID, &se.Email, &se.Method, &se.CSRF, &created, &expires, &se.IP, &se.UserAgent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, onus.Errorf(onus.ENOTFOUND, "no session")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: session: %w", err)
+	}
+	se.CreatedAt, se.ExpiresAt = parseTime(created), parseTime(expires)
+	return &se, nil
+}
+
+// RevokeSession ends a session (sign-out), audited as actor.
+func (s *DB) RevokeSession(ctx context.Context, id, actor string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE web_sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, fmtTime(s.now()), id); err != nil {
+			return fmt.Errorf("store: revoke session: %w", err)
+		}
+		return s.audit(ctx, tx, actor, "signout", "", "")
+	})
+}
+
+// RevokeSessionsOf ends every session of a person and returns how many.
+func (s *DB) RevokeSessionsOf(ctx context.Context, email, actor string) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE web_sessions SET revoked_at = ? WHERE email = ? AND revoked_at IS NULL`, fmtTime(s.now()), strings.ToLower(email))
+		if err != nil {
+			return fmt.Errorf("store: revoke sessions: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return s.audit(ctx, tx, actor, "sessions.revoke", email, fmt.Sprintf("%d session(s)", n))
+	})
+	return int(n), err
+}
+
+// Token is an API token. Only its hash is stored.
+type Token struct {
+	ID        int64      `json:"id"`
+	Hash      string     `json:"-"`
+	Email     string     `json:"email"`
+	Name      string     `json:"name"`
+	Scopes    []string   `json:"scopes"`
+	Role      string     `json:"role,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// HasScope reports whether the token carries a scope.
+func (t *Token) HasScope(scope string) bool {
+	for _, s := range t.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateToken stores a token and audits it.
+func (s *DB) CreateToken(ctx context.Context, t *Token, actor string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (hash, email, name, scopes, role, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			t.Hash, t.Email, t.Name, strings.Join(t.Scopes, " "), t.Role, fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt))
+		if err != nil {
+			return fmt.Errorf("store: create token: %w", err)
+		}
+		t.ID, _ = res.LastInsertId()
+		return s.audit(ctx, tx, actor, "token.create", fmt.Sprintf("token %d", t.ID), fmt.Sprintf("%s for %s, scopes %s, until %s", t.Name, t.Email, strings.Join(t.Scopes, " "), t.ExpiresAt.Format("2006-01-02")))
+	})
+}
+
+const tokenCols = `id, hash, email, name, scopes, role, created_at, expires_at, COALESCE(revoked_at, '')`
+
+func scanToken(sc interface{ Scan(...any) error }) (*Token, error) {
+	var t Token
+	var scopes, created, expires, revoked string
+	if err := sc.Scan(&t.ID, &t.Hash, &t.Email, &t.Name, &scopes, &t.Role, &created, &expires, &revoked); err != nil {
+		return nil, err
+	}
+	t.Scopes = strings.Fields(scopes)
+	t.CreatedAt, t.ExpiresAt = parseTime(created), parseTime(expires)
+	if revoked != "" {
+		r := parseTime(revoked)
+		t.RevokedAt = &r
+	}
+	return &t, nil
+}
+
+// ActiveToken returns the unrevoked, unexpired token with a hash and
+// records its use, or a not-found error.
+func (s *DB) ActiveToken(ctx context.Context, hash string, now time.Time) (*Token, error) {
+	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE hash = ? AND revoked_at IS NULL AND expires_at > ?`, hash, fmtTime(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, onus.Errorf(onus.ENOTFOUND, "no such token, or it expired or was revoked")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: token: %w", err)
+	}
+	_, _ = s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, fmtTime(now), t.ID)
+	return t, nil
+}
+
+// Tokens lists the tokens of an owner (all owners when email is "").
+func (s *DB) Tokens(ctx context.Context, email string) ([]*Token, error) {
+	q, args := `SELECT `+tokenCols+` FROM api_tokens`, []any{}
+	if email != "" {
+		q += ` WHERE email = ?`
+		args = append(args, strings.ToLower(email))
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []*Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RevokeToken revokes a token of owner (any owner when owner is "").
+func (s *DB) RevokeToken(ctx context.Context, id int64, owner, actor string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		q, args := `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, []any{fmtTime(s.now()), id}
+		if owner != "" {
+			q += ` AND email = ?`
+			args = append(args, strings.ToLower(owner))
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("store: revoke token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return onus.Errorf(onus.ENOTFOUND, "no active token %d", id)
+		}
+		return s.audit(ctx, tx, actor, "token.revoke", fmt.Sprintf("token %d", id), "")
+	})
+}
+
+// Visibility restricts what a query returns to what one person may see:
+// the findings they are Responsible for, those of the people who report
+// to them down the management chain, and those they are Accountable for.
+// All lifts the restriction (security administrators and auditors).
+type Visibility struct {
+	All   bool
+	Email string
+}
+
+// chainSQL selects a person and everyone below them in the management
+// chain; UNION stops at a cycle.
+const chainSQL = `WITH RECURSIVE chain(e) AS (SELECT ? UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e) SELECT e FROM chain`
+
+func (v Visibility) findingClause() (string, []any) {
+	if v.All {
+		return "", nil
+	}
+	if v.Email == "" {
+		return "0", nil
+	}
+	e := strings.ToLower(v.Email)
+	return "(responsible_email IN (" + chainSQL + ") OR accountable_email = ?)", []any{e, e}
+}
+
+// FindingQuery selects a page of findings for the web application.
+type FindingQuery struct {
+	Visibility Visibility
+	States     []onus.State
+	Severity   string
+	Control    string
+	Owner      string // responsible e-mail
+	// Under keeps the findings of a person and everyone below them.
+	Under string
+	// NotOwner drops the findings of this Responsible person.
+	NotOwner string
+	Team     string // the responsible person's HR team
+	// Source keeps findings whose evidence reads this source.
+	Source    string
+	OverdueAt time.Time
+	// Text matches the entity's name or id.
+	Text   string
+	Limit  int
+	Offset int
+}
+
+func (q *FindingQuery) where() (string, []any) {
+	var where []string
+	var args []any
+	// The findings under a person are all visible to that person: the
+	// chain need not be walked twice.
+	if c, a := q.Visibility.findingClause(); c != "" && !(q.Under != "" && strings.EqualFold(q.Under, q.Visibility.Email)) {
+		where, args = append(where, c), append(args, a...)
+	}
+	if len(q.States) > 0 {
+		// With a person or a team, their index is the selective one: "+"
+		// keeps SQLite from walking every open finding by due date instead.
+		col := "state"
+		if q.Under != "" || q.Owner != "" || q.Team != "" {
+			col = "+state"
+		}
+		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.States)), ",")+")")
+		for _, st := range q.States {
+			args = append(args, string(st))
+		}
+	}
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if q.Severity != "" {
+		add("severity = ?", q.Severity)
+	}
+	if q.Control != "" {
+		add("control = ?", q.Control)
+	}
+	if q.Owner != "" {
+		add("responsible_email = ?", strings.ToLower(q.Owner))
+	}
+	if q.Under != "" {
+		add("responsible_email IN ("+chainSQL+")", strings.ToLower(q.Under))
+	}
+	if q.NotOwner != "" {
+		add("responsible_email != ?", strings.ToLower(q.NotOwner))
+	}
+	if q.Team != "" {
+		add("responsible_email IN (SELECT email FROM people WHERE team = ?)", q.Team)
+	}
+	if q.Source != "" {
+		add("evidence LIKE ?", `%"sources.`+strings.NewReplacer("%", "", "_", "").Replace(q.Source)+`.%`)
+	}
+	if !q.OverdueAt.IsZero() {
+		add("state = 'open' AND due < ?", fmtTime(q.OverdueAt))
+	}
+	if q.Text != "" {
+		t := "%" + strings.NewReplacer("%", "", "_", "").Replace(q.Text) + "%"
+		where = append(where, "(entity_name LIKE ? OR entity LIKE ?)")
+		args = append(args, t, t)
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// CountLimit is where FindingsPage stops counting matches.
+const CountLimit = 10000
+
+// FindingsPage returns one page of the findings matching q, soonest due
+// first, and how many match, up to CountLimit.
+func (s *DB) FindingsPage(ctx context.Context, q FindingQuery) ([]onus.Finding, int, error) {
+	where, args := q.where()
+	var total int
+	// Counting every match of a broad filter over hundreds of thousands
+	// of findings costs more than the page: count up to CountLimit.
+	if err := s.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM findings%s LIMIT %d)`, where, CountLimit), args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: count findings: %w", err)
+	}
+	sqlq := `SELECT ` + findingCols + ` FROM findings` + where + ` ORDER BY due, id`
+	if q.Limit > 0 {
+		sqlq += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, max(q.Offset, 0))
+	}
+	rows, err := s.db.QueryContext(ctx, sqlq, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: findings: %w", err)
+	}
+	defer rows.Close()
+	var out []onus.Finding
+	for rows.Next() {
+		f, err := scanFinding(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: findings: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, total, rows.Err()
+}
+
+// VisibleFinding returns a finding if v may see it, or a not-found error:
+// someone who may not see a finding cannot learn that it exists.
+func (s *DB) VisibleFinding(ctx context.Context, v Visibility, id int64) (onus.Finding, error) {
+	c, args := v.findingClause()
+	q := `SELECT ` + findingCols + ` FROM findings WHERE id = ?`
+	if c != "" {
+		q += " AND " + c
+	}
+	f, err := scanFinding(s.db.QueryRowContext(ctx, q, append([]any{id}, args...)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, onus.Errorf(onus.ENOTFOUND, "no finding %d", id)
+	}
+	return f, err
+}
+
+// Chain returns the people below a manager, all the way down, without
+// the manager.
+func (s *DB) Chain(ctx context.Context, manager string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, chainSQL, strings.ToLower(manager))
+	if err != nil {
+		return nil, fmt.Errorf("store: chain: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		if e != strings.ToLower(manager) {
+			out = append(out, e)
+		}
+	}
+	return out, rows.Err()
+}
+
+// IsBelow reports whether person is in manager's chain (or is the manager).
+func (s *DB) IsBelow(ctx context.Context, person, manager string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+chainSQL+`) WHERE e = ?`, strings.ToLower(manager), strings.ToLower(person)).Scan(&n)
+	return n > 0, err
+}
+
+// ClaimFix records that the Responsible person says a finding is fixed.
+// The claim is in the finding's history and the audit log; the next
+// evaluation confirms it (the finding resolves) or refutes it.
+func (s *DB) ClaimFix(ctx context.Context, id int64, actor, note string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var state string
+		if err := tx.QueryRowContext(ctx, `SELECT state FROM findings WHERE id = ?`, id).Scan(&state); errors.Is(err, sql.ErrNoRows) {
+			return onus.Errorf(onus.ENOTFOUND, "no finding %d", id)
+		} else if err != nil {
+			return err
+		}
+		if onus.State(state) != onus.StateOpen {
+			return onus.Errorf(onus.ECONFLICT, "finding %d is %s: only an open finding can be claimed fixed", id, state)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO finding_events (finding_id, at, type, from_value, to_value, note) VALUES (?, ?, 'fix_claimed', '', ?, ?)`,
+			id, fmtTime(s.now()), actor, note); err != nil {
+			return fmt.Errorf("store: claim fix: %w", err)
+		}
+		return s.audit(ctx, tx, actor, "finding.claim_fix", fmt.Sprintf("finding %d", id), note)
+	})
+}
+
+// Claim is the latest fix claim of a finding.
+type Claim struct {
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Status string    `json:"status"` // pending, confirmed, refuted
+	// CheckedAt is when the evaluation that confirmed or refuted it ended.
+	CheckedAt time.Time `json:"checked_at,omitzero"`
+}
+
+// Claims returns the latest fix claim of each of the given findings that
+// has one, judged against the evaluations that ended since.
+func (s *DB) Claims(ctx context.Context, findings []onus.Finding) (map[int64]Claim, error) {
+	out := map[int64]Claim{}
+	if len(findings) == 0 {
+		return out, nil
+	}
+	ids := make([]any, len(findings))
+	for i, f := range findings {
+		ids[i] = f.ID
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, MAX(at), to_value FROM finding_events WHERE type = 'fix_claimed' AND finding_id IN (`+
+		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) GROUP BY finding_id`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("store: claims: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		var at, by string
+		if err := rows.Scan(&id, &at, &by); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[id] = Claim{At: parseTime(at), By: by, Status: "pending"}
+	}
+	rows.Close()
+	if len(out) == 0 {
+		return out, nil
+	}
+	var last string
+	_ = s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(finished_at), '') FROM runs WHERE kind = 'eval' AND status = 'ok'`).Scan(&last)
+	lastEval := parseTime(last)
+	for _, f := range findings {
+		c, ok := out[f.ID]
+		if !ok || last == "" || !lastEval.After(c.At) {
+			continue
+		}
+		c.CheckedAt = lastEval
+		if f.State == onus.StateResolved {
+			c.Status = "confirmed"
+		} else if f.State == onus.StateOpen {
+			c.Status = "refuted"
+		}
+		out[f.ID] = c
+	}
+	return out, nil
+}
+
+// Sent is a message that told someone about a finding.
+type Sent struct {
+	OutboxID  int64     `json:"outbox_id"`
+	Recipient string    `json:"recipient"`
+	Stage     string    `json:"stage"`
+	At        time.Time `json:"at"`
+	Channel   string    `json:"channel"`
+	Status    string    `json:"status"`
+	Subject   string    `json:"subject"`
+}
+
+// MessagesAbout returns what was planned or sent about a finding, newest
+// first.
+func (s *DB) MessagesAbout(ctx context.Context, finding int64) ([]Sent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.id, n.recipient, n.stage, n.at, o.channel, o.status, o.subject FROM nudge_log n
+		JOIN outbox o ON o.id = n.outbox_id WHERE n.finding_id = ? ORDER BY n.at DESC, o.id DESC`, finding)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages about: %w", err)
+	}
+	defer rows.Close()
+	var out []Sent
+	for rows.Next() {
+		var m Sent
+		var at string
+		if err := rows.Scan(&m.OutboxID, &m.Recipient, &m.Stage, &at, &m.Channel, &m.Status, &m.Subject); err != nil {
+			return nil, err
+		}
+		m.At = parseTime(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// LastTold returns, for each finding, the last message about it: what the
+// Responsible person was told and when.
+func (s *DB) LastTold(ctx context.Context, findings []onus.Finding) (map[int64]Sent, error) {
+	out := map[int64]Sent{}
+	if len(findings) == 0 {
+		return out, nil
+	}
+	ids := make([]any, len(findings))
+	for i, f := range findings {
+		ids[i] = f.ID
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT n.finding_id, n.outbox_id, n.recipient, n.stage, n.at, o.channel, o.status, o.subject FROM nudge_log n
+		JOIN outbox o ON o.id = n.outbox_id WHERE n.finding_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) ORDER BY n.at, n.outbox_id`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("store: last told: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var m Sent
+		var at string
+		if err := rows.Scan(&id, &m.OutboxID, &m.Recipient, &m.Stage, &at, &m.Channel, &m.Status, &m.Subject); err != nil {
+			return nil, err
+		}
+		m.At = parseTime(at)
+		out[id] = m // later rows are newer
+	}
+	return out, rows.Err()
+}
+
+// Count is a number under a label.
+type Count struct {
+	Key   string `json:"key"`
+	Key2  string `json:"key2,omitempty"`
+	Count int    `json:"count"`
+}
+
+// FindingCounts counts findings by state and severity, for metrics.
+func (s *DB) FindingCounts(ctx context.Context) ([]Count, error) {
+	return s.counts(ctx, `SELECT state, severity, COUNT(*) FROM findings GROUP BY state, severity`)
+}
+
+// OutboxCounts counts the outbox by status, for metrics.
+func (s *DB) OutboxCounts(ctx context.Context) ([]Count, error) {
+	return s.counts(ctx, `SELECT status, '', COUNT(*) FROM outbox GROUP BY status`)
+}
+
+func (s *DB) counts(ctx context.Context, q string, args ...any) ([]Count, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: counts: %w", err)
+	}
+	defer rows.Close()
+	var out []Count
+	for rows.Next() {
+		var c Count
+		if err := rows.Scan(&c.Key, &c.Key2, &c.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Week is one week of the dashboard.
+type Week struct {
+	Start    time.Time `json:"start"`
+	Opened   int       `json:"opened"`
+	Fixed    int       `json:"fixed"`
+	Open     int       `json:"open_at_end"`
+	Overdue  int       `json:"overdue_at_end"`
+	FixHours float64   `json:"median_fix_hours"`
+}
+
+// Dashboard is the trend of the findings a person may see.
+type Dashboard struct {
+	Weeks     []Week  `json:"weeks"`
+	ByTeam    []Count `json:"open_by_team"`    // key team, key2 "open"/"overdue"
+	ByControl []Count `json:"open_by_control"` // key control, key2 "open"/"overdue"
+	Open      int     `json:"open"`
+	Overdue   int     `json:"overdue"`
+	Exempted  int     `json:"exempted"`
+	Fixed     int     `json:"fixed"`
+	// MedianFixDays is the median time from first failure to resolution.
+	MedianFixDays float64 `json:"median_fix_days"`
+}
+
+// DashboardOf computes the dashboard of the findings v may see, for the
+// weeks weeks ending at now.
+func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks int) (*Dashboard, error) {
+	c, args := v.findingClause()
+	and := ""
+	if c != "" {
+		and = " AND " + c
+	}
+	d := &Dashboard{}
+	at := fmtTime(now)
+	start := now.AddDate(0, 0, -7*weeks)
+	// One pass over the findings that matter in the window, grouped in Go:
+	// SQLite would scan the table once per week otherwise.
+	rows, err := s.db.QueryContext(ctx, `SELECT state, first_failed, COALESCE(resolved_at, ''), due FROM findings
+		WHERE (state IN ('open', 'exempted') OR resolved_at >= ?)`+and, append([]any{fmtTime(start)}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: dashboard: %w", err)
+	}
+	d.Weeks = make([]Week, weeks)
+	// Week boundaries as stored text: times are stored in one UTC format
+	// that sorts as text, so most rows need no parsing.
+	ends := make([]string, weeks)
+	for i := range d.Weeks {
+		d.Weeks[i].Start = start.AddDate(0, 0, 7*i)
+		ends[i] = fmtTime(d.Weeks[i].Start.AddDate(0, 0, 7))
+	}
+	startS := fmtTime(start)
+	// weekOf is the week a time falls in, -1 before the window.
+	weekOf := func(t string) int {
+		if t < startS {
+			return -1
+		}
+		return min(sort.SearchStrings(ends, t), weeks-1)
+	}
+	// firstEnd is the first week whose end is at or after t.
+	firstEnd := func(t string) int { return sort.SearchStrings(ends, t) }
+	var fixes []float64
+	weekFixes := make([][]float64, weeks)
+	// Open and overdue at each week's end, as differences between weeks.
+	openDiff := make([]int, weeks+1)
+	overDiff := make([]int, weeks+1)
+	for rows.Next() {
+		var state, first, resolved, due string
+		if err := rows.Scan(&state, &first, &resolved, &due); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		switch onus.State(state) {
+		case onus.StateOpen:
+			d.Open++
+			if due < at {
+				d.Overdue++
+			}
+		case onus.StateExempted:
+			d.Exempted++
+		case onus.StateResolved:
+			d.Fixed++
+		}
+		if w := weekOf(first); w >= 0 {
+			d.Weeks[w].Opened++
+		}
+		if resolved != "" {
+			if w := weekOf(resolved); w >= 0 {
+				d.Weeks[w].Fixed++
+				h := parseTime(resolved).Sub(parseTime(first)).Hours()
+				weekFixes[w] = append(weekFixes[w], h)
+				fixes = append(fixes, h)
+			}
+		}
+		if state == string(onus.StateExempted) {
+			continue
+		}
+		// Open from the first week ending at or after it failed, until the
+		// week in which it was resolved (exclusive of weeks ending after).
+		from, to := firstEnd(first), weeks
+		if resolved != "" {
+			to = firstEnd(resolved)
+		}
+		if from < to {
+			openDiff[from]++
+			openDiff[to]--
+			// Overdue from the first week ending after its due date.
+			of := max(from, sort.Search(weeks, func(i int) bool { return ends[i] > due }))
+			if of < to {
+				overDiff[of]++
+				overDiff[to]--
+			}
+		}
+	}
+	rows.Close()
+	open, over := 0, 0
+	for i := range d.Weeks {
+		open += openDiff[i]
+		over += overDiff[i]
+		d.Weeks[i].Open, d.Weeks[i].Overdue = open, over
+		d.Weeks[i].FixHours = median(weekFixes[i])
+	}
+	d.MedianFixDays = median(fixes) / 24
+	// Count per owner first (from an index), then per team: joining every
+	// open finding with the people table costs twice as much.
+	if d.ByTeam, err = s.counts(ctx, `SELECT COALESCE(p.team, ''), CASE WHEN x.over THEN 'overdue' ELSE 'open' END, SUM(x.n)
+		FROM (SELECT responsible_email AS e, due < ? AS over, COUNT(*) AS n FROM findings WHERE state = 'open'`+and+` GROUP BY 1, 2) x
+		LEFT JOIN people p ON p.email = x.e GROUP BY 1, 2 ORDER BY SUM(x.n) DESC`, append([]any{at}, args...)...); err != nil {
+		return nil, err
+	}
+	if d.ByControl, err = s.counts(ctx, `SELECT control, CASE WHEN due < ? THEN 'overdue' ELSE 'open' END, COUNT(*)
+		FROM findings WHERE state = 'open'`+and+` GROUP BY 1, 2 ORDER BY COUNT(*) DESC`, append([]any{at}, args...)...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// VisibleOutbox lists outbox messages to the people v may see (everything
+// with All), newest first.
+func (s *DB) VisibleOutbox(ctx context.Context, v Visibility, statuses []string, limit int) ([]*OutboxMessage, error) {
+	if v.All {
+		return s.OutboxMessages(ctx, statuses, "", limit)
+	}
+	return s.OutboxMessages(ctx, statuses, v.Email, limit)
+}
+
+// Ping checks that the store answers and its schema is current.
+func (s *DB) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return err
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	var latest int64
+	entries, _ := migrations.ReadDir("migrations")
+	for _, e := range entries {
+		var n int64
+		fmt.Sscanf(e.Name(), "%d", &n)
+		latest = max(latest, n)
+	}
+	if v != latest {
+		return fmt.Errorf("schema version %d, want %d", v, latest)
+	}
+	return nil
+}
+
+// SetPool keeps up to n connections open and idle. A server with many
+// concurrent readers needs it: database/sql keeps 2 idle connections by
+// default, and each new SQLite connection starts with a cold page cache.
+func (s *DB) SetPool(n int) {
+	s.db.SetMaxOpenConns(n)
+	s.db.SetMaxIdleConns(n)
+}
+
+// PeopleByEmail returns the people of the directory with these e-mails.
+func (s *DB) PeopleByEmail(ctx context.Context, emails []string) (map[string]*raci.Person, error) {
+	out := map[string]*raci.Person{}
+	seen := map[string]bool{}
+	var args []any
+	for _, e := range emails {
+		e = strings.ToLower(e)
+		if !seen[e] {
+			seen[e] = true
+			args = append(args, e)
+		}
+	}
+	for len(args) > 0 {
+		n := min(len(args), 500)
+		chunk := args[:n]
+		args = args[n:]
+		rows, err := s.db.QueryContext(ctx, `SELECT email, name, entity, status, manager, team, time_zone, channel FROM people WHERE email IN (`+
+			strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`)`, chunk...)
+		if err != nil {
+			return nil, fmt.Errorf("store: people: %w", err)
+		}
+		for rows.Next() {
+			var p raci.Person
+			if err := rows.Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &p.Manager, &p.Team, &p.TimeZone, &p.Channel); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[p.Email] = &p
+		}
+		rows.Close()
+	}
+	return out, nil
+}
+
+// Optimize lets SQLite gather the statistics its query planner needs; a
+// server runs it at start. It analyzes what changed a lot since the last
+// time, and every table the first time.
+func (s *DB) Optimize(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `PRAGMA optimize=0x10002`)
+	return err
+}

@@ -624,6 +624,16 @@ func (s *Service) Confirm(ctx context.Context, id int64) error {
 }
 
 // AuditLog returns the newest entries (administrators and auditors).
+// ExceptionsExport returns every exception in every state, as onus gate
+// reads them in CI (security administrators and auditors, or a read token
+// of theirs).
+func (s *Service) ExceptionsExport(ctx context.Context) ([]*onus.Exception, error) {
+	if _, err := s.staff(ctx); err != nil {
+		return nil, err
+	}
+	return s.Store.Exceptions(ctx, sqlite.ExceptionFilter{})
+}
+
 func (s *Service) AuditLog(ctx context.Context, limit int) ([]sqlite.AuditEntry, error) {
 	if _, err := s.staff(ctx); err != nil {
 		return nil, err

@@ -43,6 +43,7 @@ func (s *Server) routes() []route {
 	both("POST", "/findings/{id}/exception", s.handleRequestException)
 	add("GET", "/findings/{id}/exception", s.handleExceptionForm)
 	both("GET", "/exceptions/{id}", s.handleException)
+	add("GET", "/api/v1/exceptions/export", s.handleExceptionsExport)
 	both("POST", "/exceptions/{id}/approve", s.handleDecide(true))
 	both("POST", "/exceptions/{id}/reject", s.handleDecide(false))
 	both("GET", "/matrix", s.handleMatrix)

@@ -179,3 +179,76 @@ func TestServeRunsTheSchedule(t *testing.T) {
 		t.Fatal("serve did not stop after its context was cancelled")
 	}
 }
+
+// onus gate reads the exceptions online from onus serve with a token: an
+// auditor's read token gets the same export as "onus exceptions export";
+// an employee's token is refused, and the gate never passes on it.
+func TestGateExceptionsFromServe(t *testing.T) {
+	dir := demo(t)
+	ctx := context.Background()
+	// One exception on record: requested by the owner, approved by the
+	// Accountable person.
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fs, _ := db.Findings(ctx, sqlite.Filter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
+	if len(fs) == 0 {
+		t.Fatal("no finding of Barbara's")
+	}
+	if _, errs, code := cli(t, "except", "request", "--config", dir, "--finding", fmt.Sprint(fs[0].ID), "--reason", "replaced next week",
+		"--expires", "5d", "--as", "barbara.liskov@acme.com"); code != 0 {
+		t.Fatalf("request: %s", errs)
+	}
+	cfg, err := config.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := webhttp.New(ctx, authz.New(db, cfg, onus.ClockFunc(time.Now)), slog.New(slog.DiscardHandler), onus.ClockFunc(time.Now), webhttp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	token := func(email, scopes string) string {
+		out, errs, code := cli(t, "token", "create", "--config", dir, "--person", email, "--scopes", scopes, "--expires", "1d", "-o", "json")
+		if code != 0 {
+			t.Fatalf("token create: %s", errs)
+		}
+		var v struct{ Token string }
+		json.Unmarshal([]byte(out), &v)
+		return v.Token
+	}
+	t.Setenv("GATE_AUDITOR_TOKEN", token("ruth.ginsburg@acme.com", "read"))
+	t.Setenv("GATE_EMPLOYEE_TOKEN", token("barbara.liskov@acme.com", "read"))
+	url := ts.URL + "/api/v1/exceptions/export"
+	manifest := filepath.Join("..", "..", "gate", "testdata", "guardrails", "k8s-privileged", "pass.yaml")
+
+	// The export served is the one the CLI writes.
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+os.Getenv("GATE_AUDITOR_TOKEN"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served struct {
+		Version    int
+		Exceptions []onus.Exception
+	}
+	json.NewDecoder(resp.Body).Decode(&served)
+	resp.Body.Close()
+	local, _, _ := cli(t, "exceptions", "export", "--config", dir)
+	var exported struct{ Exceptions []onus.Exception }
+	json.Unmarshal([]byte(local), &exported)
+	if resp.StatusCode != 200 || len(served.Exceptions) != 1 || len(exported.Exceptions) != 1 || served.Exceptions[0].ID != exported.Exceptions[0].ID {
+		t.Fatalf("served %d (%d exceptions), exported %d", resp.StatusCode, len(served.Exceptions), len(exported.Exceptions))
+	}
+	if out, errs, code := cli(t, "gate", "--env", "production", "--exceptions", url, "--token", "env:GATE_AUDITOR_TOKEN", manifest); code != 0 {
+		t.Errorf("gate with the auditor's token: exit %d\n%s%s", code, out, errs)
+	}
+	_, errs, code := cli(t, "gate", "--env", "production", "--exceptions", url, "--token", "env:GATE_EMPLOYEE_TOKEN", manifest)
+	if code != 2 || !strings.Contains(errs, "403") || strings.Contains(errs, os.Getenv("GATE_EMPLOYEE_TOKEN")) {
+		t.Errorf("gate with an employee's token: exit %d, %s", code, errs)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -23,7 +24,7 @@ import (
 type serveEnv struct {
 	Config  *config.Config
 	Store   *sqlite.DB
-	Log     *slog.Logger
+	Log     *slog.Logger // the base logger: each job names its subsystem
 	Metrics prometheus.Registerer
 	// Business is the clock evaluations and nudges run as; Wall is the
 	// machine's clock.
@@ -93,7 +94,8 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB, f ser
 	if cmd.Flags().Changed("log-level") || cmd.Root().PersistentFlags().Changed("log-level") {
 		_ = level.UnmarshalText([]byte(a.logLevel))
 	}
-	log := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level})).With("subsystem", "serve")
+	base := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	log := base.With("subsystem", "serve")
 	opt := webhttp.Options{DemoSignIn: demo}
 	if o := cfg.Serve.OIDC; o != nil {
 		s, err := notify.Secret(o.ClientSecret)
@@ -114,6 +116,12 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB, f ser
 		cert, key = abs(cfg.Dir, cfg.Serve.TLS.Cert), abs(cfg.Dir, cfg.Serve.TLS.Key)
 	}
 	opt.TLS = cert != ""
+	if !demo && cfg.Serve.OIDC == nil && opt.BreakGlassHash == "" {
+		// The pages and tokens still work for scripts, but no person can
+		// sign in: say so rather than serve a sign-in page with no way in.
+		log.Warn("no sign-in method is configured: set serve.oidc (docs/serving.md) or serve.break_glass; only API tokens work")
+		fmt.Fprintf(a.stderr, "onus: warning: no sign-in method is configured in %s (serve.oidc or serve.break_glass): nobody can sign in, only API tokens work\n", cfg.File)
+	}
 	opt.AcceptShrink = func(ctx context.Context, source, actor string) error {
 		m := &monitor.Monitor{Config: cfg, Store: db, Log: log, Actor: "web:" + actor}
 		srep, err := m.Sync(ctx, monitor.SyncOptions{Only: []string{source}, AcceptShrink: []string{source}})
@@ -132,7 +140,7 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB, f ser
 	if err != nil {
 		return err
 	}
-	env := &serveEnv{Config: cfg, Store: db, Log: log, Metrics: srv.Registry(), Business: business, Wall: a.clock, Actor: actor(), Schedule: f.schedule && !demo}
+	env := &serveEnv{Config: cfg, Store: db, Log: base, Metrics: srv.Registry(), Business: business, Wall: a.clock, Actor: actor(), Schedule: f.schedule && !demo}
 	var jobs []func(context.Context) error
 	for _, mk := range backgroundJobs {
 		job, err := mk(env)

@@ -175,6 +175,14 @@ func TestServeRunsTheSchedule(t *testing.T) {
 		if code != 0 && code != 1 {
 			t.Errorf("serve exited %d: %s", code, errb.String())
 		}
+		// The example configures no identity provider: serve says nobody
+		// can sign in, and its scheduler logs under its own subsystem.
+		if !strings.Contains(errb.String(), "warning: no sign-in method is configured") {
+			t.Errorf("serve did not warn that nobody can sign in:\n%.2000s", errb.String())
+		}
+		if strings.Contains(errb.String(), `"subsystem":"serve","subsystem":"schedule"`) {
+			t.Errorf("the scheduler's log lines carry two subsystems")
+		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not stop after its context was cancelled")
 	}

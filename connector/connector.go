@@ -170,6 +170,8 @@ type Handle struct {
 	Connector
 	Spec   *Spec
 	Client *Client
+	// Source is the name of the source the connector reads for.
+	Source string
 	// FullEvery is options.full_every; 0 when every pull is full.
 	FullEvery time.Duration
 }
@@ -205,7 +207,7 @@ func Open(src *config.Source, dir string, log *slog.Logger) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handle{Connector: c, Spec: s.Spec, Client: client}
+	h := &Handle{Connector: c, Spec: s.Spec, Client: client, Source: src.Name}
 	if s.Options["full_every"] != "" {
 		if h.FullEvery, err = s.Duration("full_every"); err != nil {
 			return nil, err

@@ -61,6 +61,7 @@ func (r *reader) Read(ctx context.Context, m *source.Mapping, p source.Progress)
 		err = r.h.Pull(ctx, emit)
 	}
 	st := c.Stats()
+	record(r.h.Source, kind, pages, objs.Count(), st, err)
 	attrs := []any{"pull", kind, "pages", pages, "records", objs.Count(), "requests", st.Requests.Load(), "retries", st.Retries.Load(),
 		"token_refreshes", st.Refreshes.Load(), "waited", time.Duration(st.Waited.Load()).Round(time.Millisecond).String()}
 	if err != nil {

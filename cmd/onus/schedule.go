@@ -18,6 +18,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/connector"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/schedule"
 	"github.com/onus-sec/onus/sqlite"
@@ -70,6 +71,11 @@ means a job failed.
 			s, err := schedule.New(schedule.Options{Config: m.Config, Store: m.Store, Clock: clock, Wall: clock, Log: log, Actor: actor()})
 			if err != nil {
 				return err
+			}
+			for _, c := range connector.Collectors() {
+				if err := s.Metrics().Register(c); err != nil {
+					return err
+				}
 			}
 			ctx := cmd.Context()
 			if once {

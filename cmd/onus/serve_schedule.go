@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/onus-sec/onus/connector"
 	"github.com/onus-sec/onus/schedule"
 )
 
@@ -14,6 +15,13 @@ func init() {
 	backgroundJobs = append(backgroundJobs, func(env *serveEnv) (func(context.Context) error, error) {
 		if !env.Schedule {
 			return nil, nil
+		}
+		// Pages, records, retries and rate-limit waits of the connectors'
+		// pulls, beside the jobs' metrics.
+		for _, c := range connector.Collectors() {
+			if err := env.Metrics.Register(c); err != nil {
+				return nil, err
+			}
 		}
 		s, err := schedule.New(schedule.Options{Config: env.Config, Store: env.Store, Clock: env.Business, Wall: env.Wall,
 			Log: env.Log, Actor: env.Actor, Registry: env.Metrics})

@@ -155,6 +155,9 @@ func TestConnectorsMatchFiles(t *testing.T) {
 	live := newOrg(t)
 	srv := vendors(t, live.dir)
 	useConnectors(t, live.dir, srv.URL)
+	okta := map[string]string{"source": "okta"}
+	pages0, records0, requests0 := metric(t, "onus_connector_pages_total", okta), metric(t, "onus_connector_records_total", okta), metric(t, "onus_connector_requests_total", okta)
+	pulls0 := metric(t, "onus_connector_pulls_total", map[string]string{"source": "okta", "kind": "full", "result": "ok"})
 	lrep, erep := live.run()
 	for i, s := range lrep.Sources {
 		if s.Status != onus.SyncOK || s.Records != frep.Sources[i].Records {
@@ -170,6 +173,19 @@ func TestConnectorsMatchFiles(t *testing.T) {
 	}
 	if n := srv.Requests.Load(); n < 20 {
 		t.Errorf("only %d API requests: the pulls did not page", n)
+	}
+	// The pulls show in the metrics a scrape of /metrics reads.
+	var oktaRecords int
+	for _, s := range lrep.Sources {
+		if s.Source == "okta" {
+			oktaRecords = s.Records
+		}
+	}
+	pulls := metric(t, "onus_connector_pulls_total", map[string]string{"source": "okta", "kind": "full", "result": "ok"}) - pulls0
+	records := metric(t, "onus_connector_records_total", okta) - records0
+	if pages := metric(t, "onus_connector_pages_total", okta) - pages0; pulls != 1 || pages < 2 || int(records) != oktaRecords ||
+		metric(t, "onus_connector_requests_total", okta)-requests0 < pages {
+		t.Errorf("okta metrics: %v pulls, %v pages, %v records (synced %d)", pulls, pages, records, oktaRecords)
 	}
 }
 
@@ -194,6 +210,7 @@ func TestBrokenPullChangesNothing(t *testing.T) {
 			o.run()
 			before := o.findings()
 
+			failed0 := metric(t, "onus_connector_pulls_total", map[string]string{"source": tc.source, "result": "failed"})
 			srv.Inject(tc.fault)
 			cfg, err := config.Load(o.dir)
 			if err != nil {
@@ -210,6 +227,9 @@ func TestBrokenPullChangesNothing(t *testing.T) {
 			t.Logf("error: %s", sr.Error)
 			if sr.Status != onus.SyncFailed || !strings.Contains(sr.Error, tc.wantErr) {
 				t.Fatalf("sync: %s %q, want failed with %q", sr.Status, sr.Error, tc.wantErr)
+			}
+			if n := metric(t, "onus_connector_pulls_total", map[string]string{"source": tc.source, "result": "failed"}) - failed0; n != 1 {
+				t.Errorf("%v failed pulls counted for %s, want 1", n, tc.source)
 			}
 			erep, err := m.Eval(context.Background(), orggen.AcmeNow, nil)
 			if err != nil {

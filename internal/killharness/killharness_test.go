@@ -2,6 +2,7 @@ package killharness
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -42,7 +43,15 @@ func (h *harness) cmd(dir string, args ...string) *exec.Cmd {
 // complete runs onus to the end.
 func (h *harness) complete(dir string, args ...string) {
 	h.t.Helper()
-	if out, err := h.cmd(dir, args...).CombinedOutput(); err != nil {
+	out, err := h.cmd(dir, args...).CombinedOutput()
+	var exit *exec.ExitError
+	// onus nudge exits 3 when it finds messages a killed run left being
+	// sent (now uncertain, for a person to check) or still held: expected
+	// here; the harness checks every message afterwards.
+	if errors.As(err, &exit) && exit.ExitCode() == 3 && args[0] == "nudge" {
+		return
+	}
+	if err != nil {
 		h.t.Fatalf("onus %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }

@@ -24,6 +24,9 @@ type DeliverOptions struct {
 	Step  func(step string, m *sqlite.OutboxMessage)
 	// Holder names this run in leases (a new lease.Holder() by default).
 	Holder string
+	// Dead tells whether a lease holder stopped (lease.DeadOnThisHost by
+	// default).
+	Dead func(holder string) bool
 }
 
 // Deliver sends every outbox message due at now (business time: a
@@ -31,6 +34,14 @@ type DeliverOptions struct {
 // what a stopped run left behind, and records what it did in the audit log
 // when it did anything. Leases run on the monitor's Wall clock.
 func (m *Monitor) Deliver(ctx context.Context, now func() time.Time, o DeliverOptions) (deliver.Stats, error) {
+	return m.deliver(ctx, onus.ClockFunc(now), o, false)
+}
+
+// deliver runs the dispatcher on business clock now and records the run in
+// the audit log: always when auditIdle, else only when it did anything.
+// The audit entry is written even when the run was cut short: what was
+// sent was sent.
+func (m *Monitor) deliver(ctx context.Context, now onus.Clock, o DeliverOptions, auditIdle bool) (deliver.Stats, error) {
 	outbox := o.Outbox
 	if outbox == nil {
 		outbox = m.Store
@@ -38,14 +49,15 @@ func (m *Monitor) Deliver(ctx context.Context, now func() time.Time, o DeliverOp
 	if o.Holder == "" {
 		o.Holder = lease.Holder()
 	}
-	d := &deliver.Dispatcher{Store: outbox, Channels: o.Channels, Clock: onus.ClockFunc(now), Wall: m.Wall, Holder: o.Holder, Dead: lease.DeadOnThisHost,
+	if o.Dead == nil {
+		o.Dead = lease.DeadOnThisHost
+	}
+	d := &deliver.Dispatcher{Store: outbox, Channels: o.Channels, Clock: now, Wall: m.Wall, Holder: o.Holder, Dead: o.Dead,
 		Lease: o.Lease, Log: m.log(), Step: o.Step, MaxAttempts: m.Config.Nudges.MaxAttempts}
 	st, err := d.Run(ctx)
-	if st.Sent+st.Retried+st.Failed+st.Rerouted+st.Requeued+st.Uncertain == 0 {
+	if !auditIdle && st.Sent+st.Retried+st.Failed+st.Rerouted+st.Requeued+st.Uncertain == 0 {
 		return st, err
 	}
-	// The audit entry is written even when the run was cut short: what was
-	// sent was sent.
 	if aerr := m.Store.Audit(context.WithoutCancel(ctx), m.Actor, "nudge.deliver", "outbox", fmt.Sprintf("%d sent, %d retrying, %d failed, %d rerouted, %d requeued, %d uncertain",
 		st.Sent, st.Retried, st.Failed, st.Rerouted, st.Requeued, st.Uncertain)); err == nil {
 		err = aerr

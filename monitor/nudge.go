@@ -12,7 +12,6 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/deliver"
-	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/nudge"
 	"github.com/onus-sec/onus/raci"
@@ -168,21 +167,8 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	if len(o.Channels) == 0 || o.PlanOnly {
 		return rep, nil
 	}
-	if o.Holder == "" {
-		o.Holder = lease.Holder()
-	}
-	if o.Dead == nil {
-		o.Dead = lease.DeadOnThisHost
-	}
 	// Business time is the plan's now: what is due, and when a person
 	// counts as told. Leases and retries run on the machine's clock.
-	d := &deliver.Dispatcher{Store: db, Channels: o.Channels, Clock: onus.FixedClock(now), Wall: m.Wall, Holder: o.Holder, Dead: o.Dead,
-		Lease: o.Lease, Log: m.log(), Step: o.Step, MaxAttempts: cfg.Nudges.MaxAttempts}
-	rep.Delivery, err = d.Run(ctx)
-	st := rep.Delivery
-	if aerr := db.Audit(ctx, m.Actor, "nudge.deliver", "outbox", fmt.Sprintf("%d sent, %d retrying, %d failed, %d rerouted, %d requeued, %d uncertain",
-		st.Sent, st.Retried, st.Failed, st.Rerouted, st.Requeued, st.Uncertain)); err == nil {
-		err = aerr
-	}
+	rep.Delivery, err = m.deliver(ctx, onus.FixedClock(now), DeliverOptions{Channels: o.Channels, Lease: o.Lease, Step: o.Step, Holder: o.Holder, Dead: o.Dead}, true)
 	return rep, err
 }

@@ -23,10 +23,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/onus-sec/onus"
+	leases "github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/sqlite"
 )
@@ -229,36 +229,19 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 // channel is. It returns the channel's id and error, and the renewal's
 // error if the lease was lost.
 func (d *Dispatcher) send(ctx context.Context, ch notify.Channel, m *sqlite.OutboxMessage, lease time.Duration) (string, error, error) {
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var renewErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				// The renewal outlives a cancelled context: the message is
-				// still being handed over and must stay held.
-				if err := d.Store.Renew(context.WithoutCancel(ctx), m.ID, d.lease(lease)); err != nil {
-					if onus.ErrorCode(err) == onus.ECONFLICT {
-						renewErr = err
-						return
-					}
-					// A transient store error: try again at the next tick;
-					// the lease still has two thirds to run.
-				}
-			}
+	stop := leases.Keep(lease/3, func() error {
+		// The renewal outlives a cancelled context: the message is still
+		// being handed over and must stay held.
+		err := d.Store.Renew(context.WithoutCancel(ctx), m.ID, d.lease(lease))
+		if onus.ErrorCode(err) == onus.ECONFLICT {
+			return err
 		}
-	}()
+		// A transient store error: try again at the next tick; the lease
+		// still has two thirds to run.
+		return nil
+	})
 	id, err := ch.Send(ctx, notify.Envelope{Key: m.Key, To: recipient(m), Subject: m.Subject, Text: m.Text, HTML: m.HTML, Payload: m.Payload})
-	close(stop)
-	wg.Wait()
-	return id, err, renewErr
+	return id, err, stop()
 }
 
 func recipient(m *sqlite.OutboxMessage) onus.Person {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Holder returns the name this process takes in leases: "host:pid:run",
@@ -41,4 +42,36 @@ func DeadOnThisHost(holder string) bool {
 	}
 	err = syscall.Kill(pid, 0)
 	return errors.Is(err, syscall.ESRCH)
+}
+
+// Keep renews a lease every interval (a third of its length, so that one
+// failed renewal still leaves time for the next) until the returned stop
+// is called. A renewal that returns an error ends the loop, and stop
+// returns that error once the loop is over; a holder that only wants to
+// log a failed renewal and try again returns nil from renew.
+func Keep(every time.Duration, renew func() error) (stop func() error) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	var failed error
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if err := renew(); err != nil {
+					failed = err
+					return
+				}
+			}
+		}
+	}()
+	return func() error {
+		close(quit)
+		<-done
+		return failed
+	}
 }

@@ -1,11 +1,14 @@
 package lease
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // A lease held by a process of this host that no longer exists is broken
@@ -35,5 +38,35 @@ func TestDeadOnThisHost(t *testing.T) {
 	}
 	if h := Holder(); !strings.HasPrefix(h, fmt.Sprintf("%s:%d:", host, os.Getpid())) {
 		t.Errorf("Holder() = %q", h)
+	}
+}
+
+// Keep renews until stopped; a renewal that fails ends the loop, and stop
+// says why.
+func TestKeep(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	stop := Keep(time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return nil
+	})
+	time.Sleep(30 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	renewed := n
+	mu.Unlock()
+	if renewed < 2 {
+		t.Errorf("renewed %d times in 30 ms every 1 ms", renewed)
+	}
+	taken := errors.New("taken over")
+	calls := 0
+	stop = Keep(time.Millisecond, func() error { calls++; return taken })
+	time.Sleep(20 * time.Millisecond)
+	if err := stop(); !errors.Is(err, taken) || calls != 1 {
+		t.Errorf("stop() = %v after %d renewals, want the first failure after 1", err, calls)
 	}
 }

@@ -90,26 +90,14 @@ func (m *Monitor) lock(ctx context.Context, what string) (string, func(), error)
 	if err := m.Store.Lock(ctx, sqlite.LockRequest{Holder: holder, Actor: m.Actor, What: what, For: d, Dead: dead}); err != nil {
 		return "", nil, err
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(d / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if err := m.Store.RenewLock(context.WithoutCancel(ctx), holder, d); err != nil {
-					m.log().Warn("cannot renew the run lock", "error", err)
-				}
-			}
+	stop := lease.Keep(d/3, func() error {
+		if err := m.Store.RenewLock(context.WithoutCancel(ctx), holder, d); err != nil {
+			m.log().Warn("cannot renew the run lock", "error", err)
 		}
-	}()
+		return nil
+	})
 	return holder, func() {
-		close(stop)
-		<-done
+		stop()
 		if err := m.Store.Unlock(context.WithoutCancel(ctx), holder); err != nil {
 			m.log().Warn("cannot release the run lock", "error", err)
 		}

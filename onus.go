@@ -9,7 +9,7 @@
 //	policy/    the CEL language controls are written in
 //	evaluate/  evaluate controls over the inventory (pure)
 //	ledger/    diff results with the last findings (pure)
-//	sqlite/    the embedded store
+//	store/     the SQL store (SQLite by default)
 //	monitor/   the sync and evaluation loop, with I/O at its edges
 //	report/    summaries and listings for people and machines
 package onus

@@ -17,7 +17,7 @@ import (
 	"strings"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Subject is who is signed in.
@@ -75,14 +75,14 @@ func (s *Subject) Roles() []string {
 }
 
 // Visibility is the store restriction for the subject.
-func (s *Subject) Visibility() sqlite.Visibility {
+func (s *Subject) Visibility() store.Visibility {
 	if s.SeesAll() {
-		return sqlite.Visibility{All: true}
+		return store.Visibility{All: true}
 	}
 	if !s.Person {
-		return sqlite.Visibility{}
+		return store.Visibility{}
 	}
-	return sqlite.Visibility{Email: s.Email}
+	return store.Visibility{Email: s.Email}
 }
 
 type ctxKey struct{}

@@ -16,7 +16,7 @@ import (
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 	"github.com/onus-sec/onus/whois"
 )
 
@@ -24,11 +24,11 @@ import (
 // claim and the last message about it.
 type Item struct {
 	onus.Finding
-	Overdue bool          `json:"overdue"`
-	Fix     string        `json:"fix,omitempty"`
-	Why     string        `json:"why,omitempty"`
-	Claim   *sqlite.Claim `json:"claim,omitempty"`
-	Told    *sqlite.Sent  `json:"last_told,omitempty"`
+	Overdue bool         `json:"overdue"`
+	Fix     string       `json:"fix,omitempty"`
+	Why     string       `json:"why,omitempty"`
+	Claim   *store.Claim `json:"claim,omitempty"`
+	Told    *store.Sent  `json:"last_told,omitempty"`
 }
 
 // fix returns the parsed fix steps of a control, parsed once.
@@ -55,7 +55,7 @@ func (s *Service) itemsWith(ctx context.Context, fs []onus.Finding, told, fix bo
 	if err != nil {
 		return nil, err
 	}
-	var last map[int64]sqlite.Sent
+	var last map[int64]store.Sent
 	if told {
 		if last, err = s.Store.LastTold(ctx, fs); err != nil {
 			return nil, err
@@ -128,7 +128,7 @@ func (s *Service) Me(ctx context.Context) (*Me, error) {
 
 // Findings returns the page of findings q selects among those the subject
 // may see, and how many match.
-func (s *Service) Findings(ctx context.Context, q sqlite.FindingQuery) ([]Item, int, error) {
+func (s *Service) Findings(ctx context.Context, q store.FindingQuery) ([]Item, int, error) {
 	sub, err := subject(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -146,7 +146,7 @@ func (s *Service) Findings(ctx context.Context, q sqlite.FindingQuery) ([]Item, 
 type FindingDetail struct {
 	Item
 	Events     []onus.Event      `json:"history"`
-	Messages   []sqlite.Sent     `json:"messages"`
+	Messages   []store.Sent      `json:"messages"`
 	Exceptions []*onus.Exception `json:"exceptions"`
 	// Built explains the entity: its kind, id and name as correlated.
 	ControlDef *config.Control `json:"-"`
@@ -178,7 +178,7 @@ func (s *Service) Finding(ctx context.Context, id int64) (*FindingDetail, error)
 	if d.Messages, err = s.Store.MessagesAbout(ctx, id); err != nil {
 		return nil, err
 	}
-	if d.Exceptions, err = s.Store.Exceptions(ctx, sqlite.ExceptionFilter{Finding: id}); err != nil {
+	if d.Exceptions, err = s.Store.Exceptions(ctx, store.ExceptionFilter{Finding: id}); err != nil {
 		return nil, err
 	}
 	pending := slices.ContainsFunc(d.Exceptions, func(x *onus.Exception) bool { return x.State == onus.ExceptionRequested })
@@ -248,7 +248,7 @@ func (s *Service) Approvals(ctx context.Context) ([]Approval, error) {
 	if err != nil {
 		return nil, err
 	}
-	pending, err := s.Store.Exceptions(ctx, sqlite.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionRequested}})
+	pending, err := s.Store.Exceptions(ctx, store.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionRequested}})
 	if err != nil {
 		return nil, err
 	}
@@ -295,9 +295,9 @@ func (s *Service) Decide(ctx context.Context, id int64, approve bool, note strin
 
 // ExceptionDetail is an exception with its history.
 type ExceptionDetail struct {
-	Exception *onus.Exception         `json:"exception"`
-	Events    []sqlite.ExceptionEvent `json:"history"`
-	MayDecide bool                    `json:"may_decide"`
+	Exception *onus.Exception        `json:"exception"`
+	Events    []store.ExceptionEvent `json:"history"`
+	MayDecide bool                   `json:"may_decide"`
 }
 
 // Exception returns an exception the subject may see: their own request,
@@ -355,7 +355,7 @@ func (s *Service) Team(ctx context.Context, limit int) ([]Member, int, error) {
 	if !sub.Person {
 		return nil, 0, nil
 	}
-	fs, total, err := s.Store.FindingsPage(ctx, sqlite.FindingQuery{Visibility: sub.Visibility(), Under: sub.Email, NotOwner: sub.Email,
+	fs, total, err := s.Store.FindingsPage(ctx, store.FindingQuery{Visibility: sub.Visibility(), Under: sub.Email, NotOwner: sub.Email,
 		States: []onus.State{onus.StateOpen}, Limit: limit})
 	if err != nil {
 		return nil, 0, err
@@ -405,7 +405,7 @@ func (s *Service) Team(ctx context.Context, limit int) ([]Member, int, error) {
 }
 
 // Dashboard returns the trends of the findings the subject may see.
-func (s *Service) Dashboard(ctx context.Context, weeks int) (*sqlite.Dashboard, error) {
+func (s *Service) Dashboard(ctx context.Context, weeks int) (*store.Dashboard, error) {
 	sub, err := subject(ctx)
 	if err != nil {
 		return nil, err
@@ -458,7 +458,7 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*sqlite.Dashboard, 
 	s.mu.Lock()
 	if s.gen == gen && s.dashboards != nil {
 		if len(s.dashboards) > 10000 {
-			s.dashboards = map[string]*sqlite.Dashboard{}
+			s.dashboards = map[string]*store.Dashboard{}
 		}
 		s.dashboards[key] = d
 	}
@@ -475,7 +475,7 @@ func (s *Service) Forget() { s.changed() }
 func (s *Service) changed() {
 	s.mu.Lock()
 	s.gen++
-	s.dashboards = map[string]*sqlite.Dashboard{}
+	s.dashboards = map[string]*store.Dashboard{}
 	s.mu.Unlock()
 }
 
@@ -496,7 +496,7 @@ func (s *Service) Matrix(ctx context.Context) (*raci.Matrix, []raci.Problem, err
 // Control is a control with its last evaluation's counts.
 type Control struct {
 	*config.Control
-	Stat sqlite.ControlStat `json:"stat"`
+	Stat store.ControlStat `json:"stat"`
 }
 
 // Controls lists the controls.
@@ -508,7 +508,7 @@ func (s *Service) Controls(ctx context.Context) ([]Control, error) {
 	if err != nil {
 		return nil, err
 	}
-	by := map[string]sqlite.ControlStat{}
+	by := map[string]store.ControlStat{}
 	for _, st := range stats {
 		by[st.Control] = st
 	}
@@ -578,7 +578,7 @@ func (s *Service) AcceptShrink(ctx context.Context, source string) (string, erro
 
 // Outbox lists messages: all of them for administrators and auditors,
 // one's own otherwise.
-func (s *Service) Outbox(ctx context.Context, statuses []string, limit int) ([]*sqlite.OutboxMessage, error) {
+func (s *Service) Outbox(ctx context.Context, statuses []string, limit int) ([]*store.OutboxMessage, error) {
 	sub, err := subject(ctx)
 	if err != nil {
 		return nil, err
@@ -590,7 +590,7 @@ func (s *Service) Outbox(ctx context.Context, statuses []string, limit int) ([]*
 }
 
 // OutboxMessage returns a message the subject may see.
-func (s *Service) OutboxMessage(ctx context.Context, id int64) (*sqlite.OutboxMessage, error) {
+func (s *Service) OutboxMessage(ctx context.Context, id int64) (*store.OutboxMessage, error) {
 	sub, err := subject(ctx)
 	if err != nil {
 		return nil, err
@@ -631,10 +631,10 @@ func (s *Service) ExceptionsExport(ctx context.Context) ([]*onus.Exception, erro
 	if _, err := s.staff(ctx); err != nil {
 		return nil, err
 	}
-	return s.Store.Exceptions(ctx, sqlite.ExceptionFilter{})
+	return s.Store.Exceptions(ctx, store.ExceptionFilter{})
 }
 
-func (s *Service) AuditLog(ctx context.Context, limit int) ([]sqlite.AuditEntry, error) {
+func (s *Service) AuditLog(ctx context.Context, limit int) ([]store.AuditEntry, error) {
 	if _, err := s.staff(ctx); err != nil {
 		return nil, err
 	}
@@ -660,7 +660,7 @@ func NewSecret() string {
 }
 
 // CreateToken makes a personal token for the subject and returns it once.
-func (s *Service) CreateToken(ctx context.Context, name string, scopes []string, ttl time.Duration, opsNow time.Time) (string, *sqlite.Token, error) {
+func (s *Service) CreateToken(ctx context.Context, name string, scopes []string, ttl time.Duration, opsNow time.Time) (string, *store.Token, error) {
 	sub, err := writer(ctx)
 	if err != nil {
 		return "", nil, err
@@ -675,7 +675,7 @@ func (s *Service) CreateToken(ctx context.Context, name string, scopes []string,
 }
 
 // MakeToken stores a new token and returns it.
-func MakeToken(ctx context.Context, store *sqlite.DB, owner, name string, scopes []string, role string, ttl time.Duration, now time.Time, actor string) (string, *sqlite.Token, error) {
+func MakeToken(ctx context.Context, st *store.DB, owner, name string, scopes []string, role string, ttl time.Duration, now time.Time, actor string) (string, *store.Token, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", nil, onus.Errorf(onus.EINVALID, "name the token after what uses it")
 	}
@@ -691,15 +691,15 @@ func MakeToken(ctx context.Context, store *sqlite.DB, owner, name string, scopes
 		return "", nil, onus.Errorf(onus.EINVALID, "a token lasts between a minute and a year")
 	}
 	tok := TokenPrefix + NewSecret()
-	t := &sqlite.Token{Hash: HashToken(tok), Email: strings.ToLower(owner), Name: name, Scopes: scopes, Role: role, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	if err := store.CreateToken(ctx, t, actor); err != nil {
+	t := &store.Token{Hash: HashToken(tok), Email: strings.ToLower(owner), Name: name, Scopes: scopes, Role: role, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := st.CreateToken(ctx, t, actor); err != nil {
 		return "", nil, err
 	}
 	return tok, t, nil
 }
 
 // Tokens lists the subject's tokens.
-func (s *Service) Tokens(ctx context.Context) ([]*sqlite.Token, error) {
+func (s *Service) Tokens(ctx context.Context) ([]*store.Token, error) {
 	sub, err := subject(ctx)
 	if err != nil {
 		return nil, err

@@ -13,13 +13,13 @@ import (
 	"github.com/onus-sec/onus/exception"
 	"github.com/onus-sec/onus/identity"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 	"github.com/onus-sec/onus/whois"
 )
 
 // Service is the store as one signed-in person may see it.
 type Service struct {
-	Store  *sqlite.DB
+	Store  *store.DB
 	Config *config.Config
 	// Business is the clock due dates and overdue are measured in; Ops the
 	// machine's clock (sessions, audit).
@@ -35,15 +35,15 @@ type Service struct {
 	subjects map[string]Subject
 	// dashboards caches the dashboard of each visibility until the next
 	// evaluation or change made through this service (gen).
-	dashboards map[string]*sqlite.Dashboard
+	dashboards map[string]*store.Dashboard
 	gen        uint64
 	computing  map[string]chan struct{}
 	fixes      map[string]evaluate.Fix
 }
 
 // New returns a service over a store and a configuration.
-func New(store *sqlite.DB, cfg *config.Config, business onus.Clock) *Service {
-	return &Service{Store: store, Config: cfg, Business: business}
+func New(st *store.DB, cfg *config.Config, business onus.Clock) *Service {
+	return &Service{Store: st, Config: cfg, Business: business}
 }
 
 // Now returns the business time.
@@ -72,7 +72,7 @@ func (s *Service) directory(ctx context.Context) (*whois.Service, *raci.Matrix, 
 	s.matrix = raci.New(s.Config.RACI, dir)
 	s.problems = s.matrix.Check(s.Config)
 	s.subjects = map[string]Subject{}
-	s.dashboards = map[string]*sqlite.Dashboard{}
+	s.dashboards = map[string]*store.Dashboard{}
 	s.whois, s.loadedAt = w, last
 	return s.whois, s.matrix, nil
 }
@@ -170,7 +170,7 @@ func (s *Service) subjectOf(ctx context.Context, p *raci.Person, method string) 
 		}
 	}
 	if !sub.Accountable {
-		fs, err := s.Store.Findings(ctx, sqlite.Filter{Accountable: p.Email, Limit: 1})
+		fs, err := s.Store.Findings(ctx, store.Filter{Accountable: p.Email, Limit: 1})
 		if err != nil {
 			return nil, err
 		}

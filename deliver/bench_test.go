@@ -13,7 +13,7 @@ import (
 	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/notify/smtp"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Dispatch to a local mailpit with STARTTLS and authentication, as to a
@@ -34,13 +34,13 @@ func BenchmarkDispatchSMTP(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "onus.db"))
+		db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "onus.db"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		var msgs []*sqlite.OutboxMessage
+		var msgs []*store.OutboxMessage
 		for j := 0; j < n; j++ {
-			msgs = append(msgs, &sqlite.OutboxMessage{Key: fmt.Sprintf("k%d-%d", i, j), Recipient: fmt.Sprintf("p%d@acme.com", j), Channel: "email",
+			msgs = append(msgs, &store.OutboxMessage{Key: fmt.Sprintf("k%d-%d", i, j), Recipient: fmt.Sprintf("p%d@acme.com", j), Channel: "email",
 				Kind: "digest", Subject: "3 security items for you", Text: text, HTML: html, Items: map[int64]string{int64(j + 1): "notice"}, NotBefore: t0})
 		}
 		if _, _, err := db.Enqueue(context.Background(), msgs); err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/internal/testclock"
 	"github.com/onus-sec/onus/notify"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // flaky is a channel that fails with the errors it is given, in turn,
@@ -43,21 +43,21 @@ var (
 )
 
 // dispatcher returns a dispatcher at business time t0 on the wall clock.
-func dispatcher(db *sqlite.DB, wall onus.Clock, channels map[string]notify.Channel) *Dispatcher {
+func dispatcher(db *store.DB, wall onus.Clock, channels map[string]notify.Channel) *Dispatcher {
 	return &Dispatcher{Store: db, Channels: channels, Clock: onus.FixedClock(t0), Wall: wall, Holder: "test:1:run"}
 }
 
 // setup stores msgs in a real SQLite file whose clock is the fake wall
 // clock it returns.
-func setup(t *testing.T, msgs ...*sqlite.OutboxMessage) *sqlite.DB {
+func setup(t *testing.T, msgs ...*store.OutboxMessage) *store.DB {
 	t.Helper()
 	db, _ := setupClock(t, msgs...)
 	return db
 }
 
-func setupClock(t *testing.T, msgs ...*sqlite.OutboxMessage) (*sqlite.DB, *testclock.Fake) {
+func setupClock(t *testing.T, msgs ...*store.OutboxMessage) (*store.DB, *testclock.Fake) {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,12 +70,12 @@ func setupClock(t *testing.T, msgs ...*sqlite.OutboxMessage) (*sqlite.DB, *testc
 	return db, clk
 }
 
-func message(key, channel string) *sqlite.OutboxMessage {
-	return &sqlite.OutboxMessage{Key: key, Recipient: key + "@acme.com", Channel: channel, Kind: "digest", Subject: "s", Text: "t",
+func message(key, channel string) *store.OutboxMessage {
+	return &store.OutboxMessage{Key: key, Recipient: key + "@acme.com", Channel: channel, Kind: "digest", Subject: "s", Text: "t",
 		NotBefore: t0}
 }
 
-func only(t *testing.T, db *sqlite.DB) *sqlite.OutboxMessage {
+func only(t *testing.T, db *store.DB) *store.OutboxMessage {
 	t.Helper()
 	ms, err := db.OutboxMessages(context.Background(), nil, "", 0)
 	if err != nil || len(ms) != 1 {
@@ -110,7 +110,7 @@ func TestRetryWithBackoff(t *testing.T) {
 		t.Errorf("attempts after %v, want %v", waits, want)
 	}
 	m := only(t, db)
-	if len(ch.sent) != 1 || m.Status != sqlite.OutboxSent || m.Attempts != 4 || m.ProviderID != "id-1" {
+	if len(ch.sent) != 1 || m.Status != store.OutboxSent || m.Attempts != 4 || m.ProviderID != "id-1" {
 		t.Errorf("sent %d, message %+v", len(ch.sent), m)
 	}
 }
@@ -125,7 +125,7 @@ func TestPermanentFailure(t *testing.T) {
 	if err != nil || st.Failed != 1 {
 		t.Fatalf("%+v, %v", st, err)
 	}
-	if m := only(t, db); m.Status != sqlite.OutboxFailed || m.LastError == "" {
+	if m := only(t, db); m.Status != store.OutboxFailed || m.LastError == "" {
 		t.Errorf("message %+v", m)
 	}
 
@@ -140,7 +140,7 @@ func TestPermanentFailure(t *testing.T) {
 		}
 		clk.Add(time.Second)
 	}
-	if m := only(t, db); m.Status != sqlite.OutboxFailed || m.Attempts != 3 || len(ch.sent) != 0 {
+	if m := only(t, db); m.Status != store.OutboxFailed || m.Attempts != 3 || len(ch.sent) != 0 {
 		t.Errorf("after 3 attempts: %+v", m)
 	}
 }
@@ -159,7 +159,7 @@ func TestRerouteToEmail(t *testing.T) {
 	if st.Rerouted != 2 || st.Sent != 2 || len(email.sent) != 2 || len(slack.sent) != 0 {
 		t.Errorf("stats %+v, e-mails %d", st, len(email.sent))
 	}
-	ms, _ := db.OutboxMessages(context.Background(), []string{sqlite.OutboxSent}, "", 0)
+	ms, _ := db.OutboxMessages(context.Background(), []string{store.OutboxSent}, "", 0)
 	for _, m := range ms {
 		if m.Channel != "email" {
 			t.Errorf("%s sent by %s", m.Recipient, m.Channel)
@@ -191,12 +191,12 @@ func (s *slow) Send(ctx context.Context, e notify.Envelope) (string, error) {
 // first is sending; every message goes exactly once and none is uncertain.
 // This runs on the machine's clock, as two processes would.
 func TestSlowerThanTheLease(t *testing.T) {
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	var msgs []*sqlite.OutboxMessage
+	var msgs []*store.OutboxMessage
 	for i := range 4 {
 		msgs = append(msgs, message(fmt.Sprintf("p%d", i), "email"))
 	}
@@ -245,7 +245,7 @@ func TestSlowerThanTheLease(t *testing.T) {
 			t.Errorf("%s sent %d times", m.Key, n)
 		}
 	}
-	sent, _ := db.OutboxMessages(context.Background(), []string{sqlite.OutboxSent}, "", 0)
+	sent, _ := db.OutboxMessages(context.Background(), []string{store.OutboxSent}, "", 0)
 	if len(sent) != 4 {
 		t.Errorf("%d messages recorded as sent, want 4", len(sent))
 	}

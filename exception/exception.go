@@ -18,7 +18,7 @@ import (
 	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/policy"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Store is what the workflow reads and writes.
@@ -31,12 +31,12 @@ type Store interface {
 	Exception(ctx context.Context, id int64) (*onus.Exception, error)
 	// Decide moves an exception; it fails with a conflict when the
 	// exception is not in one of d.From.
-	Decide(ctx context.Context, d sqlite.Decision) (*onus.Exception, error)
+	Decide(ctx context.Context, d store.Decision) (*onus.Exception, error)
 	// Directory returns the people of the last evaluation.
 	Directory(ctx context.Context) (*raci.Directory, error)
 }
 
-var _ Store = (*sqlite.DB)(nil)
+var _ Store = (*store.DB)(nil)
 
 // Service runs the workflow for one configuration.
 type Service struct {
@@ -236,7 +236,7 @@ func (s *Service) Approve(ctx context.Context, id int64, who, note string) (*onu
 		return nil, onus.Errorf(onus.ECONFLICT, "exception %d would already have expired on %s; ask again", id, x.Expires.Format("2006-01-02"))
 	}
 	who = strings.ToLower(who)
-	return s.Store.Decide(ctx, sqlite.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved,
+	return s.Store.Decide(ctx, store.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved,
 		Actor: who, Approver: who, Note: orDefault(note, fmt.Sprintf("until %s", x.Expires.Format("2006-01-02")))})
 }
 
@@ -253,7 +253,7 @@ func (s *Service) Reject(ctx context.Context, id int64, who, note string) (*onus
 		return nil, err
 	}
 	who = strings.ToLower(who)
-	return s.Store.Decide(ctx, sqlite.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionRejected,
+	return s.Store.Decide(ctx, store.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionRejected,
 		Actor: who, Approver: who, Note: note})
 }
 
@@ -270,7 +270,7 @@ func (s *Service) Revoke(ctx context.Context, id int64, who, note string, reopen
 			return nil, err
 		}
 	}
-	return s.Store.Decide(ctx, sqlite.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionApproved, onus.ExceptionRequested},
+	return s.Store.Decide(ctx, store.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionApproved, onus.ExceptionRequested},
 		To: onus.ExceptionRevoked, Actor: who, Note: orDefault(note, "revoked"), ReopenDue: reopenDue})
 }
 

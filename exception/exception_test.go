@@ -13,7 +13,7 @@ import (
 	"github.com/onus-sec/onus/internal/testclock"
 	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 var day = 24 * time.Hour
@@ -25,11 +25,11 @@ func (c *clock) now() time.Time { return c.t }
 
 // setup stores two open findings (a high one Ada answers for, a low one)
 // and a directory with a security team, in a real SQLite file.
-func setup(t *testing.T) (*exception.Service, *sqlite.DB, *clock) {
+func setup(t *testing.T) (*exception.Service, *store.DB, *clock) {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: testclock.Shifted(time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC))}
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "onus.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ activities:
 	return &exception.Service{Store: db, Config: cfg, Clock: onus.ClockFunc(clk.now)}, db, clk
 }
 
-func finding(t *testing.T, db *sqlite.DB, id int64) onus.Finding {
+func finding(t *testing.T, db *store.DB, id int64) onus.Finding {
 	t.Helper()
 	f, err := db.Finding(context.Background(), id)
 	if err != nil {

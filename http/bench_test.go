@@ -20,7 +20,7 @@ import (
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // The benchmark organisation: 100,000 people (a CEO, 10 VPs, 100
@@ -68,7 +68,7 @@ func benchStore(b *testing.B) string {
 		ctx := context.Background()
 		tmp := path + ".tmp"
 		os.Remove(tmp)
-		db, err := sqlite.Open(ctx, tmp)
+		db, err := store.Open(ctx, tmp)
 		if err != nil {
 			benchOnce.err = err
 			return
@@ -83,9 +83,9 @@ func benchStore(b *testing.B) string {
 			people[i] = &raci.Person{Email: benchEmail(i), Name: fmt.Sprintf("Person %d", i), Entity: fmt.Sprintf("person:%d", i),
 				Status: raci.Active, Manager: m, Team: fmt.Sprintf("team-%03d", i%120), TimeZone: "Europe/Berlin"}
 		}
-		assets := make([]sqlite.Asset, 0, benchPeople)
+		assets := make([]store.Asset, 0, benchPeople)
 		for i := range benchPeople {
-			assets = append(assets, sqlite.Asset{Person: benchEmail(i), Entity: fmt.Sprintf("device:%d", i), Kind: "device", Name: fmt.Sprintf("MBP-%06d", i), Link: "owner"})
+			assets = append(assets, store.Asset{Person: benchEmail(i), Entity: fmt.Sprintf("device:%d", i), Kind: "device", Name: fmt.Sprintf("MBP-%06d", i), Link: "owner"})
 		}
 		if err := db.ReplaceDirectory(ctx, people, assets); err != nil {
 			benchOnce.err = err
@@ -152,7 +152,7 @@ func benchConfig() *config.Config {
 func BenchmarkServe(b *testing.B) {
 	path := benchStore(b)
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path)
+	db, err := store.Open(ctx, path)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func BenchmarkServe(b *testing.B) {
 	cookie := func(email string) string {
 		secret := authz.NewSecret()
 		now := time.Now()
-		if err := db.CreateSession(ctx, &sqlite.Session{ID: authz.HashToken(secret), Email: email, Method: "demo", CSRF: "x", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		if err := db.CreateSession(ctx, &store.Session{ID: authz.HashToken(secret), Email: email, Method: "demo", CSRF: "x", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 			b.Fatal(err)
 		}
 		return secret

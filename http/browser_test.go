@@ -26,7 +26,7 @@ import (
 	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 var screenshots = flag.Bool("screenshots", false, "write the browser test's screenshots to docs/screenshots")
@@ -38,7 +38,7 @@ const hostileName = `Aziz<img src=x onerror=alert(1)>`
 // acmeServer writes the bundled example with a hostile name in its HR
 // export, syncs and evaluates it, and serves it behind a real OpenID
 // Provider whose accounts are the given people.
-func acmeServer(t *testing.T, people func(db *sqlite.DB) []string) (onusURL string, db *sqlite.DB, users map[string]string) {
+func acmeServer(t *testing.T, people func(db *store.DB) []string) (onusURL string, db *store.DB, users map[string]string) {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "acme")
@@ -57,7 +57,7 @@ func acmeServer(t *testing.T, people func(db *sqlite.DB) []string) (onusURL stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err = sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	db, err = store.Open(ctx, filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +183,8 @@ func shot(t *testing.T, ctx context.Context, name string) {
 func TestBrowser(t *testing.T) {
 	const employee = "barbara.liskov@acme.com"
 	var exempt onus.Finding
-	onusURL, db, users := acmeServer(t, func(db *sqlite.DB) []string {
-		fs, err := db.Findings(context.Background(), sqlite.Filter{Owner: employee, States: []onus.State{onus.StateOpen}})
+	onusURL, db, users := acmeServer(t, func(db *store.DB) []string {
+		fs, err := db.Findings(context.Background(), store.Filter{Owner: employee, States: []onus.State{onus.StateOpen}})
 		if err != nil || len(fs) < 2 {
 			t.Fatalf("the example has %d open findings for %s: %v", len(fs), employee, err)
 		}
@@ -254,7 +254,7 @@ func TestBrowser(t *testing.T) {
 
 	// 2. Claim a fix on another item.
 	var claimID int64
-	fs, _ := db.Findings(context.Background(), sqlite.Filter{Owner: employee, States: []onus.State{onus.StateOpen}})
+	fs, _ := db.Findings(context.Background(), store.Filter{Owner: employee, States: []onus.State{onus.StateOpen}})
 	for _, f := range fs {
 		if f.ID != exempt.ID {
 			claimID = f.ID
@@ -306,7 +306,7 @@ func TestBrowser(t *testing.T) {
 
 	// 4. The Accountable person approves it.
 	signIn(exempt.Accountable.Email)
-	xs, _ := db.Exceptions(context.Background(), sqlite.ExceptionFilter{Finding: exempt.ID})
+	xs, _ := db.Exceptions(context.Background(), store.ExceptionFilter{Finding: exempt.ID})
 	if len(xs) != 1 {
 		t.Fatalf("%d exceptions for finding %d", len(xs), exempt.ID)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // testNow is the business time of the fixtures.
@@ -44,7 +44,7 @@ const (
 //	acct is Accountable for "patching"; admin and auditor are staff.
 type fixture struct {
 	t      testing.TB
-	db     *sqlite.DB
+	db     *store.DB
 	cfg    *config.Config
 	srv    *Server
 	h      http.Handler
@@ -70,7 +70,7 @@ func testConfig() *config.Config {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "onus.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func newFixture(t testing.TB) *fixture {
 		person("auditor@acme.test", "Audrey Tor", "ceo@acme.test", "Legal"),
 		{Email: "gone@acme.test", Name: "Gone Person", Entity: "person:gone", Status: raci.Departed, Manager: "mgr@acme.test"},
 	}
-	assets := []sqlite.Asset{{Person: "emp@acme.test", Entity: "device:emp", Kind: "device", Name: "MBP-EMMA", Link: "owner"},
+	assets := []store.Asset{{Person: "emp@acme.test", Entity: "device:emp", Kind: "device", Name: "MBP-EMMA", Link: "owner"},
 		{Person: outsider, Entity: "device:out", Kind: "device", Name: canaryFinding, Link: "owner"}}
 	if err := db.ReplaceDirectory(ctx, f.people, assets); err != nil {
 		t.Fatal(err)
@@ -115,14 +115,14 @@ func newFixture(t testing.TB) *fixture {
 		find("out", "patch", canaryFinding, outsider, "otheracct@acme.test", 1*24*time.Hour),
 		find("mgr", "patch", "MBP-MANNY", "mgr@acme.test", "acct@acme.test", 9*24*time.Hour),
 	}
-	if err := db.ApplyChanges(ctx, run, changes, []sqlite.ControlStat{{Control: "patch", Pass: 10, Fail: 4}}, -1); err != nil {
+	if err := db.ApplyChanges(ctx, run, changes, []store.ControlStat{{Control: "patch", Pass: 10, Fail: 4}}, -1); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.FinishRun(ctx, run, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ key, entity string }{{"finding.emp", "device:emp"}, {"finding.emp.disk", "device:emp-disk"}, {"finding.emp2", "device:emp2"}, {"finding.outsider", "device:out"}, {"finding.mgr", "device:mgr"}} {
-		fs, err := db.Findings(ctx, sqlite.Filter{Entity: c.entity})
+		fs, err := db.Findings(ctx, store.Filter{Entity: c.entity})
 		if err != nil || len(fs) != 1 {
 			t.Fatalf("finding %s: %v", c.entity, err)
 		}
@@ -134,12 +134,12 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.ids["exception.outsider"] = x.ID
-	if _, _, err := db.Enqueue(ctx, []*sqlite.OutboxMessage{{Key: "k-out", Recipient: outsider, Channel: "email", Kind: "digest", Subject: canarySubject,
-		Text: canarySubject, Items: map[int64]string{f.ids["finding.outsider"]: "first"}, NotBefore: testNow, Status: sqlite.OutboxUncertain, NextTry: testNow, CreatedAt: testNow}}); err != nil {
+	if _, _, err := db.Enqueue(ctx, []*store.OutboxMessage{{Key: "k-out", Recipient: outsider, Channel: "email", Kind: "digest", Subject: canarySubject,
+		Text: canarySubject, Items: map[int64]string{f.ids["finding.outsider"]: "first"}, NotBefore: testNow, Status: store.OutboxUncertain, NextTry: testNow, CreatedAt: testNow}}); err != nil {
 		t.Fatal(err)
 	}
 	// Claimed, then the dispatcher "crashes" while sending: uncertain.
-	hold := sqlite.Lease{Holder: "test:1:crashed", Now: time.Now(), For: time.Minute}
+	hold := store.Lease{Holder: "test:1:crashed", Now: time.Now(), For: time.Minute}
 	m, err := db.Claim(ctx, time.Now(), hold)
 	if err != nil || m == nil {
 		t.Fatalf("outbox claim: %v", err)
@@ -180,7 +180,7 @@ func (f *fixture) session(email, method string) (string, string) {
 	f.t.Helper()
 	secret, csrf := authz.NewSecret(), authz.NewSecret()
 	now := time.Now()
-	if err := f.db.CreateSession(context.Background(), &sqlite.Session{ID: authz.HashToken(secret), Email: email, Method: method, CSRF: csrf,
+	if err := f.db.CreateSession(context.Background(), &store.Session{ID: authz.HashToken(secret), Email: email, Method: method, CSRF: csrf,
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		f.t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"sort"
 
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // bar is one bar of an SVG chart, in chart units.
@@ -25,7 +25,7 @@ type chart struct {
 }
 
 type dashboardPage struct {
-	*sqlite.Dashboard
+	*store.Dashboard
 	Weekly   chart `json:"-"`
 	Flow     chart `json:"-"`
 	Teams    chart `json:"-"`
@@ -49,7 +49,7 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "dashboard", "Dashboard", "dashboard", p)
 }
 
-func weeklyChart(weeks []sqlite.Week) chart {
+func weeklyChart(weeks []store.Week) chart {
 	c := chart{Width: 720, Height: 220}
 	top := 1
 	for _, wk := range weeks {
@@ -72,7 +72,7 @@ func weeklyChart(weeks []sqlite.Week) chart {
 	return c
 }
 
-func flowChart(weeks []sqlite.Week) chart {
+func flowChart(weeks []store.Week) chart {
 	c := chart{Width: 720, Height: 220}
 	top := 1
 	for _, wk := range weeks {
@@ -92,7 +92,7 @@ func flowChart(weeks []sqlite.Week) chart {
 }
 
 // hbars draws open and overdue per key, the largest first.
-func hbars(counts []sqlite.Count, limit int) chart {
+func hbars(counts []store.Count, limit int) chart {
 	type row struct {
 		key           string
 		open, overdue int

@@ -9,7 +9,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/authz"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 const pageSize = 50
@@ -29,7 +29,7 @@ type findingsPage struct {
 }
 
 // findingQuery reads the filters of the findings list.
-func (s *Server) findingQuery(r *http.Request) (sqlite.FindingQuery, map[string]string, error) {
+func (s *Server) findingQuery(r *http.Request) (store.FindingQuery, map[string]string, error) {
 	q := r.URL.Query()
 	f := map[string]string{}
 	for _, k := range []string{"control", "severity", "state", "owner", "team", "source", "overdue", "q"} {
@@ -37,7 +37,7 @@ func (s *Server) findingQuery(r *http.Request) (sqlite.FindingQuery, map[string]
 			f[k] = v
 		}
 	}
-	fq := sqlite.FindingQuery{Control: f["control"], Owner: f["owner"], Team: f["team"], Source: f["source"], Text: f["q"], Limit: pageSize}
+	fq := store.FindingQuery{Control: f["control"], Owner: f["owner"], Team: f["team"], Source: f["source"], Text: f["q"], Limit: pageSize}
 	if v := f["severity"]; v != "" {
 		sev, err := onus.ParseSeverity(v)
 		if err != nil {
@@ -115,7 +115,7 @@ func (s *Server) handleFindings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, onus.Errorf(onus.EINVALID, "format must be csv or json"))
 		return
 	}
-	d := findingsPage{Items: items, Total: total, AtLeast: total >= sqlite.CountLimit, Offset: fq.Offset, Limit: fq.Limit, Filter: filter,
+	d := findingsPage{Items: items, Total: total, AtLeast: total >= store.CountLimit, Offset: fq.Offset, Limit: fq.Limit, Filter: filter,
 		States: []onus.State{onus.StateOpen, onus.StateExempted, onus.StateResolved, onus.StateGone}, Sev: onus.Severities}
 	for _, c := range s.Config.Controls {
 		d.Controls = append(d.Controls, c.ID)

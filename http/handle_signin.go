@@ -12,7 +12,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/authz"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 type signInPage struct {
@@ -67,7 +67,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, msg 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, method, next string) {
 	now := s.Ops.Now()
 	secret := authz.NewSecret()
-	se := &sqlite.Session{ID: authz.HashToken(secret), Email: email, Method: method, CSRF: authz.NewSecret(),
+	se := &store.Session{ID: authz.HashToken(secret), Email: email, Method: method, CSRF: authz.NewSecret(),
 		CreatedAt: now, ExpiresAt: now.Add(s.Config.Serve.SessionLength()), IP: s.clientIP(r), UserAgent: clipUA(r.UserAgent())}
 	if err := s.Store.CreateSession(r.Context(), se); err != nil {
 		s.fail(w, r, err)

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // metrics are the server's Prometheus metrics: request latency by route,
@@ -25,14 +25,14 @@ type metrics struct {
 // the same /metrics.
 func (s *Server) Registry() prometheus.Registerer { return s.metrics.reg }
 
-func newMetrics(store *sqlite.DB, clock onus.Clock) *metrics {
+func newMetrics(st *store.DB, clock onus.Clock) *metrics {
 	m := &metrics{clock: clock, reg: prometheus.NewRegistry()}
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "onus_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.005, .01, .025, .05, .1, .2, .3, .5, 1, 2.5, 5},
 	}, []string{"route", "code"})
 	m.reg.MustRegister(m.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&storeCollector{store: store})
+		&storeCollector{store: st})
 	return m
 }
 
@@ -59,7 +59,7 @@ var (
 )
 
 // storeCollector counts from the store when Prometheus scrapes.
-type storeCollector struct{ store *sqlite.DB }
+type storeCollector struct{ store *store.DB }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- findingsDesc

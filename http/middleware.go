@@ -14,7 +14,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/authz"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Log keys.
@@ -233,7 +233,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) tokenSubject(ctx context.Context, t *sqlite.Token) (*authz.Subject, error) {
+func (s *Server) tokenSubject(ctx context.Context, t *store.Token) (*authz.Subject, error) {
 	var sub *authz.Subject
 	if name, ok := strings.CutPrefix(t.Email, "service:"); ok {
 		sub = &authz.Subject{Email: t.Email, Name: name + " (service)", Admin: t.Role == "admin", Auditor: t.Role == "auditor"}
@@ -248,8 +248,8 @@ func (s *Server) tokenSubject(ctx context.Context, t *sqlite.Token) (*authz.Subj
 	return sub, nil
 }
 
-func sessionOf(r *http.Request) *sqlite.Session {
-	se, _ := r.Context().Value(keySession).(*sqlite.Session)
+func sessionOf(r *http.Request) *store.Session {
+	se, _ := r.Context().Value(keySession).(*store.Session)
 	return se
 }
 

@@ -26,7 +26,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/authz"
 	"github.com/onus-sec/onus/config"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 //go:embed templates/*.html
@@ -59,7 +59,7 @@ type Options struct {
 // Server serves the web application and the API.
 type Server struct {
 	Authz  *authz.Service
-	Store  *sqlite.DB
+	Store  *store.DB
 	Config *config.Config
 	Log    *slog.Logger
 	// Ops is the machine's clock: sessions, tokens, rate limits.

@@ -18,7 +18,7 @@ import (
 	"github.com/onus-sec/onus/exception"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Evaluations exclude each other: while one holds the run lock, another
@@ -31,15 +31,15 @@ func TestRunLock(t *testing.T) {
 	ctx := context.Background()
 	host, _ := os.Hostname()
 	live := fmt.Sprintf("%s:%d:other", host, os.Getpid())
-	if err := e.db.Lock(ctx, sqlite.LockRequest{Holder: live, Actor: "ops@acme.com", What: "evaluation", For: time.Hour}); err != nil {
+	if err := e.db.Lock(ctx, store.LockRequest{Holder: live, Actor: "ops@acme.com", What: "evaluation", For: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.monitor().Eval(ctx, orggen.AcmeNow, nil)
-	if onus.ErrorCode(err) != onus.ECONFLICT || !errors.Is(err, sqlite.ErrLocked) ||
+	if onus.ErrorCode(err) != onus.ECONFLICT || !errors.Is(err, store.ErrLocked) ||
 		!strings.Contains(onus.ErrorMessage(err), "another evaluation is running since") || !strings.Contains(onus.ErrorMessage(err), "by ops@acme.com (process "+live+")") {
 		t.Fatalf("evaluation under another's lock: %v", err)
 	}
-	if _, err := e.monitor().Sync(ctx, monitor.SyncOptions{}); !errors.Is(err, sqlite.ErrLocked) {
+	if _, err := e.monitor().Sync(ctx, monitor.SyncOptions{}); !errors.Is(err, store.ErrLocked) {
 		t.Fatalf("sync under another's lock: %v", err)
 	}
 
@@ -50,7 +50,7 @@ func TestRunLock(t *testing.T) {
 	}
 	dead := fmt.Sprintf("%s:%d:killed", host, gone.Process.Pid)
 	e.db.Unlock(ctx, live)
-	if err := e.db.Lock(ctx, sqlite.LockRequest{Holder: dead, Actor: "cron", What: "evaluation", For: time.Hour}); err != nil {
+	if err := e.db.Lock(ctx, store.LockRequest{Holder: dead, Actor: "cron", What: "evaluation", For: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	killed, err := e.db.BeginRunAs(ctx, "eval", "cron", dead, orggen.AcmeNow)
@@ -94,7 +94,7 @@ func TestConcurrentEvaluations(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
-		db, err := sqlite.Open(context.Background(), filepath.Join(e.dir, "onus.db"))
+		db, err := store.Open(context.Background(), filepath.Join(e.dir, "onus.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestConcurrentEvaluations(t *testing.T) {
 		switch {
 		case err == nil:
 			ran++
-		case errors.Is(err, sqlite.ErrLocked):
+		case errors.Is(err, store.ErrLocked):
 		default:
 			t.Errorf("an evaluation failed: %v", err)
 		}
@@ -159,7 +159,7 @@ func TestApprovalDuringEvaluation(t *testing.T) {
 	// The request is made before the evaluation; the approval comes from
 	// another connection while the evaluation is between judging and
 	// writing.
-	db2, err := sqlite.Open(ctx, filepath.Join(e.dir, "onus.db"))
+	db2, err := store.Open(ctx, filepath.Join(e.dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

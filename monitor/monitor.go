@@ -25,7 +25,7 @@ import (
 	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/raci"
 	"github.com/onus-sec/onus/source"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Log attribute keys.
@@ -38,7 +38,7 @@ const (
 // Monitor syncs sources and evaluates controls for one configuration.
 type Monitor struct {
 	Config *config.Config
-	Store  *sqlite.DB
+	Store  *store.DB
 	Log    *slog.Logger
 	// Progress returns a progress display for reading a source; nil for none.
 	Progress func(src string) source.Progress
@@ -87,7 +87,7 @@ func (m *Monitor) lock(ctx context.Context, what string) (string, func(), error)
 	if dead == nil {
 		dead = lease.DeadOnThisHost
 	}
-	if err := m.Store.Lock(ctx, sqlite.LockRequest{Holder: holder, Actor: m.Actor, What: what, For: d, Dead: dead}); err != nil {
+	if err := m.Store.Lock(ctx, store.LockRequest{Holder: holder, Actor: m.Actor, What: what, For: d, Dead: dead}); err != nil {
 		return "", nil, err
 	}
 	stop := lease.Keep(d/3, func() error {
@@ -116,7 +116,7 @@ func (m *Monitor) log() *slog.Logger {
 
 // ManualLinks returns the links and unlinks made by hand, as the
 // inventory applies them.
-func ManualLinks(ctx context.Context, db *sqlite.DB) ([]inventory.Manual, error) {
+func ManualLinks(ctx context.Context, db *store.DB) ([]inventory.Manual, error) {
 	ls, err := db.ManualLinks(ctx)
 	if err != nil {
 		return nil, err
@@ -255,7 +255,7 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 		Dir: m.Config.Dir, Normalizer: norm, MaxBad: m.Config.MaxBadRecords(src), Progress: prog, Now: started,
 		Previous: func(ctx context.Context) (*onus.Snapshot, error) {
 			snap, err := m.Store.LoadSnapshot(ctx, src.Name)
-			if errors.Is(err, sqlite.ErrNotFound) {
+			if errors.Is(err, store.ErrNotFound) {
 				return nil, nil
 			}
 			return snap, err
@@ -447,7 +447,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		}
 		snap := snaps[src.Name]
 		if snap == nil && st != nil && st.Good != nil {
-			if snap, err = m.Store.LoadSnapshot(ctx, src.Name); err != nil && !errors.Is(err, sqlite.ErrNotFound) {
+			if snap, err = m.Store.LoadSnapshot(ctx, src.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return rep, err
 			}
 		}
@@ -524,7 +524,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, sqlite.ErrChanged) || attempt == 3 {
+		if !errors.Is(err, store.ErrChanged) || attempt == 3 {
 			return rep, err
 		}
 		m.log().Info("findings changed during the evaluation; judging again", logRun, run, "attempt", attempt, "error", err)
@@ -607,7 +607,7 @@ func lostRecords(sy *onus.Sync, inv *inventory.Inventory, si int) int {
 
 // assets lists, for every entity that links to a person (a laptop's
 // owner, an account's person), the asset row of that person.
-func assets(inv *inventory.Inventory, person string) []sqlite.Asset {
+func assets(inv *inventory.Inventory, person string) []store.Asset {
 	links := map[string][]string{} // kind → links to people
 	for _, s := range inv.Sources {
 		if s.Kind == person {
@@ -619,7 +619,7 @@ func assets(inv *inventory.Inventory, person string) []sqlite.Asset {
 			}
 		}
 	}
-	var out []sqlite.Asset
+	var out []store.Asset
 	for kind, names := range links {
 		for _, e := range inv.OfKind(kind) {
 			for _, name := range names {
@@ -635,7 +635,7 @@ func assets(inv *inventory.Inventory, person string) []sqlite.Asset {
 					}
 				}
 				if email != "" {
-					out = append(out, sqlite.Asset{Person: email, Entity: inv.ID(e), Kind: kind, Name: inv.Name(e), Link: name})
+					out = append(out, store.Asset{Person: email, Entity: inv.ID(e), Kind: kind, Name: inv.Name(e), Link: name})
 				}
 			}
 		}
@@ -660,7 +660,7 @@ func countKinds(inv *inventory.Inventory) []KindCount {
 
 // judge ends expired exceptions, evaluates every control, diffs the results
 // with the findings on record and records the changes. It fails with an
-// error wrapping sqlite.ErrChanged when something was decided or written
+// error wrapping store.ErrChanged when something was decided or written
 // since it read the exceptions and findings; nothing is written then.
 func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *EvalReport, inv *inventory.Inventory, compiled *evaluate.Compiled, unreadable map[string]bool) ([][3]string, *raci.Directory, time.Time, error) {
 	cfg := m.Config
@@ -684,7 +684,7 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	approved, err := m.Store.Exceptions(ctx, sqlite.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
+	approved, err := m.Store.Exceptions(ctx, store.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -704,13 +704,13 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	rep.Timings.Evaluate = m.since(t2)
 	m.phase("evaluate")
 	rep.Results = res
-	var stats []sqlite.ControlStat
+	var stats []store.ControlStat
 	var unknowns [][3]string
 	for _, cr := range res.Controls {
 		reasons := cr.TopUnknownReasons(3)
 		rep.Controls = append(rep.Controls, ControlReport{Control: cr.Control.ID, Title: cr.Control.Title, Severity: string(cr.Control.Severity),
 			Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, UnknownReasons: reasons})
-		stats = append(stats, sqlite.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
+		stats = append(stats, store.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
 		for _, u := range cr.Unknowns {
 			unknowns = append(unknowns, [3]string{cr.Control.ID, u.ID, u.Reason})
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/internal/testclock"
 	"github.com/onus-sec/onus/monitor"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -27,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 type env struct {
 	t   *testing.T
 	dir string
-	db  *sqlite.DB
+	db  *store.DB
 }
 
 func newEnv(t *testing.T) *env {
@@ -36,7 +36,7 @@ func newEnv(t *testing.T) *env {
 	if err := orggen.WriteAcme(dir); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "onus.db"))
+	db, err := store.Open(context.Background(), filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func (e *env) run(offset time.Duration) (*monitor.SyncReport, *monitor.EvalRepor
 
 func (e *env) findings(states ...onus.State) []onus.Finding {
 	e.t.Helper()
-	fs, err := e.db.Findings(context.Background(), sqlite.Filter{States: states})
+	fs, err := e.db.Findings(context.Background(), store.Filter{States: states})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func TestScopeExceptionAtEvaluation(t *testing.T) {
 	if err := e.db.CreateException(ctx, x); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.Decide(ctx, sqlite.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved, Actor: "whitfield.diffie@acme.com", Approver: "whitfield.diffie@acme.com"}); err != nil {
+	if _, err := e.db.Decide(ctx, store.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved, Actor: "whitfield.diffie@acme.com", Approver: "whitfield.diffie@acme.com"}); err != nil {
 		t.Fatal(err)
 	}
 	_, rep := e.run(time.Hour)

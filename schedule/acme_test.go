@@ -24,7 +24,7 @@ import (
 	"github.com/onus-sec/onus/monitor"
 	_ "github.com/onus-sec/onus/notify/smtp"
 	"github.com/onus-sec/onus/schedule"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Monday 30 November 2026, 09:00 UTC: Europe and India are at work.
@@ -58,13 +58,13 @@ func acme(t testing.TB, mp *testsrv.Mailpit, schedYAML string) string {
 	return dir
 }
 
-func load(t testing.TB, dir string) (*config.Config, *sqlite.DB) {
+func load(t testing.TB, dir string) (*config.Config, *store.DB) {
 	t.Helper()
 	cfg, err := config.Load(dir)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "onus.db"))
+	db, err := store.Open(context.Background(), filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +106,8 @@ func reactivate(t testing.TB, dir, oktaID string) {
 
 // queued returns the outbox message telling about the open
 // terminated-account-active finding of a leaver's account, if there is one.
-func queued(ctx context.Context, db *sqlite.DB, login string) (*onus.Finding, *sqlite.OutboxMessage) {
-	fs, err := db.Findings(ctx, sqlite.Filter{States: []onus.State{onus.StateOpen}, Control: "terminated-account-active"})
+func queued(ctx context.Context, db *store.DB, login string) (*onus.Finding, *store.OutboxMessage) {
+	fs, err := db.Findings(ctx, store.Filter{States: []onus.State{onus.StateOpen}, Control: "terminated-account-active"})
 	if err != nil {
 		return nil, nil
 	}
@@ -129,7 +129,7 @@ func queued(ctx context.Context, db *sqlite.DB, login string) (*onus.Finding, *s
 // started starts a scheduler on the example, after running every job
 // once (as onus schedule --once would), so that only the watcher starts
 // work.
-func started(t testing.TB, dir string) (*sqlite.DB, *schedule.Scheduler) {
+func started(t testing.TB, dir string) (*store.DB, *schedule.Scheduler) {
 	t.Helper()
 	cfg, db := load(t, dir)
 	log := slog.New(slog.DiscardHandler)
@@ -158,7 +158,7 @@ func started(t testing.TB, dir string) (*sqlite.DB, *schedule.Scheduler) {
 // waitQueued polls the store until the leaver's finding and its notice
 // are there, and returns how long after since they appeared. The minute
 // is the promise; the figure is reported.
-func waitQueued(t testing.TB, db *sqlite.DB, login string, since time.Time) (time.Duration, *onus.Finding, *sqlite.OutboxMessage) {
+func waitQueued(t testing.TB, db *store.DB, login string, since time.Time) (time.Duration, *onus.Finding, *store.OutboxMessage) {
 	t.Helper()
 	ctx := context.Background()
 	for {
@@ -305,7 +305,7 @@ func TestScheduleHelper(t *testing.T) {
 	var mu sync.Mutex
 	n := 0
 	s, err := schedule.New(schedule.Options{Config: cfg, Store: db, Clock: onus.FixedClock(morning), Wall: onus.ClockFunc(time.Now),
-		Step: func(step string, m *sqlite.OutboxMessage) {
+		Step: func(step string, m *store.OutboxMessage) {
 			if step != "sending" {
 				return
 			}
@@ -369,19 +369,19 @@ func TestStopMidDelivery(t *testing.T) {
 
 	cfg, db := load(t, dir)
 	ctx := context.Background()
-	count := func(status string) []*sqlite.OutboxMessage {
+	count := func(status string) []*store.OutboxMessage {
 		msgs, err := db.OutboxMessages(ctx, []string{status}, "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return msgs
 	}
-	for _, st := range []string{sqlite.OutboxSending, sqlite.OutboxClaimed, sqlite.OutboxUncertain} {
+	for _, st := range []string{store.OutboxSending, store.OutboxClaimed, store.OutboxUncertain} {
 		if n := len(count(st)); n != 0 {
 			t.Errorf("%d messages %s after SIGTERM", n, st)
 		}
 	}
-	sent := count(sqlite.OutboxSent)
+	sent := count(store.OutboxSent)
 	if len(sent) != 3 {
 		t.Errorf("%d messages sent before the stop, want 3 (the one in flight finished, no other claimed)", len(sent))
 	}
@@ -414,7 +414,7 @@ func TestStopMidDelivery(t *testing.T) {
 	for _, m := range all {
 		if !m.NotBefore.After(morning) {
 			due++
-			if m.Status != sqlite.OutboxSent {
+			if m.Status != store.OutboxSent {
 				t.Errorf("message %d, due, is %s", m.ID, m.Status)
 			}
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/notify"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Job names.
@@ -32,7 +32,7 @@ func SyncJob(source string) string { return syncPrefix + source }
 // Options configure the scheduler of a configuration.
 type Options struct {
 	Config *config.Config
-	Store  *sqlite.DB
+	Store  *store.DB
 	// Clock is business time: the instant evaluations and nudge plans are
 	// made for. Required.
 	Clock onus.Clock
@@ -52,10 +52,10 @@ type Options struct {
 	// Lease and Step are passed to the dispatcher; Step lets tests stop at
 	// a step of a delivery.
 	Lease time.Duration
-	Step  func(step string, m *sqlite.OutboxMessage)
+	Step  func(step string, m *store.OutboxMessage)
 	// OnRun, when set, is called after every run of a job, from the job's
 	// goroutine: a web page can push the new status.
-	OnRun func(name string, run sqlite.JobRun)
+	OnRun func(name string, run store.JobRun)
 }
 
 // Plan is the jobs a configuration asks for, in the order a --once run
@@ -370,12 +370,12 @@ func closeAll(chans map[string]notify.Channel) {
 // asked for, there is no next message, so the dispatcher finishes the one
 // in flight and returns; nothing is left claimed or sending.
 type handBack struct {
-	*sqlite.DB
+	*store.DB
 	stopping <-chan struct{}
 }
 
 // Claim returns the next due message, or nil once a stop is asked for.
-func (h handBack) Claim(ctx context.Context, due time.Time, lease sqlite.Lease) (*sqlite.OutboxMessage, error) {
+func (h handBack) Claim(ctx context.Context, due time.Time, lease store.Lease) (*store.OutboxMessage, error) {
 	select {
 	case <-h.stopping:
 		return nil, nil

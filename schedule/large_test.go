@@ -18,7 +18,7 @@ import (
 	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/schedule"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // BenchmarkExportToQueuedLarge is BenchmarkExportToQueued on a generated
@@ -63,7 +63,7 @@ func BenchmarkExportToQueuedLarge(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "onus.db"))
+	db, err := store.Open(context.Background(), filepath.Join(dir, "onus.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/monitor"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Metrics are the scheduler's Prometheus metrics, in Registry (nil when
@@ -72,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-func (m *Metrics) observe(job string, run sqlite.JobRun) {
+func (m *Metrics) observe(job string, run store.JobRun) {
 	m.running.WithLabelValues(job).Set(0)
 	m.runs.WithLabelValues(job).Inc()
 	if run.Error != "" && !run.Interrupted {

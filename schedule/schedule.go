@@ -35,7 +35,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Log attribute keys.
@@ -76,14 +76,14 @@ type Job struct {
 // Store keeps the last run of every job.
 type Store interface {
 	// JobRuns returns the last run of every job that ran, by name.
-	JobRuns(ctx context.Context) (map[string]*sqlite.JobRun, error)
+	JobRuns(ctx context.Context) (map[string]*store.JobRun, error)
 	// StartJob records that a run started.
 	StartJob(ctx context.Context, name, trigger string, at time.Time) error
 	// FinishJob records how the current run ended.
 	FinishJob(ctx context.Context, name string, at time.Time, d time.Duration, runErr error, interrupted bool) error
 }
 
-var _ Store = (*sqlite.DB)(nil)
+var _ Store = (*store.DB)(nil)
 
 // Scheduler runs jobs by themselves.
 type Scheduler struct {
@@ -97,7 +97,7 @@ type Scheduler struct {
 	metrics *Metrics
 	watch   *watcher
 	// done, when set, is called after every run (tests wait on it).
-	done func(name string, run sqlite.JobRun)
+	done func(name string, run store.JobRun)
 
 	writer *writerLock // held by Writer jobs while they run
 
@@ -111,7 +111,7 @@ type job struct {
 	trigger chan string // the reason of a pending trigger; holds one
 
 	// Guarded by Scheduler.mu.
-	last    *sqlite.JobRun
+	last    *store.JobRun
 	next    time.Time
 	active  bool
 	current string // the trigger of the run in progress
@@ -368,7 +368,7 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 	if ferr := s.store.FinishJob(rec, j.Name, finished, d, err, interrupted); ferr != nil {
 		log.Error("cannot record the job's end", logError, ferr)
 	}
-	run := sqlite.JobRun{Name: j.Name, Started: started, Finished: finished, Duration: d, Trigger: reason, Interrupted: interrupted}
+	run := store.JobRun{Name: j.Name, Started: started, Finished: finished, Duration: d, Trigger: reason, Interrupted: interrupted}
 	if err != nil {
 		run.Error = err.Error()
 	}

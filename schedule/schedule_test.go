@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/onus-sec/onus/config"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // fakeWall is operational time that moves only when a test says so.
@@ -73,9 +73,9 @@ func (f *fakeWall) pending() int {
 
 var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
-func openStore(t *testing.T) *sqlite.DB {
+func openStore(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +88,8 @@ type harness struct {
 	t     *testing.T
 	s     *Scheduler
 	wall  *fakeWall
-	db    *sqlite.DB
-	runs  chan sqlite.JobRun
+	db    *store.DB
+	runs  chan store.JobRun
 	stop  context.CancelFunc
 	ended chan struct{}
 	err   error // what Run returned, once ended is closed
@@ -97,14 +97,14 @@ type harness struct {
 
 func every(d time.Duration) config.Timetable { return config.Interval(d) }
 
-func newHarness(t *testing.T, db *sqlite.DB, grace time.Duration, jobs ...Job) *harness {
+func newHarness(t *testing.T, db *store.DB, grace time.Duration, jobs ...Job) *harness {
 	t.Helper()
-	h := &harness{t: t, wall: newFakeWall(t0), db: db, runs: make(chan sqlite.JobRun, 100)}
+	h := &harness{t: t, wall: newFakeWall(t0), db: db, runs: make(chan store.JobRun, 100)}
 	s, err := newScheduler(core{Store: db, Wall: h.wall, After: h.wall.After, Grace: grace}, jobs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.done = func(_ string, r sqlite.JobRun) { h.runs <- r }
+	s.done = func(_ string, r store.JobRun) { h.runs <- r }
 	h.s = s
 	return h
 }
@@ -124,14 +124,14 @@ func (h *harness) start() {
 
 // next waits for the next finished run. The timeout only guards against
 // a hang; nothing here measures speed.
-func (h *harness) next() sqlite.JobRun {
+func (h *harness) next() store.JobRun {
 	h.t.Helper()
 	select {
 	case r := <-h.runs:
 		return r
 	case <-time.After(10 * time.Second):
 		h.t.Fatal("no job ran")
-		return sqlite.JobRun{}
+		return store.JobRun{}
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus/config"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // JobStatus is one job as the sources page, the API and onus status show
@@ -20,7 +20,7 @@ type JobStatus struct {
 	Running bool   `json:"running"`
 	Trigger string `json:"trigger,omitempty"`
 	// Last is its last finished run (nil when it never ran).
-	Last *sqlite.JobRun `json:"last,omitempty"`
+	Last *store.JobRun `json:"last,omitempty"`
 	// Next is its next tick (zero when it runs only when triggered, or is
 	// due at once); Due is true when it is due at once.
 	Next time.Time `json:"next,omitzero"`

@@ -17,24 +17,24 @@ import (
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Service answers lookups for one configuration. It loads the directory
 // once; a lookup then costs a few indexed queries.
 type Service struct {
-	store  *sqlite.DB
+	store  *store.DB
 	cfg    *config.Config
 	matrix *raci.Matrix
 }
 
 // New loads the directory of the last evaluation and resolves the matrix.
-func New(ctx context.Context, store *sqlite.DB, cfg *config.Config) (*Service, error) {
-	dir, err := store.Directory(ctx)
+func New(ctx context.Context, st *store.DB, cfg *config.Config) (*Service, error) {
+	dir, err := st.Directory(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: store, cfg: cfg, matrix: raci.New(cfg.RACI, dir)}, nil
+	return &Service{store: st, cfg: cfg, matrix: raci.New(cfg.RACI, dir)}, nil
 }
 
 // Role is a letter a person holds in an activity, and how.
@@ -65,7 +65,7 @@ type Profile struct {
 	Person      raci.Person       `json:"person"`
 	Reports     []string          `json:"reports,omitempty"`
 	Roles       []Role            `json:"roles"`
-	Assets      []sqlite.Asset    `json:"assets"`
+	Assets      []store.Asset     `json:"assets"`
 	Open        []Item            `json:"open_findings"`
 	Accountable []Accountability  `json:"accountable_for"`
 	Approvals   []*onus.Exception `json:"pending_approvals"`
@@ -86,7 +86,7 @@ func (s *Service) Lookup(ctx context.Context, email string, now time.Time) (*Pro
 		return nil, err
 	}
 	pr.Roles = s.roles(p, len(pr.Assets), len(pr.Reports))
-	open, err := s.store.Findings(ctx, sqlite.Filter{Owner: p.Email, States: []onus.State{onus.StateOpen, onus.StateExempted}})
+	open, err := s.store.Findings(ctx, store.Filter{Owner: p.Email, States: []onus.State{onus.StateOpen, onus.StateExempted}})
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (s *Service) Lookup(ctx context.Context, email string, now time.Time) (*Pro
 		}
 		pr.Open = append(pr.Open, it)
 	}
-	acc, err := s.store.Findings(ctx, sqlite.Filter{Accountable: p.Email, States: []onus.State{onus.StateOpen}})
+	acc, err := s.store.Findings(ctx, store.Filter{Accountable: p.Email, States: []onus.State{onus.StateOpen}})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (s *Service) Lookup(ctx context.Context, email string, now time.Time) (*Pro
 		pr.Accountable = append(pr.Accountable, *a)
 	}
 	sort.Slice(pr.Accountable, func(i, j int) bool { return pr.Accountable[i].Control < pr.Accountable[j].Control })
-	pending, err := s.store.Exceptions(ctx, sqlite.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionRequested}})
+	pending, err := s.store.Exceptions(ctx, store.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionRequested}})
 	if err != nil {
 		return nil, err
 	}

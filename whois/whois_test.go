@@ -15,12 +15,12 @@ import (
 	"github.com/onus-sec/onus/internal/bench"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 	"github.com/onus-sec/onus/whois"
 )
 
 // acme syncs and evaluates the example organisation into a real database.
-func acme(t testing.TB) (*sqlite.DB, *config.Config) {
+func acme(t testing.TB) (*store.DB, *config.Config) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -31,7 +31,7 @@ func acme(t testing.TB) (*sqlite.DB, *config.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	db, err := store.Open(ctx, filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func BenchmarkLookup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"))
+	db, err := store.Open(ctx, filepath.Join(dir, "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

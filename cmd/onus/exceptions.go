@@ -15,7 +15,7 @@ import (
 	"github.com/onus-sec/onus/exception"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/source"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 	"github.com/onus-sec/onus/whois"
 )
 
@@ -48,7 +48,7 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-func (a *app) exceptionService(cmd *cobra.Command) (*exception.Service, *sqlite.DB, error) {
+func (a *app) exceptionService(cmd *cobra.Command) (*exception.Service, *store.DB, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, nil, err
@@ -247,7 +247,7 @@ func (a *app) exceptionsCmd() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			f := sqlite.ExceptionFilter{}
+			f := store.ExceptionFilter{}
 			switch state {
 			case "all":
 			case "":

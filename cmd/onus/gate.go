@@ -22,7 +22,7 @@ import (
 	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/report"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // Exit codes of onus gate.
@@ -210,7 +210,7 @@ func (a *app) runGate(cmd *cobra.Command, f gateFlags, files []string) error {
 		if err != nil {
 			return gateUsageErr(err)
 		}
-		list, err := db.Exceptions(cmd.Context(), sqlite.ExceptionFilter{})
+		list, err := db.Exceptions(cmd.Context(), store.ExceptionFilter{})
 		db.Close()
 		if err != nil {
 			return gateUsageErr(err)
@@ -377,10 +377,10 @@ func (a *app) recordGate(cmd *cobra.Command, rep *gate.Report) error {
 			return nil, ledger.Stats{}, err
 		}
 		changes, st := gate.Record(rep, append(prev, closed...), nil)
-		var stats []sqlite.ControlStat
+		var stats []store.ControlStat
 		for _, g := range rep.Guardrails {
 			t := rep.Tally[g.ID]
-			stats = append(stats, sqlite.ControlStat{Control: g.ID, Pass: t.Passed, Fail: t.Evaluated - t.Passed})
+			stats = append(stats, store.ControlStat{Control: g.ID, Pass: t.Passed, Fail: t.Evaluated - t.Passed})
 		}
 		return changes, st, db.ApplyChanges(ctx, run, changes, stats, -1)
 	}()
@@ -565,7 +565,7 @@ review cannot edit it (a CI artifact or a protected branch).`,
 				return err
 			}
 			defer db.Close()
-			list, err := db.Exceptions(cmd.Context(), sqlite.ExceptionFilter{})
+			list, err := db.Exceptions(cmd.Context(), store.ExceptionFilter{})
 			if err != nil {
 				return err
 			}

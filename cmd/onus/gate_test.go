@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 const gateData = "../../gate/testdata/"
@@ -156,7 +156,7 @@ func TestGateExceptionsFromLedger(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "onus.db")
-	db, err := sqlite.Open(ctx, dbPath)
+	db, err := store.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestGateExceptionsFromLedger(t *testing.T) {
 		if err := db.CreateException(ctx, x); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Decide(ctx, sqlite.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested},
+		if _, err := db.Decide(ctx, store.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested},
 			To: onus.ExceptionApproved, Actor: approver, Approver: approver}); err != nil {
 			t.Fatal(err)
 		}
@@ -295,12 +295,12 @@ func TestGateRecord(t *testing.T) {
 	}
 	findings := func() []onus.Finding {
 		t.Helper()
-		db, err := sqlite.Open(context.Background(), dbPath)
+		db, err := store.Open(context.Background(), dbPath)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		fs, err := db.Findings(context.Background(), sqlite.Filter{Control: "tf-iam-star"})
+		fs, err := db.Findings(context.Background(), store.Filter{Control: "tf-iam-star"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/onus-sec/onus/raci"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/source"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -146,7 +146,7 @@ open findings; --state picks others (open, resolved, exempted, gone, all).`,
 			if err != nil {
 				return err
 			}
-			f := sqlite.Filter{Owner: owner, Control: control, Kind: kind, Entity: entity, Limit: limit}
+			f := store.Filter{Owner: owner, Control: control, Kind: kind, Entity: entity, Limit: limit}
 			for _, s := range strings.Split(state, ",") {
 				s = strings.TrimSpace(s)
 				if s == "all" {
@@ -303,7 +303,7 @@ by side, and its findings.`,
 				if i > 0 {
 					fmt.Fprintln(a.stdout, "\n"+strings.Repeat("─", 60))
 				}
-				fs, err := db.Findings(ctx, sqlite.Filter{Entity: x.ID})
+				fs, err := db.Findings(ctx, store.Filter{Entity: x.ID})
 				if err != nil {
 					return err
 				}
@@ -315,7 +315,7 @@ by side, and its findings.`,
 }
 
 // loadInventory builds the inventory from the snapshots in force.
-func loadInventory(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB) (*inventory.Inventory, error) {
+func loadInventory(cmd *cobra.Command, cfg *config.Config, db *store.DB) (*inventory.Inventory, error) {
 	ctx := cmd.Context()
 	states, err := db.SourceStates(ctx)
 	if err != nil {
@@ -330,7 +330,7 @@ func loadInventory(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB) (*inve
 		if st := states[src.Name]; st != nil {
 			si.Healthy, si.Reason = st.Healthy, st.Reason
 			if st.Good != nil {
-				if si.Snapshot, err = db.LoadSnapshot(ctx, src.Name); err != nil && !errors.Is(err, sqlite.ErrNotFound) {
+				if si.Snapshot, err = db.LoadSnapshot(ctx, src.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
 					return nil, err
 				}
 			}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/report"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // linkCmd and unlinkCmd let an admin decide what correlation could not:
@@ -69,7 +69,7 @@ decide again. Every decision is audited and shown by onus explain.`
 				}
 				if a.output == report.JSON {
 					if ls == nil {
-						ls = []sqlite.ManualLink{}
+						ls = []store.ManualLink{}
 					}
 					return report.WriteJSON(a.stdout, ls)
 				}
@@ -91,7 +91,7 @@ decide again. Every decision is audited and shown by onus explain.`
 			}
 			if forget {
 				if err := db.DeleteManualLink(ctx, args[0], args[1], actorName); err != nil {
-					if errors.Is(err, sqlite.ErrNotFound) {
+					if errors.Is(err, store.ErrNotFound) {
 						return onus.Errorf(onus.ENOTFOUND, "%v", err)
 					}
 					return err
@@ -111,7 +111,7 @@ decide again. Every decision is audited and shown by onus explain.`
 					return onus.Errorf(onus.ENOTFOUND, "%s names no record or entity (a record is source:record-id; an entity id is kind:key:value)", ref)
 				}
 			}
-			if err := db.SetManualLink(ctx, sqlite.ManualLink{A: args[0], B: args[1], Linked: linked, Actor: actorName, Reason: reason}); err != nil {
+			if err := db.SetManualLink(ctx, store.ManualLink{A: args[0], B: args[1], Linked: linked, Actor: actorName, Reason: reason}); err != nil {
 				return err
 			}
 			if linked {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus/internal/orggen"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // The example's background check filed under a personal address is a
@@ -63,7 +63,7 @@ func TestLinkConfirmsAPossibleMatch(t *testing.T) {
 		t.Errorf("explain by record id:\n%s", out)
 	}
 
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "onus.db"))
+	db, err := store.Open(context.Background(), filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

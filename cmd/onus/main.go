@@ -27,7 +27,7 @@ import (
 	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/source"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -239,8 +239,8 @@ func (a *app) databasePath(cfg *config.Config) string {
 }
 
 // openStore opens the store at path with the command's clock.
-func (a *app) openStore(ctx context.Context, path string) (*sqlite.DB, error) {
-	db, err := sqlite.Open(ctx, path)
+func (a *app) openStore(ctx context.Context, path string) (*store.DB, error) {
+	db, err := store.Open(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ func (a *app) openStore(ctx context.Context, path string) (*sqlite.DB, error) {
 }
 
 // openExisting opens the store for reading commands: it must exist.
-func (a *app) openExisting(ctx context.Context) (*sqlite.DB, error) {
+func (a *app) openExisting(ctx context.Context) (*store.DB, error) {
 	var cfg *config.Config
 	if a.dbPath == "" {
 		// Only onus.yaml's database setting is needed; a configuration

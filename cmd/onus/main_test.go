@@ -15,7 +15,7 @@ import (
 
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/internal/testsrv"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // cli runs the command in-process, as a user would from a shell.
@@ -387,25 +387,25 @@ func TestNudgeCommands(t *testing.T) {
 	// the next run whatever --now that run has, even one before the
 	// message was planned for.
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	db, err := store.Open(ctx, filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	host, _ := os.Hostname()
 	evening := orggen.AcmeNow.Add(10 * time.Hour)
 	live := fmt.Sprintf("%s:%d:other", host, os.Getpid())
-	held, err := db.Claim(ctx, evening, sqlite.Lease{Holder: live, Now: time.Now(), For: time.Hour})
+	held, err := db.Claim(ctx, evening, store.Lease{Holder: live, Now: time.Now(), For: time.Hour})
 	if err != nil || held == nil {
 		t.Fatalf("claim: %v %v", held, err)
 	}
 	gone := exec.Command("true")
 	gone.Run()
 	dead := fmt.Sprintf("%s:%d:crashed", host, gone.Process.Pid)
-	crashed, err := db.Claim(ctx, evening, sqlite.Lease{Holder: dead, Now: time.Now(), For: time.Hour})
+	crashed, err := db.Claim(ctx, evening, store.Lease{Holder: dead, Now: time.Now(), For: time.Hour})
 	if err != nil || crashed == nil {
 		t.Fatalf("claim: %v %v", crashed, err)
 	}
-	if err := db.MarkSending(ctx, crashed.ID, sqlite.Lease{Holder: dead, Now: time.Now(), For: time.Hour}); err != nil {
+	if err := db.MarkSending(ctx, crashed.ID, store.Lease{Holder: dead, Now: time.Now(), For: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -445,7 +445,7 @@ func TestNudgeCommands(t *testing.T) {
 func TestInterruptedAndLockedRuns(t *testing.T) {
 	dir := demo(t)
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	db, err := store.Open(ctx, filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,9 +469,9 @@ func TestInterruptedAndLockedRuns(t *testing.T) {
 	if !strings.Contains(out, "by cron, started") || !strings.Contains(out, "was interrupted: the process stopped before the run ended") {
 		t.Errorf("status after the next run:\n%s", out)
 	}
-	db, _ = sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	db, _ = store.Open(ctx, filepath.Join(dir, "onus.db"))
 	live := fmt.Sprintf("%s:%d:other", host, os.Getpid())
-	if err := db.Lock(ctx, sqlite.LockRequest{Holder: live, Actor: "ops@acme.com", What: "evaluation", For: time.Hour}); err != nil {
+	if err := db.Lock(ctx, store.LockRequest{Holder: live, Actor: "ops@acme.com", What: "evaluation", For: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

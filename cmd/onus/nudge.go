@@ -18,7 +18,7 @@ import (
 	_ "github.com/onus-sec/onus/notify/teams"
 	_ "github.com/onus-sec/onus/notify/webhook"
 	"github.com/onus-sec/onus/report"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 func (a *app) nudgeCmd() *cobra.Command {
@@ -165,7 +165,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 			}
 			if a.output == report.JSON {
 				if msgs == nil {
-					msgs = []*sqlite.OutboxMessage{}
+					msgs = []*store.OutboxMessage{}
 				}
 				return report.WriteJSON(a.stdout, msgs)
 			}
@@ -200,7 +200,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 	cmd.Flags().StringVar(&recipient, "to", "", "only messages to this person")
 	cmd.Flags().IntVar(&limit, "limit", 100, "list at most this many")
 	// act runs a change of an outbox message by someone named.
-	act := func(use, short, done string, fn func(db *sqlite.DB, cmd *cobra.Command, id int64, actor string) error) *cobra.Command {
+	act := func(use, short, done string, fn func(db *store.DB, cmd *cobra.Command, id int64, actor string) error) *cobra.Command {
 		var as string
 		c := &cobra.Command{
 			Use:   use + " ID",
@@ -239,11 +239,11 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 		return c
 	}
 	cmd.AddCommand(act("resend", "Queue an uncertain or failed message again", "is queued again; onus nudge sends it",
-		func(db *sqlite.DB, cmd *cobra.Command, id int64, actor string) error {
+		func(db *store.DB, cmd *cobra.Command, id int64, actor string) error {
 			return db.Resend(cmd.Context(), id, actor)
 		}))
 	cmd.AddCommand(act("confirm", "Record an uncertain message as sent, once you know it arrived", "is recorded as sent",
-		func(db *sqlite.DB, cmd *cobra.Command, id int64, actor string) error {
+		func(db *store.DB, cmd *cobra.Command, id int64, actor string) error {
 			return db.Confirm(cmd.Context(), id, actor)
 		}))
 	cmd.AddCommand(&cobra.Command{
@@ -269,7 +269,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 			}
 			if a.output == report.JSON {
 				return report.WriteJSON(a.stdout, struct {
-					*sqlite.OutboxMessage
+					*store.OutboxMessage
 					Text string `json:"text"`
 				}{m, m.Text})
 			}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // remote calls the API of an "onus serve" (--server) with a token
@@ -58,6 +58,6 @@ func (a *app) remote(ctx context.Context, method, path string, in map[string]str
 
 // auditAs marks in the audit log that someone at the console acted as
 // another person directly on the database file (--as), not signed in.
-func auditAs(ctx context.Context, db *sqlite.DB, as, object string) {
+func auditAs(ctx context.Context, db *store.DB, as, object string) {
 	_ = db.Audit(ctx, actor(), "cli.act_as", object, "acted as "+as+" with --as, directly on the database file")
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/report"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // monitorAt is the start of the commands that act as of a time: the
@@ -202,7 +202,7 @@ func (a *app) syncAndEval(ctx context.Context, m *monitor.Monitor, f syncFlags, 
 	return nil
 }
 
-func (a *app) writeRun(ctx context.Context, db *sqlite.DB, srep *monitor.SyncReport, erep *monitor.EvalReport) error {
+func (a *app) writeRun(ctx context.Context, db *store.DB, srep *monitor.SyncReport, erep *monitor.EvalReport) error {
 	st, err := db.Stats(ctx, erep.Now)
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ import (
 	"github.com/onus-sec/onus/connector"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/schedule"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 func (a *app) scheduleCmd() *cobra.Command {
@@ -152,7 +152,7 @@ type jobsReport struct {
 	Notes []string             `json:"notes,omitempty"`
 }
 
-func (a *app) readJobs(ctx context.Context, cfg *config.Config, db *sqlite.DB) (*jobsReport, error) {
+func (a *app) readJobs(ctx context.Context, cfg *config.Config, db *store.DB) (*jobsReport, error) {
 	st, notes, err := schedule.ReadStatus(ctx, cfg, db, a.clock.Now())
 	if err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func (a *app) readJobs(ctx context.Context, cfg *config.Config, db *sqlite.DB) (
 	return &jobsReport{Jobs: st, Notes: notes}, nil
 }
 
-func (a *app) writeJobs(ctx context.Context, cfg *config.Config, db *sqlite.DB) error {
+func (a *app) writeJobs(ctx context.Context, cfg *config.Config, db *store.DB) error {
 	rep, err := a.readJobs(ctx, cfg, db)
 	if err != nil {
 		return err

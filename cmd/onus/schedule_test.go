@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // onus schedule --once runs what is due and nothing else; onus status
@@ -60,7 +60,7 @@ func TestScheduleOnceAndStatus(t *testing.T) {
 	// onus was stopped for two hours: hr's hourly tick was missed (twice).
 	// The next --once runs hr once, and the evaluation it triggers; the
 	// other sources are not due.
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "onus.db"))
+	db, err := store.Open(context.Background(), filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

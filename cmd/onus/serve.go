@@ -17,13 +17,13 @@ import (
 	webhttp "github.com/onus-sec/onus/http"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/notify"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // serveEnv is what a background job started beside the web server gets.
 type serveEnv struct {
 	Config  *config.Config
-	Store   *sqlite.DB
+	Store   *store.DB
 	Log     *slog.Logger // the base logger: each job names its subsystem
 	Metrics prometheus.Registerer
 	// Business is the clock evaluations and nudges run as; Wall is the
@@ -75,7 +75,7 @@ see docs/serving.md.`,
 			if err != nil {
 				return err
 			}
-			db, err := sqlite.Open(cmd.Context(), a.databasePath(cfg))
+			db, err := store.Open(cmd.Context(), a.databasePath(cfg))
 			if err != nil {
 				return err
 			}
@@ -88,7 +88,7 @@ see docs/serving.md.`,
 }
 
 // serve runs the web server until the command's context ends.
-func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *sqlite.DB, f serveFlags, demo bool, business onus.Clock) error {
+func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *store.DB, f serveFlags, demo bool, business onus.Clock) error {
 	ctx := cmd.Context()
 	level := slog.LevelInfo
 	if cmd.Flags().Changed("log-level") || cmd.Root().PersistentFlags().Changed("log-level") {

@@ -20,7 +20,7 @@ import (
 	"github.com/onus-sec/onus/authz"
 	"github.com/onus-sec/onus/config"
 	webhttp "github.com/onus-sec/onus/http"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // TestServerCommands: with --server and a token, except and outbox act
@@ -34,12 +34,12 @@ func TestServerCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	db, err := store.Open(ctx, filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	fs, err := db.Findings(ctx, sqlite.Filter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
+	fs, err := db.Findings(ctx, store.Filter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
 	if err != nil || len(fs) == 0 {
 		t.Fatalf("findings: %v", err)
 	}
@@ -196,12 +196,12 @@ func TestGateExceptionsFromServe(t *testing.T) {
 	ctx := context.Background()
 	// One exception on record: requested by the owner, approved by the
 	// Accountable person.
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+	db, err := store.Open(ctx, filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	fs, _ := db.Findings(ctx, sqlite.Filter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
+	fs, _ := db.Findings(ctx, store.Filter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
 	if len(fs) == 0 {
 		t.Fatal("no finding of Barbara's")
 	}

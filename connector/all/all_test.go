@@ -19,7 +19,7 @@ import (
 	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 // org is the Acme example organisation in a temporary directory with a real
@@ -27,7 +27,7 @@ import (
 type org struct {
 	t   *testing.T
 	dir string
-	db  *sqlite.DB
+	db  *store.DB
 }
 
 func newOrg(t *testing.T) *org {
@@ -36,7 +36,7 @@ func newOrg(t *testing.T) *org {
 	if err := examples.CopyTo(examples.Acme(), dir); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "onus.db"))
+	db, err := store.Open(context.Background(), filepath.Join(dir, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func (o *org) run() (*monitor.SyncReport, *monitor.EvalReport) {
 // findings lists the open findings as "control entity owner".
 func (o *org) findings() []string {
 	o.t.Helper()
-	fs, err := o.db.Findings(context.Background(), sqlite.Filter{States: []onus.State{onus.StateOpen}})
+	fs, err := o.db.Findings(context.Background(), store.Filter{States: []onus.State{onus.StateOpen}})
 	if err != nil {
 		o.t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 type outcome string
@@ -574,7 +574,7 @@ func TestCatalogue(t *testing.T) {
 		t.Fatal(err)
 	}
 	func() {
-		db, err := sqlite.Open(ctx, filepath.Join(base, "onus.db"))
+		db, err := store.Open(ctx, filepath.Join(base, "onus.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -617,7 +617,7 @@ func TestCatalogue(t *testing.T) {
 				}
 				os.WriteFile(yp, []byte(ny), 0o644)
 			}
-			db, err := sqlite.Open(ctx, filepath.Join(dir, "onus.db"))
+			db, err := store.Open(ctx, filepath.Join(dir, "onus.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -690,7 +690,7 @@ func unknowns(rep *monitor.EvalReport) int {
 	return n
 }
 
-func newMonitor(t *testing.T, dir string, db *sqlite.DB) *monitor.Monitor {
+func newMonitor(t *testing.T, dir string, db *store.DB) *monitor.Monitor {
 	t.Helper()
 	cfg, err := config.Load(dir)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/internal/testsrv"
-	"github.com/onus-sec/onus/sqlite"
+	"github.com/onus-sec/onus/store"
 )
 
 func repoRoot() string {
@@ -198,7 +198,7 @@ func TestKillHarness(t *testing.T) {
 	// A person checks the uncertain messages in the mail server: the ones
 	// that arrived are confirmed, the others resent.
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(killed, "onus.db"))
+	db, err := store.Open(ctx, filepath.Join(killed, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestKillHarness(t *testing.T) {
 		}
 		return arrived
 	}
-	uncertain, err := db.OutboxMessages(ctx, []string{sqlite.OutboxUncertain}, "", 0)
+	uncertain, err := db.OutboxMessages(ctx, []string{store.OutboxUncertain}, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestKillHarness(t *testing.T) {
 		h.complete(ref, "run", "--now", at(tm))
 	}
 
-	rdb, err := sqlite.Open(ctx, filepath.Join(ref, "onus.db"))
+	rdb, err := store.Open(ctx, filepath.Join(ref, "onus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,15 +261,15 @@ func TestKillHarness(t *testing.T) {
 			problems = append(problems, fmt.Sprintf("message %d to %s arrived %d times (%s)", o.ID, o.Recipient, n, o.Status))
 		}
 		switch o.Status {
-		case sqlite.OutboxSent:
+		case store.OutboxSent:
 			fig.Sent++
 			if n == 0 {
 				fig.Lost++
 				problems = append(problems, fmt.Sprintf("message %d to %s is recorded as sent but never arrived", o.ID, o.Recipient))
 			}
-		case sqlite.OutboxCancelled:
+		case store.OutboxCancelled:
 			// Replaced by a newer plan before it was sent.
-		case sqlite.OutboxFailed:
+		case store.OutboxFailed:
 			fig.Failed++
 			problems = append(problems, fmt.Sprintf("message %d to %s failed: %s", o.ID, o.Recipient, o.LastError))
 		default:
@@ -279,7 +279,7 @@ func TestKillHarness(t *testing.T) {
 			}
 		}
 		// Every finding a sent message told about says so once.
-		if o.Status == sqlite.OutboxSent {
+		if o.Status == store.OutboxSent {
 			for id := range o.Items {
 				if id == 0 {
 					continue
@@ -307,8 +307,8 @@ func TestKillHarness(t *testing.T) {
 
 	// The ledger: the same findings, states, owners and due dates as the
 	// copy that was never killed, each opened once.
-	ledger := func(db *sqlite.DB) map[string]string {
-		fs, err := db.Findings(ctx, sqlite.Filter{})
+	ledger := func(db *store.DB) map[string]string {
+		fs, err := db.Findings(ctx, store.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,8 @@
-// Package sqlite is onus's embedded store: one SQLite file holds the
+// Package store is onus's SQL store: one database (a SQLite file by default) holds the
 // snapshots in force, the findings ledger with its history, the runs and
 // the audit log. Schema changes are embedded SQL migrations applied in
 // order at open; a database written by a newer onus is refused.
-package sqlite
+package store
 
 import (
 	"context"

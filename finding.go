@@ -1,6 +1,8 @@
 package onus
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -184,13 +186,128 @@ func (x *Exception) Active(now time.Time) bool {
 	return x.State == ExceptionApproved && now.Before(x.Expires)
 }
 
+// EventType says what happened to a finding. The values are stored and
+// appear in JSON output and in the history pages: they are stable.
+type EventType string
+
+// Event types.
+const (
+	EventOpened   EventType = "opened"   // first failure; From is empty, To is open
+	EventReopened EventType = "reopened" // failing again after resolved or gone, or its exception ended
+	EventResolved EventType = "resolved" // the check passes, or the entity left the scope
+	EventGone     EventType = "gone"     // the entity or the control is gone
+	EventExempted EventType = "exempted" // an approved exception covers it
+	// EventReassigned: the Responsible person changed (From and To are e-mails).
+	EventReassigned EventType = "reassigned"
+	// EventReidentified: the entity is known under a new id (From and To are ids).
+	EventReidentified EventType = "reidentified"
+	// EventTold: a message about the finding was sent (To is the recipient).
+	EventTold EventType = "told"
+	// EventFixClaimed: someone said in the web app that they fixed it.
+	EventFixClaimed EventType = "fix_claimed"
+)
+
 // Event is one entry in a finding's history.
 type Event struct {
 	FindingID int64     `json:"finding_id"`
 	At        time.Time `json:"at"`
 	Run       int64     `json:"run"`
-	Type      string    `json:"type"` // opened, resolved, reopened, gone, reassigned, evidence
+	Type      EventType `json:"type"`
 	From      string    `json:"from,omitempty"`
 	To        string    `json:"to,omitempty"`
 	Note      string    `json:"note,omitempty"`
+}
+
+// FindingKey identifies a finding: one control on one entity.
+type FindingKey struct {
+	Control string
+	Entity  string
+}
+
+// FindingChange is a finding to store: new, or changed, with the events
+// that explain the change. The ledger package makes them; a
+// FindingService writes them.
+type FindingChange struct {
+	Finding Finding
+	New     bool
+	Events  []Event
+	// Prior and PriorException are the state and exception of a finding on
+	// record as the change read it: the store writes the change only if the
+	// finding is still so, and refuses it otherwise (a decision or another
+	// run changed it meanwhile).
+	Prior          State
+	PriorException int64
+}
+
+// FindingFilter selects findings. Zero fields select everything.
+type FindingFilter struct {
+	Owner       string  // responsible e-mail
+	Accountable string  // accountable e-mail
+	Control     string  // control id
+	States      []State // any of these; all states when empty
+	Kind        string  // entity kind
+	Entity      string  // entity id
+	// OverdueAt keeps open findings due before this time.
+	OverdueAt time.Time
+	// ResolvedSince keeps findings resolved at or after this time.
+	ResolvedSince time.Time
+	Limit         int
+}
+
+// ControlStat is what one evaluation found for one control.
+type ControlStat struct {
+	Control             string   `json:"control"`
+	Pass, Fail, Unknown int      `json:"-"`
+	Reasons             []string `json:"unknown_reasons,omitempty"`
+}
+
+// OwnerCount is one person's open findings.
+type OwnerCount struct {
+	Email   string `json:"email"`
+	Name    string `json:"name,omitempty"`
+	Open    int    `json:"open"`
+	Overdue int    `json:"overdue"`
+}
+
+// LedgerStats counts the ledger at a time.
+type LedgerStats struct {
+	Open      int            `json:"open"`
+	Overdue   int            `json:"overdue"`
+	Exempted  int            `json:"exempted"`
+	Resolved  int            `json:"resolved"`
+	Gone      int            `json:"gone"`
+	Gaps      int            `json:"ownership_gaps"`
+	ByControl map[string]int `json:"open_by_control"`
+	Owners    []OwnerCount   `json:"owners"`
+}
+
+// ErrChanged is wrapped by the ECONFLICT error of a write refused because
+// the findings or the exceptions changed since the writer read them: the
+// caller reads and evaluates again.
+var ErrChanged = errors.New("changed during the evaluation")
+
+// FindingService keeps the findings ledger. Every method returns an
+// error wrapping its cause, with EINTERNAL for a storage failure.
+type FindingService interface {
+	// Finding returns one finding; ENOTFOUND when there is none.
+	Finding(ctx context.Context, id int64) (Finding, error)
+	// Findings returns the findings matching f, most urgent first
+	// (severity, then due date); none is an empty list, not an error.
+	Findings(ctx context.Context, f FindingFilter) ([]Finding, error)
+	// ActiveFindings returns the open and exempted findings.
+	ActiveFindings(ctx context.Context) ([]Finding, error)
+	// FindingsByKey returns the findings on record for the given keys;
+	// keys with none are left out.
+	FindingsByKey(ctx context.Context, keys []FindingKey) ([]Finding, error)
+	// Events returns a finding's history, oldest first.
+	Events(ctx context.Context, finding int64) ([]Event, error)
+	// ApplyChanges writes an evaluation's changes and its per-control
+	// statistics, all or nothing. mark, unless negative, is the
+	// ExceptionService.DecisionMark read before the exceptions in force
+	// were read. It fails with ECONFLICT wrapping ErrChanged, writing
+	// nothing, when an exception was decided since mark or a finding is
+	// no longer in the state its change read (Prior, PriorException).
+	ApplyChanges(ctx context.Context, run int64, changes []FindingChange, stats []ControlStat, mark int64) error
+	// Stats counts the findings by state, control and owner as of now.
+	Stats(ctx context.Context, now time.Time) (*LedgerStats, error)
 }

@@ -178,7 +178,7 @@ func (s *Service) Finding(ctx context.Context, id int64) (*FindingDetail, error)
 	if d.Messages, err = s.Store.MessagesAbout(ctx, id); err != nil {
 		return nil, err
 	}
-	if d.Exceptions, err = s.Store.Exceptions(ctx, store.ExceptionFilter{Finding: id}); err != nil {
+	if d.Exceptions, err = s.Store.Exceptions(ctx, onus.ExceptionFilter{Finding: id}); err != nil {
 		return nil, err
 	}
 	pending := slices.ContainsFunc(d.Exceptions, func(x *onus.Exception) bool { return x.State == onus.ExceptionRequested })
@@ -248,7 +248,7 @@ func (s *Service) Approvals(ctx context.Context) ([]Approval, error) {
 	if err != nil {
 		return nil, err
 	}
-	pending, err := s.Store.Exceptions(ctx, store.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionRequested}})
+	pending, err := s.Store.Exceptions(ctx, onus.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionRequested}})
 	if err != nil {
 		return nil, err
 	}
@@ -295,9 +295,9 @@ func (s *Service) Decide(ctx context.Context, id int64, approve bool, note strin
 
 // ExceptionDetail is an exception with its history.
 type ExceptionDetail struct {
-	Exception *onus.Exception        `json:"exception"`
-	Events    []store.ExceptionEvent `json:"history"`
-	MayDecide bool                   `json:"may_decide"`
+	Exception *onus.Exception       `json:"exception"`
+	Events    []onus.ExceptionEvent `json:"history"`
+	MayDecide bool                  `json:"may_decide"`
 }
 
 // Exception returns an exception the subject may see: their own request,
@@ -496,7 +496,7 @@ func (s *Service) Matrix(ctx context.Context) (*raci.Matrix, []raci.Problem, err
 // Control is a control with its last evaluation's counts.
 type Control struct {
 	*config.Control
-	Stat store.ControlStat `json:"stat"`
+	Stat onus.ControlStat `json:"stat"`
 }
 
 // Controls lists the controls.
@@ -508,7 +508,7 @@ func (s *Service) Controls(ctx context.Context) ([]Control, error) {
 	if err != nil {
 		return nil, err
 	}
-	by := map[string]store.ControlStat{}
+	by := map[string]onus.ControlStat{}
 	for _, st := range stats {
 		by[st.Control] = st
 	}
@@ -578,7 +578,7 @@ func (s *Service) AcceptShrink(ctx context.Context, source string) (string, erro
 
 // Outbox lists messages: all of them for administrators and auditors,
 // one's own otherwise.
-func (s *Service) Outbox(ctx context.Context, statuses []string, limit int) ([]*store.OutboxMessage, error) {
+func (s *Service) Outbox(ctx context.Context, statuses []string, limit int) ([]*onus.OutboxMessage, error) {
 	sub, err := subject(ctx)
 	if err != nil {
 		return nil, err
@@ -590,7 +590,7 @@ func (s *Service) Outbox(ctx context.Context, statuses []string, limit int) ([]*
 }
 
 // OutboxMessage returns a message the subject may see.
-func (s *Service) OutboxMessage(ctx context.Context, id int64) (*store.OutboxMessage, error) {
+func (s *Service) OutboxMessage(ctx context.Context, id int64) (*onus.OutboxMessage, error) {
 	sub, err := subject(ctx)
 	if err != nil {
 		return nil, err
@@ -631,7 +631,7 @@ func (s *Service) ExceptionsExport(ctx context.Context) ([]*onus.Exception, erro
 	if _, err := s.staff(ctx); err != nil {
 		return nil, err
 	}
-	return s.Store.Exceptions(ctx, store.ExceptionFilter{})
+	return s.Store.Exceptions(ctx, onus.ExceptionFilter{})
 }
 
 func (s *Service) AuditLog(ctx context.Context, limit int) ([]store.AuditEntry, error) {

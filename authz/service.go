@@ -170,7 +170,7 @@ func (s *Service) subjectOf(ctx context.Context, p *raci.Person, method string) 
 		}
 	}
 	if !sub.Accountable {
-		fs, err := s.Store.Findings(ctx, store.Filter{Accountable: p.Email, Limit: 1})
+		fs, err := s.Store.Findings(ctx, onus.FindingFilter{Accountable: p.Email, Limit: 1})
 		if err != nil {
 			return nil, err
 		}

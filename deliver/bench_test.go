@@ -38,9 +38,9 @@ func BenchmarkDispatchSMTP(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var msgs []*store.OutboxMessage
+		var msgs []*onus.OutboxMessage
 		for j := 0; j < n; j++ {
-			msgs = append(msgs, &store.OutboxMessage{Key: fmt.Sprintf("k%d-%d", i, j), Recipient: fmt.Sprintf("p%d@acme.com", j), Channel: "email",
+			msgs = append(msgs, &onus.OutboxMessage{Key: fmt.Sprintf("k%d-%d", i, j), Recipient: fmt.Sprintf("p%d@acme.com", j), Channel: "email",
 				Kind: "digest", Subject: "3 security items for you", Text: text, HTML: html, Items: map[int64]string{int64(j + 1): "notice"}, NotBefore: t0})
 		}
 		if _, _, err := db.Enqueue(context.Background(), msgs); err != nil {

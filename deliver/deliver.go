@@ -28,32 +28,32 @@ import (
 	"github.com/onus-sec/onus"
 	leases "github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/notify"
-	"github.com/onus-sec/onus/store"
 )
 
 // Store is the outbox.
 type Store interface {
 	// Claim holds the next message due at due (business time) under lease,
 	// or returns nil when none is due.
-	Claim(ctx context.Context, due time.Time, lease store.Lease) (*store.OutboxMessage, error)
+	Claim(ctx context.Context, due time.Time, lease onus.Lease) (*onus.OutboxMessage, error)
 	// MarkSending renews the lease and marks the message as being handed
 	// over; a conflict error means another run holds it.
-	MarkSending(ctx context.Context, id int64, lease store.Lease) error
+	MarkSending(ctx context.Context, id int64, lease onus.Lease) error
 	// Renew extends the lease; a conflict error means another run holds it.
-	Renew(ctx context.Context, id int64, lease store.Lease) error
+	Renew(ctx context.Context, id int64, lease onus.Lease) error
 	// MarkSent records the delivery; a conflict error means another run
 	// holds the message.
-	MarkSent(ctx context.Context, m *store.OutboxMessage, providerID string, at time.Time) error
+	MarkSent(ctx context.Context, m *onus.OutboxMessage, providerID string, at time.Time) error
 	MarkRetry(ctx context.Context, id int64, holder, errMsg string, next time.Time) error
 	MarkFailed(ctx context.Context, id int64, holder, errMsg string) error
 	// MarkUncertain records that a message held by holder may or may not
 	// have arrived; it is never sent again by itself.
 	MarkUncertain(ctx context.Context, id int64, holder, errMsg string) error
 	Reroute(ctx context.Context, id int64, holder, channel, why string) error
-	Recover(ctx context.Context, now time.Time, dead func(holder string) bool, idempotent func(channel string) bool) (store.Recovery, error)
+	Recover(ctx context.Context, now time.Time, dead func(holder string) bool, idempotent func(channel string) bool) (onus.Recovery, error)
 }
 
-var _ Store = (*store.DB)(nil)
+// The outbox service of onus is enough to send it.
+var _ Store = onus.OutboxService(nil)
 
 // Dispatcher sends the outbox.
 type Dispatcher struct {
@@ -84,7 +84,7 @@ type Dispatcher struct {
 	// Step, when set, is called after each step of a delivery: "claimed",
 	// "sending", "sent" (the channel accepted it, not yet recorded),
 	// "recorded". Tests stop the process there to prove recovery.
-	Step func(step string, m *store.OutboxMessage)
+	Step func(step string, m *onus.OutboxMessage)
 }
 
 // Stats counts what a run did.
@@ -92,14 +92,14 @@ type Stats struct {
 	Sent, Retried, Failed, Rerouted, Requeued, Uncertain int
 	// Held are messages another live run holds: it sends them, or they are
 	// recovered after its lease.
-	Held []store.Held `json:",omitempty"`
+	Held []onus.Held `json:",omitempty"`
 }
 
-func (d *Dispatcher) lease(for_ time.Duration) store.Lease {
-	return store.Lease{Holder: d.Holder, Now: onus.Or(d.Wall).Now(), For: for_}
+func (d *Dispatcher) lease(for_ time.Duration) onus.Lease {
+	return onus.Lease{Holder: d.Holder, Now: onus.Or(d.Wall).Now(), For: for_}
 }
 
-func (d *Dispatcher) step(name string, m *store.OutboxMessage) {
+func (d *Dispatcher) step(name string, m *onus.OutboxMessage) {
 	if d.Step != nil {
 		d.Step(name, m)
 	}
@@ -228,7 +228,7 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 // of the lease, so that no other run takes it over however slow the
 // channel is. It returns the channel's id and error, and the renewal's
 // error if the lease was lost.
-func (d *Dispatcher) send(ctx context.Context, ch notify.Channel, m *store.OutboxMessage, lease time.Duration) (string, error, error) {
+func (d *Dispatcher) send(ctx context.Context, ch notify.Channel, m *onus.OutboxMessage, lease time.Duration) (string, error, error) {
 	stop := leases.Keep(lease/3, func() error {
 		// The renewal outlives a cancelled context: the message is still
 		// being handed over and must stay held.
@@ -244,6 +244,6 @@ func (d *Dispatcher) send(ctx context.Context, ch notify.Channel, m *store.Outbo
 	return id, err, stop()
 }
 
-func recipient(m *store.OutboxMessage) onus.Person {
+func recipient(m *onus.OutboxMessage) onus.Person {
 	return onus.Person{Email: m.Recipient, Name: m.Name}
 }

@@ -49,13 +49,13 @@ func dispatcher(db *store.DB, wall onus.Clock, channels map[string]notify.Channe
 
 // setup stores msgs in a real SQLite file whose clock is the fake wall
 // clock it returns.
-func setup(t *testing.T, msgs ...*store.OutboxMessage) *store.DB {
+func setup(t *testing.T, msgs ...*onus.OutboxMessage) *store.DB {
 	t.Helper()
 	db, _ := setupClock(t, msgs...)
 	return db
 }
 
-func setupClock(t *testing.T, msgs ...*store.OutboxMessage) (*store.DB, *testclock.Fake) {
+func setupClock(t *testing.T, msgs ...*onus.OutboxMessage) (*store.DB, *testclock.Fake) {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
 	if err != nil {
@@ -70,12 +70,12 @@ func setupClock(t *testing.T, msgs ...*store.OutboxMessage) (*store.DB, *testclo
 	return db, clk
 }
 
-func message(key, channel string) *store.OutboxMessage {
-	return &store.OutboxMessage{Key: key, Recipient: key + "@acme.com", Channel: channel, Kind: "digest", Subject: "s", Text: "t",
+func message(key, channel string) *onus.OutboxMessage {
+	return &onus.OutboxMessage{Key: key, Recipient: key + "@acme.com", Channel: channel, Kind: "digest", Subject: "s", Text: "t",
 		NotBefore: t0}
 }
 
-func only(t *testing.T, db *store.DB) *store.OutboxMessage {
+func only(t *testing.T, db *store.DB) *onus.OutboxMessage {
 	t.Helper()
 	ms, err := db.OutboxMessages(context.Background(), nil, "", 0)
 	if err != nil || len(ms) != 1 {
@@ -110,7 +110,7 @@ func TestRetryWithBackoff(t *testing.T) {
 		t.Errorf("attempts after %v, want %v", waits, want)
 	}
 	m := only(t, db)
-	if len(ch.sent) != 1 || m.Status != store.OutboxSent || m.Attempts != 4 || m.ProviderID != "id-1" {
+	if len(ch.sent) != 1 || m.Status != onus.OutboxSent || m.Attempts != 4 || m.ProviderID != "id-1" {
 		t.Errorf("sent %d, message %+v", len(ch.sent), m)
 	}
 }
@@ -125,7 +125,7 @@ func TestPermanentFailure(t *testing.T) {
 	if err != nil || st.Failed != 1 {
 		t.Fatalf("%+v, %v", st, err)
 	}
-	if m := only(t, db); m.Status != store.OutboxFailed || m.LastError == "" {
+	if m := only(t, db); m.Status != onus.OutboxFailed || m.LastError == "" {
 		t.Errorf("message %+v", m)
 	}
 
@@ -140,7 +140,7 @@ func TestPermanentFailure(t *testing.T) {
 		}
 		clk.Add(time.Second)
 	}
-	if m := only(t, db); m.Status != store.OutboxFailed || m.Attempts != 3 || len(ch.sent) != 0 {
+	if m := only(t, db); m.Status != onus.OutboxFailed || m.Attempts != 3 || len(ch.sent) != 0 {
 		t.Errorf("after 3 attempts: %+v", m)
 	}
 }
@@ -159,7 +159,7 @@ func TestRerouteToEmail(t *testing.T) {
 	if st.Rerouted != 2 || st.Sent != 2 || len(email.sent) != 2 || len(slack.sent) != 0 {
 		t.Errorf("stats %+v, e-mails %d", st, len(email.sent))
 	}
-	ms, _ := db.OutboxMessages(context.Background(), []string{store.OutboxSent}, "", 0)
+	ms, _ := db.OutboxMessages(context.Background(), []string{onus.OutboxSent}, "", 0)
 	for _, m := range ms {
 		if m.Channel != "email" {
 			t.Errorf("%s sent by %s", m.Recipient, m.Channel)
@@ -196,7 +196,7 @@ func TestSlowerThanTheLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	var msgs []*store.OutboxMessage
+	var msgs []*onus.OutboxMessage
 	for i := range 4 {
 		msgs = append(msgs, message(fmt.Sprintf("p%d", i), "email"))
 	}
@@ -245,7 +245,7 @@ func TestSlowerThanTheLease(t *testing.T) {
 			t.Errorf("%s sent %d times", m.Key, n)
 		}
 	}
-	sent, _ := db.OutboxMessages(context.Background(), []string{store.OutboxSent}, "", 0)
+	sent, _ := db.OutboxMessages(context.Background(), []string{onus.OutboxSent}, "", 0)
 	if len(sent) != 4 {
 		t.Errorf("%d messages recorded as sent, want 4", len(sent))
 	}

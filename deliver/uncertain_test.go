@@ -3,11 +3,11 @@ package deliver
 import (
 	"context"
 	"fmt"
+	"github.com/onus-sec/onus"
 	"testing"
 	"time"
 
 	"github.com/onus-sec/onus/notify"
-	"github.com/onus-sec/onus/store"
 )
 
 // A failure after the message was handed over (the connection dropped
@@ -34,7 +34,7 @@ func TestUncertainIsNeverRetried(t *testing.T) {
 		t.Fatalf("sent %d times after the uncertain failure", len(ch.sent))
 	}
 	m := only(t, db)
-	if m.Status != store.OutboxUncertain || m.LastError == "" {
+	if m.Status != onus.OutboxUncertain || m.LastError == "" {
 		t.Fatalf("status %s (%q), want uncertain with the reason", m.Status, m.LastError)
 	}
 }

@@ -16,27 +16,33 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/evaluate"
+	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/policy"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/store"
 )
 
-// Store is what the workflow reads and writes.
+// Store is what the workflow reads and writes: the findings, the
+// exceptions and the people directory.
 type Store interface {
-	// Finding returns a finding, or a not-found error.
+	// Finding returns a finding; ENOTFOUND when there is none.
 	Finding(ctx context.Context, id int64) (onus.Finding, error)
 	// CreateException stores a new request and sets its id.
 	CreateException(ctx context.Context, x *onus.Exception) error
-	// Exception returns an exception, or a not-found error.
+	// Exception returns an exception; ENOTFOUND when there is none.
 	Exception(ctx context.Context, id int64) (*onus.Exception, error)
-	// Decide moves an exception; it fails with a conflict when the
-	// exception is not in one of d.From.
-	Decide(ctx context.Context, d store.Decision) (*onus.Exception, error)
+	// Decide moves an exception; ECONFLICT when the exception is not in
+	// one of d.From.
+	Decide(ctx context.Context, d onus.Decision) (*onus.Exception, error)
 	// Directory returns the people of the last evaluation.
-	Directory(ctx context.Context) (*raci.Directory, error)
+	Directory(ctx context.Context) (*onus.Directory, error)
 }
 
-var _ Store = (*store.DB)(nil)
+// The services of onus are enough for the workflow.
+var _ Store = (interface {
+	onus.FindingService
+	onus.ExceptionService
+	onus.DirectoryService
+})(nil)
 
 // Service runs the workflow for one configuration.
 type Service struct {
@@ -236,8 +242,8 @@ func (s *Service) Approve(ctx context.Context, id int64, who, note string) (*onu
 		return nil, onus.Errorf(onus.ECONFLICT, "exception %d would already have expired on %s; ask again", id, x.Expires.Format("2006-01-02"))
 	}
 	who = strings.ToLower(who)
-	return s.Store.Decide(ctx, store.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved,
-		Actor: who, Approver: who, Note: orDefault(note, fmt.Sprintf("until %s", x.Expires.Format("2006-01-02")))})
+	return s.Store.Decide(ctx, onus.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved,
+		Actor: who, Approver: who, Note: orDefault(note, fmt.Sprintf("until %s", x.Expires.Format("2006-01-02"))), Move: ledger.Move(s.Config, s.now())})
 }
 
 // Reject rejects a requested exception; a reason is required.
@@ -253,13 +259,13 @@ func (s *Service) Reject(ctx context.Context, id int64, who, note string) (*onus
 		return nil, err
 	}
 	who = strings.ToLower(who)
-	return s.Store.Decide(ctx, store.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionRejected,
+	return s.Store.Decide(ctx, onus.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionRejected,
 		Actor: who, Approver: who, Note: note})
 }
 
 // Revoke ends an approved exception early. Its requester may withdraw it;
 // those who may approve it may revoke it.
-func (s *Service) Revoke(ctx context.Context, id int64, who, note string, reopenDue func(onus.Finding) time.Time) (*onus.Exception, error) {
+func (s *Service) Revoke(ctx context.Context, id int64, who, note string) (*onus.Exception, error) {
 	x, err := s.Store.Exception(ctx, id)
 	if err != nil {
 		return nil, err
@@ -270,8 +276,8 @@ func (s *Service) Revoke(ctx context.Context, id int64, who, note string, reopen
 			return nil, err
 		}
 	}
-	return s.Store.Decide(ctx, store.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionApproved, onus.ExceptionRequested},
-		To: onus.ExceptionRevoked, Actor: who, Note: orDefault(note, "revoked"), ReopenDue: reopenDue})
+	return s.Store.Decide(ctx, onus.Decision{ID: id, From: []onus.ExceptionState{onus.ExceptionApproved, onus.ExceptionRequested},
+		To: onus.ExceptionRevoked, Actor: who, Note: orDefault(note, "revoked"), Move: ledger.Move(s.Config, s.now())})
 }
 
 // Extend asks for an approved exception to last longer. The extension is

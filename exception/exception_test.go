@@ -36,12 +36,12 @@ func setup(t *testing.T) (*exception.Service, *store.DB, *clock) {
 	t.Cleanup(func() { db.Close() })
 	db.Clock = onus.ClockFunc(clk.now)
 	run, _ := db.BeginRun(ctx, "eval", "test", clk.t)
-	mk := func(control, entity string, sev onus.Severity) ledger.Change {
-		return ledger.Change{New: true, Finding: onus.Finding{Control: control, Entity: entity, EntityKind: "device", EntityName: entity, Severity: sev,
+	mk := func(control, entity string, sev onus.Severity) onus.FindingChange {
+		return onus.FindingChange{New: true, Finding: onus.Finding{Control: control, Entity: entity, EntityKind: "device", EntityName: entity, Severity: sev,
 			State: onus.StateOpen, Responsible: onus.Person{Email: "jane@x.com"}, Accountable: onus.Person{Email: "ada@x.com"},
 			FirstFailed: clk.t.Add(-2 * day), LastFailed: clk.t, Due: clk.t.Add(5 * day), UpdatedAt: clk.t}}
 	}
-	if err := db.ApplyChanges(ctx, run, []ledger.Change{mk("edr", "device:serial:A", onus.High), mk("patch", "device:serial:B", onus.Low)}, nil, -1); err != nil {
+	if err := db.ApplyChanges(ctx, run, []onus.FindingChange{mk("edr", "device:serial:A", onus.High), mk("patch", "device:serial:B", onus.Low)}, nil, -1); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.ReplaceDirectory(ctx, []*raci.Person{
@@ -126,7 +126,7 @@ func TestWorkflow(t *testing.T) {
 	// Time passes: at expiry the finding reopens with its original first
 	// failure and due date.
 	clk.t = clk.t.Add(61 * day)
-	expired, err := db.ExpireExceptions(ctx, clk.t, nil)
+	expired, err := db.ExpireExceptions(ctx, clk.t, ledger.Move(svc.Config, clk.t))
 	if err != nil || len(expired) != 1 || expired[0].ID != ext.ID {
 		t.Fatalf("expired = %v, %v", expired, err)
 	}
@@ -149,7 +149,7 @@ func TestWorkflow(t *testing.T) {
 	history, _ := db.Events(ctx, 1)
 	var types []string
 	for _, e := range history {
-		types = append(types, e.Type)
+		types = append(types, string(e.Type))
 	}
 	if strings.Join(types, ",") != "exempted,exempted,reopened" {
 		t.Errorf("finding history = %v", types)
@@ -200,7 +200,7 @@ func TestRequestRules(t *testing.T) {
 	if _, err := svc.Reject(ctx, y.ID, "ada@x.com", ""); err == nil || !strings.Contains(err.Error(), "say why") {
 		t.Errorf("reject without a note: %v", err)
 	}
-	if r, err := svc.Revoke(ctx, y.ID, "jane@x.com", "no longer needed", nil); err != nil || r.State != onus.ExceptionRevoked {
+	if r, err := svc.Revoke(ctx, y.ID, "jane@x.com", "no longer needed"); err != nil || r.State != onus.ExceptionRevoked {
 		t.Errorf("withdrawal: %v, %v", r, err)
 	}
 }

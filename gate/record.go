@@ -41,11 +41,11 @@ func (r *Report) Covers(f onus.Finding) bool {
 
 // Failures returns the ledger keys of the violations a run would record,
 // so the caller can load closed findings that fail again.
-func (r *Report) Failures() []ledger.Key {
-	var out []ledger.Key
+func (r *Report) Failures() []onus.FindingKey {
+	var out []onus.FindingKey
 	for _, res := range r.Results {
 		if recordable(res) {
-			out = append(out, ledger.Key{Control: res.Guardrail, Entity: EntityID(r.Repository, res.Subject)})
+			out = append(out, onus.FindingKey{Control: res.Guardrail, Entity: EntityID(r.Repository, res.Subject)})
 		}
 	}
 	return out
@@ -62,7 +62,7 @@ func recordable(res Result) bool {
 // that this run no longer sees is resolved. Unknown results change
 // nothing. prev are the findings on record that Covers (open, exempted, and
 // closed ones that fail again).
-func Record(rep *Report, prev []onus.Finding, deadlines map[onus.Severity]time.Duration) ([]ledger.Change, ledger.Stats) {
+func Record(rep *Report, prev []onus.Finding, deadlines map[onus.Severity]time.Duration) ([]onus.FindingChange, ledger.Stats) {
 	ids := map[string]int32{}
 	var names []string
 	entity := func(id string) int32 {

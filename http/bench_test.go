@@ -18,7 +18,6 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/authz"
 	"github.com/onus-sec/onus/config"
-	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/raci"
 	"github.com/onus-sec/onus/store"
 )
@@ -83,9 +82,9 @@ func benchStore(b *testing.B) string {
 			people[i] = &raci.Person{Email: benchEmail(i), Name: fmt.Sprintf("Person %d", i), Entity: fmt.Sprintf("person:%d", i),
 				Status: raci.Active, Manager: m, Team: fmt.Sprintf("team-%03d", i%120), TimeZone: "Europe/Berlin"}
 		}
-		assets := make([]store.Asset, 0, benchPeople)
+		assets := make([]onus.Asset, 0, benchPeople)
 		for i := range benchPeople {
-			assets = append(assets, store.Asset{Person: benchEmail(i), Entity: fmt.Sprintf("device:%d", i), Kind: "device", Name: fmt.Sprintf("MBP-%06d", i), Link: "owner"})
+			assets = append(assets, onus.Asset{Person: benchEmail(i), Entity: fmt.Sprintf("device:%d", i), Kind: "device", Name: fmt.Sprintf("MBP-%06d", i), Link: "owner"})
 		}
 		if err := db.ReplaceDirectory(ctx, people, assets); err != nil {
 			benchOnce.err = err
@@ -95,7 +94,7 @@ func benchStore(b *testing.B) string {
 		rnd := rand.New(rand.NewPCG(1, 2))
 		controls := []string{"patch", "disk", "edr", "mfa", "apps"}
 		sevs := []onus.Severity{onus.Critical, onus.High, onus.Medium, onus.Low}
-		changes := make([]ledger.Change, 0, benchFindings)
+		changes := make([]onus.FindingChange, 0, benchFindings)
 		for i := range benchFindings {
 			owner := rnd.IntN(benchPeople)
 			c := rnd.IntN(len(controls))
@@ -113,7 +112,7 @@ func benchStore(b *testing.B) string {
 			case r < 30:
 				f.State = onus.StateExempted
 			}
-			changes = append(changes, ledger.Change{New: true, Finding: f, Events: []onus.Event{{At: first, Type: "opened"}}})
+			changes = append(changes, onus.FindingChange{New: true, Finding: f, Events: []onus.Event{{At: first, Type: "opened"}}})
 		}
 		if err := db.ApplyChanges(ctx, run, changes, nil, -1); err != nil {
 			benchOnce.err = err

@@ -184,7 +184,7 @@ func TestBrowser(t *testing.T) {
 	const employee = "barbara.liskov@acme.com"
 	var exempt onus.Finding
 	onusURL, db, users := acmeServer(t, func(db *store.DB) []string {
-		fs, err := db.Findings(context.Background(), store.Filter{Owner: employee, States: []onus.State{onus.StateOpen}})
+		fs, err := db.Findings(context.Background(), onus.FindingFilter{Owner: employee, States: []onus.State{onus.StateOpen}})
 		if err != nil || len(fs) < 2 {
 			t.Fatalf("the example has %d open findings for %s: %v", len(fs), employee, err)
 		}
@@ -254,7 +254,7 @@ func TestBrowser(t *testing.T) {
 
 	// 2. Claim a fix on another item.
 	var claimID int64
-	fs, _ := db.Findings(context.Background(), store.Filter{Owner: employee, States: []onus.State{onus.StateOpen}})
+	fs, _ := db.Findings(context.Background(), onus.FindingFilter{Owner: employee, States: []onus.State{onus.StateOpen}})
 	for _, f := range fs {
 		if f.ID != exempt.ID {
 			claimID = f.ID
@@ -306,7 +306,7 @@ func TestBrowser(t *testing.T) {
 
 	// 4. The Accountable person approves it.
 	signIn(exempt.Accountable.Email)
-	xs, _ := db.Exceptions(context.Background(), store.ExceptionFilter{Finding: exempt.ID})
+	xs, _ := db.Exceptions(context.Background(), onus.ExceptionFilter{Finding: exempt.ID})
 	if len(xs) != 1 {
 		t.Fatalf("%d exceptions for finding %d", len(xs), exempt.ID)
 	}

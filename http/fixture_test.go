@@ -16,7 +16,6 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/authz"
 	"github.com/onus-sec/onus/config"
-	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/raci"
 	"github.com/onus-sec/onus/store"
 )
@@ -91,7 +90,7 @@ func newFixture(t testing.TB) *fixture {
 		person("auditor@acme.test", "Audrey Tor", "ceo@acme.test", "Legal"),
 		{Email: "gone@acme.test", Name: "Gone Person", Entity: "person:gone", Status: raci.Departed, Manager: "mgr@acme.test"},
 	}
-	assets := []store.Asset{{Person: "emp@acme.test", Entity: "device:emp", Kind: "device", Name: "MBP-EMMA", Link: "owner"},
+	assets := []onus.Asset{{Person: "emp@acme.test", Entity: "device:emp", Kind: "device", Name: "MBP-EMMA", Link: "owner"},
 		{Person: outsider, Entity: "device:out", Kind: "device", Name: canaryFinding, Link: "owner"}}
 	if err := db.ReplaceDirectory(ctx, f.people, assets); err != nil {
 		t.Fatal(err)
@@ -100,29 +99,29 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	find := func(key, control, name, owner, acct string, due time.Duration) ledger.Change {
-		return ledger.Change{New: true, Finding: onus.Finding{Control: control, Entity: "device:" + key, EntityKind: "device", EntityName: name,
+	find := func(key, control, name, owner, acct string, due time.Duration) onus.FindingChange {
+		return onus.FindingChange{New: true, Finding: onus.Finding{Control: control, Entity: "device:" + key, EntityKind: "device", EntityName: name,
 			Severity: onus.High, State: onus.StateOpen, Responsible: onus.Person{Email: owner, Name: owner},
 			Accountable: onus.Person{Email: acct, Name: acct}, OwnerReason: "owner of the device",
 			FirstFailed: testNow.Add(-10 * 24 * time.Hour), LastFailed: testNow, Due: testNow.Add(due), UpdatedAt: testNow,
 			Evidence: []onus.Evidence{{Path: "sources.mdm.patched", Value: "false"}}},
 			Events: []onus.Event{{At: testNow, Type: "opened"}}}
 	}
-	changes := []ledger.Change{
+	changes := []onus.FindingChange{
 		find("emp", "patch", "MBP-EMMA", "emp@acme.test", "acct@acme.test", 3*24*time.Hour),
 		find("emp-disk", "disk", "MBP-EMMA disk", "emp@acme.test", "acct@acme.test", -2*24*time.Hour),
 		find("emp2", "patch", "MBP-ED", "emp2@acme.test", "acct@acme.test", 5*24*time.Hour),
 		find("out", "patch", canaryFinding, outsider, "otheracct@acme.test", 1*24*time.Hour),
 		find("mgr", "patch", "MBP-MANNY", "mgr@acme.test", "acct@acme.test", 9*24*time.Hour),
 	}
-	if err := db.ApplyChanges(ctx, run, changes, []store.ControlStat{{Control: "patch", Pass: 10, Fail: 4}}, -1); err != nil {
+	if err := db.ApplyChanges(ctx, run, changes, []onus.ControlStat{{Control: "patch", Pass: 10, Fail: 4}}, -1); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.FinishRun(ctx, run, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ key, entity string }{{"finding.emp", "device:emp"}, {"finding.emp.disk", "device:emp-disk"}, {"finding.emp2", "device:emp2"}, {"finding.outsider", "device:out"}, {"finding.mgr", "device:mgr"}} {
-		fs, err := db.Findings(ctx, store.Filter{Entity: c.entity})
+		fs, err := db.Findings(ctx, onus.FindingFilter{Entity: c.entity})
 		if err != nil || len(fs) != 1 {
 			t.Fatalf("finding %s: %v", c.entity, err)
 		}
@@ -134,12 +133,12 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.ids["exception.outsider"] = x.ID
-	if _, _, err := db.Enqueue(ctx, []*store.OutboxMessage{{Key: "k-out", Recipient: outsider, Channel: "email", Kind: "digest", Subject: canarySubject,
-		Text: canarySubject, Items: map[int64]string{f.ids["finding.outsider"]: "first"}, NotBefore: testNow, Status: store.OutboxUncertain, NextTry: testNow, CreatedAt: testNow}}); err != nil {
+	if _, _, err := db.Enqueue(ctx, []*onus.OutboxMessage{{Key: "k-out", Recipient: outsider, Channel: "email", Kind: "digest", Subject: canarySubject,
+		Text: canarySubject, Items: map[int64]string{f.ids["finding.outsider"]: "first"}, NotBefore: testNow, Status: onus.OutboxUncertain, NextTry: testNow, CreatedAt: testNow}}); err != nil {
 		t.Fatal(err)
 	}
 	// Claimed, then the dispatcher "crashes" while sending: uncertain.
-	hold := store.Lease{Holder: "test:1:crashed", Now: time.Now(), For: time.Minute}
+	hold := onus.Lease{Holder: "test:1:crashed", Now: time.Now(), For: time.Minute}
 	m, err := db.Claim(ctx, time.Now(), hold)
 	if err != nil || m == nil {
 		t.Fatalf("outbox claim: %v", err)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
-	"github.com/onus-sec/onus/store"
 )
 
 // TestMyPage: my open items soonest due first (the overdue one first),
@@ -74,7 +73,7 @@ func TestClaimRequestApprove(t *testing.T) {
 	}
 	w = emp.post(fmt.Sprintf("/findings/%d/exception", id), "reason", "waiting for a new laptop", "expires", "2026-12-20")
 	mustStatus(t, w, http.StatusSeeOther, "request exception")
-	xs, err := f.db.Exceptions(ctx, store.ExceptionFilter{Finding: id})
+	xs, err := f.db.Exceptions(ctx, onus.ExceptionFilter{Finding: id})
 	if err != nil || len(xs) != 1 {
 		t.Fatalf("exceptions: %v %v", xs, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/store"
 )
 
 // role is a kind of person who signs in, and what they must never get.
@@ -115,7 +114,7 @@ func (f *fixture) snapshot(ctx context.Context) string {
 			revoked++
 		}
 	}
-	xs, _ := f.db.Exceptions(ctx, store.ExceptionFilter{Finding: fd.ID})
+	xs, _ := f.db.Exceptions(ctx, onus.ExceptionFilter{Finding: fd.ID})
 	return fmt.Sprintf("finding %s events %d exceptions %d; exception %s; outbox %s; tokens revoked %d", fd.State, len(ev), len(xs), x.State, m.Status, revoked)
 }
 

@@ -20,28 +20,9 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/evaluate"
 )
-
-// Key identifies a finding.
-type Key struct {
-	Control string
-	Entity  string
-}
-
-// Change is a finding to store: new, or changed, with the events that
-// explain the change.
-type Change struct {
-	Finding onus.Finding
-	New     bool
-	Events  []onus.Event
-	// Prior and PriorException are the state and exception of a finding on
-	// record as the diff read it: the store writes the change only if the
-	// finding is still so, and refuses it otherwise (a decision or another
-	// run changed it meanwhile).
-	Prior          onus.State
-	PriorException int64
-}
 
 // Resolver maps entity ids from earlier evaluations to current entities.
 type Resolver interface {
@@ -71,13 +52,13 @@ type Options struct {
 
 // Diff compares prev (the findings on record that are open or exempted,
 // plus any others with the same key as a failure now) with res.
-func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Time, o Options) ([]Change, Stats) {
+func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Time, o Options) ([]onus.FindingChange, Stats) {
 	var st Stats
-	byKey := make(map[Key]*onus.Finding, len(prev))
+	byKey := make(map[onus.FindingKey]*onus.Finding, len(prev))
 	ids := make([]string, 0, len(prev))
 	for i := range prev {
 		f := &prev[i]
-		byKey[Key{f.Control, f.Entity}] = f
+		byKey[onus.FindingKey{Control: f.Control, Entity: f.Entity}] = f
 		ids = append(ids, f.Entity)
 	}
 	current := inv.Resolve(ids)
@@ -85,30 +66,26 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 	for _, cr := range res.Controls {
 		controls[cr.Control.ID] = cr
 	}
-	var changes []Change
-	done := map[Key]bool{}
-	moved := map[Key]bool{}
+	var changes []onus.FindingChange
+	done := map[onus.FindingKey]bool{}
+	moved := map[onus.FindingKey]bool{}
 
 	// Failures: open, keep, exempt or reopen.
 	for _, cr := range res.Controls {
 		for i := range cr.Failures {
 			r := &cr.Failures[i]
-			k := Key{cr.Control.ID, r.ID}
+			k := onus.FindingKey{Control: cr.Control.ID, Entity: r.ID}
 			done[k] = true
 			f, ok := byKey[k]
 			if !ok {
 				nf := newFinding(cr.Control, r, now)
-				c := Change{Finding: nf, New: true, Events: []onus.Event{{At: now, Type: "opened", To: string(onus.StateOpen), Note: ownerNote(r.Owner)}}}
-				if x := r.Exemption; x != nil {
-					c.Finding.State, c.Finding.Exception = onus.StateExempted, x.ID
-					c.Events = append(c.Events, exemptEvent(now, onus.StateOpen, x))
-					st.Exempted++
-				}
+				c := onus.FindingChange{Finding: nf, New: true, Events: []onus.Event{{At: now, Type: onus.EventOpened, To: string(onus.StateOpen), Note: ownerNote(r.Owner)}}}
+				st.cover(&c, r.Exemption, now, cr.Control.Deadline, o.RestartDeadline)
 				changes = append(changes, c)
 				st.Opened++
 				continue
 			}
-			c := Change{Finding: *f, Prior: f.State, PriorException: f.Exception}
+			c := onus.FindingChange{Finding: *f, Prior: f.State, PriorException: f.Exception}
 			nf := &c.Finding
 			switch f.State {
 			case onus.StateOpen, onus.StateExempted:
@@ -122,27 +99,10 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 				nf.FirstFailed = now
 				nf.ResolvedAt = nil
 				nf.Due = now.Add(cr.Control.Deadline)
-				c.Events = append(c.Events, onus.Event{At: now, Type: "reopened", From: string(f.State), To: string(onus.StateOpen)})
+				c.Events = append(c.Events, onus.Event{At: now, Type: onus.EventReopened, From: string(f.State), To: string(onus.StateOpen)})
 				st.Reopened++
 			}
-			switch x := r.Exemption; {
-			case x != nil && (nf.State != onus.StateExempted || nf.Exception != x.ID):
-				c.Events = append(c.Events, exemptEvent(now, nf.State, x))
-				nf.State, nf.Exception = onus.StateExempted, x.ID
-				st.Exempted++
-			case x == nil && nf.State == onus.StateExempted:
-				// The exception ended: the gap is open again, with its
-				// original first failure.
-				c.Events = append(c.Events, onus.Event{At: now, Type: "reopened", From: string(onus.StateExempted), To: string(onus.StateOpen),
-					Note: fmt.Sprintf("exception #%d is no longer in force", nf.Exception)})
-				nf.State, nf.Exception = onus.StateOpen, 0
-				if o.RestartDeadline {
-					nf.Due = now.Add(cr.Control.Deadline)
-				} else {
-					nf.Due = nf.FirstFailed.Add(cr.Control.Deadline)
-				}
-				st.Reopened++
-			}
+			st.cover(&c, r.Exemption, now, cr.Control.Deadline, o.RestartDeadline)
 			nf.LastFailed = now
 			nf.Evidence = r.Evidence
 			nf.EntityName = r.Name
@@ -165,7 +125,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 	}
 
 	// Findings on record that did not fail now.
-	keys := make([]Key, 0, len(byKey))
+	keys := make([]onus.FindingKey, 0, len(byKey))
 	for k := range byKey {
 		if !done[k] {
 			keys = append(keys, k)
@@ -182,8 +142,8 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 		if f.State != onus.StateOpen && f.State != onus.StateExempted {
 			continue
 		}
-		close := func(state onus.State, typ, note string) {
-			c := Change{Finding: *f, Prior: f.State, PriorException: f.Exception}
+		close := func(state onus.State, typ onus.EventType, note string) {
+			c := onus.FindingChange{Finding: *f, Prior: f.State, PriorException: f.Exception}
 			c.Finding.State = state
 			c.Finding.UpdatedAt = now
 			if state == onus.StateResolved {
@@ -195,7 +155,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 		}
 		cr := controls[f.Control]
 		if cr == nil {
-			close(onus.StateGone, "gone", "the control was removed or disabled")
+			close(onus.StateGone, onus.EventGone, "the control was removed or disabled")
 			st.Gone++
 			continue
 		}
@@ -205,7 +165,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			continue
 		}
 		if !ok {
-			close(onus.StateGone, "gone", "the entity is no longer in any source")
+			close(onus.StateGone, onus.EventGone, "the entity is no longer in any source")
 			st.Gone++
 			continue
 		}
@@ -213,27 +173,27 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 		case evaluate.Unknown:
 			st.StillUnknown++
 		case evaluate.Passed:
-			close(onus.StateResolved, "resolved", "the check passes")
+			close(onus.StateResolved, onus.EventResolved, "the check passes")
 			st.Resolved++
 		case evaluate.OutOfScope:
-			close(onus.StateResolved, "resolved", "the entity is no longer in the control's scope")
+			close(onus.StateResolved, onus.EventResolved, "the entity is no longer in the control's scope")
 			st.Resolved++
 		case evaluate.Failed:
 			// The entity fails under a new id: a stronger key appeared (a
 			// serial number for a machine known by hostname). The finding
 			// moves to the new id, unless one is on record there already or
 			// another old finding moved there first.
-			nk := Key{f.Control, inv.ID(e)}
+			nk := onus.FindingKey{Control: f.Control, Entity: inv.ID(e)}
 			if _, taken := byKey[nk]; taken || moved[nk] {
-				close(onus.StateGone, "gone", "the entity is now known as "+nk.Entity)
+				close(onus.StateGone, onus.EventGone, "the entity is now known as "+nk.Entity)
 				st.Gone++
 				continue
 			}
 			moved[nk] = true
-			c := Change{Finding: *f, Prior: f.State, PriorException: f.Exception}
+			c := onus.FindingChange{Finding: *f, Prior: f.State, PriorException: f.Exception}
 			c.Finding.Entity = nk.Entity
 			c.Finding.UpdatedAt = now
-			c.Events = []onus.Event{{At: now, Type: "reidentified", From: f.Entity, To: nk.Entity, Note: "a stronger identity key appeared"}}
+			c.Events = []onus.Event{{At: now, Type: onus.EventReidentified, From: f.Entity, To: nk.Entity, Note: "a stronger identity key appeared"}}
 			// The failure loop opened a new finding for the new id; this
 			// finding is the same gap, so it takes that one's place.
 			changes = replaceNew(changes, nk, &c, now)
@@ -242,6 +202,79 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 		}
 	}
 	return changes, st
+}
+
+// cover applies the exemption rule to a finding that fails now: covered by
+// x (nil: by no exception in force) and not yet exempted by it, it is
+// exempted; exempted but no longer covered, it reopens (the exception
+// expired or was revoked).
+func (st *Stats) cover(c *onus.FindingChange, x *onus.Exception, now time.Time, deadline time.Duration, restart bool) {
+	f := &c.Finding
+	switch {
+	case x != nil && (f.State != onus.StateExempted || f.Exception != x.ID):
+		c.Events = append(c.Events, exemptEvent(now, f.State, x))
+		f.State, f.Exception = onus.StateExempted, x.ID
+		st.Exempted++
+	case x == nil && f.State == onus.StateExempted:
+		reopen(c, now, deadline, restart, fmt.Sprintf("exception #%d is no longer in force", f.Exception))
+		st.Reopened++
+	}
+}
+
+// reopen moves an exempted finding back to open, with its original first
+// failure and the due date ReopenDue gives.
+func reopen(c *onus.FindingChange, now time.Time, deadline time.Duration, restart bool, note string) {
+	f := &c.Finding
+	c.Events = append(c.Events, onus.Event{At: now, Type: onus.EventReopened, From: string(f.State), To: string(onus.StateOpen), Note: note})
+	f.State, f.Exception = onus.StateOpen, 0
+	f.Due = ReopenDue(f, now, deadline, restart)
+	f.UpdatedAt = now
+}
+
+// ReopenDue is the due date of a finding whose exception ended at now: a
+// new deadline from now when the configuration restarts deadlines
+// (exceptions.restart_deadline), its original due date otherwise, both by
+// the control's deadline.
+func ReopenDue(f *onus.Finding, now time.Time, deadline time.Duration, restart bool) time.Time {
+	if restart {
+		return now.Add(deadline)
+	}
+	return f.FirstFailed.Add(deadline)
+}
+
+// Decided is the rule for what a decision about an exception for one
+// finding does to that finding at now: an approval exempts it if it is
+// open (or exempted by another exception); an expiry or revocation of the
+// exception that exempts it reopens it, due as ReopenDue says. Other
+// decisions, and findings in other states, do not move: it returns false.
+func Decided(f onus.Finding, x *onus.Exception, now time.Time, deadline time.Duration, restart bool) (onus.FindingChange, bool) {
+	c := onus.FindingChange{Finding: f, Prior: f.State, PriorException: f.Exception}
+	switch {
+	case x.State == onus.ExceptionApproved && (f.State == onus.StateOpen || f.State == onus.StateExempted) && f.Exception != x.ID:
+		c.Events = append(c.Events, exemptEvent(now, f.State, x))
+		c.Finding.State, c.Finding.Exception, c.Finding.UpdatedAt = onus.StateExempted, x.ID, now
+	case (x.State == onus.ExceptionExpired || x.State == onus.ExceptionRevoked) && f.State == onus.StateExempted && f.Exception == x.ID:
+		reopen(&c, now, deadline, restart, fmt.Sprintf("exception #%d %s", x.ID, x.State))
+	default:
+		return c, false
+	}
+	return c, true
+}
+
+// Move returns the rule Decided as the store applies it, with the
+// deadlines and the restart_deadline setting of cfg, at now. A finding of
+// a control cfg does not know (a guardrail of onus gate, a control since
+// removed) keeps its due date when it reopens.
+func Move(cfg *config.Config, now time.Time) onus.FindingMove {
+	return func(f onus.Finding, x *onus.Exception) (onus.FindingChange, bool) {
+		ctl := cfg.Control(f.Control)
+		if ctl == nil {
+			c, ok := Decided(f, x, now, 0, false)
+			c.Finding.Due = f.Due
+			return c, ok
+		}
+		return Decided(f, x, now, cfg.Deadline(ctl), cfg.Exceptions.RestartDeadline)
+	}
 }
 
 func newFinding(ctl *evaluate.Control, r *evaluate.Result, now time.Time) onus.Finding {
@@ -262,14 +295,14 @@ func setOwners(f *onus.Finding, a evaluate.Assignment) {
 
 func exemptEvent(now time.Time, from onus.State, x *onus.Exception) onus.Event {
 	note := fmt.Sprintf("exception #%d, approved by %s, until %s", x.ID, x.Approver, x.Expires.Format("2006-01-02"))
-	return onus.Event{At: now, Type: "exempted", From: string(from), To: string(onus.StateExempted), Note: note}
+	return onus.Event{At: now, Type: onus.EventExempted, From: string(from), To: string(onus.StateExempted), Note: note}
 }
 
 func reassigned(now time.Time, from string, a evaluate.Assignment) onus.Event {
 	if from == "" {
 		from = "nobody"
 	}
-	return onus.Event{At: now, Type: "reassigned", From: from, To: a.Person.Email, Note: a.Reason}
+	return onus.Event{At: now, Type: onus.EventReassigned, From: from, To: a.Person.Email, Note: a.Reason}
 }
 
 func ownerNote(a evaluate.Assignment) string {
@@ -280,8 +313,8 @@ func ownerNote(a evaluate.Assignment) string {
 }
 
 // replaceNew replaces the finding opened for k with the re-identified
-// finding c, carrying over the fresh owners, state and evidence.
-func replaceNew(changes []Change, k Key, c *Change, now time.Time) []Change {
+// finding c, carrying over the fresh owners and evidence.
+func replaceNew(changes []onus.FindingChange, k onus.FindingKey, c *onus.FindingChange, now time.Time) []onus.FindingChange {
 	for i := range changes {
 		n := &changes[i]
 		if !n.New || n.Finding.Control != k.Control || n.Finding.Entity != k.Entity {
@@ -291,7 +324,7 @@ func replaceNew(changes []Change, k Key, c *Change, now time.Time) []Change {
 		c.Finding.LastFailed = now
 		c.Finding.EntityName = n.Finding.EntityName
 		if c.Finding.Responsible.Email != n.Finding.Responsible.Email {
-			c.Events = append(c.Events, onus.Event{At: now, Type: "reassigned", From: c.Finding.Responsible.Email, To: n.Finding.Responsible.Email, Note: n.Finding.OwnerReason})
+			c.Events = append(c.Events, onus.Event{At: now, Type: onus.EventReassigned, From: c.Finding.Responsible.Email, To: n.Finding.Responsible.Email, Note: n.Finding.OwnerReason})
 		}
 		c.Finding.Responsible, c.Finding.OwnerReason, c.Finding.OwnershipGap = n.Finding.Responsible, n.Finding.OwnerReason, n.Finding.OwnershipGap
 		c.Finding.Accountable, c.Finding.Consulted, c.Finding.Informed = n.Finding.Accountable, slices.Clone(n.Finding.Consulted), slices.Clone(n.Finding.Informed)

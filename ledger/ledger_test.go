@@ -172,7 +172,7 @@ func TestDiff(t *testing.T) {
 				if len(c.Events) > 1 && c.Events[0].Type == "reidentified" {
 					last = "reidentified"
 				}
-				got = append(got, c.Finding.Entity+" "+string(c.Finding.State)+" "+last)
+				got = append(got, c.Finding.Entity+" "+string(c.Finding.State)+" "+string(last))
 			}
 			if strings.Join(got, "; ") != strings.Join(tt.want, "; ") {
 				t.Errorf("changes = %v, want %v", got, tt.want)

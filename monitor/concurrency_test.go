@@ -123,7 +123,7 @@ func TestConcurrentEvaluations(t *testing.T) {
 	resolved := 0
 	for _, f := range e.findings() {
 		evs, _ := e.db.Events(context.Background(), f.ID)
-		seen := map[string]int{}
+		seen := map[onus.EventType]int{}
 		for _, ev := range evs {
 			seen[ev.Type]++
 			if seen[ev.Type] > 1 {

@@ -9,7 +9,6 @@ import (
 	"github.com/onus-sec/onus/deliver"
 	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/notify"
-	"github.com/onus-sec/onus/store"
 )
 
 // DeliverOptions tune a delivery run.
@@ -21,7 +20,7 @@ type DeliverOptions struct {
 	Outbox deliver.Store
 	// Lease and Step are passed to the dispatcher.
 	Lease time.Duration
-	Step  func(step string, m *store.OutboxMessage)
+	Step  func(step string, m *onus.OutboxMessage)
 	// Holder names this run in leases (a new lease.Holder() by default).
 	Holder string
 	// Dead tells whether a lease holder stopped (lease.DeadOnThisHost by

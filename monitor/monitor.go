@@ -524,7 +524,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, store.ErrChanged) || attempt == 3 {
+		if !errors.Is(err, onus.ErrChanged) || attempt == 3 {
 			return rep, err
 		}
 		m.log().Info("findings changed during the evaluation; judging again", logRun, run, "attempt", attempt, "error", err)
@@ -607,7 +607,7 @@ func lostRecords(sy *onus.Sync, inv *inventory.Inventory, si int) int {
 
 // assets lists, for every entity that links to a person (a laptop's
 // owner, an account's person), the asset row of that person.
-func assets(inv *inventory.Inventory, person string) []store.Asset {
+func assets(inv *inventory.Inventory, person string) []onus.Asset {
 	links := map[string][]string{} // kind → links to people
 	for _, s := range inv.Sources {
 		if s.Kind == person {
@@ -619,7 +619,7 @@ func assets(inv *inventory.Inventory, person string) []store.Asset {
 			}
 		}
 	}
-	var out []store.Asset
+	var out []onus.Asset
 	for kind, names := range links {
 		for _, e := range inv.OfKind(kind) {
 			for _, name := range names {
@@ -635,7 +635,7 @@ func assets(inv *inventory.Inventory, person string) []store.Asset {
 					}
 				}
 				if email != "" {
-					out = append(out, store.Asset{Person: email, Entity: inv.ID(e), Kind: kind, Name: inv.Name(e), Link: name})
+					out = append(out, onus.Asset{Person: email, Entity: inv.ID(e), Kind: kind, Name: inv.Name(e), Link: name})
 				}
 			}
 		}
@@ -660,20 +660,14 @@ func countKinds(inv *inventory.Inventory) []KindCount {
 
 // judge ends expired exceptions, evaluates every control, diffs the results
 // with the findings on record and records the changes. It fails with an
-// error wrapping store.ErrChanged when something was decided or written
+// error wrapping onus.ErrChanged when something was decided or written
 // since it read the exceptions and findings; nothing is written then.
 func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *EvalReport, inv *inventory.Inventory, compiled *evaluate.Compiled, unreadable map[string]bool) ([][3]string, *raci.Directory, time.Time, error) {
 	cfg := m.Config
 	rep.ExceptionsExpiring = nil
 	rep.Controls = nil
 	// Exceptions that reached their expiry end before anything is judged.
-	reopenDue := func(f onus.Finding) time.Time {
-		if ctl := cfg.Control(f.Control); ctl != nil && cfg.Exceptions.RestartDeadline {
-			return now.Add(cfg.Deadline(ctl))
-		}
-		return f.Due
-	}
-	expired, err := m.Store.ExpireExceptions(ctx, now, reopenDue)
+	expired, err := m.Store.ExpireExceptions(ctx, now, ledger.Move(cfg, now))
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -684,7 +678,7 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	approved, err := m.Store.Exceptions(ctx, store.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
+	approved, err := m.Store.Exceptions(ctx, onus.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -704,13 +698,13 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	rep.Timings.Evaluate = m.since(t2)
 	m.phase("evaluate")
 	rep.Results = res
-	var stats []store.ControlStat
+	var stats []onus.ControlStat
 	var unknowns [][3]string
 	for _, cr := range res.Controls {
 		reasons := cr.TopUnknownReasons(3)
 		rep.Controls = append(rep.Controls, ControlReport{Control: cr.Control.ID, Title: cr.Control.Title, Severity: string(cr.Control.Severity),
 			Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, UnknownReasons: reasons})
-		stats = append(stats, store.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
+		stats = append(stats, onus.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
 		for _, u := range cr.Unknowns {
 			unknowns = append(unknowns, [3]string{cr.Control.ID, u.ID, u.Reason})
 		}
@@ -726,14 +720,14 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	}
 	// Findings recorded by onus gate are resolved by its own runs.
 	prev = slices.DeleteFunc(prev, gate.IsGateFinding)
-	active := make(map[ledger.Key]bool, len(prev))
+	active := make(map[onus.FindingKey]bool, len(prev))
 	for _, f := range prev {
-		active[ledger.Key{Control: f.Control, Entity: f.Entity}] = true
+		active[onus.FindingKey{Control: f.Control, Entity: f.Entity}] = true
 	}
-	var keys []ledger.Key
+	var keys []onus.FindingKey
 	for _, cr := range res.Controls {
 		for _, r := range cr.Failures {
-			if k := (ledger.Key{Control: cr.Control.ID, Entity: r.ID}); !active[k] {
+			if k := (onus.FindingKey{Control: cr.Control.ID, Entity: r.ID}); !active[k] {
 				keys = append(keys, k)
 			}
 		}

@@ -71,7 +71,7 @@ func (e *env) run(offset time.Duration) (*monitor.SyncReport, *monitor.EvalRepor
 
 func (e *env) findings(states ...onus.State) []onus.Finding {
 	e.t.Helper()
-	fs, err := e.db.Findings(context.Background(), store.Filter{States: states})
+	fs, err := e.db.Findings(context.Background(), onus.FindingFilter{States: states})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -536,7 +536,7 @@ func TestScopeExceptionAtEvaluation(t *testing.T) {
 	if err := e.db.CreateException(ctx, x); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.Decide(ctx, store.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved, Actor: "whitfield.diffie@acme.com", Approver: "whitfield.diffie@acme.com"}); err != nil {
+	if _, err := e.db.Decide(ctx, onus.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved, Actor: "whitfield.diffie@acme.com", Approver: "whitfield.diffie@acme.com"}); err != nil {
 		t.Fatal(err)
 	}
 	_, rep := e.run(time.Hour)

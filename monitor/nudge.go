@@ -15,7 +15,6 @@ import (
 	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/nudge"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/store"
 )
 
 // NudgeOptions tune a nudge run.
@@ -31,7 +30,7 @@ type NudgeOptions struct {
 	PlanOnly bool
 	// Dispatcher settings; zero values take the defaults.
 	Lease time.Duration
-	Step  func(step string, m *store.OutboxMessage)
+	Step  func(step string, m *onus.OutboxMessage)
 	// Holder names this run in leases (lease.Holder() by default).
 	Holder string
 	// Dead tells whether a lease holder stopped (lease.DeadOnThisHost
@@ -41,7 +40,7 @@ type NudgeOptions struct {
 
 // Planned is a planned message as reported.
 type Planned struct {
-	*store.OutboxMessage
+	*onus.OutboxMessage
 	Gap bool `json:"ownership_gap"`
 }
 
@@ -79,13 +78,13 @@ func Renderer(cfg *config.Config) (*nudge.Renderer, error) {
 func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*NudgeReport, error) {
 	cfg := m.Config
 	db := m.Store
-	open, err := db.Findings(ctx, store.Filter{States: []onus.State{onus.StateOpen}})
+	open, err := db.Findings(ctx, onus.FindingFilter{States: []onus.State{onus.StateOpen}})
 	if err != nil {
 		return nil, err
 	}
 	// Fixed items are thanked in the next digest, if it comes within a week.
 	fixedSince := now.Add(-8 * 24 * time.Hour)
-	resolved, err := db.Findings(ctx, store.Filter{States: []onus.State{onus.StateResolved}, ResolvedSince: fixedSince})
+	resolved, err := db.Findings(ctx, onus.FindingFilter{States: []onus.State{onus.StateResolved}, ResolvedSince: fixedSince})
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +106,7 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	}
 	var delivered []nudge.Delivered
 	for _, s := range sent {
-		delivered = append(delivered, nudge.Delivered{Recipient: s[0], At: store.ParseStoredTime(s[1])})
+		delivered = append(delivered, nudge.Delivered{Recipient: s.Recipient, At: s.At})
 	}
 	var channels []string
 	for name := range o.Channels {
@@ -124,7 +123,7 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	if err != nil {
 		return nil, err
 	}
-	var msgs []*store.OutboxMessage
+	var msgs []*onus.OutboxMessage
 	for i := range plan {
 		p, out := &plan[i], rendered[i]
 		if out == nil {
@@ -143,9 +142,9 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 		for id, st := range p.Findings() {
 			items[id] = string(st)
 		}
-		om := &store.OutboxMessage{Key: p.Key, Recipient: p.Recipient.Email, Name: p.Recipient.Name, Channel: p.Channel, Kind: p.Kind,
+		om := &onus.OutboxMessage{Key: p.Key, Recipient: p.Recipient.Email, Name: p.Recipient.Name, Channel: p.Channel, Kind: p.Kind,
 			Subject: out.Subject, Text: out.Text, HTML: out.HTML, Payload: payload, Items: items, Reason: p.Reason,
-			NotBefore: p.NotBefore, Status: store.OutboxPending}
+			NotBefore: p.NotBefore, Status: onus.OutboxPending}
 		msgs = append(msgs, om)
 		rep.Planned = append(rep.Planned, Planned{OutboxMessage: om, Gap: p.Gap})
 		if p.Gap && !slices.Contains(rep.Gaps, p.Recipient.Email) {

@@ -222,7 +222,7 @@ func TestNudgeCancelledWhenFixed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pending, _ := e.db.OutboxMessages(context.Background(), []string{store.OutboxPending}, "", 0)
+	pending, _ := e.db.OutboxMessages(context.Background(), []string{onus.OutboxPending}, "", 0)
 	for _, p := range pending {
 		for id := range p.Items {
 			if id != 0 && !open[id] {
@@ -274,7 +274,7 @@ func TestNudgeCrashHelper(t *testing.T) {
 	}
 	seen := 0
 	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "test"}
-	_, err = m.Nudge(context.Background(), morning, monitor.NudgeOptions{Channels: chans, Step: func(s string, _ *store.OutboxMessage) {
+	_, err = m.Nudge(context.Background(), morning, monitor.NudgeOptions{Channels: chans, Step: func(s string, _ *onus.OutboxMessage) {
 		if s == step {
 			if seen++; seen == n {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -377,7 +377,7 @@ func TestNudgeCrashAndRestart(t *testing.T) {
 					t.Fatal(err)
 				}
 				ctx := context.Background()
-				uncertain, _ := db.OutboxMessages(ctx, []string{store.OutboxUncertain}, "", 0)
+				uncertain, _ := db.OutboxMessages(ctx, []string{onus.OutboxUncertain}, "", 0)
 				wantUncertain := channel == "email" && (step == "sending" || step == "sent")
 				if wantUncertain != (len(uncertain) == 1) || len(uncertain) > 1 {
 					t.Fatalf("%d uncertain messages after a crash at %s on %s (report %+v)", len(uncertain), step, channel, rep.Delivery)
@@ -408,14 +408,14 @@ func TestNudgeCrashAndRestart(t *testing.T) {
 					}
 				}
 				due, _ := db.OutboxMessages(ctx, nil, "", 0)
-				var sent []*store.OutboxMessage
+				var sent []*onus.OutboxMessage
 				for _, o := range due {
 					if !o.NotBefore.After(morning) {
-						if o.Status != store.OutboxSent {
+						if o.Status != onus.OutboxSent {
 							t.Errorf("message %d to %s is %s, want sent", o.ID, o.Recipient, o.Status)
 						}
 						sent = append(sent, o)
-					} else if o.Status != store.OutboxPending {
+					} else if o.Status != onus.OutboxPending {
 						t.Errorf("message %d, not due yet, is %s", o.ID, o.Status)
 					}
 				}
@@ -537,7 +537,7 @@ func TestNudgeSlackWithEmailFallback(t *testing.T) {
 			t.Errorf("%s got an e-mail as well as a Slack message", m.To[0].Address)
 		}
 	}
-	sent, _ := e.db.OutboxMessages(context.Background(), []string{store.OutboxSent}, "barbara.liskov@acme.com", 0)
+	sent, _ := e.db.OutboxMessages(context.Background(), []string{onus.OutboxSent}, "barbara.liskov@acme.com", 0)
 	if len(sent) != 1 || sent[0].Channel != "slack" || sent[0].ProviderID != "DU0BARBARA/1.2" {
 		t.Errorf("Barbara's message: %+v", sent)
 	}

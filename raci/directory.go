@@ -11,59 +11,27 @@ package raci
 import (
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 )
 
 // Person statuses.
 const (
-	Active   = "active"
-	OnLeave  = "on_leave"
-	Departed = "departed"
+	Active   = onus.MemberActive
+	OnLeave  = onus.MemberOnLeave
+	Departed = onus.MemberDeparted
 )
 
-// Person is someone the directory knows.
-type Person struct {
-	Email   string    `json:"email"`
-	Name    string    `json:"name"`
-	Entity  string    `json:"entity"`
-	Status  string    `json:"status"`
-	LeftOn  time.Time `json:"left_on,omitempty"`
-	Manager string    `json:"manager,omitempty"` // e-mail
-	Team    string    `json:"team,omitempty"`    // HR team (department) name
-	// TimeZone is an IANA zone; Channel the preferred message channel.
-	TimeZone string `json:"time_zone,omitempty"`
-	Channel  string `json:"channel,omitempty"`
-}
+// Person is someone the directory knows; the type lives at the root so
+// that stores hold it without knowing the matrix.
+type Person = onus.Member
 
-// Working reports whether the person can act: not departed.
-func (p *Person) Working() bool { return p != nil && p.Status != Departed }
-
-// Directory is the people and teams roles resolve to.
-type Directory struct {
-	People map[string]*Person // by e-mail
-	// Loaded is false when no people data is available (nothing synced):
-	// checks that need people are then skipped, not failed.
-	Loaded bool
-}
+// Directory is the people roles resolve to.
+type Directory = onus.Directory
 
 // NewDirectory returns a directory of the given people.
-func NewDirectory(people []*Person) *Directory {
-	d := &Directory{People: map[string]*Person{}, Loaded: true}
-	for _, p := range people {
-		d.People[strings.ToLower(p.Email)] = p
-	}
-	return d
-}
-
-// Person returns the person with an e-mail address, or nil.
-func (d *Directory) Person(email string) *Person {
-	if d == nil {
-		return nil
-	}
-	return d.People[strings.ToLower(strings.TrimSpace(email))]
-}
+func NewDirectory(people []*Person) *Directory { return onus.NewDirectory(people) }
 
 // Team is a resolved team: declared in raci.yaml, or an HR department.
 type Team struct {

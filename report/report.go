@@ -17,7 +17,6 @@ import (
 	"github.com/onus-sec/onus/inventory"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/policy"
-	"github.com/onus-sec/onus/store"
 )
 
 // Formats a listing can be written in.
@@ -50,7 +49,7 @@ func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 
 type Summary struct {
 	Sync  *monitor.SyncReport `json:"sync,omitempty"`
 	Eval  *monitor.EvalReport `json:"eval,omitempty"`
-	Stats *store.LedgerStats  `json:"ledger,omitempty"`
+	Stats *onus.LedgerStats   `json:"ledger,omitempty"`
 	DB    string              `json:"database,omitempty"`
 }
 
@@ -85,7 +84,7 @@ func WriteSync(w io.Writer, r *monitor.SyncReport) {
 }
 
 // WriteEval writes an evaluation report and the ledger's state.
-func WriteEval(w io.Writer, r *monitor.EvalReport, st *store.LedgerStats) {
+func WriteEval(w io.Writer, r *monitor.EvalReport, st *onus.LedgerStats) {
 	fmt.Fprintf(w, "\nEvaluated as of %s (run %d)\n", r.Now.Format("2006-01-02 15:04 MST"), r.Run)
 	unhealthy := 0
 	for _, s := range r.Sources {

@@ -106,8 +106,8 @@ func reactivate(t testing.TB, dir, oktaID string) {
 
 // queued returns the outbox message telling about the open
 // terminated-account-active finding of a leaver's account, if there is one.
-func queued(ctx context.Context, db *store.DB, login string) (*onus.Finding, *store.OutboxMessage) {
-	fs, err := db.Findings(ctx, store.Filter{States: []onus.State{onus.StateOpen}, Control: "terminated-account-active"})
+func queued(ctx context.Context, db *store.DB, login string) (*onus.Finding, *onus.OutboxMessage) {
+	fs, err := db.Findings(ctx, onus.FindingFilter{States: []onus.State{onus.StateOpen}, Control: "terminated-account-active"})
 	if err != nil {
 		return nil, nil
 	}
@@ -158,7 +158,7 @@ func started(t testing.TB, dir string) (*store.DB, *schedule.Scheduler) {
 // waitQueued polls the store until the leaver's finding and its notice
 // are there, and returns how long after since they appeared. The minute
 // is the promise; the figure is reported.
-func waitQueued(t testing.TB, db *store.DB, login string, since time.Time) (time.Duration, *onus.Finding, *store.OutboxMessage) {
+func waitQueued(t testing.TB, db *store.DB, login string, since time.Time) (time.Duration, *onus.Finding, *onus.OutboxMessage) {
 	t.Helper()
 	ctx := context.Background()
 	for {
@@ -305,7 +305,7 @@ func TestScheduleHelper(t *testing.T) {
 	var mu sync.Mutex
 	n := 0
 	s, err := schedule.New(schedule.Options{Config: cfg, Store: db, Clock: onus.FixedClock(morning), Wall: onus.ClockFunc(time.Now),
-		Step: func(step string, m *store.OutboxMessage) {
+		Step: func(step string, m *onus.OutboxMessage) {
 			if step != "sending" {
 				return
 			}
@@ -369,19 +369,19 @@ func TestStopMidDelivery(t *testing.T) {
 
 	cfg, db := load(t, dir)
 	ctx := context.Background()
-	count := func(status string) []*store.OutboxMessage {
+	count := func(status string) []*onus.OutboxMessage {
 		msgs, err := db.OutboxMessages(ctx, []string{status}, "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return msgs
 	}
-	for _, st := range []string{store.OutboxSending, store.OutboxClaimed, store.OutboxUncertain} {
+	for _, st := range []string{onus.OutboxSending, onus.OutboxClaimed, onus.OutboxUncertain} {
 		if n := len(count(st)); n != 0 {
 			t.Errorf("%d messages %s after SIGTERM", n, st)
 		}
 	}
-	sent := count(store.OutboxSent)
+	sent := count(onus.OutboxSent)
 	if len(sent) != 3 {
 		t.Errorf("%d messages sent before the stop, want 3 (the one in flight finished, no other claimed)", len(sent))
 	}
@@ -414,7 +414,7 @@ func TestStopMidDelivery(t *testing.T) {
 	for _, m := range all {
 		if !m.NotBefore.After(morning) {
 			due++
-			if m.Status != store.OutboxSent {
+			if m.Status != onus.OutboxSent {
 				t.Errorf("message %d, due, is %s", m.ID, m.Status)
 			}
 		}

@@ -52,7 +52,7 @@ type Options struct {
 	// Lease and Step are passed to the dispatcher; Step lets tests stop at
 	// a step of a delivery.
 	Lease time.Duration
-	Step  func(step string, m *store.OutboxMessage)
+	Step  func(step string, m *onus.OutboxMessage)
 	// OnRun, when set, is called after every run of a job, from the job's
 	// goroutine: a web page can push the new status.
 	OnRun func(name string, run store.JobRun)
@@ -375,7 +375,7 @@ type handBack struct {
 }
 
 // Claim returns the next due message, or nil once a stop is asked for.
-func (h handBack) Claim(ctx context.Context, due time.Time, lease store.Lease) (*store.OutboxMessage, error) {
+func (h handBack) Claim(ctx context.Context, due time.Time, lease onus.Lease) (*onus.OutboxMessage, error) {
 	select {
 	case <-h.stopping:
 		return nil, nil

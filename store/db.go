@@ -216,3 +216,11 @@ func (s *DB) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
 	}
 	return out, rows.Err()
 }
+
+// The store implements the services of onus.
+var (
+	_ onus.FindingService   = (*DB)(nil)
+	_ onus.ExceptionService = (*DB)(nil)
+	_ onus.OutboxService    = (*DB)(nil)
+	_ onus.DirectoryService = (*DB)(nil)
+)

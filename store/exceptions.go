@@ -76,17 +76,8 @@ func (s *DB) Exception(ctx context.Context, id int64) (*onus.Exception, error) {
 	return x, nil
 }
 
-// ExceptionFilter selects exceptions.
-type ExceptionFilter struct {
-	States  []onus.ExceptionState
-	Control string
-	Finding int64
-	// ExpiringBefore keeps approved exceptions that expire before it.
-	ExpiringBefore time.Time
-}
-
 // Exceptions returns exceptions, soonest to expire first.
-func (s *DB) Exceptions(ctx context.Context, f ExceptionFilter) ([]*onus.Exception, error) {
+func (s *DB) Exceptions(ctx context.Context, f onus.ExceptionFilter) ([]*onus.Exception, error) {
 	var where []string
 	var args []any
 	if len(f.States) > 0 {
@@ -127,24 +118,16 @@ func (s *DB) Exceptions(ctx context.Context, f ExceptionFilter) ([]*onus.Excepti
 	return out, rows.Err()
 }
 
-// ExceptionEvent is one decision about an exception.
-type ExceptionEvent struct {
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	Action string    `json:"action"`
-	Note   string    `json:"note,omitempty"`
-}
-
 // ExceptionEvents returns an exception's history, oldest first.
-func (s *DB) ExceptionEvents(ctx context.Context, id int64) ([]ExceptionEvent, error) {
+func (s *DB) ExceptionEvents(ctx context.Context, id int64) ([]onus.ExceptionEvent, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT at, actor, action, note FROM exception_events WHERE exception_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: exception events: %w", err)
 	}
 	defer rows.Close()
-	var out []ExceptionEvent
+	var out []onus.ExceptionEvent
 	for rows.Next() {
-		var e ExceptionEvent
+		var e onus.ExceptionEvent
 		var at string
 		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.Note); err != nil {
 			return nil, err
@@ -155,26 +138,13 @@ func (s *DB) ExceptionEvents(ctx context.Context, id int64) ([]ExceptionEvent, e
 	return out, rows.Err()
 }
 
-// Decision moves an exception from one state to another.
-type Decision struct {
-	ID    int64
-	From  []onus.ExceptionState // the states the exception must be in
-	To    onus.ExceptionState
-	Actor string
-	Note  string
-	// Approver is recorded on approval or rejection.
-	Approver string
-	// ReopenDue is the due date a finding gets when its exception ends;
-	// nil keeps its due date.
-	ReopenDue func(f onus.Finding) time.Time
-}
-
 // Decide applies a decision in one transaction: the exception's new state,
-// its event, the audit entry, and for an exception for one finding, the
-// finding's move to exempted (on approval) or back to open (when it ends).
-// It fails with a conflict when the exception is no longer in a state the
-// decision applies to.
-func (s *DB) Decide(ctx context.Context, d Decision) (*onus.Exception, error) {
+// its event, the audit entry, the revocation of the exception an approved
+// extension replaces, and for an exception for one finding, the finding's
+// move as d.Move (the ledger's rule) says. It fails with ENOTFOUND when
+// there is no such exception, and with ECONFLICT when the exception is no
+// longer in a state the decision applies to.
+func (s *DB) Decide(ctx context.Context, d onus.Decision) (*onus.Exception, error) {
 	var out *onus.Exception
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		x, err := scanException(tx.QueryRowContext(ctx, `SELECT `+exceptionCols+` FROM exceptions WHERE id = ?`, d.ID))
@@ -206,8 +176,18 @@ func (s *DB) Decide(ctx context.Context, d Decision) (*onus.Exception, error) {
 			return err
 		}
 		x.State, x.Approver = d.To, approver
+		// An approved extension replaces the exception it extends.
+		if d.To == onus.ExceptionApproved && x.Replaces != 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE exceptions SET state = ? WHERE id = ? AND state = ?`,
+				string(onus.ExceptionRevoked), x.Replaces, string(onus.ExceptionApproved)); err != nil {
+				return fmt.Errorf("store: revoke exception %d: %w", x.Replaces, err)
+			}
+			if err := s.event(ctx, tx, x.Replaces, d.Actor, string(onus.ExceptionRevoked), fmt.Sprintf("replaced by #%d", x.ID)); err != nil {
+				return err
+			}
+		}
 		if x.Finding != 0 {
-			if err := s.moveFinding(ctx, tx, x, d, now); err != nil {
+			if err := s.moveFinding(ctx, tx, x, d); err != nil {
 				return err
 			}
 		}
@@ -217,59 +197,42 @@ func (s *DB) Decide(ctx context.Context, d Decision) (*onus.Exception, error) {
 	return out, err
 }
 
-func (s *DB) moveFinding(ctx context.Context, tx *sql.Tx, x *onus.Exception, d Decision, now time.Time) error {
+// moveFinding writes what d.Move, the ledger's rule, says the decision
+// does to the exception's finding, in the decision's transaction.
+func (s *DB) moveFinding(ctx context.Context, tx *sql.Tx, x *onus.Exception, d onus.Decision) error {
+	if d.Move == nil {
+		return nil
+	}
 	f, err := scanFinding(tx.QueryRowContext(ctx, `SELECT `+findingCols+` FROM findings WHERE id = ?`, x.Finding))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("store: finding %d of exception %d: %w", x.Finding, x.ID, err)
 	}
-	from := f.State
-	var to onus.State
-	var exception int64
-	var note string
-	switch {
-	case d.To == onus.ExceptionApproved && (f.State == onus.StateOpen || f.State == onus.StateExempted):
-		to, exception = onus.StateExempted, x.ID
-		note = fmt.Sprintf("exception #%d, approved by %s, until %s", x.ID, x.Approver, x.Expires.Format("2006-01-02"))
-		// An approved extension replaces the exception it extends.
-		if x.Replaces != 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE exceptions SET state = ? WHERE id = ? AND state = ?`,
-				string(onus.ExceptionRevoked), x.Replaces, string(onus.ExceptionApproved)); err != nil {
-				return err
-			}
-			if err := s.event(ctx, tx, x.Replaces, d.Actor, string(onus.ExceptionRevoked), fmt.Sprintf("replaced by #%d", x.ID)); err != nil {
-				return err
-			}
-		}
-	case (d.To == onus.ExceptionExpired || d.To == onus.ExceptionRevoked) && f.State == onus.StateExempted && f.Exception == x.ID:
-		to, exception = onus.StateOpen, 0
-		note = fmt.Sprintf("exception #%d %s", x.ID, d.To)
-		if d.ReopenDue != nil {
-			f.Due = d.ReopenDue(f)
-		}
-	default:
+	c, ok := d.Move(f, x)
+	if !ok {
 		return nil
 	}
-	typ := "exempted"
-	if to == onus.StateOpen {
-		typ = "reopened"
-	}
+	nf := &c.Finding
 	if _, err := tx.ExecContext(ctx, `UPDATE findings SET state = ?, exception_id = ?, due = ?, updated_at = ? WHERE id = ?`,
-		string(to), nullID(exception), fmtTime(f.Due), fmtTime(now), f.ID); err != nil {
-		return fmt.Errorf("store: move finding: %w", err)
+		string(nf.State), nullID(nf.Exception), fmtTime(nf.Due), fmtTime(nf.UpdatedAt), nf.ID); err != nil {
+		return fmt.Errorf("store: move finding %d: %w", nf.ID, err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO finding_events (finding_id, at, type, from_value, to_value, note) VALUES (?, ?, ?, ?, ?, ?)`,
-		f.ID, fmtTime(now), typ, string(from), string(to), note)
-	return err
+	for _, e := range c.Events {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO finding_events (finding_id, at, type, from_value, to_value, note) VALUES (?, ?, ?, ?, ?, ?)`,
+			nf.ID, fmtTime(e.At), string(e.Type), e.From, e.To, e.Note); err != nil {
+			return fmt.Errorf("store: finding %d event: %w", nf.ID, err)
+		}
+	}
+	return nil
 }
 
 // ExpireExceptions marks every approved exception that has reached its
 // expiry as expired, reopening the findings they exempted, and returns
 // them.
-func (s *DB) ExpireExceptions(ctx context.Context, now time.Time, reopenDue func(onus.Finding) time.Time) ([]*onus.Exception, error) {
-	due, err := s.Exceptions(ctx, ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
+func (s *DB) ExpireExceptions(ctx context.Context, now time.Time, move onus.FindingMove) ([]*onus.Exception, error) {
+	due, err := s.Exceptions(ctx, onus.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
 	if err != nil {
 		return nil, err
 	}
@@ -278,8 +241,8 @@ func (s *DB) ExpireExceptions(ctx context.Context, now time.Time, reopenDue func
 		if now.Before(x.Expires) {
 			continue
 		}
-		ex, err := s.Decide(ctx, Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionApproved}, To: onus.ExceptionExpired,
-			Actor: "onus", Note: "expired on " + x.Expires.Format("2006-01-02"), ReopenDue: reopenDue})
+		ex, err := s.Decide(ctx, onus.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionApproved}, To: onus.ExceptionExpired,
+			Actor: "onus", Note: "expired on " + x.Expires.Format("2006-01-02"), Move: move})
 		if err != nil {
 			return out, err
 		}

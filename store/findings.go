@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/ledger"
 )
 
 const findingCols = `id, control, entity, entity_kind, entity_name, severity, state,
@@ -54,24 +53,9 @@ type findingSubject struct {
 	Device *onus.Subject `json:"device,omitempty"`
 }
 
-// Filter selects findings.
-type Filter struct {
-	Owner       string       // responsible e-mail
-	Accountable string       // accountable e-mail
-	Control     string       // control id
-	States      []onus.State // any of these; all states when empty
-	Kind        string       // entity kind
-	Entity      string       // entity id
-	// OverdueAt keeps open findings due before this time.
-	OverdueAt time.Time
-	// ResolvedSince keeps findings resolved at or after this time.
-	ResolvedSince time.Time
-	Limit         int
-}
-
 // Findings returns the findings matching f, most urgent first: severity,
 // then due date.
-func (s *DB) Findings(ctx context.Context, f Filter) ([]onus.Finding, error) {
+func (s *DB) Findings(ctx context.Context, f onus.FindingFilter) ([]onus.Finding, error) {
 	var where []string
 	var args []any
 	if f.Owner != "" {
@@ -143,11 +127,11 @@ func (s *DB) Finding(ctx context.Context, id int64) (onus.Finding, error) {
 
 // ActiveFindings returns the open and exempted findings.
 func (s *DB) ActiveFindings(ctx context.Context) ([]onus.Finding, error) {
-	return s.Findings(ctx, Filter{States: []onus.State{onus.StateOpen, onus.StateExempted}})
+	return s.Findings(ctx, onus.FindingFilter{States: []onus.State{onus.StateOpen, onus.StateExempted}})
 }
 
 // FindingsByKey returns the findings on record for the given keys.
-func (s *DB) FindingsByKey(ctx context.Context, keys []ledger.Key) ([]onus.Finding, error) {
+func (s *DB) FindingsByKey(ctx context.Context, keys []onus.FindingKey) ([]onus.Finding, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -176,10 +160,10 @@ func (s *DB) FindingsByKey(ctx context.Context, keys []ledger.Key) ([]onus.Findi
 //
 // mark, unless negative, is the DecisionMark read before the evaluation
 // read the exceptions in force. ApplyChanges fails with a conflict error
-// wrapping ErrChanged, and writes nothing, when an exception was decided
+// wrapping onus.ErrChanged, and writes nothing, when an exception was decided
 // since then or a finding is no longer in the state the diff read: the
 // caller evaluates again.
-func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Change, stats []ControlStat, mark int64) error {
+func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.FindingChange, stats []onus.ControlStat, mark int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if mark >= 0 {
 			var now int64
@@ -187,7 +171,7 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 				return fmt.Errorf("store: decision mark: %w", err)
 			}
 			if now != mark {
-				return &onus.Error{Code: onus.ECONFLICT, Err: ErrChanged, Message: "an exception was decided during the evaluation"}
+				return &onus.Error{Code: onus.ECONFLICT, Err: onus.ErrChanged, Message: "an exception was decided during the evaluation"}
 			}
 		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO findings (control, entity, entity_kind, entity_name, severity, state,
@@ -230,7 +214,7 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 				res, err := ins.ExecContext(ctx, args...)
 				if err != nil {
 					if strings.Contains(err.Error(), "UNIQUE constraint failed") {
-						return &onus.Error{Code: onus.ECONFLICT, Err: ErrChanged, Message: fmt.Sprintf("finding %s on %s was recorded by another run during the evaluation", f.Control, f.Entity)}
+						return &onus.Error{Code: onus.ECONFLICT, Err: onus.ErrChanged, Message: fmt.Sprintf("finding %s on %s was recorded by another run during the evaluation", f.Control, f.Entity)}
 					}
 					return fmt.Errorf("store: insert finding %s/%s: %w", f.Control, f.Entity, err)
 				}
@@ -241,11 +225,11 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []ledger.Chang
 					return fmt.Errorf("store: update finding %d: %w", f.ID, err)
 				}
 				if n, _ := res.RowsAffected(); n == 0 {
-					return &onus.Error{Code: onus.ECONFLICT, Err: ErrChanged, Message: fmt.Sprintf("finding %d changed during the evaluation", f.ID)}
+					return &onus.Error{Code: onus.ECONFLICT, Err: onus.ErrChanged, Message: fmt.Sprintf("finding %d changed during the evaluation", f.ID)}
 				}
 			}
 			for _, e := range c.Events {
-				if _, err := ev.ExecContext(ctx, f.ID, run, fmtTime(e.At), e.Type, e.From, e.To, e.Note); err != nil {
+				if _, err := ev.ExecContext(ctx, f.ID, run, fmtTime(e.At), string(e.Type), e.From, e.To, e.Note); err != nil {
 					return fmt.Errorf("store: finding event: %w", err)
 				}
 			}
@@ -303,24 +287,17 @@ func (s *DB) Events(ctx context.Context, finding int64) ([]onus.Event, error) {
 	return out, rows.Err()
 }
 
-// ControlStat is what one evaluation found for one control.
-type ControlStat struct {
-	Control             string   `json:"control"`
-	Pass, Fail, Unknown int      `json:"-"`
-	Reasons             []string `json:"unknown_reasons,omitempty"`
-}
-
 // LastControlStats returns the statistics of the latest successful evaluation.
-func (s *DB) LastControlStats(ctx context.Context) ([]ControlStat, error) {
+func (s *DB) LastControlStats(ctx context.Context) ([]onus.ControlStat, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT control, pass, fail, unknown, reasons FROM control_stats
 		WHERE run_id = (SELECT MAX(id) FROM runs WHERE kind = 'eval' AND status = 'ok') ORDER BY control`)
 	if err != nil {
 		return nil, fmt.Errorf("store: control stats: %w", err)
 	}
 	defer rows.Close()
-	var out []ControlStat
+	var out []onus.ControlStat
 	for rows.Next() {
-		var st ControlStat
+		var st onus.ControlStat
 		var reasons string
 		if err := rows.Scan(&st.Control, &st.Pass, &st.Fail, &st.Unknown, &reasons); err != nil {
 			return nil, err
@@ -383,29 +360,9 @@ func (s *DB) Unknowns(ctx context.Context, control string) ([]Unknown, error) {
 	return out, rows.Err()
 }
 
-// OwnerCount is one person's open findings.
-type OwnerCount struct {
-	Email   string `json:"email"`
-	Name    string `json:"name,omitempty"`
-	Open    int    `json:"open"`
-	Overdue int    `json:"overdue"`
-}
-
-// LedgerStats counts the ledger at a time.
-type LedgerStats struct {
-	Open      int            `json:"open"`
-	Overdue   int            `json:"overdue"`
-	Exempted  int            `json:"exempted"`
-	Resolved  int            `json:"resolved"`
-	Gone      int            `json:"gone"`
-	Gaps      int            `json:"ownership_gaps"`
-	ByControl map[string]int `json:"open_by_control"`
-	Owners    []OwnerCount   `json:"owners"`
-}
-
 // Stats counts findings by state, control and owner as of now.
-func (s *DB) Stats(ctx context.Context, now time.Time) (*LedgerStats, error) {
-	st := &LedgerStats{ByControl: map[string]int{}}
+func (s *DB) Stats(ctx context.Context, now time.Time) (*onus.LedgerStats, error) {
+	st := &onus.LedgerStats{ByControl: map[string]int{}}
 	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM findings GROUP BY state`)
 	if err != nil {
 		return nil, fmt.Errorf("store: stats: %w", err)
@@ -454,7 +411,7 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*LedgerStats, error) {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var o OwnerCount
+		var o onus.OwnerCount
 		if err := rows.Scan(&o.Email, &o.Name, &o.Open, &o.Overdue); err != nil {
 			return nil, err
 		}

@@ -96,7 +96,3 @@ func (s *DB) DecisionMark(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
-
-// ErrChanged is wrapped by the conflict error of ApplyChanges when the
-// findings or the exceptions changed since the evaluation read them.
-var ErrChanged = errors.New("changed during the evaluation")

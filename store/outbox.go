@@ -14,50 +14,22 @@ import (
 	"github.com/onus-sec/onus"
 )
 
-// Outbox statuses; see migration 00003 for their meaning.
+// Outbox statuses, as stored; see migration 00003 for their meaning.
 const (
-	OutboxPending   = "pending"
-	OutboxClaimed   = "claimed"
-	OutboxSending   = "sending"
-	OutboxSent      = "sent"
-	OutboxFailed    = "failed"
-	OutboxUncertain = "uncertain"
-	OutboxCancelled = "cancelled"
+	OutboxPending   = onus.OutboxPending
+	OutboxClaimed   = onus.OutboxClaimed
+	OutboxSending   = onus.OutboxSending
+	OutboxSent      = onus.OutboxSent
+	OutboxFailed    = onus.OutboxFailed
+	OutboxUncertain = onus.OutboxUncertain
+	OutboxCancelled = onus.OutboxCancelled
 )
-
-// OutboxMessage is one message in the outbox.
-type OutboxMessage struct {
-	ID         int64            `json:"id"`
-	Key        string           `json:"key"`
-	Recipient  string           `json:"recipient"`
-	Name       string           `json:"name,omitempty"`
-	Channel    string           `json:"channel"`
-	Kind       string           `json:"kind"`
-	Subject    string           `json:"subject"`
-	Text       string           `json:"-"`
-	HTML       string           `json:"-"`
-	Payload    json.RawMessage  `json:"-"`
-	Items      map[int64]string `json:"items"` // finding → stage
-	Reason     string           `json:"reason"`
-	NotBefore  time.Time        `json:"not_before"`
-	Status     string           `json:"status"`
-	Attempts   int              `json:"attempts"`
-	NextTry    time.Time        `json:"next_attempt_at"`
-	LastError  string           `json:"last_error,omitempty"`
-	ProviderID string           `json:"provider_id,omitempty"`
-	CreatedAt  time.Time        `json:"created_at"`
-	SentAt     *time.Time       `json:"sent_at,omitempty"`
-	// LeaseHolder is the run that holds a claimed or sending message
-	// ("host:pid:run"), and LeaseUntil when its hold ends unless renewed.
-	LeaseHolder string     `json:"lease_holder,omitempty"`
-	LeaseUntil  *time.Time `json:"lease_until,omitempty"`
-}
 
 const outboxCols = `id, key, recipient, channel, kind, subject, body_text, body_html, payload, items, reason, not_before, status,
 	attempts, next_attempt_at, last_error, provider_id, created_at, COALESCE(sent_at, ''), lease_holder, COALESCE(lease_until, '')`
 
-func scanOutbox(sc interface{ Scan(...any) error }) (*OutboxMessage, error) {
-	var m OutboxMessage
+func scanOutbox(sc interface{ Scan(...any) error }) (*onus.OutboxMessage, error) {
+	var m onus.OutboxMessage
 	var payload, items, notBefore, next, created, sent, leaseUntil string
 	if err := sc.Scan(&m.ID, &m.Key, &m.Recipient, &m.Channel, &m.Kind, &m.Subject, &m.Text, &m.HTML, &payload, &items, &m.Reason,
 		&notBefore, &m.Status, &m.Attempts, &next, &m.LastError, &m.ProviderID, &created, &sent, &m.LeaseHolder, &leaseUntil); err != nil {
@@ -89,7 +61,7 @@ func scanOutbox(sc interface{ Scan(...any) error }) (*OutboxMessage, error) {
 // (a message planned again is left as it is), and cancels the pending
 // messages the plan no longer has, whose findings were fixed, exempted or
 // moved. It returns how many it added and cancelled.
-func (s *DB) Enqueue(ctx context.Context, msgs []*OutboxMessage) (added, cancelled int, err error) {
+func (s *DB) Enqueue(ctx context.Context, msgs []*onus.OutboxMessage) (added, cancelled int, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		keys := map[string]bool{}
 		for _, m := range msgs {
@@ -149,28 +121,20 @@ func (s *DB) Enqueue(ctx context.Context, msgs []*OutboxMessage) (added, cancell
 	return added, cancelled, err
 }
 
-// Lease says who holds a message and until when, in operational time.
-type Lease struct {
-	// Holder names the run: "host:pid:run".
-	Holder string
-	// Now is the operational time of the claim or renewal.
-	Now time.Time
-	// For is how long the hold lasts unless renewed.
-	For time.Duration
-}
-
 // until is when the lease ends, to the millisecond: leases are compared
 // in Go, never in SQL, so they may be finer than the store's other times.
-func (l Lease) until() string { return l.Now.Add(l.For).UTC().Format("2006-01-02T15:04:05.000Z") }
+func leaseUntil(l onus.Lease) string {
+	return l.Now.Add(l.For).UTC().Format("2006-01-02T15:04:05.000Z")
+}
 
 // Claim takes the next message due for delivery and holds it under lease.
 // A message is due when its not-before (business time) is not after due
 // and its next attempt (operational time) is not after lease.Now. It
 // returns nil when nothing is due.
-func (s *DB) Claim(ctx context.Context, due time.Time, lease Lease) (*OutboxMessage, error) {
+func (s *DB) Claim(ctx context.Context, due time.Time, lease onus.Lease) (*onus.OutboxMessage, error) {
 	m, err := scanOutbox(s.db.QueryRowContext(ctx, `UPDATE outbox SET status = 'claimed', attempts = attempts + 1, lease_until = ?, lease_holder = ?
 		WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND not_before <= ? AND next_attempt_at <= ? ORDER BY not_before, id LIMIT 1)
-		RETURNING `+outboxCols, lease.until(), lease.Holder, fmtTime(due), fmtTime(lease.Now)))
+		RETURNING `+outboxCols, leaseUntil(lease), lease.Holder, fmtTime(due), fmtTime(lease.Now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -184,9 +148,9 @@ func (s *DB) Claim(ctx context.Context, due time.Time, lease Lease) (*OutboxMess
 // renews its lease from now: from here, a crash leaves it uncertain. It
 // fails with a conflict when the message is no longer claimed by
 // lease.Holder.
-func (s *DB) MarkSending(ctx context.Context, id int64, lease Lease) error {
+func (s *DB) MarkSending(ctx context.Context, id int64, lease onus.Lease) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'sending', lease_until = ? WHERE id = ? AND status = 'claimed' AND lease_holder = ?`,
-		lease.until(), id, lease.Holder)
+		leaseUntil(lease), id, lease.Holder)
 	if err != nil {
 		return fmt.Errorf("store: outbox %d: %w", id, err)
 	}
@@ -198,9 +162,9 @@ func (s *DB) MarkSending(ctx context.Context, id int64, lease Lease) error {
 
 // Renew extends the lease of a message that lease.Holder is still
 // sending. It fails with a conflict when another run took it over.
-func (s *DB) Renew(ctx context.Context, id int64, lease Lease) error {
+func (s *DB) Renew(ctx context.Context, id int64, lease onus.Lease) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id = ? AND status IN ('claimed', 'sending') AND lease_holder = ?`,
-		lease.until(), id, lease.Holder)
+		leaseUntil(lease), id, lease.Holder)
 	if err != nil {
 		return fmt.Errorf("store: renew outbox %d: %w", id, err)
 	}
@@ -213,7 +177,7 @@ func (s *DB) Renew(ctx context.Context, id int64, lease Lease) error {
 // MarkSent records a delivery: the message, the nudge log its planner
 // reads, and a line in the history of every finding it told about, in
 // one transaction.
-func (s *DB) MarkSent(ctx context.Context, m *OutboxMessage, providerID string, at time.Time) error {
+func (s *DB) MarkSent(ctx context.Context, m *onus.OutboxMessage, providerID string, at time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		return markSent(ctx, tx, m, providerID, at, "told", OutboxSending, OutboxClaimed)
 	})
@@ -223,7 +187,7 @@ func (s *DB) MarkSent(ctx context.Context, m *OutboxMessage, providerID string, 
 // reminders and the daily limit from it); only the run that holds the
 // message may record it.
 
-func markSent(ctx context.Context, tx *sql.Tx, m *OutboxMessage, providerID string, at time.Time, verb string, from ...string) error {
+func markSent(ctx context.Context, tx *sql.Tx, m *onus.OutboxMessage, providerID string, at time.Time, verb string, from ...string) error {
 	res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', provider_id = ?, sent_at = ?, last_error = '' WHERE id = ? AND status IN (?, ?)
 		AND (status = 'uncertain' OR lease_holder = ?)`,
 		providerID, fmtTime(at), m.ID, from[0], from[len(from)-1], m.LeaseHolder)
@@ -275,7 +239,7 @@ func (s *DB) Confirm(ctx context.Context, id int64, actor string) error {
 }
 
 // OutboxMessage returns one message.
-func (s *DB) OutboxMessage(ctx context.Context, id int64) (*OutboxMessage, error) {
+func (s *DB) OutboxMessage(ctx context.Context, id int64) (*onus.OutboxMessage, error) {
 	m, err := scanOutbox(s.db.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, onus.Errorf(onus.ENOTFOUND, "no outbox message %d", id)
@@ -323,25 +287,6 @@ func (s *DB) release(ctx context.Context, id int64, holder, set string, args ...
 	return nil
 }
 
-// Held is a message another run holds: claimed or being sent.
-type Held struct {
-	ID     int64     `json:"id"`
-	Status string    `json:"status"`
-	Holder string    `json:"holder"`
-	Until  time.Time `json:"until"`
-}
-
-// Recovery is what Recover did and found.
-type Recovery struct {
-	// Requeued went back to pending: claimed (nothing left the machine), or
-	// sending on a channel that drops duplicates.
-	Requeued int `json:"requeued"`
-	// Uncertain were being sent on a channel that cannot drop duplicates.
-	Uncertain int `json:"uncertain"`
-	// Held are still held by a live run's lease.
-	Held []Held `json:"held,omitempty"`
-}
-
 // Recover handles messages whose dispatcher stopped: a lease that ran out
 // before now (operational time), or one whose holder is dead (a process of
 // this host that no longer exists, as told by dead). Claimed ones go back
@@ -349,14 +294,14 @@ type Recovery struct {
 // pending when their channel deduplicates, and are marked uncertain
 // otherwise, never resent by themselves. Messages still held by a live run
 // are listed, untouched.
-func (s *DB) Recover(ctx context.Context, now time.Time, dead func(holder string) bool, idempotent func(channel string) bool) (Recovery, error) {
-	var rec Recovery
+func (s *DB) Recover(ctx context.Context, now time.Time, dead func(holder string) bool, idempotent func(channel string) bool) (onus.Recovery, error) {
+	var rec onus.Recovery
 	rows, err := s.db.QueryContext(ctx, `SELECT id, status, channel, lease_holder, COALESCE(lease_until, '') FROM outbox WHERE status IN ('claimed', 'sending')`)
 	if err != nil {
 		return rec, fmt.Errorf("store: recover: %w", err)
 	}
 	type held struct {
-		Held
+		onus.Held
 		channel string
 	}
 	var hs []held
@@ -396,7 +341,7 @@ func (s *DB) Recover(ctx context.Context, now time.Time, dead func(holder string
 
 // takeOver moves a message whose holder stopped, unless it changed hands
 // since it was read.
-func (s *DB) takeOver(ctx context.Context, h Held, to, why string) error {
+func (s *DB) takeOver(ctx context.Context, h onus.Held, to, why string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, lease_holder = '', lease_until = NULL
 		WHERE id = ? AND status = ? AND lease_holder = ?`, to, why, h.ID, h.Status, h.Holder)
 	if err != nil {
@@ -426,7 +371,7 @@ func (s *DB) Resend(ctx context.Context, id int64, actor string) error {
 }
 
 // OutboxMessages lists the outbox, newest first.
-func (s *DB) OutboxMessages(ctx context.Context, statuses []string, recipient string, limit int) ([]*OutboxMessage, error) {
+func (s *DB) OutboxMessages(ctx context.Context, statuses []string, recipient string, limit int) ([]*onus.OutboxMessage, error) {
 	var where []string
 	var args []any
 	if len(statuses) > 0 {
@@ -452,7 +397,7 @@ func (s *DB) OutboxMessages(ctx context.Context, statuses []string, recipient st
 		return nil, fmt.Errorf("store: outbox: %w", err)
 	}
 	defer rows.Close()
-	var out []*OutboxMessage
+	var out []*onus.OutboxMessage
 	for rows.Next() {
 		m, err := scanOutbox(rows)
 		if err != nil {
@@ -463,19 +408,11 @@ func (s *DB) OutboxMessages(ctx context.Context, statuses []string, recipient st
 	return out, rows.Err()
 }
 
-// NudgeEntry is one line of the nudge log.
-type NudgeEntry struct {
-	Finding   int64
-	Recipient string
-	Stage     string
-	At        time.Time
-}
-
 // NudgeLog returns, for every finding that is open or was resolved since
 // a time, when each person was last told of it at each stage, and when
 // each person last had a summary (finding 0). The whole history counts:
 // a notice sent months ago still means the person knows.
-func (s *DB) NudgeLog(ctx context.Context, resolvedSince time.Time) ([]NudgeEntry, error) {
+func (s *DB) NudgeLog(ctx context.Context, resolvedSince time.Time) ([]onus.NudgeEntry, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, recipient, stage, MAX(at) FROM nudge_log
 		WHERE finding_id = 0 OR finding_id IN (SELECT id FROM findings WHERE state = 'open' OR (state = 'resolved' AND resolved_at >= ?))
 		GROUP BY finding_id, recipient, stage`, fmtTime(resolvedSince))
@@ -483,9 +420,9 @@ func (s *DB) NudgeLog(ctx context.Context, resolvedSince time.Time) ([]NudgeEntr
 		return nil, fmt.Errorf("store: nudge log: %w", err)
 	}
 	defer rows.Close()
-	var out []NudgeEntry
+	var out []onus.NudgeEntry
 	for rows.Next() {
-		var e NudgeEntry
+		var e onus.NudgeEntry
 		var at string
 		if err := rows.Scan(&e.Finding, &e.Recipient, &e.Stage, &at); err != nil {
 			return nil, err
@@ -498,22 +435,19 @@ func (s *DB) NudgeLog(ctx context.Context, resolvedSince time.Time) ([]NudgeEntr
 
 // SentSince returns the recipient and time of every message sent since a
 // time, for the daily limit.
-func (s *DB) SentSince(ctx context.Context, since time.Time) ([][2]string, error) {
+func (s *DB) SentSince(ctx context.Context, since time.Time) ([]onus.Delivery, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT recipient, sent_at FROM outbox WHERE status = 'sent' AND sent_at >= ?`, fmtTime(since))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: sent since: %w", err)
 	}
 	defer rows.Close()
-	var out [][2]string
+	var out []onus.Delivery
 	for rows.Next() {
 		var r, at string
 		if err := rows.Scan(&r, &at); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: sent since: %w", err)
 		}
-		out = append(out, [2]string{r, at})
+		out = append(out, onus.Delivery{Recipient: r, At: parseTime(at)})
 	}
 	return out, rows.Err()
 }
-
-// ParseStoredTime reads a time as the store writes it.
-func ParseStoredTime(s string) time.Time { return parseTime(s) }

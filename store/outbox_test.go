@@ -8,7 +8,6 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/internal/testclock"
-	"github.com/onus-sec/onus/ledger"
 )
 
 // The business time of these tests (the plan's now) and the machine's
@@ -19,8 +18,8 @@ var (
 	wall0    = time.Date(2031, 3, 3, 14, 0, 0, 0, time.UTC)
 )
 
-func holdAt(holder string, at time.Time) Lease {
-	return Lease{Holder: holder, Now: at, For: time.Minute}
+func holdAt(holder string, at time.Time) onus.Lease {
+	return onus.Lease{Holder: holder, Now: at, For: time.Minute}
 }
 
 // openClocked opens a store whose operational clock is a fake at wall0.
@@ -32,8 +31,8 @@ func openClocked(t *testing.T) (*DB, *testclock.Fake) {
 	return db, clk
 }
 
-func msg(key, to string, notBefore time.Time, items map[int64]string) *OutboxMessage {
-	return &OutboxMessage{Key: key, Recipient: to, Channel: "email", Kind: "digest", Subject: "s", Text: "t", HTML: "<p>t</p>",
+func msg(key, to string, notBefore time.Time, items map[int64]string) *onus.OutboxMessage {
+	return &onus.OutboxMessage{Key: key, Recipient: to, Channel: "email", Kind: "digest", Subject: "s", Text: "t", HTML: "<p>t</p>",
 		Items: items, Reason: "notice", NotBefore: notBefore}
 }
 
@@ -45,13 +44,13 @@ func TestOutboxLifecycle(t *testing.T) {
 	run, _ := db.BeginRun(ctx, "eval", "test", now)
 	f := onus.Finding{Control: "edr", Entity: "d1", EntityKind: "device", EntityName: "MBP-1", Severity: onus.High, State: onus.StateOpen,
 		Responsible: onus.Person{Email: "jane@acme.com"}, FirstFailed: now, LastFailed: now, Due: now.Add(48 * time.Hour), UpdatedAt: now}
-	if err := db.ApplyChanges(ctx, run, []ledger.Change{{New: true, Finding: f, Events: []onus.Event{{At: now, Type: "opened"}}}}, nil, -1); err != nil {
+	if err := db.ApplyChanges(ctx, run, []onus.FindingChange{{New: true, Finding: f, Events: []onus.Event{{At: now, Type: "opened"}}}}, nil, -1); err != nil {
 		t.Fatal(err)
 	}
-	fs, _ := db.Findings(ctx, Filter{})
+	fs, _ := db.Findings(ctx, onus.FindingFilter{})
 	id := fs[0].ID
 
-	plan := []*OutboxMessage{
+	plan := []*onus.OutboxMessage{
 		msg("k-jane", "jane@acme.com", now, map[int64]string{id: "notice"}),
 		msg("k-bob", "bob@acme.com", now.Add(3*time.Hour), map[int64]string{id: "escalation"}),
 	}
@@ -137,7 +136,7 @@ func TestOutboxRecoverAndResend(t *testing.T) {
 	ctx := context.Background()
 	db, clk := openClocked(t)
 	now := business
-	plan := []*OutboxMessage{msg("a", "a@acme.com", now, nil), msg("b", "b@acme.com", now, nil), msg("c", "c@acme.com", now, nil)}
+	plan := []*onus.OutboxMessage{msg("a", "a@acme.com", now, nil), msg("b", "b@acme.com", now, nil), msg("c", "c@acme.com", now, nil)}
 	plan[2].Channel = "webhook"
 	if _, _, err := db.Enqueue(ctx, plan); err != nil {
 		t.Fatal(err)
@@ -214,7 +213,7 @@ func TestOutboxRecoverAndResend(t *testing.T) {
 func TestOutboxRecoverDeadHolder(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openClocked(t)
-	db.Enqueue(ctx, []*OutboxMessage{msg("a", "a@acme.com", business, nil), msg("b", "b@acme.com", business, nil)})
+	db.Enqueue(ctx, []*onus.OutboxMessage{msg("a", "a@acme.com", business, nil), msg("b", "b@acme.com", business, nil)})
 	a, _ := db.Claim(ctx, business, holdAt("h:1:dead", wall0))
 	db.MarkSending(ctx, a.ID, holdAt("h:1:dead", wall0))
 	b, _ := db.Claim(ctx, business, holdAt("h:2:live", wall0))
@@ -235,7 +234,7 @@ func TestOutboxRecoverDeadHolder(t *testing.T) {
 func TestOutboxLeaseRenewal(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openClocked(t)
-	db.Enqueue(ctx, []*OutboxMessage{msg("a", "a@acme.com", business, nil)})
+	db.Enqueue(ctx, []*onus.OutboxMessage{msg("a", "a@acme.com", business, nil)})
 	slow := holdAt("h:1:slow", wall0)
 	m, _ := db.Claim(ctx, business, slow)
 	db.MarkSending(ctx, m.ID, slow)
@@ -258,7 +257,7 @@ func TestOutboxRetryWaits(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openClocked(t)
 	now := business
-	db.Enqueue(ctx, []*OutboxMessage{msg("a", "a@acme.com", now, nil)})
+	db.Enqueue(ctx, []*onus.OutboxMessage{msg("a", "a@acme.com", now, nil)})
 	run1 := holdAt("h:1:a", wall0)
 	m, _ := db.Claim(ctx, now, run1)
 	db.MarkSending(ctx, m.ID, run1)

@@ -8,22 +8,11 @@ import (
 	"strings"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/raci"
 )
-
-// Asset is something a person is the owner of.
-type Asset struct {
-	Person string `json:"-"`
-	Entity string `json:"entity"`
-	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	// Link is how the asset points at the person ("owner", "person").
-	Link string `json:"link"`
-}
 
 // ReplaceDirectory stores the people directory and the assets of the
 // latest evaluation, replacing the previous ones.
-func (s *DB) ReplaceDirectory(ctx context.Context, people []*raci.Person, assets []Asset) error {
+func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets []onus.Asset) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM people`); err != nil {
 			return err
@@ -61,15 +50,15 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*raci.Person, assets
 
 // Directory loads the people directory of the latest evaluation. It is
 // empty (Loaded false) before the first evaluation.
-func (s *DB) Directory(ctx context.Context) (*raci.Directory, error) {
+func (s *DB) Directory(ctx context.Context) (*onus.Directory, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT email, name, entity, status, COALESCE(left_on, ''), manager, team, time_zone, channel FROM people`)
 	if err != nil {
 		return nil, fmt.Errorf("store: directory: %w", err)
 	}
 	defer rows.Close()
-	var people []*raci.Person
+	var people []*onus.Member
 	for rows.Next() {
-		var p raci.Person
+		var p onus.Member
 		var left string
 		if err := rows.Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &left, &p.Manager, &p.Team, &p.TimeZone, &p.Channel); err != nil {
 			return nil, err
@@ -82,14 +71,14 @@ func (s *DB) Directory(ctx context.Context) (*raci.Directory, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	d := raci.NewDirectory(people)
+	d := onus.NewDirectory(people)
 	d.Loaded = len(people) > 0
 	return d, nil
 }
 
 // Person returns one person of the directory.
-func (s *DB) Person(ctx context.Context, email string) (*raci.Person, error) {
-	var p raci.Person
+func (s *DB) Person(ctx context.Context, email string) (*onus.Member, error) {
+	var p onus.Member
 	var left string
 	err := s.db.QueryRowContext(ctx, `SELECT email, name, entity, status, COALESCE(left_on, ''), manager, team, time_zone, channel FROM people WHERE email = ?`,
 		strings.ToLower(strings.TrimSpace(email))).Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &left, &p.Manager, &p.Team, &p.TimeZone, &p.Channel)
@@ -106,15 +95,15 @@ func (s *DB) Person(ctx context.Context, email string) (*raci.Person, error) {
 }
 
 // Assets returns what a person owns.
-func (s *DB) Assets(ctx context.Context, email string) ([]Asset, error) {
+func (s *DB) Assets(ctx context.Context, email string) ([]onus.Asset, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT person, entity, kind, name, link FROM assets WHERE person = ? ORDER BY kind, name`, strings.ToLower(email))
 	if err != nil {
 		return nil, fmt.Errorf("store: assets: %w", err)
 	}
 	defer rows.Close()
-	var out []Asset
+	var out []onus.Asset
 	for rows.Next() {
-		var a Asset
+		var a onus.Asset
 		if err := rows.Scan(&a.Person, &a.Entity, &a.Kind, &a.Name, &a.Link); err != nil {
 			return nil, err
 		}

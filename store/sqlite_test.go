@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/ledger"
 )
 
 func open(t *testing.T) *DB {
@@ -150,20 +149,20 @@ func TestFindingsQueries(t *testing.T) {
 	db := open(t)
 	run, _ := db.BeginRun(ctx, "eval", "test", time.Now())
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	mk := func(control, entity, owner string, sev onus.Severity, due time.Duration) ledger.Change {
-		return ledger.Change{New: true, Finding: onus.Finding{Control: control, Entity: entity, EntityKind: "device", EntityName: entity,
+	mk := func(control, entity, owner string, sev onus.Severity, due time.Duration) onus.FindingChange {
+		return onus.FindingChange{New: true, Finding: onus.Finding{Control: control, Entity: entity, EntityKind: "device", EntityName: entity,
 			Severity: sev, State: onus.StateOpen, Responsible: onus.Person{Email: owner}, FirstFailed: now, LastFailed: now,
 			Due: now.Add(due), UpdatedAt: now, Evidence: []onus.Evidence{{Path: "p", Value: "v"}}},
 			Events: []onus.Event{{At: now, Type: "opened"}}}
 	}
-	changes := []ledger.Change{
+	changes := []onus.FindingChange{
 		mk("edr", "d1", "jane@acme.com", onus.High, -time.Hour),
 		mk("edr", "d2", "bob@acme.com", onus.High, 24*time.Hour),
 		mk("patch", "d1", "jane@acme.com", onus.Low, 48*time.Hour),
 		mk("mfa", "a1", "", onus.Critical, time.Hour),
 	}
 	changes[3].Finding.OwnershipGap = true
-	if err := db.ApplyChanges(ctx, run, changes, []ControlStat{{Control: "edr", Pass: 1, Fail: 2}}, -1); err != nil {
+	if err := db.ApplyChanges(ctx, run, changes, []onus.ControlStat{{Control: "edr", Pass: 1, Fail: 2}}, -1); err != nil {
 		t.Fatal(err)
 	}
 	// The same key twice is refused: one finding per (control, entity).
@@ -171,15 +170,15 @@ func TestFindingsQueries(t *testing.T) {
 		t.Error("a duplicate finding was stored")
 	}
 	tests := []struct {
-		f    Filter
+		f    onus.FindingFilter
 		want []string
 	}{
-		{Filter{}, []string{"mfa/a1", "edr/d1", "edr/d2", "patch/d1"}},
-		{Filter{Owner: "Jane@Acme.com"}, []string{"edr/d1", "patch/d1"}},
-		{Filter{Control: "edr"}, []string{"edr/d1", "edr/d2"}},
-		{Filter{OverdueAt: now}, []string{"edr/d1"}},
-		{Filter{States: []onus.State{onus.StateResolved}}, nil},
-		{Filter{Limit: 1}, []string{"mfa/a1"}},
+		{onus.FindingFilter{}, []string{"mfa/a1", "edr/d1", "edr/d2", "patch/d1"}},
+		{onus.FindingFilter{Owner: "Jane@Acme.com"}, []string{"edr/d1", "patch/d1"}},
+		{onus.FindingFilter{Control: "edr"}, []string{"edr/d1", "edr/d2"}},
+		{onus.FindingFilter{OverdueAt: now}, []string{"edr/d1"}},
+		{onus.FindingFilter{States: []onus.State{onus.StateResolved}}, nil},
+		{onus.FindingFilter{Limit: 1}, []string{"mfa/a1"}},
 	}
 	for _, tt := range tests {
 		fs, err := db.Findings(ctx, tt.f)

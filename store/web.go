@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/raci"
 )
 
 // Session is a sign-in to "onus serve".
@@ -689,7 +688,7 @@ func median(xs []float64) float64 {
 
 // VisibleOutbox lists outbox messages to the people v may see (everything
 // with All), newest first.
-func (s *DB) VisibleOutbox(ctx context.Context, v Visibility, statuses []string, limit int) ([]*OutboxMessage, error) {
+func (s *DB) VisibleOutbox(ctx context.Context, v Visibility, statuses []string, limit int) ([]*onus.OutboxMessage, error) {
 	if v.All {
 		return s.OutboxMessages(ctx, statuses, "", limit)
 	}
@@ -727,8 +726,8 @@ func (s *DB) SetPool(n int) {
 }
 
 // PeopleByEmail returns the people of the directory with these e-mails.
-func (s *DB) PeopleByEmail(ctx context.Context, emails []string) (map[string]*raci.Person, error) {
-	out := map[string]*raci.Person{}
+func (s *DB) PeopleByEmail(ctx context.Context, emails []string) (map[string]*onus.Member, error) {
+	out := map[string]*onus.Member{}
 	seen := map[string]bool{}
 	var args []any
 	for _, e := range emails {
@@ -748,7 +747,7 @@ func (s *DB) PeopleByEmail(ctx context.Context, emails []string) (map[string]*ra
 			return nil, fmt.Errorf("store: people: %w", err)
 		}
 		for rows.Next() {
-			var p raci.Person
+			var p onus.Member
 			if err := rows.Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &p.Manager, &p.Team, &p.TimeZone, &p.Channel); err != nil {
 				rows.Close()
 				return nil, err

@@ -17,19 +17,40 @@ import (
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/evaluate"
 	"github.com/onus-sec/onus/raci"
-	"github.com/onus-sec/onus/store"
 )
+
+// Store is what a lookup reads: the people directory, the findings and
+// the exceptions.
+type Store interface {
+	// Directory returns the people of the last evaluation.
+	Directory(ctx context.Context) (*onus.Directory, error)
+	// Person returns one person; ENOTFOUND when there is none.
+	Person(ctx context.Context, email string) (*onus.Member, error)
+	Reports(ctx context.Context, manager string) ([]string, error)
+	Assets(ctx context.Context, email string) ([]onus.Asset, error)
+	Findings(ctx context.Context, f onus.FindingFilter) ([]onus.Finding, error)
+	// Finding returns one finding; ENOTFOUND when there is none.
+	Finding(ctx context.Context, id int64) (onus.Finding, error)
+	Exceptions(ctx context.Context, f onus.ExceptionFilter) ([]*onus.Exception, error)
+}
+
+// The services of onus are enough for a lookup.
+var _ Store = (interface {
+	onus.DirectoryService
+	onus.FindingService
+	onus.ExceptionService
+})(nil)
 
 // Service answers lookups for one configuration. It loads the directory
 // once; a lookup then costs a few indexed queries.
 type Service struct {
-	store  *store.DB
+	store  Store
 	cfg    *config.Config
 	matrix *raci.Matrix
 }
 
 // New loads the directory of the last evaluation and resolves the matrix.
-func New(ctx context.Context, st *store.DB, cfg *config.Config) (*Service, error) {
+func New(ctx context.Context, st Store, cfg *config.Config) (*Service, error) {
 	dir, err := st.Directory(ctx)
 	if err != nil {
 		return nil, err
@@ -65,7 +86,7 @@ type Profile struct {
 	Person      raci.Person       `json:"person"`
 	Reports     []string          `json:"reports,omitempty"`
 	Roles       []Role            `json:"roles"`
-	Assets      []store.Asset     `json:"assets"`
+	Assets      []onus.Asset      `json:"assets"`
 	Open        []Item            `json:"open_findings"`
 	Accountable []Accountability  `json:"accountable_for"`
 	Approvals   []*onus.Exception `json:"pending_approvals"`
@@ -86,7 +107,7 @@ func (s *Service) Lookup(ctx context.Context, email string, now time.Time) (*Pro
 		return nil, err
 	}
 	pr.Roles = s.roles(p, len(pr.Assets), len(pr.Reports))
-	open, err := s.store.Findings(ctx, store.Filter{Owner: p.Email, States: []onus.State{onus.StateOpen, onus.StateExempted}})
+	open, err := s.store.Findings(ctx, onus.FindingFilter{Owner: p.Email, States: []onus.State{onus.StateOpen, onus.StateExempted}})
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +118,7 @@ func (s *Service) Lookup(ctx context.Context, email string, now time.Time) (*Pro
 		}
 		pr.Open = append(pr.Open, it)
 	}
-	acc, err := s.store.Findings(ctx, store.Filter{Accountable: p.Email, States: []onus.State{onus.StateOpen}})
+	acc, err := s.store.Findings(ctx, onus.FindingFilter{Accountable: p.Email, States: []onus.State{onus.StateOpen}})
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +141,7 @@ func (s *Service) Lookup(ctx context.Context, email string, now time.Time) (*Pro
 		pr.Accountable = append(pr.Accountable, *a)
 	}
 	sort.Slice(pr.Accountable, func(i, j int) bool { return pr.Accountable[i].Control < pr.Accountable[j].Control })
-	pending, err := s.store.Exceptions(ctx, store.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionRequested}})
+	pending, err := s.store.Exceptions(ctx, onus.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionRequested}})
 	if err != nil {
 		return nil, err
 	}

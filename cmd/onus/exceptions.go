@@ -168,14 +168,6 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 		c.Flags().StringVar(&note, "note", "", "a note kept with the decision")
 		return c
 	}
-	reopenDue := func(svc *exception.Service) func(onus.Finding) time.Time {
-		return func(f onus.Finding) time.Time {
-			if ctl := svc.Config.Control(f.Control); ctl != nil && svc.Config.Exceptions.RestartDeadline {
-				return a.clock.Now().Add(svc.Config.Deadline(ctl))
-			}
-			return f.Due
-		}
-	}
 	approve := decide("approve", "Approve a requested exception", func(ctx context.Context, svc *exception.Service, id int64, who, note string) (*onus.Exception, error) {
 		return svc.Approve(ctx, id, who, note)
 	})
@@ -183,7 +175,7 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 		return svc.Reject(ctx, id, who, note)
 	})
 	revoke := decide("revoke", "End an exception early: its finding reopens", func(ctx context.Context, svc *exception.Service, id int64, who, note string) (*onus.Exception, error) {
-		return svc.Revoke(ctx, id, who, note, reopenDue(svc))
+		return svc.Revoke(ctx, id, who, note)
 	})
 
 	var extendTo, extendReason string
@@ -247,7 +239,7 @@ func (a *app) exceptionsCmd() *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			f := store.ExceptionFilter{}
+			f := onus.ExceptionFilter{}
 			switch state {
 			case "all":
 			case "":

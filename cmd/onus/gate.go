@@ -22,7 +22,6 @@ import (
 	"github.com/onus-sec/onus/ledger"
 	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/report"
-	"github.com/onus-sec/onus/store"
 )
 
 // Exit codes of onus gate.
@@ -210,7 +209,7 @@ func (a *app) runGate(cmd *cobra.Command, f gateFlags, files []string) error {
 		if err != nil {
 			return gateUsageErr(err)
 		}
-		list, err := db.Exceptions(cmd.Context(), store.ExceptionFilter{})
+		list, err := db.Exceptions(cmd.Context(), onus.ExceptionFilter{})
 		db.Close()
 		if err != nil {
 			return gateUsageErr(err)
@@ -353,20 +352,20 @@ func (a *app) recordGate(cmd *cobra.Command, rep *gate.Report) error {
 	if err != nil {
 		return err
 	}
-	changes, st, err := func() ([]ledger.Change, ledger.Stats, error) {
+	changes, st, err := func() ([]onus.FindingChange, ledger.Stats, error) {
 		active, err := db.ActiveFindings(ctx)
 		if err != nil {
 			return nil, ledger.Stats{}, err
 		}
 		var prev []onus.Finding
-		seen := map[ledger.Key]bool{}
+		seen := map[onus.FindingKey]bool{}
 		for _, f := range active {
 			if rep.Covers(f) {
 				prev = append(prev, f)
-				seen[ledger.Key{Control: f.Control, Entity: f.Entity}] = true
+				seen[onus.FindingKey{Control: f.Control, Entity: f.Entity}] = true
 			}
 		}
-		var keys []ledger.Key
+		var keys []onus.FindingKey
 		for _, k := range rep.Failures() {
 			if !seen[k] {
 				keys = append(keys, k)
@@ -377,10 +376,10 @@ func (a *app) recordGate(cmd *cobra.Command, rep *gate.Report) error {
 			return nil, ledger.Stats{}, err
 		}
 		changes, st := gate.Record(rep, append(prev, closed...), nil)
-		var stats []store.ControlStat
+		var stats []onus.ControlStat
 		for _, g := range rep.Guardrails {
 			t := rep.Tally[g.ID]
-			stats = append(stats, store.ControlStat{Control: g.ID, Pass: t.Passed, Fail: t.Evaluated - t.Passed})
+			stats = append(stats, onus.ControlStat{Control: g.ID, Pass: t.Passed, Fail: t.Evaluated - t.Passed})
 		}
 		return changes, st, db.ApplyChanges(ctx, run, changes, stats, -1)
 	}()
@@ -565,7 +564,7 @@ review cannot edit it (a CI artifact or a protected branch).`,
 				return err
 			}
 			defer db.Close()
-			list, err := db.Exceptions(cmd.Context(), store.ExceptionFilter{})
+			list, err := db.Exceptions(cmd.Context(), onus.ExceptionFilter{})
 			if err != nil {
 				return err
 			}

@@ -168,7 +168,7 @@ func TestGateExceptionsFromLedger(t *testing.T) {
 		if err := db.CreateException(ctx, x); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Decide(ctx, store.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested},
+		if _, err := db.Decide(ctx, onus.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested},
 			To: onus.ExceptionApproved, Actor: approver, Approver: approver}); err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +300,7 @@ func TestGateRecord(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		fs, err := db.Findings(context.Background(), store.Filter{Control: "tf-iam-star"})
+		fs, err := db.Findings(context.Background(), onus.FindingFilter{Control: "tf-iam-star"})
 		if err != nil {
 			t.Fatal(err)
 		}

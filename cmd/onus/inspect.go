@@ -146,7 +146,7 @@ open findings; --state picks others (open, resolved, exempted, gone, all).`,
 			if err != nil {
 				return err
 			}
-			f := store.Filter{Owner: owner, Control: control, Kind: kind, Entity: entity, Limit: limit}
+			f := onus.FindingFilter{Owner: owner, Control: control, Kind: kind, Entity: entity, Limit: limit}
 			for _, s := range strings.Split(state, ",") {
 				s = strings.TrimSpace(s)
 				if s == "all" {
@@ -303,7 +303,7 @@ by side, and its findings.`,
 				if i > 0 {
 					fmt.Fprintln(a.stdout, "\n"+strings.Repeat("─", 60))
 				}
-				fs, err := db.Findings(ctx, store.Filter{Entity: x.ID})
+				fs, err := db.Findings(ctx, onus.FindingFilter{Entity: x.ID})
 				if err != nil {
 					return err
 				}

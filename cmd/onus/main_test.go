@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/onus-sec/onus"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -394,18 +395,18 @@ func TestNudgeCommands(t *testing.T) {
 	host, _ := os.Hostname()
 	evening := orggen.AcmeNow.Add(10 * time.Hour)
 	live := fmt.Sprintf("%s:%d:other", host, os.Getpid())
-	held, err := db.Claim(ctx, evening, store.Lease{Holder: live, Now: time.Now(), For: time.Hour})
+	held, err := db.Claim(ctx, evening, onus.Lease{Holder: live, Now: time.Now(), For: time.Hour})
 	if err != nil || held == nil {
 		t.Fatalf("claim: %v %v", held, err)
 	}
 	gone := exec.Command("true")
 	gone.Run()
 	dead := fmt.Sprintf("%s:%d:crashed", host, gone.Process.Pid)
-	crashed, err := db.Claim(ctx, evening, store.Lease{Holder: dead, Now: time.Now(), For: time.Hour})
+	crashed, err := db.Claim(ctx, evening, onus.Lease{Holder: dead, Now: time.Now(), For: time.Hour})
 	if err != nil || crashed == nil {
 		t.Fatalf("claim: %v %v", crashed, err)
 	}
-	if err := db.MarkSending(ctx, crashed.ID, store.Lease{Holder: dead, Now: time.Now(), For: time.Hour}); err != nil {
+	if err := db.MarkSending(ctx, crashed.ID, onus.Lease{Holder: dead, Now: time.Now(), For: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -165,7 +165,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 			}
 			if a.output == report.JSON {
 				if msgs == nil {
-					msgs = []*store.OutboxMessage{}
+					msgs = []*onus.OutboxMessage{}
 				}
 				return report.WriteJSON(a.stdout, msgs)
 			}
@@ -269,7 +269,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 			}
 			if a.output == report.JSON {
 				return report.WriteJSON(a.stdout, struct {
-					*store.OutboxMessage
+					*onus.OutboxMessage
 					Text string `json:"text"`
 				}{m, m.Text})
 			}

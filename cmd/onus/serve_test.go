@@ -39,7 +39,7 @@ func TestServerCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	fs, err := db.Findings(ctx, store.Filter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
+	fs, err := db.Findings(ctx, onus.FindingFilter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
 	if err != nil || len(fs) == 0 {
 		t.Fatalf("findings: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestGateExceptionsFromServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	fs, _ := db.Findings(ctx, store.Filter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
+	fs, _ := db.Findings(ctx, onus.FindingFilter{Owner: "barbara.liskov@acme.com", States: []onus.State{onus.StateOpen}})
 	if len(fs) == 0 {
 		t.Fatal("no finding of Barbara's")
 	}

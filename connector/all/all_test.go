@@ -66,7 +66,7 @@ func (o *org) run() (*monitor.SyncReport, *monitor.EvalReport) {
 // findings lists the open findings as "control entity owner".
 func (o *org) findings() []string {
 	o.t.Helper()
-	fs, err := o.db.Findings(context.Background(), store.Filter{States: []onus.State{onus.StateOpen}})
+	fs, err := o.db.Findings(context.Background(), onus.FindingFilter{States: []onus.State{onus.StateOpen}})
 	if err != nil {
 		o.t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onus-sec/onus"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -211,7 +212,7 @@ func TestKillHarness(t *testing.T) {
 		}
 		return arrived
 	}
-	uncertain, err := db.OutboxMessages(ctx, []string{store.OutboxUncertain}, "", 0)
+	uncertain, err := db.OutboxMessages(ctx, []string{onus.OutboxUncertain}, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,15 +262,15 @@ func TestKillHarness(t *testing.T) {
 			problems = append(problems, fmt.Sprintf("message %d to %s arrived %d times (%s)", o.ID, o.Recipient, n, o.Status))
 		}
 		switch o.Status {
-		case store.OutboxSent:
+		case onus.OutboxSent:
 			fig.Sent++
 			if n == 0 {
 				fig.Lost++
 				problems = append(problems, fmt.Sprintf("message %d to %s is recorded as sent but never arrived", o.ID, o.Recipient))
 			}
-		case store.OutboxCancelled:
+		case onus.OutboxCancelled:
 			// Replaced by a newer plan before it was sent.
-		case store.OutboxFailed:
+		case onus.OutboxFailed:
 			fig.Failed++
 			problems = append(problems, fmt.Sprintf("message %d to %s failed: %s", o.ID, o.Recipient, o.LastError))
 		default:
@@ -279,7 +280,7 @@ func TestKillHarness(t *testing.T) {
 			}
 		}
 		// Every finding a sent message told about says so once.
-		if o.Status == store.OutboxSent {
+		if o.Status == onus.OutboxSent {
 			for id := range o.Items {
 				if id == 0 {
 					continue
@@ -308,7 +309,7 @@ func TestKillHarness(t *testing.T) {
 	// The ledger: the same findings, states, owners and due dates as the
 	// copy that was never killed, each opened once.
 	ledger := func(db *store.DB) map[string]string {
-		fs, err := db.Findings(ctx, store.Filter{})
+		fs, err := db.Findings(ctx, onus.FindingFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}

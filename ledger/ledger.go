@@ -69,6 +69,9 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 	var changes []onus.FindingChange
 	done := map[onus.FindingKey]bool{}
 	moved := map[onus.FindingKey]bool{}
+	// covered holds the exception that exempts each new finding, for a
+	// finding on record that turns out to be the same gap (re-identified).
+	covered := map[onus.FindingKey]*onus.Exception{}
 
 	// Failures: open, keep, exempt or reopen.
 	for _, cr := range res.Controls {
@@ -81,6 +84,9 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 				nf := newFinding(cr.Control, r, now)
 				c := onus.FindingChange{Finding: nf, New: true, Events: []onus.Event{{At: now, Type: onus.EventOpened, To: string(onus.StateOpen), Note: ownerNote(r.Owner)}}}
 				st.cover(&c, r.Exemption, now, cr.Control.Deadline, o.RestartDeadline)
+				if r.Exemption != nil {
+					covered[k] = r.Exemption
+				}
 				changes = append(changes, c)
 				st.Opened++
 				continue
@@ -196,7 +202,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			c.Events = []onus.Event{{At: now, Type: onus.EventReidentified, From: f.Entity, To: nk.Entity, Note: "a stronger identity key appeared"}}
 			// The failure loop opened a new finding for the new id; this
 			// finding is the same gap, so it takes that one's place.
-			changes = replaceNew(changes, nk, &c, now)
+			changes = replaceNew(changes, nk, &c, covered[nk], now, cr.Control.Deadline, o.RestartDeadline, &st)
 			st.Opened--
 			st.Unchanged++
 		}
@@ -313,8 +319,10 @@ func ownerNote(a evaluate.Assignment) string {
 }
 
 // replaceNew replaces the finding opened for k with the re-identified
-// finding c, carrying over the fresh owners and evidence.
-func replaceNew(changes []onus.FindingChange, k onus.FindingKey, c *onus.FindingChange, now time.Time) []onus.FindingChange {
+// finding c, carrying over the fresh owners and evidence, and the
+// coverage the new finding had: an exception that covers the entity under
+// its new id exempts the moved finding now, not at the next evaluation.
+func replaceNew(changes []onus.FindingChange, k onus.FindingKey, c *onus.FindingChange, x *onus.Exception, now time.Time, deadline time.Duration, restart bool, st *Stats) []onus.FindingChange {
 	for i := range changes {
 		n := &changes[i]
 		if !n.New || n.Finding.Control != k.Control || n.Finding.Entity != k.Entity {
@@ -328,6 +336,12 @@ func replaceNew(changes []onus.FindingChange, k onus.FindingKey, c *onus.Finding
 		}
 		c.Finding.Responsible, c.Finding.OwnerReason, c.Finding.OwnershipGap = n.Finding.Responsible, n.Finding.OwnerReason, n.Finding.OwnershipGap
 		c.Finding.Accountable, c.Finding.Consulted, c.Finding.Informed = n.Finding.Accountable, slices.Clone(n.Finding.Consulted), slices.Clone(n.Finding.Informed)
+		// The new finding's exemption was counted when it was opened; the
+		// moved finding is counted by cover.
+		if n.Finding.State == onus.StateExempted {
+			st.Exempted--
+		}
+		st.cover(c, x, now, deadline, restart)
 		changes[i] = *c
 		return changes
 	}

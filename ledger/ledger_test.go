@@ -162,6 +162,25 @@ func TestDiff(t *testing.T) {
 			want:  []string{"device:serial:S open reidentified", "device:mac:m gone gone"},
 			stats: ledger.Stats{Unchanged: 1, Gone: 1},
 		},
+		{
+			// The gap under its new id is covered by an approved scope
+			// exception: the moved finding is exempted in the same
+			// evaluation, so no nudge chases it before the next one.
+			name:     "a stronger key appears under an exception: the moved finding is exempted at once",
+			prev:     []onus.Finding{finding(1, "c", "device:hostname:h", onus.StateOpen, "a@x")},
+			r:        resolver{old: map[string]int32{"device:hostname:h": 0}, ids: []string{"device:serial:S"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "a@x", exempt: exception7,
+			want:  []string{"device:serial:S exempted reidentified"},
+			stats: ledger.Stats{Unchanged: 1, Exempted: 1},
+		},
+		{
+			name:     "an exempted finding moves to a stronger key and stays exempted, once",
+			prev:     []onus.Finding{withException(finding(1, "c", "device:hostname:h", onus.StateExempted, "a@x"), 7)},
+			r:        resolver{old: map[string]int32{"device:hostname:h": 0}, ids: []string{"device:serial:S"}},
+			outcomes: []uint8{evaluate.Failed}, owner: "a@x", exempt: exception7,
+			want:  []string{"device:serial:S exempted reidentified"},
+			stats: ledger.Stats{Unchanged: 1},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 // JSON output, so scripts may rely on them.
 const (
 	EINVALID  = "invalid"   // bad input: config, export file, flag
-	ENOTFOUND = "not_found" // a named thing does not exist
+	ENOTFOUND = "not_found" // a named thing does not exist: the only not-found signal; test it with ErrorCode
 	ECONFLICT = "conflict"  // the operation conflicts with the current state
 	EINTERNAL = "internal"  // a bug or an unexpected failure
 	// EUNAUTHORIZED: nobody is signed in, or the credential is not valid.
@@ -35,8 +35,19 @@ func (e *Error) Error() string { return e.Message }
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an application error with the given code and message.
+// A %w verb wraps its argument as the cause, as fmt.Errorf does, for
+// errors.Is and errors.As; its text is then part of the message, so wrap
+// only errors whose text is safe to show.
 func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	err := fmt.Errorf(format, args...)
+	e := &Error{Code: code, Message: err.Error()}
+	switch err.(type) {
+	case interface{ Unwrap() error }:
+		e.Err = errors.Unwrap(err)
+	case interface{ Unwrap() []error }:
+		e.Err = err
+	}
+	return e
 }
 
 // ErrorCode returns the code of the first application error in err's chain,

@@ -1,6 +1,11 @@
 // Package onus holds the domain types of the onus security accountability
-// engine: records read from sources, findings, severities and the
-// application error type. It has no I/O; the subpackages are adapters
+// engine: records read from sources, findings and their events,
+// exceptions and decisions, outbox messages, the people directory,
+// severities and the application error type; and the services that keep
+// them (FindingService, ExceptionService, OutboxService,
+// DirectoryService), which store/ implements and the workflows depend
+// on. A missing thing is an Error with the code ENOTFOUND, a refused
+// change one with ECONFLICT. It has no I/O; the subpackages are adapters
 // around it, in the order data flows through onus:
 //
 //	source/    read systems of record into records (CSV, JSON, NDJSON, osquery)
@@ -8,7 +13,8 @@
 //	inventory/ correlate records into entities and link them
 //	policy/    the CEL language controls are written in
 //	evaluate/  evaluate controls over the inventory (pure)
-//	ledger/    diff results with the last findings (pure)
+//	ledger/    every change of a finding's state: the diff of results with
+//	           the last findings, and what exception decisions do (pure)
 //	store/     the SQL store (SQLite by default)
 //	monitor/   the sync and evaluation loop, with I/O at its edges
 //	report/    summaries and listings for people and machines

@@ -293,7 +293,7 @@ func (s *Settings) newClient(log *slog.Logger) (*Client, error) {
 	c := NewClient(s.Spec.Title, timeout)
 	c.Retries, c.MaxWait = retries, maxWait
 	if log != nil {
-		c.Log = log.With("source", s.Source, "connector", s.Spec.Name)
+		c.Log = log.With(onus.LogSource, s.Source, onus.LogConnector, s.Spec.Name)
 	}
 	return c, nil
 }

@@ -50,7 +50,7 @@ func (r *reader) Read(ctx context.Context, m *source.Mapping, p source.Progress)
 		objs.Add(r.vendor+": "+pg.Where, pg.Objects)
 		p.Add(int64(pg.Bytes))
 		note(fmt.Sprintf("%d pages, %d records", pages, objs.Count()))
-		log.Debug("page", "request", pg.Where, "records", len(pg.Objects), "bytes", pg.Bytes)
+		log.Debug("page", "request", pg.Where, onus.LogRecords, len(pg.Objects), "bytes", pg.Bytes)
 		return ctx.Err()
 	}
 	kind := "full"
@@ -62,7 +62,7 @@ func (r *reader) Read(ctx context.Context, m *source.Mapping, p source.Progress)
 	}
 	st := c.Stats()
 	record(r.h.Source, kind, pages, objs.Count(), st, err)
-	attrs := []any{"pull", kind, "pages", pages, "records", objs.Count(), "requests", st.Requests.Load(), "retries", st.Retries.Load(),
+	attrs := []any{"pull", kind, "pages", pages, onus.LogRecords, objs.Count(), "requests", st.Requests.Load(), "retries", st.Retries.Load(),
 		"token_refreshes", st.Refreshes.Load(), "waited", time.Duration(st.Waited.Load()).Round(time.Millisecond).String()}
 	if err != nil {
 		if ctx.Err() != nil {

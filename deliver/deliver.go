@@ -190,7 +190,7 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 			}
 			d.step("recorded", m)
 			st.Sent++
-			log.Info("sent", "outbox", m.ID, "recipient", m.Recipient, "channel", m.Channel, "kind", m.Kind)
+			log.Info("sent", onus.LogOutbox, m.ID, onus.LogRecipient, m.Recipient, onus.LogChannel, m.Channel, onus.LogKind, m.Kind)
 			continue
 		}
 		switch {
@@ -206,19 +206,19 @@ func (d *Dispatcher) Run(ctx context.Context) (Stats, error) {
 				return st, err
 			}
 			st.Uncertain++
-			log.Warn("delivery uncertain", "outbox", m.ID, "recipient", m.Recipient, "channel", m.Channel, "error", sendErr)
+			log.Warn("delivery uncertain", onus.LogOutbox, m.ID, onus.LogRecipient, m.Recipient, onus.LogChannel, m.Channel, onus.LogError, sendErr)
 		case errors.Is(sendErr, notify.ErrPermanent) || errors.Is(sendErr, notify.ErrUnreachable) || m.Attempts >= maxAttempts:
 			if err := d.Store.MarkFailed(ctx, m.ID, d.Holder, sendErr.Error()); err != nil {
 				return st, err
 			}
 			st.Failed++
-			log.Warn("delivery failed", "outbox", m.ID, "recipient", m.Recipient, "channel", m.Channel, "error", sendErr)
+			log.Warn("delivery failed", onus.LogOutbox, m.ID, onus.LogRecipient, m.Recipient, onus.LogChannel, m.Channel, onus.LogError, sendErr)
 		default:
 			if err := d.Store.MarkRetry(ctx, m.ID, d.Holder, sendErr.Error(), onus.Or(d.Wall).Now().Add(d.backoff(m.Attempts))); err != nil {
 				return st, err
 			}
 			st.Retried++
-			log.Info("delivery will be retried", "outbox", m.ID, "attempt", m.Attempts, "error", sendErr)
+			log.Info("delivery will be retried", onus.LogOutbox, m.ID, onus.LogAttempt, m.Attempts, onus.LogError, sendErr)
 		}
 	}
 	return st, ctx.Err()

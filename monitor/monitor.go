@@ -28,13 +28,6 @@ import (
 	"github.com/onus-sec/onus/store"
 )
 
-// Log attribute keys.
-const (
-	logSource  = "source"
-	logRecords = "records"
-	logRun     = "run"
-)
-
 // Monitor syncs sources and evaluates controls for one configuration.
 type Monitor struct {
 	Config *config.Config
@@ -92,14 +85,14 @@ func (m *Monitor) lock(ctx context.Context, what string) (string, func(), error)
 	}
 	stop := lease.Keep(d/3, func() error {
 		if err := m.Store.RenewLock(context.WithoutCancel(ctx), holder, d); err != nil {
-			m.log().Warn("cannot renew the run lock", "error", err)
+			m.log().Warn("cannot renew the run lock", onus.LogError, err)
 		}
 		return nil
 	})
 	return holder, func() {
 		stop()
 		if err := m.Store.Unlock(context.WithoutCancel(ctx), holder); err != nil {
-			m.log().Warn("cannot release the run lock", "error", err)
+			m.log().Warn("cannot release the run lock", onus.LogError, err)
 		}
 	}, nil
 }
@@ -211,7 +204,9 @@ func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) 
 		}
 		sr, snap, err := m.syncOne(ctx, run, src, norm, contains(o.AcceptShrink, src.Name))
 		if err != nil {
-			m.Store.FinishRun(ctx, run, rep, err)
+			if ferr := m.Store.FinishRun(ctx, run, rep, err); ferr != nil {
+				err = errors.Join(err, fmt.Errorf("monitor: record the end of sync run %d: %w", run, ferr))
+			}
 			return rep, err
 		}
 		rep.Sources = append(rep.Sources, sr)
@@ -230,7 +225,7 @@ func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) 
 		}
 	}
 	if err := m.Store.FinishRun(ctx, run, rep, ctx.Err()); err != nil {
-		return rep, err
+		return rep, fmt.Errorf("monitor: record the end of sync run %d: %w", run, err)
 	}
 	if err := m.Store.Audit(ctx, m.Actor, "sync", fmt.Sprintf("run %d", run), detail); err != nil {
 		return rep, err
@@ -239,7 +234,7 @@ func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) 
 }
 
 func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, norm *identity.Normalizer, acceptShrink bool) (SourceReport, *onus.Snapshot, error) {
-	log := m.log().With(logSource, src.Name, logRun, run)
+	log := m.log().With(onus.LogSource, src.Name, onus.LogRun, run)
 	started := m.now()
 	sr := SourceReport{Source: src.Name, Kind: src.Kind}
 	prev, hasPrev, err := m.Store.GoodRecords(ctx, src.Name)
@@ -255,7 +250,7 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 		Dir: m.Config.Dir, Normalizer: norm, MaxBad: m.Config.MaxBadRecords(src), Progress: prog, Now: started,
 		Previous: func(ctx context.Context) (*onus.Snapshot, error) {
 			snap, err := m.Store.LoadSnapshot(ctx, src.Name)
-			if errors.Is(err, store.ErrNotFound) {
+			if onus.ErrorCode(err) == onus.ENOTFOUND {
 				return nil, nil
 			}
 			return snap, err
@@ -279,7 +274,7 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 				sy.Records = len(res.Snapshot.Records)
 			}
 		}
-		log.Warn("sync failed", "error", sy.Error)
+		log.Warn("sync failed", onus.LogError, sy.Error)
 	default:
 		sy.Records, sy.Bad, sy.Problems, sy.Warnings, sy.Bytes = len(res.Snapshot.Records), res.Bad, res.Problems, res.Warnings, res.Bytes
 		limit := m.Config.MaxShrink(src)
@@ -289,16 +284,16 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 			// everything the source should know.
 			sy.Status = onus.SyncFailed
 			sy.Error = "returned no records on its first sync; a first sync must return records (check the export or the API response)"
-			log.Warn("sync failed", "error", sy.Error)
+			log.Warn("sync failed", onus.LogError, sy.Error)
 		} else if hasPrev && !acceptShrink && prev > 0 && float64(sy.Records) < float64(prev)*(1-limit) {
 			sy.Status = onus.SyncSuspicious
 			sy.Error = fmt.Sprintf("returned %d records, %d fewer than the last good sync (%d), more than the %.0f%% allowed; the last good snapshot stays in force (if the drop is real: onus sync --accept-shrink %s)",
 				sy.Records, prev-sy.Records, prev, limit*100, src.Name)
-			log.Warn("sync suspicious", logRecords, sy.Records, "previous", prev)
+			log.Warn("sync suspicious", onus.LogRecords, sy.Records, "previous", prev)
 		} else {
 			sy.Status = onus.SyncOK
 			snap = res.Snapshot
-			log.Info("synced", logRecords, sy.Records, "bad", sy.Bad)
+			log.Info("synced", onus.LogRecords, sy.Records, "bad", sy.Bad)
 		}
 	}
 	sy.Finished = m.now()
@@ -409,8 +404,8 @@ func (m *Monitor) Eval(ctx context.Context, now time.Time, snaps map[string]*onu
 		return nil, err
 	}
 	rep, err := m.eval(ctx, run, now, compiled, snaps)
-	if ferr := m.Store.FinishRun(ctx, run, rep, err); ferr != nil && err == nil {
-		err = ferr
+	if ferr := m.Store.FinishRun(ctx, run, rep, err); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("monitor: record the end of evaluation run %d: %w", run, ferr))
 	}
 	if err == nil {
 		err = m.Store.Audit(ctx, m.Actor, "eval", fmt.Sprintf("run %d", run),
@@ -447,7 +442,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		}
 		snap := snaps[src.Name]
 		if snap == nil && st != nil && st.Good != nil {
-			if snap, err = m.Store.LoadSnapshot(ctx, src.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if snap, err = m.Store.LoadSnapshot(ctx, src.Name); err != nil && onus.ErrorCode(err) != onus.ENOTFOUND {
 				return rep, err
 			}
 		}
@@ -527,7 +522,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 		if !errors.Is(err, onus.ErrChanged) || attempt == 3 {
 			return rep, err
 		}
-		m.log().Info("findings changed during the evaluation; judging again", logRun, run, "attempt", attempt, "error", err)
+		m.log().Info("findings changed during the evaluation; judging again", onus.LogRun, run, onus.LogAttempt, attempt, onus.LogError, err)
 		rep.Retries++
 	}
 	for _, cr := range rep.Controls {
@@ -547,7 +542,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	}
 	rep.Timings.Persist = m.since(t3)
 	m.phase("persist")
-	m.log().Info("evaluated", logRun, run, "opened", rep.Changes.Opened, "resolved", rep.Changes.Resolved, "gone", rep.Changes.Gone, "goroutines", runtime.NumGoroutine())
+	m.log().Info("evaluated", onus.LogRun, run, "opened", rep.Changes.Opened, "resolved", rep.Changes.Resolved, "gone", rep.Changes.Gone, "goroutines", runtime.NumGoroutine())
 	return rep, nil
 }
 

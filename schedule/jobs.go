@@ -179,7 +179,7 @@ func New(o Options) (*Scheduler, error) {
 		nudges := &o.Config.Nudges
 		o.Channels = func() (map[string]notify.Channel, error) { return notify.Open(nudges) }
 	}
-	w := &onusWork{o: o, m: &monitor.Monitor{Config: o.Config, Store: o.Store, Log: o.Log.With("subsystem", "monitor"), Actor: o.Actor, Wall: o.Wall}}
+	w := &onusWork{o: o, m: &monitor.Monitor{Config: o.Config, Store: o.Store, Log: o.Log.With(onus.LogSubsystem, "monitor"), Actor: o.Actor, Wall: o.Wall}}
 	if o.Config.Schedule.KeepingSnapshots() {
 		w.kept = map[string]keptSnapshot{}
 	}
@@ -187,7 +187,7 @@ func New(o Options) (*Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newScheduler(core{Store: o.Store, Wall: o.Wall, After: o.After, Log: o.Log.With("subsystem", "schedule"), Grace: o.Config.Schedule.Grace(), Registry: o.Registry}, p.Jobs)
+	s, err := newScheduler(core{Store: o.Store, Wall: o.Wall, After: o.After, Log: o.Log.With(onus.LogSubsystem, "schedule"), Grace: o.Config.Schedule.Grace(), Registry: o.Registry}, p.Jobs)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ func New(o Options) (*Scheduler, error) {
 			files[abs] = append(files[abs], src.Name)
 		}
 		if len(files) > 0 {
-			s.watch = &watcher{files: files, debounce: o.Config.Schedule.DebounceTime(), log: s.log.With("subsystem", "watch"),
+			s.watch = &watcher{files: files, debounce: o.Config.Schedule.DebounceTime(), log: s.log.With(onus.LogSubsystem, "watch"),
 				fire: func(source, why string) { s.Trigger(SyncJob(source), why) }}
 		}
 	}

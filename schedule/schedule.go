@@ -38,14 +38,6 @@ import (
 	"github.com/onus-sec/onus/store"
 )
 
-// Log attribute keys.
-const (
-	logJob      = "job"
-	logTrigger  = "trigger"
-	logDuration = "duration"
-	logError    = "error"
-)
-
 // Triggers: why a job ran.
 const (
 	TriggerSchedule = "schedule"
@@ -347,7 +339,7 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 	case <-j.trigger:
 	default:
 	}
-	log := s.log.With(logJob, j.Name, logTrigger, reason)
+	log := s.log.With(onus.LogJob, j.Name, onus.LogTrigger, reason)
 	started := s.wall.Now()
 	s.mu.Lock()
 	j.active, j.current, j.next = true, reason, time.Time{}
@@ -356,7 +348,7 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 	// The records are written even during a stop.
 	rec := context.WithoutCancel(jobCtx)
 	if err := s.store.StartJob(rec, j.Name, reason, started); err != nil {
-		log.Error("cannot record the job's start", logError, err)
+		log.Error("cannot record the job's start", onus.LogError, err)
 	}
 	log.Debug("job started")
 
@@ -366,7 +358,7 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 	d := finished.Sub(started)
 	interrupted := err != nil && jobCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
 	if ferr := s.store.FinishJob(rec, j.Name, finished, d, err, interrupted); ferr != nil {
-		log.Error("cannot record the job's end", logError, ferr)
+		log.Error("cannot record the job's end", onus.LogError, ferr)
 	}
 	run := store.JobRun{Name: j.Name, Started: started, Finished: finished, Duration: d, Trigger: reason, Interrupted: interrupted}
 	if err != nil {
@@ -389,11 +381,11 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 
 	switch {
 	case interrupted:
-		log.Warn("job interrupted by the stop; it runs again at start", logDuration, d)
+		log.Warn("job interrupted by the stop; it runs again at start", onus.LogDuration, d)
 	case err != nil:
-		log.Warn("job failed", logDuration, d, logError, err)
+		log.Warn("job failed", onus.LogDuration, d, onus.LogError, err)
 	default:
-		log.Info("job done", logDuration, d)
+		log.Info("job done", onus.LogDuration, d)
 		for _, n := range j.Then {
 			s.Trigger(n, "after "+j.Name)
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/onus-sec/onus"
 )
 
 // watcher watches the export files of file sources. Exports are often
@@ -59,7 +61,7 @@ func (w *watcher) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			w.log.Warn("watch error", logError, err)
+			w.log.Warn("watch error", onus.LogError, err)
 		case ev, ok := <-w.w.Events:
 			if !ok {
 				return
@@ -89,7 +91,7 @@ func (w *watcher) changed(path string) {
 		delete(w.timers, path)
 		w.mu.Unlock()
 		for _, src := range w.files[path] {
-			w.log.Info("export changed", "source", src, "file", path)
+			w.log.Info("export changed", onus.LogSource, src, "file", path)
 			w.fire(src, "watch: "+filepath.Base(path)+" changed")
 		}
 	})

@@ -8,7 +8,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -166,9 +165,6 @@ func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return nil
 }
-
-// ErrNotFound is wrapped by errors for missing rows.
-var ErrNotFound = errors.New("not found")
 
 // Audit appends to the audit log.
 func (s *DB) Audit(ctx context.Context, actor, action, object, detail string) error {

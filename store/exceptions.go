@@ -19,7 +19,7 @@ func scanException(sc interface{ Scan(...any) error }) (*onus.Exception, error) 
 	var sev, requested, expires, state, decided string
 	if err := sc.Scan(&x.ID, &x.Control, &x.Finding, &x.Entity, &x.Scope, &sev, &x.Reason, &x.Requester, &requested,
 		&expires, &state, &x.Approver, &decided, &x.Replaces); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: scan exception: %w", err)
 	}
 	x.Severity, x.State = onus.Severity(sev), onus.ExceptionState(state)
 	x.RequestedAt, x.Expires = parseTime(requested), parseTime(expires)
@@ -111,7 +111,7 @@ func (s *DB) Exceptions(ctx context.Context, f onus.ExceptionFilter) ([]*onus.Ex
 	for rows.Next() {
 		x, err := scanException(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: exceptions: %w", err)
 		}
 		out = append(out, x)
 	}
@@ -130,7 +130,7 @@ func (s *DB) ExceptionEvents(ctx context.Context, id int64) ([]onus.ExceptionEve
 		var e onus.ExceptionEvent
 		var at string
 		if err := rows.Scan(&at, &e.Actor, &e.Action, &e.Note); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: exception events: %w", err)
 		}
 		e.At = parseTime(at)
 		out = append(out, e)
@@ -152,7 +152,7 @@ func (s *DB) Decide(ctx context.Context, d onus.Decision) (*onus.Exception, erro
 			return onus.Errorf(onus.ENOTFOUND, "no exception %d", d.ID)
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("store: decide: %w", err)
 		}
 		ok := false
 		for _, st := range d.From {
@@ -173,7 +173,7 @@ func (s *DB) Decide(ctx context.Context, d onus.Decision) (*onus.Exception, erro
 			return fmt.Errorf("store: decide exception: %w", err)
 		}
 		if err := s.event(ctx, tx, d.ID, d.Actor, string(d.To), d.Note); err != nil {
-			return err
+			return fmt.Errorf("store: decide: %w", err)
 		}
 		x.State, x.Approver = d.To, approver
 		// An approved extension replaces the exception it extends.
@@ -183,12 +183,12 @@ func (s *DB) Decide(ctx context.Context, d onus.Decision) (*onus.Exception, erro
 				return fmt.Errorf("store: revoke exception %d: %w", x.Replaces, err)
 			}
 			if err := s.event(ctx, tx, x.Replaces, d.Actor, string(onus.ExceptionRevoked), fmt.Sprintf("replaced by #%d", x.ID)); err != nil {
-				return err
+				return fmt.Errorf("store: decide: %w", err)
 			}
 		}
 		if x.Finding != 0 {
 			if err := s.moveFinding(ctx, tx, x, d); err != nil {
-				return err
+				return fmt.Errorf("store: decide: %w", err)
 			}
 		}
 		out = x
@@ -234,17 +234,17 @@ func (s *DB) moveFinding(ctx context.Context, tx *sql.Tx, x *onus.Exception, d o
 func (s *DB) ExpireExceptions(ctx context.Context, now time.Time, move onus.FindingMove) ([]*onus.Exception, error) {
 	due, err := s.Exceptions(ctx, onus.ExceptionFilter{States: []onus.ExceptionState{onus.ExceptionApproved}})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: expire exceptions: %w", err)
 	}
 	var out []*onus.Exception
 	for _, x := range due {
-		if now.Before(x.Expires) {
+		if x.Active(now) {
 			continue
 		}
 		ex, err := s.Decide(ctx, onus.Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionApproved}, To: onus.ExceptionExpired,
 			Actor: "onus", Note: "expired on " + x.Expires.Format("2006-01-02"), Move: move})
 		if err != nil {
-			return out, err
+			return out, fmt.Errorf("store: expire exceptions: %w", err)
 		}
 		out = append(out, ex)
 	}

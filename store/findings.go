@@ -137,7 +137,7 @@ func (s *DB) FindingsByKey(ctx context.Context, keys []onus.FindingKey) ([]onus.
 	}
 	stmt, err := s.db.PrepareContext(ctx, `SELECT `+findingCols+` FROM findings WHERE control = ? AND entity = ?`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: findings by key: %w", err)
 	}
 	defer stmt.Close()
 	var out []onus.Finding
@@ -180,7 +180,7 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 			accountable_email, accountable_name, consulted, informed, exception_id, subject)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: apply changes: %w", err)
 		}
 		defer ins.Close()
 		upd, err := tx.PrepareContext(ctx, `UPDATE findings SET control = ?, entity = ?, entity_kind = ?, entity_name = ?, severity = ?, state = ?,
@@ -189,12 +189,12 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 			accountable_email = ?, accountable_name = ?, consulted = ?, informed = ?, exception_id = ?, subject = ?
 			WHERE id = ? AND state = ? AND COALESCE(exception_id, 0) = ?`)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: apply changes: %w", err)
 		}
 		defer upd.Close()
 		ev, err := tx.PrepareContext(ctx, `INSERT INTO finding_events (finding_id, run_id, at, type, from_value, to_value, note) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: apply changes: %w", err)
 		}
 		defer ev.Close()
 		for i := range changes {
@@ -279,7 +279,7 @@ func (s *DB) Events(ctx context.Context, finding int64) ([]onus.Event, error) {
 		var e onus.Event
 		var at string
 		if err := rows.Scan(&e.FindingID, &e.Run, &at, &e.Type, &e.From, &e.To, &e.Note); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: events: %w", err)
 		}
 		e.At = parseTime(at)
 		out = append(out, e)
@@ -300,7 +300,7 @@ func (s *DB) LastControlStats(ctx context.Context) ([]onus.ControlStat, error) {
 		var st onus.ControlStat
 		var reasons string
 		if err := rows.Scan(&st.Control, &st.Pass, &st.Fail, &st.Unknown, &reasons); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: last control stats: %w", err)
 		}
 		_ = json.Unmarshal([]byte(reasons), &st.Reasons)
 		out = append(out, st)
@@ -313,11 +313,11 @@ func (s *DB) LastControlStats(ctx context.Context) ([]onus.ControlStat, error) {
 func (s *DB) ReplaceUnknowns(ctx context.Context, rows [][3]string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM unknowns`); err != nil {
-			return err
+			return fmt.Errorf("store: replace unknowns: %w", err)
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO unknowns (control, entity, reason) VALUES (?, ?, ?)`)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: replace unknowns: %w", err)
 		}
 		defer stmt.Close()
 		for _, r := range rows {
@@ -353,7 +353,7 @@ func (s *DB) Unknowns(ctx context.Context, control string) ([]Unknown, error) {
 	for rows.Next() {
 		var u Unknown
 		if err := rows.Scan(&u.Control, &u.Entity, &u.Reason); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: unknowns: %w", err)
 		}
 		out = append(out, u)
 	}
@@ -388,14 +388,14 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*onus.LedgerStats, error
 	rows.Close()
 	at := fmtTime(now)
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(ownership_gap), 0) FROM findings WHERE state = 'open' AND due < ?`, at).Scan(&st.Overdue, new(int)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: stats: %w", err)
 	}
 	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(ownership_gap), 0) FROM findings WHERE state = 'open'`).Scan(&st.Gaps); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: stats: %w", err)
 	}
 	rows, err = s.db.QueryContext(ctx, `SELECT control, COUNT(*) FROM findings WHERE state = 'open' GROUP BY control`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: stats: %w", err)
 	}
 	for rows.Next() {
 		var c string
@@ -407,13 +407,13 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*onus.LedgerStats, error
 	rows, err = s.db.QueryContext(ctx, `SELECT responsible_email, MAX(responsible_name), COUNT(*), SUM(due < ?) FROM findings
 		WHERE state = 'open' GROUP BY responsible_email ORDER BY COUNT(*) DESC, SUM(due < ?) DESC, responsible_email`, at, at)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: stats: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var o onus.OwnerCount
 		if err := rows.Scan(&o.Email, &o.Name, &o.Open, &o.Overdue); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: stats: %w", err)
 		}
 		st.Owners = append(st.Owners, o)
 	}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/onus-sec/onus"
 )
 
 // ManualLink is a link or an unlink an administrator made by hand between
@@ -41,8 +43,8 @@ func (s *DB) SetManualLink(ctx context.Context, l ManualLink) error {
 }
 
 // DeleteManualLink forgets the decision about a pair, so that the keys
-// alone decide again; it is audited. It returns ErrNotFound when there
-// was none.
+// alone decide again; it is audited. It fails with ENOTFOUND when
+// there was none.
 func (s *DB) DeleteManualLink(ctx context.Context, a, b, actor string) error {
 	if b < a {
 		a, b = b, a
@@ -53,7 +55,7 @@ func (s *DB) DeleteManualLink(ctx context.Context, a, b, actor string) error {
 			return fmt.Errorf("store: manual link: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("no link or unlink between %s and %s: %w", a, b, ErrNotFound)
+			return onus.Errorf(onus.ENOTFOUND, "no link or unlink between %s and %s", a, b)
 		}
 		return s.audit(ctx, tx, actor, "forget-link", a+" "+b, "")
 	})

@@ -33,7 +33,7 @@ func scanOutbox(sc interface{ Scan(...any) error }) (*onus.OutboxMessage, error)
 	var payload, items, notBefore, next, created, sent, leaseUntil string
 	if err := sc.Scan(&m.ID, &m.Key, &m.Recipient, &m.Channel, &m.Kind, &m.Subject, &m.Text, &m.HTML, &payload, &items, &m.Reason,
 		&notBefore, &m.Status, &m.Attempts, &next, &m.LastError, &m.ProviderID, &created, &sent, &m.LeaseHolder, &leaseUntil); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: scan outbox: %w", err)
 	}
 	m.Payload = json.RawMessage(payload)
 	raw := map[string]string{}
@@ -69,7 +69,7 @@ func (s *DB) Enqueue(ctx context.Context, msgs []*onus.OutboxMessage) (added, ca
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT id, key FROM outbox WHERE status = 'pending'`)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: enqueue: %w", err)
 		}
 		var stale []int64
 		for rows.Next() {
@@ -86,14 +86,14 @@ func (s *DB) Enqueue(ctx context.Context, msgs []*onus.OutboxMessage) (added, ca
 		rows.Close()
 		for _, id := range stale {
 			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'cancelled' WHERE id = ? AND status = 'pending'`, id); err != nil {
-				return err
+				return fmt.Errorf("store: enqueue: %w", err)
 			}
 		}
 		cancelled = len(stale)
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO outbox (key, recipient, channel, kind, subject, body_text, body_html, payload, items, reason, not_before, status, next_attempt_at, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING`)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: enqueue: %w", err)
 		}
 		defer ins.Close()
 		now := fmtTime(s.now())
@@ -192,7 +192,7 @@ func markSent(ctx context.Context, tx *sql.Tx, m *onus.OutboxMessage, providerID
 		AND (status = 'uncertain' OR lease_holder = ?)`,
 		providerID, fmtTime(at), m.ID, from[0], from[len(from)-1], m.LeaseHolder)
 	if err != nil {
-		return err
+		return fmt.Errorf("store: mark sent: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return onus.Errorf(onus.ECONFLICT, "outbox message %d is no longer %s", m.ID, strings.Join(from, " or "))
@@ -206,12 +206,12 @@ func markSent(ctx context.Context, tx *sql.Tx, m *onus.OutboxMessage, providerID
 		stage := m.Items[id]
 		if _, err := tx.ExecContext(ctx, `INSERT INTO nudge_log (finding_id, recipient, stage, at, outbox_id) VALUES (?, ?, ?, ?, ?)`,
 			id, m.Recipient, stage, fmtTime(at), m.ID); err != nil {
-			return err
+			return fmt.Errorf("store: mark sent: %w", err)
 		}
 		note := fmt.Sprintf("%s %s by %s (%s, %s; outbox %d)", verb, m.Recipient, m.Channel, m.Kind, stage, m.ID)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO finding_events (finding_id, at, type, to_value, note) SELECT id, ?, 'told', ?, ? FROM findings WHERE id = ?`,
 			fmtTime(at), m.Recipient, note, id); err != nil {
-			return err
+			return fmt.Errorf("store: mark sent: %w", err)
 		}
 	}
 	return nil
@@ -224,7 +224,7 @@ func markSent(ctx context.Context, tx *sql.Tx, m *onus.OutboxMessage, providerID
 func (s *DB) Confirm(ctx context.Context, id int64, actor string) error {
 	m, err := s.OutboxMessage(ctx, id)
 	if err != nil {
-		return err
+		return fmt.Errorf("store: confirm: %w", err)
 	}
 	at := m.NotBefore
 	if at.IsZero() {
@@ -232,7 +232,7 @@ func (s *DB) Confirm(ctx context.Context, id int64, actor string) error {
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if err := markSent(ctx, tx, m, "confirmed by "+actor, at, "told (confirmed by "+actor+")", OutboxUncertain); err != nil {
-			return err
+			return fmt.Errorf("store: confirm: %w", err)
 		}
 		return s.audit(ctx, tx, actor, "outbox.confirm", fmt.Sprintf("outbox %d", id), "")
 	})
@@ -345,7 +345,7 @@ func (s *DB) takeOver(ctx context.Context, h onus.Held, to, why string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, lease_holder = '', lease_until = NULL
 		WHERE id = ? AND status = ? AND lease_holder = ?`, to, why, h.ID, h.Status, h.Holder)
 	if err != nil {
-		return err
+		return fmt.Errorf("store: take over: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return onus.Errorf(onus.ECONFLICT, "outbox message %d changed hands", h.ID)
@@ -361,7 +361,7 @@ func (s *DB) Resend(ctx context.Context, id int64, actor string) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, not_before = '', next_attempt_at = ? WHERE id = ? AND status IN ('uncertain', 'failed')`,
 			fmtTime(s.now()), id)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: resend: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return onus.Errorf(onus.ECONFLICT, "outbox message %d is not uncertain or failed", id)
@@ -401,7 +401,7 @@ func (s *DB) OutboxMessages(ctx context.Context, statuses []string, recipient st
 	for rows.Next() {
 		m, err := scanOutbox(rows)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: outbox messages: %w", err)
 		}
 		out = append(out, m)
 	}
@@ -425,7 +425,7 @@ func (s *DB) NudgeLog(ctx context.Context, resolvedSince time.Time) ([]onus.Nudg
 		var e onus.NudgeEntry
 		var at string
 		if err := rows.Scan(&e.Finding, &e.Recipient, &e.Stage, &at); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: nudge log: %w", err)
 		}
 		e.At = parseTime(at)
 		out = append(out, e)

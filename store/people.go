@@ -15,14 +15,14 @@ import (
 func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets []onus.Asset) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM people`); err != nil {
-			return err
+			return fmt.Errorf("store: replace directory: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM assets`); err != nil {
-			return err
+			return fmt.Errorf("store: replace directory: %w", err)
 		}
 		ps, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO people (email, name, entity, status, left_on, manager, team, time_zone, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: replace directory: %w", err)
 		}
 		defer ps.Close()
 		for _, p := range people {
@@ -36,7 +36,7 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 		}
 		as, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO assets (person, entity, kind, name, link) VALUES (?, ?, ?, ?, ?)`)
 		if err != nil {
-			return err
+			return fmt.Errorf("store: replace directory: %w", err)
 		}
 		defer as.Close()
 		for _, a := range assets {
@@ -61,7 +61,7 @@ func (s *DB) Directory(ctx context.Context) (*onus.Directory, error) {
 		var p onus.Member
 		var left string
 		if err := rows.Scan(&p.Email, &p.Name, &p.Entity, &p.Status, &left, &p.Manager, &p.Team, &p.TimeZone, &p.Channel); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: directory: %w", err)
 		}
 		if left != "" {
 			p.LeftOn = parseTime(left)
@@ -69,7 +69,7 @@ func (s *DB) Directory(ctx context.Context) (*onus.Directory, error) {
 		people = append(people, &p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: directory: %w", err)
 	}
 	d := onus.NewDirectory(people)
 	d.Loaded = len(people) > 0
@@ -105,7 +105,7 @@ func (s *DB) Assets(ctx context.Context, email string) ([]onus.Asset, error) {
 	for rows.Next() {
 		var a onus.Asset
 		if err := rows.Scan(&a.Person, &a.Entity, &a.Kind, &a.Name, &a.Link); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: assets: %w", err)
 		}
 		out = append(out, a)
 	}
@@ -123,7 +123,7 @@ func (s *DB) Reports(ctx context.Context, manager string) ([]string, error) {
 	for rows.Next() {
 		var e string
 		if err := rows.Scan(&e); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: reports: %w", err)
 		}
 		out = append(out, e)
 	}

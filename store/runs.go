@@ -65,7 +65,7 @@ func (s *DB) FinishRun(ctx context.Context, id int64, summary any, runErr error)
 func (s *DB) Run(ctx context.Context, id int64) (*Run, error) {
 	rs, err := s.runs(ctx, `WHERE id = ?`, id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: run: %w", err)
 	}
 	if len(rs) == 0 {
 		return nil, onus.Errorf(onus.ENOTFOUND, "no run %d", id)
@@ -91,7 +91,7 @@ func (s *DB) runs(ctx context.Context, where string, args ...any) ([]*Run, error
 		var r Run
 		var started, finished, evalNow, summary sql.NullString
 		if err := rows.Scan(&r.ID, &r.Kind, &r.Actor, &started, &finished, &evalNow, &r.Status, &summary, &r.Error, &r.Holder); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("store: runs: %w", err)
 		}
 		r.Started, r.Finished, r.EvalNow = parseTime(started.String), parseTime(finished.String), parseTime(evalNow.String)
 		if summary.Valid {
@@ -110,7 +110,7 @@ func (s *DB) LastRun(ctx context.Context, kind string) (*Run, error) {
 		FROM runs WHERE kind = ? AND status != 'running' ORDER BY id DESC LIMIT 1`, kind).
 		Scan(&r.ID, &r.Kind, &r.Actor, &started, &finished, &evalNow, &r.Status, &summary, &r.Error)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: no %s run yet: %w", kind, ErrNotFound)
+		return nil, onus.Errorf(onus.ENOTFOUND, "no %s run yet", kind)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: last run: %w", err)

@@ -136,7 +136,7 @@ func (s *DB) GoodRecords(ctx context.Context, src string) (int, bool, error) {
 }
 
 // LoadSnapshot returns the snapshot in force of a source. It returns an
-// error wrapping ErrNotFound when the source has never had a good sync.
+// ENOTFOUND error when the source has never had a good sync.
 func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, error) {
 	var id int64
 	var kind, syncedAt, schema string
@@ -144,7 +144,7 @@ func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, erro
 	err := s.db.QueryRowContext(ctx, `SELECT sn.id, sn.kind, sn.synced_at, sn.schema, sn.records
 		FROM source_state st JOIN snapshots sn ON sn.id = st.snapshot_id WHERE st.source = ?`, src).Scan(&id, &kind, &syncedAt, &schema, &n)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: source %s has no snapshot: %w", src, ErrNotFound)
+		return nil, onus.Errorf(onus.ENOTFOUND, "source %s has no snapshot", src)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: load snapshot of %s: %w", src, err)

@@ -116,7 +116,7 @@ func TestSnapshotsAndHealth(t *testing.T) {
 	if !states["mdm"].Healthy {
 		t.Errorf("state after recovery = %+v", states["mdm"])
 	}
-	if _, err := db.LoadSnapshot(ctx, "never"); !errors.Is(err, ErrNotFound) {
+	if _, err := db.LoadSnapshot(ctx, "never"); onus.ErrorCode(err) != onus.ENOTFOUND {
 		t.Errorf("missing snapshot: err = %v", err)
 	}
 }

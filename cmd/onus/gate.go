@@ -383,8 +383,8 @@ func (a *app) recordGate(cmd *cobra.Command, rep *gate.Report) error {
 		}
 		return changes, st, db.ApplyChanges(ctx, run, changes, stats, -1)
 	}()
-	if ferr := db.FinishRun(ctx, run, map[string]any{"env": rep.Env, "repository": rep.Repository, "changes": st}, err); ferr != nil && err == nil {
-		err = ferr
+	if ferr := db.FinishRun(ctx, run, map[string]any{"env": rep.Env, "repository": rep.Repository, "changes": st}, err); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("gate: record the end of run %d: %w", run, ferr))
 	}
 	if err == nil {
 		err = db.Audit(ctx, actor(), "gate.record", fmt.Sprintf("run %d", run),

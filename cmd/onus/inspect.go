@@ -330,7 +330,7 @@ func loadInventory(cmd *cobra.Command, cfg *config.Config, db *store.DB) (*inven
 		if st := states[src.Name]; st != nil {
 			si.Healthy, si.Reason = st.Healthy, st.Reason
 			if st.Good != nil {
-				if si.Snapshot, err = db.LoadSnapshot(ctx, src.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
+				if si.Snapshot, err = db.LoadSnapshot(ctx, src.Name); err != nil && onus.ErrorCode(err) != onus.ENOTFOUND {
 					return nil, err
 				}
 			}

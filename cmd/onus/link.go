@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
 	"github.com/onus-sec/onus"
@@ -91,9 +89,6 @@ decide again. Every decision is audited and shown by onus explain.`
 			}
 			if forget {
 				if err := db.DeleteManualLink(ctx, args[0], args[1], actorName); err != nil {
-					if errors.Is(err, store.ErrNotFound) {
-						return onus.Errorf(onus.ENOTFOUND, "%v", err)
-					}
 					return err
 				}
 				a.printf("forgot the decision about %s and %s; the keys alone decide from the next evaluation\n", args[0], args[1])

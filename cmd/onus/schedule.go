@@ -119,7 +119,7 @@ func serveMetrics(ctx context.Context, addr string, s *schedule.Scheduler, log *
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "error", err)
+			log.Error("metrics server stopped", onus.LogError, err)
 		}
 	}()
 	log.Info("serving metrics", "addr", "http://"+l.Addr().String()+"/metrics")

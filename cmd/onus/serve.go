@@ -95,7 +95,7 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *store.DB, f serv
 		_ = level.UnmarshalText([]byte(a.logLevel))
 	}
 	base := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-	log := base.With("subsystem", "serve")
+	log := base.With(onus.LogSubsystem, "serve")
 	opt := webhttp.Options{DemoSignIn: demo}
 	if o := cfg.Serve.OIDC; o != nil {
 		s, err := notify.Secret(o.ClientSecret)
@@ -133,7 +133,7 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *store.DB, f serv
 	}
 	db.SetPool(8)
 	if err := db.Optimize(ctx); err != nil {
-		log.Warn("optimize", "error", err.Error())
+		log.Warn("optimize", onus.LogError, err.Error())
 	}
 	az := authz.New(db, cfg, business)
 	srv, err := webhttp.New(ctx, az, log, a.clock, opt)

@@ -261,6 +261,14 @@ type ControlStat struct {
 	Reasons             []string `json:"unknown_reasons,omitempty"`
 }
 
+// UnknownResult is a (control, entity) pair the latest evaluation could
+// not evaluate, and why.
+type UnknownResult struct {
+	Control string `json:"control"`
+	Entity  string `json:"entity"`
+	Reason  string `json:"reason"`
+}
+
 // OwnerCount is one person's open findings.
 type OwnerCount struct {
 	Email   string `json:"email"`

@@ -132,7 +132,7 @@ func TestCSRF(t *testing.T) {
 	}
 	ev, _ := f.db.Events(context.Background(), f.ids["finding.emp"])
 	for _, e := range ev {
-		if e.Type == "fix_claimed" {
+		if e.Type == onus.EventFixClaimed {
 			t.Fatal("a refused request claimed the fix")
 		}
 	}

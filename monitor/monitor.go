@@ -511,7 +511,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	// Judge and record. A decision on an exception, or another writer,
 	// between reading and writing makes the store refuse the changes: judge
 	// again on what is on record now, a few times at most.
-	var unknowns [][3]string
+	var unknowns []onus.UnknownResult
 	var dir *raci.Directory
 	var t3 time.Time
 	for attempt := 1; ; attempt++ {
@@ -657,7 +657,7 @@ func countKinds(inv *inventory.Inventory) []KindCount {
 // with the findings on record and records the changes. It fails with an
 // error wrapping onus.ErrChanged when something was decided or written
 // since it read the exceptions and findings; nothing is written then.
-func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *EvalReport, inv *inventory.Inventory, compiled *evaluate.Compiled, unreadable map[string]bool) ([][3]string, *raci.Directory, time.Time, error) {
+func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *EvalReport, inv *inventory.Inventory, compiled *evaluate.Compiled, unreadable map[string]bool) ([]onus.UnknownResult, *raci.Directory, time.Time, error) {
 	cfg := m.Config
 	rep.ExceptionsExpiring = nil
 	rep.Controls = nil
@@ -694,14 +694,14 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	m.phase("evaluate")
 	rep.Results = res
 	var stats []onus.ControlStat
-	var unknowns [][3]string
+	var unknowns []onus.UnknownResult
 	for _, cr := range res.Controls {
 		reasons := cr.TopUnknownReasons(3)
 		rep.Controls = append(rep.Controls, ControlReport{Control: cr.Control.ID, Title: cr.Control.Title, Severity: string(cr.Control.Severity),
 			Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, UnknownReasons: reasons})
 		stats = append(stats, onus.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
 		for _, u := range cr.Unknowns {
-			unknowns = append(unknowns, [3]string{cr.Control.ID, u.ID, u.Reason})
+			unknowns = append(unknowns, onus.UnknownResult{Control: cr.Control.ID, Entity: u.ID, Reason: u.Reason})
 		}
 	}
 	if ctx.Err() != nil {

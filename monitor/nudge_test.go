@@ -170,7 +170,7 @@ func TestNudgeThroughMailpit(t *testing.T) {
 			evs, _ := e.db.Events(context.Background(), id)
 			told := false
 			for _, ev := range evs {
-				told = told || (ev.Type == "told" && ev.To == p.Recipient)
+				told = told || (ev.Type == onus.EventTold && ev.To == p.Recipient)
 			}
 			if !told {
 				t.Errorf("finding %d: no \"told %s\" in its history", id, p.Recipient)
@@ -464,7 +464,7 @@ func TestNudgeCrashAndRestart(t *testing.T) {
 						evs, _ := db.Events(ctx, id)
 						n := 0
 						for _, ev := range evs {
-							if ev.Type == "told" && ev.To == o.Recipient && strings.Contains(ev.Note, fmt.Sprintf("outbox %d", o.ID)) {
+							if ev.Type == onus.EventTold && ev.To == o.Recipient && strings.Contains(ev.Note, fmt.Sprintf("outbox %d", o.ID)) {
 								n++
 							}
 						}

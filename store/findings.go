@@ -310,7 +310,7 @@ func (s *DB) LastControlStats(ctx context.Context) ([]onus.ControlStat, error) {
 
 // ReplaceUnknowns stores the results that could not be evaluated in the
 // latest evaluation, replacing the previous ones.
-func (s *DB) ReplaceUnknowns(ctx context.Context, rows [][3]string) error {
+func (s *DB) ReplaceUnknowns(ctx context.Context, rows []onus.UnknownResult) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM unknowns`); err != nil {
 			return fmt.Errorf("store: replace unknowns: %w", err)
@@ -321,7 +321,7 @@ func (s *DB) ReplaceUnknowns(ctx context.Context, rows [][3]string) error {
 		}
 		defer stmt.Close()
 		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r[0], r[1], r[2]); err != nil {
+			if _, err := stmt.ExecContext(ctx, r.Control, r.Entity, r.Reason); err != nil {
 				return fmt.Errorf("store: unknowns: %w", err)
 			}
 		}
@@ -329,15 +329,8 @@ func (s *DB) ReplaceUnknowns(ctx context.Context, rows [][3]string) error {
 	})
 }
 
-// Unknown is a (control, entity) pair that could not be evaluated.
-type Unknown struct {
-	Control string `json:"control"`
-	Entity  string `json:"entity"`
-	Reason  string `json:"reason"`
-}
-
 // Unknowns returns the latest evaluation's unknown results.
-func (s *DB) Unknowns(ctx context.Context, control string) ([]Unknown, error) {
+func (s *DB) Unknowns(ctx context.Context, control string) ([]onus.UnknownResult, error) {
 	q := `SELECT control, entity, reason FROM unknowns`
 	var args []any
 	if control != "" {
@@ -349,9 +342,9 @@ func (s *DB) Unknowns(ctx context.Context, control string) ([]Unknown, error) {
 		return nil, fmt.Errorf("store: unknowns: %w", err)
 	}
 	defer rows.Close()
-	var out []Unknown
+	var out []onus.UnknownResult
 	for rows.Next() {
-		var u Unknown
+		var u onus.UnknownResult
 		if err := rows.Scan(&u.Control, &u.Entity, &u.Reason); err != nil {
 			return nil, fmt.Errorf("store: unknowns: %w", err)
 		}

@@ -100,7 +100,7 @@ func TestOutboxLifecycle(t *testing.T) {
 	evs, _ := db.Events(ctx, id)
 	told := false
 	for _, e := range evs {
-		if e.Type == "told" && e.To == "jane@acme.com" && strings.Contains(e.Note, "by email") {
+		if e.Type == onus.EventTold && e.To == "jane@acme.com" && strings.Contains(e.Note, "by email") {
 			told = true
 		}
 	}

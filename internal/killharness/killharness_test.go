@@ -288,7 +288,7 @@ func TestKillHarness(t *testing.T) {
 				evs, _ := db.Events(ctx, id)
 				told := 0
 				for _, ev := range evs {
-					if ev.Type == "told" && strings.HasSuffix(ev.Note, fmt.Sprintf("; outbox %d)", o.ID)) {
+					if ev.Type == onus.EventTold && strings.HasSuffix(ev.Note, fmt.Sprintf("; outbox %d)", o.ID)) {
 						told++
 					}
 				}

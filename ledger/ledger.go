@@ -11,6 +11,13 @@
 //	unknown                          → unchanged: missing data never resolves or opens anything
 //	entity in no source any more     → gone
 //	control removed                  → gone
+//	fails under a new id (a stronger key) → the finding moves there, and
+//	                                   the rules above apply to it at once
+//
+// It is the one place where a finding changes state: an exception
+// decision moves a finding by Decided too (approval exempts it; expiry or
+// revocation reopens it, due as ReopenDue says), handed to the store as an
+// onus.FindingMove by Move.
 package ledger
 
 import (

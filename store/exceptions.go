@@ -215,9 +215,16 @@ func (s *DB) moveFinding(ctx context.Context, tx *sql.Tx, x *onus.Exception, d o
 		return nil
 	}
 	nf := &c.Finding
-	if _, err := tx.ExecContext(ctx, `UPDATE findings SET state = ?, exception_id = ?, due = ?, updated_at = ? WHERE id = ?`,
-		string(nf.State), nullID(nf.Exception), fmtTime(nf.Due), fmtTime(nf.UpdatedAt), nf.ID); err != nil {
+	// The finding is written only if it is still as the rule read it: a
+	// store whose transactions do not serialise (PostgreSQL's read
+	// committed) could see an evaluation write it in between.
+	res, err := tx.ExecContext(ctx, `UPDATE findings SET state = ?, exception_id = ?, due = ?, updated_at = ? WHERE id = ? AND state = ? AND COALESCE(exception_id, 0) = ?`,
+		string(nf.State), nullID(nf.Exception), fmtTime(nf.Due), fmtTime(nf.UpdatedAt), nf.ID, string(c.Prior), c.PriorException)
+	if err != nil {
 		return fmt.Errorf("store: move finding %d: %w", nf.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return &onus.Error{Code: onus.ECONFLICT, Err: onus.ErrChanged, Message: fmt.Sprintf("finding %d changed during the decision; decide again", nf.ID)}
 	}
 	for _, e := range c.Events {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO finding_events (finding_id, at, type, from_value, to_value, note) VALUES (?, ?, ?, ?, ?, ?)`,

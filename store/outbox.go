@@ -123,18 +123,20 @@ func (s *DB) Enqueue(ctx context.Context, msgs []*onus.OutboxMessage) (added, ca
 
 // until is when the lease ends, to the millisecond: leases are compared
 // in Go, never in SQL, so they may be finer than the store's other times.
-func leaseUntil(l onus.Lease) string {
-	return l.Now.Add(l.For).UTC().Format("2006-01-02T15:04:05.000Z")
-}
+func (l storedLease) until() string { return l.Now.Add(l.For).UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// storedLease is an onus.Lease as the store writes it.
+type storedLease struct{ onus.Lease }
 
 // Claim takes the next message due for delivery and holds it under lease.
 // A message is due when its not-before (business time) is not after due
 // and its next attempt (operational time) is not after lease.Now. It
 // returns nil when nothing is due.
-func (s *DB) Claim(ctx context.Context, due time.Time, lease onus.Lease) (*onus.OutboxMessage, error) {
+func (s *DB) Claim(ctx context.Context, due time.Time, l onus.Lease) (*onus.OutboxMessage, error) {
+	lease := storedLease{l}
 	m, err := scanOutbox(s.db.QueryRowContext(ctx, `UPDATE outbox SET status = 'claimed', attempts = attempts + 1, lease_until = ?, lease_holder = ?
 		WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND not_before <= ? AND next_attempt_at <= ? ORDER BY not_before, id LIMIT 1)
-		RETURNING `+outboxCols, leaseUntil(lease), lease.Holder, fmtTime(due), fmtTime(lease.Now)))
+		RETURNING `+outboxCols, lease.until(), lease.Holder, fmtTime(due), fmtTime(lease.Now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -148,9 +150,10 @@ func (s *DB) Claim(ctx context.Context, due time.Time, lease onus.Lease) (*onus.
 // renews its lease from now: from here, a crash leaves it uncertain. It
 // fails with a conflict when the message is no longer claimed by
 // lease.Holder.
-func (s *DB) MarkSending(ctx context.Context, id int64, lease onus.Lease) error {
+func (s *DB) MarkSending(ctx context.Context, id int64, l onus.Lease) error {
+	lease := storedLease{l}
 	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET status = 'sending', lease_until = ? WHERE id = ? AND status = 'claimed' AND lease_holder = ?`,
-		leaseUntil(lease), id, lease.Holder)
+		lease.until(), id, lease.Holder)
 	if err != nil {
 		return fmt.Errorf("store: outbox %d: %w", id, err)
 	}
@@ -162,9 +165,10 @@ func (s *DB) MarkSending(ctx context.Context, id int64, lease onus.Lease) error 
 
 // Renew extends the lease of a message that lease.Holder is still
 // sending. It fails with a conflict when another run took it over.
-func (s *DB) Renew(ctx context.Context, id int64, lease onus.Lease) error {
+func (s *DB) Renew(ctx context.Context, id int64, l onus.Lease) error {
+	lease := storedLease{l}
 	res, err := s.db.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id = ? AND status IN ('claimed', 'sending') AND lease_holder = ?`,
-		leaseUntil(lease), id, lease.Holder)
+		lease.until(), id, lease.Holder)
 	if err != nil {
 		return fmt.Errorf("store: renew outbox %d: %w", id, err)
 	}

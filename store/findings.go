@@ -447,8 +447,8 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*LedgerStats, error) {
 		st.ByControl[c] = n
 	}
 	rows.Close()
-	rows, err = s.db.QueryContext(ctx, `SELECT responsible_email, MAX(responsible_name), COUNT(*), SUM(due < ?) FROM findings
-		WHERE state = 'open' GROUP BY responsible_email ORDER BY COUNT(*) DESC, SUM(due < ?) DESC, responsible_email`, at, at)
+	rows, err = s.db.QueryContext(ctx, `SELECT responsible_email, MAX(responsible_name), COUNT(*), SUM(CASE WHEN due < ? THEN 1 ELSE 0 END) FROM findings
+		WHERE state = 'open' GROUP BY responsible_email ORDER BY COUNT(*) DESC, SUM(CASE WHEN due < ? THEN 1 ELSE 0 END) DESC, responsible_email`, at, at)
 	if err != nil {
 		return nil, err
 	}

@@ -169,7 +169,8 @@ func (l Lease) until() string { return l.Now.Add(l.For).UTC().Format("2006-01-02
 // returns nil when nothing is due.
 func (s *DB) Claim(ctx context.Context, due time.Time, lease Lease) (*OutboxMessage, error) {
 	m, err := scanOutbox(s.db.QueryRowContext(ctx, `UPDATE outbox SET status = 'claimed', attempts = attempts + 1, lease_until = ?, lease_holder = ?
-		WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND not_before <= ? AND next_attempt_at <= ? ORDER BY not_before, id LIMIT 1)
+		WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND not_before <= ? AND next_attempt_at <= ? ORDER BY not_before, id LIMIT 1`+s.skipLocked()+`)
+		AND status = 'pending'
 		RETURNING `+outboxCols, lease.until(), lease.Holder, fmtTime(due), fmtTime(lease.Now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil

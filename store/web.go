@@ -198,14 +198,14 @@ type Visibility struct {
 
 // chainSQL selects a person and everyone below them in the management
 // chain; UNION stops at a cycle.
-const chainSQL = `WITH RECURSIVE chain(e) AS (SELECT ? UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e) SELECT e FROM chain`
+const chainSQL = `WITH RECURSIVE chain(e) AS (SELECT CAST(? AS TEXT) UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e) SELECT e FROM chain`
 
 func (v Visibility) findingClause() (string, []any) {
 	if v.All {
 		return "", nil
 	}
 	if v.Email == "" {
-		return "0", nil
+		return "1 = 0", nil
 	}
 	e := strings.ToLower(v.Email)
 	return "(responsible_email IN (" + chainSQL + ") OR accountable_email = ?)", []any{e, e}
@@ -301,7 +301,7 @@ func (s *DB) FindingsPage(ctx context.Context, q FindingQuery) ([]onus.Finding, 
 	var total int
 	// Counting every match of a broad filter over hundreds of thousands
 	// of findings costs more than the page: count up to CountLimit.
-	if err := s.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM findings%s LIMIT %d)`, where, CountLimit), args...).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM findings%s LIMIT %d) AS m`, where, CountLimit), args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count findings: %w", err)
 	}
 	sqlq := `SELECT ` + findingCols + ` FROM findings` + where + ` ORDER BY due, id`
@@ -363,7 +363,7 @@ func (s *DB) Chain(ctx context.Context, manager string) ([]string, error) {
 // IsBelow reports whether person is in manager's chain (or is the manager).
 func (s *DB) IsBelow(ctx context.Context, person, manager string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+chainSQL+`) WHERE e = ?`, strings.ToLower(manager), strings.ToLower(person)).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+chainSQL+`) AS chain WHERE e = ?`, strings.ToLower(manager), strings.ToLower(person)).Scan(&n)
 	return n > 0, err
 }
 
@@ -409,8 +409,8 @@ func (s *DB) Claims(ctx context.Context, findings []onus.Finding) (map[int64]Cla
 	for i, f := range findings {
 		ids[i] = f.ID
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, MAX(at), to_value FROM finding_events WHERE type = 'fix_claimed' AND finding_id IN (`+
-		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) GROUP BY finding_id`, ids...)
+	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, at, to_value FROM finding_events WHERE id IN (SELECT MAX(id) FROM finding_events WHERE type = 'fix_claimed' AND finding_id IN (`+
+		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) GROUP BY finding_id)`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("store: claims: %w", err)
 	}
@@ -764,6 +764,9 @@ func (s *DB) PeopleByEmail(ctx context.Context, emails []string) (map[string]*ra
 // server runs it at start. It analyzes what changed a lot since the last
 // time, and every table the first time.
 func (s *DB) Optimize(ctx context.Context) error {
+	if s.pg {
+		return nil // PostgreSQL's autovacuum keeps the statistics
+	}
 	_, err := s.db.ExecContext(ctx, `PRAGMA optimize=0x10002`)
 	return err
 }

@@ -33,6 +33,8 @@ type DB struct {
 	path string
 	// pg is true on PostgreSQL (postgres.go), false on SQLite.
 	pg bool
+	// migratedFrom is the schema version found at open, before migrating.
+	migratedFrom int64
 	// Clock is the operational clock: audit timestamps, run start and end,
 	// exception decisions, outbox creation and manual resends. Business
 	// instants (an evaluation's now, a plan's not-before) are passed in by
@@ -134,6 +136,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	if current > latest {
 		return onus.Errorf(onus.ECONFLICT, "store: %s has schema version %d, newer than this onus knows (%d); upgrade onus", s.path, current, latest)
 	}
+	s.migratedFrom = current
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate %s: %w", s.path, err)
 	}

@@ -338,7 +338,8 @@ func (s *DB) ReplaceUnknowns(ctx context.Context, rows [][3]string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM unknowns`); err != nil {
 			return err
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO unknowns (control, entity, reason) VALUES (?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO unknowns (control, entity, reason) VALUES (?, ?, ?)
+			ON CONFLICT (control, entity) DO UPDATE SET reason = excluded.reason`)
 		if err != nil {
 			return err
 		}

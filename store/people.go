@@ -31,7 +31,9 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*raci.Person, assets
 		if _, err := tx.ExecContext(ctx, `DELETE FROM assets`); err != nil {
 			return err
 		}
-		ps, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO people (email, name, entity, status, left_on, manager, team, time_zone, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		ps, err := tx.PrepareContext(ctx, `INSERT INTO people (email, name, entity, status, left_on, manager, team, time_zone, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (email) DO UPDATE SET name = excluded.name, entity = excluded.entity, status = excluded.status, left_on = excluded.left_on,
+			manager = excluded.manager, team = excluded.team, time_zone = excluded.time_zone, channel = excluded.channel`)
 		if err != nil {
 			return err
 		}
@@ -45,7 +47,8 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*raci.Person, assets
 				return fmt.Errorf("store: people: %w", err)
 			}
 		}
-		as, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO assets (person, entity, kind, name, link) VALUES (?, ?, ?, ?, ?)`)
+		as, err := tx.PrepareContext(ctx, `INSERT INTO assets (person, entity, kind, name, link) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (person, entity, link) DO UPDATE SET kind = excluded.kind, name = excluded.name`)
 		if err != nil {
 			return err
 		}

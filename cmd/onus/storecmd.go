@@ -111,4 +111,3 @@ if the copy or its check fails.`,
 	cmd.AddCommand(cp)
 	return cmd
 }
-

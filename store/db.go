@@ -35,6 +35,8 @@ type DB struct {
 	pg bool
 	// migratedFrom is the schema version found at open, before migrating.
 	migratedFrom int64
+	// runLocks are the PostgreSQL run locks held (replicas.go).
+	runLocks runLocks
 	// Clock is the operational clock: audit timestamps, run start and end,
 	// exception decisions, outbox creation and manual resends. Business
 	// instants (an evaluation's now, a plan's not-before) are passed in by

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/onus-sec/onus"
 )
 
 // Replicas whose timers fire for the same tick of a job: exactly one of
@@ -51,5 +54,55 @@ func TestClaimTick(t *testing.T) {
 	runs, err := db.JobRuns(ctx)
 	if err != nil || !runs["evaluate"].Running || runs["evaluate"].Runs != 1 {
 		t.Errorf("job %+v, %v", runs["evaluate"], err)
+	}
+}
+
+// The run lock of a live process is refused to another; on PostgreSQL,
+// the lock of a process whose connection ended (it died) is taken over at
+// once, without waiting for its lease. On SQLite the lease must run out.
+func TestRunLockOfADeadReplica(t *testing.T) {
+	ctx := context.Background()
+	name := dsn(t)
+	var dbs []*DB
+	for range 2 {
+		db, err := Open(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
+	}
+	a, b := dbs[0], dbs[1]
+	req := func(h string) LockRequest { return LockRequest{Holder: h, Actor: "ops@acme.com", What: "evaluation", For: time.Hour} }
+	if err := a.Lock(ctx, req("a:1:run")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Lock(ctx, req("a:1:run")); err != nil {
+		t.Fatalf("the holder locks again: %v", err)
+	}
+	if err := b.Lock(ctx, req("b:1:run")); !errors.Is(err, ErrLocked) || onus.ErrorCode(err) != onus.ECONFLICT {
+		t.Fatalf("a second process took the lock: %v", err)
+	}
+	// a's connections end, as when its machine goes down.
+	if backend == "postgres" {
+		if _, err := b.db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+			WHERE locktype = 'advisory' AND classid::int = hashtext(current_schema()) AND objid = 1 AND pid != pg_backend_pid()`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := b.Lock(ctx, req("b:1:run"))
+	switch {
+	case backend == "postgres" && err != nil:
+		t.Errorf("the lock of a dead process was not taken over: %v", err)
+	case backend == "sqlite" && !errors.Is(err, ErrLocked):
+		t.Errorf("SQLite took over a lease that has not run out: %v", err)
+	}
+	if backend == "postgres" {
+		if err := b.Unlock(ctx, "b:1:run"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Lock(ctx, req("c:1:run")); err != nil {
+			t.Errorf("after unlock: %v", err)
+		}
 	}
 }

@@ -73,7 +73,9 @@ func TestRunLockOfADeadReplica(t *testing.T) {
 		dbs = append(dbs, db)
 	}
 	a, b := dbs[0], dbs[1]
-	req := func(h string) LockRequest { return LockRequest{Holder: h, Actor: "ops@acme.com", What: "evaluation", For: time.Hour} }
+	req := func(h string) LockRequest {
+		return LockRequest{Holder: h, Actor: "ops@acme.com", What: "evaluation", For: time.Hour}
+	}
 	if err := a.Lock(ctx, req("a:1:run")); err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,8 @@ func TestThreeDispatchersOnePostgres(t *testing.T) {
 		if errs[i] != nil {
 			t.Errorf("replica %d: %v", i, errs[i])
 		}
-		if len(stats[i].Held) > 0 || stats[i].Retried+stats[i].Failed+stats[i].Uncertain > 0 {
+		// Held messages are the others' in flight as this one ends: normal.
+		if stats[i].Retried+stats[i].Failed+stats[i].Uncertain+stats[i].Requeued > 0 {
 			t.Errorf("replica %d: %+v", i, stats[i])
 		}
 		sent += stats[i].Sent

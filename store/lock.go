@@ -48,12 +48,16 @@ func (s *DB) Lock(ctx context.Context, r LockRequest) error {
 		var holder, actor, what, since, until string
 		err := tx.QueryRowContext(ctx, `SELECT holder, actor, what, since, until FROM run_lock WHERE name = 'loop'`).Scan(&holder, &actor, &what, &since, &until)
 		switch {
-		case pgHeld && err != nil:
-			return &onus.Error{Code: onus.ECONFLICT, Err: ErrLocked, Message: "another onus process holds the run lock; wait for it to end"}
+		case pgHeld && errors.Is(err, sql.ErrNoRows):
+			// Another process took the advisory lock and is writing its row.
+			return &onus.Error{Code: onus.ECONFLICT, Err: ErrLocked, Message: "another onus process is taking the run lock; wait for it to end"}
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return fmt.Errorf("store: run lock: %w", err)
-		case holder != r.Holder && (pgHeld || parseTime(until).After(now) && !pgFree && (r.Dead == nil || !r.Dead(holder))):
+		// A free advisory lock proves the holder gone; a held one does not
+		// prove it alive (a machine that lost power keeps its connection
+		// open on the server for a while): the lease decides then.
+		case holder != r.Holder && !pgFree && parseTime(until).After(now) && (r.Dead == nil || !r.Dead(holder)):
 			return &onus.Error{Code: onus.ECONFLICT, Err: ErrLocked, Message: fmt.Sprintf(
 				"another %s is running since %s, by %s (process %s); wait for it to end. If that process was killed, its lock is taken over at %s, or at once from the same host",
 				what, parseTime(since).Format("2006-01-02 15:04:05 MST"), actor, holder, parseTime(until).Format("15:04:05 MST"))}

@@ -53,6 +53,14 @@ func (s *DB) pgRunLock(ctx context.Context, holder string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("store: run lock: %w", err)
 	}
+	// The server notices a holder whose machine went down within about a
+	// minute, rather than the operating system's two hours.
+	for _, set := range []string{"SET tcp_keepalives_idle = 30", "SET tcp_keepalives_interval = 10", "SET tcp_keepalives_count = 3"} {
+		if _, err := c.ExecContext(ctx, set); err != nil {
+			c.Close()
+			return false, fmt.Errorf("store: run lock: %w", err)
+		}
+	}
 	var ok bool
 	if err := c.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(`+runLockKey+`)`).Scan(&ok); err != nil || !ok {
 		c.Close()

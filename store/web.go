@@ -198,7 +198,9 @@ type Visibility struct {
 
 // chainSQL selects a person and everyone below them in the management
 // chain; UNION stops at a cycle.
-const chainSQL = `WITH RECURSIVE chain(e) AS (SELECT CAST(? AS TEXT) UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e) SELECT e FROM chain`
+// The first term takes the e-mail column's collation (byte order on
+// PostgreSQL, whose recursive queries want one collation throughout).
+const chainSQL = `WITH RECURSIVE chain(e) AS (SELECT e FROM (SELECT email AS e FROM people WHERE 1 = 0 UNION ALL SELECT ?) AS m UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e) SELECT e FROM chain`
 
 func (v Visibility) findingClause() (string, []any) {
 	if v.All {
@@ -518,12 +520,12 @@ type Count struct {
 
 // FindingCounts counts findings by state and severity, for metrics.
 func (s *DB) FindingCounts(ctx context.Context) ([]Count, error) {
-	return s.counts(ctx, `SELECT state, severity, COUNT(*) FROM findings GROUP BY state, severity`)
+	return s.counts(ctx, `SELECT state, severity, COUNT(*) FROM findings GROUP BY state, severity ORDER BY 1, 2`)
 }
 
 // OutboxCounts counts the outbox by status, for metrics.
 func (s *DB) OutboxCounts(ctx context.Context) ([]Count, error) {
-	return s.counts(ctx, `SELECT status, '', COUNT(*) FROM outbox GROUP BY status`)
+	return s.counts(ctx, `SELECT status, '', COUNT(*) FROM outbox GROUP BY status ORDER BY 1`)
 }
 
 func (s *DB) counts(ctx context.Context, q string, args ...any) ([]Count, error) {

@@ -63,6 +63,8 @@ func TestWebQueries(t *testing.T) {
 		{FindingQuery{Visibility: Visibility{All: true}, Team: "Sales"}, "edr/d2", 1},
 		{FindingQuery{Visibility: Visibility{All: true}, Source: "jamf", OverdueAt: now}, "edr/d1", 1},
 		{FindingQuery{Visibility: Visibility{All: true}, Control: "edr", NotOwner: "jane@acme.com"}, "edr/d2", 1},
+		{FindingQuery{Visibility: Visibility{Email: "jane@acme.com"}, Under: "jane@acme.com", NotOwner: "jane@acme.com",
+			States: []onus.State{onus.StateOpen}, Limit: 500}, "edr/d2", 1},
 	} {
 		fs, n, err := db.FindingsPage(ctx, c.q)
 		if err != nil || ids(fs) != c.want || n != c.n {

@@ -243,11 +243,13 @@ func (q *FindingQuery) where() (string, []any) {
 		where, args = append(where, c), append(args, a...)
 	}
 	if len(q.States) > 0 {
-		// With a person or a team, their index is the selective one: "+"
-		// keeps SQLite from walking every open finding by due date instead.
+		// With a person or a team, their index is the selective one: an
+		// expression keeps SQLite from walking every open finding by due
+		// date instead ("state || ''" rather than "+state", which
+		// PostgreSQL refuses on text).
 		col := "state"
 		if q.Under != "" || q.Owner != "" || q.Team != "" {
-			col = "+state"
+			col = "state || ''"
 		}
 		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.States)), ",")+")")
 		for _, st := range q.States {

@@ -77,6 +77,15 @@ type Store interface {
 
 var _ Store = (*store.DB)(nil)
 
+// TickClaimer is a Store shared by several schedulers (onus serve replicas
+// on one PostgreSQL): a scheduled or missed tick is run by the one whose
+// claim wins, the others skip it. See store.DB.ClaimTick.
+type TickClaimer interface {
+	ClaimTick(ctx context.Context, name, trigger string, tick, at time.Time) (bool, error)
+}
+
+var _ TickClaimer = (*store.DB)(nil)
+
 // Scheduler runs jobs by themselves.
 type Scheduler struct {
 	jobs    []*job
@@ -105,6 +114,7 @@ type job struct {
 	// Guarded by Scheduler.mu.
 	last    *store.JobRun
 	next    time.Time
+	tick    time.Time // the timetable's tick a TriggerSchedule run serves
 	active  bool
 	current string // the trigger of the run in progress
 }
@@ -310,6 +320,9 @@ func (s *Scheduler) loop(ctx, jobCtx context.Context, j *job) {
 				return
 			case <-tick:
 				reason = TriggerSchedule
+				s.mu.Lock()
+				j.tick = next
+				s.mu.Unlock()
 			case reason = <-j.trigger:
 			}
 		}
@@ -347,7 +360,24 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 	s.metrics.running.WithLabelValues(j.Name).Set(1)
 	// The records are written even during a stop.
 	rec := context.WithoutCancel(jobCtx)
-	if err := s.store.StartJob(rec, j.Name, reason, started); err != nil {
+	if tick, ok := s.claimable(j, reason); ok {
+		// Another scheduler on the same store may serve this tick.
+		won, err := s.store.(TickClaimer).ClaimTick(rec, j.Name, reason, tick, started)
+		if err == nil && !won {
+			log.Debug("another onus runs this tick")
+			s.mu.Lock()
+			j.active, j.current = false, ""
+			s.mu.Unlock()
+			s.metrics.running.WithLabelValues(j.Name).Set(0)
+			if err := s.load(rec); err != nil {
+				log.Error("cannot read the jobs' runs", onus.LogError, err)
+			}
+			return started, nil
+		}
+		if err != nil {
+			log.Error("cannot record the job's start", onus.LogError, err)
+		}
+	} else if err := s.store.StartJob(rec, j.Name, reason, started); err != nil {
 		log.Error("cannot record the job's start", onus.LogError, err)
 	}
 	log.Debug("job started")
@@ -405,4 +435,24 @@ func (s *Scheduler) call(ctx context.Context, stopping <-chan struct{}, j *job) 
 		}
 	}()
 	return j.Run(ctx, stopping)
+}
+
+// claimable says whether a run is one of the timetable's (a tick, a missed
+// tick or a first run), which only one of the schedulers sharing a store
+// runs, and for which tick: zero for a first run.
+func (s *Scheduler) claimable(j *job, reason string) (time.Time, bool) {
+	if _, ok := s.store.(TickClaimer); !ok || j.Timetable == nil {
+		return time.Time{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case reason == TriggerSchedule:
+		return j.tick, true
+	case reason == TriggerStart && j.last == nil:
+		return time.Time{}, true
+	case reason == TriggerStart:
+		return j.Timetable.Next(j.last.Started), true
+	}
+	return time.Time{}, false
 }

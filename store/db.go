@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 
 	"github.com/onus-sec/onus"
@@ -29,6 +30,12 @@ var migrations embed.FS
 type DB struct {
 	db   *sql.DB
 	path string
+	// pg is true on PostgreSQL (postgres.go), false on SQLite.
+	pg bool
+	// migratedFrom is the schema version found at open, before migrating.
+	migratedFrom int64
+	// runLocks are the PostgreSQL run locks held (replicas.go).
+	runLocks runLocks
 	// Clock is the operational clock: audit timestamps, run start and end,
 	// exception decisions, outbox creation and manual resends. Business
 	// instants (an evaluation's now, a plan's not-before) are passed in by
@@ -42,9 +49,15 @@ type DB struct {
 // now returns the operational time.
 func (s *DB) now() time.Time { return onus.Or(s.Clock).Now() }
 
-// Open opens (creating if needed) the store at path and brings its schema
-// up to date.
+// Open opens the store and brings its schema up to date. path is a SQLite
+// file (created if needed; "sqlite:" before it is allowed), or the URL of
+// a PostgreSQL database, postgres://user@host:port/name?password=env:NAME
+// (see pgConfig).
 func Open(ctx context.Context, path string) (*DB, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path)
+	}
+	path = strings.TrimPrefix(path, "sqlite:")
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, onus.Errorf(onus.EINVALID, "store: cannot create directory %s: %v", dir, err)
@@ -84,12 +97,32 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return s, nil
 }
 
-func (s *DB) migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
+// migrations returns the goose provider of the store's dialect. On
+// PostgreSQL a session lock keeps two onus processes starting together
+// from migrating at once.
+func (s *DB) migrations() (*goose.Provider, error) {
+	dialect, dir, opts := goose.DialectSQLite3, fs.FS(migrations), []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if s.pg {
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		dialect, dir, opts = goose.DialectPostgres, pgMigrations, append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, sub, goose.WithDisableGlobalRegistry(true))
+	sub, err := fs.Sub(dir, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	if s.pg {
+		if sub, err = fs.Sub(sub, "postgres"); err != nil {
+			return nil, err
+		}
+	}
+	return goose.NewProvider(dialect, s.db, sub, opts...)
+}
+
+func (s *DB) migrate(ctx context.Context) error {
+	p, err := s.migrations()
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
@@ -104,6 +137,7 @@ func (s *DB) migrate(ctx context.Context) error {
 	if current > latest {
 		return onus.Errorf(onus.ECONFLICT, "store: %s has schema version %d, newer than this onus knows (%d); upgrade onus", s.path, current, latest)
 	}
+	s.migratedFrom = current
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate %s: %w", s.path, err)
 	}
@@ -113,7 +147,8 @@ func (s *DB) migrate(ctx context.Context) error {
 // Close closes the store.
 func (s *DB) Close() error { return s.db.Close() }
 
-// Path returns the database file.
+// Path returns the database file, or the PostgreSQL URL without its
+// password.
 func (s *DB) Path() string { return s.path }
 
 // SchemaVersion returns the applied schema version.

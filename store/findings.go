@@ -315,7 +315,8 @@ func (s *DB) ReplaceUnknowns(ctx context.Context, rows []onus.UnknownResult) err
 		if _, err := tx.ExecContext(ctx, `DELETE FROM unknowns`); err != nil {
 			return fmt.Errorf("store: replace unknowns: %w", err)
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO unknowns (control, entity, reason) VALUES (?, ?, ?)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO unknowns (control, entity, reason) VALUES (?, ?, ?)
+			ON CONFLICT (control, entity) DO UPDATE SET reason = excluded.reason`)
 		if err != nil {
 			return fmt.Errorf("store: replace unknowns: %w", err)
 		}
@@ -397,8 +398,8 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*onus.LedgerStats, error
 		st.ByControl[c] = n
 	}
 	rows.Close()
-	rows, err = s.db.QueryContext(ctx, `SELECT responsible_email, MAX(responsible_name), COUNT(*), SUM(due < ?) FROM findings
-		WHERE state = 'open' GROUP BY responsible_email ORDER BY COUNT(*) DESC, SUM(due < ?) DESC, responsible_email`, at, at)
+	rows, err = s.db.QueryContext(ctx, `SELECT responsible_email, MAX(responsible_name), COUNT(*), SUM(CASE WHEN due < ? THEN 1 ELSE 0 END) FROM findings
+		WHERE state = 'open' GROUP BY responsible_email ORDER BY COUNT(*) DESC, SUM(CASE WHEN due < ? THEN 1 ELSE 0 END) DESC, responsible_email`, at, at)
 	if err != nil {
 		return nil, fmt.Errorf("store: stats: %w", err)
 	}

@@ -73,7 +73,7 @@ func (s *DB) FinishJob(ctx context.Context, name string, at time.Time, d time.Du
 	}
 	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET running = 0, finished_at = ?, duration_ms = ?, error = ?, interrupted = ?,
 		runs = runs + 1, failures = failures + ?,
-		last_ok_at = CASE WHEN ? = '' AND NOT ? THEN started_at ELSE last_ok_at END
+		last_ok_at = CASE WHEN ? = '' AND ? = 0 THEN started_at ELSE last_ok_at END
 		WHERE name = ?`,
 		fmtTimeMilli(at), d.Milliseconds(), msg, interrupted, failed, msg, interrupted, name)
 	if err != nil {

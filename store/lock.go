@@ -35,14 +35,29 @@ var ErrLocked = errors.New("run lock held")
 // another live process holds it.
 func (s *DB) Lock(ctx context.Context, r LockRequest) error {
 	now := s.now()
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	// On PostgreSQL, the advisory lock says whether the holder lives.
+	pgHeld, pgFree := false, false
+	if s.pg {
+		ok, err := s.pgRunLock(ctx, r.Holder)
+		if err != nil {
+			return err
+		}
+		pgHeld, pgFree = !ok, ok
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var holder, actor, what, since, until string
 		err := tx.QueryRowContext(ctx, `SELECT holder, actor, what, since, until FROM run_lock WHERE name = 'loop'`).Scan(&holder, &actor, &what, &since, &until)
 		switch {
+		case pgHeld && errors.Is(err, sql.ErrNoRows):
+			// Another process took the advisory lock and is writing its row.
+			return &onus.Error{Code: onus.ECONFLICT, Err: ErrLocked, Message: "another onus process is taking the run lock; wait for it to end"}
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return fmt.Errorf("store: run lock: %w", err)
-		case holder != r.Holder && parseTime(until).After(now) && (r.Dead == nil || !r.Dead(holder)):
+		// A free advisory lock proves the holder gone; a held one does not
+		// prove it alive (a machine that lost power keeps its connection
+		// open on the server for a while): the lease decides then.
+		case holder != r.Holder && !pgFree && parseTime(until).After(now) && (r.Dead == nil || !r.Dead(holder)):
 			return &onus.Error{Code: onus.ECONFLICT, Err: ErrLocked, Message: fmt.Sprintf(
 				"another %s is running since %s, by %s (process %s); wait for it to end. If that process was killed, its lock is taken over at %s, or at once from the same host",
 				what, parseTime(since).Format("2006-01-02 15:04:05 MST"), actor, holder, parseTime(until).Format("15:04:05 MST"))}
@@ -61,6 +76,10 @@ func (s *DB) Lock(ctx context.Context, r LockRequest) error {
 		}
 		return nil
 	})
+	if err != nil && pgFree {
+		s.pgRunUnlock(context.WithoutCancel(ctx), r.Holder)
+	}
+	return err
 }
 
 // RenewLock extends holder's lock; it fails with a conflict error when
@@ -81,6 +100,9 @@ func (s *DB) RenewLock(ctx context.Context, holder string, d time.Duration) erro
 func (s *DB) Unlock(ctx context.Context, holder string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM run_lock WHERE name = 'loop' AND holder = ?`, holder); err != nil {
 		return fmt.Errorf("store: unlock: %w", err)
+	}
+	if s.pg {
+		s.pgRunUnlock(ctx, holder)
 	}
 	return nil
 }

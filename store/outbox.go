@@ -135,7 +135,8 @@ type storedLease struct{ onus.Lease }
 func (s *DB) Claim(ctx context.Context, due time.Time, l onus.Lease) (*onus.OutboxMessage, error) {
 	lease := storedLease{l}
 	m, err := scanOutbox(s.db.QueryRowContext(ctx, `UPDATE outbox SET status = 'claimed', attempts = attempts + 1, lease_until = ?, lease_holder = ?
-		WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND not_before <= ? AND next_attempt_at <= ? ORDER BY not_before, id LIMIT 1)
+		WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND not_before <= ? AND next_attempt_at <= ? ORDER BY not_before, id LIMIT 1`+s.skipLocked()+`)
+		AND status = 'pending'
 		RETURNING `+outboxCols, lease.until(), lease.Holder, fmtTime(due), fmtTime(lease.Now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil

@@ -20,7 +20,9 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 		if _, err := tx.ExecContext(ctx, `DELETE FROM assets`); err != nil {
 			return fmt.Errorf("store: replace directory: %w", err)
 		}
-		ps, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO people (email, name, entity, status, left_on, manager, team, time_zone, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		ps, err := tx.PrepareContext(ctx, `INSERT INTO people (email, name, entity, status, left_on, manager, team, time_zone, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (email) DO UPDATE SET name = excluded.name, entity = excluded.entity, status = excluded.status, left_on = excluded.left_on,
+			manager = excluded.manager, team = excluded.team, time_zone = excluded.time_zone, channel = excluded.channel`)
 		if err != nil {
 			return fmt.Errorf("store: replace directory: %w", err)
 		}
@@ -34,7 +36,8 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 				return fmt.Errorf("store: people: %w", err)
 			}
 		}
-		as, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO assets (person, entity, kind, name, link) VALUES (?, ?, ?, ?, ?)`)
+		as, err := tx.PrepareContext(ctx, `INSERT INTO assets (person, entity, kind, name, link) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (person, entity, link) DO UPDATE SET kind = excluded.kind, name = excluded.name`)
 		if err != nil {
 			return fmt.Errorf("store: replace directory: %w", err)
 		}

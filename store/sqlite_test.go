@@ -15,7 +15,7 @@ import (
 
 func open(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
+	db, err := Open(context.Background(), dsn(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,12 +123,14 @@ func TestSnapshotsAndHealth(t *testing.T) {
 
 func TestRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "onus.db")
+	path := dsn(t)
 	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (999, 1)`)
+	if _, err := db.db.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (999, TRUE)`); err != nil {
+		t.Fatal(err)
+	}
 	db.Close()
 	_, err = Open(ctx, path)
 	if err == nil || onus.ErrorCode(err) != onus.ECONFLICT || !strings.Contains(err.Error(), "schema version 999, newer than this onus knows") {

@@ -197,14 +197,16 @@ type Visibility struct {
 
 // chainSQL selects a person and everyone below them in the management
 // chain; UNION stops at a cycle.
-const chainSQL = `WITH RECURSIVE chain(e) AS (SELECT ? UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e) SELECT e FROM chain`
+// The first term takes the e-mail column's collation (byte order on
+// PostgreSQL, whose recursive queries want one collation throughout).
+const chainSQL = `WITH RECURSIVE chain(e) AS (SELECT e FROM (SELECT email AS e FROM people WHERE 1 = 0 UNION ALL SELECT ?) AS m UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e) SELECT e FROM chain`
 
 func (v Visibility) findingClause() (string, []any) {
 	if v.All {
 		return "", nil
 	}
 	if v.Email == "" {
-		return "0", nil
+		return "1 = 0", nil
 	}
 	e := strings.ToLower(v.Email)
 	return "(responsible_email IN (" + chainSQL + ") OR accountable_email = ?)", []any{e, e}
@@ -240,11 +242,13 @@ func (q *FindingQuery) where() (string, []any) {
 		where, args = append(where, c), append(args, a...)
 	}
 	if len(q.States) > 0 {
-		// With a person or a team, their index is the selective one: "+"
-		// keeps SQLite from walking every open finding by due date instead.
+		// With a person or a team, their index is the selective one: an
+		// expression keeps SQLite from walking every open finding by due
+		// date instead ("state || ''" rather than "+state", which
+		// PostgreSQL refuses on text).
 		col := "state"
 		if q.Under != "" || q.Owner != "" || q.Team != "" {
-			col = "+state"
+			col = "state || ''"
 		}
 		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.States)), ",")+")")
 		for _, st := range q.States {
@@ -300,7 +304,7 @@ func (s *DB) FindingsPage(ctx context.Context, q FindingQuery) ([]onus.Finding, 
 	var total int
 	// Counting every match of a broad filter over hundreds of thousands
 	// of findings costs more than the page: count up to CountLimit.
-	if err := s.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM findings%s LIMIT %d)`, where, CountLimit), args...).Scan(&total); err != nil {
+	if err := s.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM findings%s LIMIT %d) AS m`, where, CountLimit), args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count findings: %w", err)
 	}
 	sqlq := `SELECT ` + findingCols + ` FROM findings` + where + ` ORDER BY due, id`
@@ -362,7 +366,7 @@ func (s *DB) Chain(ctx context.Context, manager string) ([]string, error) {
 // IsBelow reports whether person is in manager's chain (or is the manager).
 func (s *DB) IsBelow(ctx context.Context, person, manager string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+chainSQL+`) WHERE e = ?`, strings.ToLower(manager), strings.ToLower(person)).Scan(&n)
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+chainSQL+`) AS chain WHERE e = ?`, strings.ToLower(manager), strings.ToLower(person)).Scan(&n)
 	return n > 0, err
 }
 
@@ -408,8 +412,8 @@ func (s *DB) Claims(ctx context.Context, findings []onus.Finding) (map[int64]Cla
 	for i, f := range findings {
 		ids[i] = f.ID
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, MAX(at), to_value FROM finding_events WHERE type = 'fix_claimed' AND finding_id IN (`+
-		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) GROUP BY finding_id`, ids...)
+	rows, err := s.db.QueryContext(ctx, `SELECT finding_id, at, to_value FROM finding_events WHERE id IN (SELECT MAX(id) FROM finding_events WHERE type = 'fix_claimed' AND finding_id IN (`+
+		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`) GROUP BY finding_id)`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("store: claims: %w", err)
 	}
@@ -517,12 +521,12 @@ type Count struct {
 
 // FindingCounts counts findings by state and severity, for metrics.
 func (s *DB) FindingCounts(ctx context.Context) ([]Count, error) {
-	return s.counts(ctx, `SELECT state, severity, COUNT(*) FROM findings GROUP BY state, severity`)
+	return s.counts(ctx, `SELECT state, severity, COUNT(*) FROM findings GROUP BY state, severity ORDER BY 1, 2`)
 }
 
 // OutboxCounts counts the outbox by status, for metrics.
 func (s *DB) OutboxCounts(ctx context.Context) ([]Count, error) {
-	return s.counts(ctx, `SELECT status, '', COUNT(*) FROM outbox GROUP BY status`)
+	return s.counts(ctx, `SELECT status, '', COUNT(*) FROM outbox GROUP BY status ORDER BY 1`)
 }
 
 func (s *DB) counts(ctx context.Context, q string, args ...any) ([]Count, error) {
@@ -763,6 +767,9 @@ func (s *DB) PeopleByEmail(ctx context.Context, emails []string) (map[string]*on
 // server runs it at start. It analyzes what changed a lot since the last
 // time, and every table the first time.
 func (s *DB) Optimize(ctx context.Context) error {
+	if s.pg {
+		return nil // PostgreSQL's autovacuum keeps the statistics
+	}
 	_, err := s.db.ExecContext(ctx, `PRAGMA optimize=0x10002`)
 	return err
 }

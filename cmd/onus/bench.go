@@ -10,6 +10,7 @@ import (
 
 	"github.com/onus-sec/onus/internal/bench"
 	"github.com/onus-sec/onus/report"
+	"github.com/onus-sec/onus/store"
 )
 
 func (a *app) benchCmd() *cobra.Command {
@@ -33,6 +34,9 @@ The exports are kept in --dir and reused by the next run with the same size.`,
 				dir = fmt.Sprintf("%s/onus-bench-%d", os.TempDir(), people)
 			}
 			o := bench.Options{People: people, Dir: dir}
+			if store.IsPostgres(a.dbPath) {
+				o.DB = a.dbPath // an empty PostgreSQL database
+			}
 			if !a.quiet && a.output != report.JSON {
 				o.Log = a.stderr
 			}

@@ -132,7 +132,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 	}
 	f := root.PersistentFlags()
 	f.StringVarP(&a.configDir, "config", "c", envOr("ONUS_CONFIG", "."), "configuration directory (holds onus.yaml) [$ONUS_CONFIG]")
-	f.StringVar(&a.dbPath, "db", os.Getenv("ONUS_DB"), "SQLite database file (default: database in onus.yaml, else onus.db in the configuration directory) [$ONUS_DB]")
+	f.StringVar(&a.dbPath, "db", os.Getenv("ONUS_DB"), "the store: a SQLite file, or postgres://user@host/db?password=env:NAME (default: database in onus.yaml, else onus.db in the configuration directory) [$ONUS_DB]")
 	f.StringVarP(&a.output, "output", "o", "text", "output format: text or json (listings also csv)")
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error (logs go to stderr)")
 	f.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but errors and requested data")
@@ -141,6 +141,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 	f.StringVar(&a.token, "token", os.Getenv("ONUS_TOKEN"), "the API token for --server [$ONUS_TOKEN]")
 	f.StringVar(&a.memLimit, "memory-limit", os.Getenv("ONUS_MEMORY_LIMIT"), "soft memory limit, such as 3GiB: the Go runtime collects garbage harder to stay under it (GOMEMLIMIT works too) [$ONUS_MEMORY_LIMIT]")
 	root.AddCommand(
+		a.migrateCmd(), a.storeCmd(),
 		a.demoCmd(), a.validateCmd(), a.syncCmd(), a.evalCmd(), a.runCmd(),
 		a.findingsCmd(), a.findingCmd(), a.explainCmd(), a.statusCmd(), a.benchCmd(),
 		a.raciCmd(), a.exceptCmd(), a.exceptionsCmd(), a.exceptionCmd(), a.whoisCmd(),
@@ -230,7 +231,7 @@ func (a *app) databasePath(cfg *config.Config) string {
 		return a.dbPath
 	}
 	if cfg != nil && cfg.Database != "" {
-		if filepath.IsAbs(cfg.Database) {
+		if filepath.IsAbs(cfg.Database) || store.IsPostgres(cfg.Database) {
 			return cfg.Database
 		}
 		return filepath.Join(cfg.Dir, cfg.Database)
@@ -266,7 +267,7 @@ func (a *app) openExisting(ctx context.Context) (*store.DB, error) {
 		}
 	}
 	path := a.databasePath(cfg)
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); err != nil && !store.IsPostgres(path) {
 		return nil, onus.Errorf(onus.ENOTFOUND, "no database at %s: run \"onus sync\" and \"onus eval\" first, or pass --db (try \"onus demo\")", path)
 	}
 	return a.openStore(ctx, path)

@@ -33,6 +33,9 @@ type Options struct {
 	// AfterSync, when set, is called between the sync and the evaluation
 	// (to take a heap profile).
 	AfterSync func()
+	// DB, when set, is the store to measure instead of a new SQLite file
+	// in Dir: an empty PostgreSQL database (postgres://…).
+	DB string
 }
 
 // Phase is one measured step.
@@ -111,6 +114,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	cfg, err := config.Load(o.Dir)
 	if err != nil {
 		return nil, err
+	}
+	if o.DB != "" {
+		dbPath = o.DB
 	}
 	db, err := store.Open(ctx, dbPath)
 	if err != nil {

@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/onus-sec/onus"
+)
+
+// Replicas whose timers fire for the same tick of a job: exactly one of
+// them runs it; the next tick is claimed again; a first run only once.
+func TestClaimTick(t *testing.T) {
+	db := open(t)
+	ctx := context.Background()
+	tick := wall0.Add(10 * time.Minute)
+	claim := func(tick, at time.Time) int32 {
+		var won atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 3; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := db.ClaimTick(ctx, "evaluate", "schedule", tick, at.Add(time.Duration(i)*time.Millisecond))
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					won.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		return won.Load()
+	}
+	if n := claim(time.Time{}, wall0); n != 1 {
+		t.Errorf("first run claimed %d times", n)
+	}
+	if err := db.FinishJob(ctx, "evaluate", wall0.Add(time.Second), time.Second, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if n := claim(tick, tick); n != 1 {
+		t.Errorf("tick claimed %d times", n)
+	}
+	if n := claim(tick, tick.Add(time.Second)); n != 0 {
+		t.Errorf("a tick already run claimed %d times", n)
+	}
+	if n := claim(tick.Add(10*time.Minute), tick.Add(10*time.Minute)); n != 1 {
+		t.Errorf("next tick claimed %d times", n)
+	}
+	runs, err := db.JobRuns(ctx)
+	if err != nil || !runs["evaluate"].Running || runs["evaluate"].Runs != 1 {
+		t.Errorf("job %+v, %v", runs["evaluate"], err)
+	}
+}
+
+// The run lock of a live process is refused to another; on PostgreSQL,
+// the lock of a process whose connection ended (it died) is taken over at
+// once, without waiting for its lease. On SQLite the lease must run out.
+func TestRunLockOfADeadReplica(t *testing.T) {
+	ctx := context.Background()
+	name := dsn(t)
+	var dbs []*DB
+	for range 2 {
+		db, err := Open(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		dbs = append(dbs, db)
+	}
+	a, b := dbs[0], dbs[1]
+	req := func(h string) LockRequest {
+		return LockRequest{Holder: h, Actor: "ops@acme.com", What: "evaluation", For: time.Hour}
+	}
+	if err := a.Lock(ctx, req("a:1:run")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Lock(ctx, req("a:1:run")); err != nil {
+		t.Fatalf("the holder locks again: %v", err)
+	}
+	if err := b.Lock(ctx, req("b:1:run")); !errors.Is(err, ErrLocked) || onus.ErrorCode(err) != onus.ECONFLICT {
+		t.Fatalf("a second process took the lock: %v", err)
+	}
+	// a's connections end, as when its machine goes down.
+	if backend == "postgres" {
+		if _, err := b.db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+			WHERE locktype = 'advisory' AND classid::int = hashtext(current_schema()) AND objid = 1 AND pid != pg_backend_pid()`); err != nil {
+			t.Fatal(err)
+		}
+		// pg_terminate_backend only signals the backend: wait until it has
+		// ended and its advisory lock is gone.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			var n int
+			if err := b.db.QueryRowContext(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+				AND classid::int = hashtext(current_schema()) AND objid = 1 AND pid != pg_backend_pid()`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the terminated backend still holds the advisory lock after 10 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	err := b.Lock(ctx, req("b:1:run"))
+	switch {
+	case backend == "postgres" && err != nil:
+		t.Errorf("the lock of a dead process was not taken over: %v", err)
+	case backend == "sqlite" && !errors.Is(err, ErrLocked):
+		t.Errorf("SQLite took over a lease that has not run out: %v", err)
+	}
+	if backend == "postgres" {
+		if err := b.Unlock(ctx, "b:1:run"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Lock(ctx, req("c:1:run")); err != nil {
+			t.Errorf("after unlock: %v", err)
+		}
+	}
+}

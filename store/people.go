@@ -55,7 +55,7 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*raci.Person, assets
 				return fmt.Errorf("store: assets: %w", err)
 			}
 		}
-		return nil
+		return rebuildTeamSummary(ctx, tx)
 	})
 }
 

@@ -440,7 +440,7 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*store.Dashboard, e
 		if d != nil {
 			return d, nil
 		}
-		return s.Store.DashboardOf(ctx, v, now, weeks)
+		return s.dashboardOf(ctx, v, now, weeks)
 	}
 	done := make(chan struct{})
 	s.computing[key] = done
@@ -451,7 +451,7 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*store.Dashboard, e
 		s.mu.Unlock()
 		close(done)
 	}()
-	d, err = s.Store.DashboardOf(ctx, v, now, weeks)
+	d, err = s.dashboardOf(ctx, v, now, weeks)
 	if err != nil {
 		return nil, err
 	}
@@ -464,6 +464,15 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*store.Dashboard, e
 	}
 	s.mu.Unlock()
 	return d, nil
+}
+
+// dashboardOf computes a dashboard: everyone's from the summaries the
+// evaluation keeps, a person's from the findings they may see.
+func (s *Service) dashboardOf(ctx context.Context, v store.Visibility, now time.Time, weeks int) (*store.Dashboard, error) {
+	if v.All {
+		return s.Store.SummaryDashboard(ctx, now, weeks)
+	}
+	return s.Store.DashboardOf(ctx, v, now, weeks)
 }
 
 // Forget drops what was computed from the data (dashboards): call it

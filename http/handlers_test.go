@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -256,7 +257,10 @@ func TestPagesRender(t *testing.T) {
 	if !strings.Contains(w.Body.String(), "<svg") {
 		t.Error("dashboard has no chart")
 	}
-	// Five findings opened ten days ago, one of them due two days ago.
+	// Five findings opened ten days ago (Friday 20 November, in the week
+	// of the 16th), one of them due two days ago (Saturday 28th); the
+	// weeks are calendar weeks, the last the one in progress (it began
+	// with Monday 30 November).
 	var d struct {
 		Open, Overdue int
 		ByTeam        []struct {
@@ -264,16 +268,18 @@ func TestPagesRender(t *testing.T) {
 			Count     int
 		} `json:"open_by_team"`
 		Weeks []struct {
-			Opened int `json:"opened"`
-			Open   int `json:"open_at_end"`
-			Over   int `json:"overdue_at_end"`
+			Start  time.Time `json:"start"`
+			Opened int       `json:"opened"`
+			Open   int       `json:"open_at_end"`
+			Over   int       `json:"overdue_at_end"`
 		}
 	}
 	if err := json.Unmarshal(admin.get("/api/v1/dashboard").Body.Bytes(), &d); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(d.Weeks); d.Open != 5 || d.Overdue != 1 || n != 12 || d.Weeks[n-2].Opened != 5 || d.Weeks[n-3].Open != 0 ||
-		d.Weeks[n-2].Open != 5 || d.Weeks[n-1].Open != 5 || d.Weeks[n-2].Over != 0 || d.Weeks[n-1].Over != 1 {
+	if n := len(d.Weeks); d.Open != 5 || d.Overdue != 1 || n != 12 || !d.Weeks[n-1].Start.Equal(testNow.Truncate(24*time.Hour)) ||
+		d.Weeks[n-3].Opened != 5 || d.Weeks[n-4].Open != 0 || d.Weeks[n-3].Open != 5 || d.Weeks[n-3].Over != 0 ||
+		d.Weeks[n-2].Open != 5 || d.Weeks[n-2].Over != 1 || d.Weeks[n-1].Open != 5 || d.Weeks[n-1].Over != 1 {
 		t.Errorf("dashboard: %+v", d)
 	}
 	teams := map[string]int{}

@@ -59,7 +59,7 @@ var summaryQueries = []struct{ table, stored, recomputed string }{
 		`SELECT state, ` + weekExpr("first_failed") + `, CASE WHEN resolved_at IS NULL OR resolved_at = '' THEN -1 ELSE ` + weekExpr("resolved_at") + ` END, ` +
 			weekExpr("due") + `, COUNT(*) FROM findings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`},
 	{"summary_fix", `SELECT resolved_week, hours, n FROM summary_fix WHERE n != 0 ORDER BY 1, 2`,
-		`SELECT ` + weekExpr("resolved_at") + `, CAST((julianday(resolved_at) - julianday(first_failed)) * 24 AS INTEGER), COUNT(*) FROM findings
+		`SELECT ` + weekExpr("resolved_at") + `, (CAST(strftime('%s', resolved_at) AS INTEGER) - CAST(strftime('%s', first_failed) AS INTEGER)) / 3600, COUNT(*) FROM findings
 		WHERE resolved_at IS NOT NULL AND resolved_at != '' GROUP BY 1, 2 ORDER BY 1, 2`},
 }
 

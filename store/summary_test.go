@@ -47,7 +47,10 @@ func summaryOrg(t *testing.T, db *DB, now time.Time, n int) []ledger.Change {
 		switch r := rnd.IntN(10); {
 		case r < 3:
 			f.State = onus.StateResolved
-			at := first.Add(time.Duration(1+rnd.IntN(30*24)) * time.Hour)
+			at := first.Add(time.Duration(1+rnd.IntN(30*24*60)) * time.Minute)
+			if at.After(now) {
+				at = now
+			}
 			f.ResolvedAt = &at
 		case r < 4:
 			f.State = onus.StateGone
@@ -298,4 +301,59 @@ func TestSummaryDashboardMatchesFindings(t *testing.T) {
 	if !reflect.DeepEqual(tc, wantList) {
 		t.Errorf("team counts\n got %+v\nwant %+v", tc, wantList)
 	}
+}
+
+// TestSummaryDashboardEqualsDashboardOf: the dashboard from the summaries
+// is the dashboard counted from the findings, week by week (times to fix
+// in whole hours), after an evaluation and after exceptions.
+func TestSummaryDashboardEqualsDashboardOf(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	summaryOrg(t, db, now, 800)
+	compare := func(step string, at time.Time) {
+		t.Helper()
+		got, err := db.SummaryDashboard(ctx, at, 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := db.DashboardOf(ctx, Visibility{All: true}, at, 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same counts; the order of equal ones may differ.
+		for _, cs := range [][]Count{got.ByTeam, want.ByTeam, got.ByControl, want.ByControl} {
+			sort.Slice(cs, func(i, j int) bool { return cs[i].Key+" "+cs[i].Key2 < cs[j].Key+" "+cs[j].Key2 })
+		}
+		for i := range want.Weeks {
+			want.Weeks[i].FixHours = float64(int(want.Weeks[i].FixHours))
+		}
+		want.MedianFixDays = float64(int(want.MedianFixDays*24)) / 24
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: from the summaries\n%+v\nfrom the findings\n%+v", step, got, want)
+		}
+	}
+	compare("an evaluation", now)
+	compare("a week later", now.AddDate(0, 0, 7).Add(5*time.Hour))
+	fs, err := db.Findings(ctx, Filter{States: []onus.State{onus.StateOpen}, Limit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		x := &onus.Exception{Control: f.Control, Finding: f.ID, Entity: f.Entity, Severity: f.Severity, Reason: "r", Requester: "p1@x.test",
+			RequestedAt: now, Expires: now.Add(48 * time.Hour)}
+		if err := db.CreateException(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Decide(ctx, Decision{ID: x.ID, From: []onus.ExceptionState{onus.ExceptionRequested}, To: onus.ExceptionApproved, Actor: "p0@x.test", Approver: "p0@x.test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compare("exceptions approved", now)
+
+	// An evaluation at the very start of a week.
+	db = open(t)
+	monday := weekStart(weekOfDay(dayOf(now)))
+	summaryOrg(t, db, monday, 500)
+	compare("a Monday at midnight", monday)
 }

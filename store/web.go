@@ -567,7 +567,9 @@ type Dashboard struct {
 }
 
 // DashboardOf computes the dashboard of the findings v may see, for the
-// weeks weeks ending at now.
+// weeks calendar weeks (Monday, UTC) ending with the week in progress,
+// whose figures are those at now. SummaryDashboard computes the same from
+// the summaries, for everyone's findings.
 func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks int) (*Dashboard, error) {
 	c, args := v.findingClause()
 	and := ""
@@ -576,7 +578,7 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 	}
 	d := &Dashboard{}
 	at := fmtTime(now)
-	start := now.AddDate(0, 0, -7*weeks)
+	start := weekStart(weekOfDay(dayOf(now)) - int64(weeks) + 1)
 	// One pass over the findings that matter in the window, grouped in Go:
 	// SQLite would scan the table once per week otherwise.
 	rows, err := s.db.QueryContext(ctx, `SELECT state, first_failed, COALESCE(resolved_at, ''), due FROM findings
@@ -586,22 +588,26 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 	}
 	d.Weeks = make([]Week, weeks)
 	// Week boundaries as stored text: times are stored in one UTC format
-	// that sorts as text, so most rows need no parsing.
+	// that sorts as text, so most rows need no parsing. The week in
+	// progress ends now.
 	ends := make([]string, weeks)
 	for i := range d.Weeks {
 		d.Weeks[i].Start = start.AddDate(0, 0, 7*i)
 		ends[i] = fmtTime(d.Weeks[i].Start.AddDate(0, 0, 7))
 	}
+	if weeks > 0 {
+		ends[weeks-1] = at
+	}
 	startS := fmtTime(start)
+	// firstEnd is the first week that ends after t.
+	firstEnd := func(t string) int { return sort.Search(weeks, func(i int) bool { return ends[i] > t }) }
 	// weekOf is the week a time falls in, -1 before the window.
 	weekOf := func(t string) int {
 		if t < startS {
 			return -1
 		}
-		return min(sort.SearchStrings(ends, t), weeks-1)
+		return min(firstEnd(t), weeks-1)
 	}
-	// firstEnd is the first week whose end is at or after t.
-	firstEnd := func(t string) int { return sort.SearchStrings(ends, t) }
 	var fixes []float64
 	weekFixes := make([][]float64, weeks)
 	// Open and overdue at each week's end, as differences between weeks.
@@ -621,8 +627,8 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 			}
 		case onus.StateExempted:
 			d.Exempted++
-		case onus.StateResolved:
-			d.Fixed++
+		case onus.StateGone:
+			continue
 		}
 		if w := weekOf(first); w >= 0 {
 			d.Weeks[w].Opened++
@@ -630,6 +636,7 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		if resolved != "" {
 			if w := weekOf(resolved); w >= 0 {
 				d.Weeks[w].Fixed++
+				d.Fixed++
 				h := parseTime(resolved).Sub(parseTime(first)).Hours()
 				weekFixes[w] = append(weekFixes[w], h)
 				fixes = append(fixes, h)
@@ -638,7 +645,7 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		if state == string(onus.StateExempted) {
 			continue
 		}
-		// Open from the first week ending at or after it failed, until the
+		// Open from the first week ending after it failed, until the
 		// week in which it was resolved (exclusive of weeks ending after).
 		from, to := firstEnd(first), weeks
 		if resolved != "" {
@@ -648,7 +655,7 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 			openDiff[from]++
 			openDiff[to]--
 			// Overdue from the first week ending after its due date.
-			of := max(from, sort.Search(weeks, func(i int) bool { return ends[i] > due }))
+			of := max(from, firstEnd(due))
 			if of < to {
 				overDiff[of]++
 				overDiff[to]--
@@ -662,6 +669,10 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		over += overDiff[i]
 		d.Weeks[i].Open, d.Weeks[i].Overdue = open, over
 		d.Weeks[i].FixHours = median(weekFixes[i])
+	}
+	// The week in progress shows the figures at now.
+	if weeks > 0 {
+		d.Weeks[weeks-1].Open, d.Weeks[weeks-1].Overdue = d.Open, d.Overdue
 	}
 	d.MedianFixDays = median(fixes) / 24
 	// Count per owner first (from an index), then per team: joining every

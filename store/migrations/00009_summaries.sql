@@ -78,7 +78,7 @@ CREATE TRIGGER findings_summary_insert AFTER INSERT ON findings BEGIN
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_fix (resolved_week, hours, n)
         SELECT (CAST(julianday(substr(NEW.resolved_at, 1, 10)) - 2440587.5 AS INTEGER) + 3) / 7,
-            CAST((julianday(NEW.resolved_at) - julianday(NEW.first_failed)) * 24 AS INTEGER), 1
+            (CAST(strftime('%s', NEW.resolved_at) AS INTEGER) - CAST(strftime('%s', NEW.first_failed) AS INTEGER)) / 3600, 1
         WHERE NEW.resolved_at IS NOT NULL AND NEW.resolved_at != ''
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
 END;
@@ -103,7 +103,7 @@ CREATE TRIGGER findings_summary_delete AFTER DELETE ON findings BEGIN
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_fix (resolved_week, hours, n)
         SELECT (CAST(julianday(substr(OLD.resolved_at, 1, 10)) - 2440587.5 AS INTEGER) + 3) / 7,
-            CAST((julianday(OLD.resolved_at) - julianday(OLD.first_failed)) * 24 AS INTEGER), -1
+            (CAST(strftime('%s', OLD.resolved_at) AS INTEGER) - CAST(strftime('%s', OLD.first_failed) AS INTEGER)) / 3600, -1
         WHERE OLD.resolved_at IS NOT NULL AND OLD.resolved_at != ''
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
 END;
@@ -134,7 +134,7 @@ BEGIN
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_fix (resolved_week, hours, n)
         SELECT (CAST(julianday(substr(OLD.resolved_at, 1, 10)) - 2440587.5 AS INTEGER) + 3) / 7,
-            CAST((julianday(OLD.resolved_at) - julianday(OLD.first_failed)) * 24 AS INTEGER), -1
+            (CAST(strftime('%s', OLD.resolved_at) AS INTEGER) - CAST(strftime('%s', OLD.first_failed) AS INTEGER)) / 3600, -1
         WHERE OLD.resolved_at IS NOT NULL AND OLD.resolved_at != ''
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_person (email, state, n) VALUES (NEW.responsible_email, NEW.state, 1)
@@ -153,7 +153,7 @@ BEGIN
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_fix (resolved_week, hours, n)
         SELECT (CAST(julianday(substr(NEW.resolved_at, 1, 10)) - 2440587.5 AS INTEGER) + 3) / 7,
-            CAST((julianday(NEW.resolved_at) - julianday(NEW.first_failed)) * 24 AS INTEGER), 1
+            (CAST(strftime('%s', NEW.resolved_at) AS INTEGER) - CAST(strftime('%s', NEW.first_failed) AS INTEGER)) / 3600, 1
         WHERE NEW.resolved_at IS NOT NULL AND NEW.resolved_at != ''
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
 END;
@@ -175,7 +175,7 @@ INSERT INTO summary_trend (state, first_week, resolved_week, due_week, n)
     FROM findings WHERE true GROUP BY 1, 2, 3, 4;
 INSERT INTO summary_fix (resolved_week, hours, n)
     SELECT (CAST(julianday(substr(resolved_at, 1, 10)) - 2440587.5 AS INTEGER) + 3) / 7,
-        CAST((julianday(resolved_at) - julianday(first_failed)) * 24 AS INTEGER), COUNT(*)
+        (CAST(strftime('%s', resolved_at) AS INTEGER) - CAST(strftime('%s', first_failed) AS INTEGER)) / 3600, COUNT(*)
     FROM findings WHERE resolved_at IS NOT NULL AND resolved_at != '' GROUP BY 1, 2;
 
 -- The team page counts each person's overdue findings from this index

@@ -95,6 +95,26 @@ func TestClaimRequestApprove(t *testing.T) {
 	if !strings.Contains(emp.get("/me").Body.String(), "exempted") {
 		t.Fatal("My page does not show the finding exempted")
 	}
+	// The summaries followed: the team page and the dashboard count it.
+	if err := f.db.CheckSummaries(ctx); err != nil {
+		t.Error(err)
+	}
+	var team struct {
+		People []struct {
+			Email    string `json:"email"`
+			Exempted int    `json:"exempted"`
+		} `json:"people"`
+	}
+	if err := json.Unmarshal(f.as("mgr@acme.test").get("/api/v1/team").Body.Bytes(), &team); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fmt.Sprint(team.People), "{emp@acme.test 1}") {
+		t.Errorf("the team page does not count the exemption: %+v", team.People)
+	}
+	var dash struct{ Exempted int }
+	if err := json.Unmarshal(f.as("admin@acme.test").get("/api/v1/dashboard").Body.Bytes(), &dash); err != nil || dash.Exempted != 1 {
+		t.Errorf("the dashboard counts %d exempted, want 1 (%v)", dash.Exempted, err)
+	}
 	log, _ := f.db.AuditLog(ctx, 20)
 	var actions []string
 	for _, e := range log {

@@ -50,8 +50,8 @@ func weekExpr(col string) string { return fmt.Sprintf(sqlWeek, col) }
 var summaryQueries = []struct{ table, stored, recomputed string }{
 	{"summary_person", `SELECT email, state, n FROM summary_person WHERE n != 0 ORDER BY 1, 2`,
 		`SELECT responsible_email, state, COUNT(*) FROM findings GROUP BY 1, 2 ORDER BY 1, 2`},
-	{"summary_control", `SELECT control, state, due_day, n FROM summary_control WHERE n != 0 ORDER BY 1, 2, 3`,
-		`SELECT control, state, CASE WHEN state = 'open' THEN ` + dayExpr("due") + ` ELSE 0 END, COUNT(*) FROM findings GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`},
+	{"summary_control", `SELECT control, severity, state, due_day, n FROM summary_control WHERE n != 0 ORDER BY 1, 2, 3, 4`,
+		`SELECT control, severity, state, CASE WHEN state = 'open' THEN ` + dayExpr("due") + ` ELSE 0 END, COUNT(*) FROM findings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`},
 	{"summary_open_team", `SELECT team, due_day, n FROM summary_open_team WHERE n != 0 ORDER BY 1, 2`,
 		`SELECT COALESCE(p.team, ''), ` + dayExpr("f.due") + `, COUNT(*) FROM findings f LEFT JOIN people p ON p.email = f.responsible_email
 		WHERE f.state = 'open' GROUP BY 1, 2 ORDER BY 1, 2`},
@@ -256,7 +256,7 @@ func (s *DB) SummaryDashboard(ctx context.Context, now time.Time, weeks int) (*D
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT control, state, due_day, n FROM summary_control WHERE n != 0`)
+	rows, err := s.db.QueryContext(ctx, `SELECT control, state, due_day, SUM(n) FROM summary_control GROUP BY 1, 2, 3 HAVING SUM(n) != 0`)
 	if err != nil {
 		return nil, fmt.Errorf("store: dashboard: %w", err)
 	}

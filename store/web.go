@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -218,6 +220,8 @@ type FindingQuery struct {
 	Severity   string
 	Control    string
 	Owner      string // responsible e-mail
+	// Owners keeps the findings of these Responsible people.
+	Owners []string
 	// Under keeps the findings of a person and everyone below them.
 	Under string
 	// NotOwner drops the findings of this Responsible person.
@@ -228,8 +232,9 @@ type FindingQuery struct {
 	OverdueAt time.Time
 	// Text matches the entity's name or id.
 	Text   string
-	Limit  int
-	Offset int
+	// After is where the page starts; Limit its length (0: everything).
+	After *Cursor
+	Limit int
 }
 
 func (q *FindingQuery) where() (string, []any) {
@@ -244,7 +249,7 @@ func (q *FindingQuery) where() (string, []any) {
 		// With a person or a team, their index is the selective one: "+"
 		// keeps SQLite from walking every open finding by due date instead.
 		col := "state"
-		if q.Under != "" || q.Owner != "" || q.Team != "" {
+		if q.Under != "" || q.Owner != "" || q.Team != "" || len(q.Owners) > 0 {
 			col = "+state"
 		}
 		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.States)), ",")+")")
@@ -264,6 +269,12 @@ func (q *FindingQuery) where() (string, []any) {
 	}
 	if q.Owner != "" {
 		add("responsible_email = ?", strings.ToLower(q.Owner))
+	}
+	if len(q.Owners) > 0 {
+		where = append(where, "responsible_email IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.Owners)), ",")+")")
+		for _, o := range q.Owners {
+			args = append(args, strings.ToLower(o))
+		}
 	}
 	if q.Under != "" {
 		add("responsible_email IN ("+chainSQL+")", strings.ToLower(q.Under))
@@ -291,37 +302,141 @@ func (q *FindingQuery) where() (string, []any) {
 	return " WHERE " + strings.Join(where, " AND "), args
 }
 
-// CountLimit is where FindingsPage stops counting matches.
-const CountLimit = 10000
+// Cursor is where a page of the findings list ends: the list is ordered
+// by due date, then id, and the next page starts after the cursor (keyset
+// pagination: no page costs more than the first).
+type Cursor struct {
+	Due time.Time
+	ID  int64
+}
+
+// String is the cursor as the after= parameter carries it.
+func (c Cursor) String() string { return fmtTime(c.Due) + "_" + strconv.FormatInt(c.ID, 10) }
+
+// ParseCursor reads an after= parameter.
+func ParseCursor(s string) (*Cursor, error) {
+	due, id, ok := strings.Cut(s, "_")
+	t, err := time.Parse(timeFormat, due)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if !ok || err != nil || err2 != nil {
+		return nil, onus.Errorf(onus.EINVALID, "after must be a cursor from a page's next link (due date _ id), not %q", s)
+	}
+	return &Cursor{Due: t, ID: n}, nil
+}
+
+// Page is one page of the findings list.
+type Page struct {
+	Findings []onus.Finding
+	// Next is where the next page starts, nil on the last page.
+	Next *Cursor
+	// Total is how many findings match, when Counted: counted from the
+	// summaries when the filter allows it, or known because the first
+	// page is the last. Broad filters are not counted otherwise.
+	Total   int
+	Counted bool
+}
 
 // FindingsPage returns one page of the findings matching q, soonest due
-// first, and how many match, up to CountLimit.
-func (s *DB) FindingsPage(ctx context.Context, q FindingQuery) ([]onus.Finding, int, error) {
+// first (then by id), starting after q.After.
+func (s *DB) FindingsPage(ctx context.Context, q FindingQuery) (*Page, error) {
 	where, args := q.where()
-	var total int
-	// Counting every match of a broad filter over hundreds of thousands
-	// of findings costs more than the page: count up to CountLimit.
-	if err := s.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM findings%s LIMIT %d)`, where, CountLimit), args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count findings: %w", err)
+	if q.After != nil {
+		if where == "" {
+			where = " WHERE "
+		} else {
+			where += " AND "
+		}
+		where += "(due, id) > (?, ?)"
+		args = append(args, fmtTime(q.After.Due), q.After.ID)
 	}
 	sqlq := `SELECT ` + findingCols + ` FROM findings` + where + ` ORDER BY due, id`
 	if q.Limit > 0 {
-		sqlq += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, max(q.Offset, 0))
+		sqlq += fmt.Sprintf(" LIMIT %d", q.Limit+1)
 	}
 	rows, err := s.db.QueryContext(ctx, sqlq, args...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: findings: %w", err)
+		return nil, fmt.Errorf("store: findings: %w", err)
 	}
 	defer rows.Close()
-	var out []onus.Finding
+	p := &Page{}
 	for rows.Next() {
 		f, err := scanFinding(rows)
 		if err != nil {
-			return nil, 0, fmt.Errorf("store: findings: %w", err)
+			return nil, fmt.Errorf("store: findings: %w", err)
 		}
-		out = append(out, f)
+		p.Findings = append(p.Findings, f)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if q.Limit > 0 && len(p.Findings) > q.Limit {
+		p.Findings = p.Findings[:q.Limit]
+		last := p.Findings[q.Limit-1]
+		p.Next = &Cursor{Due: last.Due, ID: last.ID}
+	}
+	if q.After == nil && p.Next == nil {
+		p.Total, p.Counted = len(p.Findings), true
+	} else if n, ok, err := s.summaryCount(ctx, q); err != nil {
+		return nil, err
+	} else if ok {
+		p.Total, p.Counted = n, true
+	}
+	return p, nil
+}
+
+// summaryCount counts the matches of q from the summaries, when q filters
+// only what they keep (control, severity, state, overdue) over every
+// finding.
+func (s *DB) summaryCount(ctx context.Context, q FindingQuery) (int, bool, error) {
+	if !q.Visibility.All || q.Owner != "" || len(q.Owners) > 0 || q.Under != "" || q.NotOwner != "" || q.Team != "" || q.Source != "" || q.Text != "" {
+		return 0, false, nil
+	}
+	var where []string
+	var args []any
+	if len(q.States) > 0 {
+		where = append(where, "state IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.States)), ",")+")")
+		for _, st := range q.States {
+			args = append(args, string(st))
+		}
+	}
+	if q.Control != "" {
+		where, args = append(where, "control = ?"), append(args, q.Control)
+	}
+	if q.Severity != "" {
+		where, args = append(where, "severity = ?"), append(args, q.Severity)
+	}
+	today := dayOf(q.OverdueAt)
+	if !q.OverdueAt.IsZero() {
+		where, args = append(where, "state = 'open' AND due_day < ?"), append(args, today)
+	}
+	sq := `SELECT COALESCE(SUM(n), 0) FROM summary_control`
+	if len(where) > 0 {
+		sq += " WHERE " + strings.Join(where, " AND ")
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, sq, args...).Scan(&n); err != nil {
+		return 0, false, fmt.Errorf("store: count findings: %w", err)
+	}
+	if !q.OverdueAt.IsZero() {
+		// Today's findings already overdue, from the findings.
+		var m int
+		cq := `SELECT COUNT(*) FROM findings INDEXED BY findings_state_due WHERE state = 'open' AND due >= ? AND due < ?`
+		cargs := []any{fmtTime(dayStart(today)), fmtTime(q.OverdueAt)}
+		if q.Control != "" {
+			cq, cargs = cq+" AND control = ?", append(cargs, q.Control)
+		}
+		if q.Severity != "" {
+			cq, cargs = cq+" AND severity = ?", append(cargs, q.Severity)
+		}
+		if len(q.States) > 0 && !slices.Contains(q.States, onus.StateOpen) {
+			cq += " AND 0"
+		}
+		if err := s.db.QueryRowContext(ctx, cq, cargs...).Scan(&m); err != nil {
+			return 0, false, fmt.Errorf("store: count findings: %w", err)
+		}
+		n += m
+	}
+	return n, true, nil
 }
 
 // VisibleFinding returns a finding if v may see it, or a not-found error:

@@ -23,14 +23,15 @@ CREATE TABLE summary_person (
     PRIMARY KEY (email, state)
 ) WITHOUT ROWID;
 
--- Per control and state; due_day (days since 1970-01-01) for open
--- findings, 0 otherwise.
+-- Per control, severity and state; due_day (days since 1970-01-01) for
+-- open findings, 0 otherwise.
 CREATE TABLE summary_control (
-    control TEXT NOT NULL,
-    state   TEXT NOT NULL,
-    due_day INTEGER NOT NULL,
-    n       INTEGER NOT NULL,
-    PRIMARY KEY (control, state, due_day)
+    control  TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    due_day  INTEGER NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (control, severity, state, due_day)
 ) WITHOUT ROWID;
 
 -- Open findings per team of the Responsible person and due day.
@@ -64,8 +65,8 @@ CREATE TABLE summary_fix (
 CREATE TRIGGER findings_summary_insert AFTER INSERT ON findings BEGIN
     INSERT INTO summary_person (email, state, n) VALUES (NEW.responsible_email, NEW.state, 1)
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
-    INSERT INTO summary_control (control, state, due_day, n)
-        VALUES (NEW.control, NEW.state, CASE WHEN NEW.state = 'open' THEN CAST(julianday(substr(NEW.due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, 1)
+    INSERT INTO summary_control (control, severity, state, due_day, n)
+        VALUES (NEW.control, NEW.severity, NEW.state, CASE WHEN NEW.state = 'open' THEN CAST(julianday(substr(NEW.due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, 1)
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_open_team (team, due_day, n)
         SELECT COALESCE((SELECT team FROM people WHERE email = NEW.responsible_email), ''), CAST(julianday(substr(NEW.due, 1, 10)) - 2440587.5 AS INTEGER), 1
@@ -89,8 +90,8 @@ CREATE TRIGGER findings_summary_delete AFTER DELETE ON findings BEGIN
     INSERT INTO summary_person (email, state, n) VALUES (OLD.responsible_email, OLD.state, -1)
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     DELETE FROM summary_person WHERE email = OLD.responsible_email AND state = OLD.state AND n = 0;
-    INSERT INTO summary_control (control, state, due_day, n)
-        VALUES (OLD.control, OLD.state, CASE WHEN OLD.state = 'open' THEN CAST(julianday(substr(OLD.due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, -1)
+    INSERT INTO summary_control (control, severity, state, due_day, n)
+        VALUES (OLD.control, OLD.severity, OLD.state, CASE WHEN OLD.state = 'open' THEN CAST(julianday(substr(OLD.due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, -1)
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_open_team (team, due_day, n)
         SELECT COALESCE((SELECT team FROM people WHERE email = OLD.responsible_email), ''), CAST(julianday(substr(OLD.due, 1, 10)) - 2440587.5 AS INTEGER), -1
@@ -115,13 +116,14 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER findings_summary_update AFTER UPDATE ON findings
 WHEN OLD.state IS NOT NEW.state OR OLD.responsible_email IS NOT NEW.responsible_email OR OLD.control IS NOT NEW.control
+    OR OLD.severity IS NOT NEW.severity
     OR OLD.due IS NOT NEW.due OR OLD.first_failed IS NOT NEW.first_failed OR OLD.resolved_at IS NOT NEW.resolved_at
 BEGIN
     INSERT INTO summary_person (email, state, n) VALUES (OLD.responsible_email, OLD.state, -1)
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     DELETE FROM summary_person WHERE email = OLD.responsible_email AND state = OLD.state AND n = 0;
-    INSERT INTO summary_control (control, state, due_day, n)
-        VALUES (OLD.control, OLD.state, CASE WHEN OLD.state = 'open' THEN CAST(julianday(substr(OLD.due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, -1)
+    INSERT INTO summary_control (control, severity, state, due_day, n)
+        VALUES (OLD.control, OLD.severity, OLD.state, CASE WHEN OLD.state = 'open' THEN CAST(julianday(substr(OLD.due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, -1)
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_open_team (team, due_day, n)
         SELECT COALESCE((SELECT team FROM people WHERE email = OLD.responsible_email), ''), CAST(julianday(substr(OLD.due, 1, 10)) - 2440587.5 AS INTEGER), -1
@@ -139,8 +141,8 @@ BEGIN
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_person (email, state, n) VALUES (NEW.responsible_email, NEW.state, 1)
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
-    INSERT INTO summary_control (control, state, due_day, n)
-        VALUES (NEW.control, NEW.state, CASE WHEN NEW.state = 'open' THEN CAST(julianday(substr(NEW.due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, 1)
+    INSERT INTO summary_control (control, severity, state, due_day, n)
+        VALUES (NEW.control, NEW.severity, NEW.state, CASE WHEN NEW.state = 'open' THEN CAST(julianday(substr(NEW.due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, 1)
         ON CONFLICT DO UPDATE SET n = n + excluded.n;
     INSERT INTO summary_open_team (team, due_day, n)
         SELECT COALESCE((SELECT team FROM people WHERE email = NEW.responsible_email), ''), CAST(julianday(substr(NEW.due, 1, 10)) - 2440587.5 AS INTEGER), 1
@@ -162,9 +164,9 @@ END;
 -- The summaries of the findings already recorded.
 INSERT INTO summary_person (email, state, n)
     SELECT responsible_email, state, COUNT(*) FROM findings WHERE true GROUP BY 1, 2;
-INSERT INTO summary_control (control, state, due_day, n)
-    SELECT control, state, CASE WHEN state = 'open' THEN CAST(julianday(substr(due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, COUNT(*)
-    FROM findings WHERE true GROUP BY 1, 2, 3;
+INSERT INTO summary_control (control, severity, state, due_day, n)
+    SELECT control, severity, state, CASE WHEN state = 'open' THEN CAST(julianday(substr(due, 1, 10)) - 2440587.5 AS INTEGER) ELSE 0 END, COUNT(*)
+    FROM findings WHERE true GROUP BY 1, 2, 3, 4;
 INSERT INTO summary_open_team (team, due_day, n)
     SELECT COALESCE(p.team, ''), CAST(julianday(substr(f.due, 1, 10)) - 2440587.5 AS INTEGER), COUNT(*)
     FROM findings f LEFT JOIN people p ON p.email = f.responsible_email WHERE f.state = 'open' GROUP BY 1, 2;

@@ -231,7 +231,7 @@ type FindingQuery struct {
 	Source    string
 	OverdueAt time.Time
 	// Text matches the entity's name or id.
-	Text   string
+	Text string
 	// After is where the page starts; Limit its length (0: everything).
 	After *Cursor
 	Limit int

@@ -181,8 +181,10 @@ INSERT INTO summary_fix (resolved_week, hours, n)
     FROM findings WHERE resolved_at IS NOT NULL AND resolved_at != '' GROUP BY 1, 2;
 
 -- The team page counts each person's overdue findings from this index
--- alone; it replaces findings_responsible, which is its prefix.
-CREATE INDEX findings_owner_state_due ON findings(responsible_email, state, due);
+-- alone, and the findings of a team and control are found without
+-- reading the others' rows; it replaces findings_responsible, which is
+-- its prefix.
+CREATE INDEX findings_owner_state_due ON findings(responsible_email, state, control, due);
 DROP INDEX findings_responsible;
 -- +goose Down
 CREATE INDEX findings_responsible ON findings(responsible_email, state);

@@ -43,6 +43,8 @@ type Subject struct {
 	ReadOnly bool `json:"read_only"`
 	// TimeZone is the person's IANA zone for due dates.
 	TimeZone string `json:"time_zone,omitempty"`
+	// narrow: they see few findings (store.Visibility.Narrow).
+	narrow bool
 }
 
 // SeesAll reports whether the subject sees every finding.
@@ -82,7 +84,7 @@ func (s *Subject) Visibility() store.Visibility {
 	if !s.Person {
 		return store.Visibility{}
 	}
-	return store.Visibility{Email: s.Email}
+	return store.Visibility{Email: s.Email, Narrow: s.narrow}
 }
 
 type ctxKey struct{}

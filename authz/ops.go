@@ -127,19 +127,19 @@ func (s *Service) Me(ctx context.Context) (*Me, error) {
 }
 
 // Findings returns the page of findings q selects among those the subject
-// may see, and how many match.
-func (s *Service) Findings(ctx context.Context, q store.FindingQuery) ([]Item, int, error) {
+// may see.
+func (s *Service) Findings(ctx context.Context, q store.FindingQuery) ([]Item, *store.Page, error) {
 	sub, err := subject(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	q.Visibility = sub.Visibility()
-	fs, n, err := s.Store.FindingsPage(ctx, q)
+	p, err := s.Store.FindingsPage(ctx, q)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	items, err := s.items(ctx, fs, false)
-	return items, n, err
+	items, err := s.items(ctx, p.Findings, false)
+	return items, p, err
 }
 
 // FindingDetail is one finding with everything about it.
@@ -345,63 +345,108 @@ type Member struct {
 	Overdue int          `json:"overdue"`
 }
 
-// Team returns the open findings of everyone below the subject in the
-// management chain, grouped by person, overdue first.
-func (s *Service) Team(ctx context.Context, limit int) ([]Member, int, error) {
+// TeamPageSize is how many people a page of the team view details.
+const TeamPageSize = 20
+
+// Team is the team view: everyone below the subject in the management
+// chain who has open or exempted items, most overdue first, with counts
+// from the summaries; the open items of one page of them in detail.
+type Team struct {
+	People []store.PersonCount `json:"people"`
+	// Members are the people of the page, with their open items, in the
+	// order of People.
+	Members []Member `json:"members"`
+	Open    int      `json:"total_open"`
+	Overdue int      `json:"total_overdue"`
+	Page    int      `json:"page"`
+	Pages   int      `json:"pages"`
+}
+
+// Team returns page (from 1) of the team view; with person, the page is
+// that one person, who must be below the subject.
+func (s *Service) Team(ctx context.Context, page int, person string) (*Team, error) {
 	sub, err := subject(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
+	t := &Team{Page: 1, Pages: 1}
 	if !sub.Person {
-		return nil, 0, nil
+		return t, nil
 	}
-	fs, total, err := s.Store.FindingsPage(ctx, store.FindingQuery{Visibility: sub.Visibility(), Under: sub.Email, NotOwner: sub.Email,
-		States: []onus.State{onus.StateOpen}, Limit: limit})
+	counts, err := s.Store.TeamCounts(ctx, sub.Email, s.Now())
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	var mine []onus.Finding
-	for _, f := range fs {
-		if f.Responsible.Email != sub.Email {
-			mine = append(mine, f)
+	for _, c := range counts {
+		t.Open += c.Open
+		t.Overdue += c.Overdue
+	}
+	t.Pages = max(1, (len(counts)+TeamPageSize-1)/TeamPageSize)
+	var shown []store.PersonCount
+	if person != "" {
+		// Only someone in the chain: the counts list nobody else.
+		for _, c := range counts {
+			if strings.EqualFold(c.Email, person) {
+				shown = append(shown, c)
+			}
+		}
+		if len(shown) == 0 {
+			return nil, onus.Errorf(onus.ENOTFOUND, "%s has no open items below you", person)
+		}
+	} else {
+		t.Page = min(max(page, 1), t.Pages)
+		lo := (t.Page - 1) * TeamPageSize
+		shown = counts[min(lo, len(counts)):min(lo+TeamPageSize, len(counts))]
+	}
+	t.People = counts
+	if person == "" {
+		t.People = shown
+	}
+	var owners []string
+	for _, c := range shown {
+		if c.Open > 0 {
+			owners = append(owners, c.Email)
 		}
 	}
-	items, err := s.itemsWith(ctx, mine, true, false)
-	if err != nil {
-		return nil, 0, err
+	if len(owners) == 0 {
+		for _, c := range shown {
+			t.Members = append(t.Members, Member{Person: &raci.Person{Email: c.Email, Name: c.Name, Team: c.Team}})
+		}
+		return t, nil
 	}
-	emails := make([]string, 0, len(items))
-	for _, it := range items {
-		emails = append(emails, it.Responsible.Email)
-	}
-	people, err := s.Store.PeopleByEmail(ctx, emails)
+	// The items of the page's people, still under the subject's
+	// visibility.
+	p, err := s.Store.FindingsPage(ctx, store.FindingQuery{Visibility: sub.Visibility(), Owners: owners,
+		States: []onus.State{onus.StateOpen}})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
+	}
+	items, err := s.itemsWith(ctx, p.Findings, true, false)
+	if err != nil {
+		return nil, err
 	}
 	by := map[string]*Member{}
-	var order []string
+	for _, c := range shown {
+		m := &Member{Person: &raci.Person{Email: c.Email, Name: c.Name, Team: c.Team}}
+		by[c.Email] = m
+	}
 	for _, it := range items {
 		m := by[it.Responsible.Email]
 		if m == nil {
-			p := people[it.Responsible.Email]
-			if p == nil {
-				p = &raci.Person{Email: it.Responsible.Email, Name: it.Responsible.Name}
-			}
-			m = &Member{Person: p}
-			by[it.Responsible.Email] = m
-			order = append(order, it.Responsible.Email)
+			continue
 		}
 		m.Items = append(m.Items, it)
 		if it.Overdue {
 			m.Overdue++
 		}
 	}
-	out := make([]Member, 0, len(order))
-	for _, e := range order {
-		out = append(out, *by[e])
+	for _, c := range shown {
+		m := by[c.Email]
+		// Overdue first, then soonest due (the query's order).
+		sort.SliceStable(m.Items, func(i, j int) bool { return m.Items[i].Overdue && !m.Items[j].Overdue })
+		t.Members = append(t.Members, *m)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Overdue > out[j].Overdue })
-	return out, total, nil
+	return t, nil
 }
 
 // Dashboard returns the trends of the findings the subject may see.
@@ -440,7 +485,7 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*store.Dashboard, e
 		if d != nil {
 			return d, nil
 		}
-		return s.Store.DashboardOf(ctx, v, now, weeks)
+		return s.dashboardOf(ctx, v, now, weeks)
 	}
 	done := make(chan struct{})
 	s.computing[key] = done
@@ -451,7 +496,7 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*store.Dashboard, e
 		s.mu.Unlock()
 		close(done)
 	}()
-	d, err = s.Store.DashboardOf(ctx, v, now, weeks)
+	d, err = s.dashboardOf(ctx, v, now, weeks)
 	if err != nil {
 		return nil, err
 	}
@@ -464,6 +509,15 @@ func (s *Service) Dashboard(ctx context.Context, weeks int) (*store.Dashboard, e
 	}
 	s.mu.Unlock()
 	return d, nil
+}
+
+// dashboardOf computes a dashboard: everyone's from the summaries the
+// evaluation keeps, a person's from the findings they may see.
+func (s *Service) dashboardOf(ctx context.Context, v store.Visibility, now time.Time, weeks int) (*store.Dashboard, error) {
+	if v.All {
+		return s.Store.SummaryDashboard(ctx, now, weeks)
+	}
+	return s.Store.DashboardOf(ctx, v, now, weeks)
 }
 
 // Forget drops what was computed from the data (dashboards): call it

@@ -16,10 +16,13 @@ const pageSize = 50
 
 type findingsPage struct {
 	Items []authz.Item `json:"findings"`
-	Total int          `json:"total"`
-	// AtLeast is set when there are more matches than were counted.
-	AtLeast  bool              `json:"total_is_lower_bound,omitempty"`
-	Offset   int               `json:"offset"`
+	// Total is how many match, when it is known without counting every
+	// match of a broad filter (see store.Page).
+	Total *int `json:"total,omitempty"`
+	// Next is the after= value of the next page, empty on the last one;
+	// After that of this page.
+	Next     string            `json:"next,omitempty"`
+	After    string            `json:"after,omitempty"`
 	Limit    int               `json:"limit"`
 	Controls []string          `json:"-"`
 	Sources  []string          `json:"-"`
@@ -59,12 +62,15 @@ func (s *Server) findingQuery(r *http.Request) (store.FindingQuery, map[string]s
 	if f["overdue"] != "" {
 		fq.OverdueAt = s.Authz.Now()
 	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return fq, f, onus.Errorf(onus.EINVALID, "offset must be a number")
+	if q.Get("offset") != "" {
+		return fq, f, onus.Errorf(onus.EINVALID, "offset is not supported: pages follow each other with after=, the next value of the previous page")
+	}
+	if v := q.Get("after"); v != "" {
+		c, err := store.ParseCursor(v)
+		if err != nil {
+			return fq, f, err
 		}
-		fq.Offset = n
+		fq.After = c
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -86,9 +92,9 @@ func (s *Server) handleFindings(w http.ResponseWriter, r *http.Request) {
 	}
 	format := r.URL.Query().Get("format")
 	if format == "csv" || format == "json" {
-		fq.Limit, fq.Offset = 200000, 0
+		fq.Limit, fq.After = 200000, nil
 	}
-	items, total, err := s.Authz.Findings(r.Context(), fq)
+	items, page, err := s.Authz.Findings(r.Context(), fq)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -115,8 +121,17 @@ func (s *Server) handleFindings(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, onus.Errorf(onus.EINVALID, "format must be csv or json"))
 		return
 	}
-	d := findingsPage{Items: items, Total: total, AtLeast: total >= store.CountLimit, Offset: fq.Offset, Limit: fq.Limit, Filter: filter,
+	d := findingsPage{Items: items, Limit: fq.Limit, Filter: filter,
 		States: []onus.State{onus.StateOpen, onus.StateExempted, onus.StateResolved, onus.StateGone}, Sev: onus.Severities}
+	if page.Counted {
+		d.Total = &page.Total
+	}
+	if page.Next != nil {
+		d.Next = page.Next.String()
+	}
+	if fq.After != nil {
+		d.After = fq.After.String()
+	}
 	for _, c := range s.Config.Controls {
 		d.Controls = append(d.Controls, c.ID)
 	}

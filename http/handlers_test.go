@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -92,6 +93,26 @@ func TestClaimRequestApprove(t *testing.T) {
 	}
 	if !strings.Contains(emp.get("/me").Body.String(), "exempted") {
 		t.Fatal("My page does not show the finding exempted")
+	}
+	// The summaries followed: the team page and the dashboard count it.
+	if err := f.db.CheckSummaries(ctx); err != nil {
+		t.Error(err)
+	}
+	var team struct {
+		People []struct {
+			Email    string `json:"email"`
+			Exempted int    `json:"exempted"`
+		} `json:"people"`
+	}
+	if err := json.Unmarshal(f.as("mgr@acme.test").get("/api/v1/team").Body.Bytes(), &team); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fmt.Sprint(team.People), "{emp@acme.test 1}") {
+		t.Errorf("the team page does not count the exemption: %+v", team.People)
+	}
+	var dash struct{ Exempted int }
+	if err := json.Unmarshal(f.as("admin@acme.test").get("/api/v1/dashboard").Body.Bytes(), &dash); err != nil || dash.Exempted != 1 {
+		t.Errorf("the dashboard counts %d exempted, want 1 (%v)", dash.Exempted, err)
 	}
 	log, _ := f.db.AuditLog(ctx, 20)
 	var actions []string
@@ -255,7 +276,10 @@ func TestPagesRender(t *testing.T) {
 	if !strings.Contains(w.Body.String(), "<svg") {
 		t.Error("dashboard has no chart")
 	}
-	// Five findings opened ten days ago, one of them due two days ago.
+	// Five findings opened ten days ago (Friday 20 November, in the week
+	// of the 16th), one of them due two days ago (Saturday 28th); the
+	// weeks are calendar weeks, the last the one in progress (it began
+	// with Monday 30 November).
 	var d struct {
 		Open, Overdue int
 		ByTeam        []struct {
@@ -263,16 +287,18 @@ func TestPagesRender(t *testing.T) {
 			Count     int
 		} `json:"open_by_team"`
 		Weeks []struct {
-			Opened int `json:"opened"`
-			Open   int `json:"open_at_end"`
-			Over   int `json:"overdue_at_end"`
+			Start  time.Time `json:"start"`
+			Opened int       `json:"opened"`
+			Open   int       `json:"open_at_end"`
+			Over   int       `json:"overdue_at_end"`
 		}
 	}
 	if err := json.Unmarshal(admin.get("/api/v1/dashboard").Body.Bytes(), &d); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(d.Weeks); d.Open != 5 || d.Overdue != 1 || n != 12 || d.Weeks[n-2].Opened != 5 || d.Weeks[n-3].Open != 0 ||
-		d.Weeks[n-2].Open != 5 || d.Weeks[n-1].Open != 5 || d.Weeks[n-2].Over != 0 || d.Weeks[n-1].Over != 1 {
+	if n := len(d.Weeks); d.Open != 5 || d.Overdue != 1 || n != 12 || !d.Weeks[n-1].Start.Equal(testNow.Truncate(24*time.Hour)) ||
+		d.Weeks[n-3].Opened != 5 || d.Weeks[n-4].Open != 0 || d.Weeks[n-3].Open != 5 || d.Weeks[n-3].Over != 0 ||
+		d.Weeks[n-2].Open != 5 || d.Weeks[n-2].Over != 1 || d.Weeks[n-1].Open != 5 || d.Weeks[n-1].Over != 1 {
 		t.Errorf("dashboard: %+v", d)
 	}
 	teams := map[string]int{}

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -193,6 +195,11 @@ func (s *DB) RevokeToken(ctx context.Context, id int64, owner, actor string) err
 type Visibility struct {
 	All   bool
 	Email string
+	// Narrow says the person sees few findings (a small chain, few
+	// findings they are Accountable for; see DB.Narrow): queries then
+	// start from those findings rather than walk a filter's index and
+	// test each finding against the chain.
+	Narrow bool
 }
 
 // chainSQL selects a person and everyone below them in the management
@@ -209,7 +216,32 @@ func (v Visibility) findingClause() (string, []any) {
 		return "1 = 0", nil
 	}
 	e := strings.ToLower(v.Email)
+	if v.Narrow {
+		return "id IN (SELECT id FROM findings WHERE responsible_email IN (" + chainSQL + ") UNION ALL SELECT id FROM findings WHERE accountable_email = ?)", []any{e, e}
+	}
 	return "(responsible_email IN (" + chainSQL + ") OR accountable_email = ?)", []any{e, e}
+}
+
+// Narrow limits for Visibility.Narrow: the people below someone and the
+// findings they are Accountable for. Above them, walking a filter's index
+// in due order finds a page sooner than reading every visible finding.
+const (
+	narrowChain       = 2000
+	narrowAccountable = 5000
+)
+
+// Narrow reports whether a person sees few enough findings for queries to
+// start from them (Visibility.Narrow).
+func (s *DB) Narrow(ctx context.Context, email string) (bool, error) {
+	e := strings.ToLower(email)
+	var chain, acc int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+chainSQL+` LIMIT ?)`, e, narrowChain+1).Scan(&chain); err != nil {
+		return false, fmt.Errorf("store: narrow: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM findings WHERE accountable_email = ? LIMIT ?)`, e, narrowAccountable+1).Scan(&acc); err != nil {
+		return false, fmt.Errorf("store: narrow: %w", err)
+	}
+	return chain <= narrowChain && acc <= narrowAccountable, nil
 }
 
 // FindingQuery selects a page of findings for the web application.
@@ -219,6 +251,8 @@ type FindingQuery struct {
 	Severity   string
 	Control    string
 	Owner      string // responsible e-mail
+	// Owners keeps the findings of these Responsible people.
+	Owners []string
 	// Under keeps the findings of a person and everyone below them.
 	Under string
 	// NotOwner drops the findings of this Responsible person.
@@ -228,9 +262,10 @@ type FindingQuery struct {
 	Source    string
 	OverdueAt time.Time
 	// Text matches the entity's name or id.
-	Text   string
-	Limit  int
-	Offset int
+	Text string
+	// After is where the page starts; Limit its length (0: everything).
+	After *Cursor
+	Limit int
 }
 
 func (q *FindingQuery) where() (string, []any) {
@@ -247,7 +282,7 @@ func (q *FindingQuery) where() (string, []any) {
 		// date instead ("state || ''" rather than "+state", which
 		// PostgreSQL refuses on text).
 		col := "state"
-		if q.Under != "" || q.Owner != "" || q.Team != "" {
+		if q.Under != "" || q.Owner != "" || q.Team != "" || len(q.Owners) > 0 {
 			col = "state || ''"
 		}
 		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.States)), ",")+")")
@@ -267,6 +302,12 @@ func (q *FindingQuery) where() (string, []any) {
 	}
 	if q.Owner != "" {
 		add("responsible_email = ?", strings.ToLower(q.Owner))
+	}
+	if len(q.Owners) > 0 {
+		where = append(where, "responsible_email IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.Owners)), ",")+")")
+		for _, o := range q.Owners {
+			args = append(args, strings.ToLower(o))
+		}
 	}
 	if q.Under != "" {
 		add("responsible_email IN ("+chainSQL+")", strings.ToLower(q.Under))
@@ -294,37 +335,141 @@ func (q *FindingQuery) where() (string, []any) {
 	return " WHERE " + strings.Join(where, " AND "), args
 }
 
-// CountLimit is where FindingsPage stops counting matches.
-const CountLimit = 10000
+// Cursor is where a page of the findings list ends: the list is ordered
+// by due date, then id, and the next page starts after the cursor (keyset
+// pagination: no page costs more than the first).
+type Cursor struct {
+	Due time.Time
+	ID  int64
+}
+
+// String is the cursor as the after= parameter carries it.
+func (c Cursor) String() string { return fmtTime(c.Due) + "_" + strconv.FormatInt(c.ID, 10) }
+
+// ParseCursor reads an after= parameter.
+func ParseCursor(s string) (*Cursor, error) {
+	due, id, ok := strings.Cut(s, "_")
+	t, err := time.Parse(timeFormat, due)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if !ok || err != nil || err2 != nil {
+		return nil, onus.Errorf(onus.EINVALID, "after must be a cursor from a page's next link (due date _ id), not %q", s)
+	}
+	return &Cursor{Due: t, ID: n}, nil
+}
+
+// Page is one page of the findings list.
+type Page struct {
+	Findings []onus.Finding
+	// Next is where the next page starts, nil on the last page.
+	Next *Cursor
+	// Total is how many findings match, when Counted: counted from the
+	// summaries when the filter allows it, or known because the first
+	// page is the last. Broad filters are not counted otherwise.
+	Total   int
+	Counted bool
+}
 
 // FindingsPage returns one page of the findings matching q, soonest due
-// first, and how many match, up to CountLimit.
-func (s *DB) FindingsPage(ctx context.Context, q FindingQuery) ([]onus.Finding, int, error) {
+// first (then by id), starting after q.After.
+func (s *DB) FindingsPage(ctx context.Context, q FindingQuery) (*Page, error) {
 	where, args := q.where()
-	var total int
-	// Counting every match of a broad filter over hundreds of thousands
-	// of findings costs more than the page: count up to CountLimit.
-	if err := s.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM (SELECT 1 FROM findings%s LIMIT %d) AS m`, where, CountLimit), args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("store: count findings: %w", err)
+	if q.After != nil {
+		if where == "" {
+			where = " WHERE "
+		} else {
+			where += " AND "
+		}
+		where += "(due, id) > (?, ?)"
+		args = append(args, fmtTime(q.After.Due), q.After.ID)
 	}
 	sqlq := `SELECT ` + findingCols + ` FROM findings` + where + ` ORDER BY due, id`
 	if q.Limit > 0 {
-		sqlq += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, max(q.Offset, 0))
+		sqlq += fmt.Sprintf(" LIMIT %d", q.Limit+1)
 	}
 	rows, err := s.db.QueryContext(ctx, sqlq, args...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: findings: %w", err)
+		return nil, fmt.Errorf("store: findings: %w", err)
 	}
 	defer rows.Close()
-	var out []onus.Finding
+	p := &Page{}
 	for rows.Next() {
 		f, err := scanFinding(rows)
 		if err != nil {
-			return nil, 0, fmt.Errorf("store: findings: %w", err)
+			return nil, fmt.Errorf("store: findings: %w", err)
 		}
-		out = append(out, f)
+		p.Findings = append(p.Findings, f)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if q.Limit > 0 && len(p.Findings) > q.Limit {
+		p.Findings = p.Findings[:q.Limit]
+		last := p.Findings[q.Limit-1]
+		p.Next = &Cursor{Due: last.Due, ID: last.ID}
+	}
+	if q.After == nil && p.Next == nil {
+		p.Total, p.Counted = len(p.Findings), true
+	} else if n, ok, err := s.summaryCount(ctx, q); err != nil {
+		return nil, err
+	} else if ok {
+		p.Total, p.Counted = n, true
+	}
+	return p, nil
+}
+
+// summaryCount counts the matches of q from the summaries, when q filters
+// only what they keep (control, severity, state, overdue) over every
+// finding.
+func (s *DB) summaryCount(ctx context.Context, q FindingQuery) (int, bool, error) {
+	if !q.Visibility.All || q.Owner != "" || len(q.Owners) > 0 || q.Under != "" || q.NotOwner != "" || q.Team != "" || q.Source != "" || q.Text != "" {
+		return 0, false, nil
+	}
+	var where []string
+	var args []any
+	if len(q.States) > 0 {
+		where = append(where, "state IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.States)), ",")+")")
+		for _, st := range q.States {
+			args = append(args, string(st))
+		}
+	}
+	if q.Control != "" {
+		where, args = append(where, "control = ?"), append(args, q.Control)
+	}
+	if q.Severity != "" {
+		where, args = append(where, "severity = ?"), append(args, q.Severity)
+	}
+	today := dayOf(q.OverdueAt)
+	if !q.OverdueAt.IsZero() {
+		where, args = append(where, "state = 'open' AND due_day < ?"), append(args, today)
+	}
+	sq := `SELECT COALESCE(SUM(n), 0) FROM summary_control`
+	if len(where) > 0 {
+		sq += " WHERE " + strings.Join(where, " AND ")
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, sq, args...).Scan(&n); err != nil {
+		return 0, false, fmt.Errorf("store: count findings: %w", err)
+	}
+	if !q.OverdueAt.IsZero() {
+		// Today's findings already overdue, from the findings.
+		var m int
+		cq := `SELECT COUNT(*) FROM findings INDEXED BY findings_state_due WHERE state = 'open' AND due >= ? AND due < ?`
+		cargs := []any{fmtTime(dayStart(today)), fmtTime(q.OverdueAt)}
+		if q.Control != "" {
+			cq, cargs = cq+" AND control = ?", append(cargs, q.Control)
+		}
+		if q.Severity != "" {
+			cq, cargs = cq+" AND severity = ?", append(cargs, q.Severity)
+		}
+		if len(q.States) > 0 && !slices.Contains(q.States, onus.StateOpen) {
+			cq += " AND 0"
+		}
+		if err := s.db.QueryRowContext(ctx, cq, cargs...).Scan(&m); err != nil {
+			return 0, false, fmt.Errorf("store: count findings: %w", err)
+		}
+		n += m
+	}
+	return n, true, nil
 }
 
 // VisibleFinding returns a finding if v may see it, or a not-found error:
@@ -570,7 +715,9 @@ type Dashboard struct {
 }
 
 // DashboardOf computes the dashboard of the findings v may see, for the
-// weeks weeks ending at now.
+// weeks calendar weeks (Monday, UTC) ending with the week in progress,
+// whose figures are those at now. SummaryDashboard computes the same from
+// the summaries, for everyone's findings.
 func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks int) (*Dashboard, error) {
 	c, args := v.findingClause()
 	and := ""
@@ -579,7 +726,7 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 	}
 	d := &Dashboard{}
 	at := fmtTime(now)
-	start := now.AddDate(0, 0, -7*weeks)
+	start := weekStart(weekOfDay(dayOf(now)) - int64(weeks) + 1)
 	// One pass over the findings that matter in the window, grouped in Go:
 	// SQLite would scan the table once per week otherwise.
 	rows, err := s.db.QueryContext(ctx, `SELECT state, first_failed, COALESCE(resolved_at, ''), due FROM findings
@@ -589,22 +736,26 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 	}
 	d.Weeks = make([]Week, weeks)
 	// Week boundaries as stored text: times are stored in one UTC format
-	// that sorts as text, so most rows need no parsing.
+	// that sorts as text, so most rows need no parsing. The week in
+	// progress ends now.
 	ends := make([]string, weeks)
 	for i := range d.Weeks {
 		d.Weeks[i].Start = start.AddDate(0, 0, 7*i)
 		ends[i] = fmtTime(d.Weeks[i].Start.AddDate(0, 0, 7))
 	}
+	if weeks > 0 {
+		ends[weeks-1] = at
+	}
 	startS := fmtTime(start)
+	// firstEnd is the first week that ends after t.
+	firstEnd := func(t string) int { return sort.Search(weeks, func(i int) bool { return ends[i] > t }) }
 	// weekOf is the week a time falls in, -1 before the window.
 	weekOf := func(t string) int {
 		if t < startS {
 			return -1
 		}
-		return min(sort.SearchStrings(ends, t), weeks-1)
+		return min(firstEnd(t), weeks-1)
 	}
-	// firstEnd is the first week whose end is at or after t.
-	firstEnd := func(t string) int { return sort.SearchStrings(ends, t) }
 	var fixes []float64
 	weekFixes := make([][]float64, weeks)
 	// Open and overdue at each week's end, as differences between weeks.
@@ -624,8 +775,8 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 			}
 		case onus.StateExempted:
 			d.Exempted++
-		case onus.StateResolved:
-			d.Fixed++
+		case onus.StateGone:
+			continue
 		}
 		if w := weekOf(first); w >= 0 {
 			d.Weeks[w].Opened++
@@ -633,6 +784,7 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		if resolved != "" {
 			if w := weekOf(resolved); w >= 0 {
 				d.Weeks[w].Fixed++
+				d.Fixed++
 				h := parseTime(resolved).Sub(parseTime(first)).Hours()
 				weekFixes[w] = append(weekFixes[w], h)
 				fixes = append(fixes, h)
@@ -641,7 +793,7 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		if state == string(onus.StateExempted) {
 			continue
 		}
-		// Open from the first week ending at or after it failed, until the
+		// Open from the first week ending after it failed, until the
 		// week in which it was resolved (exclusive of weeks ending after).
 		from, to := firstEnd(first), weeks
 		if resolved != "" {
@@ -651,7 +803,7 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 			openDiff[from]++
 			openDiff[to]--
 			// Overdue from the first week ending after its due date.
-			of := max(from, sort.Search(weeks, func(i int) bool { return ends[i] > due }))
+			of := max(from, firstEnd(due))
 			if of < to {
 				overDiff[of]++
 				overDiff[to]--
@@ -665,6 +817,10 @@ func (s *DB) DashboardOf(ctx context.Context, v Visibility, now time.Time, weeks
 		over += overDiff[i]
 		d.Weeks[i].Open, d.Weeks[i].Overdue = open, over
 		d.Weeks[i].FixHours = median(weekFixes[i])
+	}
+	// The week in progress shows the figures at now.
+	if weeks > 0 {
+		d.Weeks[weeks-1].Open, d.Weeks[weeks-1].Overdue = d.Open, d.Overdue
 	}
 	d.MedianFixDays = median(fixes) / 24
 	// Count per owner first (from an index), then per team: joining every

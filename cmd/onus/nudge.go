@@ -212,6 +212,9 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 					return err
 				}
 				if a.server != "" {
+					if err := a.noAsWithServer(cmd); err != nil {
+						return err
+					}
 					if err := a.remote(cmd.Context(), "POST", fmt.Sprintf("/outbox/%d/%s", id, use), map[string]string{}, nil); err != nil {
 						return err
 					}

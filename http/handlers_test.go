@@ -94,12 +94,32 @@ func TestClaimRequestApprove(t *testing.T) {
 	if !strings.Contains(emp.get("/me").Body.String(), "exempted") {
 		t.Fatal("My page does not show the finding exempted")
 	}
+	// The requester may ask to extend it and withdraw it; the Accountable
+	// person may revoke it but not ask for longer; a colleague sees nothing.
+	xpage := fmt.Sprintf("/exceptions/%d", x.ID)
+	if b := emp.get(xpage).Body.String(); !strings.Contains(b, `id="extend"`) || !strings.Contains(b, `id="revoke"`) {
+		t.Fatalf("the requester's exception page lacks extend or revoke:\n%s", clipBody(b))
+	}
+	if b := acct.get(xpage).Body.String(); strings.Contains(b, `id="extend"`) || !strings.Contains(b, `id="revoke"`) {
+		t.Fatalf("the Accountable person's exception page: extend shown, or revoke missing:\n%s", clipBody(b))
+	}
+	mustStatus(t, f.as("emp2@acme.test").get(xpage), http.StatusNotFound, "a colleague's exception")
+	mustStatus(t, acct.post(xpage+"/extend", "expires", "2026-12-24"), http.StatusForbidden, "the Accountable person asking for longer")
+	mustStatus(t, emp.post(xpage+"/extend", "expires", "2026-12-24", "reason", "the swap is late"), http.StatusSeeOther, "extend")
+	if xs, _ := f.db.Exceptions(ctx, store.ExceptionFilter{Finding: id}); len(xs) != 2 {
+		t.Fatalf("after asking to extend: %d exceptions, want 2", len(xs))
+	}
+	mustStatus(t, f.as("mgr@acme.test").post(xpage+"/revoke"), http.StatusForbidden, "the requester's manager revoking")
+	mustStatus(t, acct.post(xpage+"/revoke", "note", "swapped early"), http.StatusSeeOther, "revoke")
+	if fd, _ := f.db.Finding(ctx, id); fd.State != onus.StateOpen {
+		t.Fatalf("finding is %s after its exception was revoked, want open", fd.State)
+	}
 	log, _ := f.db.AuditLog(ctx, 20)
 	var actions []string
 	for _, e := range log {
 		actions = append(actions, e.Actor+" "+e.Action)
 	}
-	for _, want := range []string{"emp@acme.test finding.claim_fix", "emp@acme.test exception.requested", "acct@acme.test exception.approved"} {
+	for _, want := range []string{"emp@acme.test finding.claim_fix", "emp@acme.test exception.requested", "acct@acme.test exception.approved", "acct@acme.test exception.revoked"} {
 		if !strings.Contains(strings.Join(actions, "\n"), want) {
 			t.Errorf("audit log lacks %q:\n%s", want, strings.Join(actions, "\n"))
 		}
@@ -238,7 +258,7 @@ func TestPagesRender(t *testing.T) {
 	f := newFixture(t)
 	for _, who := range []string{"admin@acme.test", "auditor@acme.test", "emp@acme.test"} {
 		c := f.as(who)
-		for _, p := range []string{"/me", "/team", "/approvals", "/findings", "/matrix", "/controls", "/outbox", "/dashboard", "/tokens",
+		for _, p := range []string{"/me", "/team", "/approvals", "/findings", "/matrix", "/controls", "/outbox", "/dashboard", "/tokens", "/sessions",
 			fmt.Sprintf("/findings/%d", f.ids["finding.emp"])} {
 			for _, prefix := range []string{"", "/api/v1"} {
 				w := c.get(prefix + p)
@@ -247,8 +267,11 @@ func TestPagesRender(t *testing.T) {
 		}
 	}
 	admin := f.as("admin@acme.test")
-	for _, p := range []string{"/sources", "/audit", fmt.Sprintf("/outbox/%d", f.ids["outbox.outsider"])} {
+	for _, p := range []string{"/sources", "/audit", "/links", fmt.Sprintf("/outbox/%d", f.ids["outbox.outsider"]), fmt.Sprintf("/exceptions/%d", f.ids["exception.outsider"])} {
 		mustStatus(t, admin.get(p), 200, p)
+	}
+	if w := admin.get("/links"); !strings.Contains(w.Body.String(), canaryLink) || !strings.Contains(w.Body.String(), `action="/links/forget"`) {
+		t.Error("the links page lacks the fixture's unlink or the administrator's forget button")
 	}
 	mustStatus(t, admin.post(fmt.Sprintf("/outbox/%d/confirm", f.ids["outbox.outsider"])), http.StatusSeeOther, "admin confirms")
 	mustStatus(t, f.as("auditor@acme.test").post(fmt.Sprintf("/outbox/%d/resend", f.ids["outbox.outsider"])), http.StatusForbidden, "auditor resends")

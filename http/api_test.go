@@ -205,7 +205,9 @@ func TestTokenRateLimit(t *testing.T) {
 	if err != nil || ra < 1 || ra > 60 {
 		t.Fatalf("Retry-After %q, want 1-60 seconds", last.Header().Get("Retry-After"))
 	}
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	if err := json.Unmarshal(last.Body.Bytes(), &e); err != nil || e.Error.Code != "rate_limited" {
 		t.Fatalf("429 body: %s", last.Body.String())
 	}

@@ -80,7 +80,7 @@ act directly on the database file as --as EMAIL (or $ONUS_USER): that is
 for an administrator at the console, and the audit log marks each such act
 as done with --as.`,
 	}
-	cmd.PersistentFlags().StringVar(&as, "as", "", "the e-mail of the person acting [$ONUS_USER]")
+	cmd.PersistentFlags().StringVar(&as, "as", "", "on the database file: the e-mail of the person acting, marked as --as in the audit log; refused with --server, where the token says who acts [$ONUS_USER]")
 
 	var finding int64
 	var control, scope, reason, expires string

@@ -134,7 +134,7 @@ decide again. Every decision is audited and shown by onus explain.`
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit log")
-	cmd.Flags().StringVar(&as, "as", "", "the e-mail of the person acting [$ONUS_USER]")
+	cmd.Flags().StringVar(&as, "as", "", "on the database file: the e-mail of the person acting, marked as --as in the audit log; refused with --server, where the token says who acts [$ONUS_USER]")
 	if !linked {
 		cmd.Flags().BoolVar(&forget, "forget", false, "drop the earlier link or unlink of the pair instead")
 	}

@@ -253,6 +253,16 @@ func TestRemoteCommandsThroughServe(t *testing.T) {
 		t.Fatalf("links after forget: %+v", ls)
 	}
 
+	// $ONUS_TOKEN stands for --token, and --help never prints it.
+	t.Setenv("ONUS_TOKEN", tok[leon])
+	ok("link list with $ONUS_TOKEN", func() result {
+		out, errs, code := cli(t, "link", "--server", url, "-o", "json")
+		return result{out, errs, code}
+	}())
+	if help, _, _ := cli(t, "except", "--help"); strings.Contains(help, tok[leon]) {
+		t.Error("--help prints the token of $ONUS_TOKEN")
+	}
+
 	// The audit log names who held each token, never an --as.
 	log, _ := db.AuditLog(ctx, 200)
 	var lines []string

@@ -69,12 +69,17 @@ func (a *app) serveCmd() *cobra.Command {
 a configuration. People sign in through the organisation's identity provider
 (serve.oidc in onus.yaml) and see what is theirs: their open items, their
 team's, the approvals waiting for them; security administrators and auditors
-see everything. /healthz, /readyz and /metrics are for operations.
+see everything. /healthz and /readyz are for operations; /metrics needs a
+service token with the metrics scope, or is served without one on
+--metrics-listen. Beside the web application, serve runs the loop of the
+schedule: section (--schedule=false turns it off).
 
-Sign-in, roles, TLS and reverse proxies are set under serve: in onus.yaml;
-see docs/serving.md.`,
-		Example: `  onus serve --config /etc/onus --listen 0.0.0.0:8080
-  onus demo --serve                     # the bundled example with a demo sign-in`,
+Sign-in, roles, rate limits, TLS and reverse proxies are set under serve: in
+onus.yaml; see docs/serving.md. The CLI's except, outbox resend/confirm,
+link and unlink act through a server with --server URL --token onus_….`,
+		Example: `  onus serve --config /etc/onus --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9464
+  onus demo --serve                     # the bundled example with a demo sign-in
+  onus token create --service prometheus --scopes metrics --expires 366d   # for /metrics on --listen`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfig()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus/authz"
+	"github.com/onus-sec/onus/config"
 )
 
 // TestOpenAPI checks the OpenAPI document against the router both ways:
@@ -186,7 +187,8 @@ func TestOperations(t *testing.T) {
 // Retry-After, per client address, in this process.
 func TestTokenRateLimit(t *testing.T) {
 	f := newFixture(t)
-	f.srv = f.server(Options{DemoSignIn: true, TokenRate: 5})
+	f.cfg.Serve.RateLimits = &config.RateLimits{Token: 5} // serve.rate_limits.token_per_minute
+	f.srv = f.server(Options{DemoSignIn: true})
 	f.h = f.srv.Handler()
 	tok, _, err := authz.MakeToken(context.Background(), f.db, "emp@acme.test", "t", []string{"read"}, "", time.Hour, time.Now(), "test")
 	if err != nil {

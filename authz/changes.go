@@ -195,8 +195,10 @@ func (s *Service) ExceptionActions(ctx context.Context, x *onus.Exception) (revo
 		return false, false
 	}
 	mine := x.Requester == sub.Email
-	decides := !mine && s.exceptions().MayDecide(ctx, x, sub.Email) == nil
-	revoke = (mine || decides) && (x.State == onus.ExceptionApproved || x.State == onus.ExceptionRequested)
+	if x.State == onus.ExceptionApproved || x.State == onus.ExceptionRequested {
+		// Deciding reads the directory: only when it matters.
+		revoke = mine || s.exceptions().MayDecide(ctx, x, sub.Email) == nil
+	}
 	if x.State == onus.ExceptionApproved {
 		if mine {
 			extend = true

@@ -212,3 +212,19 @@ func (s *Service) ExceptionActions(ctx context.Context, x *onus.Exception) (revo
 	}
 	return revoke, extend
 }
+
+// ScopeRequests returns the ids of the controls the subject may ask for
+// an exception over a scope of (nil when none).
+func (s *Service) ScopeRequests(ctx context.Context) map[string]bool {
+	sub := FromContext(ctx)
+	if sub == nil || !sub.CanWrite() || !sub.Person {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, c := range s.Config.Controls {
+		if s.mayRequestScope(ctx, sub, c.ID) == nil {
+			out[c.ID] = true
+		}
+	}
+	return out
+}

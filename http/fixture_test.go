@@ -59,7 +59,8 @@ func testConfig() *config.Config {
 		Dir:     ".",
 		Sources: []*config.Source{{Name: "hr", Kind: "person"}, {Name: "mdm", Kind: "device"}},
 		Controls: []*config.Control{
-			{ID: "patch", Title: "Laptops are patched", Activity: "patching", Severity: "high", Why: "Unpatched laptops are how attackers get in.", Fix: "Update {{.Entity.Name}} from Self Service."},
+			{ID: "patch", Title: "Laptops are patched", Activity: "patching", Severity: "high", Why: "Unpatched laptops are how attackers get in.", Fix: "Update {{.Entity.Name}} from Self Service.",
+				Kind: "device", Scope: config.Expr{Src: "true", Line: 1, Col: 1}, Check: config.Expr{Src: `"mdm" in entity.sources`, Line: 1, Col: 1}},
 			{ID: "disk", Title: "Disks are encrypted", Activity: "patching", Severity: "medium", Fix: "Turn on FileVault."},
 		},
 		RACI: &config.RACI{Activities: []*config.Activity{

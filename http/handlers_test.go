@@ -126,6 +126,37 @@ func TestClaimRequestApprove(t *testing.T) {
 	}
 }
 
+// TestScopeExceptionForm: the controls page offers the scope request to
+// those who hold a role in the control's activity, and the form asks.
+func TestScopeExceptionForm(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	acct, emp := f.as("acct@acme.test"), f.as("emp@acme.test")
+	if !strings.Contains(acct.get("/controls").Body.String(), `action="/exceptions"`) {
+		t.Fatal("the Accountable person of patching is not offered a scope request")
+	}
+	if strings.Contains(emp.get("/controls").Body.String(), `action="/exceptions"`) {
+		t.Fatal("an employee without a role in the activity is offered a scope request")
+	}
+	form := []string{"control", "patch", "scope", `entity.name.startsWith("MBP-")`, "reason", "fleet swap in December", "expires", "2026-12-20"}
+	mustStatus(t, emp.post("/exceptions", form...), http.StatusForbidden, "an employee asking for a scope exception")
+	w := acct.post("/exceptions", form...)
+	mustStatus(t, w, http.StatusSeeOther, "the Accountable person asking for a scope exception")
+	xs, _ := f.db.Exceptions(ctx, store.ExceptionFilter{})
+	var got *onus.Exception
+	for _, x := range xs {
+		if x.Scope != "" {
+			got = x
+		}
+	}
+	if got == nil || got.Requester != "acct@acme.test" || got.State != onus.ExceptionRequested || w.Header().Get("Location") != fmt.Sprintf("/exceptions/%d?done=requested", got.ID) {
+		t.Fatalf("scope exception %+v, redirected to %s", got, w.Header().Get("Location"))
+	}
+	// Nobody decides their own: the requester is the Accountable person here.
+	mustStatus(t, acct.post(fmt.Sprintf("/exceptions/%d/approve", got.ID)), http.StatusForbidden, "approving one's own scope request")
+	mustStatus(t, acct.post("/exceptions", "control", "patch", "scope", "entity.nope(", "reason", "r", "expires", "2026-12-20"), http.StatusBadRequest, "a scope that does not compile")
+}
+
 // TestCSRF: a state change without the session's token, or from another
 // site, is refused and changes nothing.
 func TestCSRF(t *testing.T) {

@@ -3,13 +3,15 @@ package http
 import (
 	"net/http"
 	"net/url"
+
+	"github.com/onus-sec/onus/store"
 )
 
 // sessionsPage lists sign-ins.
 type sessionsPage struct {
-	Sessions any    `json:"sessions"`
-	Current  string `json:"current,omitempty"` // the handle of the session of this request
-	Email    string `json:"email,omitempty"`   // whose, when one person's were asked for
+	Sessions []store.SessionInfo `json:"sessions"`
+	Current  string              `json:"current,omitempty"` // the handle of the session of this request
+	Email    string              `json:"email,omitempty"`   // whose, when one person's were asked for
 }
 
 // handleSessions lists my active sign-ins; administrators and auditors

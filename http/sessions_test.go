@@ -44,7 +44,7 @@ func TestSessions(t *testing.T) {
 
 	// Mine: both of my sessions, this one marked, nobody else's.
 	p := sessionsOf(t, emp, "")
-	mine := p.Sessions.([]store.SessionInfo)
+	mine := p.Sessions
 	if len(mine) != 2 || p.Current != handleOf(emp) {
 		t.Fatalf("my sessions: %+v (current %s, want %s)", mine, p.Current, handleOf(emp))
 	}
@@ -82,11 +82,11 @@ func TestSessions(t *testing.T) {
 		}
 		return false
 	}
-	if got := sessionsOf(t, admin, "?email="+outsider).Sessions.([]store.SessionInfo); !has(got, outsiderHandle) {
+	if got := sessionsOf(t, admin, "?email="+outsider).Sessions; !has(got, outsiderHandle) {
 		t.Fatalf("the outsider's sessions lack %s: %+v", outsiderHandle, got)
 	}
 	mustStatus(t, admin.post("/api/v1/sessions/"+outsiderHandle+"/revoke"), 200, "an administrator ending the outsider's session")
-	if got := sessionsOf(t, admin, "?email="+outsider).Sessions.([]store.SessionInfo); has(got, outsiderHandle) {
+	if got := sessionsOf(t, admin, "?email="+outsider).Sessions; has(got, outsiderHandle) {
 		t.Fatalf("the outsider's session outlived its revocation: %+v", got)
 	}
 	mustStatus(t, admin.post("/api/v1/sessions/"+outsiderHandle+"/revoke"), http.StatusNotFound, "ending an ended session")
@@ -100,7 +100,7 @@ func TestSessions(t *testing.T) {
 	// An auditor reads everyone's sessions and ends only their own.
 	auditor := f.as("auditor@acme.test")
 	other := f.outsiderSession()
-	if got := sessionsOf(t, auditor, "").Sessions.([]store.SessionInfo); len(got) < 3 {
+	if got := sessionsOf(t, auditor, "").Sessions; len(got) < 3 {
 		t.Fatalf("the auditor sees %d sessions", len(got))
 	}
 	mustStatus(t, auditor.post("/api/v1/sessions/"+other+"/revoke"), http.StatusNotFound, "an auditor ending the outsider's session")

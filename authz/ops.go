@@ -695,6 +695,10 @@ func (s *Service) AuditLog(ctx context.Context, limit int) ([]store.AuditEntry, 
 	return s.Store.AuditLog(ctx, limit)
 }
 
+// ScopeMetrics lets a service token scrape /metrics, and nothing else
+// unless it also has read.
+const ScopeMetrics = "metrics"
+
 // TokenPrefix starts every API token, so that secret scanners find them.
 const TokenPrefix = "onus_"
 
@@ -737,8 +741,11 @@ func MakeToken(ctx context.Context, st *store.DB, owner, name string, scopes []s
 		scopes = []string{"read"}
 	}
 	for _, sc := range scopes {
-		if sc != "read" && sc != "write" {
-			return "", nil, onus.Errorf(onus.EINVALID, "unknown scope %q (want read or write)", sc)
+		switch {
+		case sc == ScopeMetrics && !strings.HasPrefix(owner, "service:"):
+			return "", nil, onus.Errorf(onus.EINVALID, "the metrics scope is for service tokens (onus token create --service prometheus --scopes metrics)")
+		case sc != "read" && sc != "write" && sc != ScopeMetrics:
+			return "", nil, onus.Errorf(onus.EINVALID, "unknown scope %q (want read, write or metrics)", sc)
 		}
 	}
 	if ttl <= 0 || ttl > 366*24*time.Hour {

@@ -180,6 +180,7 @@ activities:
   oidc: { issuer: https://acme.okta.com, client_id: onus, client_secret: hunter2 }
   break_glass: { user: root }
   trusted_proxies: [10.0.0.0/8, proxy.local]
+  rate_limits: { signin_per_minute: -1 }
 `},
 			[]string{
 				`onus.yaml:18: serve.url: "onus.acme.com" is not an http(s) address`,
@@ -187,6 +188,7 @@ activities:
 				`onus.yaml:20: serve.oidc.client_secret must be env:NAME or file:PATH`,
 				`onus.yaml:21: serve.break_glass needs user and password_hash`,
 				`onus.yaml:22: serve.trusted_proxies[1]: "proxy.local" is not an address or CIDR prefix`,
+				`onus.yaml:23: serve.rate_limits: a limit is a number of requests per minute, 0 for the default`,
 			}},
 		{"not a directory", nil, []string{"is not a directory"}},
 	}

@@ -31,6 +31,21 @@ type Serve struct {
 	// TrustedProxies are the addresses (CIDR) whose X-Forwarded-For and
 	// X-Forwarded-Proto headers are believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// RateLimits caps sign-in attempts and token use per client address,
+	// in each process: N replicas behind a load balancer allow up to N
+	// times as many.
+	RateLimits *RateLimits `yaml:"rate_limits"`
+}
+
+// RateLimits are per client address and per minute, counted in each
+// onus serve process.
+type RateLimits struct {
+	// SignIn is how many sign-in attempts (OIDC start and callback,
+	// break-glass) one address may make per minute (10 by default).
+	SignIn int `yaml:"signin_per_minute"`
+	// Token is how many requests with a bearer token one address may
+	// make per minute (600 by default).
+	Token int `yaml:"token_per_minute"`
 }
 
 // OIDC is an OpenID Connect relying party.
@@ -95,6 +110,9 @@ func (v *validator) serve() {
 	}
 	if t := s.TLS; t != nil && (t.Cert == "" || t.Key == "") {
 		v.errorf(f, v.at("$.serve.tls"), "serve.tls needs cert and key")
+	}
+	if r := s.RateLimits; r != nil && (r.SignIn < 0 || r.Token < 0) {
+		v.errorf(f, v.at("$.serve.rate_limits"), "serve.rate_limits: a limit is a number of requests per minute, 0 for the default")
 	}
 	for i, p := range s.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {

@@ -8,11 +8,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onus-sec/onus/authz"
+	"github.com/onus-sec/onus/config"
 )
 
 // TestOpenAPI checks the OpenAPI document against the router both ways:
@@ -140,8 +142,31 @@ func TestOperations(t *testing.T) {
 	mustStatus(t, anon.get("/healthz"), 200, "healthz")
 	mustStatus(t, anon.get("/readyz"), 200, "readyz")
 	f.as("emp@acme.test").get("/me")
-	w := anon.get("/metrics")
+	// /metrics counts the whole organisation: no session and no person's
+	// token reads it, only a service token with the metrics scope.
+	mustStatus(t, anon.get("/metrics"), http.StatusUnauthorized, "metrics without a token")
+	mustStatus(t, f.as("admin@acme.test").get("/metrics"), http.StatusUnauthorized, "metrics with an administrator's session")
+	ctx := context.Background()
+	read, _, err := authz.MakeToken(ctx, f.db, "admin@acme.test", "admin's", []string{"read", "write"}, "", time.Hour, time.Now(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, bearer(f, "GET", "/metrics", read, ""), http.StatusForbidden, "metrics with a read token")
+	if _, _, err := authz.MakeToken(ctx, f.db, "emp@acme.test", "mine", []string{"metrics"}, "", time.Hour, time.Now(), "test"); err == nil {
+		t.Error("a personal token got the metrics scope")
+	}
+	scrape, _, err := authz.MakeToken(ctx, f.db, "service:prometheus", "prometheus", []string{"metrics"}, "", time.Hour, time.Now(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, bearer(f, "GET", "/api/v1/me", scrape, ""), http.StatusForbidden, "a metrics token on the API")
+	mustStatus(t, bearer(f, "GET", "/api/v1/findings", scrape, ""), http.StatusForbidden, "a metrics token on the API")
+	w := bearer(f, "GET", "/metrics", scrape, "")
 	mustStatus(t, w, 200, "metrics")
+	// The separate listener's handler needs no token.
+	sep := httptest.NewRecorder()
+	f.srv.MetricsHandler().ServeHTTP(sep, httptest.NewRequest("GET", "/metrics", nil))
+	mustStatus(t, sep, 200, "metrics on the separate listener")
 	for _, want := range []string{
 		`onus_http_request_duration_seconds_count{code="OK",route="GET /me"} 1`,
 		`onus_findings{severity="high",state="open"} 5`,
@@ -150,7 +175,46 @@ func TestOperations(t *testing.T) {
 		if !strings.Contains(w.Body.String(), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+		if !strings.Contains(sep.Body.String(), want) {
+			t.Errorf("metrics on the separate listener lack %s", want)
+		}
 	}
 	f.db.Close()
 	mustStatus(t, anon.get("/readyz"), http.StatusServiceUnavailable, "readyz with the store closed")
+}
+
+// TestTokenRateLimit: token use beyond the limit is answered 429 with
+// Retry-After, per client address, in this process.
+func TestTokenRateLimit(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Serve.RateLimits = &config.RateLimits{Token: 5} // serve.rate_limits.token_per_minute
+	f.srv = f.server(Options{DemoSignIn: true})
+	f.h = f.srv.Handler()
+	tok, _, err := authz.MakeToken(context.Background(), f.db, "emp@acme.test", "t", []string{"read"}, "", time.Hour, time.Now(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	var last *httptest.ResponseRecorder
+	for range 7 {
+		last = bearer(f, "GET", "/api/v1/me", tok, "")
+		codes = append(codes, last.Code)
+	}
+	if fmt.Sprint(codes) != "[200 200 200 200 200 429 429]" {
+		t.Fatalf("statuses %v, want five 200 then 429", codes)
+	}
+	ra, err := strconv.Atoi(last.Header().Get("Retry-After"))
+	if err != nil || ra < 1 || ra > 60 {
+		t.Fatalf("Retry-After %q, want 1-60 seconds", last.Header().Get("Retry-After"))
+	}
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(last.Body.Bytes(), &e); err != nil || e.Error.Code != "rate_limited" {
+		t.Fatalf("429 body: %s", last.Body.String())
+	}
+	// A forged token counts too: guessing is limited like using.
+	mustStatus(t, bearer(f, "GET", "/api/v1/me", "onus_guess", ""), http.StatusTooManyRequests, "a guessed token past the limit")
+	// Sessions are not token use.
+	mustStatus(t, f.as("emp@acme.test").get("/api/v1/me"), 200, "a session past the token limit")
 }

@@ -32,6 +32,8 @@ const (
 	canaryAudit     = "CANARY-AUDIT-4d18"
 	canaryToken     = "CANARY-TOKEN-a55e"
 	canaryTeammate  = "CANARY-TEAMMATE-0b9c"
+	canarySession   = "CANARY-SESSION-e61f"
+	canaryLink      = "CANARY-LINK-3c72"
 	outsider        = "outsider@acme.test"
 	outsiderManager = "othermgr@acme.test"
 )
@@ -56,7 +58,8 @@ func testConfig() *config.Config {
 		Dir:     ".",
 		Sources: []*config.Source{{Name: "hr", Kind: "person"}, {Name: "mdm", Kind: "device"}},
 		Controls: []*config.Control{
-			{ID: "patch", Title: "Laptops are patched", Activity: "patching", Severity: "high", Why: "Unpatched laptops are how attackers get in.", Fix: "Update {{.Entity.Name}} from Self Service."},
+			{ID: "patch", Title: "Laptops are patched", Activity: "patching", Severity: "high", Why: "Unpatched laptops are how attackers get in.", Fix: "Update {{.Entity.Name}} from Self Service.",
+				Kind: "device", Scope: config.Expr{Src: "true", Line: 1, Col: 1}, Check: config.Expr{Src: `"mdm" in entity.sources`, Line: 1, Col: 1}},
 			{ID: "disk", Title: "Disks are encrypted", Activity: "patching", Severity: "medium", Fix: "Turn on FileVault."},
 		},
 		RACI: &config.RACI{Activities: []*config.Activity{
@@ -158,6 +161,10 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.ids["token.outsider"] = tok.ID
+	f.outsiderSession()
+	if err := db.SetManualLink(ctx, store.ManualLink{A: "device:emp", B: "device:out", Linked: false, Actor: "admin@acme.test", Reason: canaryLink}); err != nil {
+		t.Fatal(err)
+	}
 	f.srv = f.server(Options{DemoSignIn: true})
 	f.h = f.srv.Handler()
 	return f
@@ -165,12 +172,38 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) server(opt Options) *Server {
 	f.t.Helper()
+	if opt.RefsExist == nil {
+		opt.RefsExist = refsExist
+	}
 	az := authz.New(f.db, f.cfg, onus.FixedClock(testNow))
 	s, err := New(context.Background(), az, slog.New(slog.DiscardHandler), onus.ClockFunc(time.Now), opt)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return s
+}
+
+// outsiderSession signs the outsider in from a browser whose name is a
+// canary, and returns the session's handle.
+func (f *fixture) outsiderSession() string {
+	f.t.Helper()
+	now := time.Now()
+	se := &store.Session{ID: authz.HashToken(authz.NewSecret()), Email: outsider, Method: "oidc", CSRF: authz.NewSecret(),
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour), IP: "192.0.2.7", UserAgent: canarySession}
+	if err := f.db.CreateSession(context.Background(), se); err != nil {
+		f.t.Fatal(err)
+	}
+	return se.Handle()
+}
+
+// refsExist accepts the fixture's devices as references for links.
+func refsExist(_ context.Context, refs ...string) error {
+	for _, r := range refs {
+		if !strings.HasPrefix(r, "device:") {
+			return onus.Errorf(onus.ENOTFOUND, "%s names no record or entity", r)
+		}
+	}
+	return nil
 }
 
 // session signs someone in directly in the store and returns the cookie

@@ -9,5 +9,10 @@ func (s *Server) handleControls(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.respond(w, r, "controls", "Controls", "controls", map[string]any{"controls": cs})
+	data := map[string]any{"controls": cs}
+	if !isAPI(r) {
+		// The form to ask for an exception over a scope, where allowed.
+		data["scope_requests"] = s.Authz.ScopeRequests(r.Context())
+	}
+	s.respond(w, r, "controls", "Controls", "controls", data)
 }

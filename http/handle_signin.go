@@ -96,7 +96,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.signin.allow(s.clientIP(r)) {
-		s.refuse(w, r, http.StatusTooManyRequests, "Too many sign-in attempts from your address; wait a minute.")
+		s.tooMany(w, r, s.signin, "Too many sign-in attempts from your address")
 		return
 	}
 	state, nonce, verifier := authz.NewSecret(), authz.NewSecret(), oauth2.GenerateVerifier()
@@ -115,7 +115,7 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.signin.allow(s.clientIP(r)) {
-		s.refuse(w, r, http.StatusTooManyRequests, "Too many sign-in attempts from your address; wait a minute.")
+		s.tooMany(w, r, s.signin, "Too many sign-in attempts from your address")
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: "", Path: "/auth/callback", MaxAge: -1, HttpOnly: true, Secure: s.secure})
@@ -183,7 +183,7 @@ func (s *Server) handleBreakGlass(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.signin.allow(s.clientIP(r)) {
-		s.refuse(w, r, http.StatusTooManyRequests, "Too many sign-in attempts from your address; wait a minute.")
+		s.tooMany(w, r, s.signin, "Too many sign-in attempts from your address")
 		return
 	}
 	user, pw := r.PostFormValue("user"), r.PostFormValue("password")

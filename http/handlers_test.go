@@ -114,16 +114,67 @@ func TestClaimRequestApprove(t *testing.T) {
 	if err := json.Unmarshal(f.as("admin@acme.test").get("/api/v1/dashboard").Body.Bytes(), &dash); err != nil || dash.Exempted != 1 {
 		t.Errorf("the dashboard counts %d exempted, want 1 (%v)", dash.Exempted, err)
 	}
+	// The requester may ask to extend it and withdraw it; the Accountable
+	// person may revoke it but not ask for longer; a colleague sees nothing.
+	xpage := fmt.Sprintf("/exceptions/%d", x.ID)
+	if b := emp.get(xpage).Body.String(); !strings.Contains(b, `id="extend"`) || !strings.Contains(b, `id="revoke"`) {
+		t.Fatalf("the requester's exception page lacks extend or revoke:\n%s", clipBody(b))
+	}
+	if b := acct.get(xpage).Body.String(); strings.Contains(b, `id="extend"`) || !strings.Contains(b, `id="revoke"`) {
+		t.Fatalf("the Accountable person's exception page: extend shown, or revoke missing:\n%s", clipBody(b))
+	}
+	mustStatus(t, f.as("emp2@acme.test").get(xpage), http.StatusNotFound, "a colleague's exception")
+	mustStatus(t, acct.post(xpage+"/extend", "expires", "2026-12-24"), http.StatusForbidden, "the Accountable person asking for longer")
+	mustStatus(t, emp.post(xpage+"/extend", "expires", "2026-12-24", "reason", "the swap is late"), http.StatusSeeOther, "extend")
+	if xs, _ := f.db.Exceptions(ctx, onus.ExceptionFilter{Finding: id}); len(xs) != 2 {
+		t.Fatalf("after asking to extend: %d exceptions, want 2", len(xs))
+	}
+	mustStatus(t, f.as("mgr@acme.test").post(xpage+"/revoke"), http.StatusForbidden, "the requester's manager revoking")
+	mustStatus(t, acct.post(xpage+"/revoke", "note", "swapped early"), http.StatusSeeOther, "revoke")
+	if fd, _ := f.db.Finding(ctx, id); fd.State != onus.StateOpen {
+		t.Fatalf("finding is %s after its exception was revoked, want open", fd.State)
+	}
 	log, _ := f.db.AuditLog(ctx, 20)
 	var actions []string
 	for _, e := range log {
 		actions = append(actions, e.Actor+" "+e.Action)
 	}
-	for _, want := range []string{"emp@acme.test finding.claim_fix", "emp@acme.test exception.requested", "acct@acme.test exception.approved"} {
+	for _, want := range []string{"emp@acme.test finding.claim_fix", "emp@acme.test exception.requested", "acct@acme.test exception.approved", "acct@acme.test exception.revoked"} {
 		if !strings.Contains(strings.Join(actions, "\n"), want) {
 			t.Errorf("audit log lacks %q:\n%s", want, strings.Join(actions, "\n"))
 		}
 	}
+}
+
+// TestScopeExceptionForm: the controls page offers the scope request to
+// those who hold a role in the control's activity, and the form asks.
+func TestScopeExceptionForm(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	acct, emp := f.as("acct@acme.test"), f.as("emp@acme.test")
+	if !strings.Contains(acct.get("/controls").Body.String(), `action="/exceptions"`) {
+		t.Fatal("the Accountable person of patching is not offered a scope request")
+	}
+	if strings.Contains(emp.get("/controls").Body.String(), `action="/exceptions"`) {
+		t.Fatal("an employee without a role in the activity is offered a scope request")
+	}
+	form := []string{"control", "patch", "scope", `entity.name.startsWith("MBP-")`, "reason", "fleet swap in December", "expires", "2026-12-20"}
+	mustStatus(t, emp.post("/exceptions", form...), http.StatusForbidden, "an employee asking for a scope exception")
+	w := acct.post("/exceptions", form...)
+	mustStatus(t, w, http.StatusSeeOther, "the Accountable person asking for a scope exception")
+	xs, _ := f.db.Exceptions(ctx, onus.ExceptionFilter{})
+	var got *onus.Exception
+	for _, x := range xs {
+		if x.Scope != "" {
+			got = x
+		}
+	}
+	if got == nil || got.Requester != "acct@acme.test" || got.State != onus.ExceptionRequested || w.Header().Get("Location") != fmt.Sprintf("/exceptions/%d?done=requested", got.ID) {
+		t.Fatalf("scope exception %+v, redirected to %s", got, w.Header().Get("Location"))
+	}
+	// Nobody decides their own: the requester is the Accountable person here.
+	mustStatus(t, acct.post(fmt.Sprintf("/exceptions/%d/approve", got.ID)), http.StatusForbidden, "approving one's own scope request")
+	mustStatus(t, acct.post("/exceptions", "control", "patch", "scope", "entity.nope(", "reason", "r", "expires", "2026-12-20"), http.StatusBadRequest, "a scope that does not compile")
 }
 
 // TestCSRF: a state change without the session's token, or from another
@@ -258,7 +309,7 @@ func TestPagesRender(t *testing.T) {
 	f := newFixture(t)
 	for _, who := range []string{"admin@acme.test", "auditor@acme.test", "emp@acme.test"} {
 		c := f.as(who)
-		for _, p := range []string{"/me", "/team", "/approvals", "/findings", "/matrix", "/controls", "/outbox", "/dashboard", "/tokens",
+		for _, p := range []string{"/me", "/team", "/approvals", "/findings", "/matrix", "/controls", "/outbox", "/dashboard", "/tokens", "/sessions",
 			fmt.Sprintf("/findings/%d", f.ids["finding.emp"])} {
 			for _, prefix := range []string{"", "/api/v1"} {
 				w := c.get(prefix + p)
@@ -267,8 +318,11 @@ func TestPagesRender(t *testing.T) {
 		}
 	}
 	admin := f.as("admin@acme.test")
-	for _, p := range []string{"/sources", "/audit", fmt.Sprintf("/outbox/%d", f.ids["outbox.outsider"])} {
+	for _, p := range []string{"/sources", "/audit", "/links", fmt.Sprintf("/outbox/%d", f.ids["outbox.outsider"]), fmt.Sprintf("/exceptions/%d", f.ids["exception.outsider"])} {
 		mustStatus(t, admin.get(p), 200, p)
+	}
+	if w := admin.get("/links"); !strings.Contains(w.Body.String(), canaryLink) || !strings.Contains(w.Body.String(), `action="/links/forget"`) {
+		t.Error("the links page lacks the fixture's unlink or the administrator's forget button")
 	}
 	mustStatus(t, admin.post(fmt.Sprintf("/outbox/%d/confirm", f.ids["outbox.outsider"])), http.StatusSeeOther, "admin confirms")
 	mustStatus(t, f.as("auditor@acme.test").post(fmt.Sprintf("/outbox/%d/resend", f.ids["outbox.outsider"])), http.StatusForbidden, "auditor resends")

@@ -49,6 +49,30 @@ func (m *metrics) instrument(route string, h http.Handler) http.Handler {
 	})
 }
 
+// MetricsHandler serves the metrics without authentication, for a
+// separate listener (onus serve --metrics-listen) that only the
+// monitoring network reaches.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.handler())
+	return mux
+}
+
+// metricsGate lets through only the requests that authenticate restricted
+// to /metrics: a bearer token with the metrics scope. The counts are the
+// whole organisation's, so neither a person's session nor their token
+// reads them.
+func (s *Server) metricsGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, _ := r.Context().Value(keyMetrics).(bool); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="onus metrics"`)
+		s.fail(w, r, onus.Errorf(onus.EUNAUTHORIZED, "/metrics needs Authorization: Bearer with a token of the metrics scope (onus token create --service prometheus --scopes metrics), or scrape the --metrics-listen address"))
+	})
+}
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }

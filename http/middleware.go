@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,7 @@ const (
 	keyRequestID ctxKey = iota
 	keySession
 	keyUser
+	keyMetrics // a token with the metrics scope
 )
 
 // userNote lets the request log name who was signed in.
@@ -191,13 +193,29 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		now := s.Ops.Now()
 		if auth := r.Header.Get("Authorization"); auth != "" {
 			tok, ok := strings.CutPrefix(auth, "Bearer ")
-			if !ok || !s.tokens.allow(s.clientIP(r)) {
-				s.fail(w, r, onus.Errorf(onus.EUNAUTHORIZED, "use Authorization: Bearer <token> (or slow down)"))
+			if !ok {
+				s.fail(w, r, onus.Errorf(onus.EUNAUTHORIZED, "use Authorization: Bearer <token>"))
+				return
+			}
+			if !s.tokens.allow(s.clientIP(r)) {
+				s.tooMany(w, r, s.tokens, "too many requests with tokens from your address")
 				return
 			}
 			t, err := s.Store.ActiveToken(ctx, authz.HashToken(strings.TrimSpace(tok)), now)
 			if err != nil {
 				s.fail(w, r, onus.Errorf(onus.EUNAUTHORIZED, "the token is not valid: it may have expired or been revoked"))
+				return
+			}
+			if r.URL.Path == "/metrics" {
+				if !t.HasScope(authz.ScopeMetrics) {
+					s.fail(w, r, onus.Errorf(onus.EFORBIDDEN, "/metrics needs a token with the metrics scope (onus token create --service prometheus --scopes metrics)"))
+					return
+				}
+				next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, keyMetrics, true)))
+				return
+			}
+			if !t.HasScope("read") && !t.HasScope("write") {
+				s.fail(w, r, onus.Errorf(onus.EFORBIDDEN, "this token may only read /metrics"))
 				return
 			}
 			sub, err := s.tokenSubject(ctx, t)
@@ -292,7 +310,10 @@ func (s *Server) csrf(next http.Handler) http.Handler {
 	}))
 }
 
-// limiter allows n events per key per window.
+// limiter allows n events per key per window. Its counts live in this
+// process: each replica of onus serve counts on its own, so behind a
+// load balancer that spreads requests over N replicas a client may make
+// up to N times as many.
 type limiter struct {
 	mu     sync.Mutex
 	n      int
@@ -315,4 +336,31 @@ func (l *limiter) allow(key string) bool {
 	}
 	l.counts[key]++
 	return l.counts[key] <= l.n
+}
+
+// retryAfter is how long until the current window ends, in whole
+// seconds, at least 1.
+func (l *limiter) retryAfter() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	left := l.start.Add(l.window).Sub(l.clock.Now())
+	secs := int((left + time.Second - 1) / time.Second)
+	return max(secs, 1)
+}
+
+// codeRateLimited is the error code of a 429 answer.
+const codeRateLimited = "rate_limited"
+
+// tooMany answers 429 Too Many Requests with Retry-After: a JSON error to
+// API clients and tokens, the sign-in page with the refusal to browsers.
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, l *limiter, msg string) {
+	wait := l.retryAfter()
+	w.Header().Set("Retry-After", strconv.Itoa(wait))
+	s.Log.Warn("rate limited", logRemote, s.clientIP(r), logPath, r.URL.Path)
+	msg = fmt.Sprintf("%s; try again in %d s", msg, wait)
+	if isAPI(r) || r.URL.Path == "/metrics" || strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": map[string]string{"code": codeRateLimited, "message": msg}})
+		return
+	}
+	s.refuse(w, r, http.StatusTooManyRequests, msg+".")
 }

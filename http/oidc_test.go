@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -265,9 +266,16 @@ func TestSignInRateLimit(t *testing.T) {
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	limited := 0
 	for range 15 {
-		status, _ := get(t, c, p.onus.URL+"/auth/login")
-		if status == http.StatusTooManyRequests {
+		resp, err := c.Get(p.onus.URL + "/auth/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
 			limited++
+			if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+				t.Fatalf("429 with Retry-After %q, want 1-60 seconds", resp.Header.Get("Retry-After"))
+			}
 		}
 	}
 	if limited != 5 {

@@ -45,6 +45,12 @@ var flashes = map[string]string{
 	"token":     "Token created. Copy it now: onus shows it only once.",
 	"revoked":   "Token revoked.",
 	"signedout": "You are signed out.",
+	"xrevoked":  "Exception revoked: its finding is open again.",
+	"extended":  "Your request to extend the exception is waiting for the Accountable person's decision.",
+	"ended":     "Session ended.",
+	"linked":    "Linked: one thing from the next evaluation.",
+	"unlinked":  "Unlinked: never merged from the next evaluation.",
+	"forgot":    "Decision forgotten: the keys alone decide from the next evaluation.",
 }
 
 func (s *Server) funcs() template.FuncMap {

@@ -46,6 +46,9 @@ func (s *Server) routes() []route {
 	add("GET", "/api/v1/exceptions/export", s.handleExceptionsExport)
 	both("POST", "/exceptions/{id}/approve", s.handleDecide(true))
 	both("POST", "/exceptions/{id}/reject", s.handleDecide(false))
+	both("POST", "/exceptions/{id}/revoke", s.handleRevokeException)
+	both("POST", "/exceptions/{id}/extend", s.handleExtendException)
+	both("POST", "/exceptions", s.handleRequestScopeException)
 	both("GET", "/matrix", s.handleMatrix)
 	both("GET", "/controls", s.handleControls)
 	both("GET", "/sources", s.handleSources)
@@ -59,5 +62,11 @@ func (s *Server) routes() []route {
 	both("GET", "/tokens", s.handleTokens)
 	both("POST", "/tokens", s.handleCreateToken)
 	both("POST", "/tokens/{id}/revoke", s.handleRevokeToken)
+	both("GET", "/sessions", s.handleSessions)
+	both("POST", "/sessions/{id}/revoke", s.handleRevokeSession)
+	both("POST", "/sessions/revoke", s.handleRevokeSessionsOf)
+	both("GET", "/links", s.handleLinks)
+	both("POST", "/links", s.handleLink)
+	both("POST", "/links/forget", s.handleForgetLink)
 	return rs
 }

@@ -49,11 +49,17 @@ type Options struct {
 	// TLS is set when the server terminates TLS itself.
 	TLS bool
 	// SignInRate is how many sign-in attempts one address may make per
-	// minute (10 by default).
+	// minute (serve.rate_limits.signin_per_minute, else 10).
 	SignInRate int
+	// TokenRate is how many requests with a bearer token one address may
+	// make per minute (serve.rate_limits.token_per_minute, else 600).
+	TokenRate int
 	// AcceptShrink syncs a source accepting a large drop in records, then
 	// evaluates; nil hides the action.
 	AcceptShrink func(ctx context.Context, source, actor string) error
+	// RefsExist checks that each reference names a record or entity of
+	// the current inventory, for links made by hand; nil refuses them.
+	RefsExist func(ctx context.Context, refs ...string) error
 }
 
 // Server serves the web application and the API.
@@ -106,12 +112,23 @@ func New(ctx context.Context, az *authz.Service, log *slog.Logger, ops onus.Cloc
 		}
 		s.oidc = c
 	}
-	rate := opt.SignInRate
+	rate, tokenRate := opt.SignInRate, opt.TokenRate
+	if rl := cfg.RateLimits; rl != nil {
+		if rate <= 0 {
+			rate = rl.SignIn
+		}
+		if tokenRate <= 0 {
+			tokenRate = rl.Token
+		}
+	}
 	if rate <= 0 {
 		rate = 10
 	}
+	if tokenRate <= 0 {
+		tokenRate = 600
+	}
 	s.signin = newLimiter(rate, time.Minute, ops)
-	s.tokens = newLimiter(600, time.Minute, ops)
+	s.tokens = newLimiter(tokenRate, time.Minute, ops)
 	s.metrics = newMetrics(s.Store, ops)
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {
@@ -119,7 +136,7 @@ func New(ctx context.Context, az *authz.Service, log *slog.Logger, ops onus.Cloc
 	}
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", s.metrics.instrument("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static))))
-	s.mux.Handle("GET /metrics", s.metrics.handler())
+	s.mux.Handle("GET /metrics", s.metricsGate(s.metrics.handler()))
 	return s, nil
 }
 

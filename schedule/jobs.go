@@ -210,7 +210,7 @@ func New(o Options) (*Scheduler, error) {
 			files[abs] = append(files[abs], src.Name)
 		}
 		if len(files) > 0 {
-			s.watch = &watcher{files: files, debounce: o.Config.Schedule.DebounceTime(), log: s.log.With(onus.LogSubsystem, "watch"),
+			s.watch = &watcher{files: files, debounce: o.Config.Schedule.DebounceTime(), log: o.Log.With(onus.LogSubsystem, "watch"),
 				fire: func(source, why string) { s.Trigger(SyncJob(source), why) }}
 		}
 	}

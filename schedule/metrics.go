@@ -72,6 +72,19 @@ func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
+// known makes a job's series exist from the start, before its first run
+// in this process (a counter at 0, "not running"), as Prometheus expects
+// of label values known in advance, with the start of its last run on
+// record, when there is one.
+func (m *Metrics) known(job string, last *store.JobRun) {
+	m.runs.WithLabelValues(job).Add(0)
+	m.failures.WithLabelValues(job).Add(0)
+	m.running.WithLabelValues(job).Set(0)
+	if last != nil && !last.Started.IsZero() {
+		m.lastRun.WithLabelValues(job).Set(float64(last.Started.UnixMilli()) / 1000)
+	}
+}
+
 func (m *Metrics) observe(job string, run store.JobRun) {
 	m.running.WithLabelValues(job).Set(0)
 	m.runs.WithLabelValues(job).Inc()

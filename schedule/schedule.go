@@ -279,6 +279,7 @@ func (s *Scheduler) load(ctx context.Context) error {
 	defer s.mu.Unlock()
 	for _, j := range s.jobs {
 		j.last = runs[j.Name]
+		s.metrics.known(j.Name, j.last)
 	}
 	return nil
 }

@@ -393,6 +393,13 @@ func TestFailuresAndMetrics(t *testing.T) {
 	if n, err := testutil.GatherAndCount(h.s.Metrics(), MetricJobDuration); err != nil || n != 2 {
 		t.Errorf("%d duration series, %v", n, err)
 	}
+	// A job that never ran has its series from the start, at 0.
+	if n, err := testutil.GatherAndCount(h.s.Metrics(), MetricJobRuns); err != nil || n != 3 {
+		t.Errorf("%d run series, want one per job (3), %v", n, err)
+	}
+	if got := testutil.ToFloat64(m.runs.WithLabelValues("after")); got != 0 {
+		t.Errorf("runs of a job that never ran = %v", got)
+	}
 	for _, st := range h.s.Status() {
 		if st.Name == "after" && (st.Last != nil || st.Schedule != "after bad") {
 			t.Errorf("after: %+v", st)

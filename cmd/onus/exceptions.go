@@ -73,9 +73,14 @@ or reject it, and never whoever asked. An approved exception exempts its
 finding at once (a scope's findings at the next evaluation); when it expires
 or is revoked the finding reopens. Every decision is kept.
 
-Commands act as --as EMAIL, or $ONUS_USER.`,
+With --server URL and --token (or $ONUS_SERVER and $ONUS_TOKEN), every
+subcommand acts through "onus serve" as the token's owner: the server
+checks who may ask, decide, revoke or extend. Without --server, commands
+act directly on the database file as --as EMAIL (or $ONUS_USER): that is
+for an administrator at the console, and the audit log marks each such act
+as done with --as.`,
 	}
-	cmd.PersistentFlags().StringVar(&as, "as", "", "the e-mail of the person acting [$ONUS_USER]")
+	cmd.PersistentFlags().StringVar(&as, "as", "", "on the database file: the e-mail of the person acting, marked as --as in the audit log; refused with --server, where the token says who acts [$ONUS_USER]")
 
 	var finding int64
 	var control, scope, reason, expires string
@@ -84,23 +89,34 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 		Short: "Ask for an exception",
 		Example: `  onus except request --finding 13 --reason "kiosk is replaced on 15 Jan" --expires 2027-01-20 --as it@acme.com
   onus except request --control edr-agent-missing --scope 'entity.model.startsWith("Mac mini")' \
-      --reason "build agents are isolated" --expires 90d --as infra@acme.com`,
+      --reason "build agents are isolated" --expires 90d --as infra@acme.com
+  ONUS_TOKEN=onus_… onus except request --finding 13 --reason "kiosk is replaced on 15 Jan" \
+      --expires 2027-01-20 --server https://onus.acme.com   # as the token's owner`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
 			if a.server != "" {
-				if finding == 0 || control != "" {
-					return onus.Errorf(onus.EINVALID, "through --server, ask for an exception for one finding (--finding); scopes are requested on the database file")
+				if err := a.noAsWithServer(cmd); err != nil {
+					return err
 				}
 				exp, err := parseExpiry(expires, time.Now().UTC())
 				if err != nil {
 					return err
 				}
 				var x onus.Exception
-				if err := a.remote(cmd.Context(), "POST", fmt.Sprintf("/findings/%d/exception", finding),
-					map[string]string{"reason": reason, "expires": exp.Format("2006-01-02")}, &x); err != nil {
+				switch {
+				case finding != 0 && (control != "" || scope != ""):
+					return onus.Errorf(onus.EINVALID, "ask for an exception for one finding, or for a control over a scope, not both")
+				case finding != 0:
+					err = a.remote(cmd.Context(), "POST", fmt.Sprintf("/findings/%d/exception", finding),
+						map[string]string{"reason": reason, "expires": exp.Format(time.RFC3339)}, &x)
+				default:
+					err = a.remote(cmd.Context(), "POST", "/exceptions",
+						map[string]string{"control": control, "scope": scope, "reason": reason, "expires": exp.Format(time.RFC3339)}, &x)
+				}
+				if err != nil {
 					return err
 				}
 				return a.writeException(&x, fmt.Sprintf("exception %d requested; it waits for the Accountable person's approval", x.ID))
@@ -143,8 +159,8 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 					return err
 				}
 				if a.server != "" {
-					if use != "approve" && use != "reject" {
-						return onus.Errorf(onus.EINVALID, "%s is done on the database file; through --server, approve or reject", use)
+					if err := a.noAsWithServer(cmd); err != nil {
+						return err
 					}
 					var x onus.Exception
 					if err := a.remote(cmd.Context(), "POST", fmt.Sprintf("/exceptions/%d/%s", id, use), map[string]string{"note": note}, &x); err != nil {
@@ -191,6 +207,21 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 			if err != nil {
 				return err
 			}
+			if a.server != "" {
+				if err := a.noAsWithServer(cmd); err != nil {
+					return err
+				}
+				exp, err := parseExpiry(extendTo, time.Now().UTC())
+				if err != nil {
+					return err
+				}
+				var x onus.Exception
+				if err := a.remote(cmd.Context(), "POST", fmt.Sprintf("/exceptions/%d/extend", id),
+					map[string]string{"expires": exp.Format(time.RFC3339), "reason": extendReason}, &x); err != nil {
+					return err
+				}
+				return a.writeException(&x, fmt.Sprintf("extension %d of exception %d requested; it waits for approval", x.ID, id))
+			}
 			svc, db, err := a.exceptionService(cmd)
 			if err != nil {
 				return err
@@ -204,6 +235,7 @@ Commands act as --as EMAIL, or $ONUS_USER.`,
 			if err != nil {
 				return err
 			}
+			auditAs(cmd.Context(), db, who(as), fmt.Sprintf("exception %d", x.ID))
 			return a.writeException(x, fmt.Sprintf("extension %d of exception %d requested; it waits for approval", x.ID, id))
 		},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -316,7 +317,11 @@ by side, and its findings.`,
 
 // loadInventory builds the inventory from the snapshots in force.
 func loadInventory(cmd *cobra.Command, cfg *config.Config, db *store.DB) (*inventory.Inventory, error) {
-	ctx := cmd.Context()
+	return loadInventoryCtx(cmd.Context(), cfg, db)
+}
+
+// loadInventoryCtx correlates the snapshots in force into the inventory.
+func loadInventoryCtx(ctx context.Context, cfg *config.Config, db *store.DB) (*inventory.Inventory, error) {
 	states, err := db.SourceStates(ctx)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strconv"
+
 	"github.com/spf13/cobra"
 
 	"github.com/onus-sec/onus"
@@ -25,7 +27,11 @@ background check filed under a personal e-mail address, an EDR record that
 
 The decision is kept in the database, written to the audit log, shown by
 onus explain and applied at every correlation from the next evaluation
-on. Without arguments, link lists every decision made by hand.`
+on. Without arguments, link lists every decision made by hand.
+
+With --server and --token, link acts through "onus serve" as the token's
+owner, who must be a security administrator; on the database file it acts
+as --as (or the login name), marked in the audit log.`
 	if !linked {
 		use, short, long = "unlink", "Say by hand that two records or entities are never one thing",
 			`unlink keeps two records or entities apart whatever their keys share: two
@@ -39,7 +45,8 @@ decide again. Every decision is audited and shown by onus explain.`
 		Long:  long,
 		Example: `  onus link person:employee_id:1150 checkr:cand_5f2a --reason "applied as ada.r@gmail.com" --as it@acme.com
   onus unlink device:serial:C02AAA device:serial:C02BBB --reason "shared dock adapter"
-  onus unlink --forget person:employee_id:1150 checkr:cand_5f2a`,
+  onus unlink --forget person:employee_id:1150 checkr:cand_5f2a
+  onus link A B --reason "…" --server https://onus.acme.com --token onus_…   # an administrator's token`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 0 && len(args) != 2 {
 				return onus.Errorf(onus.EINVALID, "%s takes two references (or none to list)", use)
@@ -51,6 +58,9 @@ decide again. Every decision is audited and shown by onus explain.`
 				return err
 			}
 			ctx := cmd.Context()
+			if a.server != "" {
+				return a.remoteLink(cmd, args, linked, forget, reason)
+			}
 			cfg, err := a.loadConfig()
 			if err != nil {
 				return err
@@ -86,6 +96,8 @@ decide again. Every decision is audited and shown by onus explain.`
 			actorName := who(as)
 			if actorName == "" {
 				actorName = actor()
+			} else {
+				auditAs(ctx, db, actorName, args[0]+" "+args[1])
 			}
 			if forget {
 				if err := db.DeleteManualLink(ctx, args[0], args[1], actorName); err != nil {
@@ -118,9 +130,62 @@ decide again. Every decision is audited and shown by onus explain.`
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit log")
-	cmd.Flags().StringVar(&as, "as", "", "the e-mail of the person acting [$ONUS_USER]")
+	cmd.Flags().StringVar(&as, "as", "", "on the database file: the e-mail of the person acting, marked as --as in the audit log; refused with --server, where the token says who acts [$ONUS_USER]")
 	if !linked {
 		cmd.Flags().BoolVar(&forget, "forget", false, "drop the earlier link or unlink of the pair instead")
 	}
 	return cmd
+}
+
+// remoteLink lists, links, unlinks or forgets through "onus serve".
+func (a *app) remoteLink(cmd *cobra.Command, args []string, linked, forget bool, reason string) error {
+	ctx := cmd.Context()
+	if err := a.noAsWithServer(cmd); err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		var ls []store.ManualLink
+		if err := a.remote(ctx, "GET", "/links", nil, &struct {
+			Links *[]store.ManualLink `json:"links"`
+		}{&ls}); err != nil {
+			return err
+		}
+		if a.output == report.JSON {
+			if ls == nil {
+				ls = []store.ManualLink{}
+			}
+			return report.WriteJSON(a.stdout, ls)
+		}
+		if len(ls) == 0 {
+			a.printf("No links or unlinks made by hand.\n")
+		}
+		for _, l := range ls {
+			what := "unlinked"
+			if l.Linked {
+				what = "linked"
+			}
+			a.printf("%s %s %s  by %s on %s  %s\n", what, l.A, l.B, l.Actor, l.CreatedAt.Format("2006-01-02"), l.Reason)
+		}
+		return nil
+	}
+	if forget {
+		if err := a.remote(ctx, "POST", "/links/forget", map[string]string{"a": args[0], "b": args[1]}, nil); err != nil {
+			return err
+		}
+		a.printf("forgot the decision about %s and %s; the keys alone decide from the next evaluation\n", args[0], args[1])
+		return nil
+	}
+	var l store.ManualLink
+	if err := a.remote(ctx, "POST", "/links", map[string]string{"a": args[0], "b": args[1], "linked": strconv.FormatBool(linked), "reason": reason}, &l); err != nil {
+		return err
+	}
+	if a.output == report.JSON {
+		return report.WriteJSON(a.stdout, l)
+	}
+	if linked {
+		a.printf("linked %s and %s: one thing from the next evaluation; onus explain shows it\n", args[0], args[1])
+	} else {
+		a.printf("unlinked %s and %s: never merged from the next evaluation; onus explain shows it\n", args[0], args[1])
+	}
+	return nil
 }

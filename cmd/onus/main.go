@@ -137,8 +137,10 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 	f.StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error (logs go to stderr)")
 	f.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but errors and requested data")
 	f.BoolVar(&a.noProg, "no-progress", false, "do not show progress bars")
-	f.StringVar(&a.server, "server", os.Getenv("ONUS_SERVER"), "with except, outbox resend/confirm: act through this onus serve (https://onus.acme.com) with --token, instead of on the database file [$ONUS_SERVER]")
-	f.StringVar(&a.token, "token", os.Getenv("ONUS_TOKEN"), "the API token for --server [$ONUS_TOKEN]")
+	f.StringVar(&a.server, "server", os.Getenv("ONUS_SERVER"), "with except, outbox resend/confirm, link and unlink: act through this onus serve (https://onus.acme.com) as the owner of --token, instead of on the database file [$ONUS_SERVER]")
+	// The token is read from the environment after parsing, not as the
+	// flag's default: --help prints defaults.
+	f.StringVar(&a.token, "token", "", "the API token for --server [$ONUS_TOKEN]")
 	f.StringVar(&a.memLimit, "memory-limit", os.Getenv("ONUS_MEMORY_LIMIT"), "soft memory limit, such as 3GiB: the Go runtime collects garbage harder to stay under it (GOMEMLIMIT works too) [$ONUS_MEMORY_LIMIT]")
 	root.AddCommand(
 		a.migrateCmd(), a.storeCmd(),
@@ -160,6 +162,9 @@ func envOr(k, def string) string {
 }
 
 func (a *app) setup() error {
+	if a.token == "" {
+		a.token = os.Getenv("ONUS_TOKEN")
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
 		return onus.Errorf(onus.EINVALID, "unknown log level %q (want debug, info, warn or error)", a.logLevel)

@@ -212,6 +212,9 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 					return err
 				}
 				if a.server != "" {
+					if err := a.noAsWithServer(cmd); err != nil {
+						return err
+					}
 					if err := a.remote(cmd.Context(), "POST", fmt.Sprintf("/outbox/%d/%s", id, use), map[string]string{}, nil); err != nil {
 						return err
 					}
@@ -235,7 +238,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 				return nil
 			},
 		}
-		c.Flags().StringVar(&as, "as", "", "the e-mail of the person acting [$ONUS_USER]")
+		c.Flags().StringVar(&as, "as", "", "on the database file: the e-mail of the person acting, marked as --as in the audit log; refused with --server, where the token says who acts [$ONUS_USER]")
 		return c
 	}
 	cmd.AddCommand(act("resend", "Queue an uncertain or failed message again", "is queued again; onus nudge sends it",

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/store"
 )
@@ -52,6 +54,15 @@ func (a *app) remote(ctx context.Context, method, path string, in map[string]str
 		if err := json.Unmarshal(raw, out); err != nil {
 			return fmt.Errorf("the server's answer is not what this onus expects: %w", err)
 		}
+	}
+	return nil
+}
+
+// noAsWithServer refuses --as beside --server: through the server, the
+// token says who acts.
+func (a *app) noAsWithServer(cmd *cobra.Command) error {
+	if f := cmd.Flags().Lookup("as"); f != nil && f.Changed {
+		return onus.Errorf(onus.EINVALID, "--as is for an administrator acting directly on the database file; through --server the token says who acts: drop --as, or use the token of the person acting")
 	}
 	return nil
 }

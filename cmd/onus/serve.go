@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -45,12 +47,16 @@ type serveFlags struct {
 	tlsCert  string
 	tlsKey   string
 	schedule bool
+	// metrics is the address of a second listener that serves /metrics
+	// without a token; empty for none.
+	metrics string
 }
 
 func (f *serveFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.listen, "listen", envOr("ONUS_LISTEN", "127.0.0.1:8080"), "address to listen on [$ONUS_LISTEN]")
 	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (overrides serve.tls.cert)")
 	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "the certificate's key (overrides serve.tls.key)")
+	cmd.Flags().StringVar(&f.metrics, "metrics-listen", os.Getenv("ONUS_METRICS_LISTEN"), "also serve /metrics without a token on this address, for Prometheus on a private network (127.0.0.1:9464); on --listen, /metrics needs a token with the metrics scope [$ONUS_METRICS_LISTEN]")
 	cmd.Flags().BoolVar(&f.schedule, "schedule", true, "run the loop beside the web application: sync, evaluate, plan and deliver on the schedule: section (docs/schedule.md)")
 }
 
@@ -63,12 +69,17 @@ func (a *app) serveCmd() *cobra.Command {
 a configuration. People sign in through the organisation's identity provider
 (serve.oidc in onus.yaml) and see what is theirs: their open items, their
 team's, the approvals waiting for them; security administrators and auditors
-see everything. /healthz, /readyz and /metrics are for operations.
+see everything. /healthz and /readyz are for operations; /metrics needs a
+service token with the metrics scope, or is served without one on
+--metrics-listen. Beside the web application, serve runs the loop of the
+schedule: section (--schedule=false turns it off).
 
-Sign-in, roles, TLS and reverse proxies are set under serve: in onus.yaml;
-see docs/serving.md.`,
-		Example: `  onus serve --config /etc/onus --listen 0.0.0.0:8080
-  onus demo --serve                     # the bundled example with a demo sign-in`,
+Sign-in, roles, rate limits, TLS and reverse proxies are set under serve: in
+onus.yaml; see docs/serving.md. The CLI's except, outbox resend/confirm,
+link and unlink act through a server with --server URL --token onus_….`,
+		Example: `  onus serve --config /etc/onus --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9464
+  onus demo --serve                     # the bundled example with a demo sign-in
+  onus token create --service prometheus --scopes metrics --expires 366d   # for /metrics on --listen`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.loadConfig()
@@ -131,6 +142,18 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *store.DB, f serv
 		_, err = m.Eval(ctx, business.Now(), srep.Snapshots)
 		return err
 	}
+	opt.RefsExist = func(ctx context.Context, refs ...string) error {
+		inv, err := loadInventoryCtx(ctx, cfg, db)
+		if err != nil {
+			return err
+		}
+		for _, ref := range refs {
+			if !inv.RefExists(ref) {
+				return onus.Errorf(onus.ENOTFOUND, "%s names no record or entity (a record is source:record-id; an entity id is kind:key:value)", ref)
+			}
+		}
+		return nil
+	}
 	db.SetPool(8)
 	if err := db.Optimize(ctx); err != nil {
 		log.Warn("optimize", onus.LogError, err.Error())
@@ -155,6 +178,15 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *store.DB, f serv
 	if err != nil {
 		return onus.Errorf(onus.EINVALID, "serve: cannot listen on %s: %v", f.listen, err)
 	}
+	if f.metrics != "" {
+		mln, err := net.Listen("tcp", f.metrics)
+		if err != nil {
+			ln.Close()
+			return onus.Errorf(onus.EINVALID, "serve: --metrics-listen: cannot listen on %s: %v", f.metrics, err)
+		}
+		log.Info("serving metrics", "address", "http://"+mln.Addr().String()+"/metrics")
+		jobs = append(jobs, metricsJob(mln, srv.MetricsHandler(), log))
+	}
 	scheme := "http"
 	if opt.TLS {
 		scheme = "https"
@@ -176,4 +208,21 @@ func abs(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
+}
+
+// metricsJob serves /metrics on its own listener until ctx ends.
+func metricsJob(ln net.Listener, h http.Handler, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		errs := make(chan error, 1)
+		go func() { errs <- srv.Serve(ln) }()
+		select {
+		case err := <-errs:
+			return fmt.Errorf("metrics listener: %w", err)
+		case <-ctx.Done():
+		}
+		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shut)
+	}
 }

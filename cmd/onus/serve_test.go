@@ -76,8 +76,12 @@ func TestServerCommands(t *testing.T) {
 	if x.Requester != "barbara.liskov@acme.com" {
 		t.Fatalf("requester %q: identity must come from the token", x.Requester)
 	}
-	// --as is ignored through the server: the token says who acts.
+	// --as is refused through the server: the token says who acts.
 	_, errs, code = cli(t, "except", "approve", fmt.Sprint(x.ID), "--as", f.Accountable.Email, "--server", ts.URL, "--token", barbara)
+	if code == 0 || !strings.Contains(errs, "the token says who acts") {
+		t.Fatalf("--as through the server (exit %d): %s", code, errs)
+	}
+	_, errs, code = cli(t, "except", "approve", fmt.Sprint(x.ID), "--server", ts.URL, "--token", barbara)
 	if code == 0 || !strings.Contains(errs, "cannot decide") {
 		t.Fatalf("the requester approved her own exception through the server (exit %d): %s", code, errs)
 	}
@@ -131,10 +135,18 @@ func TestServeRunsTheSchedule(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := mln.Addr().String()
+	mln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	var out, errb bytes.Buffer
-	go func() { done <- run(ctx, []string{"serve", "--config", dir, "--listen", addr}, &out, &errb) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", dir, "--listen", addr, "--metrics-listen", metricsAddr}, &out, &errb)
+	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		st, _, _ := cli(t, "status", "--config", dir, "-o", "json")
@@ -160,14 +172,38 @@ func TestServeRunsTheSchedule(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	scrape := func(url, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), `onus_job_runs_total{job="sync:hr"}`) || !strings.Contains(string(body), "onus_findings{") {
-		t.Errorf("/metrics lacks the scheduler's or the server's metrics:\n%s", body)
+	// On the main address /metrics needs a token with the metrics scope;
+	// on --metrics-listen it needs none.
+	if code, _ := scrape("http://"+addr+"/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token on the main address: %d, want 401", code)
+	}
+	tokOut, errs, code := cli(t, "token", "create", "--config", dir, "--service", "prometheus", "--scopes", "metrics", "--expires", "1d")
+	if code != 0 {
+		t.Fatalf("metrics token: %s", errs)
+	}
+	metricsToken := strings.TrimSpace(strings.SplitN(tokOut, "\n", 2)[0])
+	for url, tok := range map[string]string{"http://" + addr + "/metrics": metricsToken, "http://" + metricsAddr + "/metrics": ""} {
+		code, body := scrape(url, tok)
+		if code != 200 || !strings.Contains(body, `onus_job_runs_total{job="sync:hr"}`) || !strings.Contains(body, "onus_findings{") {
+			t.Errorf("%s: %d, lacks the scheduler's or the server's metrics:\n%.2000s", url, code, body)
+		}
+	}
+	if code, _ := scrape("http://"+addr+"/api/v1/me", metricsToken); code != http.StatusForbidden {
+		t.Errorf("a metrics token on the API: %d, want 403", code)
 	}
 	cancel()
 	select {

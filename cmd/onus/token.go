@@ -24,14 +24,17 @@ token is stored; the token is printed once, when it is made.
 
 A personal token acts as its person, with what they may see. A service token
 acts with a role: admin (everything, with source actions) or auditor
-(everything, read-only). Scopes: read, or read and write.`,
+(everything, read-only). Scopes: read, or read and write; metrics lets a
+service token scrape /metrics (alone, it needs no role and reads nothing
+else).`,
 	}
 	var person, service, role, name, scopes, expires string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Make a token and print it once",
 		Example: `  onus token create --service siem --role auditor --scopes read --expires 90d --name "SIEM export"
-  onus token create --person jane@acme.com --scopes read,write --expires 30d --name "jane's scripts"`,
+  onus token create --person jane@acme.com --scopes read,write --expires 30d --name "jane's scripts"
+  onus token create --service prometheus --scopes metrics --expires 366d`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -47,8 +50,12 @@ acts with a role: admin (everything, with source actions) or auditor
 				}
 				owner = strings.ToLower(person)
 			case service != "":
-				if role != "admin" && role != "auditor" {
-					return onus.Errorf(onus.EINVALID, "a service token needs --role admin or --role auditor")
+				if scopes == authz.ScopeMetrics {
+					if role != "" {
+						return onus.Errorf(onus.EINVALID, "a metrics-only token reads /metrics and nothing else; it takes no --role")
+					}
+				} else if role != "admin" && role != "auditor" {
+					return onus.Errorf(onus.EINVALID, "a service token needs --role admin or --role auditor (a token with --scopes metrics alone needs none)")
 				}
 				owner = "service:" + service
 			default:
@@ -88,7 +95,7 @@ acts with a role: admin (everything, with source actions) or auditor
 	create.Flags().StringVar(&service, "service", "", "the name of the service the token is for")
 	create.Flags().StringVar(&role, "role", "", "a service token's role: admin or auditor")
 	create.Flags().StringVar(&name, "name", "", "what uses the token")
-	create.Flags().StringVar(&scopes, "scopes", "read", "read, or read,write")
+	create.Flags().StringVar(&scopes, "scopes", "read", "read, read,write, or metrics (service tokens)")
 	create.Flags().StringVar(&expires, "expires", "30d", "how long the token lasts (at most 366d)")
 
 	list := &cobra.Command{

@@ -47,7 +47,7 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 				return fmt.Errorf("store: assets: %w", err)
 			}
 		}
-		return rebuildTeamSummary(ctx, tx)
+		return rebuildTeamSummary(ctx, tx, s.pg)
 	})
 }
 

@@ -36,31 +36,51 @@ func weekStart(w int64) time.Time { return time.Unix((7*w-3)*86400, 0).UTC() }
 // dayStart is the first moment of a day.
 func dayStart(d int64) time.Time { return time.Unix(d*86400, 0).UTC() }
 
-// The day and week expressions of the triggers, for the recomputation.
+// The day and week expressions of the triggers, for the recomputation,
+// in each dialect: days since 1970-01-01 of a stored time's date, and
+// whole hours between two stored times.
 const (
-	sqlDay  = `CAST(julianday(substr(%s, 1, 10)) - 2440587.5 AS INTEGER)`
-	sqlWeek = `(` + sqlDay + ` + 3) / 7`
+	sqlDay    = `CAST(julianday(substr(%s, 1, 10)) - 2440587.5 AS INTEGER)`
+	pgDay     = `(CAST(substr(%s, 1, 10) AS date) - DATE '1970-01-01')`
+	sqlHours  = `(CAST(strftime('%%s', %s) AS INTEGER) - CAST(strftime('%%s', %s) AS INTEGER)) / 3600`
+	pgHours   = `(CAST(floor(extract(epoch FROM CAST(%s AS timestamptz))) AS BIGINT) - CAST(floor(extract(epoch FROM CAST(%s AS timestamptz))) AS BIGINT)) / 3600`
+	sqlWeekOf = `(%s + 3) / 7`
 )
 
-func dayExpr(col string) string  { return fmt.Sprintf(sqlDay, col) }
-func weekExpr(col string) string { return fmt.Sprintf(sqlWeek, col) }
+func dayExpr(pg bool, col string) string {
+	if pg {
+		return fmt.Sprintf(pgDay, col)
+	}
+	return fmt.Sprintf(sqlDay, col)
+}
+
+func weekExpr(pg bool, col string) string { return fmt.Sprintf(sqlWeekOf, dayExpr(pg, col)) }
+
+func hoursExpr(pg bool, to, from string) string {
+	if pg {
+		return fmt.Sprintf(pgHours, to, from)
+	}
+	return fmt.Sprintf(sqlHours, to, from)
+}
 
 // summaryQueries recompute each summary from the findings and the
 // directory, as key columns then the count, ordered by the keys.
-var summaryQueries = []struct{ table, stored, recomputed string }{
-	{"summary_person", `SELECT email, state, n FROM summary_person WHERE n != 0 ORDER BY 1, 2`,
-		`SELECT responsible_email, state, COUNT(*) FROM findings GROUP BY 1, 2 ORDER BY 1, 2`},
-	{"summary_control", `SELECT control, severity, state, due_day, n FROM summary_control WHERE n != 0 ORDER BY 1, 2, 3, 4`,
-		`SELECT control, severity, state, CASE WHEN state = 'open' THEN ` + dayExpr("due") + ` ELSE 0 END, COUNT(*) FROM findings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`},
-	{"summary_open_team", `SELECT team, due_day, n FROM summary_open_team WHERE n != 0 ORDER BY 1, 2`,
-		`SELECT COALESCE(p.team, ''), ` + dayExpr("f.due") + `, COUNT(*) FROM findings f LEFT JOIN people p ON p.email = f.responsible_email
-		WHERE f.state = 'open' GROUP BY 1, 2 ORDER BY 1, 2`},
-	{"summary_trend", `SELECT state, first_week, resolved_week, due_week, n FROM summary_trend WHERE n != 0 ORDER BY 1, 2, 3, 4`,
-		`SELECT state, ` + weekExpr("first_failed") + `, CASE WHEN resolved_at IS NULL OR resolved_at = '' THEN -1 ELSE ` + weekExpr("resolved_at") + ` END, ` +
-			weekExpr("due") + `, COUNT(*) FROM findings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`},
-	{"summary_fix", `SELECT resolved_week, hours, n FROM summary_fix WHERE n != 0 ORDER BY 1, 2`,
-		`SELECT ` + weekExpr("resolved_at") + `, (CAST(strftime('%s', resolved_at) AS INTEGER) - CAST(strftime('%s', first_failed) AS INTEGER)) / 3600, COUNT(*) FROM findings
-		WHERE resolved_at IS NOT NULL AND resolved_at != '' GROUP BY 1, 2 ORDER BY 1, 2`},
+func summaryQueries(pg bool) []struct{ table, stored, recomputed string } {
+	return []struct{ table, stored, recomputed string }{
+		{"summary_person", `SELECT email, state, n FROM summary_person WHERE n != 0 ORDER BY 1, 2`,
+			`SELECT responsible_email, state, COUNT(*) FROM findings GROUP BY 1, 2 ORDER BY 1, 2`},
+		{"summary_control", `SELECT control, severity, state, due_day, n FROM summary_control WHERE n != 0 ORDER BY 1, 2, 3, 4`,
+			`SELECT control, severity, state, CASE WHEN state = 'open' THEN ` + dayExpr(pg, "due") + ` ELSE 0 END, COUNT(*) FROM findings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`},
+		{"summary_open_team", `SELECT team, due_day, n FROM summary_open_team WHERE n != 0 ORDER BY 1, 2`,
+			`SELECT COALESCE(p.team, ''), ` + dayExpr(pg, "f.due") + `, COUNT(*) FROM findings f LEFT JOIN people p ON p.email = f.responsible_email
+			WHERE f.state = 'open' GROUP BY 1, 2 ORDER BY 1, 2`},
+		{"summary_trend", `SELECT state, first_week, resolved_week, due_week, n FROM summary_trend WHERE n != 0 ORDER BY 1, 2, 3, 4`,
+			`SELECT state, ` + weekExpr(pg, "first_failed") + `, CASE WHEN resolved_at IS NULL OR resolved_at = '' THEN -1 ELSE ` + weekExpr(pg, "resolved_at") + ` END, ` +
+				weekExpr(pg, "due") + `, COUNT(*) FROM findings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`},
+		{"summary_fix", `SELECT resolved_week, hours, n FROM summary_fix WHERE n != 0 ORDER BY 1, 2`,
+			`SELECT ` + weekExpr(pg, "resolved_at") + `, ` + hoursExpr(pg, "resolved_at", "first_failed") + `, COUNT(*) FROM findings
+			WHERE resolved_at IS NOT NULL AND resolved_at != '' GROUP BY 1, 2 ORDER BY 1, 2`},
+	}
 }
 
 // CheckSummaries recomputes every summary from the findings and returns
@@ -94,7 +114,7 @@ func (s *DB) CheckSummaries(ctx context.Context) error {
 		}
 		return out, rows.Err()
 	}
-	for _, q := range summaryQueries {
+	for _, q := range summaryQueries(s.pg) {
 		got, err := read(q.stored)
 		if err != nil {
 			return fmt.Errorf("store: %s: %w", q.table, err)
@@ -122,13 +142,13 @@ func (s *DB) CheckSummaries(ctx context.Context) error {
 // rebuildTeamSummary recounts the open findings per team after the
 // directory changed: a person's team is read when their findings are
 // written, so a move between teams moves their counts here.
-func rebuildTeamSummary(ctx context.Context, tx *sql.Tx) error {
+func rebuildTeamSummary(ctx context.Context, tx *sql.Tx, pg bool) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM summary_open_team`); err != nil {
 		return fmt.Errorf("store: team summary: %w", err)
 	}
 	// Per person first, from the owner index, then per team.
 	_, err := tx.ExecContext(ctx, `INSERT INTO summary_open_team (team, due_day, n)
-		SELECT COALESCE(p.team, ''), x.d, SUM(x.n) FROM (SELECT responsible_email AS e, `+dayExpr("due")+` AS d, COUNT(*) AS n
+		SELECT COALESCE(p.team, ''), x.d, SUM(x.n) FROM (SELECT responsible_email AS e, `+dayExpr(pg, "due")+` AS d, COUNT(*) AS n
 			FROM findings WHERE state = 'open' GROUP BY 1, 2) x
 		LEFT JOIN people p ON p.email = x.e GROUP BY 1, 2`)
 	if err != nil {
@@ -156,7 +176,7 @@ func (s *DB) TeamCounts(ctx context.Context, manager string, now time.Time) ([]P
 	m := strings.ToLower(manager)
 	// Correlated lookups by primary key: a join lets SQLite build a Bloom
 	// filter over the whole summary first, which costs more than the page.
-	rows, err := s.db.QueryContext(ctx, `WITH RECURSIVE chain(e) AS (SELECT ? UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e)
+	rows, err := s.db.QueryContext(ctx, `WITH RECURSIVE chain(e) AS (SELECT e FROM (SELECT email AS e FROM people WHERE 1 = 0 UNION ALL SELECT ?) AS m UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e)
 		SELECT c.e, p.name, p.team,
 			COALESCE((SELECT n FROM summary_person WHERE email = c.e AND state = 'open'), 0),
 			COALESCE((SELECT n FROM summary_person WHERE email = c.e AND state = 'exempted'), 0)
@@ -193,7 +213,7 @@ func (s *DB) TeamCounts(ctx context.Context, manager string, now time.Time) ([]P
 	for len(open) > 0 {
 		chunk := open[:min(len(open), 500)]
 		open = open[len(chunk):]
-		rows, err := s.db.QueryContext(ctx, `SELECT responsible_email, COUNT(*) FROM findings INDEXED BY findings_owner_state_due
+		rows, err := s.db.QueryContext(ctx, `SELECT responsible_email, COUNT(*) FROM findings` + s.indexedBy("findings_owner_state_due") + `
 			WHERE responsible_email IN (`+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`) AND state = 'open' AND due < ? GROUP BY 1`,
 			append(chunk, at)...)
 		if err != nil {
@@ -448,7 +468,7 @@ type dueTodayCount struct {
 // dueToday counts the open findings due today before now, per control and
 // team: the part of today's summary rows that is already overdue.
 func (s *DB) dueToday(ctx context.Context, now time.Time) ([]dueTodayCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT f.control, COALESCE(p.team, ''), COUNT(*) FROM findings f INDEXED BY findings_state_due
+	rows, err := s.db.QueryContext(ctx, `SELECT f.control, COALESCE(p.team, ''), COUNT(*) FROM findings f` + s.indexedBy("findings_state_due") + `
 		LEFT JOIN people p ON p.email = f.responsible_email
 		WHERE f.state = 'open' AND f.due >= ? AND f.due < ? GROUP BY 1, 2`, fmtTime(dayStart(dayOf(now))), fmtTime(now))
 	if err != nil {

@@ -235,10 +235,10 @@ const (
 func (s *DB) Narrow(ctx context.Context, email string) (bool, error) {
 	e := strings.ToLower(email)
 	var chain, acc int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+chainSQL+` LIMIT ?)`, e, narrowChain+1).Scan(&chain); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+chainSQL+` LIMIT ?) AS c`, e, narrowChain+1).Scan(&chain); err != nil {
 		return false, fmt.Errorf("store: narrow: %w", err)
 	}
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM findings WHERE accountable_email = ? LIMIT ?)`, e, narrowAccountable+1).Scan(&acc); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM findings WHERE accountable_email = ? LIMIT ?) AS c`, e, narrowAccountable+1).Scan(&acc); err != nil {
 		return false, fmt.Errorf("store: narrow: %w", err)
 	}
 	return chain <= narrowChain && acc <= narrowAccountable, nil
@@ -453,7 +453,7 @@ func (s *DB) summaryCount(ctx context.Context, q FindingQuery) (int, bool, error
 	if !q.OverdueAt.IsZero() {
 		// Today's findings already overdue, from the findings.
 		var m int
-		cq := `SELECT COUNT(*) FROM findings INDEXED BY findings_state_due WHERE state = 'open' AND due >= ? AND due < ?`
+		cq := `SELECT COUNT(*) FROM findings` + s.indexedBy("findings_state_due") + ` WHERE state = 'open' AND due >= ? AND due < ?`
 		cargs := []any{fmtTime(dayStart(today)), fmtTime(q.OverdueAt)}
 		if q.Control != "" {
 			cq, cargs = cq+" AND control = ?", append(cargs, q.Control)
@@ -917,6 +917,16 @@ func (s *DB) PeopleByEmail(ctx context.Context, emails []string) (map[string]*on
 		rows.Close()
 	}
 	return out, nil
+}
+
+// indexedBy names the index SQLite must use for a table, where its
+// planner would pick a worse one; PostgreSQL has no such clause (its
+// planner weighs the statistics autovacuum keeps).
+func (s *DB) indexedBy(index string) string {
+	if s.pg {
+		return ""
+	}
+	return " INDEXED BY " + index
 }
 
 // Optimize lets SQLite gather the statistics its query planner needs; a

@@ -213,7 +213,7 @@ func (s *DB) TeamCounts(ctx context.Context, manager string, now time.Time) ([]P
 	for len(open) > 0 {
 		chunk := open[:min(len(open), 500)]
 		open = open[len(chunk):]
-		rows, err := s.db.QueryContext(ctx, `SELECT responsible_email, COUNT(*) FROM findings` + s.indexedBy("findings_owner_state_due") + `
+		rows, err := s.db.QueryContext(ctx, `SELECT responsible_email, COUNT(*) FROM findings`+s.indexedBy("findings_owner_state_due")+`
 			WHERE responsible_email IN (`+strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`) AND state = 'open' AND due < ? GROUP BY 1`,
 			append(chunk, at)...)
 		if err != nil {
@@ -468,7 +468,7 @@ type dueTodayCount struct {
 // dueToday counts the open findings due today before now, per control and
 // team: the part of today's summary rows that is already overdue.
 func (s *DB) dueToday(ctx context.Context, now time.Time) ([]dueTodayCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT f.control, COALESCE(p.team, ''), COUNT(*) FROM findings f` + s.indexedBy("findings_state_due") + `
+	rows, err := s.db.QueryContext(ctx, `SELECT f.control, COALESCE(p.team, ''), COUNT(*) FROM findings f`+s.indexedBy("findings_state_due")+`
 		LEFT JOIN people p ON p.email = f.responsible_email
 		WHERE f.state = 'open' AND f.due >= ? AND f.due < ? GROUP BY 1, 2`, fmtTime(dayStart(dayOf(now))), fmtTime(now))
 	if err != nil {

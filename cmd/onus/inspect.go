@@ -263,7 +263,7 @@ by side, and its findings.`,
 				return err
 			}
 			defer db.Close()
-			inv, err := loadInventory(cmd, cfg, db)
+			inv, err := monitor.LoadInventory(cmd.Context(), cfg, db)
 			if err != nil {
 				return err
 			}
@@ -312,32 +312,6 @@ by side, and its findings.`,
 			return nil
 		},
 	}
-}
-
-// loadInventory builds the inventory from the snapshots in force.
-func loadInventory(cmd *cobra.Command, cfg *config.Config, db *store.DB) (*inventory.Inventory, error) {
-	ctx := cmd.Context()
-	states, err := db.SourceStates(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in := inventory.Input{Correlate: cfg.Correlate, Strong: monitor.Normalizer(cfg).Strong, Hints: cfg.PossibleMatch}
-	if in.Manual, err = monitor.ManualLinks(ctx, db); err != nil {
-		return nil, err
-	}
-	for _, src := range cfg.Sources {
-		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
-		if st := states[src.Name]; st != nil {
-			si.Healthy, si.Reason = st.Healthy, st.Reason
-			if st.Good != nil {
-				if si.Snapshot, err = db.LoadSnapshot(ctx, src.Name); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return nil, err
-				}
-			}
-		}
-		in.Sources = append(in.Sources, si)
-	}
-	return inventory.Build(in)
 }
 
 func (a *app) statusCmd() *cobra.Command {

@@ -53,6 +53,12 @@ type NudgeReport struct {
 	Cancelled int           `json:"cancelled"`
 	Delivery  deliver.Stats `json:"delivery"`
 	Gaps      []string      `json:"gaps,omitempty"`
+	// Deferred are the messages nudges.max_per_day held back; the next
+	// plan tries them again.
+	Deferred []nudge.Deferred `json:"deferred"`
+	// Warnings are problems that did not stop the plan (a person's
+	// unknown time zone).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Renderer loads the message templates of a configuration: the built-in
@@ -113,13 +119,28 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	for name := range o.Channels {
 		channels = append(channels, name)
 	}
-	plan := nudge.Plan(nudge.Input{Now: now, Open: open, Resolved: resolved, Dir: dir, Matrix: raci.New(cfg.RACI, dir),
+	planned, err := nudge.NewPlan(nudge.Input{Now: now, Open: open, Resolved: resolved, Dir: dir, Matrix: raci.New(cfg.RACI, dir),
 		Log: log, Delivered: delivered, Config: cfg, Channels: channels})
+	if err != nil {
+		return nil, onus.Errorf(onus.EINVALID, "%s: %v", cfg.File, err)
+	}
+	plan := planned.Messages
 	r, err := Renderer(cfg)
 	if err != nil {
 		return nil, onus.Errorf(onus.EINVALID, "%s: %v", cfg.File, err)
 	}
-	rep := &NudgeReport{Now: now}
+	rep := &NudgeReport{Now: now, Deferred: []nudge.Deferred{}, Warnings: planned.Warnings}
+	for _, d := range planned.Deferred {
+		if o.Person == "" || d.Recipient == o.Person {
+			rep.Deferred = append(rep.Deferred, d)
+		}
+	}
+	for _, w := range planned.Warnings {
+		m.log().Warn("nudge plan", "warning", w)
+	}
+	if len(rep.Deferred) > 0 {
+		m.log().Info("messages deferred by nudges.max_per_day", "deferred", len(rep.Deferred))
+	}
 	rendered, err := r.RenderPlan(plan, func(p *nudge.Message) bool { return o.Person == "" || p.Recipient.Email == o.Person })
 	if err != nil {
 		return nil, err

@@ -93,7 +93,11 @@ func benchPlanRender(b *testing.B, told bool) {
 	var msgs, bytes int
 	b.ResetTimer()
 	for b.Loop() {
-		plan := Plan(in)
+		p, err := NewPlan(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		plan := p.Messages
 		outs, err := r.RenderPlan(plan, nil)
 		if err != nil {
 			b.Fatal(err)

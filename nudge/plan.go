@@ -698,7 +698,7 @@ func (in Input) fix(ctl *config.Control, f onus.Finding) string {
 	if !ok {
 		fx = evaluate.ParseFix(ctl.Fix)
 	}
-	return fx.Render(map[string]any{"Entity": map[string]string{"Name": f.EntityName, "ID": f.Entity}, "Finding": f})
+	return fx.RenderFinding(f)
 }
 
 func (in Input) control(id string) *config.Control {

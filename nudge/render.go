@@ -39,12 +39,16 @@ type Renderer struct {
 	text map[string]*template.Template
 	html map[string]*htmltemplate.Template
 	urls struct{ finding, exception *template.Template }
+	// nativeText and nativeHTML are set while the digest and its items
+	// use the built-in templates: they are then written by Go code
+	// (native.go) instead of text/template and html/template.
+	nativeText, nativeHTML bool
 }
 
 // NewRenderer loads the templates; dir, when not empty, holds overrides
 // (digest.txt.tmpl, digest.html.tmpl, escalation…, summary…).
 func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
-	r := &Renderer{text: map[string]*template.Template{}, html: map[string]*htmltemplate.Template{}}
+	r := &Renderer{text: map[string]*template.Template{}, html: map[string]*htmltemplate.Template{}, nativeText: true, nativeHTML: true}
 	var err error
 	parseURL := func(s string) (*template.Template, error) {
 		if s == "" {
@@ -59,14 +63,12 @@ func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
 		return nil, fmt.Errorf("nudges.exception_url: %w", err)
 	}
 	funcs := map[string]any{
-		"add":    func(a, b int) int { return a + b },
-		"days":   days,
-		"neg":    func(a int) int { return -a },
-		"join":   strings.Join,
-		"indent": indent,
-		"stageText": func(it Item) string {
-			return strings.Trim(stageNote(it), " ()")
-		},
+		"add":       func(a, b int) int { return a + b },
+		"days":      days,
+		"neg":       func(a int) int { return -a },
+		"join":      strings.Join,
+		"indent":    indent,
+		"stageText": stageText,
 		"trend": func(c ActivityCount) string {
 			switch d := c.Open - c.LastWeek; {
 			case d < 0:
@@ -84,6 +86,10 @@ func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
 			name := kind + "." + ext + ".tmpl"
 			if dir != "" {
 				if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+					if kind == Digest {
+						r.nativeText = r.nativeText && ext != "txt"
+						r.nativeHTML = r.nativeHTML && ext != "html"
+					}
 					return string(b), nil
 				} else if !os.IsNotExist(err) {
 					return "", err
@@ -120,6 +126,8 @@ func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
 					return nil, err
 				}
 				name := strings.TrimSuffix(filepath.Base(file), "."+ext+".tmpl")
+				r.nativeText = r.nativeText && ext != "txt"
+				r.nativeHTML = r.nativeHTML && ext != "html"
 				if ext == "txt" {
 					_, err = r.text[Digest].New(name).Parse(string(b))
 				} else {
@@ -212,20 +220,21 @@ func (r *Renderer) RenderFor(m *Message, channel string) (*Rendered, error) {
 		v.First = &m.Items[0]
 	}
 	out := &Rendered{}
-	var text, subject bytes.Buffer
-	if err := r.text[m.Kind].Execute(&text, v); err != nil {
-		return nil, fmt.Errorf("render %s: %w", m.Kind, err)
+	if err := r.textParts(m, &v, out); err != nil {
+		return nil, err
 	}
-	if err := r.text[m.Kind].ExecuteTemplate(&subject, "subject", v); err != nil {
-		return nil, fmt.Errorf("render %s subject: %w", m.Kind, err)
+	if m.Kind == Digest && r.nativeHTML {
+		var b strings.Builder
+		b.Grow(2048 * (1 + len(m.Items)))
+		digestHTML(&b, &v)
+		out.HTML = b.String()
+	} else {
+		var html bytes.Buffer
+		if err := r.html[m.Kind].Execute(&html, v); err != nil {
+			return nil, fmt.Errorf("render %s html: %w", m.Kind, err)
+		}
+		out.HTML = html.String()
 	}
-	out.Subject = strings.Join(strings.Fields(subject.String()), " ")
-	out.Text = strings.TrimLeft(text.String(), "\n")
-	var html bytes.Buffer
-	if err := r.html[m.Kind].Execute(&html, v); err != nil {
-		return nil, fmt.Errorf("render %s html: %w", m.Kind, err)
-	}
-	out.HTML = html.String()
 	var err error
 	if channel == "" || channel == "slack" {
 		if out.Slack, err = json.Marshal(r.slack(m, out.Subject)); err != nil {
@@ -243,6 +252,27 @@ func (r *Renderer) RenderFor(m *Message, channel string) (*Rendered, error) {
 		}
 	}
 	return out, nil
+}
+
+// textParts writes a message's subject and text.
+func (r *Renderer) textParts(m *Message, v *view, out *Rendered) error {
+	if m.Kind == Digest && r.nativeText {
+		var b strings.Builder
+		b.Grow(1024 * (1 + len(m.Items)))
+		digestText(&b, v)
+		out.Subject, out.Text = digestSubject(v), strings.TrimLeft(b.String(), "\n")
+		return nil
+	}
+	var text, subject bytes.Buffer
+	if err := r.text[m.Kind].Execute(&text, *v); err != nil {
+		return fmt.Errorf("render %s: %w", m.Kind, err)
+	}
+	if err := r.text[m.Kind].ExecuteTemplate(&subject, "subject", *v); err != nil {
+		return fmt.Errorf("render %s subject: %w", m.Kind, err)
+	}
+	out.Subject = strings.Join(strings.Fields(subject.String()), " ")
+	out.Text = strings.TrimLeft(text.String(), "\n")
+	return nil
 }
 
 // slackEscape escapes the three characters Slack documents as control

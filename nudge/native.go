@@ -280,3 +280,111 @@ func escapeURLAttr(b *strings.Builder, s string) {
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
 func stageText(it Item) string { return strings.Trim(stageNote(it), " ()") }
+
+// escalationSubject writes the subject of escalation.txt.tmpl.
+func escalationSubject(v *view) string {
+	s := strconv.Itoa(len(v.Late)) + " security item"
+	if len(v.Late) != 1 {
+		s += "s are"
+	} else {
+		s += " is"
+	}
+	return s + " late on your watch"
+}
+
+const gapNote = "You get this because nobody is recorded for a role below (no manager, or no\nAccountable person for the activity): please find who should have it."
+
+// roleText says as whom the recipient hears of a late item.
+func roleText(l *Late) string {
+	switch l.Role {
+	case "manager":
+		return "their manager"
+	case "fallback":
+		if l.Missing == "manager" {
+			return "the fallback contact: nobody is recorded as their manager"
+		}
+		return "the fallback contact: nobody is recorded as the Accountable person for this activity"
+	}
+	return "the Accountable person for this activity"
+}
+
+// escalationText writes escalation.txt.tmpl.
+func escalationText(b *strings.Builder, v *view) {
+	b.WriteString("\nHi ")
+	b.WriteString(v.FirstName)
+	b.WriteString(",\n")
+	if v.Gap {
+		b.WriteString("\n" + gapNote + "\n")
+	}
+	b.WriteString("\nThese items are past their due date, the latest first:\n")
+	for i := range v.Late {
+		l := &v.Late[i]
+		b.WriteString("\n")
+		b.WriteString(strconv.Itoa(i + 1))
+		b.WriteString(". ")
+		b.WriteString(l.Title)
+		b.WriteString(": the ")
+		b.WriteString(l.Noun)
+		b.WriteString(" ")
+		b.WriteString(l.Finding.EntityName)
+		b.WriteString("\n   ")
+		b.WriteString(responsible(l.Finding))
+		b.WriteString(" is responsible; it is ")
+		b.WriteString(days(l.DaysLate))
+		b.WriteString(" late (due ")
+		b.WriteString(l.Due.Format("2 Jan"))
+		b.WriteString(").\n   You hear of it as ")
+		b.WriteString(roleText(l))
+		b.WriteString(".")
+		if l.URL != "" {
+			b.WriteString("\n   Details: ")
+			b.WriteString(l.URL)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nPlease check with them what stands in the way, or agree an exception.\n")
+}
+
+// escalationHTML writes escalation.html.tmpl.
+func escalationHTML(b *strings.Builder, v *view) {
+	b.WriteString(htmlHead)
+	b.WriteString("<p>Hi ")
+	escapeHTML(b, v.FirstName)
+	b.WriteString(",</p>\n")
+	if v.Gap {
+		b.WriteString("<p><strong>You get this because nobody is recorded for a role below (no manager, or no Accountable person for the activity): please find who should have it.</strong></p>")
+	}
+	b.WriteString("\n<p>These items are past their due date, the latest first:</p>\n<ol>")
+	for i := range v.Late {
+		l := &v.Late[i]
+		b.WriteString("<li><strong>")
+		escapeHTML(b, l.Title)
+		b.WriteString("</strong>: the ")
+		escapeHTML(b, l.Noun)
+		b.WriteString(" ")
+		escapeHTML(b, l.Finding.EntityName)
+		b.WriteString("<br>\n")
+		if l.Finding.Responsible.Name != "" {
+			escapeHTML(b, l.Finding.Responsible.Name)
+			b.WriteString(" (")
+			escapeHTML(b, l.Finding.Responsible.Email)
+			b.WriteString(")")
+		} else {
+			escapeHTML(b, l.Finding.Responsible.Email)
+		}
+		b.WriteString(" is responsible; it is <strong>")
+		b.WriteString(days(l.DaysLate))
+		b.WriteString(" late</strong> (due ")
+		b.WriteString(l.Due.Format("2 Jan"))
+		b.WriteString(").\nYou hear of it as ")
+		b.WriteString(roleText(l))
+		b.WriteString(".\n")
+		if l.URL != "" {
+			b.WriteString(`<a href="`)
+			escapeURLAttr(b, l.URL)
+			b.WriteString(`">Details</a>`)
+		}
+		b.WriteString("</li>")
+	}
+	b.WriteString("</ol>\n<p>Please check with them what stands in the way, or agree an exception.</p>\n</body></html>\n")
+}

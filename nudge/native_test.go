@@ -19,17 +19,17 @@ func TestNativeDigestMatchesTheTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !native.nativeText || !native.nativeHTML {
-		t.Fatal("the built-in digest is not written natively")
+	if len(native.native) != 4 {
+		t.Fatalf("natively written: %v, want the digest and the escalation in text and HTML", native.native)
 	}
 	tmpl, _ := NewRenderer("", "https://onus.acme.com/findings/{{.ID}}?a=1&b=2", "")
-	tmpl.nativeText, tmpl.nativeHTML = false, false
+	tmpl.native = nil
 	bare, _ := NewRenderer("", "", "")
 	bareTmpl, _ := NewRenderer("", "", "")
-	bareTmpl.nativeText, bareTmpl.nativeHTML = false, false
+	bareTmpl.native = nil
 	odd, _ := NewRenderer("", "{{.EntityName}}", "javascript:alert({{.ID}})")
 	oddTmpl, _ := NewRenderer("", "{{.EntityName}}", "javascript:alert({{.ID}})")
-	oddTmpl.nativeText, oddTmpl.nativeHTML = false, false
+	oddTmpl.native = nil
 
 	hostile := []string{"MBP-JANE", `Jane "JD" O'Brien & co <b>+1</b>`, "nul\x00byte", "bad\xffutf8", "a b/c?d=%41%zz#frag", "ünïcødé ✓", "mailto:x@y.z", "HTTPS://ok", "data:text/html,<x>"}
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
@@ -58,21 +58,35 @@ func TestNativeDigestMatchesTheTemplates(t *testing.T) {
 			if j%2 == 1 {
 				m.Thanks = []Item{{Title: "Fixed " + name, Thing: "your app " + name}}
 			}
-			for _, pair := range [][2]*Renderer{{native, tmpl}, {bare, bareTmpl}, {odd, oddTmpl}} {
-				n++
-				a, b := m, m
-				a.Items, b.Items = append([]Item(nil), m.Items...), append([]Item(nil), m.Items...)
-				got, err := pair[0].RenderFor(&a, "email")
-				if err != nil {
-					t.Fatal(err)
+			esc := Message{Kind: EscalationMsg, FirstName: name, Gap: j%2 == 0}
+			for k, it := range items {
+				it.Finding.Responsible = onus.Person{Email: "jane@acme.com"}
+				if k%2 == 0 {
+					it.Finding.Responsible.Name = name
 				}
-				want, err := pair[1].RenderFor(&b, "email")
-				if err != nil {
-					t.Fatal(err)
+				l := Late{Item: it, Role: []string{"manager", "accountable", "fallback", "fallback"}[(i+k)%4], DaysLate: k + j, Noun: "laptop " + name}
+				if l.Role == "fallback" {
+					l.Missing = []string{"manager", "accountable"}[(i+j+k)%2]
 				}
-				for _, part := range [][3]string{{"subject", got.Subject, want.Subject}, {"text", got.Text, want.Text}, {"html", got.HTML, want.HTML}} {
-					if part[1] != part[2] {
-						t.Errorf("message %d, %s differs:\n%s", n, part[0], firstDiff(part[1], part[2]))
+				esc.Late = append(esc.Late, l)
+			}
+			for _, m := range []Message{m, esc} {
+				for _, pair := range [][2]*Renderer{{native, tmpl}, {bare, bareTmpl}, {odd, oddTmpl}} {
+					n++
+					a, b := m, m
+					a.Items, b.Items = append([]Item(nil), m.Items...), append([]Item(nil), m.Items...)
+					got, err := pair[0].RenderFor(&a, "email")
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := pair[1].RenderFor(&b, "email")
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, part := range [][3]string{{"subject", got.Subject, want.Subject}, {"text", got.Text, want.Text}, {"html", got.HTML, want.HTML}} {
+						if part[1] != part[2] {
+							t.Errorf("message %d (%s), %s differs:\n%s", n, m.Kind, part[0], firstDiff(part[1], part[2]))
+						}
 					}
 				}
 			}
@@ -99,7 +113,7 @@ func clip(s string, n int) string {
 	return s
 }
 
-// An organisation that overrides the digest or an item template gets its
+// An organisation that overrides a template, or an item template, gets its
 // templates, not the built-in writers.
 func TestOverridesTurnOffTheNativeDigest(t *testing.T) {
 	for _, tc := range []struct{ file, content string }{
@@ -112,9 +126,12 @@ func TestOverridesTurnOffTheNativeDigest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		txt := !strings.HasSuffix(tc.file, ".html.tmpl")
-		if r.nativeText == txt || r.nativeHTML == !txt {
-			t.Errorf("%s: nativeText %v, nativeHTML %v", tc.file, r.nativeText, r.nativeHTML)
+		off := "digest.txt"
+		if strings.HasSuffix(tc.file, ".html.tmpl") {
+			off = "digest.html"
+		}
+		if r.native[off] || len(r.native) != 3 {
+			t.Errorf("%s: natively written %v, want all but %s", tc.file, r.native, off)
 		}
 	}
 }
@@ -123,5 +140,33 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Links made of text and a finding's fields are written without the
+// template engine, with the engine's result; others go to the engine.
+func TestLinkTemplates(t *testing.T) {
+	f := onus.Finding{ID: 7, Control: "disk", Entity: "device:serial:C02", EntityName: "MBP <x>", EntityKind: "device", Severity: onus.High}
+	for _, tc := range []struct {
+		src   string
+		plain bool
+		want  string
+	}{
+		{"https://onus.acme.com/findings/{{.ID}}", true, "https://onus.acme.com/findings/7"},
+		{"https://x/{{.Control}}/{{.Entity}}?n={{.EntityName}}&k={{.EntityKind}}", true, "https://x/disk/device:serial:C02?n=MBP <x>&k=device"},
+		{"https://x/{{.Severity}}", false, "https://x/high"},
+		{`https://x/{{printf "%03d" .ID}}`, false, "https://x/007"},
+	} {
+		l, err := parseLink(tc.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var engine strings.Builder
+		if err := l.t.Execute(&engine, f); err != nil {
+			t.Fatal(err)
+		}
+		if got := l.render(&f); l.plain != tc.plain || got != tc.want || got != engine.String() {
+			t.Errorf("%s: plain %v, render %q, engine %q; want plain %v, %q", tc.src, l.plain, got, engine.String(), tc.plain, tc.want)
+		}
 	}
 }

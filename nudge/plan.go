@@ -470,40 +470,45 @@ func (p *planner) place(m Message, at time.Time, zone *time.Location) {
 // digests plans, for every owner, a digest of all their open items when
 // at least one has news.
 func (p *planner) digests() {
-	byOwner := map[string][]onus.Finding{}
-	for _, f := range p.in.Open {
-		if f.State == onus.StateOpen && f.Responsible.Email != "" {
-			byOwner[f.Responsible.Email] = append(byOwner[f.Responsible.Email], f)
+	// Positions in in.Open, not copies: a finding is a large value, and
+	// most owners have no news.
+	byOwner := map[string][]int32{}
+	for i := range p.in.Open {
+		if f := &p.in.Open[i]; f.State == onus.StateOpen && f.Responsible.Email != "" {
+			byOwner[f.Responsible.Email] = append(byOwner[f.Responsible.Email], int32(i))
 		}
 	}
-	fixedBy := map[string][]onus.Finding{}
-	for _, f := range p.in.Resolved {
-		fixedBy[f.Responsible.Email] = append(fixedBy[f.Responsible.Email], f)
+	fixedBy := map[string][]int32{}
+	for i := range p.in.Resolved {
+		fixedBy[p.in.Resolved[i].Responsible.Email] = append(fixedBy[p.in.Resolved[i].Responsible.Email], int32(i))
 	}
+	var stages []Stage
 	for _, who := range sortedKeys(byOwner) {
-		p.digest(who, byOwner[who], fixedBy[who])
+		stages = p.digest(who, byOwner[who], fixedBy[who], stages[:0])
 	}
 }
 
-// digest plans one person's digest. The stage of each item comes first:
-// most people have no news on most days, and writing an item (its fix
-// steps) costs more.
-func (p *planner) digest(who string, open, fixed []onus.Finding) {
-	stages := make([]Stage, len(open))
+// digest plans one person's digest of the open findings at positions
+// open. The stage of each item comes first: most people have no news on
+// most days, and writing an item (its fix steps) costs more. stages is
+// scratch space, returned for the next person.
+func (p *planner) digest(who string, open, fixed []int32, stages []Stage) []Stage {
 	news, urgent := false, false
-	for i, f := range open {
-		stages[i] = p.stage(who, f)
-		news = news || stages[i] != ""
-		urgent = urgent || stages[i] == Notice && p.schedule(f.Severity).immediate
+	for _, i := range open {
+		f := &p.in.Open[i]
+		st := p.stage(who, f)
+		stages = append(stages, st)
+		news = news || st != ""
+		urgent = urgent || st == Notice && p.schedule(f.Severity).immediate
 	}
 	if !news {
-		return // nothing changed and no reminder is due
+		return stages // nothing changed and no reminder is due
 	}
 	zone := p.zone(who)
 	items := make([]Item, len(open))
-	for i, f := range open {
-		items[i] = p.in.item(f, zone)
-		items[i].Stage = stages[i]
+	for k, i := range open {
+		items[k] = p.in.item(p.in.Open[i], zone)
+		items[k].Stage = stages[k]
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Finding.Due.Before(items[j].Finding.Due) })
 	var reasons []string
@@ -515,23 +520,24 @@ func (p *planner) digest(who string, open, fixed []onus.Finding) {
 	}
 	m := Message{Recipient: person(p.in.Dir, who), FirstName: firstName(p.in.Dir, who), Kind: Digest, Items: items,
 		Reason: strings.Join(reasons, ", ")}
-	for _, f := range fixed {
-		if f.ResolvedAt != nil && f.ResolvedAt.After(p.lastDigest[who]) {
-			m.Thanks = append(m.Thanks, p.in.item(f, zone))
+	for _, i := range fixed {
+		if f := &p.in.Resolved[i]; f.ResolvedAt != nil && f.ResolvedAt.After(p.lastDigest[who]) {
+			m.Thanks = append(m.Thanks, p.in.item(*f, zone))
 		}
 	}
 	if urgent {
 		p.addNow(m, zone)
-		return
+	} else {
+		p.add(m, zone)
 	}
-	p.add(m, zone)
+	return stages
 }
 
 // stage says why an item is news to its owner now, or "" when it is not.
 // A stage is news only when the person has not heard of the item since
 // it began: a notice sent inside the reminder window is the reminder,
 // one sent after the due date is the first overdue message.
-func (p *planner) stage(who string, f onus.Finding) Stage {
+func (p *planner) stage(who string, f *onus.Finding) Stage {
 	sc := p.schedule(f.Severity)
 	now := p.in.Now
 	heard := p.last(who, f.ID, Notice, Reminder, Due, Overdue)
@@ -565,11 +571,13 @@ func (p *planner) escalations() {
 	}
 	listed := map[lateKey]bool{}
 	gaps := map[string]bool{}
+	managers := map[string]string{} // who hears as each owner's manager
 	fallback := p.in.Config.Nudges.Fallback
 	if fallback == "" {
 		fallback = p.in.Config.Ownership.Fallback
 	}
-	for _, f := range p.in.Open {
+	for i := range p.in.Open {
+		f := &p.in.Open[i]
 		if f.State != onus.StateOpen {
 			continue
 		}
@@ -578,7 +586,12 @@ func (p *planner) escalations() {
 			continue
 		}
 		daysLate := int(p.in.Now.Sub(f.Due) / day)
-		targets := [2]struct{ who, role string }{{p.in.manager(f.Responsible.Email), "manager"}, {f.Accountable.Email, "accountable"}}
+		manager, ok := managers[f.Responsible.Email]
+		if !ok {
+			manager = p.in.manager(f.Responsible.Email)
+			managers[f.Responsible.Email] = manager
+		}
+		targets := [2]struct{ who, role string }{{manager, "manager"}, {f.Accountable.Email, "accountable"}}
 		for _, t := range targets {
 			who, gap := t.who, false
 			if who == "" {
@@ -591,7 +604,7 @@ func (p *planner) escalations() {
 				continue
 			}
 			listed[lateKey{who, f.ID}] = true
-			l := Late{Item: p.in.item(f, p.zone(who)), Role: t.role, DaysLate: daysLate, Noun: p.in.noun(f)}
+			l := Late{Item: p.in.item(*f, p.zone(who)), Role: t.role, DaysLate: daysLate, Noun: p.in.noun(*f)}
 			if gap {
 				l.Role, l.Missing = "fallback", t.role
 			}
@@ -812,18 +825,28 @@ func firstName(dir *raci.Directory, email string) string {
 // for summaries) and the items with their stages. Planning again the same
 // day yields the same key, so the outbox keeps one copy.
 func key(m Message, zone *time.Location) string {
-	period := m.NotBefore.In(zone).Format("2006-01-02")
+	local := m.NotBefore.In(zone)
+	period := local.Format("2006-01-02")
 	if m.Kind == SummaryMsg {
-		y, w := m.NotBefore.In(zone).ISOWeek()
+		y, w := local.ISOWeek()
 		period = fmt.Sprintf("%d-W%02d", y, w)
 	}
-	var parts []string
-	for id, st := range m.Findings() {
-		parts = append(parts, fmt.Sprintf("%d:%s", id, st))
+	// "id:stage" parts sorted as text, hashed after the recipient, the
+	// kind and the period, "|" between them.
+	found := m.Findings()
+	parts := make([]string, 0, len(found))
+	for id, st := range found {
+		parts = append(parts, strconv.FormatInt(id, 10)+":"+string(st))
 	}
 	sort.Strings(parts)
-	h := sha256.Sum256([]byte(strings.Join(append([]string{m.Recipient.Email, m.Kind, period}, parts...), "|")))
-	return hex.EncodeToString(h[:16])
+	h := sha256.New()
+	h.Write([]byte(m.Recipient.Email + "|" + m.Kind + "|" + period))
+	for _, p := range parts {
+		h.Write([]byte{'|'})
+		h.Write([]byte(p))
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -38,28 +38,24 @@ type Rendered struct {
 type Renderer struct {
 	text map[string]*template.Template
 	html map[string]*htmltemplate.Template
-	urls struct{ finding, exception *template.Template }
-	// nativeText and nativeHTML are set while the digest and its items
-	// use the built-in templates: they are then written by Go code
-	// (native.go) instead of text/template and html/template.
-	nativeText, nativeHTML bool
+	urls struct{ finding, exception *linkTemplate }
+	// native holds the templates ("digest.txt", "escalation.html"…) that
+	// are the built-in ones: those are written by Go code (native.go)
+	// instead of text/template and html/template. The digest's is
+	// dropped too when an item template is overridden.
+	native map[string]bool
 }
 
 // NewRenderer loads the templates; dir, when not empty, holds overrides
 // (digest.txt.tmpl, digest.html.tmpl, escalation…, summary…).
 func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
-	r := &Renderer{text: map[string]*template.Template{}, html: map[string]*htmltemplate.Template{}, nativeText: true, nativeHTML: true}
+	r := &Renderer{text: map[string]*template.Template{}, html: map[string]*htmltemplate.Template{},
+		native: map[string]bool{"digest.txt": true, "digest.html": true, "escalation.txt": true, "escalation.html": true}}
 	var err error
-	parseURL := func(s string) (*template.Template, error) {
-		if s == "" {
-			return nil, nil
-		}
-		return template.New("url").Option("missingkey=zero").Parse(s)
-	}
-	if r.urls.finding, err = parseURL(findingURL); err != nil {
+	if r.urls.finding, err = parseLink(findingURL); err != nil {
 		return nil, fmt.Errorf("nudges.finding_url: %w", err)
 	}
-	if r.urls.exception, err = parseURL(exceptionURL); err != nil {
+	if r.urls.exception, err = parseLink(exceptionURL); err != nil {
 		return nil, fmt.Errorf("nudges.exception_url: %w", err)
 	}
 	funcs := map[string]any{
@@ -78,18 +74,15 @@ func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
 			}
 			return "as many as last week"
 		},
-		"findingURL":   func(f onus.Finding) string { return r.url(r.urls.finding, f) },
-		"exceptionURL": func(f onus.Finding) string { return r.url(r.urls.exception, f) },
+		"findingURL":   func(f onus.Finding) string { return r.urls.finding.render(&f) },
+		"exceptionURL": func(f onus.Finding) string { return r.urls.exception.render(&f) },
 	}
 	for _, kind := range []string{Digest, EscalationMsg, SummaryMsg} {
 		src := func(ext string) (string, error) {
 			name := kind + "." + ext + ".tmpl"
 			if dir != "" {
 				if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-					if kind == Digest {
-						r.nativeText = r.nativeText && ext != "txt"
-						r.nativeHTML = r.nativeHTML && ext != "html"
-					}
+					delete(r.native, kind+"."+ext)
 					return string(b), nil
 				} else if !os.IsNotExist(err) {
 					return "", err
@@ -126,8 +119,7 @@ func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
 					return nil, err
 				}
 				name := strings.TrimSuffix(filepath.Base(file), "."+ext+".tmpl")
-				r.nativeText = r.nativeText && ext != "txt"
-				r.nativeHTML = r.nativeHTML && ext != "html"
+				delete(r.native, Digest+"."+ext)
 				if ext == "txt" {
 					_, err = r.text[Digest].New(name).Parse(string(b))
 				} else {
@@ -171,17 +163,6 @@ func (r *Renderer) htmlItem(it Item) (htmltemplate.HTML, error) {
 	return htmltemplate.HTML(b.String()), err
 }
 
-func (r *Renderer) url(t *template.Template, f onus.Finding) string {
-	if t == nil {
-		return ""
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, f); err != nil {
-		return ""
-	}
-	return b.String()
-}
-
 func indent(s, prefix string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	for i, l := range lines {
@@ -208,13 +189,13 @@ func (r *Renderer) RenderFor(m *Message, channel string) (*Rendered, error) {
 	for i := range m.Items {
 		it := &m.Items[i]
 		it.N = i + 1
-		it.URL, it.ExceptionURL = r.url(r.urls.finding, it.Finding), r.url(r.urls.exception, it.Finding)
+		it.URL, it.ExceptionURL = r.urls.finding.render(&it.Finding), r.urls.exception.render(&it.Finding)
 		if it.DaysLeft < 0 {
 			v.Overdue = true
 		}
 	}
 	for i := range m.Late {
-		m.Late[i].URL = r.url(r.urls.finding, m.Late[i].Finding)
+		m.Late[i].URL = r.urls.finding.render(&m.Late[i].Finding)
 	}
 	if len(m.Items) > 0 {
 		v.First = &m.Items[0]
@@ -223,10 +204,14 @@ func (r *Renderer) RenderFor(m *Message, channel string) (*Rendered, error) {
 	if err := r.textParts(m, &v, out); err != nil {
 		return nil, err
 	}
-	if m.Kind == Digest && r.nativeHTML {
+	if r.native[m.Kind+".html"] {
 		var b strings.Builder
-		b.Grow(2048 * (1 + len(m.Items)))
-		digestHTML(&b, &v)
+		b.Grow(2048 * (1 + len(m.Items) + len(m.Late)/4))
+		if m.Kind == Digest {
+			digestHTML(&b, &v)
+		} else {
+			escalationHTML(&b, &v)
+		}
 		out.HTML = b.String()
 	} else {
 		var html bytes.Buffer
@@ -256,11 +241,17 @@ func (r *Renderer) RenderFor(m *Message, channel string) (*Rendered, error) {
 
 // textParts writes a message's subject and text.
 func (r *Renderer) textParts(m *Message, v *view, out *Rendered) error {
-	if m.Kind == Digest && r.nativeText {
+	if r.native[m.Kind+".txt"] {
 		var b strings.Builder
-		b.Grow(1024 * (1 + len(m.Items)))
-		digestText(&b, v)
-		out.Subject, out.Text = digestSubject(v), strings.TrimLeft(b.String(), "\n")
+		b.Grow(1024 * (1 + len(m.Items) + len(m.Late)/4))
+		if m.Kind == Digest {
+			digestText(&b, v)
+			out.Subject = digestSubject(v)
+		} else {
+			escalationText(&b, v)
+			out.Subject = escalationSubject(v)
+		}
+		out.Text = strings.TrimLeft(b.String(), "\n")
 		return nil
 	}
 	var text, subject bytes.Buffer

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -22,8 +23,34 @@ var (
 // not use these names.
 var Reserved = map[string]bool{"id": true, "kind": true, "name": true, "keys": true, "sources": true}
 
-// Formats lists the file formats a source can read.
-var Formats = []string{"csv", "json", "ndjson", "osquery"}
+// formats are the file formats a source can read, each with the file
+// extensions that imply it. Readers register them (source registers its
+// readers here as it registers itself), so validation never keeps a copy
+// of the list.
+var (
+	formatsMu sync.RWMutex
+	formats   = map[string][]string{}
+)
+
+// RegisterFormat makes a file format known to validation, with the
+// extensions (".csv") that imply it.
+func RegisterFormat(name string, exts ...string) {
+	formatsMu.Lock()
+	defer formatsMu.Unlock()
+	formats[name] = exts
+}
+
+// Formats lists the registered file formats, sorted.
+func Formats() []string {
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	out := make([]string, 0, len(formats))
+	for n := range formats {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // FieldTypes lists the types a mapped field can have.
 var FieldTypes = []string{"auto", "string", "int", "number", "bool", "time", "list", "object"}
@@ -37,15 +64,13 @@ func FormatOf(f *From) string {
 	if f.Format != "" {
 		return f.Format
 	}
-	switch strings.ToLower(filepath.Ext(f.File)) {
-	case ".csv", ".tsv":
-		return "csv"
-	case ".json":
-		return "json"
-	case ".ndjson", ".jsonl":
-		return "ndjson"
-	case ".log":
-		return "osquery"
+	ext := strings.ToLower(filepath.Ext(f.File))
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	for name, exts := range formats {
+		if contains(exts, ext) {
+			return name
+		}
 	}
 	return ""
 }
@@ -118,9 +143,9 @@ func (v *validator) main() {
 				v.errorf(f, v.at(p+".from"), "%s: from.file is required", label)
 			}
 			if format := FormatOf(s.From); format == "" {
-				v.errorf(f, v.at(p+".from"), "%s: cannot tell the format of %q; set from.format to one of %s", label, s.From.File, strings.Join(Formats, ", "))
-			} else if !contains(Formats, format) {
-				v.errorf(f, v.at(p+".from.format"), "%s: unknown format %q (want one of %s)", label, format, strings.Join(Formats, ", "))
+				v.errorf(f, v.at(p+".from"), "%s: cannot tell the format of %q; set from.format to one of %s", label, s.From.File, strings.Join(Formats(), ", "))
+			} else if !contains(Formats(), format) {
+				v.errorf(f, v.at(p+".from.format"), "%s: unknown format %q (want one of %s)", label, format, strings.Join(Formats(), ", "))
 			}
 			if s.From.Records != "" && FormatOf(s.From) != "json" {
 				v.errorf(f, v.at(p+".from.records"), "%s: from.records only applies to json files", label)

@@ -10,10 +10,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -446,29 +449,34 @@ func (p *planner) sentToday(who string, zone *time.Location) int {
 // add plans a message for the recipient's next working hour, unless they
 // had their share of the day: then it is held back, and reported.
 func (p *planner) add(m Message, zone *time.Location) {
+	p.finish(&m, p.cal.Next(p.in.Now, zone), zone)
+	p.admit(&m, zone)
+}
+
+// admit appends a finished message, unless its recipient had their share
+// of the day: then it is held back, and reported.
+func (p *planner) admit(m *Message, zone *time.Location) {
 	who := m.Recipient.Email
 	if today := p.sentToday(who, zone) + p.planned[who]; today >= p.cal.Max {
 		p.plan.Deferred = append(p.plan.Deferred, Deferred{Recipient: who, Kind: m.Kind, Reason: m.Reason, Today: today, Max: p.cal.Max})
 		return
 	}
 	p.planned[who]++
-	p.place(m, p.cal.Next(p.in.Now, zone), zone)
+	p.plan.Messages = append(p.plan.Messages, *m)
 }
 
-// addNow sends a message at once: it brings up a new finding whose
-// severity's schedule says immediate. It does not count against the
-// day's share.
-func (p *planner) addNow(m Message, zone *time.Location) { p.place(m, p.in.Now, zone) }
-
-func (p *planner) place(m Message, at time.Time, zone *time.Location) {
+// finish sets when a message may go, its channel and its key.
+func (p *planner) finish(m *Message, at time.Time, zone *time.Location) {
 	m.NotBefore = at
 	m.Channel = channelFor(p.in, m.Recipient.Email)
-	m.Key = key(m, zone)
-	p.plan.Messages = append(p.plan.Messages, m)
+	m.Key = key(*m, zone)
 }
 
 // digests plans, for every owner, a digest of all their open items when
-// at least one has news.
+// at least one has news. Each owner's digest depends on nothing but their
+// own findings and log, so they are written on all cores; they are then
+// admitted in the order of the owners' addresses, as the daily limit
+// requires.
 func (p *planner) digests() {
 	// Positions in in.Open, not copies: a finding is a large value, and
 	// most owners have no news.
@@ -482,17 +490,51 @@ func (p *planner) digests() {
 	for i := range p.in.Resolved {
 		fixedBy[p.in.Resolved[i].Responsible.Email] = append(fixedBy[p.in.Resolved[i].Responsible.Email], int32(i))
 	}
-	var stages []Stage
-	for _, who := range sortedKeys(byOwner) {
-		stages = p.digest(who, byOwner[who], fixedBy[who], stages[:0])
+	owners := sortedKeys(byOwner)
+	zones := make([]*time.Location, len(owners))
+	for i, who := range owners {
+		zones[i] = p.zone(who) // here: it caches, and warns
+	}
+	msgs := make([]*Message, len(owners))
+	urgent := make([]bool, len(owners))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var stages []Stage
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(owners) {
+					return
+				}
+				who := owners[i]
+				msgs[i], urgent[i], stages = p.digest(who, zones[i], byOwner[who], fixedBy[who], stages[:0])
+			}
+		}()
+	}
+	wg.Wait()
+	p.plan.Messages = slices.Grow(p.plan.Messages, len(owners))
+	for i, m := range msgs {
+		switch {
+		case m == nil:
+		case urgent[i]:
+			// A new finding whose severity says immediate: it does not
+			// count against the day's share.
+			p.plan.Messages = append(p.plan.Messages, *m)
+		default:
+			p.admit(m, zones[i])
+		}
 	}
 }
 
-// digest plans one person's digest of the open findings at positions
-// open. The stage of each item comes first: most people have no news on
-// most days, and writing an item (its fix steps) costs more. stages is
-// scratch space, returned for the next person.
-func (p *planner) digest(who string, open, fixed []int32, stages []Stage) []Stage {
+// digest writes one person's digest of the open findings at positions
+// open, finished, and whether it is urgent; nil when nothing is news.
+// The stage of each item comes first: most people have no news on most
+// days, and writing an item (its fix steps) costs more. stages is scratch
+// space, returned for the next person. It only reads the planner.
+func (p *planner) digest(who string, zone *time.Location, open, fixed []int32, stages []Stage) (*Message, bool, []Stage) {
 	news, urgent := false, false
 	for _, i := range open {
 		f := &p.in.Open[i]
@@ -502,9 +544,8 @@ func (p *planner) digest(who string, open, fixed []int32, stages []Stage) []Stag
 		urgent = urgent || st == Notice && p.schedule(f.Severity).immediate
 	}
 	if !news {
-		return stages // nothing changed and no reminder is due
+		return nil, false, stages // nothing changed and no reminder is due
 	}
-	zone := p.zone(who)
 	items := make([]Item, len(open))
 	for k, i := range open {
 		items[k] = p.in.item(p.in.Open[i], zone)
@@ -518,19 +559,19 @@ func (p *planner) digest(who string, open, fixed []int32, stages []Stage) []Stag
 			reasons = append(reasons, string(st)+" #"+strconv.FormatInt(items[i].Finding.ID, 10))
 		}
 	}
-	m := Message{Recipient: person(p.in.Dir, who), FirstName: firstName(p.in.Dir, who), Kind: Digest, Items: items,
+	m := &Message{Recipient: person(p.in.Dir, who), FirstName: firstName(p.in.Dir, who), Kind: Digest, Items: items,
 		Reason: strings.Join(reasons, ", ")}
 	for _, i := range fixed {
 		if f := &p.in.Resolved[i]; f.ResolvedAt != nil && f.ResolvedAt.After(p.lastDigest[who]) {
 			m.Thanks = append(m.Thanks, p.in.item(*f, zone))
 		}
 	}
-	if urgent {
-		p.addNow(m, zone)
-	} else {
-		p.add(m, zone)
+	at := p.in.Now
+	if !urgent {
+		at = p.cal.Next(p.in.Now, zone)
 	}
-	return stages
+	p.finish(m, at, zone)
+	return m, urgent, stages
 }
 
 // stage says why an item is news to its owner now, or "" when it is not.

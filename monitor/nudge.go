@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -151,15 +150,7 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 		if out == nil {
 			continue
 		}
-		var payload json.RawMessage
-		switch p.Channel {
-		case "slack":
-			payload = out.Slack
-		case "teams":
-			payload = out.Teams
-		case "webhook":
-			payload = out.Webhook
-		}
+		payload := out.Payloads[p.Channel] // none for e-mail
 		items := map[int64]string{}
 		for id, st := range p.Findings() {
 			items[id] = string(st)

@@ -279,7 +279,7 @@ func escapeURLAttr(b *strings.Builder, s string) {
 
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
 
-func stageText(it Item) string { return strings.Trim(stageNote(it), " ()") }
+func stageText(it Item) string { return strings.Trim(StageNote(it), " ()") }
 
 // escalationSubject writes the subject of escalation.txt.tmpl.
 func escalationSubject(v *view) string {

@@ -76,7 +76,7 @@ func TestWriteFindingsJSON(t *testing.T) {
 // force, and why; it says nothing of them when all are.
 func TestWriteExplainUnhealthySources(t *testing.T) {
 	x := &inventory.Explanation{ID: "device:serial:A", Kind: "device", Name: "MBP-JANE",
-		Records: []inventory.ExplainRecord{{Source: "jamf", ID: "1", Line: 2, Healthy: true}},
+		Records:   []inventory.ExplainRecord{{Source: "jamf", ID: "1", Line: 2, Healthy: true}},
 		Unhealthy: []inventory.ExplainSource{{Source: "edr", Reason: "never synced"}}}
 	var b bytes.Buffer
 	WriteExplain(&b, x, nil, now)

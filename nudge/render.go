@@ -349,13 +349,6 @@ func (m *Message) FirstURL() string {
 	return ""
 }
 
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
 // RenderPlan writes every message of a plan for its channel, on all
 // cores: templates are safe to run concurrently, and a plan for a large
 // organisation is mostly template work. Only messages for which keep

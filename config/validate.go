@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -22,8 +23,34 @@ var (
 // not use these names.
 var Reserved = map[string]bool{"id": true, "kind": true, "name": true, "keys": true, "sources": true}
 
-// Formats lists the file formats a source can read.
-var Formats = []string{"csv", "json", "ndjson", "osquery"}
+// formats are the file formats a source can read, each with the file
+// extensions that imply it. Readers register them (source registers its
+// readers here as it registers itself), so validation never keeps a copy
+// of the list.
+var (
+	formatsMu sync.RWMutex
+	formats   = map[string][]string{}
+)
+
+// RegisterFormat makes a file format known to validation, with the
+// extensions (".csv") that imply it.
+func RegisterFormat(name string, exts ...string) {
+	formatsMu.Lock()
+	defer formatsMu.Unlock()
+	formats[name] = exts
+}
+
+// Formats lists the registered file formats, sorted.
+func Formats() []string {
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	out := make([]string, 0, len(formats))
+	for n := range formats {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // FieldTypes lists the types a mapped field can have.
 var FieldTypes = []string{"auto", "string", "int", "number", "bool", "time", "list", "object"}
@@ -37,15 +64,13 @@ func FormatOf(f *From) string {
 	if f.Format != "" {
 		return f.Format
 	}
-	switch strings.ToLower(filepath.Ext(f.File)) {
-	case ".csv", ".tsv":
-		return "csv"
-	case ".json":
-		return "json"
-	case ".ndjson", ".jsonl":
-		return "ndjson"
-	case ".log":
-		return "osquery"
+	ext := strings.ToLower(filepath.Ext(f.File))
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	for name, exts := range formats {
+		if contains(exts, ext) {
+			return name
+		}
 	}
 	return ""
 }
@@ -77,12 +102,23 @@ func (v *validator) errorf(file string, line int, format string, args ...any) {
 	v.probs = append(v.probs, &Problem{File: file, Line: line, Message: fmt.Sprintf(format, args...)})
 }
 
+// main checks onus.yaml, one named step per section.
 func (v *validator) main() {
 	c := v.cfg
-	f := c.File
 	if c.Version != 0 && c.Version != Version {
-		v.errorf(f, v.at("$.version"), "version must be %d", Version)
+		v.errorf(c.File, v.at("$.version"), "version must be %d", Version)
 	}
+	kinds := v.sources()
+	v.correlate(kinds)
+	v.limits()
+	v.nudges()
+	v.channels()
+	v.schedule()
+}
+
+// sources checks each source, and returns the kinds they provide.
+func (v *validator) sources() map[string]bool {
+	c, f := v.cfg, v.cfg.File
 	if len(c.Sources) == 0 {
 		v.errorf(f, 1, "no sources: declare at least one under sources:")
 	}
@@ -92,67 +128,85 @@ func (v *validator) main() {
 	}
 	seen := map[string]int{}
 	for i, s := range c.Sources {
-		p := fmt.Sprintf("$.sources[%d]", i)
-		label := fmt.Sprintf("source %q", s.Name)
-		if s.Name == "" {
-			label = fmt.Sprintf("source #%d", i+1)
-			v.errorf(f, s.Line, "%s: name is required", label)
-		} else if !identRE.MatchString(s.Name) {
-			v.errorf(f, v.at(p+".name"), "%s: name must be lower case letters, digits and _ (it is used as entity.sources.%s in controls)", label, s.Name)
-		} else if prev, dup := seen[s.Name]; dup {
-			v.errorf(f, v.at(p+".name"), "%s: declared twice (first at line %d)", label, prev)
+		v.source(i, s, kinds, seen)
+	}
+	return kinds
+}
+
+// source checks one source; seen holds the names already declared, with
+// their lines.
+func (v *validator) source(i int, s *Source, kinds map[string]bool, seen map[string]int) {
+	f := v.cfg.File
+	p := fmt.Sprintf("$.sources[%d]", i)
+	label := fmt.Sprintf("source %q", s.Name)
+	if s.Name == "" {
+		label = fmt.Sprintf("source #%d", i+1)
+		v.errorf(f, s.Line, "%s: name is required", label)
+	} else if !identRE.MatchString(s.Name) {
+		v.errorf(f, v.at(p+".name"), "%s: name must be lower case letters, digits and _ (it is used as entity.sources.%s in controls)", label, s.Name)
+	} else if prev, dup := seen[s.Name]; dup {
+		v.errorf(f, v.at(p+".name"), "%s: declared twice (first at line %d)", label, prev)
+	}
+	seen[s.Name] = s.Line
+	if s.Kind == "" {
+		v.errorf(f, s.Line, "%s: kind is required (person, device, account, software, …)", label)
+	} else if !identRE.MatchString(s.Kind) {
+		v.errorf(f, v.at(p+".kind"), "%s: kind %q must be lower case letters, digits and _", label, s.Kind)
+	}
+	switch {
+	case s.From == nil && s.Connector == "":
+		v.errorf(f, s.Line, "%s: needs from: {file: …} or connector:", label)
+	case s.From != nil && s.Connector != "":
+		v.errorf(f, s.Line, "%s: has both from: and connector:; keep one", label)
+	case s.From != nil:
+		if s.From.File == "" {
+			v.errorf(f, v.at(p+".from"), "%s: from.file is required", label)
 		}
-		seen[s.Name] = s.Line
-		if s.Kind == "" {
-			v.errorf(f, s.Line, "%s: kind is required (person, device, account, software, …)", label)
-		} else if !identRE.MatchString(s.Kind) {
-			v.errorf(f, v.at(p+".kind"), "%s: kind %q must be lower case letters, digits and _", label, s.Kind)
+		if format := FormatOf(s.From); format == "" {
+			if len(Formats()) == 0 {
+				// A program that validates without linking the readers.
+				v.errorf(f, v.at(p+".from"), "%s: no file format is registered: the program does not link github.com/onus-sec/onus/source", label)
+			} else {
+				v.errorf(f, v.at(p+".from"), "%s: cannot tell the format of %q; set from.format to one of %s", label, s.From.File, strings.Join(Formats(), ", "))
+			}
+		} else if !contains(Formats(), format) {
+			v.errorf(f, v.at(p+".from.format"), "%s: unknown format %q (want one of %s)", label, format, strings.Join(Formats(), ", "))
 		}
-		switch {
-		case s.From == nil && s.Connector == "":
-			v.errorf(f, s.Line, "%s: needs from: {file: …} or connector:", label)
-		case s.From != nil && s.Connector != "":
-			v.errorf(f, s.Line, "%s: has both from: and connector:; keep one", label)
-		case s.From != nil:
-			if s.From.File == "" {
-				v.errorf(f, v.at(p+".from"), "%s: from.file is required", label)
-			}
-			if format := FormatOf(s.From); format == "" {
-				v.errorf(f, v.at(p+".from"), "%s: cannot tell the format of %q; set from.format to one of %s", label, s.From.File, strings.Join(Formats, ", "))
-			} else if !contains(Formats, format) {
-				v.errorf(f, v.at(p+".from.format"), "%s: unknown format %q (want one of %s)", label, format, strings.Join(Formats, ", "))
-			}
-			if s.From.Records != "" && FormatOf(s.From) != "json" {
-				v.errorf(f, v.at(p+".from.records"), "%s: from.records only applies to json files", label)
-			}
-			if s.From.Query != "" && FormatOf(s.From) != "osquery" {
-				v.errorf(f, v.at(p+".from.query"), "%s: from.query only applies to osquery logs", label)
-			}
-			if d := s.From.Delimiter; d != "" && (len([]rune(d)) != 1 || FormatOf(s.From) != "csv") {
-				v.errorf(f, v.at(p+".from.delimiter"), "%s: delimiter must be one character, for csv files", label)
-			}
-			if e := s.From.Encoding; e != "" && (!contains(Encodings, strings.ToLower(e)) || FormatOf(s.From) != "csv") {
-				v.errorf(f, v.at(p+".from.encoding"), "%s: encoding %q: want one of %s, for csv files", label, e, strings.Join(Encodings, ", "))
-			}
-			if s.From.MaxValueBytes < 0 {
-				v.errorf(f, v.at(p+".from.max_value_bytes"), "%s: max_value_bytes must be a positive number of bytes", label)
-			}
+		if s.From.Records != "" && FormatOf(s.From) != "json" {
+			v.errorf(f, v.at(p+".from.records"), "%s: from.records only applies to json files", label)
 		}
-		if s.Connector == "" && (len(s.Options) > 0 || len(s.Credentials) > 0) {
-			v.errorf(f, s.Line, "%s: options: and credentials: only apply to a source with connector:", label)
+		if s.From.Query != "" && FormatOf(s.From) != "osquery" {
+			v.errorf(f, v.at(p+".from.query"), "%s: from.query only applies to osquery logs", label)
 		}
-		for k, cred := range s.Credentials {
-			if !strings.HasPrefix(cred, "env:") && !strings.HasPrefix(cred, "file:") {
-				v.errorf(f, v.at(p+".credentials."+k), "%s: credential %s must be env:NAME or file:PATH; onus never reads secrets written in the config", label, k)
-			}
+		if d := s.From.Delimiter; d != "" && (len([]rune(d)) != 1 || FormatOf(s.From) != "csv") {
+			v.errorf(f, v.at(p+".from.delimiter"), "%s: delimiter must be one character, for csv files", label)
 		}
-		v.mapping(s, p, label, kinds)
-		for _, h := range []*float64{s.Health.MaxShrink, s.Health.MaxBadRecords} {
-			if h != nil && (*h < 0 || *h > 1) {
-				v.errorf(f, v.at(p+".health"), "%s: health thresholds are fractions between 0 and 1", label)
-			}
+		if e := s.From.Encoding; e != "" && (!contains(Encodings, strings.ToLower(e)) || FormatOf(s.From) != "csv") {
+			v.errorf(f, v.at(p+".from.encoding"), "%s: encoding %q: want one of %s, for csv files", label, e, strings.Join(Encodings, ", "))
+		}
+		if s.From.MaxValueBytes < 0 {
+			v.errorf(f, v.at(p+".from.max_value_bytes"), "%s: max_value_bytes must be a positive number of bytes", label)
 		}
 	}
+	if s.Connector == "" && (len(s.Options) > 0 || len(s.Credentials) > 0) {
+		v.errorf(f, s.Line, "%s: options: and credentials: only apply to a source with connector:", label)
+	}
+	for k, cred := range s.Credentials {
+		if !strings.HasPrefix(cred, "env:") && !strings.HasPrefix(cred, "file:") {
+			v.errorf(f, v.at(p+".credentials."+k), "%s: credential %s must be env:NAME or file:PATH; onus never reads secrets written in the config", label, k)
+		}
+	}
+	v.mapping(s, p, label, kinds)
+	for _, h := range []*float64{s.Health.MaxShrink, s.Health.MaxBadRecords} {
+		if h != nil && (*h < 0 || *h > 1) {
+			v.errorf(f, v.at(p+".health"), "%s: health thresholds are fractions between 0 and 1", label)
+		}
+	}
+}
+
+// correlate checks the correlation keys of each kind.
+func (v *validator) correlate(kinds map[string]bool) {
+	c, f := v.cfg, v.cfg.File
 	for kind, keys := range c.Correlate {
 		if !kinds[kind] {
 			v.errorf(f, v.at("$.correlate."+kind), "correlate: no source has kind %q", kind)
@@ -165,6 +219,12 @@ func (v *validator) main() {
 			dup[k] = true
 		}
 	}
+}
+
+// limits checks deadlines, health thresholds, ownership, exception
+// limits and key types.
+func (v *validator) limits() {
+	c, f := v.cfg, v.cfg.File
 	for sev := range c.Deadlines {
 		if _, err := onus.ParseSeverity(sev); err != nil {
 			v.errorf(f, v.at("$.deadlines."+sev), "deadlines: %v", err)
@@ -178,8 +238,6 @@ func (v *validator) main() {
 	if fb := c.Ownership.Fallback; fb != "" && !strings.Contains(fb, "@") {
 		v.errorf(f, v.at("$.ownership.fallback"), "ownership.fallback must be an e-mail address")
 	}
-	v.nudges()
-	v.schedule()
 	for sev := range c.Exceptions.Max {
 		if _, err := onus.ParseSeverity(sev); err != nil {
 			v.errorf(f, v.at("$.exceptions.max."+sev), "exceptions.max: %v", err)
@@ -227,6 +285,11 @@ func (v *validator) nudges() {
 	default:
 		v.errorf(f, v.at("$.nudges.default_channel"), "nudges.default_channel: %q is not email, slack, teams or webhook", n.DefaultChannel)
 	}
+}
+
+// channels checks each channel's settings under nudges.channels.
+func (v *validator) channels() {
+	n, f := &v.cfg.Nudges, v.cfg.File
 	secret := func(path, val string) {
 		if val != "" && !strings.HasPrefix(val, "env:") && !strings.HasPrefix(val, "file:") {
 			v.errorf(f, v.at(path), "%s must be env:NAME or file:PATH; onus never reads secrets written in the config", strings.TrimPrefix(path, "$."))

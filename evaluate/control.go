@@ -5,8 +5,10 @@ package evaluate
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"cel.dev/cel-go/common/ast"
@@ -172,6 +174,28 @@ func RenderFix(fix string, data any) string { return ParseFix(fix).Render(data) 
 type Fix struct {
 	t   *template.Template
 	raw string
+	// parts is the template as text and the fields it prints, when it
+	// prints only fields of a finding and its entity ({{.Entity.Name}},
+	// {{.Finding.ID}}…): RenderFinding then writes it without reflection.
+	parts []fixPart
+	plain bool
+}
+
+// fixPart is literal text, or one of the fields a fix template prints.
+type fixPart struct {
+	text  string
+	field string // "" for text
+}
+
+// fixFields are the fields RenderFinding writes itself.
+var fixFields = map[string]func(onus.Finding) string{
+	"Entity.Name":        func(f onus.Finding) string { return f.EntityName },
+	"Entity.ID":          func(f onus.Finding) string { return f.Entity },
+	"Finding.ID":         func(f onus.Finding) string { return strconv.FormatInt(f.ID, 10) },
+	"Finding.Control":    func(f onus.Finding) string { return f.Control },
+	"Finding.Entity":     func(f onus.Finding) string { return f.Entity },
+	"Finding.EntityName": func(f onus.Finding) string { return f.EntityName },
+	"Finding.EntityKind": func(f onus.Finding) string { return f.EntityKind },
 }
 
 // ParseFix parses fix instructions; a template that does not parse is
@@ -181,7 +205,41 @@ func ParseFix(fix string) Fix {
 	if err != nil {
 		return Fix{raw: fix}
 	}
-	return Fix{t: t, raw: fix}
+	f := Fix{t: t, raw: fix}
+	f.parts, f.plain = plainParts(t)
+	return f
+}
+
+// plainParts splits a template made only of text and {{.A.B}} actions
+// naming fixFields; ok is false for anything else (conditions, pipes,
+// functions, other fields), which the template engine renders.
+func plainParts(t *template.Template) (parts []fixPart, ok bool) {
+	if t.Tree == nil || t.Tree.Root == nil || len(t.Templates()) != 1 {
+		return nil, false
+	}
+	for _, n := range t.Tree.Root.Nodes {
+		switch n := n.(type) {
+		case *parse.TextNode:
+			parts = append(parts, fixPart{text: string(n.Text)})
+		case *parse.ActionNode:
+			p := n.Pipe
+			if p == nil || len(p.Decl) > 0 || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+				return nil, false
+			}
+			field, isField := p.Cmds[0].Args[0].(*parse.FieldNode)
+			if !isField {
+				return nil, false
+			}
+			name := strings.Join(field.Ident, ".")
+			if fixFields[name] == nil {
+				return nil, false
+			}
+			parts = append(parts, fixPart{field: name})
+		default:
+			return nil, false
+		}
+	}
+	return parts, true
 }
 
 // Render renders the instructions for one entity.
@@ -190,6 +248,27 @@ func (f Fix) Render(data any) string {
 		return f.raw
 	}
 	return render(f.t, f.raw, data)
+}
+
+// RenderFinding renders the instructions for a finding: the template sees
+// .Entity.Name, .Entity.ID and .Finding. A template that prints only such
+// fields is written without the template engine, with the same result.
+func (f Fix) RenderFinding(fd onus.Finding) string {
+	if f.t == nil {
+		return f.raw
+	}
+	if !f.plain {
+		return render(f.t, f.raw, map[string]any{"Entity": map[string]string{"Name": fd.EntityName, "ID": fd.Entity}, "Finding": fd})
+	}
+	var b strings.Builder
+	for _, p := range f.parts {
+		if p.field == "" {
+			b.WriteString(p.text)
+		} else {
+			b.WriteString(fixFields[p.field](fd))
+		}
+	}
+	return strings.TrimSpace(b.String())
 }
 
 func render(t *template.Template, raw string, data any) string {

@@ -23,6 +23,16 @@ type Explanation struct {
 	Ambiguous   []ExplainAmbig  `json:"possible_matches,omitempty"`
 	Links       []ExplainLink   `json:"links,omitempty"`
 	Attributes  []ExplainAttr   `json:"attributes"`
+	// Unhealthy are the sources of the entity's kind that are not in
+	// force (never synced, failed, skipped records): what they know of
+	// the entity may be missing or old.
+	Unhealthy []ExplainSource `json:"unhealthy_sources,omitempty"`
+}
+
+// ExplainSource is a source that was not read as it should have been.
+type ExplainSource struct {
+	Source string `json:"source"`
+	Reason string `json:"reason"`
 }
 
 // ExplainRecord is one source record of the entity.
@@ -107,6 +117,11 @@ func (inv *Inventory) recLabel(r RecRef) string {
 // Explain explains an entity.
 func (inv *Inventory) Explain(e int32) *Explanation {
 	x := &Explanation{ID: inv.ID(e), Kind: inv.Kind(e), Name: inv.Name(e), Keys: inv.Keys(e)}
+	for _, s := range inv.Sources {
+		if s.Kind == x.Kind && !s.Healthy {
+			x.Unhealthy = append(x.Unhealthy, ExplainSource{Source: s.Name, Reason: s.Reason})
+		}
+	}
 	for _, r := range inv.Records(e) {
 		rec := inv.Record(r)
 		s := inv.Sources[r.Src]

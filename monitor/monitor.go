@@ -419,41 +419,12 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	cfg := m.Config
 	rep := &EvalReport{Run: run, Now: now}
 	t0 := m.now()
-	states, err := m.Store.SourceStates(ctx)
+	loaded, err := Load(ctx, cfg, m.Store, snaps)
 	if err != nil {
 		return rep, err
 	}
-	var in inventory.Input
-	in.Correlate = cfg.Correlate
-	unreadable := map[string]bool{}
-	in.Strong = Normalizer(cfg).Strong
-	in.Hints = cfg.PossibleMatch
-	if in.Manual, err = ManualLinks(ctx, m.Store); err != nil {
-		return rep, err
-	}
-	for _, src := range cfg.Sources {
-		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
-		st := states[src.Name]
-		switch {
-		case st == nil:
-			si.Reason = "never synced"
-		default:
-			si.Healthy, si.Reason = st.Healthy, st.Reason
-		}
-		snap := snaps[src.Name]
-		if snap == nil && st != nil && st.Good != nil {
-			if snap, err = m.Store.LoadSnapshot(ctx, src.Name); err != nil && onus.ErrorCode(err) != onus.ENOTFOUND {
-				return rep, err
-			}
-		}
-		si.Snapshot = snap
-		in.Sources = append(in.Sources, si)
-		h := SourceHealth{Source: src.Name, Kind: src.Kind, Healthy: si.Healthy, Reason: si.Reason}
-		if snap != nil {
-			h.Records, h.SyncedAt = len(snap.Records), snap.SyncedAt
-		}
-		rep.Sources = append(rep.Sources, h)
-	}
+	in := loaded.Input
+	rep.Sources = loaded.Sources
 	rep.Timings.Load = m.since(t0)
 	m.phase("load")
 	if ctx.Err() != nil {
@@ -461,35 +432,14 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	}
 
 	t1 := m.now()
-	inv, err := inventory.Build(in)
+	inv, unreadable, err := loaded.Correlate()
 	if err != nil {
 		return rep, err
 	}
+	rep.Sources = loaded.Sources
 	rep.Timings.Correlate = m.since(t1)
 	m.phase("correlate")
 	rep.Inventory = inv
-	for i, src := range cfg.Sources {
-		st, s := states[src.Name], inv.Sources[i]
-		if st == nil || st.Good == nil || s.Snapshot == nil || !s.Healthy {
-			continue
-		}
-		if lost := lostRecords(st.Good, inv, i); lost > 0 {
-			// Records skipped as malformed that joined no entity may be
-			// any entity's: what reads the source is unknown for this
-			// evaluation, as for an unhealthy source, and no entity of
-			// its kind is called gone.
-			unreadable[src.Kind] = true
-			s.Healthy = false
-			s.Reason = fmt.Sprintf("%d records were skipped as malformed and cannot be told whose they are", lost)
-			if len(st.Good.Problems) > 0 {
-				s.Reason += fmt.Sprintf(" (first: %v)", st.Good.Problems[0])
-			}
-			rep.Sources[i].Healthy, rep.Sources[i].Reason = false, s.Reason
-		}
-	}
-	for i := range rep.Sources {
-		rep.Sources[i].Unmatched = inv.Sources[i].Unmatched
-	}
 	rep.NearMatches = inv.NearCount()
 	rep.Ambiguous = inv.AmbiguousCount()
 	for i, applied := range inv.ManualApplied() {

@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,6 +51,12 @@ type NudgeReport struct {
 	Cancelled int           `json:"cancelled"`
 	Delivery  deliver.Stats `json:"delivery"`
 	Gaps      []string      `json:"gaps,omitempty"`
+	// Deferred are the messages nudges.max_per_day held back; the next
+	// plan tries them again.
+	Deferred []nudge.Deferred `json:"deferred"`
+	// Warnings are problems that did not stop the plan (a person's
+	// unknown time zone).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Renderer loads the message templates of a configuration: the built-in
@@ -112,13 +117,28 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 	for name := range o.Channels {
 		channels = append(channels, name)
 	}
-	plan := nudge.Plan(nudge.Input{Now: now, Open: open, Resolved: resolved, Dir: dir, Matrix: raci.New(cfg.RACI, dir),
+	planned, err := nudge.NewPlan(nudge.Input{Now: now, Open: open, Resolved: resolved, Dir: dir, Matrix: raci.New(cfg.RACI, dir),
 		Log: log, Delivered: delivered, Config: cfg, Channels: channels})
+	if err != nil {
+		return nil, onus.Errorf(onus.EINVALID, "%s: %v", cfg.File, err)
+	}
+	plan := planned.Messages
 	r, err := Renderer(cfg)
 	if err != nil {
 		return nil, onus.Errorf(onus.EINVALID, "%s: %v", cfg.File, err)
 	}
-	rep := &NudgeReport{Now: now}
+	rep := &NudgeReport{Now: now, Deferred: []nudge.Deferred{}, Warnings: planned.Warnings}
+	for _, d := range planned.Deferred {
+		if o.Person == "" || d.Recipient == o.Person {
+			rep.Deferred = append(rep.Deferred, d)
+		}
+	}
+	for _, w := range planned.Warnings {
+		m.log().Warn("nudge plan", "warning", w)
+	}
+	if len(rep.Deferred) > 0 {
+		m.log().Info("messages deferred by nudges.max_per_day", "deferred", len(rep.Deferred))
+	}
 	rendered, err := r.RenderPlan(plan, func(p *nudge.Message) bool { return o.Person == "" || p.Recipient.Email == o.Person })
 	if err != nil {
 		return nil, err
@@ -129,15 +149,7 @@ func (m *Monitor) Nudge(ctx context.Context, now time.Time, o NudgeOptions) (*Nu
 		if out == nil {
 			continue
 		}
-		var payload json.RawMessage
-		switch p.Channel {
-		case "slack":
-			payload = out.Slack
-		case "teams":
-			payload = out.Teams
-		case "webhook":
-			payload = out.Webhook
-		}
+		payload := out.Payloads[p.Channel] // none for e-mail
 		items := map[int64]string{}
 		for id, st := range p.Findings() {
 			items[id] = string(st)

@@ -39,8 +39,11 @@ func TestHostileNamesAreCleaned(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for part, s := range map[string]string{"subject": out.Subject, "text": out.Text, "html": out.HTML,
-			"slack": string(out.Slack), "teams": string(out.Teams), "webhook": string(out.Webhook)} {
+		parts := map[string]string{"subject": out.Subject, "text": out.Text, "html": out.HTML}
+		for ch, p := range out.Payloads {
+			parts[ch] = string(p)
+		}
+		for part, s := range parts {
 			if strings.Contains(s, "\u202E") || strings.Contains(s, `\u202e`) || strings.Contains(s, "\nBcc:") || strings.Contains(s, `\nBcc:`) || strings.Contains(s, `\r\nBcc`) {
 				t.Errorf("%s to %s: the %s holds the raw name:\n%s", m.Kind, m.Recipient.Email, part, s)
 			}

@@ -10,10 +10,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -217,8 +220,10 @@ type Calendar struct {
 	Summary  time.Weekday
 }
 
-// NewCalendar reads the calendar of a configuration.
-func NewCalendar(cfg *config.Config) Calendar {
+// NewCalendar reads the calendar of a configuration. An error names the
+// setting that cannot be read (config validation reports the same, with
+// its line).
+func NewCalendar(cfg *config.Config) (Calendar, error) {
 	n := cfg.Nudges
 	c := Calendar{Days: map[time.Weekday]bool{}, From: 9 * 60, To: 18 * 60, Zone: time.UTC, Max: n.MaxPerDay, Summary: time.Monday}
 	days := n.WorkingDays
@@ -226,44 +231,36 @@ func NewCalendar(cfg *config.Config) Calendar {
 		days = []string{"mon", "tue", "wed", "thu", "fri"}
 	}
 	for _, d := range days {
-		c.Days[config.Weekdays[strings.ToLower(d)]] = true
+		wd, ok := config.Weekdays[strings.ToLower(d)]
+		if !ok {
+			return c, fmt.Errorf("nudges.working_days: %q is not a day (mon … sun)", d)
+		}
+		c.Days[wd] = true
 	}
 	if n.WorkingHours != "" {
-		c.From, c.To, _ = config.ParseHours(n.WorkingHours)
+		var err error
+		if c.From, c.To, err = config.ParseHours(n.WorkingHours); err != nil {
+			return c, fmt.Errorf("nudges.working_hours: %w", err)
+		}
 	}
-	if z, err := time.LoadLocation(n.TimeZone); err == nil && n.TimeZone != "" {
+	if n.TimeZone != "" {
+		z, err := time.LoadLocation(n.TimeZone)
+		if err != nil {
+			return c, fmt.Errorf("nudges.time_zone: unknown time zone %q", n.TimeZone)
+		}
 		c.Zone = z
 	}
 	if c.Max == 0 {
 		c.Max = 2
 	}
-	if d, ok := config.Weekdays[strings.ToLower(n.SummaryDay)]; ok {
+	if n.SummaryDay != "" {
+		d, ok := config.Weekdays[strings.ToLower(n.SummaryDay)]
+		if !ok {
+			return c, fmt.Errorf("nudges.summary_day: %q is not a day (mon … sun)", n.SummaryDay)
+		}
 		c.Summary = d
 	}
-	return c
-}
-
-// zone returns a person's location, or the calendar's.
-func (c Calendar) zone(p *raci.Person) *time.Location {
-	if p != nil && p.TimeZone != "" {
-		if z, err := loadZone(p.TimeZone); err == nil {
-			return z
-		}
-	}
-	return c.Zone
-}
-
-var zones sync.Map // name → *time.Location
-
-func loadZone(name string) (*time.Location, error) {
-	if z, ok := zones.Load(name); ok {
-		return z.(*time.Location), nil
-	}
-	z, err := time.LoadLocation(name)
-	if err == nil {
-		zones.Store(name, z)
-	}
-	return z, err
+	return c, nil
 }
 
 // Next returns the first moment at or after t, in zone, that is on a
@@ -287,10 +284,78 @@ func (c Calendar) Next(t time.Time, zone *time.Location) time.Time {
 	return t // no working day at all: send now rather than never
 }
 
-// Plan makes the messages due at in.Now.
-func Plan(in Input) []Message {
+// Plan is what a planning makes: the messages due, and those held back.
+type Plan struct {
+	Messages []Message
+	// Deferred are the messages nudges.max_per_day held back: the person
+	// had their share of the day. The next plan tries them again.
+	Deferred []Deferred
+	// Warnings are problems that did not stop the plan: a person whose
+	// time zone is unknown hears in nudges.time_zone.
+	Warnings []string
+}
+
+// Deferred is a message nudges.max_per_day held back.
+type Deferred struct {
+	Recipient string `json:"recipient"`
+	Kind      string `json:"kind"`
+	Reason    string `json:"reason"`
+	// Today is how many messages the person has had or has planned on
+	// their local day, and Max the limit.
+	Today int `json:"today"`
+	Max   int `json:"max_per_day"`
+}
+
+// NewPlan plans the messages due at in.Now. It fails only when the
+// configuration's calendar cannot be read.
+func NewPlan(in Input) (*Plan, error) {
+	p, err := newPlanner(in)
+	if err != nil {
+		return nil, err
+	}
+	p.digests()
+	p.escalations()
+	p.weeklySummaries()
+	return &p.plan, nil
+}
+
+// toldKey is a person told about a finding at a stage.
+type toldKey struct {
+	who string
+	f   int64
+	st  Stage
+}
+
+// planner holds one planning's indexes of its input and what it planned.
+type planner struct {
+	in  Input
+	cal Calendar
+	// schedules is the schedule of each severity.
+	schedules map[onus.Severity]schedule
+	// told is when each person was last told about each finding, at
+	// each stage; lastDigest and lastSummary when they last had one.
+	told                    map[toldKey]time.Time
+	lastDigest, lastSummary map[string]time.Time
+	// delivered are the times of the messages each person was sent
+	// lately; planned counts those planned now.
+	delivered map[string][]time.Time
+	planned   map[string]int
+	// zones caches the locations of people's time zones for this plan;
+	// badZone remembers those already warned about.
+	zones   map[string]*time.Location
+	badZone map[string]bool
+	plan    Plan
+}
+
+func newPlanner(in Input) (*planner, error) {
 	cfg := in.Config
-	cal := NewCalendar(cfg)
+	cal, err := NewCalendar(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &planner{cal: cal, schedules: map[onus.Severity]schedule{}, told: make(map[toldKey]time.Time, len(in.Log)),
+		lastDigest: map[string]time.Time{}, lastSummary: map[string]time.Time{}, delivered: map[string][]time.Time{},
+		planned: map[string]int{}, zones: map[string]*time.Location{}, badZone: map[string]bool{}}
 	in.controls = make(map[string]*config.Control, len(cfg.Controls))
 	in.fixes = make(map[string]evaluate.Fix, len(cfg.Controls))
 	for _, c := range cfg.Controls {
@@ -299,155 +364,247 @@ func Plan(in Input) []Message {
 			in.fixes[c.ID] = evaluate.ParseFix(c.Fix)
 		}
 	}
-	// When each person was last told about each finding, at each stage.
-	type toldKey struct {
-		who string
-		f   int64
-		st  Stage
+	p.in = in
+	for _, sev := range []onus.Severity{onus.Critical, onus.High, onus.Medium, onus.Low} {
+		p.schedules[sev] = scheduleFor(cfg, sev)
 	}
-	told := make(map[toldKey]time.Time, len(in.Log))
-	lastDigest := map[string]time.Time{}
-	lastSummary := map[string]time.Time{}
 	for _, s := range in.Log {
 		k := toldKey{s.Recipient, s.Finding, s.Stage}
-		if s.At.After(told[k]) {
-			told[k] = s.At
+		if s.At.After(p.told[k]) {
+			p.told[k] = s.At
 		}
 		switch s.Stage {
 		case Summary:
-			if s.At.After(lastSummary[s.Recipient]) {
-				lastSummary[s.Recipient] = s.At
-			}
+			later(p.lastSummary, s.Recipient, s.At)
 		case Escalation:
 		default:
-			if s.At.After(lastDigest[s.Recipient]) {
-				lastDigest[s.Recipient] = s.At
-			}
+			later(p.lastDigest, s.Recipient, s.At)
 		}
 	}
-	last := func(who string, f int64, st ...Stage) time.Time {
-		var t time.Time
-		for _, s := range st {
-			if x := told[toldKey{who, f, s}]; x.After(t) {
-				t = x
-			}
-		}
-		return t
-	}
-	delivered := map[string][]time.Time{}
 	for _, d := range in.Delivered {
-		delivered[d.Recipient] = append(delivered[d.Recipient], d.At)
+		p.delivered[d.Recipient] = append(p.delivered[d.Recipient], d.At)
 	}
-	sentToday := func(who string, zone *time.Location) int {
-		y, m, d := in.Now.In(zone).Date()
-		n := 0
-		for _, at := range delivered[who] {
-			if yy, mm, dd := at.In(zone).Date(); yy == y && mm == m && dd == d {
-				n++
-			}
-		}
-		return n
-	}
-	planned := map[string]int{}
-	var out []Message
-	add := func(m Message, zone *time.Location) {
-		who := m.Recipient.Email
-		if sentToday(who, zone)+planned[who] >= cal.Max {
-			return // the day's share is used up; the next plan tries again
-		}
-		planned[who]++
-		m.NotBefore = cal.Next(in.Now, zone)
-		m.Channel = channelFor(in, who)
-		m.Key = key(m, zone)
-		out = append(out, m)
-	}
-	// addNow sends a message at once: it brings up a new finding whose
-	// severity's schedule says immediate. It does not count against the
-	// day's share.
-	addNow := func(m Message, zone *time.Location) {
-		who := m.Recipient.Email
-		m.NotBefore = in.Now
-		m.Channel = channelFor(in, who)
-		m.Key = key(m, zone)
-		out = append(out, m)
-	}
+	return p, nil
+}
 
-	byOwner := map[string][]onus.Finding{}
-	for _, f := range in.Open {
-		if f.State == onus.StateOpen && f.Responsible.Email != "" {
-			byOwner[f.Responsible.Email] = append(byOwner[f.Responsible.Email], f)
+// later sets m[k] to t when t is later.
+func later(m map[string]time.Time, k string, t time.Time) {
+	if t.After(m[k]) {
+		m[k] = t
+	}
+}
+
+func (p *planner) schedule(sev onus.Severity) schedule {
+	if s, ok := p.schedules[sev]; ok {
+		return s
+	}
+	return scheduleFor(p.in.Config, sev)
+}
+
+// last returns when who was last told about finding f at any of stages.
+func (p *planner) last(who string, f int64, stages ...Stage) time.Time {
+	var t time.Time
+	for _, s := range stages {
+		if x := p.told[toldKey{who, f, s}]; x.After(t) {
+			t = x
 		}
+	}
+	return t
+}
+
+// zone returns the location of a person's time zone, or the calendar's
+// when they have none or it is unknown (with a warning, once).
+func (p *planner) zone(email string) *time.Location {
+	person := p.in.Dir.Person(email)
+	if person == nil || person.TimeZone == "" {
+		return p.cal.Zone
+	}
+	if z, ok := p.zones[person.TimeZone]; ok {
+		return z
+	}
+	z, err := time.LoadLocation(person.TimeZone)
+	if err != nil {
+		if !p.badZone[email] {
+			p.badZone[email] = true
+			p.plan.Warnings = append(p.plan.Warnings, fmt.Sprintf("person %s: unknown time zone %q; their messages follow nudges.time_zone (%s)", email, person.TimeZone, p.cal.Zone))
+		}
+		return p.cal.Zone
+	}
+	p.zones[person.TimeZone] = z
+	return z
+}
+
+// sentToday counts the messages who was sent on their local day.
+func (p *planner) sentToday(who string, zone *time.Location) int {
+	y, m, d := p.in.Now.In(zone).Date()
+	n := 0
+	for _, at := range p.delivered[who] {
+		if yy, mm, dd := at.In(zone).Date(); yy == y && mm == m && dd == d {
+			n++
+		}
+	}
+	return n
+}
+
+// add plans a message for the recipient's next working hour, unless they
+// had their share of the day: then it is held back, and reported.
+func (p *planner) add(m Message, zone *time.Location) {
+	p.finish(&m, p.cal.Next(p.in.Now, zone), zone)
+	p.admit(&m, zone)
+}
+
+// admit appends a finished message, unless its recipient had their share
+// of the day: then it is held back, and reported.
+func (p *planner) admit(m *Message, zone *time.Location) {
+	who := m.Recipient.Email
+	if today := p.sentToday(who, zone) + p.planned[who]; today >= p.cal.Max {
+		p.plan.Deferred = append(p.plan.Deferred, Deferred{Recipient: who, Kind: m.Kind, Reason: m.Reason, Today: today, Max: p.cal.Max})
+		return
+	}
+	p.planned[who]++
+	p.plan.Messages = append(p.plan.Messages, *m)
+}
+
+// finish sets when a message may go, its channel and its key.
+func (p *planner) finish(m *Message, at time.Time, zone *time.Location) {
+	m.NotBefore = at
+	m.Channel = channelFor(p.in, m.Recipient.Email)
+	m.Key = key(*m, zone)
+}
+
+// digests plans, for every owner, a digest of all their open items when
+// at least one has news. Each owner's digest depends on nothing but their
+// own findings and log, so they are written on all cores; they are then
+// admitted in the order of the owners' addresses, as the daily limit
+// requires.
+func (p *planner) digests() {
+	// Positions in in.Open, not copies: a finding is a large value, and
+	// most owners have no news.
+	byOwner := map[string][]int32{}
+	for i := range p.in.Open {
+		if f := &p.in.Open[i]; f.State == onus.StateOpen && f.Responsible.Email != "" {
+			byOwner[f.Responsible.Email] = append(byOwner[f.Responsible.Email], int32(i))
+		}
+	}
+	fixedBy := map[string][]int32{}
+	for i := range p.in.Resolved {
+		fixedBy[p.in.Resolved[i].Responsible.Email] = append(fixedBy[p.in.Resolved[i].Responsible.Email], int32(i))
 	}
 	owners := sortedKeys(byOwner)
-	fixedBy := map[string][]onus.Finding{}
-	for _, f := range in.Resolved {
-		fixedBy[f.Responsible.Email] = append(fixedBy[f.Responsible.Email], f)
+	zones := make([]*time.Location, len(owners))
+	for i, who := range owners {
+		zones[i] = p.zone(who) // here: it caches, and warns
 	}
-
-	// Digests: every open item of a person, when at least one has news.
-	for _, who := range owners {
-		p := in.Dir.Person(who)
-		zone := cal.zone(p)
-		// The stage of each item first: most people have no news on
-		// most days, and writing an item (its fix steps) costs more.
-		stages := make([]Stage, len(byOwner[who]))
-		news, urgent := false, false
-		for i, f := range byOwner[who] {
-			sc := scheduleFor(cfg, f.Severity)
-			// A stage is news only when the person has not heard of the
-			// item since it began: a notice sent inside the reminder
-			// window is the reminder, one sent after the due date is the
-			// first overdue message.
-			heard := last(who, f.ID, Notice, Reminder, Due, Overdue)
-			late := last(who, f.ID, Due, Overdue)
-			remindFrom := f.Due.Add(-sc.remind)
-			switch {
-			case heard.IsZero():
-				stages[i] = Notice
-			case !in.Now.Before(f.Due):
-				switch {
-				case late.IsZero() && heard.Before(f.Due):
-					stages[i] = Due
-				case late.IsZero() && in.Now.Sub(heard) >= sc.overdue, !late.IsZero() && in.Now.Sub(late) >= sc.overdue:
-					stages[i] = Overdue
+	msgs := make([]*Message, len(owners))
+	urgent := make([]bool, len(owners))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var stages []Stage
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(owners) {
+					return
 				}
-			case !in.Now.Before(remindFrom) && heard.Before(remindFrom):
-				stages[i] = Reminder
+				who := owners[i]
+				msgs[i], urgent[i], stages = p.digest(who, zones[i], byOwner[who], fixedBy[who], stages[:0])
 			}
-			news = news || stages[i] != ""
-			urgent = urgent || stages[i] == Notice && sc.immediate
-		}
-		if !news {
-			continue // nothing changed and no reminder is due
-		}
-		items := make([]Item, len(stages))
-		for i, f := range byOwner[who] {
-			items[i] = in.item(f, zone)
-			items[i].Stage = stages[i]
-		}
-		sort.SliceStable(items, func(i, j int) bool { return items[i].Finding.Due.Before(items[j].Finding.Due) })
-		var reasons []string
-		for i := range items {
-			items[i].N = i + 1
-			if st := items[i].Stage; st != "" {
-				reasons = append(reasons, fmt.Sprintf("%s #%d", st, items[i].Finding.ID))
-			}
-		}
-		m := Message{Recipient: person(in.Dir, who), FirstName: firstName(in.Dir, who), Kind: Digest, Items: items,
-			Reason: strings.Join(reasons, ", ")}
-		for _, f := range fixedBy[who] {
-			if f.ResolvedAt != nil && f.ResolvedAt.After(lastDigest[who]) {
-				m.Thanks = append(m.Thanks, in.item(f, zone))
-			}
-		}
-		if urgent {
-			addNow(m, zone)
-			continue
-		}
-		add(m, zone)
+		}()
 	}
+	wg.Wait()
+	p.plan.Messages = slices.Grow(p.plan.Messages, len(owners))
+	for i, m := range msgs {
+		switch {
+		case m == nil:
+		case urgent[i]:
+			// A new finding whose severity says immediate: it does not
+			// count against the day's share.
+			p.plan.Messages = append(p.plan.Messages, *m)
+		default:
+			p.admit(m, zones[i])
+		}
+	}
+}
 
-	// Escalations: to the manager and the Accountable person, by name.
+// digest writes one person's digest of the open findings at positions
+// open, finished, and whether it is urgent; nil when nothing is news.
+// The stage of each item comes first: most people have no news on most
+// days, and writing an item (its fix steps) costs more. stages is scratch
+// space, returned for the next person. It only reads the planner.
+func (p *planner) digest(who string, zone *time.Location, open, fixed []int32, stages []Stage) (*Message, bool, []Stage) {
+	news, urgent := false, false
+	for _, i := range open {
+		f := &p.in.Open[i]
+		st := p.stage(who, f)
+		stages = append(stages, st)
+		news = news || st != ""
+		urgent = urgent || st == Notice && p.schedule(f.Severity).immediate
+	}
+	if !news {
+		return nil, false, stages // nothing changed and no reminder is due
+	}
+	items := make([]Item, len(open))
+	for k, i := range open {
+		items[k] = p.in.item(p.in.Open[i], zone)
+		items[k].Stage = stages[k]
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Finding.Due.Before(items[j].Finding.Due) })
+	var reasons []string
+	for i := range items {
+		items[i].N = i + 1
+		if st := items[i].Stage; st != "" {
+			reasons = append(reasons, string(st)+" #"+strconv.FormatInt(items[i].Finding.ID, 10))
+		}
+	}
+	m := &Message{Recipient: person(p.in.Dir, who), FirstName: firstName(p.in.Dir, who), Kind: Digest, Items: items,
+		Reason: strings.Join(reasons, ", ")}
+	for _, i := range fixed {
+		if f := &p.in.Resolved[i]; f.ResolvedAt != nil && f.ResolvedAt.After(p.lastDigest[who]) {
+			m.Thanks = append(m.Thanks, p.in.item(*f, zone))
+		}
+	}
+	at := p.in.Now
+	if !urgent {
+		at = p.cal.Next(p.in.Now, zone)
+	}
+	p.finish(m, at, zone)
+	return m, urgent, stages
+}
+
+// stage says why an item is news to its owner now, or "" when it is not.
+// A stage is news only when the person has not heard of the item since
+// it began: a notice sent inside the reminder window is the reminder,
+// one sent after the due date is the first overdue message.
+func (p *planner) stage(who string, f *onus.Finding) Stage {
+	sc := p.schedule(f.Severity)
+	now := p.in.Now
+	heard := p.last(who, f.ID, Notice, Reminder, Due, Overdue)
+	if heard.IsZero() {
+		return Notice
+	}
+	if !now.Before(f.Due) {
+		late := p.last(who, f.ID, Due, Overdue)
+		switch {
+		case late.IsZero() && heard.Before(f.Due):
+			return Due
+		case late.IsZero() && now.Sub(heard) >= sc.overdue, !late.IsZero() && now.Sub(late) >= sc.overdue:
+			return Overdue
+		}
+		return ""
+	}
+	if remindFrom := f.Due.Add(-sc.remind); !now.Before(remindFrom) && heard.Before(remindFrom) {
+		return Reminder
+	}
+	return ""
+}
+
+// escalations plans, for every late finding, a message to the owner's
+// manager and to the Accountable person, by name; a role with nobody goes
+// to the fallback contact, and is itself a gap.
+func (p *planner) escalations() {
 	late := map[string][]Late{}
 	type lateKey struct {
 		who string
@@ -455,41 +612,40 @@ func Plan(in Input) []Message {
 	}
 	listed := map[lateKey]bool{}
 	gaps := map[string]bool{}
-	fallback := cfg.Nudges.Fallback
+	managers := map[string]string{} // who hears as each owner's manager
+	fallback := p.in.Config.Nudges.Fallback
 	if fallback == "" {
-		fallback = cfg.Ownership.Fallback
+		fallback = p.in.Config.Ownership.Fallback
 	}
-	for _, f := range in.Open {
+	for i := range p.in.Open {
+		f := &p.in.Open[i]
 		if f.State != onus.StateOpen {
 			continue
 		}
-		sc := scheduleFor(cfg, f.Severity)
-		if in.Now.Before(f.Due.Add(sc.escalate)) {
+		sc := p.schedule(f.Severity)
+		if p.in.Now.Before(f.Due.Add(sc.escalate)) {
 			continue
 		}
-		daysLate := int(in.Now.Sub(f.Due) / day)
-		var targets []struct{ who, role string }
-		manager := in.manager(f.Responsible.Email)
-		targets = append(targets, struct{ who, role string }{manager, "manager"})
-		targets = append(targets, struct{ who, role string }{f.Accountable.Email, "accountable"})
+		daysLate := int(p.in.Now.Sub(f.Due) / day)
+		manager, ok := managers[f.Responsible.Email]
+		if !ok {
+			manager = p.in.manager(f.Responsible.Email)
+			managers[f.Responsible.Email] = manager
+		}
+		targets := [2]struct{ who, role string }{{manager, "manager"}, {f.Accountable.Email, "accountable"}}
 		for _, t := range targets {
 			who, gap := t.who, false
 			if who == "" {
-				// A role with no person: the fallback contact hears of it,
-				// and that is itself a gap.
 				who, gap = fallback, true
 			}
-			if who == "" || who == f.Responsible.Email {
+			if who == "" || who == f.Responsible.Email || listed[lateKey{who, f.ID}] {
 				continue
 			}
-			if prev := last(who, f.ID, Escalation); !prev.IsZero() && in.Now.Sub(prev) < sc.again {
-				continue
-			}
-			if listed[lateKey{who, f.ID}] {
+			if prev := p.last(who, f.ID, Escalation); !prev.IsZero() && p.in.Now.Sub(prev) < sc.again {
 				continue
 			}
 			listed[lateKey{who, f.ID}] = true
-			l := Late{Item: in.item(f, cal.zone(in.Dir.Person(who))), Role: t.role, DaysLate: daysLate, Noun: in.noun(f)}
+			l := Late{Item: p.in.item(*f, p.zone(who)), Role: t.role, DaysLate: daysLate, Noun: p.in.noun(*f)}
 			if gap {
 				l.Role, l.Missing = "fallback", t.role
 			}
@@ -500,28 +656,30 @@ func Plan(in Input) []Message {
 	for _, who := range sortedKeys(late) {
 		ls := late[who]
 		sort.Slice(ls, func(i, j int) bool { return ls[i].DaysLate > ls[j].DaysLate })
-		var ids []string
-		for _, l := range ls {
-			ids = append(ids, fmt.Sprintf("#%d (%d days late, as %s)", l.Finding.ID, l.DaysLate, l.Role))
+		ids := make([]string, len(ls))
+		for i, l := range ls {
+			ids[i] = fmt.Sprintf("#%d (%d days late, as %s)", l.Finding.ID, l.DaysLate, l.Role)
 		}
-		add(Message{Recipient: person(in.Dir, who), FirstName: firstName(in.Dir, who), Kind: EscalationMsg, Late: ls, Gap: gaps[who],
-			Reason: "escalation of " + strings.Join(ids, ", ")}, cal.zone(in.Dir.Person(who)))
+		p.add(Message{Recipient: person(p.in.Dir, who), FirstName: firstName(p.in.Dir, who), Kind: EscalationMsg, Late: ls, Gap: gaps[who],
+			Reason: "escalation of " + strings.Join(ids, ", ")}, p.zone(who))
 	}
+}
 
-	// Weekly summaries for the Informed, on their summary day.
-	summaries := in.summaries()
+// weeklySummaries plans the weekly summaries of the Informed, on their
+// summary day, at most one in six days.
+func (p *planner) weeklySummaries() {
+	summaries := p.in.summaries()
 	for _, who := range sortedKeys(summaries) {
-		zone := cal.zone(in.Dir.Person(who))
-		if in.Now.In(zone).Weekday() != cal.Summary {
+		zone := p.zone(who)
+		if p.in.Now.In(zone).Weekday() != p.cal.Summary {
 			continue
 		}
-		if prev := lastSummary[who]; !prev.IsZero() && in.Now.Sub(prev) < 6*day {
+		if prev := p.lastSummary[who]; !prev.IsZero() && p.in.Now.Sub(prev) < 6*day {
 			continue
 		}
-		add(Message{Recipient: person(in.Dir, who), FirstName: firstName(in.Dir, who), Kind: SummaryMsg, Summary: summaries[who],
+		p.add(Message{Recipient: person(p.in.Dir, who), FirstName: firstName(p.in.Dir, who), Kind: SummaryMsg, Summary: summaries[who],
 			Reason: "weekly summary for the Informed"}, zone)
 	}
-	return out
 }
 
 // summaries counts, for each Informed person and each of their
@@ -594,7 +752,7 @@ func (in Input) fix(ctl *config.Control, f onus.Finding) string {
 	if !ok {
 		fx = evaluate.ParseFix(ctl.Fix)
 	}
-	return fx.Render(map[string]any{"Entity": map[string]string{"Name": f.EntityName, "ID": f.Entity}, "Finding": f})
+	return fx.RenderFinding(f)
 }
 
 func (in Input) control(id string) *config.Control {
@@ -708,18 +866,28 @@ func firstName(dir *raci.Directory, email string) string {
 // for summaries) and the items with their stages. Planning again the same
 // day yields the same key, so the outbox keeps one copy.
 func key(m Message, zone *time.Location) string {
-	period := m.NotBefore.In(zone).Format("2006-01-02")
+	local := m.NotBefore.In(zone)
+	period := local.Format("2006-01-02")
 	if m.Kind == SummaryMsg {
-		y, w := m.NotBefore.In(zone).ISOWeek()
+		y, w := local.ISOWeek()
 		period = fmt.Sprintf("%d-W%02d", y, w)
 	}
-	var parts []string
-	for id, st := range m.Findings() {
-		parts = append(parts, fmt.Sprintf("%d:%s", id, st))
+	// "id:stage" parts sorted as text, hashed after the recipient, the
+	// kind and the period, "|" between them.
+	found := m.Findings()
+	parts := make([]string, 0, len(found))
+	for id, st := range found {
+		parts = append(parts, strconv.FormatInt(id, 10)+":"+string(st))
 	}
 	sort.Strings(parts)
-	h := sha256.Sum256([]byte(strings.Join(append([]string{m.Recipient.Email, m.Kind, period}, parts...), "|")))
-	return hex.EncodeToString(h[:16])
+	h := sha256.New()
+	h.Write([]byte(m.Recipient.Email + "|" + m.Kind + "|" + period))
+	for _, p := range parts {
+		h.Write([]byte{'|'})
+		h.Write([]byte(p))
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -64,9 +64,17 @@ func (w *world) finding(id int64, owner string, sev onus.Severity, due time.Time
 	return &w.open[len(w.open)-1]
 }
 
-func (w *world) plan(now time.Time) []Message {
-	return Plan(Input{Now: now, Open: w.open, Resolved: w.fixed, Dir: w.dir, Matrix: raci.New(w.cfg.RACI, w.dir),
+func (w *world) plan(now time.Time) []Message { return w.planAll(now).Messages }
+
+// planAll plans at now and returns the whole plan, held messages too.
+func (w *world) planAll(now time.Time) *Plan {
+	w.t.Helper()
+	p, err := NewPlan(Input{Now: now, Open: w.open, Resolved: w.fixed, Dir: w.dir, Matrix: raci.New(w.cfg.RACI, w.dir),
 		Log: w.log, Delivered: w.sent, Config: w.cfg, Channels: w.chans})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return p
 }
 
 // run plans at now and sends every message whose time has come.
@@ -296,6 +304,12 @@ func TestMaxPerDay(t *testing.T) {
 	if n := countTo(w.run(t0.Add(time.Hour)), "mark@acme.com"); n != 0 {
 		t.Errorf("mark got %d more the same day", n)
 	}
+	// What the limit held back is reported, not dropped in silence.
+	held := w.planAll(t0.Add(2 * time.Hour)).Deferred
+	if len(held) != 1 || held[0].Recipient != "mark@acme.com" || held[0].Kind != EscalationMsg || held[0].Today != 1 || held[0].Max != 1 ||
+		!strings.Contains(held[0].Reason, "escalation of #2") {
+		t.Errorf("deferred = %+v, want mark's escalation of #2 held back at 1 of 1", held)
+	}
 	next := w.run(t0.Add(day))
 	if n := countTo(next, "mark@acme.com"); n != 1 {
 		t.Errorf("mark got %d messages on day two, want the one held back: %s", n, describe(next))
@@ -490,4 +504,47 @@ func TestImmediateNoticeForASeverity(t *testing.T) {
 	if msgs := w.plan(later.Add(time.Hour)); countTo(msgs, "tokyo@acme.com") != 0 {
 		t.Errorf("messages with no news: %s", describe(msgs))
 	}
+}
+
+// A calendar setting that cannot be read stops the plan with an error
+// naming the setting; a person's unknown time zone does not stop it, but
+// is reported, and their messages follow nudges.time_zone.
+func TestCalendarErrorsAreNotIgnored(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*config.Nudges)
+		want string
+	}{
+		{"working hours", func(n *config.Nudges) { n.WorkingHours = "18:00-09:00" }, "nudges.working_hours: \"18:00-09:00\" ends before it starts"},
+		{"time zone", func(n *config.Nudges) { n.TimeZone = "Mars/Olympus" }, `nudges.time_zone: unknown time zone "Mars/Olympus"`},
+		{"working days", func(n *config.Nudges) { n.WorkingDays = []string{"mon", "funday"} }, `nudges.working_days: "funday" is not a day`},
+		{"summary day", func(n *config.Nudges) { n.SummaryDay = "someday" }, `nudges.summary_day: "someday" is not a day`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.finding(1, "jane@acme.com", onus.Low, t0.Add(30*day))
+			tc.set(&w.cfg.Nudges)
+			_, err := NewPlan(Input{Now: t0, Open: w.open, Dir: w.dir, Matrix: raci.New(w.cfg.RACI, w.dir), Config: w.cfg})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("a person's time zone", func(t *testing.T) {
+		w := newWorld(t)
+		w.cfg.Nudges.WorkingHours = "09:00-18:00"
+		w.cfg.Nudges.TimeZone = "Asia/Tokyo"
+		w.dir.Person("jane@acme.com").TimeZone = "Europe/Atlantis"
+		w.finding(1, "jane@acme.com", onus.Low, t0.Add(30*day))
+		w.finding(2, "jane@acme.com", onus.Low, t0.Add(31*day))
+		p := w.planAll(t0) // 10:00 UTC is 19:00 in Tokyo: after hours
+		want := `person jane@acme.com: unknown time zone "Europe/Atlantis"; their messages follow nudges.time_zone (Asia/Tokyo)`
+		if len(p.Warnings) != 1 || p.Warnings[0] != want {
+			t.Errorf("warnings = %q, want [%q]", p.Warnings, want)
+		}
+		tokyo, _ := time.LoadLocation("Asia/Tokyo")
+		if jane := only(t, p.Messages, "jane@acme.com", Digest); !jane.NotBefore.Equal(time.Date(2026, 12, 1, 9, 0, 0, 0, tokyo)) {
+			t.Errorf("Jane not before %v, want 09:00 the next day in Tokyo", jane.NotBefore.In(tokyo))
+		}
+	})
 }

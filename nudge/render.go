@@ -21,16 +21,33 @@ import (
 //go:embed templates/*.tmpl
 var builtin embed.FS
 
-// Rendered is a message written for every channel.
+// Rendered is a message written for its channels.
 type Rendered struct {
 	Subject string
 	Text    string
 	HTML    string
-	// Slack is a chat.postMessage body (Block Kit); Teams an incoming
-	// webhook body (an Adaptive Card); Webhook the generic JSON payload.
-	Slack   json.RawMessage
-	Teams   json.RawMessage
-	Webhook json.RawMessage
+	// Payloads are the channels' own bodies, by channel name: Block Kit
+	// for Slack, an Adaptive Card for Teams, JSON for the webhook. E-mail
+	// has none: it sends Text and HTML.
+	Payloads map[string]json.RawMessage
+}
+
+// Payload writes a message as a channel's own body. subject is the
+// message's subject; the message's items have their numbers and links.
+// It returns an error only for a message it cannot encode.
+type Payload func(m *Message, subject string) (json.RawMessage, error)
+
+var payloads = map[string]Payload{}
+
+// RegisterPayload makes channel's payload writer known: each channel
+// package registers its own (notify/slack, notify/teams, notify/webhook),
+// so adding a channel does not touch this package. It panics when the
+// name is taken, a programming error.
+func RegisterPayload(channel string, p Payload) {
+	if _, dup := payloads[channel]; dup {
+		panic("nudge: payload " + channel + " registered twice")
+	}
+	payloads[channel] = p
 }
 
 // Renderer writes messages with the built-in templates or the
@@ -38,35 +55,33 @@ type Rendered struct {
 type Renderer struct {
 	text map[string]*template.Template
 	html map[string]*htmltemplate.Template
-	urls struct{ finding, exception *template.Template }
+	urls struct{ finding, exception *linkTemplate }
+	// native holds the templates ("digest.txt", "escalation.html"…) that
+	// are the built-in ones: those are written by Go code (native.go)
+	// instead of text/template and html/template. The digest's is
+	// dropped too when an item template is overridden.
+	native map[string]bool
 }
 
 // NewRenderer loads the templates; dir, when not empty, holds overrides
 // (digest.txt.tmpl, digest.html.tmpl, escalation…, summary…).
 func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
-	r := &Renderer{text: map[string]*template.Template{}, html: map[string]*htmltemplate.Template{}}
+	r := &Renderer{text: map[string]*template.Template{}, html: map[string]*htmltemplate.Template{},
+		native: map[string]bool{"digest.txt": true, "digest.html": true, "escalation.txt": true, "escalation.html": true}}
 	var err error
-	parseURL := func(s string) (*template.Template, error) {
-		if s == "" {
-			return nil, nil
-		}
-		return template.New("url").Option("missingkey=zero").Parse(s)
-	}
-	if r.urls.finding, err = parseURL(findingURL); err != nil {
+	if r.urls.finding, err = parseLink(findingURL); err != nil {
 		return nil, fmt.Errorf("nudges.finding_url: %w", err)
 	}
-	if r.urls.exception, err = parseURL(exceptionURL); err != nil {
+	if r.urls.exception, err = parseLink(exceptionURL); err != nil {
 		return nil, fmt.Errorf("nudges.exception_url: %w", err)
 	}
 	funcs := map[string]any{
-		"add":    func(a, b int) int { return a + b },
-		"days":   days,
-		"neg":    func(a int) int { return -a },
-		"join":   strings.Join,
-		"indent": indent,
-		"stageText": func(it Item) string {
-			return strings.Trim(stageNote(it), " ()")
-		},
+		"add":       func(a, b int) int { return a + b },
+		"days":      days,
+		"neg":       func(a int) int { return -a },
+		"join":      strings.Join,
+		"indent":    indent,
+		"stageText": stageText,
 		"trend": func(c ActivityCount) string {
 			switch d := c.Open - c.LastWeek; {
 			case d < 0:
@@ -76,14 +91,15 @@ func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
 			}
 			return "as many as last week"
 		},
-		"findingURL":   func(f onus.Finding) string { return r.url(r.urls.finding, f) },
-		"exceptionURL": func(f onus.Finding) string { return r.url(r.urls.exception, f) },
+		"findingURL":   func(f onus.Finding) string { return r.urls.finding.render(&f) },
+		"exceptionURL": func(f onus.Finding) string { return r.urls.exception.render(&f) },
 	}
 	for _, kind := range []string{Digest, EscalationMsg, SummaryMsg} {
 		src := func(ext string) (string, error) {
 			name := kind + "." + ext + ".tmpl"
 			if dir != "" {
 				if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+					delete(r.native, kind+"."+ext)
 					return string(b), nil
 				} else if !os.IsNotExist(err) {
 					return "", err
@@ -120,6 +136,7 @@ func NewRenderer(dir, findingURL, exceptionURL string) (*Renderer, error) {
 					return nil, err
 				}
 				name := strings.TrimSuffix(filepath.Base(file), "."+ext+".tmpl")
+				delete(r.native, Digest+"."+ext)
 				if ext == "txt" {
 					_, err = r.text[Digest].New(name).Parse(string(b))
 				} else {
@@ -163,17 +180,6 @@ func (r *Renderer) htmlItem(it Item) (htmltemplate.HTML, error) {
 	return htmltemplate.HTML(b.String()), err
 }
 
-func (r *Renderer) url(t *template.Template, f onus.Finding) string {
-	if t == nil {
-		return ""
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, f); err != nil {
-		return ""
-	}
-	return b.String()
-}
-
 func indent(s, prefix string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	for i, l := range lines {
@@ -200,111 +206,91 @@ func (r *Renderer) RenderFor(m *Message, channel string) (*Rendered, error) {
 	for i := range m.Items {
 		it := &m.Items[i]
 		it.N = i + 1
-		it.URL, it.ExceptionURL = r.url(r.urls.finding, it.Finding), r.url(r.urls.exception, it.Finding)
+		it.URL, it.ExceptionURL = r.urls.finding.render(&it.Finding), r.urls.exception.render(&it.Finding)
 		if it.DaysLeft < 0 {
 			v.Overdue = true
 		}
 	}
 	for i := range m.Late {
-		m.Late[i].URL = r.url(r.urls.finding, m.Late[i].Finding)
+		m.Late[i].URL = r.urls.finding.render(&m.Late[i].Finding)
 	}
 	if len(m.Items) > 0 {
 		v.First = &m.Items[0]
 	}
 	out := &Rendered{}
-	var text, subject bytes.Buffer
-	if err := r.text[m.Kind].Execute(&text, v); err != nil {
-		return nil, fmt.Errorf("render %s: %w", m.Kind, err)
+	if err := r.textParts(m, &v, out); err != nil {
+		return nil, err
 	}
-	if err := r.text[m.Kind].ExecuteTemplate(&subject, "subject", v); err != nil {
-		return nil, fmt.Errorf("render %s subject: %w", m.Kind, err)
-	}
-	out.Subject = strings.Join(strings.Fields(subject.String()), " ")
-	out.Text = strings.TrimLeft(text.String(), "\n")
-	var html bytes.Buffer
-	if err := r.html[m.Kind].Execute(&html, v); err != nil {
-		return nil, fmt.Errorf("render %s html: %w", m.Kind, err)
-	}
-	out.HTML = html.String()
-	var err error
-	if channel == "" || channel == "slack" {
-		if out.Slack, err = json.Marshal(r.slack(m, out.Subject)); err != nil {
-			return nil, err
+	if r.native[m.Kind+".html"] {
+		var b strings.Builder
+		b.Grow(2048 * (1 + len(m.Items) + len(m.Late)/4))
+		if m.Kind == Digest {
+			digestHTML(&b, &v)
+		} else {
+			escalationHTML(&b, &v)
 		}
-	}
-	if channel == "" || channel == "teams" {
-		if out.Teams, err = json.Marshal(r.teams(m, out.Subject)); err != nil {
-			return nil, err
+		out.HTML = b.String()
+	} else {
+		var html bytes.Buffer
+		if err := r.html[m.Kind].Execute(&html, v); err != nil {
+			return nil, fmt.Errorf("render %s html: %w", m.Kind, err)
 		}
+		out.HTML = html.String()
 	}
-	if channel == "" || channel == "webhook" {
-		if out.Webhook, err = json.Marshal(r.webhook(m, out.Subject)); err != nil {
-			return nil, err
+	for name, p := range payloads {
+		if channel != "" && channel != name {
+			continue
 		}
+		body, err := p(m, out.Subject)
+		if err != nil {
+			return nil, fmt.Errorf("render %s for %s: %w", m.Kind, name, err)
+		}
+		if out.Payloads == nil {
+			out.Payloads = map[string]json.RawMessage{}
+		}
+		out.Payloads[name] = body
 	}
 	return out, nil
 }
 
-// slackEscape escapes the three characters Slack documents as control
-// characters, so that a name from a source cannot become a link, a
-// mention or a broadcast (<!channel>). Everything from a source (device
-// and app names, fix steps) goes through it.
-func slackEscape(s string) string { return slackEscaper.Replace(s) }
-
-var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-func (r *Renderer) slack(m *Message, subject string) map[string]any {
-	// verbatim keeps Slack from turning URLs and names in the text into
-	// links and mentions by itself: only the links onus writes are live.
-	section := func(text string) map[string]any {
-		return map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": text, "verbatim": true}}
-	}
-	blocks := []any{map[string]any{"type": "header", "text": map[string]any{"type": "plain_text", "text": subject}}}
-	if m.Kind == Digest {
-		blocks = append(blocks, section(fmt.Sprintf("Hi %s, %s", slackEscape(m.FirstName), intro(m))))
-	}
-	for _, it := range m.Items {
-		text := fmt.Sprintf("*%d. %s*: %s%s\n%s", it.N, slackEscape(it.Title), slackEscape(it.Thing), stageNote(it), dueText(it))
-		if it.Fix != "" {
-			text += "\n" + slackEscape(it.Fix)
+// textParts writes a message's subject and text.
+func (r *Renderer) textParts(m *Message, v *view, out *Rendered) error {
+	if r.native[m.Kind+".txt"] {
+		var b strings.Builder
+		b.Grow(1024 * (1 + len(m.Items) + len(m.Late)/4))
+		if m.Kind == Digest {
+			digestText(&b, v)
+			out.Subject = digestSubject(v)
+		} else {
+			escalationText(&b, v)
+			out.Subject = escalationSubject(v)
 		}
-		var links []string
-		if u := it.URL; u != "" {
-			links = append(links, fmt.Sprintf("<%s|Details>", slackEscape(u)))
-		}
-		if u := it.ExceptionURL; u != "" {
-			links = append(links, fmt.Sprintf("<%s|Ask for an exception>", slackEscape(u)))
-		}
-		if len(links) > 0 {
-			text += "\n" + strings.Join(links, " · ")
-		}
-		blocks = append(blocks, section(text))
+		out.Text = strings.TrimLeft(b.String(), "\n")
+		return nil
 	}
-	for _, l := range m.Late {
-		blocks = append(blocks, section(fmt.Sprintf("*%s*: the %s %s; %s is responsible, %s late", slackEscape(l.Title), slackEscape(l.Noun),
-			slackEscape(l.Finding.EntityName), slackEscape(responsible(l.Finding)), days(l.DaysLate))))
+	var text, subject bytes.Buffer
+	if err := r.text[m.Kind].Execute(&text, *v); err != nil {
+		return fmt.Errorf("render %s: %w", m.Kind, err)
 	}
-	for _, s := range m.Summary {
-		blocks = append(blocks, section(fmt.Sprintf("*%s*: %d open, %d overdue; %d new, %d fixed this week", slackEscape(orDefault(s.Title, s.Activity)), s.Open, s.Overdue, s.Opened, s.Resolved)))
+	if err := r.text[m.Kind].ExecuteTemplate(&subject, "subject", *v); err != nil {
+		return fmt.Errorf("render %s subject: %w", m.Kind, err)
 	}
-	if len(m.Thanks) > 0 {
-		var names []string
-		for _, t := range m.Thanks {
-			names = append(names, slackEscape(t.Thing))
-		}
-		blocks = append(blocks, section("Fixed since last time, thank you: "+strings.Join(names, ", ")))
-	}
-	return map[string]any{"text": subject, "blocks": blocks}
+	out.Subject = strings.Join(strings.Fields(subject.String()), " ")
+	out.Text = strings.TrimLeft(text.String(), "\n")
+	return nil
 }
 
-func intro(m *Message) string {
+// Intro is the digest's first sentence after the greeting.
+func Intro(m *Message) string {
 	if len(m.Items) == 1 {
 		return "one security item is yours to fix."
 	}
 	return fmt.Sprintf("%d security items are yours to fix, soonest due first.", len(m.Items))
 }
 
-func stageNote(it Item) string {
+// StageNote says, in parentheses after an item, why it is brought up:
+// " (new)", " (due soon)", " (due today)", " (overdue)"; "" for none.
+func StageNote(it Item) string {
 	switch it.Stage {
 	case Notice:
 		return " (new)"
@@ -318,7 +304,8 @@ func stageNote(it Item) string {
 	return ""
 }
 
-func dueText(it Item) string {
+// DueText says when an item is due: "Due Mon 7 Dec, in 7 days".
+func DueText(it Item) string {
 	d := "Due " + it.Due.Format("Mon 2 Jan")
 	switch {
 	case it.DaysLeft < 0:
@@ -329,12 +316,19 @@ func dueText(it Item) string {
 	return d + ", in " + days(it.DaysLeft)
 }
 
+// Days writes a number of days: "1 day", "3 days".
+func Days(n int) string { return days(n) }
+
 func days(n int) string {
 	if n == 1 {
 		return "1 day"
 	}
 	return fmt.Sprintf("%d days", n)
 }
+
+// Responsible names a finding's Responsible person: "Jane Doe
+// (jane@acme.com)", or the address alone.
+func Responsible(f onus.Finding) string { return responsible(f) }
 
 func responsible(f onus.Finding) string {
 	if f.Responsible.Name != "" {
@@ -343,50 +337,9 @@ func responsible(f onus.Finding) string {
 	return f.Responsible.Email
 }
 
-// teamsEscape escapes the Markdown an Adaptive Card TextBlock renders.
-func teamsEscape(s string) string { return teamsEscaper.Replace(s) }
-
-var teamsEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", "&lt;", ">", "&gt;", "#", `\#`)
-
-func (r *Renderer) teams(m *Message, subject string) map[string]any {
-	// The message posts to a channel: it mentions its recipient by
-	// name, so that it reaches them.
-	name := orDefault(m.Recipient.Name, m.Recipient.Email)
-	at := "<at>" + teamsEscape(name) + "</at>"
-	body := []any{map[string]any{"type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": teamsEscape(subject), "wrap": true},
-		map[string]any{"type": "TextBlock", "text": at + ", this is for you.", "wrap": true}}
-	add := func(s string) { body = append(body, map[string]any{"type": "TextBlock", "text": s, "wrap": true}) }
-	for _, it := range m.Items {
-		add(fmt.Sprintf("**%d. %s**: %s%s. %s.", it.N, teamsEscape(it.Title), teamsEscape(it.Thing), stageNote(it), dueText(it)))
-		if it.Fix != "" {
-			add(teamsEscape(it.Fix))
-		}
-	}
-	for _, l := range m.Late {
-		add(fmt.Sprintf("**%s**: the %s %s; %s is responsible, %s late", teamsEscape(l.Title), teamsEscape(l.Noun), teamsEscape(l.Finding.EntityName),
-			teamsEscape(responsible(l.Finding)), days(l.DaysLate)))
-	}
-	for _, s := range m.Summary {
-		add(fmt.Sprintf("**%s**: %d open, %d overdue; %d new, %d fixed this week", teamsEscape(orDefault(s.Title, s.Activity)), s.Open, s.Overdue, s.Opened, s.Resolved))
-	}
-	if len(m.Thanks) > 0 {
-		var names []string
-		for _, t := range m.Thanks {
-			names = append(names, teamsEscape(t.Thing))
-		}
-		add("Fixed since last time, thank you: " + strings.Join(names, ", "))
-	}
-	card := map[string]any{"type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "version": "1.4", "body": body,
-		"msteams": map[string]any{"entities": []any{map[string]any{"type": "mention", "text": at,
-			"mentioned": map[string]any{"id": m.Recipient.Email, "name": name}}}}}
-	if u := r.firstURL(m); u != "" {
-		card["actions"] = []any{map[string]any{"type": "Action.OpenUrl", "title": "Details", "url": u}}
-	}
-	return map[string]any{"type": "message", "attachments": []any{map[string]any{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}}}
-}
-
-// firstURL is the link to the first finding of a message.
-func (r *Renderer) firstURL(m *Message) string {
+// FirstURL is the link to the first finding of a message; "" when there
+// is none.
+func (m *Message) FirstURL() string {
 	switch {
 	case len(m.Items) > 0:
 		return m.Items[0].URL
@@ -394,49 +347,6 @@ func (r *Renderer) firstURL(m *Message) string {
 		return m.Late[0].URL
 	}
 	return ""
-}
-
-// WebhookItem is one finding in the generic webhook payload.
-type WebhookItem struct {
-	Finding  int64         `json:"finding"`
-	Control  string        `json:"control"`
-	Title    string        `json:"title"`
-	Entity   string        `json:"entity"`
-	Name     string        `json:"name"`
-	Severity onus.Severity `json:"severity"`
-	Due      string        `json:"due"`
-	Stage    Stage         `json:"stage,omitempty"`
-	Fix      string        `json:"fix,omitempty"`
-	DaysLate int           `json:"days_late,omitempty"`
-}
-
-func (r *Renderer) webhook(m *Message, subject string) map[string]any {
-	conv := func(it Item, st Stage) WebhookItem {
-		return WebhookItem{Finding: it.Finding.ID, Control: it.Finding.Control, Title: it.Title, Entity: it.Finding.Entity, Name: it.Finding.EntityName,
-			Severity: it.Finding.Severity, Due: it.Finding.Due.Format("2006-01-02T15:04:05Z"), Stage: st, Fix: it.Fix}
-	}
-	var items []WebhookItem
-	for _, it := range m.Items {
-		items = append(items, conv(it, it.Stage))
-	}
-	for _, l := range m.Late {
-		w := conv(l.Item, Escalation)
-		w.DaysLate = l.DaysLate
-		items = append(items, w)
-	}
-	var thanks []WebhookItem
-	for _, it := range m.Thanks {
-		thanks = append(thanks, conv(it, Thanks))
-	}
-	return map[string]any{"kind": m.Kind, "key": m.Key, "recipient": m.Recipient, "subject": subject, "items": items,
-		"thanks": thanks, "summary": m.Summary, "ownership_gap": m.Gap}
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 // RenderPlan writes every message of a plan for its channel, on all

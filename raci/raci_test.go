@@ -12,6 +12,7 @@ import (
 
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/raci"
+	_ "github.com/onus-sec/onus/source" // the readers register the file formats config validates
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -399,6 +399,12 @@ func WriteExplain(w io.Writer, x *inventory.Explanation, findings []onus.Finding
 		fmt.Fprintf(tw, "  %s:%s\tline %d\t%s\t%s\t%s\t\n", r.Source, onus.CleanText(r.ID), r.Line, seen, strings.Join(ks, " "), health)
 	}
 	tw.Flush()
+	if len(x.Unhealthy) > 0 {
+		fmt.Fprintln(w, "\nSources not in force (what they know of it may be missing or old)")
+		for _, s := range x.Unhealthy {
+			fmt.Fprintf(w, "  %s: %s\n", s.Source, onus.CleanText(s.Reason))
+		}
+	}
 	var ignored []string
 	for _, r := range x.Records {
 		for _, ig := range r.Ignored {

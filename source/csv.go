@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	Register("csv", func(src *config.Source, dir string) (Reader, error) {
+	RegisterFormat("csv", []string{".csv", ".tsv"}, func(src *config.Source, dir string) (Reader, error) {
 		delim := ','
 		if strings.HasSuffix(strings.ToLower(src.From.File), ".tsv") {
 			delim = '\t'

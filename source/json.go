@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	Register("json", func(src *config.Source, dir string) (Reader, error) {
+	RegisterFormat("json", []string{".json"}, func(src *config.Source, dir string) (Reader, error) {
 		return &jsonReader{dir: dir, file: src.From.File, records: src.From.Records}, nil
 	})
 }

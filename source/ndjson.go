@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	Register("ndjson", func(src *config.Source, dir string) (Reader, error) {
+	RegisterFormat("ndjson", []string{".ndjson", ".jsonl"}, func(src *config.Source, dir string) (Reader, error) {
 		return &ndjsonReader{dir: dir, file: src.From.File}, nil
 	})
 }

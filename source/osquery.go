@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	Register("osquery", func(src *config.Source, dir string) (Reader, error) {
+	RegisterFormat("osquery", []string{".log"}, func(src *config.Source, dir string) (Reader, error) {
 		if q := src.From.Query; q != "" {
 			if _, err := path.Match(q, ""); err != nil {
 				return nil, onus.Errorf(onus.EINVALID, "source %s: from.query %q is not a valid glob", src.Name, q)

@@ -64,6 +64,14 @@ func Register(name string, open Opener) {
 	openers[name] = open
 }
 
+// RegisterFormat registers a reader of files under name, and tells
+// config's validation about the format and the file extensions that
+// imply it: adding a format is adding a reader.
+func RegisterFormat(name string, exts []string, open Opener) {
+	Register(name, open)
+	config.RegisterFormat(name, exts...)
+}
+
 // Registered lists the registered format and connector names.
 func Registered() []string {
 	names := make([]string, 0, len(openers))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -19,7 +18,6 @@ import (
 	"github.com/onus-sec/onus/raci"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/source"
-	"github.com/onus-sec/onus/store"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -264,7 +262,7 @@ by side, and its findings.`,
 				return err
 			}
 			defer db.Close()
-			inv, err := loadInventory(cmd, cfg, db)
+			inv, err := monitor.LoadInventory(cmd.Context(), cfg, db)
 			if err != nil {
 				return err
 			}
@@ -313,36 +311,6 @@ by side, and its findings.`,
 			return nil
 		},
 	}
-}
-
-// loadInventory builds the inventory from the snapshots in force.
-func loadInventory(cmd *cobra.Command, cfg *config.Config, db *store.DB) (*inventory.Inventory, error) {
-	return loadInventoryCtx(cmd.Context(), cfg, db)
-}
-
-// loadInventoryCtx correlates the snapshots in force into the inventory.
-func loadInventoryCtx(ctx context.Context, cfg *config.Config, db *store.DB) (*inventory.Inventory, error) {
-	states, err := db.SourceStates(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in := inventory.Input{Correlate: cfg.Correlate, Strong: monitor.Normalizer(cfg).Strong, Hints: cfg.PossibleMatch}
-	if in.Manual, err = monitor.ManualLinks(ctx, db); err != nil {
-		return nil, err
-	}
-	for _, src := range cfg.Sources {
-		si := inventory.SourceInput{Name: src.Name, Kind: src.Kind, Creates: src.Creates()}
-		if st := states[src.Name]; st != nil {
-			si.Healthy, si.Reason = st.Healthy, st.Reason
-			if st.Good != nil {
-				if si.Snapshot, err = db.LoadSnapshot(ctx, src.Name); err != nil && onus.ErrorCode(err) != onus.ENOTFOUND {
-					return nil, err
-				}
-			}
-		}
-		in.Sources = append(in.Sources, si)
-	}
-	return inventory.Build(in)
 }
 
 func (a *app) statusCmd() *cobra.Command {

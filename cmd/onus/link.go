@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/store"
 )
@@ -109,7 +110,7 @@ decide again. Every decision is audited and shown by onus explain.`
 			if args[0] == args[1] {
 				return onus.Errorf(onus.EINVALID, "%s and %s are the same reference", args[0], args[1])
 			}
-			inv, err := loadInventory(cmd, cfg, db)
+			inv, err := monitor.LoadInventory(cmd.Context(), cfg, db)
 			if err != nil {
 				return err
 			}

@@ -321,6 +321,24 @@ func TestNudgeCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Planned) != 26 || rep.Planned[0].Reason == "" {
 		t.Errorf("dry run JSON (%v):\n%.500s", err, out)
 	}
+	if d := deferredIn(t, out); len(d) != 0 {
+		t.Errorf("deferred with max_per_day 2: %v", d)
+	}
+	// With one message a day, two weeks on, the escalations to managers
+	// who also own late items are held back, and said so.
+	later := "--now=" + orggen.AcmeNow.Add(15*24*time.Hour).Format(time.RFC3339)
+	yamlPath := filepath.Join(dir, "onus.yaml")
+	orig, _ := os.ReadFile(yamlPath)
+	os.WriteFile(yamlPath, []byte(strings.Replace(string(orig), "max_per_day: 2", "max_per_day: 1", 1)), 0o644)
+	out, _, _ = c("nudge", "--dry-run", later, "-o", "json")
+	if d := deferredIn(t, out); len(d) == 0 || d[0].Recipient == "" || d[0].Kind == "" || d[0].Reason == "" || d[0].Max != 1 {
+		t.Errorf("nothing deferred with max_per_day 1, or an empty entry: %+v", d)
+	}
+	out, _, _ = c("nudge", "--dry-run", later)
+	if !strings.Contains(out, "held back by nudges.max_per_day") || !strings.Contains(out, "  held back: to ") {
+		t.Errorf("the dry run does not show what max_per_day held back:\n%s", out)
+	}
+	os.WriteFile(yamlPath, orig, 0o644)
 	out, _, _ = c("outbox")
 	if !strings.Contains(out, "The outbox is empty.") {
 		t.Errorf("a dry run stored messages:\n%s", out)
@@ -497,4 +515,23 @@ func TestValidateUnknownTeam(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "raci.yaml:") || !strings.Contains(errs, "role it-opz is not a team") {
 		t.Fatalf("validate exited %d: %s", code, errs)
 	}
+}
+
+// deferredIn reads the messages max_per_day held back from the JSON
+// report of onus nudge.
+func deferredIn(t *testing.T, out string) []struct {
+	Recipient, Kind, Reason string
+	Max                     int `json:"max_per_day"`
+} {
+	t.Helper()
+	var rep struct {
+		Deferred []struct {
+			Recipient, Kind, Reason string
+			Max                     int `json:"max_per_day"`
+		} `json:"deferred"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !strings.Contains(out, `"deferred"`) {
+		t.Fatalf("nudge JSON has no deferred list (%v):\n%.300s", err, out)
+	}
+	return rep.Deferred
 }

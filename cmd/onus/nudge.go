@@ -93,6 +93,17 @@ and why.`,
 					rep.Added, rep.Cancelled, d.Sent, d.Retried, d.Failed, d.Rerouted, d.Uncertain)
 			}
 			a.printf("\n")
+			if n := len(rep.Deferred); n > 0 {
+				a.printf("%s held back by nudges.max_per_day (the recipient had their share of the day); the next plan tries again\n", plural(n, "message"))
+				if dryRun {
+					for _, d := range rep.Deferred {
+						fmt.Fprintf(a.stdout, "  held back: to %s, %s, %d of %d today: %s\n", d.Recipient, d.Kind, d.Today, d.Max, d.Reason)
+					}
+				}
+			}
+			for _, w := range rep.Warnings {
+				fmt.Fprintf(a.stderr, "onus: warning: %s\n", w)
+			}
 			if len(rep.Gaps) > 0 {
 				a.printf("ownership gaps: escalations went to the fallback contact %s\n", strings.Join(rep.Gaps, ", "))
 			}

@@ -143,7 +143,7 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *store.DB, f serv
 		return err
 	}
 	opt.RefsExist = func(ctx context.Context, refs ...string) error {
-		inv, err := loadInventoryCtx(ctx, cfg, db)
+		inv, err := monitor.LoadInventory(ctx, cfg, db)
 		if err != nil {
 			return err
 		}

@@ -43,8 +43,6 @@ type Subject struct {
 	ReadOnly bool `json:"read_only"`
 	// TimeZone is the person's IANA zone for due dates.
 	TimeZone string `json:"time_zone,omitempty"`
-	// narrow: they see few findings (store.Visibility.Narrow).
-	narrow bool
 }
 
 // SeesAll reports whether the subject sees every finding.
@@ -84,7 +82,7 @@ func (s *Subject) Visibility() store.Visibility {
 	if !s.Person {
 		return store.Visibility{}
 	}
-	return store.Visibility{Email: s.Email, Narrow: s.narrow}
+	return store.Visibility{Email: s.Email}
 }
 
 type ctxKey struct{}

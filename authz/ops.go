@@ -414,9 +414,10 @@ func (s *Service) Team(ctx context.Context, page int, person string) (*Team, err
 		}
 		return t, nil
 	}
-	// The items of the page's people, still under the subject's
-	// visibility.
-	p, err := s.Store.FindingsPage(ctx, store.FindingQuery{Visibility: sub.Visibility(), Owners: owners,
+	// The items of the page's people, still restricted to the subject's
+	// chain (Under: their own findings are all visible to them, so the
+	// query need not test the Accountable side too).
+	p, err := s.Store.FindingsPage(ctx, store.FindingQuery{Visibility: sub.Visibility(), Under: sub.Email, Owners: owners,
 		States: []onus.State{onus.StateOpen}})
 	if err != nil {
 		return nil, err

@@ -162,9 +162,6 @@ func (s *Service) subjectOf(ctx context.Context, p *raci.Person, method string) 
 		return nil, err
 	}
 	sub.Manager = len(reports) > 0
-	if sub.narrow, err = s.Store.Narrow(ctx, p.Email); err != nil {
-		return nil, err
-	}
 	for _, a := range m.Activities {
 		for _, r := range a.A {
 			if strings.EqualFold(r, p.Email) || member(p.Email, []string{r}, team) {

@@ -174,32 +174,62 @@ type PersonCount struct {
 // from the owner index.
 func (s *DB) TeamCounts(ctx context.Context, manager string, now time.Time) ([]PersonCount, error) {
 	m := strings.ToLower(manager)
-	// Correlated lookups by primary key: a join lets SQLite build a Bloom
-	// filter over the whole summary first, which costs more than the page.
-	rows, err := s.db.QueryContext(ctx, `WITH RECURSIVE chain(e) AS (SELECT e FROM (SELECT email AS e FROM people WHERE 1 = 0 UNION ALL SELECT ?) AS m UNION SELECT p.email FROM people p JOIN chain c ON p.manager = c.e)
-		SELECT c.e, p.name, p.team,
-			COALESCE((SELECT n FROM summary_person WHERE email = c.e AND state = 'open'), 0),
-			COALESCE((SELECT n FROM summary_person WHERE email = c.e AND state = 'exempted'), 0)
-		FROM chain c JOIN people p ON p.email = c.e WHERE c.e != ?`, m, m)
+	// The chain first, then lookups by primary key in lists: joined, the
+	// planner builds Bloom filters over whole tables first, which costs
+	// more than the page.
+	chain, err := s.Chain(ctx, m)
 	if err != nil {
-		return nil, fmt.Errorf("store: team counts: %w", err)
+		return nil, err
 	}
 	by := map[string]*PersonCount{}
 	var out []*PersonCount
-	for rows.Next() {
-		var pc PersonCount
-		if err := rows.Scan(&pc.Email, &pc.Name, &pc.Team, &pc.Open, &pc.Exempted); err != nil {
-			rows.Close()
+	for rest := chain; len(rest) > 0; {
+		chunk := make([]any, 0, 500)
+		for _, e := range rest[:min(len(rest), 500)] {
+			chunk = append(chunk, e)
+		}
+		rest = rest[len(chunk):]
+		in := strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")
+		rows, err := s.db.QueryContext(ctx, `SELECT email, state, n FROM summary_person WHERE email IN (`+in+`) AND state IN ('open', 'exempted') AND n > 0`, chunk...)
+		if err != nil {
+			return nil, fmt.Errorf("store: team counts: %w", err)
+		}
+		for rows.Next() {
+			var e, state string
+			var n int
+			if err := rows.Scan(&e, &state, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			c := by[e]
+			if c == nil {
+				c = &PersonCount{Email: e}
+				by[e] = c
+				out = append(out, c)
+			}
+			if state == string(onus.StateOpen) {
+				c.Open = n
+			} else {
+				c.Exempted = n
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		if pc.Open > 0 || pc.Exempted > 0 {
-			by[pc.Email] = &pc
-			out = append(out, &pc)
-		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	names := make([]string, 0, len(out))
+	for _, c := range out {
+		names = append(names, c.Email)
+	}
+	people, err := s.PeopleByEmail(ctx, names)
+	if err != nil {
 		return nil, err
+	}
+	for _, c := range out {
+		if p := people[c.Email]; p != nil {
+			c.Name, c.Team = p.Name, p.Team
+		}
 	}
 	// Overdue depends on the clock: count it from the index, for the
 	// people with open findings only.

@@ -360,60 +360,6 @@ func TestSummaryDashboardEqualsDashboardOf(t *testing.T) {
 	compare("a Monday at midnight", monday)
 }
 
-// TestNarrowVisibility: the two forms of the visibility restriction, the
-// one that starts from a person's findings and the one that tests each
-// finding, select the same findings, for everyone in the organisation.
-func TestNarrowVisibility(t *testing.T) {
-	ctx := context.Background()
-	db := open(t)
-	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	summaryOrg(t, db, now, 300)
-	// Some findings answer to p4 and p11.
-	fs, err := db.Findings(ctx, onus.FindingFilter{Limit: 40})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var acc []onus.FindingChange
-	for i, f := range fs {
-		c := onus.FindingChange{Finding: f, Prior: f.State}
-		c.Finding.Accountable.Email = []string{"p4@x.test", "p11@x.test"}[i%2]
-		acc = append(acc, c)
-	}
-	run, _ := db.BeginRun(ctx, "eval", "test", now)
-	if err := db.ApplyChanges(ctx, run, acc, nil, -1); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 14 {
-		e := fmt.Sprintf("p%d@x.test", i)
-		narrow, err := db.Narrow(ctx, e)
-		if err != nil || !narrow {
-			t.Fatalf("%s: narrow %v, %v", e, narrow, err)
-		}
-		for _, q := range []FindingQuery{{}, {States: []onus.State{onus.StateOpen}, Severity: "high"}, {Control: "edr", OverdueAt: now}} {
-			ids := func(v Visibility) string {
-				q := q
-				q.Visibility = v
-				p, err := db.FindingsPage(ctx, q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var out []string
-				for _, f := range p.Findings {
-					out = append(out, fmt.Sprint(f.ID))
-				}
-				return strings.Join(out, " ")
-			}
-			wide, nar := ids(Visibility{Email: e}), ids(Visibility{Email: e, Narrow: true})
-			if wide != nar {
-				t.Errorf("%s %+v:\nwide   %s\nnarrow %s", e, q, wide, nar)
-			}
-			if i == 0 && q.Control == "" && q.Severity == "" && wide == "" {
-				t.Errorf("p0 sees nothing")
-			}
-		}
-	}
-}
-
 // ledgerMove is the ledger's rule for a decision's finding at at; a
 // finding it reopens is due at due.
 func ledgerMove(at, due time.Time) onus.FindingMove {

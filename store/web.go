@@ -195,11 +195,6 @@ func (s *DB) RevokeToken(ctx context.Context, id int64, owner, actor string) err
 type Visibility struct {
 	All   bool
 	Email string
-	// Narrow says the person sees few findings (a small chain, few
-	// findings they are Accountable for; see DB.Narrow): queries then
-	// start from those findings rather than walk a filter's index and
-	// test each finding against the chain.
-	Narrow bool
 }
 
 // chainSQL selects a person and everyone below them in the management
@@ -216,32 +211,7 @@ func (v Visibility) findingClause() (string, []any) {
 		return "1 = 0", nil
 	}
 	e := strings.ToLower(v.Email)
-	if v.Narrow {
-		return "id IN (SELECT id FROM findings WHERE responsible_email IN (" + chainSQL + ") UNION ALL SELECT id FROM findings WHERE accountable_email = ?)", []any{e, e}
-	}
 	return "(responsible_email IN (" + chainSQL + ") OR accountable_email = ?)", []any{e, e}
-}
-
-// Narrow limits for Visibility.Narrow: the people below someone and the
-// findings they are Accountable for. Above them, walking a filter's index
-// in due order finds a page sooner than reading every visible finding.
-const (
-	narrowChain       = 2000
-	narrowAccountable = 5000
-)
-
-// Narrow reports whether a person sees few enough findings for queries to
-// start from them (Visibility.Narrow).
-func (s *DB) Narrow(ctx context.Context, email string) (bool, error) {
-	e := strings.ToLower(email)
-	var chain, acc int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+chainSQL+` LIMIT ?) AS c`, e, narrowChain+1).Scan(&chain); err != nil {
-		return false, fmt.Errorf("store: narrow: %w", err)
-	}
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM findings WHERE accountable_email = ? LIMIT ?) AS c`, e, narrowAccountable+1).Scan(&acc); err != nil {
-		return false, fmt.Errorf("store: narrow: %w", err)
-	}
-	return chain <= narrowChain && acc <= narrowAccountable, nil
 }
 
 // FindingQuery selects a page of findings for the web application.

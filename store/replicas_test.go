@@ -91,6 +91,21 @@ func TestRunLockOfADeadReplica(t *testing.T) {
 			WHERE locktype = 'advisory' AND classid::int = hashtext(current_schema()) AND objid = 1 AND pid != pg_backend_pid()`); err != nil {
 			t.Fatal(err)
 		}
+		// pg_terminate_backend only signals: wait until the backend ended.
+		for i := 0; ; i++ {
+			var n int
+			if err := b.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_locks
+				WHERE locktype = 'advisory' AND classid::int = hashtext(current_schema()) AND objid = 1`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if i == 1000 {
+				t.Fatal("the terminated backend still holds its lock after 10 s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	err := b.Lock(ctx, req("b:1:run"))
 	switch {

@@ -1,6 +1,9 @@
 package source
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"unsafe"
+)
 
 // interner deduplicates the short strings of one reader goroutine. An
 // export repeats the same values endlessly (a host's UUID on each of its 40
@@ -18,6 +21,10 @@ type interner struct {
 	// anys and strSlab hand out the small slices records hold, from slabs.
 	anys    []any
 	strSlab []string
+	// arena holds the bytes of strings built from several values; scratch
+	// is where they are assembled.
+	arena   []byte
+	scratch []byte
 }
 
 type entry struct {
@@ -103,6 +110,28 @@ func (in *interner) norm(fnID int, raw string, fn func(string) string) string {
 }
 
 const slab = 4096
+
+// arenaSize is the size of the blocks arenaString copies strings into.
+const arenaSize = 64 << 10
+
+// arenaString returns a string with b's bytes, copied into a block shared
+// with the other strings of this goroutine: millions of unique short
+// strings (composite ids) cost a few thousand allocations, not millions.
+// The block is never written again once a string points into it.
+func (in *interner) arenaString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if in == nil || len(b) > arenaSize/8 {
+		return string(b)
+	}
+	if cap(in.arena)-len(in.arena) < len(b) {
+		in.arena = make([]byte, 0, arenaSize)
+	}
+	n := len(in.arena)
+	in.arena = append(in.arena, b...)
+	return unsafe.String(&in.arena[n], len(b))
+}
 
 // anySlice returns a zeroed []any of length n carved from a slab, so that a
 // record's attributes cost no allocation of their own.

@@ -25,7 +25,14 @@ type interner struct {
 	// is where they are assembled.
 	arena   []byte
 	scratch []byte
+	// shared holds recent attribute lists of text values, handed to every
+	// record with the same values (a version and a path repeated on
+	// thousands of hosts); attrBuf is where a record's list is assembled.
+	shared  [attrCacheSize][]any
+	attrBuf []any
 }
+
+const attrCacheSize = 1 << 12
 
 type entry struct {
 	s   string
@@ -145,6 +152,59 @@ func (in *interner) anySlice(n int) []any {
 	s := in.anys[:n:n]
 	in.anys = in.anys[n:]
 	return s
+}
+
+// attrScratch returns a zeroed list of n values to assemble a record's
+// attributes in, before attrs keeps them.
+func (in *interner) attrScratch(n int) []any {
+	if in == nil {
+		return make([]any, n)
+	}
+	if cap(in.attrBuf) < n {
+		in.attrBuf = make([]any, n)
+	}
+	a := in.attrBuf[:n]
+	clear(a)
+	return a
+}
+
+// attrs returns a record's attribute list with a's values. A list of text
+// values (or none) equal to a recent one is that list, shared: records
+// only read their attributes, and Skip gives a skipped record a new list.
+func (in *interner) attrs(a []any) []any {
+	if in == nil {
+		return a
+	}
+	h := uint64(len(a))
+	for _, v := range a {
+		switch x := v.(type) {
+		case nil:
+			h = h*31 + 1
+		case string:
+			h = h*31 + maphash.String(internSeed, x)
+		default:
+			out := in.anySlice(len(a))
+			copy(out, a)
+			return out
+		}
+	}
+	e := &in.shared[h&(attrCacheSize-1)]
+	if len(*e) == len(a) {
+		same := true
+		for i, v := range *e {
+			if v != a[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return *e
+		}
+	}
+	out := in.anySlice(len(a))
+	copy(out, a)
+	*e = out
+	return out
 }
 
 // stringSlice is anySlice for strings.

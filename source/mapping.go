@@ -388,7 +388,7 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 		}
 	}
 	if len(m.fields) > 0 {
-		rec.Attrs = in.anySlice(len(m.fields))
+		attrs := in.attrScratch(len(m.fields))
 		for i, f := range m.fields {
 			var v any
 			var err error
@@ -429,8 +429,9 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 				continue
 			}
 			presence[i]++
-			rec.Attrs[i] = v
+			attrs[i] = v
 		}
+		rec.Attrs = in.attrs(attrs)
 	}
 	return rec, nil
 }

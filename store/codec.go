@@ -38,8 +38,6 @@ const chunkRecords = 20000
 // with the low bit saying the record was skipped.
 const chunkFormat byte = 2
 
-func compressChunk(b []byte) []byte { return compressChunkInto(nil, b) }
-
 // compressChunkInto compresses b into dst's memory when it is large enough.
 func compressChunkInto(dst, b []byte) []byte {
 	if need := 1 + snappy.MaxEncodedLen(len(b)); cap(dst) < need {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -43,6 +44,23 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, recs) {
 		t.Errorf("round trip:\n got %#v\nwant %#v", got, recs)
+	}
+	// Through the pooled buffers and compression, as SaveSync writes: into
+	// a buffer too small, and into a reused one holding an older chunk.
+	old := bytes.Repeat([]byte{0xff}, 1<<16)
+	for _, buf := range [][]byte{nil, make([]byte, 3), old} {
+		raw, err := encodeRecordsInto(buf[:0], recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z := compressChunkInto(append([]byte(nil), old...), raw)
+		plain, format, err := decompressChunk(z)
+		if err != nil || format != chunkFormat {
+			t.Fatalf("decompress: format %d, %v", format, err)
+		}
+		if got, err := decodeRecords(plain, nil); err != nil || !reflect.DeepEqual(got, recs) {
+			t.Errorf("round trip through pooled buffers: %v\n got %#v", err, got)
+		}
 	}
 	// A damaged chunk is an error, never a panic or a silently short snapshot.
 	for _, cut := range []int{1, len(b) / 2, len(b) - 1} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -225,5 +226,48 @@ func TestFindingsQueries(t *testing.T) {
 	}
 	if _, err := db.Finding(ctx, 99); onus.ErrorCode(err) != onus.ENOTFOUND {
 		t.Errorf("missing finding: %v", err)
+	}
+}
+
+// TestFindingsByKey looks findings up by key across batches, in the keys'
+// order, skipping keys with no finding.
+func TestFindingsByKey(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	run, _ := db.BeginRun(ctx, "eval", "test", time.Now())
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	var changes []ledger.Change
+	for i := 0; i < 1200; i++ {
+		changes = append(changes, ledger.Change{New: true, Finding: onus.Finding{Control: "edr", Entity: fmt.Sprintf("device:%04d", i), EntityKind: "device",
+			Severity: onus.High, State: onus.StateOpen, FirstFailed: now, LastFailed: now, Due: now, UpdatedAt: now}})
+	}
+	changes = append(changes, ledger.Change{New: true, Finding: onus.Finding{Control: "mfa", Entity: "device:0001", EntityKind: "device",
+		Severity: onus.Low, State: onus.StateOpen, FirstFailed: now, LastFailed: now, Due: now, UpdatedAt: now}})
+	if err := db.ApplyChanges(ctx, run, changes, nil, -1); err != nil {
+		t.Fatal(err)
+	}
+	var keys []ledger.Key
+	var want []string
+	for i := 1199; i >= 0; i -= 2 {
+		keys = append(keys, ledger.Key{Control: "edr", Entity: fmt.Sprintf("device:%04d", i)})
+		want = append(want, fmt.Sprintf("edr/device:%04d", i))
+		if i == 601 {
+			keys = append(keys, ledger.Key{Control: "mfa", Entity: "device:0001"}, ledger.Key{Control: "mfa", Entity: "device:0002"}, ledger.Key{Control: "patch", Entity: "device:0001"})
+			want = append(want, "mfa/device:0001")
+		}
+	}
+	got, err := db.FindingsByKey(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range got {
+		if f.ID == 0 || f.Severity == "" {
+			t.Fatalf("finding %s/%s read without its columns: %+v", f.Control, f.Entity, f)
+		}
+		ids = append(ids, f.Control+"/"+f.Entity)
+	}
+	if !reflect.DeepEqual(ids, want) {
+		t.Errorf("got %d findings, want %d; first %v", len(ids), len(want), ids[:min(3, len(ids))])
 	}
 }

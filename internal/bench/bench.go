@@ -68,9 +68,11 @@ type Result struct {
 	Phases       []Phase `json:"phases"`
 	Total        float64 `json:"total_seconds"`
 	TotalCPU     float64 `json:"total_cpu_seconds"`
-	PeakRSS      int64   `json:"peak_rss_bytes"`
-	GoVersion    string  `json:"go"`
-	CPUs         int     `json:"cpus"`
+	// PeakRSS is the peak of sync and evaluation (`onus run`); the nudge
+	// phase's is in its Phase.
+	PeakRSS   int64  `json:"peak_rss_bytes"`
+	GoVersion string `json:"go"`
+	CPUs      int    `json:"cpus"`
 }
 
 // Run generates the organisation (unless Dir already has it) and runs one
@@ -169,11 +171,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// and stored in the outbox; sending is measured against a real SMTP
 	// server by the deliver package's benchmark.
 	last, lastCPU = time.Now(), cpuTime()
+	peak := res.PeakRSS // that of `onus run`: sync and evaluation
 	nrep, err := m.Nudge(ctx, orggen.AcmeNow, monitor.NudgeOptions{})
 	if err != nil {
 		return nil, err
 	}
 	mark("nudge")
+	res.PeakRSS = peak
 	res.Nudges, res.NudgeSeconds = len(nrep.Planned), res.Phases[len(res.Phases)-1].Seconds
 	// "load" is near zero here: the snapshots of the sync are reused in
 	// memory, as `onus run` does.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +34,15 @@ func benchOrg(b *testing.B, people int) (string, *config.Config) {
 	return dir, cfg
 }
 
+// cpuTime is the user and system time the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func itoa(n int) string { return time.Duration(n).String() }
 
 func mustOpen(b *testing.B, path string) *os.File {
@@ -53,6 +63,15 @@ func BenchmarkSources(b *testing.B) {
 			info, _ := os.Stat(src.From.File)
 			b.SetBytes(info.Size())
 			b.ReportAllocs()
+			cpu0 := cpuTime()
+			defer func() {
+				// Wall-clock MB/s depends on what else the machine runs; the
+				// bytes per second of CPU (all cores, garbage collection
+				// included) does not.
+				if d := (cpuTime() - cpu0).Seconds(); d > 0 {
+					b.ReportMetric(float64(info.Size())*float64(b.N)/d/1e6, "MB/cpu-s")
+				}
+			}()
 			for i := 0; i < b.N; i++ {
 				res, err := source.Read(context.Background(), src, source.Options{Normalizer: identity.New(identity.Options{}), MaxBad: 0.05})
 				if err != nil {

@@ -1,6 +1,9 @@
 package source
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"unsafe"
+)
 
 // interner deduplicates the short strings of one reader goroutine. An
 // export repeats the same values endlessly (a host's UUID on each of its 40
@@ -18,7 +21,18 @@ type interner struct {
 	// anys and strSlab hand out the small slices records hold, from slabs.
 	anys    []any
 	strSlab []string
+	// arena holds the bytes of strings built from several values; scratch
+	// is where they are assembled.
+	arena   []byte
+	scratch []byte
+	// shared holds recent attribute lists of text values, handed to every
+	// record with the same values (a version and a path repeated on
+	// thousands of hosts); attrBuf is where a record's list is assembled.
+	shared  [attrCacheSize][]any
+	attrBuf []any
 }
+
+const attrCacheSize = 1 << 12
 
 type entry struct {
 	s   string
@@ -104,6 +118,28 @@ func (in *interner) norm(fnID int, raw string, fn func(string) string) string {
 
 const slab = 4096
 
+// arenaSize is the size of the blocks arenaString copies strings into.
+const arenaSize = 64 << 10
+
+// arenaString returns a string with b's bytes, copied into a block shared
+// with the other strings of this goroutine: millions of unique short
+// strings (composite ids) cost a few thousand allocations, not millions.
+// The block is never written again once a string points into it.
+func (in *interner) arenaString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if in == nil || len(b) > arenaSize/8 {
+		return string(b)
+	}
+	if cap(in.arena)-len(in.arena) < len(b) {
+		in.arena = make([]byte, 0, arenaSize)
+	}
+	n := len(in.arena)
+	in.arena = append(in.arena, b...)
+	return unsafe.String(&in.arena[n], len(b))
+}
+
 // anySlice returns a zeroed []any of length n carved from a slab, so that a
 // record's attributes cost no allocation of their own.
 func (in *interner) anySlice(n int) []any {
@@ -116,6 +152,59 @@ func (in *interner) anySlice(n int) []any {
 	s := in.anys[:n:n]
 	in.anys = in.anys[n:]
 	return s
+}
+
+// attrScratch returns a zeroed list of n values to assemble a record's
+// attributes in, before attrs keeps them.
+func (in *interner) attrScratch(n int) []any {
+	if in == nil {
+		return make([]any, n)
+	}
+	if cap(in.attrBuf) < n {
+		in.attrBuf = make([]any, n)
+	}
+	a := in.attrBuf[:n]
+	clear(a)
+	return a
+}
+
+// attrs returns a record's attribute list with a's values. A list of text
+// values (or none) equal to a recent one is that list, shared: records
+// only read their attributes, and Skip gives a skipped record a new list.
+func (in *interner) attrs(a []any) []any {
+	if in == nil {
+		return a
+	}
+	h := uint64(len(a))
+	for _, v := range a {
+		switch x := v.(type) {
+		case nil:
+			h = h*31 + 1
+		case string:
+			h = h*31 + maphash.String(internSeed, x)
+		default:
+			out := in.anySlice(len(a))
+			copy(out, a)
+			return out
+		}
+	}
+	e := &in.shared[h&(attrCacheSize-1)]
+	if len(*e) == len(a) {
+		same := true
+		for i, v := range *e {
+			if v != a[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return *e
+		}
+	}
+	out := in.anySlice(len(a))
+	copy(out, a)
+	*e = out
+	return out
 }
 
 // stringSlice is anySlice for strings.

@@ -290,34 +290,33 @@ func (m *Mapping) resolveRaw(r ref, vals []raw, in *interner) (string, bool, err
 		s, err := vals[r.slot].text(in)
 		return s, err == nil && s != "", err
 	}
-	var b strings.Builder
-	size := 0
-	for _, p := range r.pieces {
-		if p.slot < 0 {
-			size += len(p.lit)
-		} else {
-			size += len(vals[p.slot].b) + len(vals[p.slot].cell)
-		}
+	// The pieces are appended straight into the interner's byte arena:
+	// a composite id ("{host_uuid}/{path}") is unique per record, and
+	// building it costs no allocation of its own.
+	var buf []byte
+	if in != nil {
+		buf = in.scratch[:0]
 	}
-	b.Grow(size)
 	present := false
 	for _, p := range r.pieces {
 		if p.slot < 0 {
-			b.WriteString(p.lit)
+			buf = append(buf, p.lit...)
 			continue
 		}
 		v := &vals[p.slot]
 		if v.absent() {
 			continue
 		}
-		s, err := v.text(nil)
-		if err != nil {
+		var err error
+		if buf, err = v.appendText(buf); err != nil {
 			return "", false, err
 		}
 		present = true
-		b.WriteString(s)
 	}
-	return b.String(), present, nil
+	if in != nil {
+		in.scratch = buf[:0]
+	}
+	return in.arenaString(buf), present, nil
 }
 
 // build maps one record's values. presence counts, per field, the records
@@ -389,7 +388,7 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 		}
 	}
 	if len(m.fields) > 0 {
-		rec.Attrs = in.anySlice(len(m.fields))
+		attrs := in.attrScratch(len(m.fields))
 		for i, f := range m.fields {
 			var v any
 			var err error
@@ -430,8 +429,9 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 				continue
 			}
 			presence[i]++
-			rec.Attrs[i] = v
+			attrs[i] = v
 		}
+		rec.Attrs = in.attrs(attrs)
 	}
 	return rec, nil
 }

@@ -409,7 +409,7 @@ func (w *lineWorker) line(l []byte, line int, c *chunk) {
 // rowHash identifies a row by its content, so that "removed" finds the row
 // "added" wrote. Pretty-printed rows are compacted first.
 func rowHash(row []byte) uint64 {
-	if bytes.ContainsAny(row, "\n\t") {
+	if bytes.IndexByte(row, '\n') >= 0 || bytes.IndexByte(row, '\t') >= 0 {
 		var b bytes.Buffer
 		if json.Compact(&b, row) == nil {
 			row = b.Bytes()

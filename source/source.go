@@ -239,26 +239,29 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 
 // dedupe drops records whose id repeats an earlier record's, adding a
 // problem for each; the first record wins. It uses a flat open-addressing
-// table of (hash, index) rather than a map: at millions of records that is
-// a third of the memory and no per-entry allocation.
+// table of 8-byte slots (part of the hash, and the index) rather than a
+// map: at 5 million records that is 64 MiB, filled to 60 %, with no
+// per-entry allocation.
 func dedupe(recs []onus.Record, probs *[]*Problem, file string) []onus.Record {
 	size := 1
-	for size < 2*len(recs) {
+	for size < len(recs)+len(recs)/2+1 {
 		size <<= 1
 	}
 	type slot struct {
-		hash uint64
-		idx  int32 // index in out plus one; 0 is empty
+		hash uint32 // the hash's high bits
+		idx  int32  // index in out plus one; 0 is empty
 	}
 	table := make([]slot, size)
 	seed := maphash.MakeSeed()
+	mask := uint64(size - 1)
 	out := recs[:0]
 	for _, r := range recs {
 		h := maphash.String(seed, r.ID)
+		hi := uint32(h >> 32)
 		dup := -1
-		i := h & uint64(size-1)
-		for ; table[i].idx != 0; i = (i + 1) & uint64(size-1) {
-			if table[i].hash == h && out[table[i].idx-1].ID == r.ID {
+		i := h & mask
+		for ; table[i].idx != 0; i = (i + 1) & mask {
+			if table[i].hash == hi && out[table[i].idx-1].ID == r.ID {
 				dup = int(table[i].idx - 1)
 				break
 			}
@@ -267,7 +270,7 @@ func dedupe(recs []onus.Record, probs *[]*Problem, file string) []onus.Record {
 			*probs = append(*probs, duplicate(file, r, out[dup]))
 			continue
 		}
-		table[i] = slot{hash: h, idx: int32(len(out) + 1)}
+		table[i] = slot{hash: hi, idx: int32(len(out) + 1)}
 		out = append(out, r)
 	}
 	return out

@@ -64,6 +64,37 @@ func (r *raw) text(in *interner) (string, error) {
 	return "", nil
 }
 
+// appendText appends the value's text, as text would return it, to dst.
+func (r *raw) appendText(dst []byte) ([]byte, error) {
+	start := len(dst)
+	switch {
+	case r.csv:
+		dst = append(dst, strings.TrimSpace(r.cell)...)
+	case r.t == jsonparser.String:
+		if bytes.IndexByte(r.b, '\\') >= 0 {
+			s, err := jsonparser.ParseString(r.b)
+			if err != nil {
+				return dst, fmt.Errorf("bad string escape")
+			}
+			dst = append(dst, s...)
+		} else {
+			dst = append(dst, r.b...)
+		}
+	case r.t == jsonparser.Number || r.t == jsonparser.Boolean:
+		return append(dst, r.b...), nil
+	case r.t == jsonparser.Object:
+		return dst, fmt.Errorf("is an object, not a value")
+	case r.t == jsonparser.Array:
+		return dst, fmt.Errorf("is a list, not a value")
+	default:
+		return dst, nil
+	}
+	if added := dst[start:]; !utf8.Valid(added) || bytes.IndexByte(added, 0) >= 0 {
+		return dst, checkText(string(added))
+	}
+	return dst, nil
+}
+
 // checkText refuses text that is not valid UTF-8 or holds a NUL byte: such a
 // value is damage, and would reach messages, terminals and the store.
 func checkText(s string) error {

@@ -38,10 +38,14 @@ const chunkRecords = 20000
 // with the low bit saying the record was skipped.
 const chunkFormat byte = 2
 
-func compressChunk(b []byte) []byte {
-	out := make([]byte, 1, 1+snappy.MaxEncodedLen(len(b)))
-	out[0] = chunkFormat
-	return append(out, snappy.Encode(nil, b)...)
+// compressChunkInto compresses b into dst's memory when it is large enough.
+func compressChunkInto(dst, b []byte) []byte {
+	if need := 1 + snappy.MaxEncodedLen(len(b)); cap(dst) < need {
+		dst = make([]byte, need)
+	}
+	dst = dst[:cap(dst)]
+	dst[0] = chunkFormat
+	return dst[:1+len(snappy.Encode(dst[1:], b))]
 }
 
 // decompressChunk returns a chunk's encoded records and its format.
@@ -66,7 +70,12 @@ func (e *encoder) str(s string) {
 }
 
 func encodeRecords(recs []onus.Record) ([]byte, error) {
-	e := &encoder{b: make([]byte, 0, len(recs)*96)}
+	return encodeRecordsInto(make([]byte, 0, len(recs)*96), recs)
+}
+
+// encodeRecordsInto appends the encoding of recs to dst.
+func encodeRecordsInto(dst []byte, recs []onus.Record) ([]byte, error) {
+	e := &encoder{b: dst}
 	e.uvarint(uint64(len(recs)))
 	for i := range recs {
 		r := &recs[i]

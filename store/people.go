@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/onus-sec/onus"
@@ -13,6 +15,16 @@ import (
 // ReplaceDirectory stores the people directory and the assets of the
 // latest evaluation, replacing the previous ones.
 func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets []onus.Asset) error {
+	// Rows are inserted in key order: each insert then lands next to the
+	// last one in the table's B-tree, instead of on a random page that,
+	// at 100,000 people, is no longer in SQLite's cache. The sort is
+	// stable, so where keys repeat the last row still wins.
+	people = slices.Clone(people)
+	slices.SortStableFunc(people, func(a, b *onus.Member) int { return strings.Compare(a.Email, b.Email) })
+	assets = slices.Clone(assets)
+	slices.SortStableFunc(assets, func(a, b onus.Asset) int {
+		return cmp.Or(strings.Compare(a.Person, b.Person), strings.Compare(a.Entity, b.Entity), strings.Compare(a.Link, b.Link))
+	})
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM people`); err != nil {
 			return fmt.Errorf("store: replace directory: %w", err)

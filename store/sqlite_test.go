@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -42,6 +44,23 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, recs) {
 		t.Errorf("round trip:\n got %#v\nwant %#v", got, recs)
+	}
+	// Through the pooled buffers and compression, as SaveSync writes: into
+	// a buffer too small, and into a reused one holding an older chunk.
+	old := bytes.Repeat([]byte{0xff}, 1<<16)
+	for _, buf := range [][]byte{nil, make([]byte, 3), old} {
+		raw, err := encodeRecordsInto(buf[:0], recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z := compressChunkInto(append([]byte(nil), old...), raw)
+		plain, format, err := decompressChunk(z)
+		if err != nil || format != chunkFormat {
+			t.Fatalf("decompress: format %d, %v", format, err)
+		}
+		if got, err := decodeRecords(plain, nil); err != nil || !reflect.DeepEqual(got, recs) {
+			t.Errorf("round trip through pooled buffers: %v\n got %#v", err, got)
+		}
 	}
 	// A damaged chunk is an error, never a panic or a silently short snapshot.
 	for _, cut := range []int{1, len(b) / 2, len(b) - 1} {
@@ -208,5 +227,48 @@ func TestFindingsQueries(t *testing.T) {
 	}
 	if _, err := db.Finding(ctx, 99); onus.ErrorCode(err) != onus.ENOTFOUND {
 		t.Errorf("missing finding: %v", err)
+	}
+}
+
+// TestFindingsByKey looks findings up by key across batches, in the keys'
+// order, skipping keys with no finding.
+func TestFindingsByKey(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	run, _ := db.BeginRun(ctx, "eval", "test", time.Now())
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	var changes []onus.FindingChange
+	for i := 0; i < 1200; i++ {
+		changes = append(changes, onus.FindingChange{New: true, Finding: onus.Finding{Control: "edr", Entity: fmt.Sprintf("device:%04d", i), EntityKind: "device",
+			Severity: onus.High, State: onus.StateOpen, FirstFailed: now, LastFailed: now, Due: now, UpdatedAt: now}})
+	}
+	changes = append(changes, onus.FindingChange{New: true, Finding: onus.Finding{Control: "mfa", Entity: "device:0001", EntityKind: "device",
+		Severity: onus.Low, State: onus.StateOpen, FirstFailed: now, LastFailed: now, Due: now, UpdatedAt: now}})
+	if err := db.ApplyChanges(ctx, run, changes, nil, -1); err != nil {
+		t.Fatal(err)
+	}
+	var keys []onus.FindingKey
+	var want []string
+	for i := 1199; i >= 0; i -= 2 {
+		keys = append(keys, onus.FindingKey{Control: "edr", Entity: fmt.Sprintf("device:%04d", i)})
+		want = append(want, fmt.Sprintf("edr/device:%04d", i))
+		if i == 601 {
+			keys = append(keys, onus.FindingKey{Control: "mfa", Entity: "device:0001"}, onus.FindingKey{Control: "mfa", Entity: "device:0002"}, onus.FindingKey{Control: "patch", Entity: "device:0001"})
+			want = append(want, "mfa/device:0001")
+		}
+	}
+	got, err := db.FindingsByKey(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range got {
+		if f.ID == 0 || f.Severity == "" {
+			t.Fatalf("finding %s/%s read without its columns: %+v", f.Control, f.Entity, f)
+		}
+		ids = append(ids, f.Control+"/"+f.Entity)
+	}
+	if !reflect.DeepEqual(ids, want) {
+		t.Errorf("got %d findings, want %d; first %v", len(ids), len(want), ids[:min(3, len(ids))])
 	}
 }

@@ -15,6 +15,7 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	var people int
 	var dir, cpuProfile, memProfile string
+	var generateOnly bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the monitor loop on a generated organisation",
@@ -23,7 +24,9 @@ func (a *app) benchCmd() *cobra.Command {
 records: about 1.7 GB of exports), then runs one sync and one evaluation on
 an empty database and reports the time and peak memory of each phase.
 
-The exports are kept in --dir and reused by the next run with the same size.`,
+The exports are kept in --dir and reused by the next run with the same size.
+--generate-only writes them (and the configuration) and stops: the DuckDB
+yardstick in bench/yardstick reads the same directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -35,6 +38,18 @@ The exports are kept in --dir and reused by the next run with the same size.`,
 			o := bench.Options{People: people, Dir: dir}
 			if !a.quiet && a.output != report.JSON {
 				o.Log = a.stderr
+			}
+			if generateOnly {
+				res, err := bench.Generate(o)
+				if err != nil {
+					return err
+				}
+				if a.output == report.JSON {
+					return report.WriteJSON(a.stdout, res)
+				}
+				fmt.Fprintf(a.stdout, "%d people, %d devices, %d software records, %s of exports in %s\n",
+					res.People, res.Devices, res.Software, bench.MiB(res.Bytes), dir)
+				return nil
 			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -77,6 +92,7 @@ The exports are kept in --dir and reused by the next run with the same size.`,
 	}
 	cmd.Flags().IntVar(&people, "people", 100000, "people in the generated organisation")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the generated exports and database (default: a directory in $TMPDIR)")
+	cmd.Flags().BoolVar(&generateOnly, "generate-only", false, "write the configuration and exports to --dir and stop (no sync or evaluation)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write a heap profile, taken after the sync, to this file")
 	return cmd

@@ -334,17 +334,47 @@ func (s *DB) LastControlStats(ctx context.Context) ([]ControlStat, error) {
 // ReplaceUnknowns stores the results that could not be evaluated in the
 // latest evaluation, replacing the previous ones.
 func (s *DB) ReplaceUnknowns(ctx context.Context, rows [][3]string) error {
+	want := make(map[[2]string]string, len(rows))
+	for _, r := range rows {
+		want[[2]string{r[0], r[1]}] = r[2]
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM unknowns`); err != nil {
-			return err
+		// Only the difference is written: most unknowns stay from one
+		// evaluation to the next.
+		cur, err := tx.QueryContext(ctx, `SELECT control, entity, reason FROM unknowns`)
+		if err != nil {
+			return fmt.Errorf("store: unknowns: %w", err)
+		}
+		var gone [][2]string
+		for cur.Next() {
+			var k [2]string
+			var reason string
+			if err := cur.Scan(&k[0], &k[1], &reason); err != nil {
+				cur.Close()
+				return fmt.Errorf("store: unknowns: %w", err)
+			}
+			if w, ok := want[k]; !ok {
+				gone = append(gone, k)
+			} else if w == reason {
+				delete(want, k)
+			}
+		}
+		cur.Close()
+		if err := cur.Err(); err != nil {
+			return fmt.Errorf("store: unknowns: %w", err)
+		}
+		for _, k := range gone {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM unknowns WHERE control = ? AND entity = ?`, k[0], k[1]); err != nil {
+				return fmt.Errorf("store: unknowns: %w", err)
+			}
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO unknowns (control, entity, reason) VALUES (?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
-		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r[0], r[1], r[2]); err != nil {
+		for k, reason := range want {
+			if _, err := stmt.ExecContext(ctx, k[0], k[1], reason); err != nil {
 				return fmt.Errorf("store: unknowns: %w", err)
 			}
 		}

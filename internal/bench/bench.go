@@ -33,6 +33,9 @@ type Options struct {
 	// AfterSync, when set, is called between the sync and the evaluation
 	// (to take a heap profile).
 	AfterSync func()
+	// BeforeRerun, when set, is called just before the measured re-run of
+	// Rerun (to start a CPU profile of it alone).
+	BeforeRerun func()
 }
 
 // Phase is one measured step.

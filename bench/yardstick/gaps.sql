@@ -120,26 +120,28 @@ FROM read_json('$DIR/exports/osquery/osqueryd.results.log', format = 'newline_de
     "columns": 'STRUCT(name VARCHAR, version VARCHAR, identifier VARCHAR, path VARCHAR)'})
 WHERE name = 'pack_acme_software_inventory';
 
-CREATE TABLE last_snap AS
-SELECT host_uuid, host, max(line) AS line FROM osq WHERE action = 'snapshot' GROUP BY ALL;
+-- Each host's last snapshot.
+CREATE TABLE hosts AS
+SELECT host_uuid, any_value(host) AS host, max(line) FILTER (WHERE action = 'snapshot') AS snap_line FROM osq GROUP BY host_uuid;
 
 CREATE TABLE software AS
 WITH snap AS (
-  SELECT o.host_uuid, o.host, o.line, unnest(o.snapshot) AS c FROM osq o SEMI JOIN last_snap l USING (line)
+  SELECT o.host_uuid, unnest(o.snapshot) AS c FROM osq o JOIN hosts h ON o.line = h.snap_line
 ), diff AS (
-  SELECT o.host_uuid, o.host, o.action, o.cols AS c FROM osq o
-  LEFT JOIN last_snap l ON l.host_uuid = o.host_uuid
-  WHERE o.action IN ('added', 'removed') AND o.line > coalesce(l.line, 0)
+  SELECT o.host_uuid, o.action, o.cols AS c FROM osq o JOIN hosts h USING (host_uuid)
+  WHERE o.action IN ('added', 'removed') AND o.line > coalesce(h.snap_line, 0)
 ), removed AS (
   SELECT host_uuid, c.path AS path, c.name AS name, c.version AS version FROM diff WHERE action = 'removed'
 ), rows AS (
-  SELECT s.host_uuid, s.host, s.c FROM snap s
+  SELECT s.host_uuid, s.c FROM snap s
   ANTI JOIN removed r ON r.host_uuid = s.host_uuid AND r.path = s.c.path AND r.name = s.c.name AND r.version = s.c.version
   UNION ALL
-  SELECT host_uuid, host, c FROM diff WHERE action = 'added'
+  SELECT host_uuid, c FROM diff WHERE action = 'added'
 )
-SELECT host_uuid || '/' || c.path AS id, norm_uuid(host_uuid) AS uuid, norm_host(host) AS host,
-       nullif(trim(c.identifier), '') AS bundle, lower(trim(regexp_replace(c.name, '\s+', ' ', 'g'))) AS name, c.version AS version
+-- Names are compared as identity's name type does: lower case, runs of
+-- white space as one space (the regular expression only where needed).
+SELECT host_uuid, c.path AS path, nullif(trim(c.identifier), '') AS bundle, c.version AS version,
+       lower(trim(CASE WHEN contains(c.name, '  ') OR regexp_matches(c.name, '[\t\n\r]') THEN regexp_replace(c.name, '\s+', ' ', 'g') ELSE c.name END)) AS name
 FROM rows;
 
 -- Correlation -------------------------------------------------------------
@@ -177,16 +179,21 @@ FROM okta o
 LEFT JOIN person pe ON pe.email = o.email
 LEFT JOIN person pn ON pe.id IS NULL AND pn.emp = o.emp;
 
--- Installed software links to its laptop by hardware UUID, else host
--- name, and to its catalog entry by bundle id, else name.
+-- Installed software links to its laptop by hardware UUID, else by host
+-- name (a name several laptops share links none), and to its catalog
+-- entry by bundle id, else name. Hosts are linked once, not per row.
+CREATE TABLE host_device AS
+SELECT h.host_uuid, coalesce(du.id, dh.id) AS device FROM hosts h
+LEFT JOIN device du ON du.uuid = norm_uuid(h.host_uuid)
+LEFT JOIN (SELECT host, min(id) AS id FROM device WHERE host IS NOT NULL GROUP BY host HAVING count(*) = 1) dh
+  ON dh.host = norm_host(h.host);
+
 CREATE TABLE sw AS
-SELECT 'software:osquery:' || s.id AS id, s.version, coalesce(du.id, dh.id) AS device,
-       coalesce(cb.latest_version, cn.latest_version) AS latest
+SELECT s.host_uuid, s.path, s.version, hd.device, coalesce(cb.latest_version, cn.latest_version) AS latest
 FROM software s
-LEFT JOIN device du ON du.uuid = s.uuid
-LEFT JOIN device dh ON du.id IS NULL AND dh.host = s.host
+JOIN host_device hd USING (host_uuid)
 LEFT JOIN catalog cb ON cb.bundle_id = s.bundle
-LEFT JOIN catalog cn ON cb.bundle_id IS NULL AND cn.name = s.name;
+LEFT JOIN catalog cn ON cn.name = s.name;
 
 -- The bench controls ------------------------------------------------------
 
@@ -223,4 +230,5 @@ SELECT 'departed-device-checking-in', d.id FROM device d JOIN person p ON p.emai
 WHERE p.status = 'Terminated' AND p.terminated IS NOT NULL AND NOT (d.last_contact < p.terminated + INTERVAL 48 HOUR)
 UNION ALL
 -- app-outdated: a catalog app on a known laptop, older than the catalog's version.
-SELECT 'app-outdated', id FROM sw WHERE device IS NOT NULL AND latest IS NOT NULL AND version_of(version) < version_of(latest);
+SELECT 'app-outdated', 'software:osquery:' || host_uuid || '/' || path FROM sw
+WHERE device IS NOT NULL AND latest IS NOT NULL AND version_of(version) < version_of(latest);

@@ -54,6 +54,12 @@ CREATE MACRO version_of(s) AS list_transform(string_split(s, '.'), x -> TRY_CAST
 
 -- Sources -----------------------------------------------------------------
 
+-- The records of a JSON document that holds them in one member
+-- ({"results": [...]}): DuckDB reads such a document as one object, and
+-- transforming the member is twice as fast as read_json's own columns.
+CREATE MACRO records_of(path, member, type) AS TABLE
+SELECT unnest(json_transform(json -> member, type)) AS r FROM read_json_objects(path, maximum_object_size = 4000000000);
+
 CREATE TABLE hr AS
 SELECT norm_empid("Employee ID") AS emp, norm_email("Work Email") AS email, "Employment Status" AS status,
        TRY_CAST("Hire Date" AS DATE)::TIMESTAMPTZ AS hired, TRY_CAST(nullif("Termination Date", '') AS DATE)::TIMESTAMPTZ AS terminated
@@ -65,25 +71,22 @@ SELECT norm_serial(r.hardware.serialNumber) AS serial, norm_uuid(r.udid) AS uuid
        norm_host(r.general.name) AS host, r.general.lastContactTime::TIMESTAMPTZ AS last_contact,
        r.operatingSystem.fileVault2Status = 'ALL_ENCRYPTED' AS encrypted,
        norm_email(r.userAndLocation.email) AS owner_email
-FROM (SELECT unnest(results) AS r FROM read_json('$DIR/exports/jamf/computers-inventory.json', maximum_object_size = 4000000000,
-  columns = {results: 'STRUCT(udid VARCHAR, general STRUCT(name VARCHAR, lastContactTime VARCHAR),
-    hardware STRUCT(serialNumber VARCHAR, macAddress VARCHAR, altMacAddress VARCHAR),
-    userAndLocation STRUCT(email VARCHAR), operatingSystem STRUCT(fileVault2Status VARCHAR))[]'}));
+FROM records_of('$DIR/exports/jamf/computers-inventory.json', 'results',
+  '[{"udid": "VARCHAR", "general": {"name": "VARCHAR", "lastContactTime": "VARCHAR"}, "hardware": {"serialNumber": "VARCHAR", "macAddress": "VARCHAR", "altMacAddress": "VARCHAR"}, "userAndLocation": {"email": "VARCHAR"}, "operatingSystem": {"fileVault2Status": "VARCHAR"}}]');
 
 CREATE TABLE intune AS
 SELECT norm_serial(r.serialNumber) AS serial, NULL::VARCHAR AS uuid,
        [norm_mac(r.wiFiMacAddress), norm_mac(r.ethernetMacAddress)] AS macs,
        norm_host(r.deviceName) AS host, r.lastSyncDateTime::TIMESTAMPTZ AS last_contact,
        r.isEncrypted AS encrypted, norm_email(r.userPrincipalName) AS owner_email
-FROM (SELECT unnest(value) AS r FROM read_json('$DIR/exports/intune/managedDevices.json', maximum_object_size = 4000000000,
-  columns = {value: 'STRUCT(serialNumber VARCHAR, wiFiMacAddress VARCHAR, ethernetMacAddress VARCHAR, deviceName VARCHAR,
-    lastSyncDateTime VARCHAR, isEncrypted BOOLEAN, userPrincipalName VARCHAR)[]'}));
+FROM records_of('$DIR/exports/intune/managedDevices.json', 'value',
+  '[{"serialNumber": "VARCHAR", "wiFiMacAddress": "VARCHAR", "ethernetMacAddress": "VARCHAR", "deviceName": "VARCHAR", "lastSyncDateTime": "VARCHAR", "isEncrypted": "BOOLEAN", "userPrincipalName": "VARCHAR"}]');
 
 CREATE TABLE edr AS
 SELECT row_number() OVER () AS n, norm_serial(r.serial_number) AS serial, norm_mac(r.mac_address) AS mac,
        norm_host(r.hostname) AS host, r.last_seen::TIMESTAMPTZ AS last_seen
-FROM (SELECT unnest(resources) AS r FROM read_json('$DIR/exports/crowdstrike/devices.json', maximum_object_size = 4000000000,
-  columns = {resources: 'STRUCT(serial_number VARCHAR, mac_address VARCHAR, hostname VARCHAR, last_seen VARCHAR)[]'}));
+FROM records_of('$DIR/exports/crowdstrike/devices.json', 'resources',
+  '[{"serial_number": "VARCHAR", "mac_address": "VARCHAR", "hostname": "VARCHAR", "last_seen": "VARCHAR"}]');
 
 CREATE TABLE okta AS
 SELECT id, status, norm_email(profile.email) AS email, norm_empid(profile.employeeNumber) AS emp
@@ -97,13 +100,13 @@ FROM read_json('$DIR/exports/okta/factors.ndjson', format = 'newline_delimited',
 
 CREATE TABLE candidates AS
 SELECT r.id AS id, norm_empid(r.custom_id) AS emp
-FROM (SELECT unnest(data) AS r FROM read_json('$DIR/exports/checkr/candidates.json', maximum_object_size = 4000000000,
-  columns = {data: 'STRUCT(id VARCHAR, custom_id VARCHAR)[]'}));
+FROM records_of('$DIR/exports/checkr/candidates.json', 'data',
+  '[{"id": "VARCHAR", "custom_id": "VARCHAR"}]');
 
 CREATE TABLE reports AS
 SELECT r.candidate_id AS candidate, r.status AS status, r.result AS result
-FROM (SELECT unnest(data) AS r FROM read_json('$DIR/exports/checkr/reports.json', maximum_object_size = 4000000000,
-  columns = {data: 'STRUCT(candidate_id VARCHAR, status VARCHAR, result VARCHAR)[]'}));
+FROM records_of('$DIR/exports/checkr/reports.json', 'data',
+  '[{"candidate_id": "VARCHAR", "status": "VARCHAR", "result": "VARCHAR"}]');
 
 CREATE TABLE catalog AS
 SELECT bundle_id, lower(trim(regexp_replace(windows_name, '\s+', ' ', 'g'))) AS name, latest_version

@@ -67,6 +67,15 @@ type Sync struct {
 	Error    string         `json:"error,omitempty"`
 	Problems []*RecordError `json:"problems,omitempty"`
 	Warnings []string       `json:"warnings,omitempty"`
+	// Unchanged is true when the source's files had the same content as
+	// when its snapshot in force was read: they were not read again, and
+	// the sync points at that snapshot (its records, skipped records and
+	// warnings are that read's).
+	Unchanged bool `json:"unchanged,omitempty"`
+	// Fingerprint identifies what a good sync read (the source's
+	// configuration and its files' contents), so that the next sync can
+	// tell it is unchanged; empty when it cannot tell (a connector).
+	Fingerprint string `json:"-"`
 }
 
 // SourceState is a source's health: its last sync and the snapshot in force.

@@ -144,6 +144,9 @@ type SourceReport struct {
 	Problems []*onus.RecordError `json:"problems,omitempty"`
 	Warnings []string            `json:"warnings,omitempty"`
 	Seconds  float64             `json:"seconds"`
+	// Unchanged is true when the source's files held the same bytes as
+	// when its snapshot in force was read: they were not read again.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // SyncReport is the outcome of a sync.
@@ -173,6 +176,9 @@ type SyncOptions struct {
 	// AcceptShrink accepts a large drop in records for these sources: the
 	// drop is real (a reorganisation, a decommissioned fleet).
 	AcceptShrink []string
+	// Reread reads every source, even those whose files are unchanged
+	// since their snapshot in force was read.
+	Reread bool
 }
 
 // Sync reads every source and stores what it read. A source that fails,
@@ -202,7 +208,7 @@ func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) 
 		if len(o.Only) > 0 && !contains(o.Only, src.Name) {
 			continue
 		}
-		sr, snap, err := m.syncOne(ctx, run, src, norm, contains(o.AcceptShrink, src.Name))
+		sr, snap, err := m.syncOne(ctx, run, src, norm, contains(o.AcceptShrink, src.Name), o.Reread)
 		if err != nil {
 			if ferr := m.Store.FinishRun(ctx, run, rep, err); ferr != nil {
 				err = errors.Join(err, fmt.Errorf("monitor: record the end of sync run %d: %w", run, ferr))
@@ -222,6 +228,8 @@ func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) 
 	for _, s := range rep.Sources {
 		if s.Status != onus.SyncOK {
 			detail += fmt.Sprintf("; %s %s", s.Source, s.Status)
+		} else if s.Unchanged {
+			detail += fmt.Sprintf("; %s unchanged", s.Source)
 		}
 	}
 	if err := m.Store.FinishRun(ctx, run, rep, ctx.Err()); err != nil {
@@ -233,7 +241,7 @@ func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) 
 	return rep, ctx.Err()
 }
 
-func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, norm *identity.Normalizer, acceptShrink bool) (SourceReport, *onus.Snapshot, error) {
+func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, norm *identity.Normalizer, acceptShrink, reread bool) (SourceReport, *onus.Snapshot, error) {
 	log := m.log().With(onus.LogSource, src.Name, onus.LogRun, run)
 	started := m.now()
 	sr := SourceReport{Source: src.Name, Kind: src.Kind}
@@ -242,6 +250,26 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 		return sr, nil, err
 	}
 	sr.Previous = prev
+	// What the files hold now, and whether it is what the snapshot in
+	// force was read from. A file that cannot be stamped is read as
+	// usual, and the reader reports what is wrong with it.
+	var fp *fingerprint
+	if stored, err := m.Store.Fingerprint(ctx, src.Name); err != nil {
+		return sr, nil, err
+	} else if fp, err = m.stamp(ctx, src, parseFingerprint(stored)); err != nil {
+		log.Debug("cannot fingerprint the source's files; reading them", "error", err)
+		fp = nil
+	} else if hasPrev && !reread && fp.sameContent(parseFingerprint(stored)) {
+		sy := &onus.Sync{Run: run, Source: src.Name, Started: started, Finished: m.now(), Fingerprint: fp.String()}
+		if err := m.Store.SaveUnchangedSync(ctx, sy); err != nil {
+			return sr, nil, err
+		}
+		log.Info("unchanged", onus.LogRecords, sy.Records)
+		sr.Status, sr.Records, sr.Bad, sr.Bytes, sr.Problems, sr.Warnings, sr.Unchanged =
+			sy.Status, sy.Records, sy.Bad, sy.Bytes, sy.Problems, sy.Warnings, true
+		sr.Seconds = sy.Finished.Sub(started).Seconds()
+		return sr, nil, nil
+	}
 	var prog source.Progress
 	if m.Progress != nil {
 		prog = m.Progress(src.Name)
@@ -293,6 +321,9 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 		} else {
 			sy.Status = onus.SyncOK
 			snap = res.Snapshot
+			if fp != nil {
+				sy.Fingerprint = fp.String()
+			}
 			log.Info("synced", onus.LogRecords, sy.Records, "bad", sy.Bad)
 		}
 	}

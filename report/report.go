@@ -55,6 +55,12 @@ type Summary struct {
 
 // WriteSync writes a sync report.
 func WriteSync(w io.Writer, r *monitor.SyncReport) {
+	var unchanged []string
+	for _, s := range r.Sources {
+		if s.Unchanged {
+			unchanged = append(unchanged, s.Source)
+		}
+	}
 	fmt.Fprintf(w, "Sources (sync run %d, %.1fs)\n", r.Run, r.Seconds)
 	tw := table(w)
 	fmt.Fprintln(tw, "  SOURCE\tKIND\tRECORDS\tBEFORE\tSKIPPED\tSTATUS\t")
@@ -63,9 +69,16 @@ func WriteSync(w io.Writer, r *monitor.SyncReport) {
 		if s.Previous > 0 {
 			before = strconv.Itoa(s.Previous)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\t\n", s.Source, s.Kind, s.Records, before, s.Bad, s.Status)
+		status := string(s.Status)
+		if s.Unchanged {
+			status += " (unchanged)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%d\t%s\t\n", s.Source, s.Kind, s.Records, before, s.Bad, status)
 	}
 	tw.Flush()
+	if len(unchanged) > 0 {
+		fmt.Fprintf(w, "  %d of %d sources unchanged since their last read, not read again: %s\n", len(unchanged), len(r.Sources), strings.Join(unchanged, ", "))
+	}
 	for _, s := range r.Sources {
 		if s.Error != "" {
 			fmt.Fprintf(w, "  ! %s: %s\n", s.Source, s.Error)

@@ -161,3 +161,8 @@ func readFiles(ctx context.Context, src *config.Source, dir string, m *Mapping, 
 type startOnce struct{ Progress }
 
 func (startOnce) Start(int64) {}
+
+// Files lists the files a file source reads (a glob's matches or a
+// directory's files, in name order), so that a sync can tell whether
+// they changed since the last read.
+func Files(dir string, from *config.From) ([]string, error) { return files(dir, from) }

@@ -345,9 +345,39 @@ func (s *DB) LastControlStats(ctx context.Context) ([]onus.ControlStat, error) {
 // ReplaceUnknowns stores the results that could not be evaluated in the
 // latest evaluation, replacing the previous ones.
 func (s *DB) ReplaceUnknowns(ctx context.Context, rows []onus.UnknownResult) error {
+	want := make(map[[2]string]string, len(rows))
+	for _, r := range rows {
+		want[[2]string{r.Control, r.Entity}] = r.Reason
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM unknowns`); err != nil {
-			return fmt.Errorf("store: replace unknowns: %w", err)
+		// Only the difference is written: most unknowns stay from one
+		// evaluation to the next.
+		cur, err := tx.QueryContext(ctx, `SELECT control, entity, reason FROM unknowns`)
+		if err != nil {
+			return fmt.Errorf("store: unknowns: %w", err)
+		}
+		var gone [][2]string
+		for cur.Next() {
+			var k [2]string
+			var reason string
+			if err := cur.Scan(&k[0], &k[1], &reason); err != nil {
+				cur.Close()
+				return fmt.Errorf("store: unknowns: %w", err)
+			}
+			if w, ok := want[k]; !ok {
+				gone = append(gone, k)
+			} else if w == reason {
+				delete(want, k)
+			}
+		}
+		cur.Close()
+		if err := cur.Err(); err != nil {
+			return fmt.Errorf("store: unknowns: %w", err)
+		}
+		for _, k := range gone {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM unknowns WHERE control = ? AND entity = ?`, k[0], k[1]); err != nil {
+				return fmt.Errorf("store: unknowns: %w", err)
+			}
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO unknowns (control, entity, reason) VALUES (?, ?, ?)
 			ON CONFLICT (control, entity) DO UPDATE SET reason = excluded.reason`)
@@ -355,8 +385,8 @@ func (s *DB) ReplaceUnknowns(ctx context.Context, rows []onus.UnknownResult) err
 			return fmt.Errorf("store: replace unknowns: %w", err)
 		}
 		defer stmt.Close()
-		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r.Control, r.Entity, r.Reason); err != nil {
+		for k, reason := range want {
+			if _, err := stmt.ExecContext(ctx, k[0], k[1], reason); err != nil {
 				return fmt.Errorf("store: unknowns: %w", err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -13,24 +14,60 @@ import (
 )
 
 // ReplaceDirectory stores the people directory and the assets of the
-// latest evaluation, replacing the previous ones.
+// latest evaluation, replacing the previous ones. Only the difference is
+// written: rows that did not change are left alone, so a re-run in which
+// few people or devices changed writes few rows (a 100,000-person
+// directory rewritten in full is most of an unchanged run's persist time).
 func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets []onus.Asset) error {
-	// Rows are inserted in key order: each insert then lands next to the
-	// last one in the table's B-tree, instead of on a random page that,
-	// at 100,000 people, is no longer in SQLite's cache. The sort is
-	// stable, so where keys repeat the last row still wins.
-	people = slices.Clone(people)
-	slices.SortStableFunc(people, func(a, b *onus.Member) int { return strings.Compare(a.Email, b.Email) })
-	assets = slices.Clone(assets)
-	slices.SortStableFunc(assets, func(a, b onus.Asset) int {
-		return cmp.Or(strings.Compare(a.Person, b.Person), strings.Compare(a.Entity, b.Entity), strings.Compare(a.Link, b.Link))
-	})
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM people`); err != nil {
-			return fmt.Errorf("store: replace directory: %w", err)
+	type personRow struct {
+		name, entity, status, left, manager, team, tz, channel string
+	}
+	type assetKey struct{ person, entity, link string }
+	type assetRow struct{ kind, name string }
+	wantP := make(map[string]personRow, len(people))
+	for _, p := range people {
+		var left string
+		if !p.LeftOn.IsZero() {
+			left = fmtTime(p.LeftOn)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM assets`); err != nil {
-			return fmt.Errorf("store: replace directory: %w", err)
+		wantP[p.Email] = personRow{p.Name, p.Entity, p.Status, left, p.Manager, p.Team, p.TimeZone, p.Channel}
+	}
+	wantA := make(map[assetKey]assetRow, len(assets))
+	for _, a := range assets {
+		wantA[assetKey{a.Person, a.Entity, a.Link}] = assetRow{a.Kind, a.Name}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		del, err := tx.PrepareContext(ctx, `DELETE FROM people WHERE email = ?`)
+		if err != nil {
+			return err
+		}
+		defer del.Close()
+		rows, err := tx.QueryContext(ctx, `SELECT email, name, entity, status, COALESCE(left_on, ''), manager, team, time_zone, channel FROM people`)
+		if err != nil {
+			return fmt.Errorf("store: people: %w", err)
+		}
+		var gone []string
+		for rows.Next() {
+			var email string
+			var r personRow
+			if err := rows.Scan(&email, &r.name, &r.entity, &r.status, &r.left, &r.manager, &r.team, &r.tz, &r.channel); err != nil {
+				rows.Close()
+				return fmt.Errorf("store: people: %w", err)
+			}
+			if w, ok := wantP[email]; !ok {
+				gone = append(gone, email)
+			} else if w == r {
+				delete(wantP, email) // stored as it is
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: people: %w", err)
+		}
+		for _, email := range gone {
+			if _, err := del.ExecContext(ctx, email); err != nil {
+				return fmt.Errorf("store: people: %w", err)
+			}
 		}
 		ps, err := tx.PrepareContext(ctx, `INSERT INTO people (email, name, entity, status, left_on, manager, team, time_zone, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (email) DO UPDATE SET name = excluded.name, entity = excluded.entity, status = excluded.status, left_on = excluded.left_on,
@@ -39,13 +76,50 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 			return fmt.Errorf("store: replace directory: %w", err)
 		}
 		defer ps.Close()
-		for _, p := range people {
+		// In key order: each insert lands next to the last one in the
+		// table's B-tree instead of on a random page that, at 100,000
+		// people, is no longer in SQLite's cache.
+		for _, email := range slices.Sorted(maps.Keys(wantP)) {
+			p := wantP[email]
 			var left any
-			if !p.LeftOn.IsZero() {
-				left = fmtTime(p.LeftOn)
+			if p.left != "" {
+				left = p.left
 			}
-			if _, err := ps.ExecContext(ctx, p.Email, p.Name, p.Entity, p.Status, left, p.Manager, p.Team, p.TimeZone, p.Channel); err != nil {
+			if _, err := ps.ExecContext(ctx, email, p.name, p.entity, p.status, left, p.manager, p.team, p.tz, p.channel); err != nil {
 				return fmt.Errorf("store: people: %w", err)
+			}
+		}
+
+		delA, err := tx.PrepareContext(ctx, `DELETE FROM assets WHERE person = ? AND entity = ? AND link = ?`)
+		if err != nil {
+			return err
+		}
+		defer delA.Close()
+		arows, err := tx.QueryContext(ctx, `SELECT person, entity, link, kind, name FROM assets`)
+		if err != nil {
+			return fmt.Errorf("store: assets: %w", err)
+		}
+		var goneA []assetKey
+		for arows.Next() {
+			var k assetKey
+			var r assetRow
+			if err := arows.Scan(&k.person, &k.entity, &k.link, &r.kind, &r.name); err != nil {
+				arows.Close()
+				return fmt.Errorf("store: assets: %w", err)
+			}
+			if w, ok := wantA[k]; !ok {
+				goneA = append(goneA, k)
+			} else if w == r {
+				delete(wantA, k)
+			}
+		}
+		arows.Close()
+		if err := arows.Err(); err != nil {
+			return fmt.Errorf("store: assets: %w", err)
+		}
+		for _, k := range goneA {
+			if _, err := delA.ExecContext(ctx, k.person, k.entity, k.link); err != nil {
+				return fmt.Errorf("store: assets: %w", err)
 			}
 		}
 		as, err := tx.PrepareContext(ctx, `INSERT INTO assets (person, entity, kind, name, link) VALUES (?, ?, ?, ?, ?)
@@ -54,8 +128,12 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 			return fmt.Errorf("store: replace directory: %w", err)
 		}
 		defer as.Close()
-		for _, a := range assets {
-			if _, err := as.ExecContext(ctx, a.Person, a.Entity, a.Kind, a.Name, a.Link); err != nil {
+		keys := slices.SortedFunc(maps.Keys(wantA), func(a, b assetKey) int {
+			return cmp.Or(strings.Compare(a.person, b.person), strings.Compare(a.entity, b.entity), strings.Compare(a.link, b.link))
+		})
+		for _, k := range keys {
+			a := wantA[k]
+			if _, err := as.ExecContext(ctx, k.person, k.entity, a.kind, a.name, k.link); err != nil {
 				return fmt.Errorf("store: assets: %w", err)
 			}
 		}

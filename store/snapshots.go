@@ -53,9 +53,10 @@ func (s *DB) SaveSync(ctx context.Context, sy *onus.Sync, snap *onus.Snapshot) e
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO source_state (source, snapshot_id, good_sync, records) VALUES (?, ?, ?, ?)
-			ON CONFLICT (source) DO UPDATE SET snapshot_id = excluded.snapshot_id, good_sync = excluded.good_sync, records = excluded.records`,
-			sy.Source, snapID, sy.ID, len(snap.Records)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO source_state (source, snapshot_id, good_sync, records, fingerprint) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (source) DO UPDATE SET snapshot_id = excluded.snapshot_id, good_sync = excluded.good_sync, records = excluded.records,
+				fingerprint = excluded.fingerprint`,
+			sy.Source, snapID, sy.ID, len(snap.Records), sy.Fingerprint); err != nil {
 			return fmt.Errorf("store: update source state: %w", err)
 		}
 		if old.Valid {
@@ -63,6 +64,60 @@ func (s *DB) SaveSync(ctx context.Context, sy *onus.Sync, snap *onus.Snapshot) e
 				return fmt.Errorf("store: drop old snapshot: %w", err)
 			}
 		}
+		return nil
+	})
+}
+
+// Fingerprint returns what the snapshot in force of a source was read
+// from (Sync.Fingerprint), "" when it has none or is not known.
+func (s *DB) Fingerprint(ctx context.Context, src string) (string, error) {
+	var fp string
+	err := s.db.QueryRowContext(ctx, `SELECT fingerprint FROM source_state WHERE source = ?`, src).Scan(&fp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: fingerprint of %s: %w", src, err)
+	}
+	return fp, nil
+}
+
+// SaveUnchangedSync records a sync that found a source's files as they
+// were when its snapshot in force was read: the new sync points at that
+// snapshot, carries the counts, skipped records and warnings of the sync
+// that read it, and becomes the source's good sync; sy.Fingerprint
+// replaces the one on record (a file touched but not changed has a new
+// modification time). No record is written.
+// sy gets its ID and what it carries over. It fails with an error
+// with code ENOTFOUND when the source has no snapshot in force.
+func (s *DB) SaveUnchangedSync(ctx context.Context, sy *onus.Sync) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var good int64
+		err := tx.QueryRowContext(ctx, `SELECT good_sync FROM source_state WHERE source = ?`, sy.Source).Scan(&good)
+		if errors.Is(err, sql.ErrNoRows) {
+			return onus.Errorf(onus.ENOTFOUND, "store: source %s has no snapshot", sy.Source)
+		}
+		if err != nil {
+			return fmt.Errorf("store: unchanged sync of %s: %w", sy.Source, err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO syncs (run_id, source, started_at, finished_at, status, records, bad, bytes, error, problems, warnings, snapshot_id, unchanged)
+			SELECT ?, source, ?, ?, ?, records, bad, bytes, NULL, problems, warnings, snapshot_id, 1 FROM syncs WHERE id = ?`,
+			sy.Run, fmtTime(sy.Started), fmtTime(sy.Finished), string(onus.SyncOK), good)
+		if err != nil {
+			return fmt.Errorf("store: save unchanged sync of %s: %w", sy.Source, err)
+		}
+		sy.ID, _ = res.LastInsertId()
+		if _, err := tx.ExecContext(ctx, `UPDATE source_state SET good_sync = ?, fingerprint = ? WHERE source = ?`, sy.ID, sy.Fingerprint, sy.Source); err != nil {
+			return fmt.Errorf("store: update source state: %w", err)
+		}
+		var problems, warnings string
+		if err := tx.QueryRowContext(ctx, `SELECT records, bad, bytes, COALESCE(problems, 'null'), COALESCE(warnings, 'null') FROM syncs WHERE id = ?`, sy.ID).
+			Scan(&sy.Records, &sy.Bad, &sy.Bytes, &problems, &warnings); err != nil {
+			return fmt.Errorf("store: unchanged sync of %s: %w", sy.Source, err)
+		}
+		_ = json.Unmarshal([]byte(problems), &sy.Problems)
+		_ = json.Unmarshal([]byte(warnings), &sy.Warnings)
+		sy.Status, sy.Unchanged = onus.SyncOK, true
 		return nil
 	})
 }
@@ -282,12 +337,12 @@ func (s *DB) SourceStates(ctx context.Context) (map[string]*onus.SourceState, er
 	return out, nil
 }
 
-const syncCols = `id, run_id, source, started_at, finished_at, status, records, bad, bytes, COALESCE(error, ''), COALESCE(problems, 'null'), COALESCE(warnings, 'null')`
+const syncCols = `id, run_id, source, started_at, finished_at, status, records, bad, bytes, COALESCE(error, ''), COALESCE(problems, 'null'), COALESCE(warnings, 'null'), unchanged`
 
 func scanSync(rows *sql.Rows) (*onus.Sync, error) {
 	var sy onus.Sync
 	var started, finished, status, problems, warnings string
-	if err := rows.Scan(&sy.ID, &sy.Run, &sy.Source, &started, &finished, &status, &sy.Records, &sy.Bad, &sy.Bytes, &sy.Error, &problems, &warnings); err != nil {
+	if err := rows.Scan(&sy.ID, &sy.Run, &sy.Source, &started, &finished, &status, &sy.Records, &sy.Bad, &sy.Bytes, &sy.Error, &problems, &warnings, &sy.Unchanged); err != nil {
 		return nil, fmt.Errorf("store: scan sync: %w", err)
 	}
 	sy.Started, sy.Finished, sy.Status = parseTime(started), parseTime(finished), onus.SyncStatus(status)

@@ -16,6 +16,7 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	var people int
 	var dir, cpuProfile, memProfile string
+	var generateOnly, rerun bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the monitor loop on a generated organisation",
@@ -26,7 +27,13 @@ an empty database and reports, for each phase, the wall-clock time, the CPU
 time of all cores together (which does not depend on what else the machine
 runs) and the peak memory.
 
-The exports are kept in --dir and reused by the next run with the same size.`,
+The exports are kept in --dir and reused by the next run with the same size.
+--generate-only writes them (and the configuration) and stops: the DuckDB
+yardstick in bench/yardstick reads the same directory.
+
+--rerun measures an incremental re-run instead: one run on an empty
+database, then 1% of the Okta users change and the second run is measured
+phase by phase (unchanged sources are not read again).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -41,6 +48,47 @@ The exports are kept in --dir and reused by the next run with the same size.`,
 			}
 			if !a.quiet && a.output != report.JSON {
 				o.Log = a.stderr
+			}
+			if generateOnly {
+				res, err := bench.Generate(o)
+				if err != nil {
+					return err
+				}
+				if a.output == report.JSON {
+					return report.WriteJSON(a.stdout, res)
+				}
+				fmt.Fprintf(a.stdout, "%d people, %d devices, %d software records, %s of exports in %s\n",
+					res.People, res.Devices, res.Software, bench.MiB(res.Bytes), dir)
+				return nil
+			}
+			if rerun {
+				if cpuProfile != "" {
+					f, err := os.Create(cpuProfile)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					o.BeforeRerun = func() { pprof.StartCPUProfile(f) }
+					defer pprof.StopCPUProfile()
+				}
+				res, err := bench.Rerun(cmd.Context(), o)
+				if err != nil {
+					return err
+				}
+				if a.output == report.JSON {
+					return report.WriteJSON(a.stdout, res)
+				}
+				fmt.Fprintf(a.stdout, "%d people: first run %.2fs; re-run after %d Okta users changed (read %v, unchanged %d sources)\n",
+					res.People, res.Full, res.Changed, res.Read, len(res.Unchanged))
+				tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tPEAK RSS SO FAR\t")
+				for _, p := range res.Phases {
+					fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t\n", p.Name, p.Seconds, p.CPU, bench.MiB(p.PeakRSS))
+				}
+				fmt.Fprintf(tw, "total re-run\t%.2f\t%.2f\t%s\t\n", res.Total, res.CPU, bench.MiB(res.PeakRSS))
+				tw.Flush()
+				fmt.Fprintf(a.stdout, "%d findings opened, %d resolved by the change\n", res.Opened, res.Resolved)
+				return nil
 			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -83,6 +131,8 @@ The exports are kept in --dir and reused by the next run with the same size.`,
 	}
 	cmd.Flags().IntVar(&people, "people", 100000, "people in the generated organisation")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the generated exports and database (default: a directory in $TMPDIR)")
+	cmd.Flags().BoolVar(&generateOnly, "generate-only", false, "write the configuration and exports to --dir and stop (no sync or evaluation)")
+	cmd.Flags().BoolVar(&rerun, "rerun", false, "measure a re-run after 1% of the Okta users changed, instead of a first run")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write a heap profile, taken after the sync, to this file")
 	return cmd

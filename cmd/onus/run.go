@@ -47,6 +47,7 @@ type syncFlags struct {
 	only         []string
 	acceptShrink []string
 	strict       bool
+	reread       bool
 }
 
 // strictFlag makes the run summary's warnings errors.
@@ -75,6 +76,7 @@ func (f *syncFlags) add(cmd *cobra.Command) {
 	strictFlag(cmd, &f.strict)
 	cmd.Flags().StringSliceVar(&f.only, "source", nil, "sync only these sources (repeatable)")
 	cmd.Flags().StringSliceVar(&f.acceptShrink, "accept-shrink", nil, "accept a large drop in records for these sources: the drop is real")
+	cmd.Flags().BoolVar(&f.reread, "reread", false, "read every source, even those whose files are unchanged since their snapshot in force was read")
 }
 
 func (a *app) syncCmd() *cobra.Command {
@@ -88,7 +90,13 @@ A malformed record is skipped and named (file, line, field). A source that
 cannot be read, has too many malformed records, or returns far fewer records
 than its last good sync (more than 20% fewer by default) is marked unhealthy:
 its last good snapshot stays in force and no finding is opened, resolved or
-marked gone because of it. Exit status 2 means a source is unhealthy.`,
+marked gone because of it. Exit status 2 means a source is unhealthy.
+
+A file source whose files hold the same bytes as when its snapshot in force
+was read is not read again: the summary says "unchanged" and that snapshot
+stays in force (size and modification time first, then a SHA-256 of the
+content, so a file touched but not changed is recognised). --reread reads
+every source anyway.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -99,7 +107,7 @@ marked gone because of it. Exit status 2 means a source is unhealthy.`,
 				return err
 			}
 			defer m.Store.Close()
-			rep, err := m.Sync(cmd.Context(), monitor.SyncOptions{Only: f.only, AcceptShrink: f.acceptShrink})
+			rep, err := m.Sync(cmd.Context(), monitor.SyncOptions{Only: f.only, AcceptShrink: f.acceptShrink, Reread: f.reread})
 			if err != nil {
 				return err
 			}
@@ -182,7 +190,7 @@ func (a *app) runCmd() *cobra.Command {
 }
 
 func (a *app) syncAndEval(ctx context.Context, m *monitor.Monitor, f syncFlags, now time.Time) error {
-	srep, err := m.Sync(ctx, monitor.SyncOptions{Only: f.only, AcceptShrink: f.acceptShrink})
+	srep, err := m.Sync(ctx, monitor.SyncOptions{Only: f.only, AcceptShrink: f.acceptShrink, Reread: f.reread})
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,9 @@ type Options struct {
 	// DB, when set, is the store to measure instead of a new SQLite file
 	// in Dir: an empty PostgreSQL database (postgres://…).
 	DB string
+	// BeforeRerun, when set, is called just before the measured re-run of
+	// Rerun (to start a CPU profile of it alone).
+	BeforeRerun func()
 }
 
 // Phase is one measured step.
@@ -86,35 +89,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			fmt.Fprintf(o.Log, format+"\n", args...)
 		}
 	}
-	res := &Result{People: o.People, GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0)}
-	org := orggen.New(orggen.Large(o.People))
-	_, res.Devices, res.Software = org.Counts()
-	stamp := filepath.Join(o.Dir, ".generated")
-	want := fmt.Sprintf("people=%d software=%d", o.People, res.Software)
-	// The configuration is the example's, refreshed on every run; the
-	// exports are regenerated only when the organisation changed.
-	if err := examples.CopyConfig(examples.Acme(), o.Dir); err != nil {
+	res, err := Generate(o)
+	if err != nil {
 		return nil, err
 	}
-	if b, err := os.ReadFile(stamp); err != nil || string(b) != want {
-		logf("generating %d people, %d devices, %d software records in %s", o.People, res.Devices, res.Software, o.Dir)
-		if err := os.RemoveAll(filepath.Join(o.Dir, "exports")); err != nil {
-			return nil, err
-		}
-		if err := org.Write(filepath.Join(o.Dir, "exports")); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
-			return nil, err
-		}
-	}
-	org = nil
-	filepath.Walk(filepath.Join(o.Dir, "exports"), func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			res.Bytes += info.Size()
-		}
-		return nil
-	})
 	dbPath := filepath.Join(o.Dir, "bench.db")
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		os.Remove(dbPath + suffix)
@@ -187,6 +165,47 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Nudges, res.NudgeSeconds = len(nrep.Planned), res.Phases[len(res.Phases)-1].Seconds
 	// "load" is near zero here: the snapshots of the sync are reused in
 	// memory, as `onus run` does.
+	return res, nil
+}
+
+// Generate writes the organisation's configuration and exports to Dir
+// (the exports only when Dir does not already hold them for the same
+// size) and returns what was generated. Run calls it first; `onus bench
+// --generate-only` stops after it, for tools that read the same exports.
+func Generate(o Options) (*Result, error) {
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	res := &Result{People: o.People, GoVersion: runtime.Version(), CPUs: runtime.GOMAXPROCS(0)}
+	org := orggen.New(orggen.Large(o.People))
+	_, res.Devices, res.Software = org.Counts()
+	stamp := filepath.Join(o.Dir, ".generated")
+	want := fmt.Sprintf("people=%d software=%d", o.People, res.Software)
+	// The configuration is the example's, refreshed on every run; the
+	// exports are regenerated only when the organisation changed.
+	if err := examples.CopyConfig(examples.Acme(), o.Dir); err != nil {
+		return nil, err
+	}
+	if b, err := os.ReadFile(stamp); err != nil || string(b) != want {
+		logf("generating %d people, %d devices, %d software records in %s", o.People, res.Devices, res.Software, o.Dir)
+		if err := os.RemoveAll(filepath.Join(o.Dir, "exports")); err != nil {
+			return nil, err
+		}
+		if err := org.Write(filepath.Join(o.Dir, "exports")); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(stamp, []byte(want), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	filepath.Walk(filepath.Join(o.Dir, "exports"), func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			res.Bytes += info.Size()
+		}
+		return nil
+	})
 	return res, nil
 }
 

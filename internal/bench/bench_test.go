@@ -41,3 +41,34 @@ func TestBenchRuns(t *testing.T) {
 		t.Errorf("result = %+v", res)
 	}
 }
+
+// BenchmarkRerun measures a re-run after 1% of the Okta users changed
+// (5,000 people by default; -people 100000 for the full size, which
+// `onus bench --rerun` also measures).
+func BenchmarkRerun(b *testing.B) {
+	dir := filepath.Join(os.TempDir(), "onus-go-bench")
+	for i := 0; i < b.N; i++ {
+		res, err := bench.Rerun(context.Background(), bench.Options{People: *people, Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range res.Phases {
+			b.ReportMetric(p.Seconds, p.Name+"-s")
+		}
+		b.ReportMetric(res.Total, "rerun-s")
+		b.ReportMetric(res.Full, "full-s")
+		b.ReportMetric(float64(res.PeakRSS)/(1<<20), "peak-MiB")
+	}
+}
+
+// TestRerunReadsOnlyOkta keeps the re-run measurement honest: only the
+// changed export is read, and the change reaches the findings.
+func TestRerunReadsOnlyOkta(t *testing.T) {
+	res, err := bench.Rerun(context.Background(), bench.Options{People: 300, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Read) != 1 || res.Read[0] != "okta" || len(res.Unchanged) != 9 || res.Changed == 0 || len(res.Phases) != 5 {
+		t.Errorf("result = %+v", res)
+	}
+}

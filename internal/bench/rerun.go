@@ -1,0 +1,169 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/internal/orggen"
+	"github.com/onus-sec/onus/monitor"
+	"github.com/onus-sec/onus/store"
+)
+
+// RerunResult measures a re-run after one source changed.
+type RerunResult struct {
+	People int `json:"people"`
+	// Full is the first run on an empty database (sync and evaluation).
+	Full float64 `json:"full_seconds"`
+	// Changed counts the Okta users that differ in the re-run.
+	Changed int `json:"okta_users_changed"`
+	// Phases are those of the re-run: sync, load, correlate, evaluate,
+	// persist.
+	Phases []RerunPhase `json:"phases"`
+	// Total is the re-run's sync and evaluation; CPU its user and system
+	// time, the figure a busy machine distorts least.
+	Total     float64  `json:"total_seconds"`
+	CPU       float64  `json:"cpu_seconds"`
+	PeakRSS   int64    `json:"peak_rss_bytes"`
+	Unchanged []string `json:"unchanged_sources"`
+	Read      []string `json:"read_sources"`
+	Opened    int      `json:"opened"`
+	Resolved  int      `json:"resolved"`
+}
+
+// RerunPhase is one measured step of a re-run.
+type RerunPhase struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+	CPU     float64 `json:"cpu_seconds"`
+	PeakRSS int64   `json:"peak_rss_bytes"`
+}
+
+// Rerun runs the loop once on an empty database, then changes 1% of the
+// Okta users (every hundredth active account is suspended) and measures a
+// second run on the same database: what `onus run` costs when one export
+// changed. The Okta export is restored afterwards, byte for byte.
+func Rerun(ctx context.Context, o Options) (*RerunResult, error) {
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	if _, err := Generate(o); err != nil {
+		return nil, err
+	}
+	res := &RerunResult{People: o.People}
+	dbPath := filepath.Join(o.Dir, "rerun.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(dbPath + suffix)
+	}
+	cfg, err := config.Load(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "bench"}
+	logf("first run on an empty database")
+	start := time.Now()
+	if err := syncEval(ctx, m); err != nil {
+		return nil, err
+	}
+	res.Full = time.Since(start).Seconds()
+	logf("  %.2fs", res.Full)
+
+	okta := filepath.Join(o.Dir, "exports", "okta", "users.json")
+	orig, err := os.ReadFile(okta)
+	if err != nil {
+		return nil, err
+	}
+	defer os.WriteFile(okta, orig, 0o644)
+	edited, n := suspendEvery(orig, 100)
+	res.Changed = n
+	if err := os.WriteFile(okta, edited, 0o644); err != nil {
+		return nil, err
+	}
+	runtime.GC()
+	resetPeak()
+	if o.BeforeRerun != nil {
+		o.BeforeRerun()
+	}
+	start = time.Now()
+	cpu0 := cpuTime()
+	last, lastCPU := start, cpu0
+	m.Phase = func(name string) {
+		now, cpu := time.Now(), cpuTime()
+		p := RerunPhase{Name: name, Seconds: now.Sub(last).Seconds(), CPU: (cpu - lastCPU).Seconds(), PeakRSS: peakRSS()}
+		res.Phases = append(res.Phases, p)
+		res.PeakRSS = max(res.PeakRSS, p.PeakRSS)
+		logf("  %-10s %6.2fs  cpu %6.2fs  peak %s", name, p.Seconds, p.CPU, MiB(p.PeakRSS))
+		last, lastCPU = time.Now(), cpuTime()
+	}
+	logf("re-run with %d Okta users changed", n)
+	srep, err := m.Sync(ctx, monitor.SyncOptions{})
+	if err != nil {
+		return nil, err
+	}
+	m.Phase("sync")
+	for _, s := range srep.Sources {
+		if s.Unchanged {
+			res.Unchanged = append(res.Unchanged, s.Source)
+		} else {
+			res.Read = append(res.Read, s.Source)
+		}
+	}
+	erep, err := m.Eval(ctx, orggen.AcmeNow.Add(time.Hour), srep.Snapshots)
+	if err != nil {
+		return nil, err
+	}
+	res.Total, res.CPU = time.Since(start).Seconds(), (cpuTime() - cpu0).Seconds()
+	res.Opened, res.Resolved = erep.Changes.Opened, erep.Changes.Resolved
+	return res, nil
+}
+
+func syncEval(ctx context.Context, m *monitor.Monitor) error {
+	srep, err := m.Sync(ctx, monitor.SyncOptions{})
+	if err != nil {
+		return err
+	}
+	for _, s := range srep.Sources {
+		if s.Status != "ok" {
+			return fmt.Errorf("bench: source %s: %s", s.Source, s.Error)
+		}
+	}
+	_, err = m.Eval(ctx, orggen.AcmeNow, srep.Snapshots)
+	return err
+}
+
+// suspendEvery suspends every nth active account of an Okta users export.
+func suspendEvery(b []byte, n int) ([]byte, int) {
+	active := []byte(`"status": "ACTIVE"`)
+	var out bytes.Buffer
+	out.Grow(len(b))
+	changed, seen := 0, 0
+	for {
+		i := bytes.Index(b, active)
+		if i < 0 {
+			out.Write(b)
+			break
+		}
+		out.Write(b[:i])
+		if seen%n == n-1 {
+			out.WriteString(`"status": "SUSPENDED"`)
+			changed++
+		} else {
+			out.Write(active)
+		}
+		seen++
+		b = b[i+len(active):]
+	}
+	return out.Bytes(), changed
+}

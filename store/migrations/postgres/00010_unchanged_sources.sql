@@ -1,0 +1,14 @@
+-- +goose Up
+-- The PostgreSQL translation of ../00010_unchanged_sources.sql.
+-- A file source whose files have the same content as when its snapshot in
+-- force was read is not read again (monitor/unchanged.go). The snapshot
+-- in force keeps the fingerprint of what it was read from: the hash of the
+-- source's configuration and each file's path, size, modification time
+-- and SHA-256 (JSON). A sync that found the files unchanged points at the
+-- same snapshot and says so.
+ALTER TABLE source_state ADD COLUMN fingerprint TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE syncs ADD COLUMN unchanged BIGINT NOT NULL DEFAULT 0;
+
+-- +goose Down
+ALTER TABLE syncs DROP COLUMN unchanged;
+ALTER TABLE source_state DROP COLUMN fingerprint;

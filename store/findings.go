@@ -247,7 +247,7 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 			if c.New {
 				res, err := ins.ExecContext(ctx, args...)
 				if err != nil {
-					if strings.Contains(err.Error(), "UNIQUE constraint failed") {
+					if isUniqueViolation(err) {
 						return &onus.Error{Code: onus.ECONFLICT, Err: onus.ErrChanged, Message: fmt.Sprintf("finding %s on %s was recorded by another run during the evaluation", f.Control, f.Entity)}
 					}
 					return fmt.Errorf("store: insert finding %s/%s: %w", f.Control, f.Entity, err)

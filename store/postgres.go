@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/onus-sec/onus"
@@ -58,6 +59,16 @@ const writeLock = `SELECT pg_advisory_xact_lock(hashtext(current_schema()), 0)`
 var identityTables = map[string]bool{
 	"runs": true, "snapshots": true, "syncs": true, "findings": true, "finding_events": true,
 	"exceptions": true, "exception_events": true, "audit_log": true, "outbox": true, "api_tokens": true,
+}
+
+// isUniqueViolation tells whether err is a unique constraint refusing a
+// row, on either engine.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505" // unique_violation
+	}
+	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // IsPostgres tells whether a database name is a PostgreSQL URL rather than

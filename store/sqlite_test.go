@@ -272,3 +272,22 @@ func TestFindingsByKey(t *testing.T) {
 		t.Errorf("got %d findings, want %d; first %v", len(ids), len(want), ids[:min(3, len(ids))])
 	}
 }
+
+// TestApplyChangesDuplicateIsAConflict: a finding another run recorded
+// during the evaluation is refused as a conflict the caller retries, on
+// every engine (SQLite's message, PostgreSQL's SQLSTATE 23505).
+func TestApplyChangesDuplicateIsAConflict(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	run, _ := db.BeginRun(ctx, "eval", "test", now)
+	c := onus.FindingChange{New: true, Finding: onus.Finding{Control: "edr", Entity: "device:1", EntityKind: "device",
+		Severity: onus.High, State: onus.StateOpen, FirstFailed: now, LastFailed: now, Due: now, UpdatedAt: now}}
+	if err := db.ApplyChanges(ctx, run, []onus.FindingChange{c}, nil, -1); err != nil {
+		t.Fatal(err)
+	}
+	err := db.ApplyChanges(ctx, run, []onus.FindingChange{c}, nil, -1)
+	if onus.ErrorCode(err) != onus.ECONFLICT || !errors.Is(err, onus.ErrChanged) {
+		t.Fatalf("second insert of the same finding: %v, want a conflict wrapping ErrChanged", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/onus-sec/onus/config"
+	_ "github.com/onus-sec/onus/source" // the file formats the example configuration names
 )
 
 // TestCostTracking checks which programs keep the runtime cost limit:

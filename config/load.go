@@ -153,22 +153,7 @@ func (c *Config) resolvePaths() {
 		}
 		*p = prefix + filepath.Join(c.Dir, rest)
 	}
-	ch := &c.Nudges.Channels
-	if e := ch.Email; e != nil {
-		abs(&e.Username, "file:")
-		abs(&e.Password, "file:")
-		abs(&e.CAFile, "")
-	}
-	if s := ch.Slack; s != nil {
-		abs(&s.Token, "file:")
-	}
-	if t := ch.Teams; t != nil {
-		abs(&t.URL, "file:")
-	}
-	if w := ch.Webhook; w != nil {
-		abs(&w.URL, "file:")
-		abs(&w.Secret, "file:")
-	}
+	c.resolveChannelPaths(abs)
 	for _, s := range c.Sources {
 		for k, v := range s.Credentials {
 			abs(&v, "file:")

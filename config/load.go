@@ -262,7 +262,7 @@ func nodeError(node ast.Node, format string, args ...any) error {
 	return e
 }
 
-var unmarshalRE = regexp.MustCompile(`cannot unmarshal (\S+) into Go (?:struct field (\S+) of type|value of type) (\S+)`)
+var unmarshalRE = regexp.MustCompile(`cannot unmarshal (.+?) into Go (?:struct field (\S+) of type|value of type) (\S+)`)
 
 // typeMessage says in onus's words what the YAML decoder says in Go's:
 // "cannot unmarshal string into Go struct field Config.Nudges of type int"
@@ -288,8 +288,13 @@ func typeMessage(msg, value string) string {
 		want = "text"
 	}
 	got := fmt.Sprintf("%q", value)
-	if value == "" {
+	switch value {
+	case "":
 		got = "this " + m[1]
+	case "[", "-":
+		got = "a list"
+	case "{":
+		got = "a mapping"
 	}
 	return fmt.Sprintf("%s is not %s", got, want)
 }

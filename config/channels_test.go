@@ -8,8 +8,8 @@ import (
 
 	"github.com/onus-sec/onus/config"
 	// The channels register their sections, as in the onus program.
-	"github.com/onus-sec/onus/notify/smtp"
 	_ "github.com/onus-sec/onus/notify/slack"
+	"github.com/onus-sec/onus/notify/smtp"
 	_ "github.com/onus-sec/onus/notify/teams"
 	_ "github.com/onus-sec/onus/notify/webhook"
 )

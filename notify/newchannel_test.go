@@ -32,7 +32,7 @@ func (p *pagerSection) Files() (secrets, paths []*string) { return []*string{&p.
 type pagerChannel struct{ token string }
 
 func (*pagerChannel) Send(context.Context, notify.Envelope) (string, error) { return "p1", nil }
-func (*pagerChannel) Idempotent() bool                                       { return false }
+func (*pagerChannel) Idempotent() bool                                      { return false }
 
 func init() {
 	config.RegisterChannel("pager", func() config.ChannelSection { return &pagerSection{} })

@@ -117,7 +117,8 @@ type Nudges struct {
 	// Nouns name each entity kind in messages ("your laptop MBP-JANE"
 	// with device: laptop); the kind itself by default.
 	Nouns map[string]string `yaml:"nouns"`
-	// Channels configures each channel.
+	// Channels configures each channel: each channel package registers
+	// its own section (RegisterChannel).
 	Channels Channels `yaml:"channels"`
 	// Retry bounds delivery attempts.
 	MaxAttempts int `yaml:"max_attempts"`
@@ -137,45 +138,6 @@ type Schedule struct {
 	// soon as it is planned, at any hour and beyond max_per_day, instead
 	// of waiting for the person's working hours.
 	Immediate bool `yaml:"immediate"`
-}
-
-// Channels configures the delivery channels.
-type Channels struct {
-	Email   *EmailChannel   `yaml:"email"`
-	Slack   *SlackChannel   `yaml:"slack"`
-	Teams   *TeamsChannel   `yaml:"teams"`
-	Webhook *WebhookChannel `yaml:"webhook"`
-}
-
-// EmailChannel sends over SMTP.
-type EmailChannel struct {
-	Host string `yaml:"host"`
-	Port int    `yaml:"port"`
-	// TLS is starttls (default), tls (implicit, port 465) or none.
-	TLS      string `yaml:"tls"`
-	Username string `yaml:"username"` // env:NAME or file:PATH
-	Password string `yaml:"password"` // env:NAME or file:PATH
-	From     string `yaml:"from"`
-	// CAFile is a PEM file of the certificate authority of a relay with a
-	// private certificate; the system's authorities by default.
-	CAFile string `yaml:"ca_file"`
-}
-
-// SlackChannel sends direct messages from a bot.
-type SlackChannel struct {
-	Token  string `yaml:"token"` // env:NAME or file:PATH
-	APIURL string `yaml:"api_url"`
-}
-
-// TeamsChannel posts to a Microsoft Teams incoming webhook.
-type TeamsChannel struct {
-	URL string `yaml:"url"` // env:NAME or file:PATH: the URL is a secret
-}
-
-// WebhookChannel posts signed JSON.
-type WebhookChannel struct {
-	URL    string `yaml:"url"`
-	Secret string `yaml:"secret"` // env:NAME or file:PATH
 }
 
 // Health sets when a sync is suspicious enough to keep the last good

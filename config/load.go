@@ -153,22 +153,7 @@ func (c *Config) resolvePaths() {
 		}
 		*p = prefix + filepath.Join(c.Dir, rest)
 	}
-	ch := &c.Nudges.Channels
-	if e := ch.Email; e != nil {
-		abs(&e.Username, "file:")
-		abs(&e.Password, "file:")
-		abs(&e.CAFile, "")
-	}
-	if s := ch.Slack; s != nil {
-		abs(&s.Token, "file:")
-	}
-	if t := ch.Teams; t != nil {
-		abs(&t.URL, "file:")
-	}
-	if w := ch.Webhook; w != nil {
-		abs(&w.URL, "file:")
-		abs(&w.Secret, "file:")
-	}
+	c.resolveChannelPaths(abs)
 	for _, s := range c.Sources {
 		for k, v := range s.Credentials {
 			abs(&v, "file:")
@@ -277,7 +262,7 @@ func nodeError(node ast.Node, format string, args ...any) error {
 	return e
 }
 
-var unmarshalRE = regexp.MustCompile(`cannot unmarshal (\S+) into Go (?:struct field (\S+) of type|value of type) (\S+)`)
+var unmarshalRE = regexp.MustCompile(`cannot unmarshal (.+?) into Go (?:struct field (\S+) of type|value of type) (\S+)`)
 
 // typeMessage says in onus's words what the YAML decoder says in Go's:
 // "cannot unmarshal string into Go struct field Config.Nudges of type int"
@@ -303,8 +288,13 @@ func typeMessage(msg, value string) string {
 		want = "text"
 	}
 	got := fmt.Sprintf("%q", value)
-	if value == "" {
+	switch value {
+	case "":
 		got = "this " + m[1]
+	case "[", "-":
+		got = "a list"
+	case "{":
+		got = "a mapping"
 	}
 	return fmt.Sprintf("%s is not %s", got, want)
 }

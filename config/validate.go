@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/mail"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -280,47 +279,7 @@ func (v *validator) nudges() {
 			v.errorf(f, v.at("$.nudges.time_zone"), "nudges.time_zone: unknown time zone %q", n.TimeZone)
 		}
 	}
-	switch n.DefaultChannel {
-	case "", "email", "slack", "teams", "webhook":
-	default:
-		v.errorf(f, v.at("$.nudges.default_channel"), "nudges.default_channel: %q is not email, slack, teams or webhook", n.DefaultChannel)
-	}
-}
-
-// channels checks each channel's settings under nudges.channels.
-func (v *validator) channels() {
-	n, f := &v.cfg.Nudges, v.cfg.File
-	secret := func(path, val string) {
-		if val != "" && !strings.HasPrefix(val, "env:") && !strings.HasPrefix(val, "file:") {
-			v.errorf(f, v.at(path), "%s must be env:NAME or file:PATH; onus never reads secrets written in the config", strings.TrimPrefix(path, "$."))
-		}
-	}
-	if e := n.Channels.Email; e != nil {
-		secret("$.nudges.channels.email.username", e.Username)
-		secret("$.nudges.channels.email.password", e.Password)
-		if e.Host == "" || e.From == "" {
-			v.errorf(f, v.at("$.nudges.channels.email"), "nudges.channels.email needs host and from")
-		} else if _, err := mail.ParseAddress(e.From); err != nil {
-			v.errorf(f, v.at("$.nudges.channels.email.from"), "nudges.channels.email.from: %q is not an e-mail address (write security@acme.com or \"Acme Security <security@acme.com>\")", e.From)
-		}
-		switch e.TLS {
-		case "", "starttls", "tls", "none":
-		default:
-			v.errorf(f, v.at("$.nudges.channels.email.tls"), "nudges.channels.email.tls: %q is not starttls, tls or none", e.TLS)
-		}
-	}
-	if s := n.Channels.Slack; s != nil {
-		secret("$.nudges.channels.slack.token", s.Token)
-	}
-	if t := n.Channels.Teams; t != nil {
-		secret("$.nudges.channels.teams.url", t.URL)
-	}
-	if w := n.Channels.Webhook; w != nil {
-		secret("$.nudges.channels.webhook.secret", w.Secret)
-		if w.URL == "" || w.Secret == "" {
-			v.errorf(f, v.at("$.nudges.channels.webhook"), "nudges.channels.webhook needs url and secret: receivers check the signature")
-		}
-	}
+	v.defaultChannel()
 }
 
 // Weekdays maps day names to time.Weekday.

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/internal/testsrv"
 	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/notify"
@@ -23,7 +22,7 @@ func BenchmarkDispatchSMTP(b *testing.B) {
 	mp := testsrv.StartMailpit(b)
 	b.Setenv("BENCH_SMTP_USER", mp.User)
 	b.Setenv("BENCH_SMTP_PASSWORD", mp.Password)
-	ch, err := smtp.New(&config.EmailChannel{Host: mp.SMTPHost, Port: mp.SMTPPort, CAFile: mp.CAFile,
+	ch, err := smtp.New(&smtp.Config{Host: mp.SMTPHost, Port: mp.SMTPPort, CAFile: mp.CAFile,
 		Username: "env:BENCH_SMTP_USER", Password: "env:BENCH_SMTP_PASSWORD", From: "security@acme.com"})
 	if err != nil {
 		b.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/internal/pgtest"
 	"github.com/onus-sec/onus/internal/testsrv"
 	"github.com/onus-sec/onus/notify"
@@ -48,7 +47,7 @@ func TestThreeDispatchersOnePostgres(t *testing.T) {
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range replicas {
-		ch, err := smtp.New(&config.EmailChannel{Host: mp.SMTPHost, Port: mp.SMTPPort, CAFile: mp.CAFile,
+		ch, err := smtp.New(&smtp.Config{Host: mp.SMTPHost, Port: mp.SMTPPort, CAFile: mp.CAFile,
 			Username: "env:T_SMTP_USER", Password: "env:T_SMTP_PASSWORD", From: "security@acme.com"})
 		if err != nil {
 			t.Fatal(err)

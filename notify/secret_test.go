@@ -8,6 +8,7 @@ import (
 
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/notify"
+	"github.com/onus-sec/onus/notify/webhook"
 )
 
 // An empty or blank secret, from a file or the environment, is refused:
@@ -45,7 +46,11 @@ func TestSecretFileRelativeToConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir("/")
-	v, err := notify.Secret(cfg.Nudges.Channels.Webhook.Secret)
+	w, ok := cfg.Nudges.Channels[webhook.Name].(*webhook.Config)
+	if !ok {
+		t.Fatalf("channels = %#v; want the webhook section", cfg.Nudges.Channels)
+	}
+	v, err := notify.Secret(w.Secret)
 	if err != nil || v != "hook-key" {
 		t.Fatalf("secret = %q, %v", v, err)
 	}

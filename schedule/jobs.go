@@ -91,8 +91,7 @@ func planJobs(cfg *config.Config, w work) (*Plan, error) {
 		}
 		return t, nil
 	}
-	channels := cfg.Nudges.Channels
-	hasChannel := channels.Email != nil || channels.Slack != nil || channels.Teams != nil || channels.Webhook != nil
+	hasChannel := len(cfg.Nudges.Channels) > 0
 	nudging := hasChannel && sc.NudgeWhen() != config.Off
 	delivering := hasChannel && sc.DeliverWhen() != config.Off
 	evalThen := []string{}

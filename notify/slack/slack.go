@@ -15,8 +15,8 @@ import (
 )
 
 func init() {
-	notify.Register("slack", func(cfg *config.Nudges) (notify.Channel, error) {
-		s := cfg.Channels.Slack
+	notify.Register(Name, func(cfg *config.Nudges) (notify.Channel, error) {
+		s, _ := cfg.Channels[Name].(*Config)
 		if s == nil {
 			return nil, nil
 		}

@@ -21,11 +21,12 @@ import (
 )
 
 func init() {
-	notify.Register("email", func(cfg *config.Nudges) (notify.Channel, error) {
-		if cfg.Channels.Email == nil {
+	notify.Register(Name, func(cfg *config.Nudges) (notify.Channel, error) {
+		c, _ := cfg.Channels[Name].(*Config)
+		if c == nil {
 			return nil, nil
 		}
-		return New(cfg.Channels.Email)
+		return New(c)
 	})
 }
 
@@ -47,7 +48,7 @@ var _ notify.Channel = (*Channel)(nil)
 
 // New builds the e-mail channel; the username and password are read from
 // their env: or file: references.
-func New(c *config.EmailChannel) (*Channel, error) {
+func New(c *Config) (*Channel, error) {
 	from, err := mail.ParseAddress(c.From)
 	if err != nil {
 		return nil, fmt.Errorf("from %q is not an address: %w", c.From, err)

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/onus-sec/onus"
-	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/internal/testsrv"
 	"github.com/onus-sec/onus/notify"
 	"github.com/onus-sec/onus/notify/smtp"
@@ -21,7 +20,7 @@ func channel(t *testing.T, mp *testsrv.Mailpit, password string) *smtp.Channel {
 	t.Helper()
 	t.Setenv("TEST_SMTP_USER", mp.User)
 	t.Setenv("TEST_SMTP_PASSWORD", password)
-	ch, err := smtp.New(&config.EmailChannel{Host: mp.SMTPHost, Port: mp.SMTPPort, TLS: "starttls", CAFile: mp.CAFile,
+	ch, err := smtp.New(&smtp.Config{Host: mp.SMTPHost, Port: mp.SMTPPort, TLS: "starttls", CAFile: mp.CAFile,
 		Username: "env:TEST_SMTP_USER", Password: "env:TEST_SMTP_PASSWORD", From: "Acme Security <security@acme.com>"})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +67,7 @@ func TestBadCredentialsAndRecipients(t *testing.T) {
 		t.Errorf("%d messages arrived", n)
 	}
 	// Secrets come from the environment or files, never from the config.
-	if _, err := smtp.New(&config.EmailChannel{Host: "h", From: "a@b.c", Password: "env:ONUS_TEST_UNSET_VARIABLE"}); err == nil || !strings.Contains(err.Error(), "ONUS_TEST_UNSET_VARIABLE is not set") {
+	if _, err := smtp.New(&smtp.Config{Host: "h", From: "a@b.c", Password: "env:ONUS_TEST_UNSET_VARIABLE"}); err == nil || !strings.Contains(err.Error(), "ONUS_TEST_UNSET_VARIABLE is not set") {
 		t.Errorf("unset secret: %v", err)
 	}
 }
@@ -133,7 +132,7 @@ func TestConnectionReuseAndRedial(t *testing.T) {
 	px := newProxy(t, fmt.Sprintf("127.0.0.1:%d", mp.SMTPPort))
 	t.Setenv("TEST_SMTP_USER", mp.User)
 	t.Setenv("TEST_SMTP_PASSWORD", mp.Password)
-	ch, err := smtp.New(&config.EmailChannel{Host: "localhost", Port: px.l.Addr().(*net.TCPAddr).Port, CAFile: mp.CAFile,
+	ch, err := smtp.New(&smtp.Config{Host: "localhost", Port: px.l.Addr().(*net.TCPAddr).Port, CAFile: mp.CAFile,
 		Username: "env:TEST_SMTP_USER", Password: "env:TEST_SMTP_PASSWORD", From: "security@acme.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +169,7 @@ func TestImplicitTLS(t *testing.T) {
 	mp := testsrv.StartMailpit(t, testsrv.ImplicitTLS)
 	t.Setenv("TEST_SMTP_USER", mp.User)
 	t.Setenv("TEST_SMTP_PASSWORD", mp.Password)
-	cfg := &config.EmailChannel{Host: mp.SMTPHost, Port: mp.SMTPPort, TLS: "tls", CAFile: mp.CAFile,
+	cfg := &smtp.Config{Host: mp.SMTPHost, Port: mp.SMTPPort, TLS: "tls", CAFile: mp.CAFile,
 		Username: "env:TEST_SMTP_USER", Password: "env:TEST_SMTP_PASSWORD", From: "security@acme.com"}
 	ch, err := smtp.New(cfg)
 	if err != nil {
@@ -261,7 +260,7 @@ func TestReplyLostAfterData(t *testing.T) {
 	addr := replyCutter(t, fmt.Sprintf("127.0.0.1:%d", mp.SMTPPort), 16<<10)
 	t.Setenv("TEST_SMTP_USER", mp.User)
 	t.Setenv("TEST_SMTP_PASSWORD", mp.Password)
-	ch, err := smtp.New(&config.EmailChannel{Host: "localhost", Port: addr.Port, CAFile: mp.CAFile,
+	ch, err := smtp.New(&smtp.Config{Host: "localhost", Port: addr.Port, CAFile: mp.CAFile,
 		Username: "env:TEST_SMTP_USER", Password: "env:TEST_SMTP_PASSWORD", From: "security@acme.com"})
 	if err != nil {
 		t.Fatal(err)

@@ -13,8 +13,8 @@ import (
 )
 
 func init() {
-	notify.Register("teams", func(cfg *config.Nudges) (notify.Channel, error) {
-		t := cfg.Channels.Teams
+	notify.Register(Name, func(cfg *config.Nudges) (notify.Channel, error) {
+		t, _ := cfg.Channels[Name].(*Config)
 		if t == nil {
 			return nil, nil
 		}

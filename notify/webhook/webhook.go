@@ -31,8 +31,8 @@ const (
 )
 
 func init() {
-	notify.Register("webhook", func(cfg *config.Nudges) (notify.Channel, error) {
-		w := cfg.Channels.Webhook
+	notify.Register(Name, func(cfg *config.Nudges) (notify.Channel, error) {
+		w, _ := cfg.Channels[Name].(*Config)
 		if w == nil {
 			return nil, nil
 		}

@@ -1,0 +1,185 @@
+package killharness
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/onus-sec/onus/internal/orggen"
+	"github.com/onus-sec/onus/internal/pgtest"
+)
+
+// replicas is how many onus processes work on the one PostgreSQL at once.
+const replicas = 3
+
+// An ending is how one replica's process ended.
+type ending struct {
+	what    string
+	killed  bool   // by the harness's SIGKILL
+	code    int    // exit code, when not killed
+	stderr  string // when it failed
+	restart bool   // it was running when PostgreSQL restarted
+}
+
+// replica starts onus and kills it after d (when d > 0 and it is still
+// running then).
+func (h *harness) replica(dir string, d time.Duration, what string, now time.Time) func() ending {
+	c := h.cmd(dir, what, "--now", at(now))
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	e := ending{what: what}
+	var once sync.Once
+	wait := func() ending {
+		once.Do(func() {
+			select {
+			case <-done:
+			case <-time.After(d):
+				c.Process.Signal(syscall.SIGKILL)
+				<-done
+			}
+			ws, _ := c.ProcessState.Sys().(syscall.WaitStatus)
+			e.killed = ws.Signaled()
+			e.code = c.ProcessState.ExitCode()
+			if !e.killed && e.code != 0 {
+				e.stderr = strings.TrimSpace(stderr.String())
+			}
+		})
+		return e
+	}
+	return wait
+}
+
+// TestKillHarnessPostgres is the kill harness on PostgreSQL: each round,
+// three replicas ("onus run" or "onus nudge", at the same time) work on
+// one PostgreSQL database at once and are killed at random points; once,
+// halfway, PostgreSQL itself stops as in a crash (immediate shutdown) while
+// they work, and starts again. The checks are those of TestKillHarness.
+// The PostgreSQL server is the test's own (pgtest.Own), never the shared
+// one of $ONUS_TEST_POSTGRES, which other tests are using.
+func TestKillHarnessPostgres(t *testing.T) {
+	k := setup(t)
+	h, rng := k.h, k.rng
+	pg := pgtest.Own(t)
+
+	// The killed copy keeps its ledger in PostgreSQL; its first evaluation
+	// is the base's.
+	usePostgres := func(dir string) string {
+		dsn := pg.DSN(t)
+		yaml := filepath.Join(dir, "onus.yaml")
+		y, _ := os.ReadFile(yaml)
+		if err := os.WriteFile(yaml, append(y, []byte("database: \""+dsn+"\"\n")...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(dir, "onus.db"))
+		h.complete(dir, "run", "--now", at(orggen.AcmeNow))
+		return dsn
+	}
+	// How long each command takes uninterrupted on PostgreSQL.
+	scratch := h.copyDir(k.base)
+	usePostgres(scratch)
+	dRun := h.timed(scratch, "run", "--now", at(orggen.AcmeNow))
+	dNudge := h.timed(scratch, "nudge", "--now", at(orggen.AcmeNow.Add(7*24*time.Hour)))
+	t.Logf("uninterrupted on PostgreSQL: run %v, nudge %v", dRun.Round(time.Millisecond), dNudge.Round(time.Millisecond))
+
+	killed := h.copyDir(k.base)
+	dsn := usePostgres(killed)
+	before := len(k.mp.Messages(t))
+	var fig Figures
+	now := orggen.AcmeNow
+	var runs []time.Time
+	restarted := false
+	var afterRestart []ending
+	conflicts, failures := 0, 0 // replicas that ended with an error
+	for round := 0; fig.Kills < k.kills || !restarted; round++ {
+		if round > 0 && round%5 == 0 {
+			now = now.Truncate(24 * time.Hour).Add(24*time.Hour + 9*time.Hour)
+			for now.Weekday() == time.Saturday || now.Weekday() == time.Sunday {
+				now = now.Add(24 * time.Hour)
+			}
+		} else if round > 0 {
+			now = now.Add(2 * time.Hour)
+		}
+		// Halfway through the kills, PostgreSQL goes down while the
+		// replicas work.
+		restartNow := !restarted && fig.Kills >= k.kills/2
+		var waits []func() ending
+		anyRun := false
+		for r := 0; r < replicas; r++ {
+			what, d := "nudge", dNudge
+			if rng.IntN(3) == 0 {
+				what, d = "run", dRun
+				anyRun = true
+			}
+			// A replica is killed two times in three; the third runs to
+			// its end (or to its failure when PostgreSQL goes down).
+			delay := time.Duration(1<<62 - 1)
+			if rng.IntN(3) > 0 {
+				delay = time.Duration(rng.Int64N(int64(d)*11/10)) + time.Millisecond
+				if restartNow && r == 0 {
+					delay = time.Duration(1<<62 - 1) // one lives through the restart
+				}
+			}
+			wait := h.replica(killed, delay, what, now)
+			waits = append(waits, wait)
+		}
+		if restartNow {
+			time.Sleep(time.Duration(rng.Int64N(int64(min(dRun, dNudge)))) / 2)
+			t.Logf("round %d: PostgreSQL restarts (immediate shutdown) while %d replicas work", round, replicas)
+			pg.Restart(t)
+			restarted = true
+		}
+		for _, wait := range waits {
+			e := wait()
+			if e.killed {
+				fig.Kills++
+				fig.Landed++
+				if e.what == "run" {
+					fig.RunKills++
+				} else {
+					fig.NudgeKills++
+				}
+			} else if e.code != 0 && !(e.code == 3 && e.what == "nudge") {
+				if strings.Contains(e.stderr, "lock") {
+					conflicts++
+				} else {
+					failures++
+					if !restartNow {
+						t.Errorf("round %d: onus %s failed with PostgreSQL up (exit %d): %s", round, e.what, e.code, e.stderr)
+					}
+				}
+			}
+			if restartNow {
+				e.restart = true
+				afterRestart = append(afterRestart, e)
+			}
+		}
+		if anyRun {
+			// As on SQLite: a killed or refused evaluation is run again
+			// at once.
+			h.complete(killed, "run", "--now", at(now))
+			runs = append(runs, now)
+		}
+	}
+	for _, e := range afterRestart {
+		switch {
+		case e.killed:
+			t.Logf("during the PostgreSQL restart: onus %s killed by the harness", e.what)
+		case e.code == 0 || (e.code == 3 && e.what == "nudge"):
+			t.Logf("during the PostgreSQL restart: onus %s ended normally (exit %d)", e.what, e.code)
+		default:
+			t.Logf("during the PostgreSQL restart: onus %s failed (exit %d): %s", e.what, e.code, e.stderr)
+		}
+	}
+	t.Logf("replicas: %d refused by the run lock, %d other failures (PostgreSQL restart)", conflicts, failures)
+	k.finish(killed, dsn, before, runs, now, &fig)
+}

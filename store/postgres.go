@@ -71,6 +71,18 @@ func isUniqueViolation(err error) bool {
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// connectionLost tells whether err is PostgreSQL going away (a restart, a
+// crash, a cut network) rather than an answer of the server's: no
+// SQLSTATE, or one of the classes 08 (connection exception) and 57P
+// (operator intervention: shutting down, starting up).
+func connectionLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	}
+	return err != nil
+}
+
 // IsPostgres tells whether a database name is a PostgreSQL URL rather than
 // a SQLite file.
 func IsPostgres(dsn string) bool {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -103,6 +104,39 @@ type Figures struct {
 	LedgerDiffs, Opened, ToldDiffs int
 }
 
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// onusBinary builds the onus binary once for every test of the package.
+func onusBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "onus-killharness-"); buildErr != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(binDir, "onus"), "./cmd/onus")
+		build.Dir = repoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "onus")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // kit is what every harness run starts from: the onus binary, mailpit,
 // the example organisation evaluated once (base), and how long each
 // command takes uninterrupted.
@@ -135,12 +169,7 @@ func setup(t *testing.T) *kit {
 	rng := rand.New(rand.NewPCG(seed, 0))
 
 	mp := testsrv.StartMailpit(t)
-	bin := filepath.Join(t.TempDir(), "onus")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/onus")
-	build.Dir = repoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := onusBinary(t)
 	h := &harness{t: t, bin: bin, env: append(os.Environ(), "ACME_SMTP_USER="+mp.User, "ACME_SMTP_PASSWORD="+mp.Password)}
 
 	// The example, with e-mail through mailpit, evaluated once.

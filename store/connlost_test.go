@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"testing"
@@ -23,6 +24,34 @@ func TestConnectionLost(t *testing.T) {
 	} {
 		if got := connectionLost(tc.err); got != tc.want {
 			t.Errorf("connectionLost(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// A claim must be durable before its message is handed over: on a server
+// that may forget acknowledged commits (synchronous_commit = off, as the
+// test servers run), onus's connections still wait for the local flush.
+func TestPostgresCommitsAreDurable(t *testing.T) {
+	if backend != "postgres" {
+		t.Skip("PostgreSQL only: runs in the postgres pass of the suite")
+	}
+	ctx := context.Background()
+	for _, tc := range []struct{ server, want string }{
+		{"off", "local"},
+		{"on", "on"},
+		{"remote_apply", "remote_apply"},
+	} {
+		s, err := Open(ctx, dsn(t)+"&synchronous_commit="+tc.server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := s.db.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if got != tc.want {
+			t.Errorf("server synchronous_commit %s: onus's connections have %s, want %s", tc.server, got, tc.want)
 		}
 	}
 }

@@ -163,6 +163,17 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		db.Close()
 		return nil, onus.Errorf(onus.EINVALID, "store: cannot connect to %s: %v", shown, err)
 	}
+	// The outbox hands a message over only after its claim committed: if
+	// the server may forget a commit it acknowledged (synchronous_commit =
+	// off), a crash right after the hand-over takes the claim back and the
+	// message is sent again. onus's connections wait for the local flush
+	// then; a stronger setting (on, remote_write, remote_apply) is kept.
+	var syncCommit string
+	if err := db.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&syncCommit); err == nil && syncCommit == "off" {
+		db.Close()
+		cfg.RuntimeParams["synchronous_commit"] = "local"
+		db = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
+	}
 	// goose runs on pgx's own driver: its statements are PostgreSQL's
 	// already, and it writes true booleans.
 	raw := sql.OpenDB(stdlib.GetConnector(*cfg))

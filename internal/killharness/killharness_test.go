@@ -188,16 +188,20 @@ func setup(t *testing.T) *kit {
 	os.WriteFile(yaml, []byte(ny), 0o644)
 	h.complete(base, "run", "--now", at(orggen.AcmeNow))
 
-	// How long each command takes uninterrupted, on a scratch copy.
-	scratch := h.copyDir(base)
-	dRun := h.timed(scratch, "run", "--now", at(orggen.AcmeNow))
-	dNudge := h.timed(scratch, "nudge", "--now", at(orggen.AcmeNow.Add(7*24*time.Hour)))
-	t.Logf("uninterrupted: run %v, nudge %v", dRun.Round(time.Millisecond), dNudge.Round(time.Millisecond))
-	return &kit{t: t, h: h, mp: mp, base: base, kills: kills, rng: rng, dRun: dRun, dNudge: dNudge}
+	return &kit{t: t, h: h, mp: mp, base: base, kills: kills, rng: rng}
+}
+
+// timings measures how long each command takes uninterrupted, on scratch,
+// a copy of the base.
+func (k *kit) timings(scratch string) {
+	k.dRun = k.h.timed(scratch, "run", "--now", at(orggen.AcmeNow))
+	k.dNudge = k.h.timed(scratch, "nudge", "--now", at(orggen.AcmeNow.Add(7*24*time.Hour)))
+	k.t.Logf("uninterrupted: run %v, nudge %v", k.dRun.Round(time.Millisecond), k.dNudge.Round(time.Millisecond))
 }
 
 func TestKillHarness(t *testing.T) {
 	k := setup(t)
+	k.timings(k.h.copyDir(k.base))
 	h, mp, base, rng, kills, dRun, dNudge := k.h, k.mp, k.base, k.rng, k.kills, k.dRun, k.dNudge
 	killed := h.copyDir(base)
 	before := len(mp.Messages(t))

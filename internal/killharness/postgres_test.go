@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -87,9 +88,8 @@ func TestKillHarnessPostgres(t *testing.T) {
 	// How long each command takes uninterrupted on PostgreSQL.
 	scratch := h.copyDir(k.base)
 	usePostgres(scratch)
-	dRun := h.timed(scratch, "run", "--now", at(orggen.AcmeNow))
-	dNudge := h.timed(scratch, "nudge", "--now", at(orggen.AcmeNow.Add(7*24*time.Hour)))
-	t.Logf("uninterrupted on PostgreSQL: run %v, nudge %v", dRun.Round(time.Millisecond), dNudge.Round(time.Millisecond))
+	k.timings(scratch)
+	dRun, dNudge := k.dRun, k.dNudge
 
 	killed := h.copyDir(k.base)
 	dsn := usePostgres(killed)
@@ -97,10 +97,19 @@ func TestKillHarnessPostgres(t *testing.T) {
 	var fig Figures
 	now := orggen.AcmeNow
 	var runs []time.Time
-	restarted := false
+	// PostgreSQL restarts once, halfway, or $ONUS_PG_RESTARTS times, evenly
+	// spread.
+	pgRestarts, restarts := 1, 0
+	if v := os.Getenv("ONUS_PG_RESTARTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("ONUS_PG_RESTARTS=%q is not a number of restarts", v)
+		}
+		pgRestarts = n
+	}
 	var afterRestart []ending
 	conflicts, failures := 0, 0 // replicas that ended with an error
-	for round := 0; fig.Kills < k.kills || !restarted; round++ {
+	for round := 0; fig.Kills < k.kills || restarts < pgRestarts; round++ {
 		if round > 0 && round%5 == 0 {
 			now = now.Truncate(24 * time.Hour).Add(24*time.Hour + 9*time.Hour)
 			for now.Weekday() == time.Saturday || now.Weekday() == time.Sunday {
@@ -109,9 +118,9 @@ func TestKillHarnessPostgres(t *testing.T) {
 		} else if round > 0 {
 			now = now.Add(2 * time.Hour)
 		}
-		// Halfway through the kills, PostgreSQL goes down while the
-		// replicas work.
-		restartNow := !restarted && fig.Kills >= k.kills/2
+		// PostgreSQL goes down while the replicas work, once halfway
+		// through the kills (or at evenly spread points).
+		restartNow := restarts < pgRestarts && fig.Kills >= k.kills*(restarts+1)/(pgRestarts+1)
 		var waits []func() ending
 		anyRun := false
 		for r := 0; r < replicas; r++ {
@@ -138,7 +147,7 @@ func TestKillHarnessPostgres(t *testing.T) {
 			time.Sleep(dNudge/2 + time.Duration(rng.Int64N(int64(dNudge)/2)))
 			t.Logf("round %d: PostgreSQL restarts (immediate shutdown) while %d replicas work", round, replicas)
 			pg.Restart(t)
-			restarted = true
+			restarts++
 		}
 		for _, wait := range waits {
 			e := wait()
@@ -183,6 +192,7 @@ func TestKillHarnessPostgres(t *testing.T) {
 			t.Logf("during the PostgreSQL restart: onus %s failed (exit %d): %s", e.what, e.code, e.stderr)
 		}
 	}
+	t.Logf("PostgreSQL restarts: %d", restarts)
 	t.Logf("replicas: %d refused by the run lock, %d failed in the PostgreSQL restart", conflicts, failures)
 	k.finish(killed, dsn, before, runs, now, &fig)
 }

@@ -20,15 +20,14 @@ const replicas = 3
 
 // An ending is how one replica's process ended.
 type ending struct {
-	what    string
-	killed  bool   // by the harness's SIGKILL
-	code    int    // exit code, when not killed
-	stderr  string // when it failed
-	restart bool   // it was running when PostgreSQL restarted
+	what   string
+	killed bool   // by the harness's SIGKILL
+	code   int    // exit code, when not killed
+	stderr string // when it failed
 }
 
-// replica starts onus and kills it after d (when d > 0 and it is still
-// running then).
+// replica starts onus; the function it returns waits for it to end, and
+// kills it when it still runs d after it started.
 func (h *harness) replica(dir string, d time.Duration, what string, now time.Time) func() ending {
 	c := h.cmd(dir, what, "--now", at(now))
 	var stderr bytes.Buffer
@@ -171,7 +170,6 @@ func TestKillHarnessPostgres(t *testing.T) {
 				}
 			}
 			if restartNow {
-				e.restart = true
 				afterRestart = append(afterRestart, e)
 			}
 		}

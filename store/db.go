@@ -130,6 +130,10 @@ func (s *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
 	current, err := p.GetDBVersion(ctx)
+	if err != nil && s.pg && connectionLost(err) {
+		// Not a verdict on the database: the next attempt may work.
+		return fmt.Errorf("store: lost the connection to %s while opening it: %w", s.path, err)
+	}
 	if err != nil {
 		return onus.Errorf(onus.EINVALID, "store: %s is not an onus database, or it is damaged: %v", s.path, err)
 	}

@@ -71,6 +71,18 @@ func isUniqueViolation(err error) bool {
 	return strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
+// connectionLost tells whether err is PostgreSQL going away (a restart, a
+// crash, a cut network) rather than an answer of the server's: no
+// SQLSTATE, or one of the classes 08 (connection exception) and 57P
+// (operator intervention: shutting down, starting up).
+func connectionLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	}
+	return err != nil
+}
+
 // IsPostgres tells whether a database name is a PostgreSQL URL rather than
 // a SQLite file.
 func IsPostgres(dsn string) bool {
@@ -150,6 +162,17 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, onus.Errorf(onus.EINVALID, "store: cannot connect to %s: %v", shown, err)
+	}
+	// The outbox hands a message over only after its claim committed: if
+	// the server may forget a commit it acknowledged (synchronous_commit =
+	// off), a crash right after the hand-over takes the claim back and the
+	// message is sent again. onus's connections wait for the local flush
+	// then; a stronger setting (on, remote_write, remote_apply) is kept.
+	var syncCommit string
+	if err := db.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&syncCommit); err == nil && syncCommit == "off" {
+		db.Close()
+		cfg.RuntimeParams["synchronous_commit"] = "local"
+		db = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
 	}
 	// goose runs on pgx's own driver: its statements are PostgreSQL's
 	// already, and it writes true booleans.

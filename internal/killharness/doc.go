@@ -25,4 +25,17 @@
 //	ONUS_KILLS=200 go test ./internal/killharness -run TestKillHarness -v -timeout 60m
 //
 // ONUS_KILL_SEED repeats a sequence of kill points.
+//
+// TestKillHarnessPostgres does the same on PostgreSQL, with the checks
+// shared: each round three replicas ("onus run" or "onus nudge" at the same
+// time, as three machines' cron ticks) work on one database at once, two in
+// three of them are killed at a random point, and halfway through the kills
+// PostgreSQL itself stops as in a crash (immediate shutdown: every
+// connection cut, nothing checkpointed) while they work, and starts again;
+// the replicas started after it go on. It needs PostgreSQL's server
+// programs (initdb, postgres: Debian's postgresql package) to run a server
+// of its own, since it restarts it. The long run, with PostgreSQL
+// restarted at evenly spread points:
+//
+//	ONUS_KILLS=120 ONUS_PG_RESTARTS=3 go test ./internal/killharness -run TestKillHarnessPostgres -v -timeout 60m
 package killharness

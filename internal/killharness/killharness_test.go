@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -103,7 +104,55 @@ type Figures struct {
 	LedgerDiffs, Opened, ToldDiffs int
 }
 
-func TestKillHarness(t *testing.T) {
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// onusBinary builds the onus binary once for every test of the package.
+func onusBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "onus-killharness-"); buildErr != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(binDir, "onus"), "./cmd/onus")
+		build.Dir = repoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "onus")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// kit is what every harness run starts from: the onus binary, mailpit,
+// the example organisation evaluated once (base), and how long each
+// command takes uninterrupted.
+type kit struct {
+	t            *testing.T
+	h            *harness
+	mp           *testsrv.Mailpit
+	base         string
+	kills        int
+	rng          *rand.Rand
+	dRun, dNudge time.Duration
+}
+
+func at(tm time.Time) string { return tm.Format(time.RFC3339) }
+
+func setup(t *testing.T) *kit {
 	kills := 6
 	if s := os.Getenv("ONUS_KILLS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -120,12 +169,7 @@ func TestKillHarness(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 
 	mp := testsrv.StartMailpit(t)
-	bin := filepath.Join(t.TempDir(), "onus")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/onus")
-	build.Dir = repoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := onusBinary(t)
 	h := &harness{t: t, bin: bin, env: append(os.Environ(), "ACME_SMTP_USER="+mp.User, "ACME_SMTP_PASSWORD="+mp.Password)}
 
 	// The example, with e-mail through mailpit, evaluated once.
@@ -142,15 +186,23 @@ func TestKillHarness(t *testing.T) {
 		t.Fatal("the example's onus.yaml has no channels placeholder")
 	}
 	os.WriteFile(yaml, []byte(ny), 0o644)
-	at := func(tm time.Time) string { return tm.Format(time.RFC3339) }
 	h.complete(base, "run", "--now", at(orggen.AcmeNow))
 
-	// How long each command takes uninterrupted, on a scratch copy.
-	scratch := h.copyDir(base)
-	dRun := h.timed(scratch, "run", "--now", at(orggen.AcmeNow))
-	dNudge := h.timed(scratch, "nudge", "--now", at(orggen.AcmeNow.Add(7*24*time.Hour)))
-	t.Logf("uninterrupted: run %v, nudge %v", dRun.Round(time.Millisecond), dNudge.Round(time.Millisecond))
+	return &kit{t: t, h: h, mp: mp, base: base, kills: kills, rng: rng}
+}
 
+// timings measures how long each command takes uninterrupted, on scratch,
+// a copy of the base.
+func (k *kit) timings(scratch string) {
+	k.dRun = k.h.timed(scratch, "run", "--now", at(orggen.AcmeNow))
+	k.dNudge = k.h.timed(scratch, "nudge", "--now", at(orggen.AcmeNow.Add(7*24*time.Hour)))
+	k.t.Logf("uninterrupted: run %v, nudge %v", k.dRun.Round(time.Millisecond), k.dNudge.Round(time.Millisecond))
+}
+
+func TestKillHarness(t *testing.T) {
+	k := setup(t)
+	k.timings(k.h.copyDir(k.base))
+	h, mp, base, rng, kills, dRun, dNudge := k.h, k.mp, k.base, k.rng, k.kills, k.dRun, k.dNudge
 	killed := h.copyDir(base)
 	before := len(mp.Messages(t))
 	var fig Figures
@@ -191,6 +243,14 @@ func TestKillHarness(t *testing.T) {
 			runs = append(runs, now)
 		}
 	}
+	k.finish(killed, filepath.Join(killed, "onus.db"), before, runs, now, &fig)
+}
+
+// finish settles the killed copy (its store at dbPath) and checks it:
+// every message sent once or shown uncertain, the ledger as in a copy that
+// was never killed and ran the evaluations of runs, then one at the end.
+func (k *kit) finish(killed, dbPath string, before int, runs []time.Time, now time.Time, fig *Figures) {
+	t, h, mp := k.t, k.h, k.mp
 	// Settle: one uninterrupted run and nudge, after every lease ran out.
 	end := now.Add(10 * time.Minute)
 	h.complete(killed, "run", "--now", at(end))
@@ -199,7 +259,7 @@ func TestKillHarness(t *testing.T) {
 	// A person checks the uncertain messages in the mail server: the ones
 	// that arrived are confirmed, the others resent.
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(killed, "onus.db"))
+	db, err := store.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +294,7 @@ func TestKillHarness(t *testing.T) {
 
 	// The reference was never killed: the same evaluations at the same
 	// times, each run once to the end.
-	ref := h.copyDir(base)
+	ref := h.copyDir(k.base)
 	for _, tm := range append(runs, end) {
 		h.complete(ref, "run", "--now", at(tm))
 	}

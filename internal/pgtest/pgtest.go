@@ -38,8 +38,7 @@ var (
 	once    sync.Once
 	base    string
 	baseErr error
-	server  *exec.Cmd
-	dir     string
+	shared  *Cluster
 	seq     atomic.Int64
 )
 
@@ -94,20 +93,9 @@ func Server() (string, error) {
 // binary that does not call it (from TestMain) leaves the server to die
 // with the process; its files are removed by the next run.
 func Stop() {
-	if server != nil && server.Process != nil {
-		server.Process.Signal(syscall.SIGINT) // fast shutdown
-		done := make(chan struct{})
-		go func() { server.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			server.Process.Kill()
-		}
-		server = nil
-	}
-	if dir != "" {
-		os.RemoveAll(dir)
-		dir = ""
+	if shared != nil {
+		shared.stop()
+		shared = nil
 	}
 }
 
@@ -145,18 +133,95 @@ func version(binDir string) int {
 
 // start makes a cluster in a temporary directory and runs its server.
 func start() (string, error) {
-	bin, err := Bin()
+	c, err := newCluster()
 	if err != nil {
 		return "", err
 	}
-	removeStale()
-	dir, err = os.MkdirTemp("", fmt.Sprintf("onus-pg-%d-", os.Getpid()))
+	shared = c
+	return c.URL, nil
+}
+
+// Cluster is a PostgreSQL server of its own, for a test that restarts it
+// (internal/killharness): a test never restarts the shared server of
+// $ONUS_TEST_POSTGRES, which other packages' tests are using.
+type Cluster struct {
+	URL       string // a role that may create schemas, on database postgres
+	bin, dir  string
+	data, log string
+	port      int
+	cred      *syscall.Credential
+	cmd       *exec.Cmd
+	exited    chan error
+}
+
+// Own starts a server of tb's own, stopped when tb ends.
+func Own(tb testing.TB) *Cluster {
+	tb.Helper()
+	c, err := newCluster()
 	if err != nil {
-		return "", err
+		tb.Fatalf("PostgreSQL for the test: %v", err)
+	}
+	tb.Cleanup(c.stop)
+	return c
+}
+
+// DSN returns the URL of a new, empty schema on c (its search_path).
+func (c *Cluster) DSN(tb testing.TB) string {
+	tb.Helper()
+	name := fmt.Sprintf("onus_test_%d_%d", os.Getpid(), seq.Add(1))
+	if err := exec1(c.URL, "CREATE SCHEMA "+name); err != nil {
+		tb.Fatalf("PostgreSQL for the test: create schema: %v", err)
+	}
+	p, _ := url.Parse(c.URL)
+	q := p.Query()
+	q.Set("search_path", name)
+	p.RawQuery = q.Encode()
+	return p.String()
+}
+
+// Restart stops the server as a crash would (an immediate shutdown: every
+// connection is cut, nothing is checkpointed, the next start recovers from
+// the write-ahead log) and starts it again on the same port.
+func (c *Cluster) Restart(tb testing.TB) {
+	tb.Helper()
+	c.cmd.Process.Signal(syscall.SIGQUIT) // immediate shutdown
+	select {
+	case <-c.exited:
+	case <-time.After(2 * time.Minute):
+		c.cmd.Process.Kill()
+		<-c.exited
+	}
+	if err := c.run(); err != nil {
+		tb.Fatalf("PostgreSQL restart: %v", err)
+	}
+}
+
+func (c *Cluster) stop() {
+	if c.cmd != nil && c.cmd.Process != nil {
+		c.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+		select {
+		case <-c.exited:
+		case <-time.After(30 * time.Second):
+			c.cmd.Process.Kill()
+		}
+	}
+	os.RemoveAll(c.dir)
+}
+
+// newCluster makes a cluster in a temporary directory and runs its server.
+func newCluster() (*Cluster, error) {
+	bin, err := Bin()
+	if err != nil {
+		return nil, err
+	}
+	removeStale()
+	c := &Cluster{bin: bin}
+	c.dir, err = os.MkdirTemp("", fmt.Sprintf("onus-pg-%d-", os.Getpid()))
+	if err != nil {
+		return nil, err
 	}
 	// initdb and postgres refuse to run as root: as root, they run as
 	// nobody (or $ONUS_TEST_POSTGRES_USER).
-	var cred *syscall.Credential
 	if os.Getuid() == 0 {
 		name := os.Getenv("ONUS_TEST_POSTGRES_USER")
 		if name == "" {
@@ -164,63 +229,67 @@ func start() (string, error) {
 		}
 		u, err := user.Lookup(name)
 		if err != nil {
-			return "", fmt.Errorf("running as root, PostgreSQL needs a user to run as: %v", err)
+			return nil, fmt.Errorf("running as root, PostgreSQL needs a user to run as: %v", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
-			return "", err
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(c.dir, uid, gid); err != nil {
+			return nil, err
 		}
 	}
-	data := filepath.Join(dir, "data")
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "onus", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	initdb.Env = append(os.Environ(), "HOME="+dir)
+	c.data = filepath.Join(c.dir, "data")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", c.data, "-U", "onus", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	initdb.Env = append(os.Environ(), "HOME="+c.dir)
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("initdb: %v\n%s", err, out)
+		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	port, err := freePort()
-	if err != nil {
-		return "", err
+	if c.port, err = freePort(); err != nil {
+		return nil, err
 	}
-	logPath := filepath.Join(dir, "postgres.log")
-	logf, err := os.Create(logPath)
+	c.log = filepath.Join(c.dir, "postgres.log")
+	c.URL = fmt.Sprintf("postgres://onus@127.0.0.1:%d/postgres?sslmode=disable", c.port)
+	return c, c.run()
+}
+
+// run starts the server and waits until it accepts connections.
+func (c *Cluster) run() error {
+	logf, err := os.OpenFile(c.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer logf.Close()
-	server = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", dir,
+	c.cmd = exec.Command(filepath.Join(c.bin, "postgres"), "-D", c.data, "-p", strconv.Itoa(c.port), "-k", c.dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB")
 	// The server dies with the test process, however that ends.
-	server.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-	server.Stdout, server.Stderr = logf, logf
-	server.Env = append(os.Environ(), "HOME="+dir)
-	if err := server.Start(); err != nil {
-		return "", fmt.Errorf("postgres: %v", err)
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGKILL}
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	c.cmd.Env = append(os.Environ(), "HOME="+c.dir)
+	if err := c.cmd.Start(); err != nil {
+		return fmt.Errorf("postgres: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- server.Wait() }()
-	u := fmt.Sprintf("postgres://onus@127.0.0.1:%d/postgres?sslmode=disable", port)
+	c.exited = make(chan error, 1)
+	go func(cmd *exec.Cmd, exited chan error) { exited <- cmd.Wait() }(c.cmd, c.exited)
 	// The timeout only guards against a hang.
 	giveUp := time.After(2 * time.Minute)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, err := pgx.Connect(ctx, u)
+		conn, err := pgx.Connect(ctx, c.URL)
 		cancel()
 		if err == nil {
-			c.Close(context.Background())
-			return u, nil
+			conn.Close(context.Background())
+			return nil
 		}
 		select {
-		case e := <-exited:
-			log, _ := os.ReadFile(logPath)
-			server = nil
-			return "", fmt.Errorf("postgres exited (%v):\n%s", e, log)
+		case e := <-c.exited:
+			log, _ := os.ReadFile(c.log)
+			c.exited <- e
+			return fmt.Errorf("postgres exited (%v):\n%s", e, log)
 		case <-giveUp:
-			log, _ := os.ReadFile(logPath)
-			return "", fmt.Errorf("postgres did not accept connections within 2 minutes: %v\n%s", err, log)
+			log, _ := os.ReadFile(c.log)
+			return fmt.Errorf("postgres did not accept connections within 2 minutes: %v\n%s", err, log)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

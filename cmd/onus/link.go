@@ -76,23 +76,7 @@ decide again. Every decision is audited and shown by onus explain.`
 				if err != nil {
 					return err
 				}
-				if a.output == report.JSON {
-					if ls == nil {
-						ls = []store.ManualLink{}
-					}
-					return report.WriteJSON(a.stdout, ls)
-				}
-				if len(ls) == 0 {
-					a.printf("No links or unlinks made by hand.\n")
-				}
-				for _, l := range ls {
-					what := "unlinked"
-					if l.Linked {
-						what = "linked"
-					}
-					a.printf("%s %s %s  by %s on %s  %s\n", what, l.A, l.B, l.Actor, l.CreatedAt.Format("2006-01-02"), l.Reason)
-				}
-				return nil
+				return a.writeLinks(ls)
 			}
 			actorName := who(as)
 			if actorName == "" {
@@ -151,23 +135,7 @@ func (a *app) remoteLink(cmd *cobra.Command, args []string, linked, forget bool,
 		}{&ls}); err != nil {
 			return err
 		}
-		if a.output == report.JSON {
-			if ls == nil {
-				ls = []store.ManualLink{}
-			}
-			return report.WriteJSON(a.stdout, ls)
-		}
-		if len(ls) == 0 {
-			a.printf("No links or unlinks made by hand.\n")
-		}
-		for _, l := range ls {
-			what := "unlinked"
-			if l.Linked {
-				what = "linked"
-			}
-			a.printf("%s %s %s  by %s on %s  %s\n", what, l.A, l.B, l.Actor, l.CreatedAt.Format("2006-01-02"), l.Reason)
-		}
-		return nil
+		return a.writeLinks(ls)
 	}
 	if forget {
 		if err := a.remote(ctx, "POST", "/links/forget", map[string]string{"a": args[0], "b": args[1]}, nil); err != nil {
@@ -187,6 +155,28 @@ func (a *app) remoteLink(cmd *cobra.Command, args []string, linked, forget bool,
 		a.printf("linked %s and %s: one thing from the next evaluation; onus explain shows it\n", args[0], args[1])
 	} else {
 		a.printf("unlinked %s and %s: never merged from the next evaluation; onus explain shows it\n", args[0], args[1])
+	}
+	return nil
+}
+
+// writeLinks prints the links and unlinks made by hand, read from the
+// database file or through a server.
+func (a *app) writeLinks(ls []store.ManualLink) error {
+	if a.output == report.JSON {
+		if ls == nil {
+			ls = []store.ManualLink{}
+		}
+		return report.WriteJSON(a.stdout, ls)
+	}
+	if len(ls) == 0 {
+		a.printf("No links or unlinks made by hand.\n")
+	}
+	for _, l := range ls {
+		what := "unlinked"
+		if l.Linked {
+			what = "linked"
+		}
+		a.printf("%s %s %s  by %s on %s  %s\n", what, l.A, l.B, l.Actor, l.CreatedAt.Format("2006-01-02"), l.Reason)
 	}
 	return nil
 }

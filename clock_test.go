@@ -105,16 +105,7 @@ func TestNoWallClockOutsideCmd(t *testing.T) {
 // too, and leaves cmd/ and tests alone.
 func TestWallClockCheckFindsPlantedCalls(t *testing.T) {
 	dir := t.TempDir()
-	write := func(rel, src string) {
-		t.Helper()
-		path := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, src string) { plant(t, dir, rel, src) }
 	write("ledger/ledger.go", "package ledger\n\nimport \"time\"\n\nfunc f() time.Time {\n\treturn time.Now()\n}\n")
 	write("deliver/d.go", "package deliver\n\nimport tm \"time\"\n\nvar clock = tm.Now\n\nfunc g(t tm.Time) tm.Duration { return tm.Since(t) }\n")
 	write("cmd/onus/main.go", "package main\n\nimport \"time\"\n\nvar _ = time.Now()\n")
@@ -124,5 +115,18 @@ func TestWallClockCheckFindsPlantedCalls(t *testing.T) {
 	want := "deliver/d.go:5: time.Now; deliver/d.go:7: time.Since; ledger/ledger.go:6: time.Now"
 	if got != want {
 		t.Errorf("found %q, want %q", got, want)
+	}
+}
+
+// plant writes a source file at rel below dir, for the checks of the
+// source tree to find.
+func plant(t *testing.T, dir, rel, src string) {
+	t.Helper()
+	path := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

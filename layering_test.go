@@ -3,7 +3,6 @@ package onus_test
 import (
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -33,16 +32,7 @@ func TestLayering(t *testing.T) {
 // The check finds a planted import, and leaves tests alone.
 func TestLayeringFindsPlantedImport(t *testing.T) {
 	dir := t.TempDir()
-	write := func(rel, src string) {
-		t.Helper()
-		path := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, src string) { plant(t, dir, rel, src) }
 	write("store/a.go", "package store\n\nimport _ \"github.com/onus-sec/onus/ledger\"\n")
 	write("store/a_test.go", "package store\n\nimport _ \"github.com/onus-sec/onus/raci\"\n")
 	write("deliver/d.go", "package deliver\n\nimport (\n\t\"fmt\"\n\n\tst \"github.com/onus-sec/onus/store\"\n)\n")

@@ -78,6 +78,7 @@ func Copy(ctx context.Context, from, to *DB, actor string) ([]TableCopy, error) 
 			return nil, onus.Errorf(onus.ECONFLICT, "store copy: %s is not empty (table %s has %d rows); copy into a new database", to.path, t, n)
 		}
 	}
+	var out []TableCopy
 	err = to.tx(ctx, func(tx *sql.Tx) error {
 		for _, t := range tables {
 			if derived(t) {
@@ -93,34 +94,39 @@ func Copy(ctx context.Context, from, to *DB, actor string) ([]TableCopy, error) 
 				}
 			}
 		}
-		return to.audit(ctx, tx, actor, "store.copy", from.path, fmt.Sprintf("%d tables", len(tables)))
+		if err := to.audit(ctx, tx, actor, "store.copy", from.path, fmt.Sprintf("%d tables", len(tables))); err != nil {
+			return err
+		}
+		// Verified inside the transaction, so that a copy that does not
+		// match is rolled back and --to stays empty for another try.
+		out = out[:0]
+		for _, t := range tables {
+			a, err := checksum(ctx, from.db, t)
+			if err != nil {
+				return err
+			}
+			b, err := checksum(ctx, tx, t)
+			if err != nil {
+				return err
+			}
+			if t == "audit_log" {
+				b.Rows-- // the copy's own line
+				if a.Rows != b.Rows {
+					return fmt.Errorf("store copy: table %s: %d rows in %s, %d in %s", t, a.Rows, from.path, b.Rows, to.path)
+				}
+				out = append(out, a)
+				continue
+			}
+			if a != b {
+				return fmt.Errorf("store copy: table %s differs after the copy: %d rows, sha256 %s in %s; %d rows, sha256 %s in %s",
+					t, a.Rows, a.Checksum, from.path, b.Rows, b.Checksum, to.path)
+			}
+			out = append(out, a)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	var out []TableCopy
-	for _, t := range tables {
-		a, err := from.checksum(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		b, err := to.checksum(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		if t == "audit_log" {
-			b.Rows-- // the copy's own line
-			if a.Rows != b.Rows {
-				return out, fmt.Errorf("store copy: table %s: %d rows in %s, %d in %s", t, a.Rows, from.path, b.Rows, to.path)
-			}
-			out = append(out, a)
-			continue
-		}
-		if a != b {
-			return out, fmt.Errorf("store copy: table %s differs after the copy: %d rows, sha256 %s in %s; %d rows, sha256 %s in %s",
-				t, a.Rows, a.Checksum, from.path, b.Rows, b.Checksum, to.path)
-		}
-		out = append(out, a)
 	}
 	return out, nil
 }
@@ -210,9 +216,14 @@ func copyTable(ctx context.Context, from *sql.DB, to *sql.Tx, table string) erro
 // checksum counts a table's rows and hashes them in the order of all their
 // columns. Both engines sort text by its bytes (PostgreSQL's columns are
 // COLLATE "C") and put NULL first, so that equal tables hash equal.
-func (s *DB) checksum(ctx context.Context, table string) (TableCopy, error) {
+// A summary's rows whose count came back to zero are left out: the
+// triggers keep them on a store whose findings changed state, and a copy,
+// whose findings are inserted once in their last state, has none.
+func checksum(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, table string) (TableCopy, error) {
 	c := TableCopy{Table: table}
-	rows, err := s.db.QueryContext(ctx, `SELECT * FROM `+table+` LIMIT 0`)
+	rows, err := q.QueryContext(ctx, `SELECT * FROM `+table+` LIMIT 0`)
 	if err != nil {
 		return c, fmt.Errorf("store: checksum %s: %w", table, err)
 	}
@@ -225,7 +236,11 @@ func (s *DB) checksum(ctx context.Context, table string) (TableCopy, error) {
 	for i, col := range cols {
 		order[i] = col + " NULLS FIRST"
 	}
-	rows, err = s.db.QueryContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+table+` ORDER BY `+strings.Join(order, ", "))
+	where := ""
+	if derived(table) {
+		where = ` WHERE n <> 0`
+	}
+	rows, err = q.QueryContext(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+table+where+` ORDER BY `+strings.Join(order, ", "))
 	if err != nil {
 		return c, fmt.Errorf("store: checksum %s: %w", table, err)
 	}

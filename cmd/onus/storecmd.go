@@ -37,7 +37,10 @@ several onus servers before they run the new version.`,
 			if err != nil {
 				return err
 			}
-			if from != to {
+			// A new database (version 0) gets no audit line: nothing in it
+			// to account for yet, and onus store copy needs it empty. Every
+			// later upgrade is audited.
+			if from != to && from != 0 {
 				if err := db.Audit(cmd.Context(), actor(), "store.migrate", db.Path(), fmt.Sprintf("schema %d → %d", from, to)); err != nil {
 					return err
 				}

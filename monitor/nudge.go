@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/onus-sec/onus"
@@ -71,11 +72,29 @@ func Renderer(cfg *config.Config) (*nudge.Renderer, error) {
 			return nil, fmt.Errorf("nudges.templates: %s is not a directory", tmpl)
 		}
 	}
-	r, err := nudge.NewRenderer(tmpl, cfg.Nudges.FindingURL, cfg.Nudges.ExceptionURL)
+	finding, exception := NudgeURLs(cfg)
+	r, err := nudge.NewRenderer(tmpl, finding, exception)
 	if err != nil {
 		return nil, fmt.Errorf("nudges: %v", err)
 	}
 	return r, nil
+}
+
+// NudgeURLs returns the link templates of messages: nudges.finding_url and
+// nudges.exception_url, or, when they are not set and onus serve has a
+// serve.url, the pages of onus serve itself, so that every message links
+// to the page of its items.
+func NudgeURLs(cfg *config.Config) (finding, exception string) {
+	finding, exception = cfg.Nudges.FindingURL, cfg.Nudges.ExceptionURL
+	if base := strings.TrimSuffix(cfg.Serve.URL, "/"); base != "" {
+		if finding == "" {
+			finding = base + "/findings/{{.ID}}"
+		}
+		if exception == "" {
+			exception = base + "/findings/{{.ID}}/exception"
+		}
+	}
+	return finding, exception
 }
 
 // Nudge plans the messages due at now, writes them to the outbox

@@ -542,3 +542,58 @@ func TestNudgeSlackWithEmailFallback(t *testing.T) {
 		t.Errorf("Barbara's message: %+v", sent)
 	}
 }
+
+// Without nudges.finding_url and exception_url, messages link to the pages
+// of onus serve at serve.url; set, they win; with neither, there is no link.
+func TestNudgeURLsDefaultToServe(t *testing.T) {
+	tests := []struct {
+		name                     string
+		serveURL, finding, excep string
+		wantFinding, wantExcep   string
+	}{
+		{"serve.url only", "https://onus.fjord.example/", "", "", "https://onus.fjord.example/findings/{{.ID}}", "https://onus.fjord.example/findings/{{.ID}}/exception"},
+		{"nudges win", "https://onus.fjord.example", "https://wiki/f/{{.ID}}", "", "https://wiki/f/{{.ID}}", "https://onus.fjord.example/findings/{{.ID}}/exception"},
+		{"neither", "", "", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &config.Config{}
+			cfg.Serve.URL, cfg.Nudges.FindingURL, cfg.Nudges.ExceptionURL = tt.serveURL, tt.finding, tt.excep
+			f, x := monitor.NudgeURLs(cfg)
+			if f != tt.wantFinding || x != tt.wantExcep {
+				t.Errorf("NudgeURLs = %q, %q; want %q, %q", f, x, tt.wantFinding, tt.wantExcep)
+			}
+		})
+	}
+
+	// End to end: Barbara's digest links to her items on onus serve.
+	e := newEnv(t)
+	path := filepath.Join(e.dir, "onus.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.Contains(l, "finding_url:") && !strings.Contains(l, "exception_url:") {
+			kept = append(kept, l)
+		}
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.run(0)
+	rep := e.nudge(morning, monitor.NudgeOptions{DryRun: true, Person: "barbara.liskov@acme.com"})
+	if len(rep.Planned) != 1 {
+		t.Fatalf("planned %d messages for Barbara", len(rep.Planned))
+	}
+	text := rep.Planned[0].Text
+	for _, want := range []string{"https://onus.acme.com/findings/28", "Ask for an exception: https://onus.acme.com/findings/28/exception"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the digest lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "onus except request") {
+		t.Errorf("the digest tells Barbara to run the CLI:\n%s", text)
+	}
+}

@@ -273,6 +273,11 @@ func (a *app) openExisting(ctx context.Context) (*store.DB, error) {
 	}
 	path := a.databasePath(cfg)
 	if _, err := os.Stat(path); err != nil && !store.IsPostgres(path) {
+		if a.server != "" {
+			// A user with a server and a token holds no database: say
+			// where the listings are instead of how to make one.
+			return nil, onus.Errorf(onus.ENOTFOUND, "no database at %s: --server acts only for except, outbox resend/confirm, link and unlink; read the rest through the server's API (%s/api/v1/findings, described at /api/v1/openapi.json), or pass --db", path, strings.TrimSuffix(a.server, "/"))
+		}
 		return nil, onus.Errorf(onus.ENOTFOUND, "no database at %s: run \"onus sync\" and \"onus eval\" first, or pass --db (try \"onus demo\")", path)
 	}
 	return a.openStore(ctx, path)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -21,6 +22,9 @@ import (
 func (a *app) remote(ctx context.Context, method, path string, in map[string]string, out any) error {
 	if a.token == "" {
 		return onus.Errorf(onus.EINVALID, "--server needs --token (or $ONUS_TOKEN): make one on the server's tokens page")
+	}
+	if u, err := url.Parse(a.server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return onus.Errorf(onus.EINVALID, "--server %q is not the address of an onus serve: write it with its scheme, such as https://onus.acme.com or http://127.0.0.1:8080", a.server)
 	}
 	var body io.Reader
 	if in != nil {

@@ -289,3 +289,34 @@ func mustInt(t *testing.T, s string) int64 {
 	}
 	return n
 }
+
+// Mistakes of someone who has a server and a token but no database: an
+// address without its scheme, and a listing command given --server. Each
+// error says what to do; neither needs a running server.
+func TestServerMistakes(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"except", "approve", "1", "--server", "127.0.0.1:8080", "--token", "onus_x"},
+			[]string{`--server "127.0.0.1:8080" is not the address of an onus serve`, "http://127.0.0.1:8080"}},
+		{[]string{"findings", "--server", "https://onus.acme.com/", "--token", "onus_x"},
+			[]string{"--server acts only for except", "https://onus.acme.com/api/v1/findings"}},
+	}
+	for _, tt := range tests {
+		_, errs, code := cli(t, append(tt.args, "--config", dir)...)
+		if code == 0 {
+			t.Errorf("%v: exit 0", tt.args)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(errs, w) {
+				t.Errorf("%v: error %q lacks %q", tt.args, errs, w)
+			}
+		}
+	}
+	// Without --server, the hint is how to make a database.
+	if _, errs, _ := cli(t, "findings", "--config", dir); !strings.Contains(errs, `run "onus sync"`) {
+		t.Errorf("findings without a database: %s", errs)
+	}
+}

@@ -211,7 +211,14 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 		probs = probs[:MaxProblems]
 	}
 	res.Problems = probs
-	total := len(recs) + res.Bad
+	// Every bad record is counted once: the stubs kept for skipped
+	// records (so that they join their entities) are among recs too.
+	total := res.Bad
+	for i := range recs {
+		if !recs[i].Skipped {
+			total++
+		}
+	}
 	for i, n := range batch.Presence {
 		if n == 0 && len(recs) > 0 {
 			f := m.fields[i]

@@ -545,6 +545,22 @@ func TestTooManyBad(t *testing.T) {
 	}
 }
 
+// The count of records in that message is the file's: a skipped record
+// whose id could be read (kept as a stub to join its entity) is counted
+// once, as a bad record.
+func TestTooManyBadCountsEachRecordOnce(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "people.csv", "id,started\n1,2026-01-01\n2,2026-01-02\n3,yesterday\n4,2026-01-04\n5\n")
+	cfg, err := config.ParseMain("onus.yaml", strings.NewReader("sources:\n  - {name: hr, kind: person, from: {file: people.csv}, map: {id: id, fields: {started: {path: started, type: time}}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = readMax(t, dir, cfg.Sources[0], 0.05)
+	if !errors.Is(err, source.ErrTooManyBad) || !strings.Contains(err.Error(), "2 of 5 records could not be read") {
+		t.Errorf("err = %v, want 2 of the 5 rows named bad", err)
+	}
+}
+
 func TestParseTime(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z"},

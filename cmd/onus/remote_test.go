@@ -320,3 +320,29 @@ func TestServerMistakes(t *testing.T) {
 		t.Errorf("findings without a database: %s", errs)
 	}
 }
+
+// onus token create refuses someone who has left, whose token the server
+// would refuse anyway; token list is a table whose columns line up.
+func TestTokenForLeaverAndList(t *testing.T) {
+	dir := demo(t)
+	_, errs, code := cli(t, "token", "create", "--config", dir, "--person", "omar.fischer@acme.com")
+	if code != 1 || !strings.Contains(errs, "omar.fischer@acme.com has left") {
+		t.Errorf("a token for a leaver: %d %s", code, errs)
+	}
+	for _, who := range []string{"barbara.liskov@acme.com", "frances.allen@acme.com"} {
+		if out, errs, code := cli(t, "token", "create", "--config", dir, "--person", who, "--name", "x\tscripts"); code != 0 {
+			t.Fatalf("token for %s: %d %s%s", who, code, out, errs)
+		}
+	}
+	out, _, code := cli(t, "token", "list", "--config", dir)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("token list: %d\n%s", code, out)
+	}
+	col := strings.Index(lines[0], "NAME")
+	for _, l := range lines[1:] {
+		if strings.Index(l, "x scripts") != col {
+			t.Errorf("the NAME column does not line up:\n%s", out)
+		}
+	}
+}

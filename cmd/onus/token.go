@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,8 +72,12 @@ else).`,
 			}
 			defer db.Close()
 			if person != "" {
-				if _, err := db.Person(cmd.Context(), owner); err != nil {
+				p, err := db.Person(cmd.Context(), owner)
+				if err != nil {
 					return err
+				}
+				if !p.Working() {
+					return onus.Errorf(onus.EINVALID, "%s has left (per HR, in the last evaluation): the server would refuse their token, as it refuses their sign-in", owner)
 				}
 			}
 			if name == "" {
@@ -118,7 +123,8 @@ else).`,
 			if a.output == report.JSON {
 				return report.WriteJSON(a.stdout, ts)
 			}
-			fmt.Fprintln(a.stdout, "ID  OWNER  NAME  SCOPES  ROLE  EXPIRES  STATE")
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tOWNER\tNAME\tSCOPES\tROLE\tEXPIRES\tSTATE")
 			for _, t := range ts {
 				state := "active"
 				if t.RevokedAt != nil {
@@ -126,9 +132,9 @@ else).`,
 				} else if time.Now().After(t.ExpiresAt) {
 					state = "expired"
 				}
-				fmt.Fprintf(a.stdout, "%d  %s  %s  %s  %s  %s  %s\n", t.ID, t.Email, t.Name, strings.Join(t.Scopes, ","), orDash(t.Role), t.ExpiresAt.Format("2006-01-02"), state)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Email, onus.CleanText(t.Name), strings.Join(t.Scopes, ","), orDash(t.Role), t.ExpiresAt.Format("2006-01-02"), state)
 			}
-			return nil
+			return tw.Flush()
 		},
 	}
 	revoke := &cobra.Command{

@@ -535,3 +535,21 @@ func deferredIn(t *testing.T, out string) []struct {
 	}
 	return rep.Deferred
 }
+
+// demo --serve never schedules, so demo does not offer --schedule; and
+// the --now of eval and run says that its result is stored.
+func TestDemoScheduleAndNowHelp(t *testing.T) {
+	out, _, code := cli(t, "demo", "--help")
+	if code != 0 || strings.Contains(out, "--schedule") {
+		t.Errorf("demo --help offers --schedule (exit %d):\n%s", code, out)
+	}
+	_, errs, code := cli(t, "demo", "--dir", filepath.Join(t.TempDir(), "d"), "--serve", "--schedule")
+	if code != 1 || !strings.Contains(errs, "never runs the loop") {
+		t.Errorf("demo --serve --schedule: %d %s", code, errs)
+	}
+	for _, c := range []string{"eval", "run"} {
+		if out, _, _ := cli(t, c, "--help"); !strings.Contains(out, "The result is stored") {
+			t.Errorf("%s --help does not warn that --now is stored:\n%s", c, out)
+		}
+	}
+}

@@ -163,10 +163,14 @@ nor resolves anything, and is counted in the report.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&now, "now", "", "evaluate as of this time (RFC 3339 or a date); default: the current time")
+	cmd.Flags().StringVar(&now, "now", "", nowHelp)
 	strictFlag(cmd, &strict)
 	return cmd
 }
+
+// nowHelp warns that --now is not a preview: the ledger records what an
+// evaluation at that time decides.
+const nowHelp = "evaluate as of this time (RFC 3339 or a date); default: the current time. The result is stored: a time ahead expires exceptions for good and dates the findings it opens from then (try it with --db on a copy)"
 
 func (a *app) runCmd() *cobra.Command {
 	var f syncFlags
@@ -185,7 +189,7 @@ func (a *app) runCmd() *cobra.Command {
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().StringVar(&now, "now", "", "evaluate as of this time (RFC 3339 or a date); default: the current time")
+	cmd.Flags().StringVar(&now, "now", "", nowHelp)
 	return cmd
 }
 
@@ -249,6 +253,9 @@ Afterwards the directory is an ordinary onus configuration:
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("schedule") {
+				return onus.Errorf(onus.EINVALID, "demo --serve never runs the loop: the example describes one fixed morning (%s); to try the schedule, run onus serve --config %s after the demo", orggen.AcmeNow.Format("2 January 2006"), dir)
+			}
 			if fresh {
 				if err := os.RemoveAll(dir); err != nil {
 					return err
@@ -287,5 +294,8 @@ Afterwards the directory is an ordinary onus configuration:
 	cmd.Flags().BoolVar(&fresh, "fresh", false, "delete the directory first, starting with an empty database")
 	cmd.Flags().BoolVar(&serve, "serve", false, "then start the web application on it, with a demo sign-in (pick a person)")
 	sf.add(cmd)
+	// The example describes one fixed morning: demo --serve never runs the
+	// loop, so --schedule is not one of its flags.
+	_ = cmd.Flags().MarkHidden("schedule")
 	return cmd
 }

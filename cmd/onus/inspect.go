@@ -62,7 +62,7 @@ line, and exits non-zero when there is one.`,
 					err = config.Problems{{File: cfg.File, Message: terr.Error()}}
 				}
 			}
-			if err == nil && cfg.RACI != nil {
+			if err == nil && (cfg.RACI != nil || len(cfg.Serve.Admins)+len(cfg.Serve.Auditors) > 0) {
 				// Roles eval would run with: a team that does not exist
 				// (A: [it-opz]) is an error here as in raci check. Teams
 				// from HR are known once a sync has run.
@@ -72,9 +72,27 @@ line, and exits non-zero when there is one.`,
 					db.Close()
 				}
 				var ps config.Problems
-				for _, p := range raci.New(cfg.RACI, dir).Check(cfg) {
-					if p.Severity == raci.Error && (p.Code == raci.CodeUnknownRole || p.Code == raci.CodeUnknownApprover) && (dir != nil || p.Code == raci.CodeUnknownApprover) {
-						ps = append(ps, &config.Problem{File: p.File, Line: p.Line, Message: p.Message + "; " + p.Hint})
+				m := raci.New(cfg.RACI, dir)
+				if dir != nil {
+					// serve.admins and serve.auditors name teams as the
+					// matrix does: a misspelt one makes nobody an
+					// administrator, silently.
+					for _, l := range []struct {
+						key   string
+						roles []string
+					}{{"serve.admins", cfg.Serve.Admins}, {"serve.auditors", cfg.Serve.Auditors}} {
+						for _, r := range l.roles {
+							if !strings.Contains(r, "@") && m.Team(r) == nil {
+								ps = append(ps, &config.Problem{File: cfg.File, Message: fmt.Sprintf("%s: %q is not a team of raci.yaml or an HR department, nor an e-mail address", l.key, r)})
+							}
+						}
+					}
+				}
+				if cfg.RACI != nil {
+					for _, p := range m.Check(cfg) {
+						if p.Severity == raci.Error && (p.Code == raci.CodeUnknownRole || p.Code == raci.CodeUnknownApprover) && (dir != nil || p.Code == raci.CodeUnknownApprover) {
+							ps = append(ps, &config.Problem{File: p.File, Line: p.Line, Message: p.Message + "; " + p.Hint})
+						}
 					}
 				}
 				if len(ps) > 0 {

@@ -517,6 +517,24 @@ func TestValidateUnknownTeam(t *testing.T) {
 	}
 }
 
+// A misspelt team in serve.admins or serve.auditors would make nobody an
+// administrator or auditor; validate names it once HR's teams are known.
+// HR departments and e-mail addresses are accepted.
+func TestValidateServeRoles(t *testing.T) {
+	dir := demo(t)
+	path := filepath.Join(dir, "onus.yaml")
+	b, _ := os.ReadFile(path)
+	bad := strings.Replace(string(b), "  admins: [security]\n  auditors: [ruth.ginsburg@acme.com]\n", "  admins: [securty, Engineering, jane@acme.com]\n  auditors: [legal]\n", 1)
+	if bad == string(b) {
+		t.Fatal("onus.yaml has no serve.admins and auditors")
+	}
+	os.WriteFile(path, []byte(bad), 0o644)
+	_, errs, code := cli(t, "validate", dir)
+	if code == 0 || !strings.Contains(errs, `serve.admins: "securty" is not a team`) || strings.Contains(errs, "Engineering") || strings.Contains(errs, "auditors") {
+		t.Fatalf("validate exited %d: %s", code, errs)
+	}
+}
+
 // deferredIn reads the messages max_per_day held back from the JSON
 // report of onus nudge.
 func deferredIn(t *testing.T, out string) []struct {

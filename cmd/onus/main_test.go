@@ -571,3 +571,32 @@ func TestDemoScheduleAndNowHelp(t *testing.T) {
 		}
 	}
 }
+
+// onus outbox --status refuses a status that does not exist instead of
+// saying the outbox is empty, takes "all", and says when a filter matched
+// nothing in an outbox that has messages.
+func TestOutboxStatusFilter(t *testing.T) {
+	dir := demo(t)
+	now := "--now=" + orggen.AcmeNow.Format(time.RFC3339)
+	// A webhook channel to a server that is not there: messages are planned
+	// and fail to leave, which is all this test needs.
+	path := filepath.Join(dir, "onus.yaml")
+	b, _ := os.ReadFile(path)
+	t.Setenv("T_HOOK_SECRET", "s3cret")
+	os.WriteFile(path, []byte(strings.Replace(string(b), "  # channels:\n", "  default_channel: webhook\n  channels:\n    webhook: { url: http://127.0.0.1:1/hook, secret: env:T_HOOK_SECRET }\n", 1)), 0o644)
+	cli(t, "nudge", "--config", dir, now)
+	all, _, code := cli(t, "outbox", "--config", dir)
+	if code != 0 || strings.Contains(all, "empty") {
+		t.Fatalf("outbox after a nudge: %d\n%s", code, all)
+	}
+	if out, _, _ := cli(t, "outbox", "--config", dir, "--status", "all"); out != all {
+		t.Errorf("--status all differs from no --status:\n%s", out)
+	}
+	_, errs, code := cli(t, "outbox", "--config", dir, "--status", "delivered")
+	if code != 1 || !strings.Contains(errs, `no status "delivered"`) || !strings.Contains(errs, "uncertain") {
+		t.Errorf("--status delivered: %d %s", code, errs)
+	}
+	if out, _, _ := cli(t, "outbox", "--config", dir, "--status", "cancelled"); !strings.Contains(out, "No message in the outbox matches.") {
+		t.Errorf("--status cancelled on an outbox with messages:\n%s", out)
+	}
+}

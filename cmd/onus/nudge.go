@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -166,9 +167,9 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 				return err
 			}
 			defer db.Close()
-			var statuses []string
-			if status != "" {
-				statuses = strings.Split(status, ",")
+			statuses, err := outboxStatuses(status)
+			if err != nil {
+				return err
 			}
 			msgs, err := db.OutboxMessages(cmd.Context(), statuses, recipient, limit)
 			if err != nil {
@@ -181,7 +182,11 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 				return report.WriteJSON(a.stdout, msgs)
 			}
 			if len(msgs) == 0 {
-				fmt.Fprintln(a.stdout, "The outbox is empty.")
+				if statuses != nil || recipient != "" {
+					fmt.Fprintln(a.stdout, "No message in the outbox matches.")
+				} else {
+					fmt.Fprintln(a.stdout, "The outbox is empty.")
+				}
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
@@ -207,7 +212,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&status, "status", "", "statuses to list, comma separated")
+	cmd.Flags().StringVar(&status, "status", "", "statuses to list, comma separated: "+strings.Join(outboxStatusNames, ", ")+", or all (the default)")
 	cmd.Flags().StringVar(&recipient, "to", "", "only messages to this person")
 	cmd.Flags().IntVar(&limit, "limit", 100, "list at most this many")
 	// act runs a change of an outbox message by someone named.
@@ -315,4 +320,23 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+var outboxStatusNames = []string{onus.OutboxPending, onus.OutboxClaimed, onus.OutboxSending, onus.OutboxSent, onus.OutboxFailed, onus.OutboxUncertain, onus.OutboxCancelled}
+
+// outboxStatuses reads --status: nil for every status ("" or all); a
+// status that does not exist is an error, not an empty listing.
+func outboxStatuses(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" || strings.EqualFold(strings.TrimSpace(s), "all") {
+		return nil, nil
+	}
+	var out []string
+	for _, st := range strings.Split(s, ",") {
+		st = strings.ToLower(strings.TrimSpace(st))
+		if !slices.Contains(outboxStatusNames, st) {
+			return nil, onus.Errorf(onus.EINVALID, "--status: no status %q (want %s, or all)", st, strings.Join(outboxStatusNames, ", "))
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }

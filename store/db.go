@@ -72,7 +72,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// it each pooled connection copies the pages it reads into its own
 	// cache, so a server with 8 connections reads and holds the hot part
 	// of the database 8 times, and a connection's first requests pay
-	// for the copies (half the CPU of the team page at 100,000 people).
+	// for the copies (a third to a half of the team page's CPU in
+	// BenchmarkServe at 100,000 people).
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)", "cache_size(-32768)", "mmap_size(1073741824)"} {
 		q.Add("_pragma", p)

@@ -2,8 +2,8 @@ package monitor_test
 
 import (
 	"context"
-	"fmt"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"

@@ -85,10 +85,10 @@ func Rerun(ctx context.Context, o Options) (*RerunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.WriteFile(okta, orig, 0o644)
+	defer replaceFile(okta, orig)
 	edited, n := suspendEvery(orig, 100)
 	res.Changed = n
-	if err := os.WriteFile(okta, edited, 0o644); err != nil {
+	if err := replaceFile(okta, edited); err != nil {
 		return nil, err
 	}
 	runtime.GC()
@@ -166,4 +166,15 @@ func suspendEvery(b []byte, n int) ([]byte, int) {
 		b = b[i+len(active):]
 	}
 	return out.Bytes(), changed
+}
+
+// replaceFile replaces path's content by renaming a new file over it,
+// never writing into the old one: a benchmark directory may be a copy
+// made of hard links (cp -al) whose files are shared with another.
+func replaceFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -122,3 +122,49 @@ func TestStillFailingFindingsAreNotWritten(t *testing.T) {
 		}
 	}
 }
+
+// A snapshot whose chunks are not chunkRecords records each (written with
+// another chunk size) loads whole and in order: chunks decode in place
+// only when they fit their place.
+func TestSnapshotOfOtherChunkSizes(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	run, err := db.BeginRun(ctx, "sync", "test", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := snapshot("mdm", 2*chunkRecords+7)
+	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncOK, Records: len(big.Records)}, big); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := db.db.QueryRowContext(ctx, `SELECT snapshot_id FROM source_state WHERE source = ?`, "mdm").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	// Chunks of 5, chunkRecords+10 and the rest.
+	cuts := []int{0, 5, chunkRecords + 15, len(big.Records)}
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM snapshot_chunks WHERE snapshot_id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(cuts); i++ {
+		b, err := encodeRecordsInto(nil, big.Records[cuts[i]:cuts[i+1]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.db.ExecContext(ctx, `INSERT INTO snapshot_chunks (snapshot_id, seq, data) VALUES (?, ?, ?)`, id, i, compressChunkInto(nil, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.LoadSnapshot(ctx, "mdm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Records) != len(big.Records) {
+		t.Fatalf("loaded %d records, want %d", len(got.Records), len(big.Records))
+	}
+	for i := range got.Records {
+		if got.Records[i].ID != big.Records[i].ID || got.Records[i].Attrs[0] != big.Records[i].Attrs[0] {
+			t.Fatalf("record %d = %s, want %s", i, got.Records[i].ID, big.Records[i].ID)
+		}
+	}
+}

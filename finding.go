@@ -140,6 +140,16 @@ type Finding struct {
 	ResolvedAt  *time.Time `json:"resolved_at,omitempty"`
 	Evidence    []Evidence `json:"evidence"`
 	UpdatedAt   time.Time  `json:"updated_at"`
+
+	// StillFailing is set when the finding failed at the latest evaluation
+	// of its control: its LastFailed is that evaluation's instant. The
+	// ledger sets it; the store keeps it, so that a finding failing again
+	// unchanged is not written again.
+	StillFailing bool `json:"-"`
+	// Stored identifies the finding's row as the store read it; a change
+	// that would write the same row is not written. Empty for a finding
+	// not read from a store.
+	Stored string `json:"-"`
 }
 
 // Overdue reports whether an open finding is past its due date at now.
@@ -259,6 +269,10 @@ type ControlStat struct {
 	Control             string   `json:"control"`
 	Pass, Fail, Unknown int      `json:"-"`
 	Reasons             []string `json:"unknown_reasons,omitempty"`
+	// Evaluated, when set, is the instant the control was evaluated at:
+	// the last failure of its findings that still fail and were not
+	// written again (onus.Finding.StillFailing).
+	Evaluated time.Time `json:"-"`
 }
 
 // UnknownResult is a (control, entity) pair the latest evaluation could

@@ -116,7 +116,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 				st.Reopened++
 			}
 			st.cover(&c, r.Exemption, now, cr.Control.Deadline, o.RestartDeadline)
-			nf.LastFailed = now
+			nf.LastFailed, nf.StillFailing = now, true
 			nf.Evidence = r.Evidence
 			nf.EntityName = r.Name
 			nf.Person, nf.Device = r.Person, r.Device
@@ -159,6 +159,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			c := onus.FindingChange{Finding: *f, Prior: f.State, PriorException: f.Exception}
 			c.Finding.State = state
 			c.Finding.UpdatedAt = now
+			c.Finding.StillFailing = false
 			if state == onus.StateResolved {
 				t := now
 				c.Finding.ResolvedAt = &t
@@ -172,9 +173,20 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			st.Gone++
 			continue
 		}
+		// unknown keeps a finding as it is; one that failed at the
+		// evaluation before stops following its control's evaluations, so
+		// that its last failure stays when it was.
+		unknown := func() {
+			st.StillUnknown++
+			if f.StillFailing {
+				c := onus.FindingChange{Finding: *f, Prior: f.State, PriorException: f.Exception}
+				c.Finding.StillFailing = false
+				changes = append(changes, c)
+			}
+		}
 		e, ok := current[f.Entity]
 		if !ok && o.Unreadable[f.EntityKind] {
-			st.StillUnknown++
+			unknown()
 			continue
 		}
 		if !ok {
@@ -184,7 +196,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 		}
 		switch cr.Outcomes[e] {
 		case evaluate.Unknown:
-			st.StillUnknown++
+			unknown()
 		case evaluate.Passed:
 			close(onus.StateResolved, onus.EventResolved, "the check passes")
 			st.Resolved++
@@ -206,6 +218,7 @@ func Diff(prev []onus.Finding, res *evaluate.Results, inv Resolver, now time.Tim
 			c := onus.FindingChange{Finding: *f, Prior: f.State, PriorException: f.Exception}
 			c.Finding.Entity = nk.Entity
 			c.Finding.UpdatedAt = now
+			c.Finding.StillFailing = true
 			c.Events = []onus.Event{{At: now, Type: onus.EventReidentified, From: f.Entity, To: nk.Entity, Note: "a stronger identity key appeared"}}
 			// The failure loop opened a new finding for the new id; this
 			// finding is the same gap, so it takes that one's place.
@@ -295,7 +308,7 @@ func newFinding(ctl *evaluate.Control, r *evaluate.Result, now time.Time) onus.F
 		Control: ctl.ID, Entity: r.ID, EntityKind: r.Kind, EntityName: r.Name, Person: r.Person, Device: r.Device,
 		Severity: ctl.Severity, State: onus.StateOpen,
 		FirstFailed: now, LastFailed: now, Due: now.Add(ctl.Deadline),
-		Evidence: r.Evidence, UpdatedAt: now,
+		Evidence: r.Evidence, UpdatedAt: now, StillFailing: true,
 	}
 	setOwners(&f, r.Owner)
 	return f

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +229,41 @@ func TestDiff(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A finding that fails is marked still failing (its last failure follows
+// its control's evaluations); one that closes is not; one whose outcome
+// becomes unknown stops following them, written once without an event,
+// and is not written again while it stays unknown.
+func TestStillFailing(t *testing.T) {
+	ctl := control("c")
+	r := resolver{old: map[string]int32{"d:0": 0, "d:1": 1, "d:2": 2, "d:3": 3}, ids: []string{"d:0", "d:1", "d:2", "d:3", "d:4"}}
+	failing := func(f onus.Finding) onus.Finding { f.StillFailing = true; return f }
+	prev := []onus.Finding{
+		failing(finding(1, "c", "d:0", onus.StateOpen, "a@x")), // fails again
+		failing(finding(2, "c", "d:1", onus.StateOpen, "a@x")), // unknown now
+		finding(3, "c", "d:2", onus.StateOpen, "a@x"),          // unknown already
+		failing(finding(4, "c", "d:3", onus.StateOpen, "a@x")), // passes
+	}
+	changes, st := ledger.Diff(prev, results(ctl, r, []uint8{evaluate.Failed, evaluate.Unknown, evaluate.Unknown, evaluate.Passed, evaluate.Failed}, "a@x", nil), r, now, ledger.Options{})
+	got := map[string]string{}
+	for _, c := range changes {
+		got[c.Finding.Entity] = fmt.Sprintf("%s still=%v events=%d", c.Finding.State, c.Finding.StillFailing, len(c.Events))
+		if c.Finding.Entity == "d:1" && !c.Finding.LastFailed.Equal(prev[1].LastFailed) {
+			t.Errorf("d:1 last failure %v, want it kept (%v)", c.Finding.LastFailed, prev[1].LastFailed)
+		}
+	}
+	want := map[string]string{
+		"d:0": "open still=true events=0",
+		"d:1": "open still=false events=0",
+		"d:3": "resolved still=false events=1",
+		"d:4": "open still=true events=1",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("changes:\n got %v\nwant %v", got, want)
+	}
+	if st.StillUnknown != 2 || st.Unchanged != 1 || st.Resolved != 1 || st.Opened != 1 {
+		t.Errorf("stats = %+v", st)
 	}
 }

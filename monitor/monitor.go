@@ -680,7 +680,7 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 		reasons := cr.TopUnknownReasons(3)
 		rep.Controls = append(rep.Controls, ControlReport{Control: cr.Control.ID, Title: cr.Control.Title, Severity: string(cr.Control.Severity),
 			Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, UnknownReasons: reasons})
-		stats = append(stats, onus.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons})
+		stats = append(stats, onus.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons, Evaluated: now})
 		for _, u := range cr.Unknowns {
 			unknowns = append(unknowns, onus.UnknownResult{Control: cr.Control.ID, Entity: u.ID, Reason: u.Reason})
 		}

@@ -3,6 +3,7 @@ package monitor_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/internal/orggen"
 	"github.com/onus-sec/onus/monitor"
 )
 
@@ -205,4 +207,55 @@ func mapsEqual(a, b map[string]int64) bool {
 		}
 	}
 	return true
+}
+
+// A re-run in which nothing changed writes only the findings whose
+// evidence changed (an age in it: "6 hours ago"): each other still-failing
+// finding's last failure is its control's evaluation, and onus findings
+// shows the same last failure and last update as if every row had been
+// rewritten.
+func TestRerunWritesOnlyTheDiff(t *testing.T) {
+	e := newEnv(t)
+	_, first := e.run(0)
+	evidence := map[int64]string{}
+	for _, f := range e.findings() {
+		evidence[f.ID] = fmt.Sprint(f.Evidence)
+	}
+	_, again := e.run(time.Hour)
+	if first.Changes.Opened == 0 || again.Changes.Unchanged != first.Changes.Opened {
+		t.Fatalf("changes %+v then %+v", first.Changes, again.Changes)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(e.dir, "onus.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT id, updated_at > ? FROM findings`, orggen.AcmeNow.UTC().Format(time.RFC3339))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		var w bool
+		if err := rows.Scan(&id, &w); err != nil {
+			t.Fatal(err)
+		}
+		written[id] = w
+	}
+	rows.Close()
+	changed := 0
+	for _, f := range e.findings() {
+		if !f.LastFailed.Equal(orggen.AcmeNow.Add(time.Hour)) || !f.UpdatedAt.Equal(orggen.AcmeNow.Add(time.Hour)) || !f.FirstFailed.Equal(orggen.AcmeNow) {
+			t.Errorf("finding %d: first %v, last %v, updated %v", f.ID, f.FirstFailed, f.LastFailed, f.UpdatedAt)
+		}
+		if ch := fmt.Sprint(f.Evidence) != evidence[f.ID]; ch != written[f.ID] {
+			t.Errorf("finding %d %s/%s: evidence changed %v, row written %v", f.ID, f.Control, f.Entity, ch, written[f.ID])
+		} else if ch {
+			changed++
+		}
+	}
+	if changed*2 > len(written) {
+		t.Errorf("%d of %d findings have new evidence: the example should leave most unchanged", changed, len(written))
+	}
 }

@@ -2,32 +2,50 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/onus-sec/onus"
 )
 
+// findingCols are the columns scanFinding reads, from the table findings
+// (unaliased). A finding still failing (failing = 1, migration 00012) was
+// not written by the evaluations that found it failing again: its last
+// failure is the latest evaluation of its control, and so is its last
+// update unless the row was written since.
 const findingCols = `id, control, entity, entity_kind, entity_name, severity, state,
 	responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
-	first_failed, last_failed, due, COALESCE(resolved_at, ''), evidence, updated_at,
-	accountable_email, accountable_name, consulted, informed, COALESCE(exception_id, 0), subject`
+	first_failed, ` + lastFailedCol + `, due, COALESCE(resolved_at, ''), evidence, ` + updatedAtCol + `,
+	accountable_email, accountable_name, consulted, informed, COALESCE(exception_id, 0), subject, failing`
+
+const (
+	controlEvaluated = `(SELECT ce.at FROM control_evaluations ce WHERE ce.control = findings.control)`
+	lastFailedCol    = `CASE WHEN failing = 1 THEN COALESCE(` + controlEvaluated + `, last_failed) ELSE last_failed END`
+	updatedAtCol     = `CASE WHEN failing = 1 AND ` + controlEvaluated + ` > updated_at THEN ` + controlEvaluated + ` ELSE updated_at END`
+)
 
 func scanFinding(sc interface{ Scan(...any) error }) (onus.Finding, error) {
 	var f onus.Finding
 	var sev, state, first, last, due, resolved, evidence, updated, consulted, informed, subject string
-	var gap int
+	var gap, failing int
 	err := sc.Scan(&f.ID, &f.Control, &f.Entity, &f.EntityKind, &f.EntityName, &sev, &state,
 		&f.Responsible.Email, &f.Responsible.Name, &f.Responsible.Entity, &f.OwnerReason, &gap,
 		&first, &last, &due, &resolved, &evidence, &updated,
-		&f.Accountable.Email, &f.Accountable.Name, &consulted, &informed, &f.Exception, &subject)
+		&f.Accountable.Email, &f.Accountable.Name, &consulted, &informed, &f.Exception, &subject, &failing)
 	if err != nil {
 		return f, err
 	}
+	f.StillFailing = failing != 0
+	f.Stored = rowDigest(f.Control, f.Entity, f.EntityKind, f.EntityName, sev, state,
+		f.Responsible.Email, f.Responsible.Name, f.Responsible.Entity, f.OwnerReason, gap,
+		first, due, resolved, evidence,
+		f.Accountable.Email, f.Accountable.Name, consulted, informed, f.Exception, subject, failing)
 	f.Severity, f.State, f.OwnershipGap = onus.Severity(sev), onus.State(state), gap != 0
 	f.FirstFailed, f.LastFailed, f.Due, f.UpdatedAt = parseTime(first), parseTime(last), parseTime(due), parseTime(updated)
 	if resolved != "" {
@@ -211,8 +229,8 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO findings (control, entity, entity_kind, entity_name, severity, state,
 			responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
 			first_failed, last_failed, due, resolved_at, evidence, updated_at,
-			accountable_email, accountable_name, consulted, informed, exception_id, subject)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			accountable_email, accountable_name, consulted, informed, exception_id, subject, failing)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("store: apply changes: %w", err)
 		}
@@ -220,7 +238,7 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 		upd, err := tx.PrepareContext(ctx, `UPDATE findings SET control = ?, entity = ?, entity_kind = ?, entity_name = ?, severity = ?, state = ?,
 			responsible_email = ?, responsible_name = ?, responsible_entity = ?, owner_reason = ?, ownership_gap = ?,
 			first_failed = ?, last_failed = ?, due = ?, resolved_at = ?, evidence = ?, updated_at = ?,
-			accountable_email = ?, accountable_name = ?, consulted = ?, informed = ?, exception_id = ?, subject = ?
+			accountable_email = ?, accountable_name = ?, consulted = ?, informed = ?, exception_id = ?, subject = ?, failing = ?
 			WHERE id = ? AND state = ? AND COALESCE(exception_id, 0) = ?`)
 		if err != nil {
 			return fmt.Errorf("store: apply changes: %w", err)
@@ -243,7 +261,17 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 				fmtTime(f.FirstFailed), fmtTime(f.LastFailed), fmtTime(f.Due), nullTime(f.ResolvedAt), string(evidence), fmtTime(f.UpdatedAt),
 				f.Accountable.Email, f.Accountable.Name, jsonList(f.Consulted), jsonList(f.Informed), nullID(f.Exception)}
 			subject, _ := json.Marshal(findingSubject{Person: f.Person, Device: f.Device})
-			args = append(args, string(subject))
+			failing := boolInt(f.StillFailing)
+			args = append(args, string(subject), failing)
+			// A finding that fails again as it was (same owners, evidence,
+			// due date, state) is not written: its last failure is its
+			// control's evaluation, stamped below.
+			if !c.New && len(c.Events) == 0 && f.Stored != "" && f.Stored == rowDigest(f.Control, f.Entity, f.EntityKind, f.EntityName, string(f.Severity), string(f.State),
+				f.Responsible.Email, f.Responsible.Name, f.Responsible.Entity, f.OwnerReason, boolInt(f.OwnershipGap),
+				fmtTime(f.FirstFailed), fmtTime(f.Due), timeOrEmpty(f.ResolvedAt), string(evidence),
+				f.Accountable.Email, f.Accountable.Name, jsonList(f.Consulted), jsonList(f.Informed), f.Exception, string(subject), failing) {
+				continue
+			}
 			if c.New {
 				res, err := ins.ExecContext(ctx, args...)
 				if err != nil {
@@ -269,6 +297,12 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 			}
 		}
 		for _, st := range stats {
+			if !st.Evaluated.IsZero() {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO control_evaluations (control, at, run_id) VALUES (?, ?, ?)
+					ON CONFLICT (control) DO UPDATE SET at = excluded.at, run_id = excluded.run_id`, st.Control, fmtTime(st.Evaluated), run); err != nil {
+					return fmt.Errorf("store: control evaluation: %w", err)
+				}
+			}
 			reasons, _ := json.Marshal(st.Reasons)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO control_stats (run_id, control, pass, fail, unknown, reasons) VALUES (?, ?, ?, ?, ?, ?)`,
 				run, st.Control, st.Pass, st.Fail, st.Unknown, string(reasons)); err != nil {
@@ -277,6 +311,39 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 		}
 		return nil
 	})
+}
+
+// rowDigest identifies a finding row by the columns an evaluation writes,
+// but its last failure and last update: two rows with the same digest
+// differ in nothing else.
+func rowDigest(cols ...any) string {
+	h := sha256.New()
+	var b []byte
+	for _, c := range cols {
+		b = b[:0]
+		switch v := c.(type) {
+		case string:
+			b = strconv.AppendInt(b, int64(len(v)), 10)
+			b = append(b, ':')
+			b = append(b, v...)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		default:
+			panic(fmt.Sprintf("store: row digest of %T", c))
+		}
+		b = append(b, 0)
+		h.Write(b)
+	}
+	return string(h.Sum(nil))
+}
+
+func timeOrEmpty(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return fmtTime(*t)
 }
 
 func jsonList(l []string) string {

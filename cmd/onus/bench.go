@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/internal/bench"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/store"
@@ -16,7 +18,7 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	var people int
 	var dir, cpuProfile, memProfile string
-	var generateOnly, rerun bool
+	var generateOnly, rerun, verify bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the monitor loop on a generated organisation",
@@ -33,7 +35,9 @@ yardstick in bench/yardstick reads the same directory.
 
 --rerun measures an incremental re-run instead: one run on an empty
 database, then 1% of the Okta users change and the second run is measured
-phase by phase (unchanged sources are not read again).`,
+phase by phase (unchanged sources are not read again). --verify then runs
+from scratch on an empty database with the changed exports and fails if
+the open findings differ from the re-run's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -69,14 +73,19 @@ phase by phase (unchanged sources are not read again).`,
 					}
 					defer f.Close()
 					o.BeforeRerun = func() { pprof.StartCPUProfile(f) }
-					defer pprof.StopCPUProfile()
+					o.AfterRerun = pprof.StopCPUProfile
 				}
+				o.Verify = verify
 				res, err := bench.Rerun(cmd.Context(), o)
 				if err != nil {
 					return err
 				}
+				var mismatch error
+				if len(res.Mismatches) > 0 {
+					mismatch = onus.Errorf(onus.EINTERNAL, "bench: the re-run and a run from scratch differ in %d findings (first: %s)", len(res.Mismatches), res.Mismatches[0])
+				}
 				if a.output == report.JSON {
-					return report.WriteJSON(a.stdout, res)
+					return errors.Join(report.WriteJSON(a.stdout, res), mismatch)
 				}
 				fmt.Fprintf(a.stdout, "%d people: first run %.2fs; re-run after %d Okta users changed (read %v, unchanged %d sources)\n",
 					res.People, res.Full, res.Changed, res.Read, len(res.Unchanged))
@@ -87,8 +96,11 @@ phase by phase (unchanged sources are not read again).`,
 				}
 				fmt.Fprintf(tw, "total re-run\t%.2f\t%.2f\t%s\t\n", res.Total, res.CPU, bench.MiB(res.PeakRSS))
 				tw.Flush()
-				fmt.Fprintf(a.stdout, "%d findings opened, %d resolved by the change\n", res.Opened, res.Resolved)
-				return nil
+				fmt.Fprintf(a.stdout, "%d findings opened, %d resolved by the change; %d open or exempted\n", res.Opened, res.Resolved, res.Active)
+				if verify && mismatch == nil {
+					fmt.Fprintf(a.stdout, "verified: a run from scratch on the changed exports has the same %d open or exempted findings\n", res.Active)
+				}
+				return mismatch
 			}
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -133,6 +145,7 @@ phase by phase (unchanged sources are not read again).`,
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the generated exports and database (default: a directory in $TMPDIR)")
 	cmd.Flags().BoolVar(&generateOnly, "generate-only", false, "write the configuration and exports to --dir and stop (no sync or evaluation)")
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "measure a re-run after 1% of the Okta users changed, instead of a first run")
+	cmd.Flags().BoolVar(&verify, "verify", false, "with --rerun: then run from scratch on the changed exports and fail if the findings differ from the re-run's")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write a heap profile, taken after the sync, to this file")
 	return cmd

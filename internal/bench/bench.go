@@ -40,6 +40,13 @@ type Options struct {
 	// BeforeRerun, when set, is called just before the measured re-run of
 	// Rerun (to start a CPU profile of it alone).
 	BeforeRerun func()
+	// AfterRerun, when set, is called as soon as the measured re-run ends
+	// (before Verify's run from scratch).
+	AfterRerun func()
+	// Verify, for Rerun, runs once more from scratch on an empty database
+	// with the changed exports after the measured re-run, and reports the
+	// open and exempted findings only one of the two has.
+	Verify bool
 }
 
 // Phase is one measured step.

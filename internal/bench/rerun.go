@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"time"
 
 	"github.com/onus-sec/onus/config"
@@ -34,6 +35,11 @@ type RerunResult struct {
 	Read      []string `json:"read_sources"`
 	Opened    int      `json:"opened"`
 	Resolved  int      `json:"resolved"`
+	// Active counts the open and exempted findings after the re-run;
+	// with Options.Verify, Mismatches are those (control, entity, state,
+	// owner) only the re-run or only a run from scratch has.
+	Active     int      `json:"active_findings"`
+	Mismatches []string `json:"mismatches,omitempty"`
 }
 
 // RerunPhase is one measured step of a re-run.
@@ -85,10 +91,10 @@ func Rerun(ctx context.Context, o Options) (*RerunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.WriteFile(okta, orig, 0o644)
+	defer replaceFile(okta, orig)
 	edited, n := suspendEvery(orig, 100)
 	res.Changed = n
-	if err := os.WriteFile(okta, edited, 0o644); err != nil {
+	if err := replaceFile(okta, edited); err != nil {
 		return nil, err
 	}
 	runtime.GC()
@@ -125,8 +131,66 @@ func Rerun(ctx context.Context, o Options) (*RerunResult, error) {
 		return nil, err
 	}
 	res.Total, res.CPU = time.Since(start).Seconds(), (cpuTime() - cpu0).Seconds()
+	if o.AfterRerun != nil {
+		o.AfterRerun()
+	}
 	res.Opened, res.Resolved = erep.Changes.Opened, erep.Changes.Resolved
+	got, err := activeFindings(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	res.Active = len(got)
+	if !o.Verify {
+		return res, nil
+	}
+	logf("verifying: a run from scratch on the changed exports")
+	scratch := filepath.Join(o.Dir, "rerun-scratch.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(scratch + suffix)
+	}
+	db2, err := store.Open(ctx, scratch)
+	if err != nil {
+		return nil, err
+	}
+	defer db2.Close()
+	m2 := &monitor.Monitor{Config: cfg, Store: db2, Actor: "bench"}
+	srep2, err := m2.Sync(ctx, monitor.SyncOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m2.Eval(ctx, orggen.AcmeNow.Add(time.Hour), srep2.Snapshots); err != nil {
+		return nil, err
+	}
+	want, err := activeFindings(ctx, db2)
+	if err != nil {
+		return nil, err
+	}
+	for k := range got {
+		if !want[k] {
+			res.Mismatches = append(res.Mismatches, "only in the re-run: "+k)
+		}
+	}
+	for k := range want {
+		if !got[k] {
+			res.Mismatches = append(res.Mismatches, "only from scratch: "+k)
+		}
+	}
+	sort.Strings(res.Mismatches)
 	return res, nil
+}
+
+// activeFindings lists the open and exempted findings as a run from
+// scratch can tell them: control, entity, state and owner.
+func activeFindings(ctx context.Context, db *store.DB) (map[string]bool, error) {
+	fs, err := db.ActiveFindings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(fs))
+	for _, f := range fs {
+		out[fmt.Sprintf("%s %s %s %s", f.Control, f.Entity, f.State, f.Responsible.Email)] = true
+	}
+	return out, nil
 }
 
 func syncEval(ctx context.Context, m *monitor.Monitor) error {
@@ -166,4 +230,15 @@ func suspendEvery(b []byte, n int) ([]byte, int) {
 		b = b[i+len(active):]
 	}
 	return out.Bytes(), changed
+}
+
+// replaceFile replaces path's content by renaming a new file over it,
+// never writing into the old one: a benchmark directory may be a copy
+// made of hard links (cp -al) whose files are shared with another.
+func replaceFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/onus-sec/onus"
+)
+
+// rawFinding reads a finding's row as written, without the last failure
+// its control's evaluation gives it.
+func rawFinding(t *testing.T, db *DB, id int64) (lastFailed, updatedAt string, failing int) {
+	t.Helper()
+	if err := db.db.QueryRowContext(context.Background(), `SELECT last_failed, updated_at, failing FROM findings WHERE id = ?`, id).Scan(&lastFailed, &updatedAt, &failing); err != nil {
+		t.Fatal(err)
+	}
+	return lastFailed, updatedAt, failing
+}
+
+// A finding that fails again unchanged is not written: its last failure
+// and last update are its control's latest evaluation, as if it had been.
+// One that changes is written; one whose outcome became unknown keeps the
+// last failure it had.
+func TestStillFailingFindingsAreNotWritten(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	t1 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	t2, t3, t4 := t1.Add(time.Hour), t1.Add(2*time.Hour), t1.Add(3*time.Hour)
+	stat := func(at time.Time) []onus.ControlStat {
+		return []onus.ControlStat{{Control: "edr", Fail: 2, Evaluated: at}}
+	}
+	mk := func(entity string) onus.FindingChange {
+		return onus.FindingChange{New: true, Finding: onus.Finding{Control: "edr", Entity: entity, EntityKind: "device", EntityName: entity,
+			Severity: onus.High, State: onus.StateOpen, Responsible: onus.Person{Email: "jane@acme.com"}, FirstFailed: t1, LastFailed: t1,
+			Due: t1.Add(24 * time.Hour), UpdatedAt: t1, Evidence: []onus.Evidence{{Path: "p", Value: "v"}}, StillFailing: true},
+			Events: []onus.Event{{At: t1, Type: "opened"}}}
+	}
+	run, _ := db.BeginRun(ctx, "eval", "test", t1)
+	if err := db.ApplyChanges(ctx, run, []onus.FindingChange{mk("d1"), mk("d2")}, stat(t1), -1); err != nil {
+		t.Fatal(err)
+	}
+	// Evaluation 2: both fail again; d2's evidence changed.
+	again := func(at time.Time, edit func(f *onus.Finding)) []onus.FindingChange {
+		fs, err := db.ActiveFindings(ctx)
+		if err != nil || len(fs) != 2 {
+			t.Fatalf("active findings %d, %v", len(fs), err)
+		}
+		var out []onus.FindingChange
+		for _, f := range fs {
+			c := onus.FindingChange{Finding: f, Prior: f.State}
+			c.Finding.LastFailed, c.Finding.UpdatedAt, c.Finding.StillFailing = at, at, true
+			edit(&c.Finding)
+			out = append(out, c)
+		}
+		return out
+	}
+	run, _ = db.BeginRun(ctx, "eval", "test", t2)
+	if err := db.ApplyChanges(ctx, run, again(t2, func(f *onus.Finding) {
+		if f.Entity == "d2" {
+			f.Evidence = []onus.Evidence{{Path: "p", Value: "w"}}
+		}
+	}), stat(t2), -1); err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := db.FindingsByKey(ctx, []onus.FindingKey{{Control: "edr", Entity: "d1"}, {Control: "edr", Entity: "d2"}})
+	if len(d1) != 2 {
+		t.Fatalf("findings %+v", d1)
+	}
+	for _, f := range d1 {
+		if !f.LastFailed.Equal(t2) || !f.UpdatedAt.Equal(t2) || !f.FirstFailed.Equal(t1) || !f.StillFailing {
+			t.Errorf("%s after evaluation 2: last failed %v, updated %v, first %v, still failing %v; want %v, %v, %v, true",
+				f.Entity, f.LastFailed, f.UpdatedAt, f.FirstFailed, f.StillFailing, t2, t2, t1)
+		}
+	}
+	if lf, _, failing := rawFinding(t, db, d1[0].ID); lf != fmtTime(t1) || failing != 1 {
+		t.Errorf("d1 was written again: last_failed %s, failing %d", lf, failing)
+	}
+	if lf, _, _ := rawFinding(t, db, d1[1].ID); lf != fmtTime(t2) {
+		t.Errorf("d2 changed but was not written: last_failed %s", lf)
+	}
+	if d1[1].Evidence[0].Value != "w" {
+		t.Errorf("d2 evidence = %+v", d1[1].Evidence)
+	}
+
+	// Evaluation 3: d1 cannot be judged (unknown): it stops following the
+	// evaluations and keeps its last failure; d2 fails again.
+	run, _ = db.BeginRun(ctx, "eval", "test", t3)
+	var changes []onus.FindingChange
+	for _, c := range again(t3, func(*onus.Finding) {}) {
+		if c.Finding.Entity == "d1" {
+			fs, _ := db.FindingsByKey(ctx, []onus.FindingKey{{Control: "edr", Entity: "d1"}})
+			c = onus.FindingChange{Finding: fs[0], Prior: fs[0].State}
+			c.Finding.StillFailing = false
+		}
+		changes = append(changes, c)
+	}
+	if err := db.ApplyChanges(ctx, run, changes, stat(t3), -1); err != nil {
+		t.Fatal(err)
+	}
+	// Evaluation 4 leaves d1 alone (still unknown, nothing to write).
+	run, _ = db.BeginRun(ctx, "eval", "test", t4)
+	if err := db.ApplyChanges(ctx, run, nil, stat(t4), -1); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := db.FindingsByKey(ctx, []onus.FindingKey{{Control: "edr", Entity: "d1"}, {Control: "edr", Entity: "d2"}})
+	if f := fs[0]; !f.LastFailed.Equal(t2) || f.StillFailing {
+		t.Errorf("d1, unknown since evaluation 3: last failed %v, still failing %v; want %v, false", f.LastFailed, f.StillFailing, t2)
+	}
+	if f := fs[1]; !f.LastFailed.Equal(t4) {
+		t.Errorf("d2, not judged again after evaluation 3 but its control was: last failed %v, want %v", f.LastFailed, t4)
+	}
+	// The listing and one finding read the same values.
+	all, err := db.Findings(ctx, onus.FindingFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range all {
+		one, err := db.Finding(ctx, f.ID)
+		if err != nil || !one.LastFailed.Equal(f.LastFailed) || !one.UpdatedAt.Equal(f.UpdatedAt) {
+			t.Errorf("finding %d: listed last failure %v, read alone %v (%v)", f.ID, f.LastFailed, one.LastFailed, err)
+		}
+	}
+}
+
+// A snapshot whose chunks are not chunkRecords records each (written with
+// another chunk size) loads whole and in order: chunks decode in place
+// only when they fit their place.
+func TestSnapshotOfOtherChunkSizes(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	run, err := db.BeginRun(ctx, "sync", "test", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := snapshot("mdm", 2*chunkRecords+7)
+	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncOK, Records: len(big.Records)}, big); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := db.db.QueryRowContext(ctx, `SELECT snapshot_id FROM source_state WHERE source = ?`, "mdm").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	// Chunks of 5, chunkRecords+10 and the rest.
+	cuts := []int{0, 5, chunkRecords + 15, len(big.Records)}
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM snapshot_chunks WHERE snapshot_id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(cuts); i++ {
+		b, err := encodeRecordsInto(nil, big.Records[cuts[i]:cuts[i+1]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.db.ExecContext(ctx, `INSERT INTO snapshot_chunks (snapshot_id, seq, data) VALUES (?, ?, ?)`, id, i, compressChunkInto(nil, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.LoadSnapshot(ctx, "mdm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Records) != len(big.Records) {
+		t.Fatalf("loaded %d records, want %d", len(got.Records), len(big.Records))
+	}
+	for i := range got.Records {
+		if got.Records[i].ID != big.Records[i].ID || got.Records[i].Attrs[0] != big.Records[i].Attrs[0] {
+			t.Fatalf("record %d = %s, want %s", i, got.Records[i].ID, big.Records[i].ID)
+		}
+	}
+}

@@ -163,7 +163,7 @@ const benchRate = 10.0 // requests per second
 //
 //	go test ./http -run '^$' -bench Serve -benchtime 200x
 func BenchmarkServe(b *testing.B) {
-	path := benchStore(b)
+	path := benchDB(b, benchStore(b)) // ONUS_BENCH_DB: on PostgreSQL
 	ctx := context.Background()
 	db, err := store.Open(ctx, path)
 	if err != nil {

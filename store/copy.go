@@ -84,7 +84,7 @@ func Copy(ctx context.Context, from, to *DB, actor string) ([]TableCopy, error) 
 			if derived(t) {
 				continue // written by the findings' triggers; verified below
 			}
-			if err := copyTable(ctx, from.db, tx, t); err != nil {
+			if err := copyTable(ctx, from.db, tx, t, to.pg); err != nil {
 				return err
 			}
 			if to.pg && identityTables[t] {
@@ -165,8 +165,13 @@ func (s *DB) tables(ctx context.Context) ([]string, error) {
 	return names, rows.Err()
 }
 
-// copyTable copies one table's rows, a few hundred per statement.
-func copyTable(ctx context.Context, from *sql.DB, to *sql.Tx, table string) error {
+// copyTable copies one table's rows, a few hundred per statement into
+// SQLite (its limit of parameters), a few thousand into PostgreSQL (the
+// protocol's 65,535): there each statement is a round trip, and the
+// findings' summary triggers run once per statement, each leaving one more
+// version of the summary rows that the next statements of the same
+// transaction step over.
+func copyTable(ctx context.Context, from *sql.DB, to *sql.Tx, table string, pg bool) error {
 	rows, err := from.QueryContext(ctx, `SELECT * FROM `+table)
 	if err != nil {
 		return fmt.Errorf("store copy: read %s: %w", table, err)
@@ -176,7 +181,11 @@ func copyTable(ctx context.Context, from *sql.DB, to *sql.Tx, table string) erro
 	if err != nil {
 		return err
 	}
-	per := max(1, 900/len(cols))
+	params := 900
+	if pg {
+		params = 65535
+	}
+	per := max(1, params/len(cols))
 	one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
 	var batch []any
 	flush := func() error {

@@ -249,6 +249,41 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 			return fmt.Errorf("store: apply changes: %w", err)
 		}
 		defer ev.Close()
+		// PostgreSQL: new findings and all events go in batches (rowBatch),
+		// the events once every new finding has its id.
+		var newF, evs *rowBatch
+		if s.pg {
+			byKey := map[[2]string]int{}
+			newF = &rowBatch{tx: tx, what: "findings", cols: 24, per: pgBatchRows,
+				head: `INSERT INTO findings (control, entity, entity_kind, entity_name, severity, state,
+			responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
+			first_failed, last_failed, due, resolved_at, evidence, updated_at,
+			accountable_email, accountable_name, consulted, informed, exception_id, subject, failing) VALUES `,
+				tail: `RETURNING id, control, entity`,
+				scan: func(rows *sql.Rows) error {
+					var id int64
+					var k [2]string
+					if err := rows.Scan(&id, &k[0], &k[1]); err != nil {
+						return err
+					}
+					changes[byKey[k]].Finding.ID = id
+					return nil
+				}}
+			for i := range changes {
+				if changes[i].New {
+					byKey[[2]string{changes[i].Finding.Control, changes[i].Finding.Entity}] = i
+				}
+			}
+			if evs, err = s.newBatch(ctx, tx, "finding_events", []string{"finding_id", "run_id", "at", "type", "from_value", "to_value", "note"}, ""); err != nil {
+				return err
+			}
+		}
+		newFinding := func(err error, f *onus.Finding) error {
+			if isUniqueViolation(err) {
+				return &onus.Error{Code: onus.ECONFLICT, Err: onus.ErrChanged, Message: fmt.Sprintf("finding %s on %s was recorded by another run during the evaluation", f.Control, f.Entity)}
+			}
+			return fmt.Errorf("store: insert finding %s/%s: %w", f.Control, f.Entity, err)
+		}
 		for i := range changes {
 			c := &changes[i]
 			f := &c.Finding
@@ -272,13 +307,15 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 				f.Accountable.Email, f.Accountable.Name, jsonList(f.Consulted), jsonList(f.Informed), f.Exception, string(subject), failing) {
 				continue
 			}
-			if c.New {
+			if c.New && s.pg {
+				if err := newF.add(ctx, args...); err != nil {
+					return newFinding(err, f)
+				}
+				continue // its events below, once it has its id
+			} else if c.New {
 				res, err := ins.ExecContext(ctx, args...)
 				if err != nil {
-					if isUniqueViolation(err) {
-						return &onus.Error{Code: onus.ECONFLICT, Err: onus.ErrChanged, Message: fmt.Sprintf("finding %s on %s was recorded by another run during the evaluation", f.Control, f.Entity)}
-					}
-					return fmt.Errorf("store: insert finding %s/%s: %w", f.Control, f.Entity, err)
+					return newFinding(err, f)
 				}
 				f.ID, _ = res.LastInsertId()
 			} else {
@@ -290,10 +327,32 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 					return &onus.Error{Code: onus.ECONFLICT, Err: onus.ErrChanged, Message: fmt.Sprintf("finding %d changed during the evaluation", f.ID)}
 				}
 			}
+			if s.pg {
+				continue // its events below, with the new findings'
+			}
 			for _, e := range c.Events {
 				if _, err := ev.ExecContext(ctx, f.ID, run, fmtTime(e.At), string(e.Type), e.From, e.To, e.Note); err != nil {
 					return fmt.Errorf("store: finding event: %w", err)
 				}
+			}
+		}
+		if s.pg {
+			if err := newF.flush(ctx); err != nil {
+				return newFinding(err, &onus.Finding{Control: "(one of the new findings)", Entity: "(its entity)"})
+			}
+			for i := range changes {
+				c := &changes[i]
+				if c.Finding.ID == 0 {
+					return fmt.Errorf("store: insert finding %s/%s: no id returned", c.Finding.Control, c.Finding.Entity)
+				}
+				for _, e := range c.Events {
+					if err := evs.add(ctx, c.Finding.ID, run, fmtTime(e.At), string(e.Type), e.From, e.To, e.Note); err != nil {
+						return fmt.Errorf("store: finding event: %w", err)
+					}
+				}
+			}
+			if err := evs.flush(ctx); err != nil {
+				return fmt.Errorf("store: finding event: %w", err)
 			}
 		}
 		for _, st := range stats {
@@ -446,16 +505,19 @@ func (s *DB) ReplaceUnknowns(ctx context.Context, rows []onus.UnknownResult) err
 				return fmt.Errorf("store: unknowns: %w", err)
 			}
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO unknowns (control, entity, reason) VALUES (?, ?, ?)
-			ON CONFLICT (control, entity) DO UPDATE SET reason = excluded.reason`)
+		b, err := s.newBatch(ctx, tx, "unknowns", []string{"control", "entity", "reason"},
+			`ON CONFLICT (control, entity) DO UPDATE SET reason = excluded.reason`)
 		if err != nil {
 			return fmt.Errorf("store: replace unknowns: %w", err)
 		}
-		defer stmt.Close()
+		defer b.close()
 		for k, reason := range want {
-			if _, err := stmt.ExecContext(ctx, k[0], k[1], reason); err != nil {
+			if err := b.add(ctx, k[0], k[1], reason); err != nil {
 				return fmt.Errorf("store: unknowns: %w", err)
 			}
+		}
+		if err := b.flush(ctx); err != nil {
+			return fmt.Errorf("store: unknowns: %w", err)
 		}
 		return nil
 	})

@@ -69,13 +69,13 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 				return fmt.Errorf("store: people: %w", err)
 			}
 		}
-		ps, err := tx.PrepareContext(ctx, `INSERT INTO people (email, name, entity, status, left_on, manager, team, time_zone, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (email) DO UPDATE SET name = excluded.name, entity = excluded.entity, status = excluded.status, left_on = excluded.left_on,
+		ps, err := s.newBatch(ctx, tx, "people", []string{"email", "name", "entity", "status", "left_on", "manager", "team", "time_zone", "channel"},
+			`ON CONFLICT (email) DO UPDATE SET name = excluded.name, entity = excluded.entity, status = excluded.status, left_on = excluded.left_on,
 			manager = excluded.manager, team = excluded.team, time_zone = excluded.time_zone, channel = excluded.channel`)
 		if err != nil {
 			return fmt.Errorf("store: replace directory: %w", err)
 		}
-		defer ps.Close()
+		defer ps.close()
 		// In key order: each insert lands next to the last one in the
 		// table's B-tree instead of on a random page that, at 100,000
 		// people, is no longer in SQLite's cache.
@@ -85,9 +85,12 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 			if p.left != "" {
 				left = p.left
 			}
-			if _, err := ps.ExecContext(ctx, email, p.name, p.entity, p.status, left, p.manager, p.team, p.tz, p.channel); err != nil {
+			if err := ps.add(ctx, email, p.name, p.entity, p.status, left, p.manager, p.team, p.tz, p.channel); err != nil {
 				return fmt.Errorf("store: people: %w", err)
 			}
+		}
+		if err := ps.flush(ctx); err != nil {
+			return fmt.Errorf("store: people: %w", err)
 		}
 
 		delA, err := tx.PrepareContext(ctx, `DELETE FROM assets WHERE person = ? AND entity = ? AND link = ?`)
@@ -122,20 +125,23 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 				return fmt.Errorf("store: assets: %w", err)
 			}
 		}
-		as, err := tx.PrepareContext(ctx, `INSERT INTO assets (person, entity, kind, name, link) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (person, entity, link) DO UPDATE SET kind = excluded.kind, name = excluded.name`)
+		as, err := s.newBatch(ctx, tx, "assets", []string{"person", "entity", "kind", "name", "link"},
+			`ON CONFLICT (person, entity, link) DO UPDATE SET kind = excluded.kind, name = excluded.name`)
 		if err != nil {
 			return fmt.Errorf("store: replace directory: %w", err)
 		}
-		defer as.Close()
+		defer as.close()
 		keys := slices.SortedFunc(maps.Keys(wantA), func(a, b assetKey) int {
 			return cmp.Or(strings.Compare(a.person, b.person), strings.Compare(a.entity, b.entity), strings.Compare(a.link, b.link))
 		})
 		for _, k := range keys {
 			a := wantA[k]
-			if _, err := as.ExecContext(ctx, k.person, k.entity, a.kind, a.name, k.link); err != nil {
+			if err := as.add(ctx, k.person, k.entity, a.kind, a.name, k.link); err != nil {
 				return fmt.Errorf("store: assets: %w", err)
 			}
+		}
+		if err := as.flush(ctx); err != nil {
+			return fmt.Errorf("store: assets: %w", err)
 		}
 		return rebuildTeamSummary(ctx, tx, s.pg)
 	})

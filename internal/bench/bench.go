@@ -47,6 +47,10 @@ type Options struct {
 	// with the changed exports after the measured re-run, and reports the
 	// open and exempted findings only one of the two has.
 	Verify bool
+	// ServerPID, when set, is the process id of the database server on
+	// this machine (PostgreSQL's postmaster): each phase then reports the
+	// CPU time the server spent in it too (ServerCPU).
+	ServerPID int
 }
 
 // Phase is one measured step.
@@ -57,6 +61,9 @@ type Phase struct {
 	// phase, all cores together: unlike Seconds, it does not depend on
 	// what else the machine runs.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// ServerCPUSeconds is the database server's CPU time during the phase
+	// (Options.ServerPID), all its processes together.
+	ServerCPUSeconds float64 `json:"db_server_cpu_seconds,omitempty"`
 	// PeakRSS is the highest resident memory of the process up to the end
 	// of the phase, in bytes (0 where the platform does not report it).
 	// The kernel's high-water mark is reset before each phase, but the Go
@@ -122,16 +129,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	last := start
 	cpuStart := cpuTime()
 	lastCPU := cpuStart
+	lastServer := o.serverCPU()
 	mark := func(name string) {
-		now, cpu := time.Now(), cpuTime()
+		now, cpu, server := time.Now(), cpuTime(), o.serverCPU()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		p := Phase{Name: name, Seconds: now.Sub(last).Seconds(), CPUSeconds: (cpu - lastCPU).Seconds(), PeakRSS: peakRSS(), HeapInUse: int64(ms.HeapInuse)}
+		p := Phase{Name: name, Seconds: now.Sub(last).Seconds(), CPUSeconds: (cpu - lastCPU).Seconds(), PeakRSS: peakRSS(), HeapInUse: int64(ms.HeapInuse),
+			ServerCPUSeconds: (server - lastServer).Seconds()}
 		res.Phases = append(res.Phases, p)
 		res.PeakRSS = max(res.PeakRSS, p.PeakRSS)
 		logf("  %-10s %6.2fs  cpu %6.2fs  peak %s", name, p.Seconds, p.CPUSeconds, MiB(p.PeakRSS))
 		resetPeak()
-		last, lastCPU = time.Now(), cpuTime()
+		last, lastCPU, lastServer = time.Now(), cpuTime(), o.serverCPU()
 	}
 	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "bench", Phase: mark}
 	logf("running sync and evaluation on %s of exports", MiB(res.Bytes))
@@ -161,7 +170,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// The first nudge: every owner hears of everything. Planned, written
 	// and stored in the outbox; sending is measured against a real SMTP
 	// server by the deliver package's benchmark.
-	last, lastCPU = time.Now(), cpuTime()
+	last, lastCPU, lastServer = time.Now(), cpuTime(), o.serverCPU()
 	peak := res.PeakRSS // that of `onus run`: sync and evaluation
 	nrep, err := m.Nudge(ctx, orggen.AcmeNow, monitor.NudgeOptions{})
 	if err != nil {
@@ -214,6 +223,13 @@ func Generate(o Options) (*Result, error) {
 		return nil
 	})
 	return res, nil
+}
+
+func (o Options) serverCPU() time.Duration {
+	if o.ServerPID == 0 {
+		return 0
+	}
+	return ServerCPU(o.ServerPID)
 }
 
 // MiB formats bytes.

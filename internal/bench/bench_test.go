@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/onus-sec/onus/internal/bench"
 )
@@ -77,5 +78,23 @@ func TestRerunReadsOnlyOkta(t *testing.T) {
 	}
 	for _, m := range res.Mismatches {
 		t.Error(m)
+	}
+}
+
+// ServerCPU reads a process's CPU time and its children's from /proc:
+// this process, after burning CPU, reads at least what it burnt.
+func TestServerCPU(t *testing.T) {
+	before := bench.ServerCPU(os.Getpid())
+	x := 0
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; {
+		x++
+	}
+	_ = x
+	after := bench.ServerCPU(os.Getpid())
+	if after-before < 50*time.Millisecond {
+		t.Errorf("ServerCPU grew by %v over 300ms of busy loop, want at least 50ms", after-before)
+	}
+	if bench.ServerCPU(1<<30) != 0 {
+		t.Errorf("ServerCPU of a missing process: want 0")
 	}
 }

@@ -47,7 +47,9 @@ type RerunPhase struct {
 	Name    string  `json:"name"`
 	Seconds float64 `json:"seconds"`
 	CPU     float64 `json:"cpu_seconds"`
-	PeakRSS int64   `json:"peak_rss_bytes"`
+	// ServerCPU is the database server's (Options.ServerPID).
+	ServerCPU float64 `json:"db_server_cpu_seconds,omitempty"`
+	PeakRSS   int64   `json:"peak_rss_bytes"`
 }
 
 // Rerun runs the loop once on an empty database, then changes 1% of the
@@ -71,6 +73,9 @@ func Rerun(ctx context.Context, o Options) (*RerunResult, error) {
 	cfg, err := config.Load(o.Dir)
 	if err != nil {
 		return nil, err
+	}
+	if o.DB != "" {
+		dbPath = o.DB // an empty PostgreSQL database
 	}
 	db, err := store.Open(ctx, dbPath)
 	if err != nil {
@@ -104,14 +109,14 @@ func Rerun(ctx context.Context, o Options) (*RerunResult, error) {
 	}
 	start = time.Now()
 	cpu0 := cpuTime()
-	last, lastCPU := start, cpu0
+	last, lastCPU, lastServer := start, cpu0, o.serverCPU()
 	m.Phase = func(name string) {
-		now, cpu := time.Now(), cpuTime()
-		p := RerunPhase{Name: name, Seconds: now.Sub(last).Seconds(), CPU: (cpu - lastCPU).Seconds(), PeakRSS: peakRSS()}
+		now, cpu, server := time.Now(), cpuTime(), o.serverCPU()
+		p := RerunPhase{Name: name, Seconds: now.Sub(last).Seconds(), CPU: (cpu - lastCPU).Seconds(), PeakRSS: peakRSS(), ServerCPU: (server - lastServer).Seconds()}
 		res.Phases = append(res.Phases, p)
 		res.PeakRSS = max(res.PeakRSS, p.PeakRSS)
 		logf("  %-10s %6.2fs  cpu %6.2fs  peak %s", name, p.Seconds, p.CPU, MiB(p.PeakRSS))
-		last, lastCPU = time.Now(), cpuTime()
+		last, lastCPU, lastServer = time.Now(), cpuTime(), o.serverCPU()
 	}
 	logf("re-run with %d Okta users changed", n)
 	srep, err := m.Sync(ctx, monitor.SyncOptions{})

@@ -99,7 +99,7 @@ func (s *DB) pgRunUnlock(ctx context.Context, holder string) {
 	}
 }
 
-// leaseTime formats the end of a job's lease; '' for none.
+// leaseTime formats the end of a job's lease; ” for none.
 func leaseTime(t time.Time) string {
 	if t.IsZero() {
 		return ""

@@ -444,10 +444,18 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 			return time.Time{}, nil
 		}
 		if err != nil {
-			log.Error("cannot record the job's start", onus.LogError, err)
+			// Unknown whether another scheduler resumed it: look again soon.
+			log.Error("cannot claim the job cut short; looking again in 10s", onus.LogError, err)
+			s.mu.Lock()
+			j.active, j.current, j.recheck = false, "", started.Add(10*time.Second)
+			s.mu.Unlock()
+			s.metrics.running.WithLabelValues(j.Name).Set(0)
+			return time.Time{}, nil
 		}
 	} else if tick, ok := s.claimable(j, reason); ok {
-		// Another scheduler on the same store may serve this tick.
+		// Another scheduler on the same store may serve this tick. The
+		// log names the tick, so that runs can be matched to ticks.
+		log = log.With("tick", tick)
 		var won bool
 		var err error
 		if leased {
@@ -464,10 +472,26 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 			if err := s.load(rec); err != nil {
 				log.Error("cannot read the jobs' runs", onus.LogError, err)
 			}
+			// The next tick follows the winner's start, so that every
+			// scheduler sharing the store waits for the same tick (an
+			// interval counts from the last start).
+			s.mu.Lock()
+			if j.last != nil && !j.last.Started.IsZero() {
+				started = j.last.Started
+			}
+			s.mu.Unlock()
 			return started, nil
 		}
 		if err != nil {
-			log.Error("cannot record the job's start", onus.LogError, err)
+			// Whether another scheduler serves this tick is unknown (the
+			// store stayed unreachable beyond its retries): it is left,
+			// rather than perhaps run twice; the next tick runs.
+			log.Error("cannot claim the tick; skipping it", onus.LogError, err)
+			s.mu.Lock()
+			j.active, j.current = false, ""
+			s.mu.Unlock()
+			s.metrics.running.WithLabelValues(j.Name).Set(0)
+			return started, nil
 		}
 	} else if leased {
 		if err := leaser.StartJobAs(rec, j.Name, reason, started, s.holder, started.Add(s.lease)); err != nil {

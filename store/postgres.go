@@ -94,21 +94,10 @@ func IsPostgres(dsn string) bool {
 // URL itself (it would end up in onus.yaml, shell history and logs): it is
 // password=env:NAME or password=file:PATH, as onus's other secrets, or
 // PostgreSQL's own PGPASSWORD or password file. It returns the URL without
-// any password, for messages.
-func pgConfig(dsn string) (*pgx.ConnConfig, string, error) {
-	cfg, shown, _, err := pgConfigRetry(dsn)
-	return cfg, shown, err
-}
-
-// pgConfigRetry is pgConfig with how long to wait for an unreachable
-// server (retry=DURATION in the URL's query, DefaultRetry when absent; see
-// retry.go).
-func pgConfigRetry(dsn string) (*pgx.ConnConfig, string, time.Duration, error) {
-	cfg, shown, retry, err := pgParse(dsn)
-	return cfg, shown, retry, err
-}
-
-func pgParse(dsn string) (*pgx.ConnConfig, string, time.Duration, error) {
+// any password, for messages, and how long to wait for an unreachable
+// server (retry=DURATION in the query, DefaultRetry when absent; see
+// retry.go), which is not sent to the server.
+func pgConfig(dsn string) (*pgx.ConnConfig, string, time.Duration, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return nil, "", 0, onus.Errorf(onus.EINVALID, "store: database URL: %v", redactErr(err, dsn))
@@ -177,7 +166,7 @@ func redactErr(err error, dsn string) string {
 
 // openPostgres connects to PostgreSQL and brings the schema up to date.
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	cfg, shown, retry, err := pgConfigRetry(dsn)
+	cfg, shown, retry, err := pgConfig(dsn)
 	if err != nil {
 		return nil, err
 	}

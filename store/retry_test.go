@@ -69,7 +69,7 @@ func TestParseRetryInURL(t *testing.T) {
 		{"postgres://onus@db/onus?retry=0&sslmode=disable", 0, ""},
 		{"postgres://onus@db/onus?retry=soon", 0, "retry must be a duration"},
 	} {
-		cfg, shown, got, err := pgConfigRetry(tc.url)
+		cfg, shown, got, err := pgConfig(tc.url)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: error %v, want %q", tc.url, err, tc.err)

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,4 +66,105 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 	if err != nil || jr["evaluate"].Runs != 4 || jr["evaluate"].Running {
 		t.Errorf("stored %+v, %v", jr["evaluate"], err)
 	}
+}
+
+// A job cut short is resumed by one scheduler only: not by one starting
+// while another still runs the job (its lease is alive), and by one only
+// of several starting together after the holder died.
+func TestReplicasResumeCutJobOnce(t *testing.T) {
+	ctx := context.Background()
+	open := func(dsn string) *store.DB {
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	start := func(db *store.DB, wall *fakeWall, job Job) {
+		s, err := newScheduler(core{Store: db, Wall: wall, After: wall.After, Grace: time.Second}, []Job{job})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		ended := make(chan struct{})
+		go func() {
+			s.Run(rctx)
+			close(ended)
+		}()
+		t.Cleanup(func() {
+			cancel()
+			<-ended
+		})
+	}
+
+	t.Run("while another runs it", func(t *testing.T) {
+		dsn := pgtest.DSN(t)
+		wall := newFakeWall(t0)
+		var runs atomic.Int32
+		in, release := make(chan string, 4), make(chan struct{})
+		job := Job{Name: "evaluate", Timetable: every(time.Hour), Run: func(context.Context, <-chan struct{}) error {
+			runs.Add(1)
+			in <- "run"
+			<-release
+			return nil
+		}}
+		var once sync.Once
+		free := func() { once.Do(func() { close(release) }) }
+		start(open(dsn), wall, job) // A: runs the first run and holds it
+		<-in
+		// B starts while A runs: the row says running, as after a crash,
+		// but A is alive and holds the lease.
+		start(open(dsn), wall, job)
+		t.Cleanup(free) // before the schedulers stop, should the test fail
+		h := &harness{t: t, wall: wall}
+		h.idle(1) // B waits for A's lease to end
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("the job ran %d times at once", n)
+		}
+		free()
+		h.idle(2) // A finished; both wait for the next tick or a look again
+		wall.Advance(DefaultJobLease + 2*time.Second)
+		h.idle(2)
+		if n := runs.Load(); n != 1 {
+			t.Errorf("after A finished, the job ran %d times, want 1 (the next tick is at %v)", n, t0.Add(time.Hour))
+		}
+		wall.Advance(time.Hour)
+		h.idle(2)
+		if n := runs.Load(); n != 2 {
+			t.Errorf("after the next tick: %d runs, want 2", n)
+		}
+	})
+
+	t.Run("after the holder died", func(t *testing.T) {
+		dsn := pgtest.DSN(t)
+		wall := newFakeWall(t0)
+		db := open(dsn)
+		// A replica on another machine started the job and died: its lease
+		// ran out a second ago.
+		if err := db.StartJobAs(ctx, "evaluate", TriggerSchedule, t0.Add(-3*time.Minute), "elsewhere:41:dead", t0.Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		var runs atomic.Int32
+		job := Job{Name: "evaluate", Timetable: every(time.Hour), Run: func(context.Context, <-chan struct{}) error {
+			runs.Add(1)
+			// Long enough for the other replicas to start and read the
+			// row while the run is on.
+			time.Sleep(2 * time.Second)
+			return nil
+		}}
+		const replicas = 3
+		for range replicas {
+			start(open(dsn), wall, job)
+		}
+		h := &harness{t: t, wall: wall}
+		h.idle(replicas)
+		if n := runs.Load(); n != 1 {
+			t.Fatalf("the job cut short was resumed %d times", n)
+		}
+		jr, err := db.JobRuns(ctx)
+		if err != nil || jr["evaluate"].Running || jr["evaluate"].Trigger != TriggerResume {
+			t.Errorf("stored %+v, %v", jr["evaluate"], err)
+		}
+	})
 }

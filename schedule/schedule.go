@@ -35,6 +35,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
+	"github.com/onus-sec/onus/lease"
 	"github.com/onus-sec/onus/store"
 )
 
@@ -86,6 +87,23 @@ type TickClaimer interface {
 
 var _ TickClaimer = (*store.DB)(nil)
 
+// JobLeaser is a Store on which each running job is held by one scheduler
+// under a lease it renews: a job cut short is resumed by one of the
+// schedulers sharing the store, and only when no live one still runs it
+// (store.DB.ClaimResume).
+type JobLeaser interface {
+	ClaimTickAs(ctx context.Context, name, trigger string, tick, at time.Time, holder string, until time.Time) (bool, error)
+	StartJobAs(ctx context.Context, name, trigger string, at time.Time, holder string, until time.Time) error
+	ClaimResume(ctx context.Context, c store.ResumeClaim) (won bool, heldUntil time.Time, err error)
+	RenewJob(ctx context.Context, name, holder string, until time.Time) error
+}
+
+var _ JobLeaser = (*store.DB)(nil)
+
+// DefaultJobLease is how long a scheduler holds a running job without
+// renewing it: a replica that died mid-job leaves it to another after that.
+const DefaultJobLease = 2 * time.Minute
+
 // Scheduler runs jobs by themselves.
 type Scheduler struct {
 	jobs    []*job
@@ -102,6 +120,13 @@ type Scheduler struct {
 
 	writer *writerLock // held by Writer jobs while they run
 
+	// holder names this scheduler in the jobs it runs; lease is how long
+	// it holds one without renewing; dead tells whether another holder
+	// stopped (lease.DeadOnThisHost).
+	holder string
+	lease  time.Duration
+	dead   func(string) bool
+
 	mu      sync.Mutex // guards the fields below and each job's state
 	running bool
 }
@@ -117,6 +142,9 @@ type job struct {
 	tick    time.Time // the timetable's tick a TriggerSchedule run serves
 	active  bool
 	current string // the trigger of the run in progress
+	// recheck is when to look again at a job cut short that another
+	// scheduler resumed or still runs (its lease's end); zero otherwise.
+	recheck time.Time
 }
 
 // core are the parts every scheduler has.
@@ -128,13 +156,20 @@ type core struct {
 	Grace time.Duration
 	// Registry receives the metrics; a new one when nil.
 	Registry prometheus.Registerer
+	// Lease is how long a running job is held without renewal
+	// (DefaultJobLease when zero).
+	Lease time.Duration
 }
 
 func newScheduler(c core, jobs []Job) (*Scheduler, error) {
 	if c.Store == nil || c.Wall == nil {
 		return nil, errors.New("schedule: a store and a wall clock are required")
 	}
-	s := &Scheduler{store: c.Store, wall: c.Wall, after: c.After, log: c.Log, grace: c.Grace, byName: map[string]*job{}, writer: newWriterLock()}
+	s := &Scheduler{store: c.Store, wall: c.Wall, after: c.After, log: c.Log, grace: c.Grace, byName: map[string]*job{}, writer: newWriterLock(),
+		holder: lease.Holder(), lease: c.Lease, dead: lease.DeadOnThisHost}
+	if s.lease <= 0 {
+		s.lease = DefaultJobLease
+	}
 	if s.after == nil {
 		s.after = time.After
 	}
@@ -307,6 +342,7 @@ func (s *Scheduler) due(j *job) (reason string, next time.Time) {
 
 func (s *Scheduler) loop(ctx, jobCtx context.Context, j *job) {
 	reason, next := s.due(j)
+	rechecking := false
 	for {
 		if reason == "" {
 			var tick <-chan time.Time
@@ -320,11 +356,22 @@ func (s *Scheduler) loop(ctx, jobCtx context.Context, j *job) {
 			case <-ctx.Done():
 				return
 			case <-tick:
+				if rechecking {
+					// Another scheduler held the job cut short: see
+					// whether it finished it, or left it.
+					rechecking = false
+					if err := s.load(ctx); err != nil {
+						s.log.Warn("cannot read the jobs' runs", onus.LogJob, j.Name, onus.LogError, err)
+					}
+					reason, next = s.due(j)
+					continue
+				}
 				reason = TriggerSchedule
 				s.mu.Lock()
 				j.tick = next
 				s.mu.Unlock()
 			case reason = <-j.trigger:
+				rechecking = false
 			}
 		}
 		if ctx.Err() != nil {
@@ -334,6 +381,13 @@ func (s *Scheduler) loop(ctx, jobCtx context.Context, j *job) {
 		reason, next = "", time.Time{}
 		if j.Timetable != nil && !started.IsZero() {
 			next = j.Timetable.Next(started)
+		}
+		s.mu.Lock()
+		recheck := j.recheck
+		j.recheck = time.Time{}
+		s.mu.Unlock()
+		if !recheck.IsZero() {
+			next, rechecking = recheck, true
 		}
 	}
 }
@@ -361,9 +415,54 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 	s.metrics.running.WithLabelValues(j.Name).Set(1)
 	// The records are written even during a stop.
 	rec := context.WithoutCancel(jobCtx)
-	if tick, ok := s.claimable(j, reason); ok {
-		// Another scheduler on the same store may serve this tick.
-		won, err := s.store.(TickClaimer).ClaimTick(rec, j.Name, reason, tick, started)
+	leaser, leased := s.store.(JobLeaser)
+	if reason == TriggerResume && leased {
+		// Schedulers starting together, or one starting while another
+		// still runs the job: one resumes it, once.
+		s.mu.Lock()
+		var seen time.Time
+		if j.last != nil {
+			seen = j.last.Started
+		}
+		s.mu.Unlock()
+		won, heldUntil, err := leaser.ClaimResume(rec, store.ResumeClaim{Name: j.Name, Trigger: reason, Holder: s.holder, Seen: seen,
+			At: started, Until: started.Add(s.lease), Dead: s.dead})
+		if err == nil && !won {
+			if heldUntil.IsZero() {
+				log.Debug("another onus resumed this job")
+				heldUntil = started.Add(time.Second)
+			} else {
+				log.Info("another onus is running this job; looking again when its lease ends", "lease_until", heldUntil)
+			}
+			s.mu.Lock()
+			j.active, j.current, j.recheck = false, "", heldUntil.Add(time.Second)
+			s.mu.Unlock()
+			s.metrics.running.WithLabelValues(j.Name).Set(0)
+			if err := s.load(rec); err != nil {
+				log.Error("cannot read the jobs' runs", onus.LogError, err)
+			}
+			return time.Time{}, nil
+		}
+		if err != nil {
+			// Unknown whether another scheduler resumed it: look again soon.
+			log.Error("cannot claim the job cut short; looking again in 10s", onus.LogError, err)
+			s.mu.Lock()
+			j.active, j.current, j.recheck = false, "", started.Add(10*time.Second)
+			s.mu.Unlock()
+			s.metrics.running.WithLabelValues(j.Name).Set(0)
+			return time.Time{}, nil
+		}
+	} else if tick, ok := s.claimable(j, reason); ok {
+		// Another scheduler on the same store may serve this tick. The
+		// log names the tick, so that runs can be matched to ticks.
+		log = log.With("tick", tick)
+		var won bool
+		var err error
+		if leased {
+			won, err = leaser.ClaimTickAs(rec, j.Name, reason, tick, started, s.holder, started.Add(s.lease))
+		} else {
+			won, err = s.store.(TickClaimer).ClaimTick(rec, j.Name, reason, tick, started)
+		}
 		if err == nil && !won {
 			log.Debug("another onus runs this tick")
 			s.mu.Lock()
@@ -373,15 +472,38 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 			if err := s.load(rec); err != nil {
 				log.Error("cannot read the jobs' runs", onus.LogError, err)
 			}
+			// The next tick follows the winner's start, so that every
+			// scheduler sharing the store waits for the same tick (an
+			// interval counts from the last start).
+			s.mu.Lock()
+			if j.last != nil && !j.last.Started.IsZero() {
+				started = j.last.Started
+			}
+			s.mu.Unlock()
 			return started, nil
 		}
 		if err != nil {
+			// Whether another scheduler serves this tick is unknown (the
+			// store stayed unreachable beyond its retries): it is left,
+			// rather than perhaps run twice; the next tick runs.
+			log.Error("cannot claim the tick; skipping it", onus.LogError, err)
+			s.mu.Lock()
+			j.active, j.current = false, ""
+			s.mu.Unlock()
+			s.metrics.running.WithLabelValues(j.Name).Set(0)
+			return started, nil
+		}
+	} else if leased {
+		if err := leaser.StartJobAs(rec, j.Name, reason, started, s.holder, started.Add(s.lease)); err != nil {
 			log.Error("cannot record the job's start", onus.LogError, err)
 		}
 	} else if err := s.store.StartJob(rec, j.Name, reason, started); err != nil {
 		log.Error("cannot record the job's start", onus.LogError, err)
 	}
 	log.Debug("job started")
+	if leased {
+		defer s.keepLease(rec, leaser, j.Name, log)()
+	}
 
 	err := s.call(jobCtx, ctx.Done(), j)
 
@@ -425,6 +547,32 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 		s.done(j.Name, run)
 	}
 	return started, err
+}
+
+// keepLease renews this scheduler's lease on a running job every third of
+// the lease until the function it returns is called.
+func (s *Scheduler) keepLease(ctx context.Context, leaser JobLeaser, name string, log *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx) // a renewal waiting for PostgreSQL ends with the run
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := leaser.RenewJob(ctx, name, s.holder, s.wall.Now().Add(s.lease)); err != nil && ctx.Err() == nil {
+					log.Warn("cannot renew the job's lease", onus.LogError, err)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }
 
 // call runs the job's work, turning a panic into the run's error: one bad

@@ -10,6 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -36,6 +37,8 @@ type DB struct {
 	migratedFrom int64
 	// runLocks are the PostgreSQL run locks held (replicas.go).
 	runLocks runLocks
+	// retry waits for an unreachable PostgreSQL (retry.go); nil on SQLite.
+	retry *retrier
 	// Clock is the operational clock: audit timestamps, run start and end,
 	// exception decisions, outbox creation and manual resends. Business
 	// instants (an evaluation's now, a plan's not-before) are passed in by
@@ -200,20 +203,40 @@ func parseTime(s string) time.Time {
 	return t.UTC()
 }
 
-// tx runs fn in a write transaction.
+// tx runs fn in a write transaction. On PostgreSQL, a transaction cut
+// short by the server going away before its COMMIT was sent rolled back
+// as a whole: it is run again, fn included, once the server is back
+// (retry.go). fn must therefore set what it returns afresh on every call.
+// A COMMIT that got no answer is not retried.
 func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	var commitErr error
+	err := s.retry.do(ctx, "transaction", func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: begin: %w", err)
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			commitErr = fmt.Errorf("store: commit (it may or may not have been recorded): %w", err)
+			return nil
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+	return commitErr
+}
+
+// SetLog sets where the store says that it waits for an unreachable
+// PostgreSQL (slog's default logger otherwise).
+func (s *DB) SetLog(l *slog.Logger) {
+	if s.retry != nil && l != nil {
+		s.retry.log.Store(l)
 	}
-	return nil
 }
 
 // Audit appends to the audit log.

@@ -98,11 +98,14 @@ func (s *DB) RenewLock(ctx context.Context, holder string, d time.Duration) erro
 // Unlock releases holder's lock; releasing a lock one does not hold does
 // nothing.
 func (s *DB) Unlock(ctx context.Context, holder string) error {
+	// The advisory lock's connection is given back even when the row
+	// cannot be deleted (PostgreSQL is gone: the lock went with it, and
+	// the row's lease runs out).
+	if s.pg {
+		defer s.pgRunUnlock(ctx, holder)
+	}
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM run_lock WHERE name = 'loop' AND holder = ?`, holder); err != nil {
 		return fmt.Errorf("store: unlock: %w", err)
-	}
-	if s.pg {
-		s.pgRunUnlock(ctx, holder)
 	}
 	return nil
 }

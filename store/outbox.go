@@ -63,6 +63,7 @@ func scanOutbox(sc interface{ Scan(...any) error }) (*onus.OutboxMessage, error)
 // moved. It returns how many it added and cancelled.
 func (s *DB) Enqueue(ctx context.Context, msgs []*onus.OutboxMessage) (added, cancelled int, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		added, cancelled = 0, 0 // a retried transaction counts again
 		keys := map[string]bool{}
 		for _, m := range msgs {
 			keys[m.Key] = true

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -93,11 +94,13 @@ func IsPostgres(dsn string) bool {
 // URL itself (it would end up in onus.yaml, shell history and logs): it is
 // password=env:NAME or password=file:PATH, as onus's other secrets, or
 // PostgreSQL's own PGPASSWORD or password file. It returns the URL without
-// any password, for messages.
-func pgConfig(dsn string) (*pgx.ConnConfig, string, error) {
+// any password, for messages, and how long to wait for an unreachable
+// server (retry=DURATION in the query, DefaultRetry when absent; see
+// retry.go), which is not sent to the server.
+func pgConfig(dsn string) (*pgx.ConnConfig, string, time.Duration, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return nil, "", onus.Errorf(onus.EINVALID, "store: database URL: %v", redactErr(err, dsn))
+		return nil, "", 0, onus.Errorf(onus.EINVALID, "store: database URL: %v", redactErr(err, dsn))
 	}
 	var ref string
 	if p, ok := u.User.Password(); ok {
@@ -109,6 +112,15 @@ func pgConfig(dsn string) (*pgx.ConnConfig, string, error) {
 		ref = p
 		q.Del("password")
 	}
+	retry := DefaultRetry
+	if v := q.Get("retry"); v != "" {
+		d, err := parseRetry(v)
+		if err != nil {
+			return nil, "", 0, onus.Errorf(onus.EINVALID, "store: database URL: %v", err)
+		}
+		retry = d
+		q.Del("retry")
+	}
 	u.RawQuery = q.Encode()
 	shown := u.String()
 	var password string
@@ -118,27 +130,27 @@ func pgConfig(dsn string) (*pgx.ConnConfig, string, error) {
 		name := strings.TrimPrefix(ref, "env:")
 		v, ok := os.LookupEnv(name)
 		if !ok {
-			return nil, "", onus.Errorf(onus.EINVALID, "store: %s: the database password is in $%s, which is not set", shown, name)
+			return nil, "", 0, onus.Errorf(onus.EINVALID, "store: %s: the database password is in $%s, which is not set", shown, name)
 		}
 		password = v
 	case strings.HasPrefix(ref, "file:"):
 		path := strings.TrimPrefix(ref, "file:")
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, "", onus.Errorf(onus.EINVALID, "store: %s: the database password file: %v", shown, err)
+			return nil, "", 0, onus.Errorf(onus.EINVALID, "store: %s: the database password file: %v", shown, err)
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	default:
-		return nil, "", onus.Errorf(onus.EINVALID, "store: %s: the password must not be written in the database URL; use password=env:NAME or password=file:PATH (or PGPASSWORD, or a PostgreSQL password file)", shown)
+		return nil, "", 0, onus.Errorf(onus.EINVALID, "store: %s: the password must not be written in the database URL; use password=env:NAME or password=file:PATH (or PGPASSWORD, or a PostgreSQL password file)", shown)
 	}
 	cfg, err := pgx.ParseConfig(shown)
 	if err != nil {
-		return nil, "", onus.Errorf(onus.EINVALID, "store: database URL %s: %v", shown, err)
+		return nil, "", 0, onus.Errorf(onus.EINVALID, "store: database URL %s: %v", shown, err)
 	}
 	if ref != "" {
 		cfg.Password = password
 	}
-	return cfg, shown, nil
+	return cfg, shown, retry, nil
 }
 
 // redactErr keeps a password out of a URL parse error.
@@ -154,11 +166,12 @@ func redactErr(err error, dsn string) string {
 
 // openPostgres connects to PostgreSQL and brings the schema up to date.
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	cfg, shown, err := pgConfig(dsn)
+	cfg, shown, retry, err := pgConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	db := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
+	r := newRetrier(retry)
+	db := sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg), r})
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, onus.Errorf(onus.EINVALID, "store: cannot connect to %s: %v", shown, err)
@@ -172,13 +185,13 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err := db.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&syncCommit); err == nil && syncCommit == "off" {
 		db.Close()
 		cfg.RuntimeParams["synchronous_commit"] = "local"
-		db = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg)})
+		db = sql.OpenDB(pgConnector{stdlib.GetConnector(*cfg), r})
 	}
 	// goose runs on pgx's own driver: its statements are PostgreSQL's
 	// already, and it writes true booleans.
 	raw := sql.OpenDB(stdlib.GetConnector(*cfg))
 	defer raw.Close()
-	s := &DB{db: raw, path: shown, pg: true}
+	s := &DB{db: raw, path: shown, pg: true, retry: r}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -187,11 +200,20 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	return s, nil
 }
 
-// pgConnector hands out pgConns.
-type pgConnector struct{ driver.Connector }
+// pgConnector hands out pgConns. A server that cannot be reached is
+// waited for (retry.go): nothing was sent on a connection not yet made.
+type pgConnector struct {
+	driver.Connector
+	retry *retrier
+}
 
 func (c pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
+	var conn driver.Conn
+	err := c.retry.do(ctx, "connect", func() error {
+		var err error
+		conn, err = c.Connector.Connect(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

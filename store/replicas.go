@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/onus-sec/onus"
 )
 
 // ClaimTick records that a scheduled job starts for the tick of its
@@ -17,10 +20,17 @@ import (
 // across replicas whatever their clocks: each records a start no earlier
 // than the tick it serves.
 func (s *DB) ClaimTick(ctx context.Context, name, trigger string, tick, at time.Time) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs (name, running, started_at, trigger) VALUES (?, 1, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET running = 1, started_at = excluded.started_at, trigger = excluded.trigger
+	return s.ClaimTickAs(ctx, name, trigger, tick, at, "", time.Time{})
+}
+
+// ClaimTickAs is ClaimTick for a scheduler that holds the run it starts
+// under a lease: holder, until it (RenewJob) says otherwise, until.
+func (s *DB) ClaimTickAs(ctx context.Context, name, trigger string, tick, at time.Time, holder string, until time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs (name, running, started_at, trigger, holder, lease_until) VALUES (?, 1, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET running = 1, started_at = excluded.started_at, trigger = excluded.trigger,
+			holder = excluded.holder, lease_until = excluded.lease_until
 		WHERE jobs.started_at < ?`,
-		name, fmtTimeMilli(at), trigger, fmtTimeMilli(tick))
+		name, fmtTimeMilli(at), trigger, holder, leaseTime(until), fmtTimeMilli(tick))
 	if err != nil {
 		return false, fmt.Errorf("store: claim job %s: %w", name, err)
 	}
@@ -87,4 +97,87 @@ func (s *DB) pgRunUnlock(ctx context.Context, holder string) {
 		c.ExecContext(ctx, `SELECT pg_advisory_unlock(`+runLockKey+`)`)
 		c.Close()
 	}
+}
+
+// leaseTime formats the end of a job's lease; ” for none.
+func leaseTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return fmtTimeMilli(t)
+}
+
+// StartJobAs records that holder started a run of a job at at, holding it
+// under a lease until until.
+func (s *DB) StartJobAs(ctx context.Context, name, trigger string, at time.Time, holder string, until time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO jobs (name, running, started_at, trigger, holder, lease_until) VALUES (?, 1, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET running = 1, started_at = excluded.started_at, trigger = excluded.trigger,
+			holder = excluded.holder, lease_until = excluded.lease_until`,
+		name, fmtTimeMilli(at), trigger, holder, leaseTime(until))
+	if err != nil {
+		return fmt.Errorf("store: start job %s: %w", name, err)
+	}
+	return nil
+}
+
+// RenewJob extends holder's lease on the running job name. It fails with a
+// conflict error when the job is no longer holder's (another scheduler
+// took it over after the lease ran out).
+func (s *DB) RenewJob(ctx context.Context, name, holder string, until time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET lease_until = ? WHERE name = ? AND holder = ? AND running = 1`, leaseTime(until), name, holder)
+	if err != nil {
+		return fmt.Errorf("store: renew job %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return onus.Errorf(onus.ECONFLICT, "job %s is no longer held by %s", name, holder)
+	}
+	return nil
+}
+
+// ResumeClaim asks to resume a job whose last run was cut short.
+type ResumeClaim struct {
+	Name, Trigger string
+	// Holder is the scheduler asking; it holds the run until Until.
+	Holder string
+	// Seen is the start of the cut run, as the scheduler read it: a run
+	// started since (another scheduler resumed it first) is not claimed.
+	Seen      time.Time
+	At, Until time.Time
+	// Dead tells whether a holder has stopped (a process of this host that
+	// no longer exists); nil trusts leases to run out.
+	Dead func(holder string) bool
+}
+
+// ClaimResume starts the resumed run of a job cut short (its row still
+// says running, or interrupted), unless another scheduler sharing the
+// store started it since, or still runs it: a holder whose lease has not
+// run out and that is not known dead. It returns whether the claim won;
+// when it lost to a live holder, also when that holder's lease ends (the
+// time to look again).
+func (s *DB) ClaimResume(ctx context.Context, c ResumeClaim) (won bool, heldUntil time.Time, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		won, heldUntil = false, time.Time{}
+		var running bool
+		var started, holder, until string
+		err := tx.QueryRowContext(ctx, `SELECT running, started_at, holder, lease_until FROM jobs WHERE name = ?`, c.Name).Scan(&running, &started, &holder, &until)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("store: claim job %s: %w", c.Name, err)
+		case !parseTime(started).Equal(c.Seen):
+			return nil // resumed (or run) by another scheduler since
+		case running && holder != "" && holder != c.Holder && until > fmtTimeMilli(c.At) && (c.Dead == nil || !c.Dead(holder)):
+			heldUntil = parseTime(until)
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (name, running, started_at, trigger, holder, lease_until) VALUES (?, 1, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET running = 1, started_at = excluded.started_at, trigger = excluded.trigger,
+				holder = excluded.holder, lease_until = excluded.lease_until`,
+			c.Name, fmtTimeMilli(c.At), c.Trigger, c.Holder, leaseTime(c.Until)); err != nil {
+			return fmt.Errorf("store: claim job %s: %w", c.Name, err)
+		}
+		won = true
+		return nil
+	})
+	return won, heldUntil, err
 }

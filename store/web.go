@@ -825,8 +825,11 @@ func (s *DB) VisibleOutbox(ctx context.Context, v Visibility, statuses []string,
 	return s.OutboxMessages(ctx, statuses, v.Email, limit)
 }
 
-// Ping checks that the store answers and its schema is current.
+// Ping checks that the store answers and its schema is current. It does
+// not wait for an unreachable PostgreSQL (retry.go): a readiness probe
+// says at once that the store is gone.
 func (s *DB) Ping(ctx context.Context) error {
+	ctx = WithoutRetry(ctx)
 	if err := s.db.PingContext(ctx); err != nil {
 		return err
 	}

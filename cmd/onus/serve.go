@@ -50,6 +50,9 @@ type serveFlags struct {
 	// metrics is the address of a second listener that serves /metrics
 	// without a token; empty for none.
 	metrics string
+	// now starts business time at this instant (it then runs with the
+	// machine's clock): for tests and rehearsals on dated data. Hidden.
+	now string
 }
 
 func (f *serveFlags) add(cmd *cobra.Command) {
@@ -57,6 +60,8 @@ func (f *serveFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (overrides serve.tls.cert)")
 	cmd.Flags().StringVar(&f.tlsKey, "tls-key", "", "the certificate's key (overrides serve.tls.key)")
 	cmd.Flags().StringVar(&f.metrics, "metrics-listen", os.Getenv("ONUS_METRICS_LISTEN"), "also serve /metrics without a token on this address, for Prometheus on a private network (127.0.0.1:9464); on --listen, /metrics needs a token with the metrics scope [$ONUS_METRICS_LISTEN]")
+	cmd.Flags().StringVar(&f.now, "now", "", "start business time at this instant; it then runs with the clock (tests, rehearsals on dated data)")
+	cmd.Flags().MarkHidden("now")
 	cmd.Flags().BoolVar(&f.schedule, "schedule", true, "run the loop beside the web application: sync, evaluate, plan and deliver on the schedule: section (docs/schedule.md)")
 }
 
@@ -86,12 +91,21 @@ link and unlink act through a server with --server URL --token onus_….`,
 			if err != nil {
 				return err
 			}
+			business := onus.Clock(onus.ClockFunc(time.Now))
+			if f.now != "" {
+				t0, err := a.parseNow(f.now)
+				if err != nil {
+					return err
+				}
+				wall0 := time.Now()
+				business = onus.ClockFunc(func() time.Time { return t0.Add(time.Since(wall0)) })
+			}
 			db, err := store.Open(cmd.Context(), a.databasePath(cfg))
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			return a.serve(cmd, cfg, db, f, cfg.Serve.DemoSignIn, onus.ClockFunc(time.Now))
+			return a.serve(cmd, cfg, db, f, cfg.Serve.DemoSignIn, business)
 		},
 	}
 	f.add(cmd)
@@ -107,6 +121,7 @@ func (a *app) serve(cmd *cobra.Command, cfg *config.Config, db *store.DB, f serv
 	}
 	base := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	log := base.With(onus.LogSubsystem, "serve")
+	db.SetLog(base.With(onus.LogSubsystem, "store"))
 	opt := webhttp.Options{DemoSignIn: demo}
 	if o := cfg.Serve.OIDC; o != nil {
 		s, err := notify.Secret(o.ClientSecret)

@@ -38,4 +38,12 @@
 // restarted at evenly spread points:
 //
 //	ONUS_KILLS=120 ONUS_PG_RESTARTS=3 go test ./internal/killharness -run TestKillHarnessPostgres -v -timeout 60m
+//
+// TestServeReplicasPostgresRestart runs three long-lived "onus serve
+// --schedule" replicas on one PostgreSQL instead, stops PostgreSQL as in a
+// crash while they work and starts it again, and checks that they ride it
+// out by themselves (/readyz, no exit, each tick once, no stale lease),
+// then the same checks. The longer run:
+//
+//	ONUS_SERVE_RESTARTS=4 ONUS_SERVE_PHASE=20s go test ./internal/killharness -run TestServeReplicasPostgresRestart -v -timeout 30m
 package killharness

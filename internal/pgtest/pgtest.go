@@ -184,15 +184,31 @@ func (c *Cluster) DSN(tb testing.TB) string {
 // the write-ahead log) and starts it again on the same port.
 func (c *Cluster) Restart(tb testing.TB) {
 	tb.Helper()
+	c.Crash(tb)
+	c.Start(tb)
+}
+
+// Crash stops the server as a crash would (an immediate shutdown) and
+// leaves it stopped: connections are refused until Start.
+func (c *Cluster) Crash(tb testing.TB) {
+	tb.Helper()
 	c.cmd.Process.Signal(syscall.SIGQUIT) // immediate shutdown
+	var err error
 	select {
-	case <-c.exited:
+	case err = <-c.exited:
 	case <-time.After(2 * time.Minute):
 		c.cmd.Process.Kill()
-		<-c.exited
+		err = <-c.exited
 	}
+	c.exited <- err // for stop, should the test end before Start
+}
+
+// Start starts a server Crash stopped, on the same port, and waits until
+// it accepts connections.
+func (c *Cluster) Start(tb testing.TB) {
+	tb.Helper()
 	if err := c.run(); err != nil {
-		tb.Fatalf("PostgreSQL restart: %v", err)
+		tb.Fatalf("PostgreSQL start: %v", err)
 	}
 }
 

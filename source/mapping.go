@@ -6,6 +6,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/buger/jsonparser"
 
@@ -31,6 +32,9 @@ type Mapping struct {
 	schema   onus.Schema
 	// where keeps only the records it is true of; nil keeps all.
 	where cel.Program
+
+	trieOnce sync.Once
+	pathTrie *pathTrie
 }
 
 // slot is one distinct path the reader must fetch from every record.

@@ -31,7 +31,7 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 	}
 	defer f.Close()
 	path := f.Name()
-	paths := m.jsonPaths()
+	paths, trie := m.jsonPaths(), m.trie()
 	type part struct {
 		seq      int
 		recs     []onus.Record
@@ -58,7 +58,7 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 				if line == 1 {
 					l = bytes.TrimPrefix(l, []byte("\xef\xbb\xbf"))
 				}
-				if err := extractJSON(l, paths, vals, true); err != nil {
+				if err := extract(l, trie, paths, vals, true); err != nil {
 					pt.probs = append(pt.probs, &Problem{File: path, Line: line, Message: err.Error()})
 				} else {
 					rec, prob := m.build(vals, line, pt.presence, in)

@@ -65,7 +65,12 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 		index = append(index, len(elems)+len(bad))
 	}
 	// The document is well-formed: its lists are walked by the scanner.
-	if !eachElement(arr, each) {
+	if !fastPaths {
+		_, err = jsonparser.ArrayEach(arr, func(v []byte, t jsonparser.ValueType, off int, _ error) { each(v, t, off) })
+	} else if !eachElement(arr, each) {
+		err = jsonparser.MalformedArrayError
+	}
+	if err != nil {
 		return nil, syntaxError(data, path)
 	}
 	if err := doc.checkCount(data, path, len(elems)+len(bad)); err != nil {
@@ -89,6 +94,9 @@ func wholeDocument(data []byte, path string) (docKeys, error) {
 		return docKeys{}, onus.Errorf(onus.EINVALID, "%s: the file is an HTML page, not JSON%s: the export or API call returned an error page", path, htmlTitle(trimmed))
 	}
 	ok, keys, complete := validDocument(data)
+	if !fastPaths {
+		ok, keys, complete = json.Valid(data), nil, false
+	}
 	if !ok {
 		return docKeys{}, syntaxError(data, path)
 	}
@@ -369,7 +377,7 @@ func (m *Mapping) trie() *pathTrie {
 // extract fills vals with the values found at paths in obj: with the
 // scanner, or when it cannot, with extractJSON.
 func extract(obj []byte, t *pathTrie, paths [][]string, vals []raw, validate bool) error {
-	if scanRecord(obj, t, vals) {
+	if fastPaths && scanRecord(obj, t, vals) {
 		return nil
 	}
 	return extractJSON(obj, paths, vals, validate)

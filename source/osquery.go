@@ -91,6 +91,9 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 	var chunks []*chunk
 	handle := func(seq int, data []byte, line int) {
 		c := &chunk{seq: seq, presence: make([]int, len(m.fields))}
+		// Software logs carry about a hundred bytes per row.
+		c.recs = make([]onus.Record, 0, len(data)/100+1)
+		c.hashes = make([]uint64, 0, len(data)/100+1)
 		w := lm.worker()
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
@@ -124,7 +127,7 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 			mu.Unlock()
 		})
 	} else {
-		err = eachLines(ctx, br, handle)
+		err = eachLines(ctx, br, fileSize(f), handle)
 	}
 	if err != nil {
 		return nil, err
@@ -413,10 +416,10 @@ func (w *lineWorker) line(l []byte, line int, c *chunk) {
 // jsonparser.ArrayEach would; a value that is not a list goes to
 // ArrayEach itself, which takes what it can of it.
 func eachRaw(r raw, fn func(v []byte, t jsonparser.ValueType, off int)) {
-	if r.t == jsonparser.Array && eachElement(r.b, fn) {
+	if fastPaths && r.t == jsonparser.Array && eachElement(r.b, fn) {
 		return
 	}
-	if r.t == jsonparser.Array {
+	if fastPaths && r.t == jsonparser.Array {
 		// eachElement stops only on damage; lines are validated whole.
 		panic("source: a validated list did not scan")
 	}

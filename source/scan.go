@@ -18,6 +18,10 @@ import (
 //
 // scan_test.go checks it against encoding/json and jsonparser.
 
+// fastPaths turns on the scanner and the readers' other fast paths; the
+// differential tests turn it off to compare with the general code.
+var fastPaths = true
+
 // pathTrie holds a mapping's paths as a tree of object keys.
 type pathTrie struct {
 	nodes []trieNode

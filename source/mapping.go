@@ -291,7 +291,13 @@ func (m *Mapping) resolveRaw(r ref, vals []raw, in *interner) (string, bool, err
 		if r.slot < 0 || vals[r.slot].absent() {
 			return "", false, nil
 		}
-		s, err := vals[r.slot].text(in)
+		var s string
+		var err error
+		if fastPaths {
+			s, err = in.text(r.slot, &vals[r.slot])
+		} else {
+			s, err = vals[r.slot].text(in)
+		}
 		return s, err == nil && s != "", err
 	}
 	// The pieces are appended straight into the interner's byte arena:
@@ -358,6 +364,11 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 			rec.Seen = t.Unix()
 		}
 	}
+	// Keys are gathered in the interner's scratch list and copied into a
+	// slab once: one record's few keys cost no allocation of their own.
+	if fastPaths && in != nil && len(m.keys) > 0 {
+		rec.Keys = in.keyBuf[:0]
+	}
 	for ki, k := range m.keys {
 		for _, r := range k.refs {
 			all, err := m.resolveAll(r, vals, in)
@@ -378,6 +389,10 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 				}
 			}
 		}
+	}
+	if fastPaths && in != nil && len(m.keys) > 0 {
+		in.keyBuf = rec.Keys[:0]
+		rec.Keys = in.keySlice(rec.Keys)
 	}
 	if len(m.links) > 0 {
 		rec.Links = in.stringSlice(len(m.links))
@@ -418,7 +433,7 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 					v = in.box(s)
 				}
 			} else {
-				v, err = vals[f.ref.slot].convert(f.typ, f.format, in)
+				v, err = in.convert(f.ref.slot, &vals[f.ref.slot], f.typ, f.format)
 				if f.keep != nil && err == nil {
 					v = project(v, f.keep, in)
 				}

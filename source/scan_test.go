@@ -258,3 +258,21 @@ func FuzzScanner(f *testing.F) {
 		checkScan(t, data, scanPaths)
 	})
 }
+
+// TestParseDate compares the plain-date path with the layouts.
+func TestParseDate(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	cases := []string{"2026-11-30", "2024-02-29", "2023-02-29", "2026-13-01", "2026-00-10", "2026-04-31", "0000-01-01", "9999-12-31", "2026-1-01", "2026-11-3x", "2026/11/30"}
+	for i := 0; i < 5000; i++ {
+		cases = append(cases, fmt.Sprintf("%04d-%02d-%02d", r.IntN(10000), r.IntN(14), r.IntN(33)))
+	}
+	for _, c := range cases {
+		SetFastPaths(false)
+		want, werr := ParseTime(c, "")
+		SetFastPaths(true)
+		got, gerr := ParseTime(c, "")
+		if fmt.Sprint(werr) != fmt.Sprint(gerr) || !got.Equal(want) || got.Location() != want.Location() {
+			t.Fatalf("%q: %v %v, layouts: %v %v", c, got, gerr, want, werr)
+		}
+	}
+}

@@ -2,7 +2,10 @@ package source
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"math/bits"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/buger/jsonparser"
 )
@@ -439,4 +442,130 @@ func eachElement(arr []byte, fn func(v []byte, t jsonparser.ValueType, off int))
 			return false
 		}
 	}
+}
+
+// decodeAny decodes the well-formed JSON value b as json.Unmarshal into an
+// any does: objects as map[string]any (the last of a repeated key wins),
+// lists as []any, numbers as float64. Strings with escapes are left to
+// encoding/json itself. ok is false when encoding/json would fail (a
+// number out of range) or b is not well-formed.
+func decodeAny(b []byte) (v any, ok bool) {
+	d := decoder{data: b}
+	i := skipSpace(b, 0)
+	v, end := d.value(i)
+	if end < 0 || skipSpace(b, end) != len(b) {
+		return nil, false
+	}
+	return v, true
+}
+
+type decoder struct{ data []byte }
+
+func (d *decoder) value(i int) (any, int) {
+	b := d.data
+	if i >= len(b) {
+		return nil, -1
+	}
+	switch c := b[i]; {
+	case c == '{':
+		m := map[string]any{}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return m, i + 1
+		}
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return nil, -1
+			}
+			k, end := d.str(i)
+			if end < 0 {
+				return nil, -1
+			}
+			i = skipSpace(b, end)
+			if i >= len(b) || b[i] != ':' {
+				return nil, -1
+			}
+			var v any
+			v, i = d.value(skipSpace(b, i+1))
+			if i < 0 {
+				return nil, -1
+			}
+			m[k] = v
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return nil, -1
+			}
+			if b[i] == '}' {
+				return m, i + 1
+			}
+			if b[i] != ',' {
+				return nil, -1
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == '[':
+		l := []any{}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return l, i + 1
+		}
+		for {
+			var v any
+			v, i = d.value(i)
+			if i < 0 {
+				return nil, -1
+			}
+			l = append(l, v)
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return nil, -1
+			}
+			if b[i] == ']' {
+				return l, i + 1
+			}
+			if b[i] != ',' {
+				return nil, -1
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == '"':
+		return d.str(i)
+	case c == 't', c == 'f', c == 'n':
+		s := scanner{data: d.data}
+		end := s.value(i, -1)
+		if end < 0 {
+			return nil, -1
+		}
+		if c == 'n' {
+			return nil, end
+		}
+		return c == 't', end
+	}
+	s := scanner{data: d.data}
+	end := s.number(i)
+	if end < 0 {
+		return nil, -1
+	}
+	f, err := strconv.ParseFloat(string(d.data[i:end]), 64)
+	if err != nil {
+		return nil, -1
+	}
+	return f, end
+}
+
+// str decodes the string at i.
+func (d *decoder) str(i int) (string, int) {
+	s := scanner{data: d.data}
+	end, escaped := s.str(i + 1)
+	if end < 0 {
+		return "", -1
+	}
+	if !escaped && utf8.Valid(d.data[i+1:end-1]) {
+		return string(d.data[i+1 : end-1]), end
+	}
+	var out string
+	if json.Unmarshal(d.data[i:end], &out) != nil {
+		return "", -1
+	}
+	return out, end
 }

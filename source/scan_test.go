@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -93,6 +94,12 @@ func checkScan(t *testing.T, data []byte, paths [][]string) {
 		t.Fatalf("the scanner refused the well-formed object %q", data)
 	}
 	if json.Valid(data) {
+		var want any
+		werr := json.Unmarshal(data, &want)
+		got, ok := decodeAny(data)
+		if ok != (werr == nil) || (ok && !reflect.DeepEqual(got, want)) {
+			t.Fatalf("decodeAny(%q) = %#v %v, json.Unmarshal: %#v %v", data, got, ok, want, werr)
+		}
 		var gotEl, wantEl []string
 		okEl := eachElement(data, func(v []byte, vt jsonparser.ValueType, off int) {
 			gotEl = append(gotEl, fmt.Sprintf("%s %q line %d", vt, v, bytes.Count(data[:off], []byte("\n"))))

@@ -228,6 +228,11 @@ func (r *raw) decode() (any, error) {
 	if bytes.Contains(r.b, []byte(`\u0000`)) {
 		return nil, fmt.Errorf("holds a NUL character")
 	}
+	if fastPaths {
+		if v, ok := decodeAny(r.b); ok {
+			return v, nil
+		}
+	}
 	var v any
 	if err := json.Unmarshal(r.b, &v); err != nil {
 		return nil, fmt.Errorf("malformed JSON value")

@@ -42,7 +42,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	if err != nil {
 		return nil, err
 	}
-	arr, base, err := r.locate(data, path)
+	arr, base, err := r.locateIn(doc, data, path)
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +214,26 @@ func (d docKeys) checkCount(data []byte, path string, n int) error {
 		return nil
 	}
 	return nil
+}
+
+// locateIn is locate, answered from the document's top-level keys when
+// the records are under one of them.
+func (r *jsonReader) locateIn(doc docKeys, data []byte, path string) ([]byte, int, error) {
+	if fastPaths && doc.complete && r.records != "" {
+		if segs := splitPath(r.records); len(segs) == 1 {
+			for _, k := range doc.keys {
+				if k.name != segs[0] {
+					continue
+				}
+				v := rawAt(data, k.start, k.end)
+				if v.t != jsonparser.Array {
+					return nil, 0, onus.Errorf(onus.EINVALID, "%s: %q is a %s, not a list of records", path, r.records, v.t)
+				}
+				return v.b, k.start, nil
+			}
+		}
+	}
+	return r.locate(data, path)
 }
 
 // locate returns the record array and its offset in data.

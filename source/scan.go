@@ -137,6 +137,10 @@ func skipSpace(b []byte, i int) int {
 		switch b[i] {
 		case ' ', '\n', '\r', '\t':
 			i++
+			// Pretty-printed documents indent with runs of spaces.
+			for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:]) == ' '*lsb {
+				i += 8
+			}
 		default:
 			return i
 		}

@@ -114,7 +114,7 @@ func indentBy(s, by string) string {
 // quoting, CRLF line ends and byte-order marks, and some damage.
 func TestGeneratedAgainstGeneralCode(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	mapping := "id: \"{id}{columns.name}\"\nname: name\nkeys: { serial: serial, mac: [mac, hw.mac], hostname: hostIdentifier }\nfields: { t: { path: seen, type: time }, n: { path: count, type: int }, f: { path: num, type: number }, b: { path: flag, type: bool }, l: { path: list, type: list }, o: { path: obj, type: object }, a: any, v: columns.version, low: \"name | lower\" }"
+	mapping := "id: \"{id}{columns.name}\"\nname: name\nkeys: { serial: serial, mac: [mac, hw.mac], hostname: hostIdentifier }\nfields: { t: { path: seen, type: time }, n: { path: count, type: int }, f: { path: num, type: number }, b: { path: flag, type: bool }, l: { path: list, type: list }, o: { path: obj, type: object }, a: any, lk: { path: list, type: list, keep: [x, z] }, ok: { path: obj, keep: [x] }, ak: { path: any, keep: [\"y\"] }, v: columns.version, low: \"name | lower\" }"
 	for round := 0; round < 60; round++ {
 		dir := t.TempDir()
 		var recs []string

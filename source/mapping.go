@@ -433,9 +433,14 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 					v = in.box(s)
 				}
 			} else {
-				v, err = in.convert(f.ref.slot, &vals[f.ref.slot], f.typ, f.format)
-				if f.keep != nil && err == nil {
-					v = project(v, f.keep, in)
+				if r := &vals[f.ref.slot]; f.keep != nil && keptDecode(r, f.typ) {
+					// Only the kept keys are built.
+					v, err = r.decodeKept(f.keep, in)
+				} else {
+					v, err = in.convert(f.ref.slot, r, f.typ, f.format)
+					if f.keep != nil && err == nil {
+						v = project(v, f.keep, in)
+					}
 				}
 			}
 			if err != nil {

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math/bits"
@@ -572,4 +573,157 @@ func (d *decoder) str(i int) (string, int) {
 		return "", -1
 	}
 	return out, end
+}
+
+// decodeKept is decodeAny followed by project(v, keep, in): the objects
+// of the value (or of its lists) keep only the wanted keys, and the
+// others are checked but not built. ok is false when decodeAny would
+// fail.
+func decodeKept(b []byte, keep map[string]bool, in *interner) (v any, ok bool) {
+	d := decoder{data: b}
+	i := skipSpace(b, 0)
+	v, end := d.kept(i, keep, in)
+	if end < 0 || skipSpace(b, end) != len(b) {
+		return nil, false
+	}
+	return v, true
+}
+
+// kept decodes the value at i as project sees it: an object keeps the
+// wanted keys, a list has each element kept, anything else is decoded.
+func (d *decoder) kept(i int, keep map[string]bool, in *interner) (any, int) {
+	b := d.data
+	if i >= len(b) {
+		return nil, -1
+	}
+	switch b[i] {
+	case '[':
+		l := []any{}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return l, i + 1
+		}
+		for {
+			var v any
+			v, i = d.kept(i, keep, in)
+			if i < 0 {
+				return nil, -1
+			}
+			l = append(l, v)
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return nil, -1
+			}
+			if b[i] == ']' {
+				return l, i + 1
+			}
+			if b[i] != ',' {
+				return nil, -1
+			}
+			i = skipSpace(b, i+1)
+		}
+	case '{':
+		m := make(map[string]any, len(keep))
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return m, i + 1
+		}
+		for {
+			if i >= len(b) || b[i] != '"' {
+				return nil, -1
+			}
+			k, end := d.str(i)
+			if end < 0 {
+				return nil, -1
+			}
+			i = skipSpace(b, end)
+			if i >= len(b) || b[i] != ':' {
+				return nil, -1
+			}
+			i = skipSpace(b, i+1)
+			if keep[k] {
+				var v any
+				v, i = d.value(i)
+				if i < 0 {
+					return nil, -1
+				}
+				if s, ok := v.(string); ok {
+					v = in.box(s)
+				}
+				m[in.str(k)] = v
+			} else if i = d.check(i); i < 0 {
+				return nil, -1
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return nil, -1
+			}
+			if b[i] == '}' {
+				return m, i + 1
+			}
+			if b[i] != ',' {
+				return nil, -1
+			}
+			i = skipSpace(b, i+1)
+		}
+	}
+	return d.value(i)
+}
+
+// check skips the well-formed value at i, failing where decoding it would:
+// on a number too large for a float64.
+func (d *decoder) check(i int) int {
+	b := d.data
+	s := scanner{data: b}
+	switch c := b[i]; {
+	case c == '{' || c == '[':
+		close := byte('}')
+		if c == '[' {
+			close = ']'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == close {
+			return i + 1
+		}
+		for {
+			if c == '{' {
+				end, _ := s.str(i + 1)
+				if end < 0 {
+					return -1
+				}
+				i = skipSpace(b, end)
+				if i >= len(b) || b[i] != ':' {
+					return -1
+				}
+				i = skipSpace(b, i+1)
+			}
+			if i = d.check(i); i < 0 {
+				return -1
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return -1
+			}
+			if b[i] == close {
+				return i + 1
+			}
+			if b[i] != ',' {
+				return -1
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		end := s.number(i)
+		if end < 0 {
+			return -1
+		}
+		// Only an exponent or a very long number can be out of range.
+		if n := b[i:end]; end-i > 300 || bytes.IndexAny(n, "eE") >= 0 {
+			if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+				return -1
+			}
+		}
+		return end
+	}
+	return s.value(i, -1)
 }

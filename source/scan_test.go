@@ -100,6 +100,12 @@ func checkScan(t *testing.T, data []byte, paths [][]string) {
 		if ok != (werr == nil) || (ok && !reflect.DeepEqual(got, want)) {
 			t.Fatalf("decodeAny(%q) = %#v %v, json.Unmarshal: %#v %v", data, got, ok, want, werr)
 		}
+		keep := map[string]bool{"a": true, "name": true, "c": true}
+		in := newInterner()
+		gotK, okK := decodeKept(data, keep, in)
+		if okK != (werr == nil) || (okK && !reflect.DeepEqual(gotK, project(want, keep, in))) {
+			t.Fatalf("decodeKept(%q) = %#v %v, json.Unmarshal: %#v %v", data, gotK, okK, want, werr)
+		}
 		var gotEl, wantEl []string
 		okEl := eachElement(data, func(v []byte, vt jsonparser.ValueType, off int) {
 			gotEl = append(gotEl, fmt.Sprintf("%s %q line %d", vt, v, bytes.Count(data[:off], []byte("\n"))))

@@ -240,6 +240,37 @@ func (r *raw) decode() (any, error) {
 	return v, nil
 }
 
+// keptDecode reports whether convert would decode r for type typ, so that
+// decodeKept can stand for convert and project.
+func keptDecode(r *raw, typ string) bool {
+	if !fastPaths || r.csv {
+		return false
+	}
+	switch typ {
+	case "", "auto":
+		return r.t == jsonparser.Array || r.t == jsonparser.Object
+	case "list":
+		return r.t == jsonparser.Array
+	case "object":
+		return r.t == jsonparser.Object
+	}
+	return false
+}
+
+// decodeKept is decode followed by project.
+func (r *raw) decodeKept(keep map[string]bool, in *interner) (any, error) {
+	if utf8.Valid(r.b) && !bytes.Contains(r.b, []byte(`\u0000`)) {
+		if v, ok := decodeKept(r.b, keep, in); ok {
+			return v, nil
+		}
+	}
+	v, err := r.decode()
+	if err != nil {
+		return nil, err
+	}
+	return project(v, keep, in), nil
+}
+
 func (r *raw) number() (float64, error) {
 	s := r.cell
 	if !r.csv {

@@ -718,7 +718,7 @@ func (d *decoder) check(i int) int {
 			return -1
 		}
 		// Only an exponent or a very long number can be out of range.
-		if n := b[i:end]; end-i > 300 || bytes.IndexAny(n, "eE") >= 0 {
+		if n := b[i:end]; end-i > 300 || bytes.ContainsAny(n, "eE") {
 			if _, err := strconv.ParseFloat(string(n), 64); err != nil {
 				return -1
 			}

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/buger/jsonparser"
@@ -288,4 +289,52 @@ func TestParseDate(t *testing.T) {
 			t.Fatalf("%q: %v %v, layouts: %v %v", c, got, gerr, want, werr)
 		}
 	}
+}
+
+// BenchmarkScanner compares the scanner with json.Valid and
+// jsonparser.EachKey on the lines of a real osquery log, asking for the
+// osquery reader's header paths.
+func BenchmarkScanner(b *testing.B) {
+	data, err := os.ReadFile("../testdata/samples/osquery/osqueryd.snapshots.log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	paths := append(append([][]string(nil), osqHeader...), []string{"decorations", "username"})
+	vals := make([]raw, len(paths))
+	perCPU := func(b *testing.B) func() {
+		var ru0 syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+		return func() {
+			var ru syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+			d := float64(ru.Utime.Nano()+ru.Stime.Nano()-ru0.Utime.Nano()-ru0.Stime.Nano()) / 1e9
+			if d > 0 {
+				b.ReportMetric(float64(len(data))*float64(b.N)/d/1e6, "MB/cpu-s")
+			}
+		}
+	}
+	b.Run("scanner", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		defer perCPU(b)()
+		trie := newTrie(paths)
+		for i := 0; i < b.N; i++ {
+			for _, l := range lines {
+				if !scanRecord(l, trie, vals) {
+					b.Fatal("refused")
+				}
+			}
+		}
+	})
+	b.Run("valid+eachkey", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		defer perCPU(b)()
+		for i := 0; i < b.N; i++ {
+			for _, l := range lines {
+				if err := extractJSON(l, paths, vals, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 }

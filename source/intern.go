@@ -3,6 +3,10 @@ package source
 import (
 	"hash/maphash"
 	"unsafe"
+
+	"github.com/buger/jsonparser"
+
+	"github.com/onus-sec/onus"
 )
 
 // interner deduplicates the short strings of one reader goroutine. An
@@ -30,6 +34,92 @@ type interner struct {
 	// thousands of hosts); attrBuf is where a record's list is assembled.
 	shared  [attrCacheSize][]any
 	attrBuf []any
+	// last holds, per slot, the last value read and its text; lastNorm,
+	// per normaliser, the last value normalised. A host's UUID is on each
+	// of its forty software rows, a column feeds a name and a link: the
+	// repeat costs a comparison with bytes already in the cache, not a
+	// lookup in the tables above.
+	last     []slotMemo
+	lastNorm []normMemo
+	// keyBuf is where a record's keys are gathered; keySlab hands out
+	// their lists.
+	keyBuf  []onus.Key
+	keySlab []onus.Key
+}
+
+// keySlice returns a copy of keys carved from a slab, or nil when there
+// are none.
+func (in *interner) keySlice(keys []onus.Key) []onus.Key {
+	if len(keys) == 0 {
+		return nil
+	}
+	if len(keys) > slab/16 {
+		return append([]onus.Key(nil), keys...)
+	}
+	if len(in.keySlab) < len(keys) {
+		in.keySlab = make([]onus.Key, slab/4)
+	}
+	out := in.keySlab[:len(keys):len(keys)]
+	in.keySlab = in.keySlab[len(keys):]
+	copy(out, keys)
+	return out
+}
+
+// slotMemo is the last value a slot held and what it gave. It keeps the
+// value's bytes, so they cannot be reused while it is compared with them.
+type slotMemo struct {
+	set  bool
+	csv  bool
+	t    jsonparser.ValueType
+	b    []byte
+	cell string
+	s    string
+	err  error
+	box  any
+}
+
+type normMemo struct {
+	set      bool
+	raw, out string
+}
+
+// memo returns slot's memo, filled for r: the text of r, computed only
+// when r differs from the slot's last value.
+func (in *interner) memo(slot int, r *raw) *slotMemo {
+	if slot >= len(in.last) {
+		in.last = append(in.last, make([]slotMemo, slot+1-len(in.last))...)
+	}
+	e := &in.last[slot]
+	if e.set && e.csv == r.csv && e.t == r.t && e.cell == r.cell && string(e.b) == string(r.b) {
+		return e
+	}
+	s, err := r.text(in)
+	*e = slotMemo{set: true, csv: r.csv, t: r.t, b: r.b, cell: r.cell, s: s, err: err}
+	return e
+}
+
+// text is r.text, remembered per slot.
+func (in *interner) text(slot int, r *raw) (string, error) {
+	if in == nil {
+		return r.text(nil)
+	}
+	e := in.memo(slot, r)
+	return e.s, e.err
+}
+
+// convert is r.convert, remembered per slot for text values.
+func (in *interner) convert(slot int, r *raw, typ, format string) (any, error) {
+	if in == nil || !fastPaths || !(typ == "" || typ == "auto" || typ == "string") || !(r.csv || r.t == jsonparser.String) || r.absent() {
+		return r.convert(typ, format, in)
+	}
+	e := in.memo(slot, r)
+	if e.err != nil {
+		return nil, e.err
+	}
+	if e.box == nil {
+		e.box = in.box(e.s)
+	}
+	return e.box, nil
 }
 
 const attrCacheSize = 1 << 12
@@ -107,6 +197,22 @@ func (in *interner) norm(fnID int, raw string, fn func(string) string) string {
 	if in == nil || len(raw) > internMax {
 		return fn(raw)
 	}
+	if fastPaths {
+		if fnID >= len(in.lastNorm) {
+			in.lastNorm = append(in.lastNorm, make([]normMemo, fnID+1-len(in.lastNorm))...)
+		}
+		m := &in.lastNorm[fnID]
+		if m.set && m.raw == raw {
+			return m.out
+		}
+		out := in.normTable(fnID, raw, fn)
+		*m = normMemo{set: true, raw: raw, out: out}
+		return out
+	}
+	return in.normTable(fnID, raw, fn)
+}
+
+func (in *interner) normTable(fnID int, raw string, fn func(string) string) string {
 	e := &in.norms[(maphash.String(internSeed, raw)+uint64(fnID)*0x9e3779b97f4a7c15)&(cacheSize-1)]
 	if e.fn == fnID && e.raw == raw && (e.out != "" || raw == "") {
 		return e.out

@@ -38,10 +38,11 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	// A JSON document is all or nothing: an export or API response that
 	// is damaged anywhere is not trusted anywhere, so the source fails and
 	// its last good snapshot stays in force.
-	if err := wholeDocument(data, path); err != nil {
+	doc, err := wholeDocument(data, path)
+	if err != nil {
 		return nil, err
 	}
-	arr, base, err := r.locate(data, path)
+	arr, base, err := r.locateIn(doc, data, path)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +50,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	var lines, index []int
 	line, last := 1, 0
 	var bad []*Problem
-	_, err = jsonparser.ArrayEach(arr, func(v []byte, t jsonparser.ValueType, off int, err error) {
+	each := func(v []byte, t jsonparser.ValueType, off int) {
 		start := base + off
 		if start >= last && start <= len(data) {
 			line += bytes.Count(data[last:start], []byte{'\n'})
@@ -62,11 +63,17 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 		elems = append(elems, v)
 		lines = append(lines, line)
 		index = append(index, len(elems)+len(bad))
-	})
+	}
+	// The document is well-formed: its lists are walked by the scanner.
+	if !fastPaths {
+		_, err = jsonparser.ArrayEach(arr, func(v []byte, t jsonparser.ValueType, off int, _ error) { each(v, t, off) })
+	} else if !eachElement(arr, each) {
+		err = jsonparser.MalformedArrayError
+	}
 	if err != nil {
 		return nil, syntaxError(data, path)
 	}
-	if err := checkCount(data, path, len(elems)+len(bad)); err != nil {
+	if err := doc.checkCount(data, path, len(elems)+len(bad)); err != nil {
 		return nil, err
 	}
 	b := mapJSON(ctx, m, elems, lines, index, path)
@@ -78,27 +85,61 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 // wholeDocument checks that data is one well-formed JSON document and not
 // an error a vendor's API returned in place of the records, and says which
 // in the vendor's words.
-func wholeDocument(data []byte, path string) error {
+func wholeDocument(data []byte, path string) (docKeys, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
-		return onus.Errorf(onus.EINVALID, "%s: the file is empty", path)
+		return docKeys{}, onus.Errorf(onus.EINVALID, "%s: the file is empty", path)
 	}
 	if trimmed[0] == '<' {
-		return onus.Errorf(onus.EINVALID, "%s: the file is an HTML page, not JSON%s: the export or API call returned an error page", path, htmlTitle(trimmed))
+		return docKeys{}, onus.Errorf(onus.EINVALID, "%s: the file is an HTML page, not JSON%s: the export or API call returned an error page", path, htmlTitle(trimmed))
 	}
-	if !json.Valid(data) {
-		return syntaxError(data, path)
+	ok, keys, complete := validDocument(data)
+	if !fastPaths {
+		ok, keys, complete = json.Valid(data), nil, false
 	}
+	if !ok {
+		return docKeys{}, syntaxError(data, path)
+	}
+	doc := docKeys{keys: keys, complete: complete}
 	if trimmed[0] != '{' {
-		return nil
+		return doc, nil
 	}
+	return doc, vendorError(data, path, doc)
+}
+
+// docKeys are the keys of a document's top-level object, so that looking
+// for a key the document does not have costs no pass over it.
+type docKeys struct {
+	keys []topKey
+	// complete is false when a key holds escapes: then any may be there.
+	complete bool
+}
+
+// has reports whether the top-level object may hold key.
+func (d docKeys) has(key string) bool {
+	if !d.complete {
+		return true
+	}
+	for _, k := range d.keys {
+		if k.name == key {
+			return true
+		}
+	}
+	return false
+}
+
+// vendorError returns the error a vendor's API wrote in place of the
+// records, if the document is one.
+func vendorError(data []byte, path string, doc docKeys) error {
 	// Okta: {"errorCode": "E0000011", "errorSummary": "Invalid token provided", …}
-	if code, err := jsonparser.GetString(data, "errorCode"); err == nil {
+	if !doc.has("errorCode") {
+	} else if code, err := jsonparser.GetString(data, "errorCode"); err == nil {
 		summary, _ := jsonparser.GetString(data, "errorSummary")
 		return onus.Errorf(onus.EINVALID, "%s: the document is an error, not records: %s (errorCode %s)", path, quoteVendor(summary), code)
 	}
 	// CrowdStrike Falcon: {"errors": [{"code": 403, "message": "access denied, authorization failed"}], "resources": []}
-	if v, t, _, err := jsonparser.Get(data, "errors"); err == nil && t == jsonparser.Array {
+	if !doc.has("errors") {
+	} else if v, t, _, err := jsonparser.Get(data, "errors"); err == nil && t == jsonparser.Array {
 		var msgs []string
 		jsonparser.ArrayEach(v, func(e []byte, et jsonparser.ValueType, _ int, _ error) {
 			switch et {
@@ -119,7 +160,8 @@ func wholeDocument(data []byte, path string) error {
 	}
 	// Microsoft Graph: {"error": {"code": "InvalidAuthenticationToken", "message": "…"}};
 	// others: {"error": "Not authorized"}.
-	if v, t, _, err := jsonparser.Get(data, "error"); err == nil {
+	if !doc.has("error") {
+	} else if v, t, _, err := jsonparser.Get(data, "error"); err == nil {
 		switch t {
 		case jsonparser.Object:
 			code, _ := jsonparser.GetString(v, "code")
@@ -157,8 +199,11 @@ func htmlTitle(page []byte) string {
 // the document holds: Jamf's totalCount, Checkr's count. A difference
 // means a page is missing or the export was cut. (CrowdStrike's
 // meta.pagination.total counts the whole query, not what was fetched.)
-func checkCount(data []byte, path string, n int) error {
+func (d docKeys) checkCount(data []byte, path string, n int) error {
 	for _, p := range [][]string{{"totalCount"}, {"count"}} {
+		if !d.has(p[0]) {
+			continue
+		}
 		v, err := jsonparser.GetInt(data, p...)
 		if err != nil {
 			continue
@@ -169,6 +214,26 @@ func checkCount(data []byte, path string, n int) error {
 		return nil
 	}
 	return nil
+}
+
+// locateIn is locate, answered from the document's top-level keys when
+// the records are under one of them.
+func (r *jsonReader) locateIn(doc docKeys, data []byte, path string) ([]byte, int, error) {
+	if fastPaths && doc.complete && r.records != "" {
+		if segs := splitPath(r.records); len(segs) == 1 {
+			for _, k := range doc.keys {
+				if k.name != segs[0] {
+					continue
+				}
+				v := rawAt(data, k.start, k.end)
+				if v.t != jsonparser.Array {
+					return nil, 0, onus.Errorf(onus.EINVALID, "%s: %q is a %s, not a list of records", path, r.records, v.t)
+				}
+				return v.b, k.start, nil
+			}
+		}
+	}
+	return r.locate(data, path)
 }
 
 // locate returns the record array and its offset in data.
@@ -262,7 +327,7 @@ func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int
 	parts := make([]part, workers)
 	var wg sync.WaitGroup
 	per := (len(elems) + workers - 1) / workers
-	paths := m.jsonPaths()
+	paths, trie := m.jsonPaths(), m.trie()
 	for w := 0; w < workers; w++ {
 		lo, hi := w*per, min((w+1)*per, len(elems))
 		if lo >= hi {
@@ -278,7 +343,7 @@ func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int
 				if i%4096 == 0 && ctx.Err() != nil {
 					return
 				}
-				if err := extractJSON(elems[i], paths, vals, false); err != nil {
+				if err := extract(elems[i], trie, paths, vals, false); err != nil {
 					pt.probs = append(pt.probs, &Problem{File: file, Line: lines[i], Index: index[i], Message: err.Error()})
 					continue
 				}
@@ -321,6 +386,21 @@ func (m *Mapping) jsonPaths() [][]string {
 		paths[i] = s.segs
 	}
 	return paths
+}
+
+// trie returns the mapping's paths as a tree for the scanner.
+func (m *Mapping) trie() *pathTrie {
+	m.trieOnce.Do(func() { m.pathTrie = newTrie(m.jsonPaths()) })
+	return m.pathTrie
+}
+
+// extract fills vals with the values found at paths in obj: with the
+// scanner, or when it cannot, with extractJSON.
+func extract(obj []byte, t *pathTrie, paths [][]string, vals []raw, validate bool) error {
+	if fastPaths && scanRecord(obj, t, vals) {
+		return nil
+	}
+	return extractJSON(obj, paths, vals, validate)
 }
 
 // extractJSON fills vals with the values found at paths in obj. Unless the

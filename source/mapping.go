@@ -6,6 +6,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/buger/jsonparser"
 
@@ -31,6 +32,9 @@ type Mapping struct {
 	schema   onus.Schema
 	// where keeps only the records it is true of; nil keeps all.
 	where cel.Program
+
+	trieOnce sync.Once
+	pathTrie *pathTrie
 }
 
 // slot is one distinct path the reader must fetch from every record.
@@ -287,7 +291,13 @@ func (m *Mapping) resolveRaw(r ref, vals []raw, in *interner) (string, bool, err
 		if r.slot < 0 || vals[r.slot].absent() {
 			return "", false, nil
 		}
-		s, err := vals[r.slot].text(in)
+		var s string
+		var err error
+		if fastPaths {
+			s, err = in.text(r.slot, &vals[r.slot])
+		} else {
+			s, err = vals[r.slot].text(in)
+		}
 		return s, err == nil && s != "", err
 	}
 	// The pieces are appended straight into the interner's byte arena:
@@ -354,6 +364,11 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 			rec.Seen = t.Unix()
 		}
 	}
+	// Keys are gathered in the interner's scratch list and copied into a
+	// slab once: one record's few keys cost no allocation of their own.
+	if fastPaths && in != nil && len(m.keys) > 0 {
+		rec.Keys = in.keyBuf[:0]
+	}
 	for ki, k := range m.keys {
 		for _, r := range k.refs {
 			all, err := m.resolveAll(r, vals, in)
@@ -374,6 +389,10 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 				}
 			}
 		}
+	}
+	if fastPaths && in != nil && len(m.keys) > 0 {
+		in.keyBuf = rec.Keys[:0]
+		rec.Keys = in.keySlice(rec.Keys)
 	}
 	if len(m.links) > 0 {
 		rec.Links = in.stringSlice(len(m.links))
@@ -414,9 +433,14 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 					v = in.box(s)
 				}
 			} else {
-				v, err = vals[f.ref.slot].convert(f.typ, f.format, in)
-				if f.keep != nil && err == nil {
-					v = project(v, f.keep, in)
+				if r := &vals[f.ref.slot]; f.keep != nil && keptDecode(r, f.typ) {
+					// Only the kept keys are built.
+					v, err = r.decodeKept(f.keep, in)
+				} else {
+					v, err = in.convert(f.ref.slot, r, f.typ, f.format)
+					if f.keep != nil && err == nil {
+						v = project(v, f.keep, in)
+					}
 				}
 			}
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -31,7 +32,7 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 	}
 	defer f.Close()
 	path := f.Name()
-	paths := m.jsonPaths()
+	paths, trie := m.jsonPaths(), m.trie()
 	type part struct {
 		seq      int
 		recs     []onus.Record
@@ -41,7 +42,7 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 	}
 	var mu sync.Mutex
 	var parts []part
-	err = eachLines(ctx, in, func(seq int, chunk []byte, line int) {
+	err = eachLines(ctx, in, fileSize(f), func(seq int, chunk []byte, line int) {
 		pt := part{seq: seq, presence: make([]int, len(m.fields))}
 		vals := make([]raw, len(m.slots))
 		in := newInterner()
@@ -58,7 +59,7 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 				if line == 1 {
 					l = bytes.TrimPrefix(l, []byte("\xef\xbb\xbf"))
 				}
-				if err := extractJSON(l, paths, vals, true); err != nil {
+				if err := extract(l, trie, paths, vals, true); err != nil {
 					pt.probs = append(pt.probs, &Problem{File: path, Line: line, Message: err.Error()})
 				} else {
 					rec, prob := m.build(vals, line, pt.presence, in)
@@ -99,22 +100,36 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 	return b, ctx.Err()
 }
 
+// fileSize is f's size, or 0 when it cannot be told.
+func fileSize(f *os.File) int64 {
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		return st.Size()
+	}
+	return 0
+}
+
 // chunkSize is how many bytes of whole lines a worker takes at a time.
 const chunkSize = 4 << 20
 
 // eachLines reads in and calls fn from several goroutines on chunks of
 // whole lines. line is the 1-based number of the chunk's first line. The
-// chunk is only valid during the call.
-func eachLines(ctx context.Context, in io.Reader, fn func(seq int, chunk []byte, line int)) error {
+// chunk is only valid during the call. size, the file's size when known,
+// bounds the buffers: a small file does not cost a worker's chunk each.
+func eachLines(ctx context.Context, in io.Reader, size int64, fn func(seq int, chunk []byte, line int)) error {
 	workers := runtime.GOMAXPROCS(0)
 	type job struct {
 		seq, line int
 		buf       []byte
 	}
 	jobs := make(chan job, workers)
+	bufSize := chunkSize
+	if size > 0 && size < chunkSize {
+		bufSize = max(int(size)+1, 4096)
+	}
+	// Buffers are made when first taken.
 	free := make(chan []byte, workers+2)
 	for i := 0; i < workers+2; i++ {
-		free <- make([]byte, chunkSize)
+		free <- nil
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -139,6 +154,9 @@ func eachLines(ctx context.Context, in io.Reader, fn func(seq int, chunk []byte,
 			break
 		}
 		buf := <-free
+		if buf == nil {
+			buf = make([]byte, bufSize)
+		}
 		buf = buf[:cap(buf)]
 		n := copy(buf, carry)
 		if n == len(buf) { // a line longer than the buffer

@@ -7,6 +7,7 @@ package source
 type Objects struct {
 	m     *Mapping
 	paths [][]string
+	trie  *pathTrie
 	vals  []raw
 	in    *interner
 	n     int
@@ -18,6 +19,7 @@ func (m *Mapping) NewObjects() *Objects {
 	return &Objects{
 		m:     m,
 		paths: m.jsonPaths(),
+		trie:  m.trie(),
 		vals:  make([]raw, len(m.slots)),
 		in:    newInterner(),
 		batch: Batch{Presence: make([]int, len(m.fields))},
@@ -31,7 +33,7 @@ func (m *Mapping) NewObjects() *Objects {
 func (o *Objects) Add(where string, objs [][]byte) {
 	for i, obj := range objs {
 		o.n++
-		if err := extractJSON(obj, o.paths, o.vals, false); err != nil {
+		if err := extract(obj, o.trie, o.paths, o.vals, false); err != nil {
 			o.batch.Problems = append(o.batch.Problems, &Problem{File: where, Index: i + 1, Loc: o.n, Message: err.Error()})
 			continue
 		}

@@ -91,6 +91,9 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 	var chunks []*chunk
 	handle := func(seq int, data []byte, line int) {
 		c := &chunk{seq: seq, presence: make([]int, len(m.fields))}
+		// Software logs carry about a hundred bytes per row.
+		c.recs = make([]onus.Record, 0, len(data)/100+1)
+		c.hashes = make([]uint64, 0, len(data)/100+1)
 		w := lm.worker()
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
@@ -124,7 +127,7 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 			mu.Unlock()
 		})
 	} else {
-		err = eachLines(ctx, br, handle)
+		err = eachLines(ctx, br, fileSize(f), handle)
 	}
 	if err != nil {
 		return nil, err
@@ -242,6 +245,8 @@ type lineMapper struct {
 	rowPath [][]string
 	hdrIdx  []int
 	hdrPath [][]string
+	rowTrie *pathTrie
+	hdrTrie *pathTrie
 }
 
 // Fixed header paths every line is read for, before the mapped ones.
@@ -277,6 +282,7 @@ func newLineMapper(m *Mapping, query, file string) *lineMapper {
 			lm.hdrPath = append(lm.hdrPath, s.segs)
 		}
 	}
+	lm.rowTrie, lm.hdrTrie = newTrie(lm.rowPath), newTrie(lm.hdrPath)
 	return lm
 }
 
@@ -310,7 +316,7 @@ func (w *lineWorker) line(l []byte, line int, c *chunk) {
 		bad("not a JSON object")
 		return
 	}
-	if err := extractJSON(l, w.hdrPath, w.hdr, true); err != nil {
+	if err := extract(l, w.hdrTrie, w.hdrPath, w.hdr, true); err != nil {
 		bad(err.Error())
 		return
 	}
@@ -344,7 +350,7 @@ func (w *lineWorker) line(l []byte, line int, c *chunk) {
 	// Rows inside the line were validated with it. add maps one row into
 	// the chunk's records and returns false when it could not.
 	add := func(row []byte) bool {
-		if err := extractJSON(row, w.rowPath, w.row, false); err != nil {
+		if err := extract(row, w.rowTrie, w.rowPath, w.row, false); err != nil {
 			bad("row: " + err.Error())
 			return false
 		}
@@ -385,7 +391,7 @@ func (w *lineWorker) line(l []byte, line int, c *chunk) {
 		}
 	case w.hdr[hSnapshot].t == jsonparser.Array:
 		start := next()
-		jsonparser.ArrayEach(w.hdr[hSnapshot].b, func(v []byte, vt jsonparser.ValueType, _ int, _ error) {
+		eachRaw(w.hdr[hSnapshot], func(v []byte, vt jsonparser.ValueType, _ int) {
 			if vt == jsonparser.Object {
 				add(v)
 			}
@@ -393,10 +399,10 @@ func (w *lineWorker) line(l []byte, line int, c *chunk) {
 		// An empty snapshot still says "nothing is installed any more".
 		c.ops = append(c.ops, op{kind: opSnapshot, group: group, time: t, snap: line, start: start, end: next()})
 	case w.hdr[hAdded].t == jsonparser.Array || w.hdr[hRemoved].t == jsonparser.Array:
-		jsonparser.ArrayEach(w.hdr[hRemoved].b, func(v []byte, vt jsonparser.ValueType, _ int, _ error) {
+		eachRaw(w.hdr[hRemoved], func(v []byte, vt jsonparser.ValueType, _ int) {
 			c.ops = append(c.ops, op{kind: opRemove, group: group, time: t, hash: rowHash(v)})
 		})
-		jsonparser.ArrayEach(w.hdr[hAdded].b, func(v []byte, vt jsonparser.ValueType, _ int, _ error) {
+		eachRaw(w.hdr[hAdded], func(v []byte, vt jsonparser.ValueType, _ int) {
 			if at := next(); vt == jsonparser.Object && add(v) {
 				c.ops = append(c.ops, op{kind: opAdd, group: group, time: t, hash: c.hashes[at], start: at, end: at + 1})
 			}
@@ -404,6 +410,20 @@ func (w *lineWorker) line(l []byte, line int, c *chunk) {
 	default:
 		bad("not an osquery result: no columns, snapshot or diffResults")
 	}
+}
+
+// eachRaw calls fn with each element of a list value, as
+// jsonparser.ArrayEach would; a value that is not a list goes to
+// ArrayEach itself, which takes what it can of it.
+func eachRaw(r raw, fn func(v []byte, t jsonparser.ValueType, off int)) {
+	if fastPaths && r.t == jsonparser.Array && eachElement(r.b, fn) {
+		return
+	}
+	if fastPaths && r.t == jsonparser.Array {
+		// eachElement stops only on damage; lines are validated whole.
+		panic("source: a validated list did not scan")
+	}
+	jsonparser.ArrayEach(r.b, func(v []byte, t jsonparser.ValueType, off int, _ error) { fn(v, t, off) })
 }
 
 // rowHash identifies a row by its content, so that "removed" finds the row

@@ -228,11 +228,47 @@ func (r *raw) decode() (any, error) {
 	if bytes.Contains(r.b, []byte(`\u0000`)) {
 		return nil, fmt.Errorf("holds a NUL character")
 	}
+	if fastPaths {
+		if v, ok := decodeAny(r.b); ok {
+			return v, nil
+		}
+	}
 	var v any
 	if err := json.Unmarshal(r.b, &v); err != nil {
 		return nil, fmt.Errorf("malformed JSON value")
 	}
 	return v, nil
+}
+
+// keptDecode reports whether convert would decode r for type typ, so that
+// decodeKept can stand for convert and project.
+func keptDecode(r *raw, typ string) bool {
+	if !fastPaths || r.csv {
+		return false
+	}
+	switch typ {
+	case "", "auto":
+		return r.t == jsonparser.Array || r.t == jsonparser.Object
+	case "list":
+		return r.t == jsonparser.Array
+	case "object":
+		return r.t == jsonparser.Object
+	}
+	return false
+}
+
+// decodeKept is decode followed by project.
+func (r *raw) decodeKept(keep map[string]bool, in *interner) (any, error) {
+	if utf8.Valid(r.b) && !bytes.Contains(r.b, []byte(`\u0000`)) {
+		if v, ok := decodeKept(r.b, keep, in); ok {
+			return v, nil
+		}
+	}
+	v, err := r.decode()
+	if err != nil {
+		return nil, err
+	}
+	return project(v, keep, in), nil
 }
 
 func (r *raw) number() (float64, error) {
@@ -314,6 +350,9 @@ func ParseTime(s, layout string) (time.Time, error) {
 		}
 		return t.UTC(), nil
 	}
+	if t, ok := parseDate(s); ok && fastPaths {
+		return t, nil
+	}
 	if s != "" && (s[0] >= '0' && s[0] <= '9') && !strings.ContainsAny(s, "-/:T ") {
 		if f, err := strconv.ParseFloat(s, 64); err == nil {
 			return epoch(f), nil
@@ -325,6 +364,30 @@ func ParseTime(s, layout string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time (expected RFC 3339 such as 2026-11-30T09:00:00Z, a date, or unix seconds)", s)
+}
+
+// parseDate reads a plain date, 2026-11-30, as the layouts above would
+// (only "2006-01-02" matches it), without trying the others first.
+func parseDate(s string) (time.Time, bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
+	}
+	n := 0
+	for i := 0; i < 10; i++ {
+		if i == 4 || i == 7 {
+			continue
+		}
+		c := s[i]
+		if c < '0' || c > '9' {
+			return time.Time{}, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	y, m, d := n/10000, time.Month(n/100%100), n%100
+	if m < 1 || m > 12 || d < 1 || d > time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return time.Time{}, false
+	}
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), true
 }
 
 func epoch(f float64) time.Time {

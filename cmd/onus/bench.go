@@ -16,7 +16,9 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	var people int
 	var dir, cpuProfile, memProfile string
-	var generateOnly, rerun bool
+	var generateOnly, rerun, linear bool
+	var sizes []int
+	var chart, jsonOut string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the monitor loop on a generated organisation",
@@ -33,7 +35,15 @@ yardstick in bench/yardstick reads the same directory.
 
 --rerun measures an incremental re-run instead: one run on an empty
 database, then 1% of the Okta users change and the second run is measured
-phase by phase (unchanged sources are not read again).`,
+phase by phase (unchanged sources are not read again).
+
+--linear measures how correlation, evaluation and persist grow with the
+organisation: for each size of --sizes (people; about 53 entities each, so
+the default is about 10,000, 100,000 and 1,000,000 entities) it generates
+and syncs the organisation once into a seed SQLite file kept in --dir, then
+evaluates it twice on a copy: on a store with no findings, then after 1% of
+every source's records changed. --json writes the measurements, --chart an
+SVG chart of them (see docs/performance.md, "Linear growth").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -60,6 +70,9 @@ phase by phase (unchanged sources are not read again).`,
 				fmt.Fprintf(a.stdout, "%d people, %d devices, %d software records, %s of exports in %s\n",
 					res.People, res.Devices, res.Software, bench.MiB(res.Bytes), dir)
 				return nil
+			}
+			if linear {
+				return a.benchLinear(cmd, sizes, dir, cpuProfile, chart, jsonOut)
 			}
 			if rerun {
 				if cpuProfile != "" {
@@ -133,7 +146,11 @@ phase by phase (unchanged sources are not read again).`,
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the generated exports and database (default: a directory in $TMPDIR)")
 	cmd.Flags().BoolVar(&generateOnly, "generate-only", false, "write the configuration and exports to --dir and stop (no sync or evaluation)")
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "measure a re-run after 1% of the Okta users changed, instead of a first run")
-	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	cmd.Flags().BoolVar(&linear, "linear", false, "measure correlation, evaluation and persist at each of --sizes, instead of one run")
+	cmd.Flags().IntSliceVar(&sizes, "sizes", bench.LinearPeople, "with --linear: the organisation sizes in people, smallest first")
+	cmd.Flags().StringVar(&chart, "chart", "", "with --linear: write an SVG chart of the measurements to this file")
+	cmd.Flags().StringVar(&jsonOut, "json", "", "with --linear: write the measurements as JSON to this file")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (with --linear: a prefix, one profile per size, run and phase)")
 	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write a heap profile, taken after the sync, to this file")
 	return cmd
 }

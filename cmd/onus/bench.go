@@ -18,6 +18,7 @@ func (a *app) benchCmd() *cobra.Command {
 	var dir, cpuProfile, memProfile string
 	var generateOnly, rerun, linear bool
 	var sizes []int
+	var repeat int
 	var chart, jsonOut string
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -72,7 +73,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 				return nil
 			}
 			if linear {
-				return a.benchLinear(cmd, sizes, dir, cpuProfile, chart, jsonOut)
+				return a.benchLinear(cmd, sizes, repeat, dir, cpuProfile, chart, jsonOut)
 			}
 			if rerun {
 				if cpuProfile != "" {
@@ -148,6 +149,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "measure a re-run after 1% of the Okta users changed, instead of a first run")
 	cmd.Flags().BoolVar(&linear, "linear", false, "measure correlation, evaluation and persist at each of --sizes, instead of one run")
 	cmd.Flags().IntSliceVar(&sizes, "sizes", bench.LinearPeople, "with --linear: the organisation sizes in people, smallest first")
+	cmd.Flags().IntVar(&repeat, "repeat", 0, "with --linear: measure each size this many times and keep the median of each phase (default: 5 times up to 2,000 people, 3 up to 20,000, then once)")
 	cmd.Flags().StringVar(&chart, "chart", "", "with --linear: write an SVG chart of the measurements to this file")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "with --linear: write the measurements as JSON to this file")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (with --linear: a prefix, one profile per size, run and phase)")

@@ -14,11 +14,11 @@ import (
 )
 
 // benchLinear runs `onus bench --linear`.
-func (a *app) benchLinear(cmd *cobra.Command, sizes []int, dir, cpuProfile, chart, jsonOut string) error {
+func (a *app) benchLinear(cmd *cobra.Command, sizes []int, repeat int, dir, cpuProfile, chart, jsonOut string) error {
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "onus-linear")
 	}
-	o := bench.LinearOptions{People: sizes, Dir: dir}
+	o := bench.LinearOptions{People: sizes, Dir: dir, Repeat: repeat}
 	if !a.quiet && a.output != report.JSON {
 		o.Log = a.stderr
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,9 +36,12 @@ type LinearOptions struct {
 	Dir string
 	// Log receives progress lines; nil for none.
 	Log io.Writer
+	// Repeat is how many times each size is measured (the median of each
+	// phase is kept); 0 measures small sizes several times, large ones once.
+	Repeat int
 	// Profile, when set, is called with the size and the phase about to
 	// run ("evaluate", "persist", for the first and the second run) and
-	// returns a function that ends the profile.
+	// returns a function that ends the profile (first measurement only).
 	Profile func(people int, run, phase string) func()
 }
 
@@ -106,6 +111,19 @@ func Linear(ctx context.Context, o LinearOptions) (*LinearResult, error) {
 	return res, nil
 }
 
+// repeats is how many times a size is measured: small sizes take
+// milliseconds, which a busy machine distorts most, so they are measured
+// several times and the median of each phase kept.
+func repeats(people int) int {
+	switch {
+	case people <= 2000:
+		return 5
+	case people <= 20000:
+		return 3
+	}
+	return 1
+}
+
 func linearPoint(ctx context.Context, o LinearOptions, people int) (*LinearPoint, error) {
 	logf := func(format string, args ...any) {
 		if o.Log != nil {
@@ -118,6 +136,32 @@ func linearPoint(ctx context.Context, o LinearOptions, people int) (*LinearPoint
 	if err != nil {
 		return nil, err
 	}
+	pt := &LinearPoint{People: people, Setup: time.Since(setup).Seconds()}
+	n := repeats(people)
+	if o.Repeat > 0 {
+		n = o.Repeat
+	}
+	var all [][]LinearRun
+	for i := 0; i < n; i++ {
+		runs, err := measureOnce(ctx, o, pt, dir, seed, i == 0, logf)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, runs)
+	}
+	pt.Runs = medianRuns(all)
+	if n > 1 {
+		logf("  median of %d measurements:", n)
+		for _, r := range pt.Runs {
+			logRun(logf, r)
+		}
+	}
+	return pt, nil
+}
+
+// measureOnce copies the seed database, loads its snapshots and measures
+// the first and the second evaluation.
+func measureOnce(ctx context.Context, o LinearOptions, pt *LinearPoint, dir, seed string, profile bool, logf func(string, ...any)) ([]LinearRun, error) {
 	cfg, err := config.Load(dir)
 	if err != nil {
 		return nil, err
@@ -131,12 +175,13 @@ func linearPoint(ctx context.Context, o LinearOptions, people int) (*LinearPoint
 		return nil, err
 	}
 	defer db.Close()
+	t0 := time.Now()
 	loaded, err := monitor.Load(ctx, cfg, db, nil)
 	if err != nil {
 		return nil, err
 	}
 	snaps := map[string]*onus.Snapshot{}
-	pt := &LinearPoint{People: people}
+	pt.Records = 0
 	for _, s := range loaded.Input.Sources {
 		if s.Snapshot == nil {
 			return nil, fmt.Errorf("source %s has no snapshot in the seed database %s", s.Name, seed)
@@ -145,17 +190,17 @@ func linearPoint(ctx context.Context, o LinearOptions, people int) (*LinearPoint
 		pt.Records += len(s.Snapshot.Records)
 	}
 	loaded = nil
-	pt.Setup = time.Since(setup).Seconds()
-	logf("%d people: %d records loaded in %.1fs", people, pt.Records, pt.Setup)
+	logf("%d people: %d records loaded from a copy of %s in %.1fs", pt.People, pt.Records, seed, time.Since(t0).Seconds())
 
+	var runs []LinearRun
 	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "bench"}
 	run := func(name string, now time.Time, snaps map[string]*onus.Snapshot) error {
 		r := LinearRun{Name: name}
 		var stop func()
 		rec := newRecorder()
 		next := func(phase string) {
-			if o.Profile != nil {
-				stop = o.Profile(people, name, phase)
+			if o.Profile != nil && profile {
+				stop = o.Profile(pt.People, name, phase)
 			}
 		}
 		m.Phase = func(phase string) {
@@ -193,12 +238,9 @@ func linearPoint(ctx context.Context, o LinearOptions, people int) (*LinearPoint
 		for _, cr := range rep.Controls {
 			r.Findings += cr.Fail
 		}
-		pt.Runs = append(pt.Runs, r)
+		runs = append(runs, r)
 		logf("  %s run: %d entities, %d failing; opened %d, resolved %d", name, entities, r.Findings, c.Opened, c.Resolved)
-		for _, p := range r.Phases {
-			logf("    %-10s %7.2fs  cpu %7.2fs  %6.2f cpu-µs/entity  %5.1fM allocs  heap %s  rss %s",
-				p.Name, p.Seconds, p.CPUSeconds, p.CPUMicrosPerEntity, float64(p.Allocs)/1e6, MiB(p.PeakHeap), MiB(p.PeakRSS))
-		}
+		logRun(logf, r)
 		return nil
 	}
 	if err := run("first", orggen.AcmeNow, snaps); err != nil {
@@ -213,7 +255,32 @@ func linearPoint(ctx context.Context, o LinearOptions, people int) (*LinearPoint
 	if fi, err := os.Stat(dbPath); err == nil {
 		pt.DBBytes = fi.Size()
 	}
-	return pt, nil
+	return runs, nil
+}
+
+func logRun(logf func(string, ...any), r LinearRun) {
+	for _, p := range r.Phases {
+		logf("    %-10s %7.2fs  cpu %7.2fs  %6.2f cpu-µs/entity  %6.1fM allocs  heap %s  rss %s",
+			p.Name, p.Seconds, p.CPUSeconds, p.CPUMicrosPerEntity, float64(p.Allocs)/1e6, MiB(p.PeakHeap), MiB(p.PeakRSS))
+	}
+}
+
+// medianRuns keeps, for each run and phase, the measurement with the
+// median CPU time.
+func medianRuns(all [][]LinearRun) []LinearRun {
+	out := slices.Clone(all[0])
+	for i := range out {
+		out[i].Phases = slices.Clone(out[i].Phases)
+		for j := range out[i].Phases {
+			var ps []LinearPhase
+			for _, runs := range all {
+				ps = append(ps, runs[i].Phases[j])
+			}
+			slices.SortFunc(ps, func(a, b LinearPhase) int { return cmp.Compare(a.CPUSeconds, b.CPUSeconds) })
+			out[i].Phases[j] = ps[len(ps)/2]
+		}
+	}
+	return out
 }
 
 // seedDB returns the SQLite file holding one sync of the organisation of

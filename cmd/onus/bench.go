@@ -40,7 +40,8 @@ phase by phase (unchanged sources are not read again).
 
 --linear measures how correlation, evaluation and persist grow with the
 organisation: for each size of --sizes (people; about 53 entities each, so
-the default is about 10,000, 100,000 and 1,000,000 entities) it generates
+the default runs from about 10,000 to 1,000,000 entities; add 100000 for
+5.3 million, which needs about 6 GiB of memory) it generates
 and syncs the organisation once into a seed SQLite file kept in --dir, then
 evaluates it twice on a copy: on a store with no findings, then after 1% of
 every source's records changed. --json writes the measurements, --chart an

@@ -42,7 +42,7 @@ func phaseOf(p *LinearPoint, run, phase string) *LinearPhase {
 // to it); on the right the CPU time per entity (flat where growth is
 // linear).
 func LinearChart(res *LinearResult) []byte {
-	const w, h, top, bottom, pw = 980, 470, 50, 70, 380
+	const w, h, top, bottom, pw = 980, 500, 50, 100, 380
 	lefts := [2]float64{70, 560}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
@@ -159,9 +159,12 @@ func LinearChart(res *LinearResult) []byte {
 		}
 	}
 	// Legend.
-	ly := float64(h - 22)
+	ly := float64(h - 30)
 	lx := 20.0
-	for _, s := range linearSeries {
+	for i, s := range linearSeries {
+		if i == 3 {
+			lx, ly = 20, ly+18
+		}
 		dash := ""
 		if s.dash {
 			dash = ` stroke-dasharray="6 4"`

@@ -22,10 +22,10 @@ import (
 )
 
 // LinearPeople are the organisation sizes of the growth benchmark by
-// default: about 10,000, 100,000 and 1,000,000 entities (the bench
+// default: from about 10,000 to 1,000,000 entities, in steps of about 3 (the bench
 // organisation has about 53 entities per person: a person, an HR record's
 // candidate, Okta account, 1.3 laptops, 51 installed apps).
-var LinearPeople = []int{190, 1900, 19000}
+var LinearPeople = []int{190, 600, 1900, 6000, 19000}
 
 // LinearOptions say what the growth benchmark measures.
 type LinearOptions struct {

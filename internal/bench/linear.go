@@ -40,7 +40,7 @@ type LinearOptions struct {
 	// phase is kept); 0 measures small sizes several times, large ones once.
 	Repeat int
 	// Profile, when set, is called with the size and the phase about to
-	// run ("evaluate", "persist", for the first and the second run) and
+	// run ("correlate", "evaluate", "persist", for the first and the second run) and
 	// returns a function that ends the profile (first measurement only).
 	Profile func(people int, run, phase string) func()
 }
@@ -210,6 +210,8 @@ func measureOnce(ctx context.Context, o LinearOptions, pt *LinearPoint, dir, see
 			}
 			r.Phases = append(r.Phases, rec.mark(phase))
 			switch phase {
+			case "load":
+				next("correlate")
 			case "correlate":
 				next("evaluate")
 			case "evaluate":

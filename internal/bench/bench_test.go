@@ -79,7 +79,7 @@ func TestRerunReadsOnlyOkta(t *testing.T) {
 // evaluated on an empty store and again after 1% of the records changed,
 // every phase measured, and a chart with a line per phase.
 func TestLinearRuns(t *testing.T) {
-	res, err := bench.Linear(context.Background(), bench.LinearOptions{People: []int{40, 120}, Dir: t.TempDir()})
+	res, err := bench.Linear(context.Background(), bench.LinearOptions{People: []int{40, 120}, Dir: t.TempDir(), Repeat: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

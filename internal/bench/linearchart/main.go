@@ -34,7 +34,7 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return fmt.Errorf("usage: linearchart [-svg CHART.svg] [-json MERGED.json] MEASUREMENTS.json...")
+		return fmt.Errorf("usage: linearchart [-svg CHART.svg] [-json MERGED.json] MEASUREMENTS.json [MORE.json]")
 	}
 	var res bench.LinearResult
 	for _, name := range fs.Args() {

@@ -21,6 +21,7 @@ var wallClockAllowed = map[string]string{
 	"internal/testsrv/mailpit.go": "test servers: waiting for a child process to listen, and the validity of a throwaway TLS certificate",
 	"internal/bench/bench.go":     "the benchmark measures elapsed time on the machine's clock; that is its output",
 	"internal/bench/rerun.go":     "the re-run benchmark measures elapsed time on the machine's clock; that is its output",
+	"internal/bench/linear.go":    "the growth benchmark measures elapsed time on the machine's clock; that is its output",
 }
 
 // wallClockCalls returns "file:line: time.X" for every read of the

@@ -18,8 +18,11 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	var people int
 	var dir, cpuProfile, memProfile string
-	var generateOnly, rerun, verify bool
+	var generateOnly, rerun, verify, linear bool
 	var serverPID int
+	var sizes []int
+	var repeat int
+	var chart, jsonOut string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the monitor loop on a generated organisation",
@@ -44,7 +47,16 @@ With --db postgres://… (an empty database) the store is PostgreSQL;
 --db-server-pid names its server's main process (the pid in the first line
 of postmaster.pid) when it runs on this machine, and each phase then
 reports the server's CPU time too. scripts/bench-db runs the whole
-SQLite-and-PostgreSQL comparison and prints one table (docs/scaling.md).`,
+SQLite-and-PostgreSQL comparison and prints one table (docs/scaling.md).
+
+--linear measures how correlation, evaluation and persist grow with the
+organisation: for each size of --sizes (people; about 53 entities each, so
+the default runs from about 10,000 to 1,000,000 entities; add 100000 for
+5.3 million, which needs about 6 GiB of memory) it generates
+and syncs the organisation once into a seed SQLite file kept in --dir, then
+evaluates it twice on a copy: on a store with no findings, then after 1% of
+every source's records changed. --json writes the measurements, --chart an
+SVG chart of them (see docs/performance.md, "Linear growth").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -71,6 +83,9 @@ SQLite-and-PostgreSQL comparison and prints one table (docs/scaling.md).`,
 				fmt.Fprintf(a.stdout, "%d people, %d devices, %d software records, %s of exports in %s\n",
 					res.People, res.Devices, res.Software, bench.MiB(res.Bytes), dir)
 				return nil
+			}
+			if linear {
+				return a.benchLinear(cmd, sizes, repeat, dir, cpuProfile, chart, jsonOut)
 			}
 			if rerun {
 				if cpuProfile != "" {
@@ -154,7 +169,12 @@ SQLite-and-PostgreSQL comparison and prints one table (docs/scaling.md).`,
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "measure a re-run after 1% of the Okta users changed, instead of a first run")
 	cmd.Flags().BoolVar(&verify, "verify", false, "with --rerun: then run from scratch on the changed exports and fail if the findings differ from the re-run's")
 	cmd.Flags().IntVar(&serverPID, "db-server-pid", 0, "process id of the database server's main process on this machine (PostgreSQL: first line of postmaster.pid), to report its CPU time per phase")
-	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	cmd.Flags().BoolVar(&linear, "linear", false, "measure correlation, evaluation and persist at each of --sizes, instead of one run")
+	cmd.Flags().IntSliceVar(&sizes, "sizes", bench.LinearPeople, "with --linear: the organisation sizes in people, smallest first")
+	cmd.Flags().IntVar(&repeat, "repeat", 0, "with --linear: measure each size this many times and keep the median of each phase (default: 5 times up to 2,000 people, 3 up to 20,000, then once)")
+	cmd.Flags().StringVar(&chart, "chart", "", "with --linear: write an SVG chart of the measurements to this file")
+	cmd.Flags().StringVar(&jsonOut, "json", "", "with --linear: write the measurements as JSON to this file")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (with --linear: a prefix, one profile per size, run and phase)")
 	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write a heap profile, taken after the sync, to this file")
 	return cmd
 }

@@ -2,9 +2,11 @@ package bench_test
 
 import (
 	"context"
+	"encoding/xml"
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +98,61 @@ func TestServerCPU(t *testing.T) {
 	}
 	if bench.ServerCPU(1<<30) != 0 {
 		t.Errorf("ServerCPU of a missing process: want 0")
+	}
+}
+
+// TestLinearRuns keeps the growth benchmark working: two tiny sizes, each
+// evaluated on an empty store and again after 1% of the records changed,
+// every phase measured, and a chart with a line per phase.
+func TestLinearRuns(t *testing.T) {
+	res, err := bench.Linear(context.Background(), bench.LinearOptions{People: []int{40, 120}, Dir: t.TempDir(), Repeat: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Points) != 2 {
+		t.Fatalf("points = %d, want 2", len(res.Points))
+	}
+	for _, p := range res.Points {
+		if p.Entities < p.People*30 || p.Changed == 0 || len(p.Runs) != 2 {
+			t.Errorf("point = %+v", p)
+			continue
+		}
+		first, second := p.Runs[0], p.Runs[1]
+		if first.Changes["opened"] == 0 || first.Changes["opened"] != first.Findings {
+			t.Errorf("%d people: the first run opened %v of %d failures", p.People, first.Changes, first.Findings)
+		}
+		if second.Changes["opened"]+second.Changes["resolved"] == 0 || second.Changes["unchanged"] == 0 {
+			t.Errorf("%d people: the second run changed nothing: %v", p.People, second.Changes)
+		}
+		for _, r := range p.Runs {
+			var names []string
+			for _, ph := range r.Phases {
+				names = append(names, ph.Name)
+				if ph.Seconds <= 0 || ph.Allocs == 0 || ph.PeakHeap == 0 {
+					t.Errorf("%d people, %s run: phase %+v", p.People, r.Name, ph)
+				}
+			}
+			if got := strings.Join(names, ","); got != "load,correlate,evaluate,persist" {
+				t.Errorf("%d people, %s run: phases %s", p.People, r.Name, got)
+			}
+		}
+	}
+	if res.Points[1].Entities <= res.Points[0].Entities {
+		t.Errorf("entities %d then %d", res.Points[0].Entities, res.Points[1].Entities)
+	}
+	svg := bench.LinearChart(res)
+	if err := xml.Unmarshal(svg, new(struct{})); err != nil {
+		t.Fatalf("chart is not XML: %v", err)
+	}
+	// Five phases, each in both panels.
+	if n := strings.Count(string(svg), "<polyline"); n != 10 {
+		t.Errorf("chart has %d lines, want 10", n)
+	}
+	var table strings.Builder
+	if err := bench.LinearTable(&table, res); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(table.String(), "\n"); n != 2+4 {
+		t.Errorf("table has %d lines, want 6:\n%s", n, table.String())
 	}
 }

@@ -104,6 +104,11 @@ var _ JobLeaser = (*store.DB)(nil)
 // renewing it: a replica that died mid-job leaves it to another after that.
 const DefaultJobLease = 2 * time.Minute
 
+// LockWait is how long a writer job waits for the run lock another onus
+// holds (another replica's sync or evaluation, or a command on the same
+// store) before its run counts as failed.
+const LockWait = 15 * time.Minute
+
 // Scheduler runs jobs by themselves.
 type Scheduler struct {
 	jobs    []*job
@@ -126,6 +131,8 @@ type Scheduler struct {
 	holder string
 	lease  time.Duration
 	dead   func(string) bool
+	// lockWait is how long a writer job waits for the run lock (LockWait).
+	lockWait time.Duration
 
 	mu      sync.Mutex // guards the fields below and each job's state
 	running bool
@@ -166,7 +173,7 @@ func newScheduler(c core, jobs []Job) (*Scheduler, error) {
 		return nil, errors.New("schedule: a store and a wall clock are required")
 	}
 	s := &Scheduler{store: c.Store, wall: c.Wall, after: c.After, log: c.Log, grace: c.Grace, byName: map[string]*job{}, writer: newWriterLock(),
-		holder: lease.Holder(), lease: c.Lease, dead: lease.DeadOnThisHost}
+		holder: lease.Holder(), lease: c.Lease, dead: lease.DeadOnThisHost, lockWait: LockWait}
 	if s.lease <= 0 {
 		s.lease = DefaultJobLease
 	}
@@ -505,7 +512,7 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 		defer s.keepLease(rec, leaser, j.Name, log)()
 	}
 
-	err := s.call(jobCtx, ctx.Done(), j)
+	err := s.work(jobCtx, ctx.Done(), j, log)
 
 	finished := s.wall.Now()
 	d := finished.Sub(started)
@@ -572,6 +579,34 @@ func (s *Scheduler) keepLease(ctx context.Context, leaser JobLeaser, name string
 	return func() {
 		cancel()
 		<-done
+	}
+}
+
+// work runs the job's work. A writer job that finds the run lock held by
+// another onus (another replica syncing a different source, its
+// evaluation, or a command on the same store) waits for it and tries
+// again, rather than failing and leaving its work to the next tick — a
+// source on a daily schedule would lose its day. It gives up after
+// lockWait, or at a stop.
+func (s *Scheduler) work(ctx context.Context, stopping <-chan struct{}, j *job, log *slog.Logger) error {
+	wait, waited := time.Second, time.Duration(0)
+	for {
+		err := s.call(ctx, stopping, j)
+		if !j.Writer || !errors.Is(err, store.ErrLocked) || waited >= s.lockWait {
+			return err
+		}
+		if waited == 0 {
+			log.Info("another onus holds the run lock; waiting for it", onus.LogError, err)
+		}
+		select {
+		case <-stopping:
+			return err
+		case <-ctx.Done():
+			return err
+		case <-s.after(wait):
+		}
+		waited += wait
+		wait = min(2*wait, 30*time.Second)
 	}
 }
 

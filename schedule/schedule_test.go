@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -405,4 +406,67 @@ func TestFailuresAndMetrics(t *testing.T) {
 			t.Errorf("after: %+v", st)
 		}
 	}
+}
+
+// A writer job that meets the run lock held by another onus (another
+// replica syncing another source) waits for it and then runs, instead of
+// failing and leaving its work to the next tick; one that waits longer
+// than lockWait fails, naming the holder.
+func TestWriterWaitsForTheRunLock(t *testing.T) {
+	ctx := context.Background()
+	other := store.LockRequest{Holder: "elsewhere:1:1", Actor: "replica-b", What: "sync of okta", For: time.Hour}
+	setup := func(t *testing.T, wait time.Duration) (*harness, *store.DB, *atomic.Int32) {
+		db := openStore(t)
+		if err := db.Lock(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		tries := new(atomic.Int32)
+		work := func(ctx context.Context, _ <-chan struct{}) error {
+			tries.Add(1)
+			if err := db.Lock(ctx, store.LockRequest{Holder: "here:1:1", Actor: "replica-a", What: "sync of hr", For: time.Hour}); err != nil {
+				return err
+			}
+			return db.Unlock(ctx, "here:1:1")
+		}
+		h := newHarness(t, db, time.Second, Job{Name: "sync:hr", Timetable: every(time.Hour), Writer: true, Run: work})
+		h.s.lockWait = wait
+		h.start()
+		return h, db, tries
+	}
+
+	t.Run("waits", func(t *testing.T) {
+		h, db, tries := setup(t, LockWait)
+		h.idle(1) // the first try met the lock and waits a second
+		h.wall.Advance(time.Second)
+		h.idle(1) // the second met it too and waits two
+		if n := tries.Load(); n != 2 {
+			t.Fatalf("%d tries while the lock is held, want 2", n)
+		}
+		if err := db.Unlock(ctx, other.Holder); err != nil {
+			t.Fatal(err)
+		}
+		h.wall.Advance(2 * time.Second)
+		r := h.next()
+		if r.Error != "" || r.Failures != 0 || tries.Load() != 3 {
+			t.Fatalf("run after the lock was freed: error %q, %d failures, %d tries", r.Error, r.Failures, tries.Load())
+		}
+		if got := testutil.ToFloat64(h.s.metrics.failures.WithLabelValues("sync:hr")); got != 0 {
+			t.Errorf("failures = %v, want 0: waiting for the lock is not a failure", got)
+		}
+	})
+
+	t.Run("gives up", func(t *testing.T) {
+		h, _, tries := setup(t, 3*time.Second)
+		h.idle(1)
+		h.wall.Advance(time.Second)
+		h.idle(1)
+		h.wall.Advance(2 * time.Second)
+		r := h.next()
+		if r.Failures != 1 || tries.Load() != 3 {
+			t.Fatalf("run after waiting past lockWait: error %q, %d failures, %d tries, want 1 failure after 3 tries", r.Error, r.Failures, tries.Load())
+		}
+		if want := "replica-b"; !strings.Contains(r.Error, want) {
+			t.Errorf("error %q does not name the holder %s", r.Error, want)
+		}
+	})
 }

@@ -1,5 +1,5 @@
 -- +goose Up
--- PostgreSQL translation of ../00015_summary_statements.sql: the summaries
+-- PostgreSQL translation of ../00013_summary_statements.sql: the summaries
 -- of migration 00009 are kept by statement-level triggers that add up the
 -- rows of a whole statement (its transition tables) and write each
 -- summary row once, instead of row-level triggers that wrote it once per

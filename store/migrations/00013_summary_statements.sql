@@ -1,5 +1,5 @@
 -- +goose Up
--- On PostgreSQL (postgres/00015_summary_statements.sql) the summaries of
+-- On PostgreSQL (postgres/00013_summary_statements.sql) the summaries of
 -- migration 00009 are kept by statement-level triggers, which add up a
 -- whole statement's rows: within one transaction, row-level triggers
 -- writing the same summary row once per finding were slow there. SQLite

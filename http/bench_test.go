@@ -148,6 +148,10 @@ func benchConfig() *config.Config {
 // Poisson arrivals.
 const benchRate = 10.0 // requests per second
 
+// benchBusyRate is a busier hour: the same 50 users each asking for a page
+// every second (open50).
+const benchBusyRate = 50.0
+
 // BenchmarkServe measures pages at the size of a large company, through
 // the whole handler (sessions, authz, SQLite, templates), in two loads:
 //
@@ -156,7 +160,9 @@ const benchRate = 10.0 // requests per second
 //     a request waits for the 49 others, so p50 ≈ 25 × the CPU per
 //     request on 2 cores.
 //   - open: requests arrive at benchRate per second whatever the server
-//     does, as 50 users with think time would send them.
+//     does, as 50 users with think time would send them;
+//   - open50: the same at benchBusyRate, 50 users each clicking every
+//     second.
 //
 // It reports the p50 and p99 latency and the CPU time per request (the
 // figure that does not depend on what else the machine runs).
@@ -219,7 +225,7 @@ func BenchmarkServe(b *testing.B) {
 		{"DashboardUncached", func(int) string { return "/dashboard" }, admins, true},
 		{"DashboardManager", func(int) string { return "/dashboard" }, managers, false},
 	} {
-		for _, mode := range []string{"closed", "open"} {
+		for _, mode := range []string{"closed", "open", "open50"} {
 			b.Run(bc.name+"/"+mode, func(b *testing.B) {
 				// Warm up: the directory cache, and each user's page once,
 				// as signed-in users have used the server before (a
@@ -260,9 +266,13 @@ func BenchmarkServe(b *testing.B) {
 					}
 				} else {
 					rnd := rand.New(rand.NewPCG(3, 5))
+					rate := benchRate
+					if mode == "open50" {
+						rate = benchBusyRate
+					}
 					at := time.Now()
 					for i := range b.N {
-						at = at.Add(time.Duration(rnd.ExpFloat64() / benchRate * float64(time.Second)))
+						at = at.Add(time.Duration(rnd.ExpFloat64() / rate * float64(time.Second)))
 						time.Sleep(time.Until(at))
 						wg.Add(1)
 						go func() {

@@ -55,3 +55,31 @@ func TestPostgresCommitsAreDurable(t *testing.T) {
 		}
 	}
 }
+
+// onus's PostgreSQL connections plan every execution of a prepared
+// statement for its values (a generic plan made a manager's findings page
+// walk every open finding: docs/scaling.md), unless the URL says
+// otherwise.
+func TestPostgresPlansForTheValues(t *testing.T) {
+	if backend != "postgres" {
+		t.Skip("PostgreSQL only: runs in the postgres pass of the suite")
+	}
+	ctx := context.Background()
+	for _, tc := range []struct{ url, want string }{
+		{"", "force_custom_plan"},
+		{"&plan_cache_mode=auto", "auto"},
+	} {
+		s, err := Open(ctx, dsn(t)+tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := s.db.QueryRowContext(ctx, "SHOW plan_cache_mode").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if got != tc.want {
+			t.Errorf("URL %q: plan_cache_mode %s, want %s", tc.url, got, tc.want)
+		}
+	}
+}

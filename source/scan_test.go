@@ -248,7 +248,11 @@ func genSpace(r *rand.Rand) string {
 
 func TestScannerGenerated(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 20000; i++ {
+	n := 20000
+	if raceDetector {
+		n = 2000
+	}
+	for i := 0; i < n; i++ {
 		doc := genJSON(r, 0)
 		if r.IntN(3) == 0 {
 			doc = "{" + `"a":` + doc + `,"c":{"d":` + genJSON(r, 1) + "}}"

@@ -49,3 +49,39 @@ func TestDatabaseFileMode(t *testing.T) {
 		t.Errorf("warnings = %v", db.Warnings)
 	}
 }
+
+// SQLite's temporary files (statement journals, sorts) stay in memory:
+// they hold findings and names, and writing them cost persist a fifth of
+// its time. Every pooled connection has the settings, not just the first.
+func TestSQLiteConnectionSettings(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "onus.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetPool(4)
+	// Hold three connections at once so that the pool opens several.
+	var conns []interface{ Close() error }
+	for range 3 {
+		c, err := db.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var temp int
+		var journal string
+		if err := c.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&temp); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
+			t.Fatal(err)
+		}
+		if temp != 2 || journal != "wal" {
+			t.Errorf("connection %d: temp_store %d (want 2, memory), journal_mode %s (want wal)", len(conns), temp, journal)
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+}

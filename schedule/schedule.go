@@ -96,6 +96,7 @@ type JobLeaser interface {
 	StartJobAs(ctx context.Context, name, trigger string, at time.Time, holder string, until time.Time) error
 	ClaimResume(ctx context.Context, c store.ResumeClaim) (won bool, heldUntil time.Time, err error)
 	RenewJob(ctx context.Context, name, holder string, until time.Time) error
+	FinishJobAs(ctx context.Context, name, holder string, at time.Time, d time.Duration, runErr error, interrupted bool) error
 }
 
 var _ JobLeaser = (*store.DB)(nil)
@@ -517,7 +518,16 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 	finished := s.wall.Now()
 	d := finished.Sub(started)
 	interrupted := err != nil && jobCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
-	if ferr := s.store.FinishJob(rec, j.Name, finished, d, err, interrupted); ferr != nil {
+	var ferr error
+	if leased {
+		ferr = leaser.FinishJobAs(rec, j.Name, s.holder, finished, d, err, interrupted)
+	} else {
+		ferr = s.store.FinishJob(rec, j.Name, finished, d, err, interrupted)
+	}
+	switch {
+	case onus.ErrorCode(ferr) == onus.ECONFLICT:
+		log.Warn("another onus took this job over while it ran (its lease ran out); its record of the job stands", onus.LogError, ferr)
+	case ferr != nil:
 		log.Error("cannot record the job's end", onus.LogError, ferr)
 	}
 	run := store.JobRun{Name: j.Name, Started: started, Finished: finished, Duration: d, Trigger: reason, Interrupted: interrupted}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/onus-sec/onus"
 )
 
 // JobRun is the last run of one scheduled job.
@@ -64,6 +66,24 @@ func (s *DB) StartJob(ctx context.Context, name, trigger string, at time.Time) e
 // FinishJob records how the job's current run ended: runErr is nil when it
 // succeeded; interrupted is true when a shutdown cut it short.
 func (s *DB) FinishJob(ctx context.Context, name string, at time.Time, d time.Duration, runErr error, interrupted bool) error {
+	_, err := s.finishJob(ctx, name, "", at, d, runErr, interrupted)
+	return err
+}
+
+// FinishJobAs records how a run held by holder ended, as FinishJob does,
+// unless another scheduler holds the job now (this one's lease ran out,
+// during a long database outage say, and another resumed the job): the
+// record is then the other's to write, and FinishJobAs fails with a
+// conflict error and changes nothing.
+func (s *DB) FinishJobAs(ctx context.Context, name, holder string, at time.Time, d time.Duration, runErr error, interrupted bool) error {
+	n, err := s.finishJob(ctx, name, holder, at, d, runErr, interrupted)
+	if err == nil && n == 0 {
+		return onus.Errorf(onus.ECONFLICT, "job %s is no longer held by %s: another scheduler took it over", name, holder)
+	}
+	return err
+}
+
+func (s *DB) finishJob(ctx context.Context, name, holder string, at time.Time, d time.Duration, runErr error, interrupted bool) (int64, error) {
 	msg, failed := "", 0
 	if runErr != nil {
 		msg, failed = runErr.Error(), 1
@@ -71,15 +91,22 @@ func (s *DB) FinishJob(ctx context.Context, name string, at time.Time, d time.Du
 	if interrupted {
 		failed = 0 // a shutdown is not the job's failure
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE jobs SET running = 0, finished_at = ?, duration_ms = ?, error = ?, interrupted = ?,
+	q, args := `UPDATE jobs SET running = 0, finished_at = ?, duration_ms = ?, error = ?, interrupted = ?,
 		runs = runs + 1, failures = failures + ?,
 		last_ok_at = CASE WHEN ? = '' AND ? = 0 THEN started_at ELSE last_ok_at END
-		WHERE name = ?`,
-		fmtTimeMilli(at), d.Milliseconds(), msg, interrupted, failed, msg, interrupted, name)
-	if err != nil {
-		return fmt.Errorf("store: finish job %s: %w", name, err)
+		WHERE name = ?`, []any{fmtTimeMilli(at), d.Milliseconds(), msg, interrupted, failed, msg, interrupted, name}
+	if holder != "" {
+		q, args = q+` AND holder = ?`, append(args, holder)
 	}
-	return nil
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store: finish job %s: %w", name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: finish job %s: %w", name, err)
+	}
+	return n, nil
 }
 
 // fmtTimeMilli keeps milliseconds: jobs may run more than once a second.

@@ -123,3 +123,39 @@ func TestRunLockOfADeadReplica(t *testing.T) {
 		}
 	}
 }
+
+// A scheduler whose lease on a job ran out while it still ran it (a long
+// outage) and whose job another resumed does not write the job's end over
+// the other's run: its finish is refused, the other's is recorded.
+func TestFinishJobAsHolderOnly(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	if err := db.StartJobAs(ctx, "sync:hr", "schedule", t0, "a:1:1", t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// a's lease ran out; b resumes the job.
+	won, _, err := db.ClaimResume(ctx, ResumeClaim{Name: "sync:hr", Trigger: "resume", Holder: "b:2:1", Seen: t0,
+		At: t0.Add(5 * time.Minute), Until: t0.Add(7 * time.Minute)})
+	if err != nil || !won {
+		t.Fatalf("resume by b: won %v, %v", won, err)
+	}
+	err = db.FinishJobAs(ctx, "sync:hr", "a:1:1", t0.Add(6*time.Minute), 6*time.Minute, errors.New("a's late failure"), false)
+	if onus.ErrorCode(err) != onus.ECONFLICT {
+		t.Fatalf("finish by a, who no longer holds the job: %v, want a conflict", err)
+	}
+	runs, err := db.JobRuns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := runs["sync:hr"]; r == nil || !r.Running || r.Runs != 0 || r.Error != "" {
+		t.Fatalf("after a's refused finish: %+v, want b's run still running, nothing recorded", r)
+	}
+	if err := db.FinishJobAs(ctx, "sync:hr", "b:2:1", t0.Add(8*time.Minute), 3*time.Minute, nil, false); err != nil {
+		t.Fatalf("finish by b: %v", err)
+	}
+	runs, _ = db.JobRuns(ctx)
+	if r := runs["sync:hr"]; r == nil || r.Running || r.Runs != 1 || r.Failures != 0 || r.Error != "" {
+		t.Fatalf("after b's finish: %+v, want one successful run", r)
+	}
+}

@@ -126,6 +126,10 @@ func TestTransactionSurvivesPostgresRestart(t *testing.T) {
 	}
 	defer s.Close()
 	var calls atomic.Int32
+	// restarted is closed once the server is back and Start has returned:
+	// the test crashes it again below, which Start, still polling the
+	// server, would take for a failed start.
+	restarted := make(chan struct{})
 	cut := func(tx *sql.Tx) error {
 		n := calls.Add(1)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, object, detail) VALUES ('2026-01-01T00:00:00Z', 'test', 'restart', 'tx', 'once')`); err != nil {
@@ -136,6 +140,7 @@ func TestTransactionSurvivesPostgresRestart(t *testing.T) {
 			// after three seconds.
 			pg.Crash(t)
 			go func() {
+				defer close(restarted)
 				time.Sleep(3 * time.Second)
 				pg.Start(t)
 			}()
@@ -149,6 +154,7 @@ func TestTransactionSurvivesPostgresRestart(t *testing.T) {
 	if n := calls.Load(); n != 2 {
 		t.Errorf("the transaction ran %d times, want 2 (cut, then again)", n)
 	}
+	<-restarted
 	var rows int
 	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log WHERE action = 'restart'`).Scan(&rows); err != nil {
 		t.Fatal(err)

@@ -466,7 +466,12 @@ func (s *Scheduler) runOnce(ctx, jobCtx context.Context, j *job, reason string) 
 		log = log.With("tick", tick)
 		var won bool
 		var err error
-		if leased {
+		if reason == TriggerStart && tick.After(started) {
+			// A missed tick's run that waited (for the writer lock, or
+			// for another replica's run lock) while another replica ran
+			// the job: counted from that run, its tick is not due yet,
+			// and claiming it would run the job before its time.
+		} else if leased {
 			won, err = leaser.ClaimTickAs(rec, j.Name, reason, tick, started, s.holder, started.Add(s.lease))
 		} else {
 			won, err = s.store.(TickClaimer).ClaimTick(rec, j.Name, reason, tick, started)

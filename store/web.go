@@ -493,12 +493,36 @@ var shortChainMax = 2000
 // shortChain returns a person and everyone below them, or nil when they
 // are more than shortChainMax.
 func (s *DB) shortChain(ctx context.Context, person string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT e FROM (`+chainSQL+`) AS chain LIMIT ?`, strings.ToLower(person), shortChainMax+1)
+	out, err := s.chainOf(ctx, person, shortChainMax+1)
+	if err != nil || len(out) > shortChainMax {
+		return nil, err
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out, nil
+}
+
+// Chain returns the people below a manager, all the way down, without
+// the manager.
+func (s *DB) Chain(ctx context.Context, manager string) ([]string, error) {
+	out, err := s.chainOf(ctx, manager, 0)
+	return slices.DeleteFunc(out, func(e string) bool { return e == strings.ToLower(manager) }), err
+}
+
+// chainOf reads a person and everyone below them, all the way down: at
+// most limit addresses when limit > 0.
+func (s *DB) chainOf(ctx context.Context, person string, limit int) ([]string, error) {
+	q, args := chainSQL, []any{strings.ToLower(person)}
+	if limit > 0 {
+		q, args = `SELECT e FROM (`+chainSQL+`) AS chain LIMIT ?`, append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: chain: %w", err)
 	}
 	defer rows.Close()
-	out := []string{}
+	var out []string
 	for rows.Next() {
 		var e string
 		if err := rows.Scan(&e); err != nil {
@@ -509,31 +533,7 @@ func (s *DB) shortChain(ctx context.Context, person string) ([]string, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: chain: %w", err)
 	}
-	if len(out) > shortChainMax {
-		return nil, nil
-	}
 	return out, nil
-}
-
-// Chain returns the people below a manager, all the way down, without
-// the manager.
-func (s *DB) Chain(ctx context.Context, manager string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, chainSQL, strings.ToLower(manager))
-	if err != nil {
-		return nil, fmt.Errorf("store: chain: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		if e != strings.ToLower(manager) {
-			out = append(out, e)
-		}
-	}
-	return out, rows.Err()
 }
 
 // IsBelow reports whether person is in manager's chain (or is the manager).

@@ -3,14 +3,11 @@ package deliver
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/internal/pgtest"
 	"github.com/onus-sec/onus/internal/testsrv"
-	"github.com/onus-sec/onus/notify"
-	"github.com/onus-sec/onus/notify/smtp"
 	"github.com/onus-sec/onus/store"
 )
 
@@ -22,18 +19,8 @@ func TestThreeDispatchersOnePostgres(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)
 	mp := testsrv.StartMailpit(t)
-	t.Setenv("T_SMTP_USER", mp.User)
-	t.Setenv("T_SMTP_PASSWORD", mp.Password)
 	const n, replicas = 90, 3
-	var dbs []*store.DB
-	for i := 0; i < replicas; i++ {
-		db, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		dbs = append(dbs, db)
-	}
+	dbs := openReplicas(t, dsn, replicas)
 	var msgs []*onus.OutboxMessage
 	for j := 0; j < n; j++ {
 		msgs = append(msgs, &onus.OutboxMessage{Key: fmt.Sprintf("k%d", j), Recipient: fmt.Sprintf("p%d@acme.com", j), Channel: "email",
@@ -42,32 +29,9 @@ func TestThreeDispatchersOnePostgres(t *testing.T) {
 	if _, _, err := dbs[0].Enqueue(ctx, msgs); err != nil {
 		t.Fatal(err)
 	}
-	stats := make([]Stats, replicas)
-	errs := make([]error, replicas)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range replicas {
-		ch, err := smtp.New(&smtp.Config{Host: mp.SMTPHost, Port: mp.SMTPPort, CAFile: mp.CAFile,
-			Username: "env:T_SMTP_USER", Password: "env:T_SMTP_PASSWORD", From: "security@acme.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := &Dispatcher{Store: dbs[i], Channels: map[string]notify.Channel{"email": ch}, Clock: onus.FixedClock(t0),
-			Holder: fmt.Sprintf("replica-%d:1:run", i)}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			stats[i], errs[i] = d.Run(ctx)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	stats, _ := dispatchAll(t, ctx, dbs, mp, "1:run")
 	sent := 0
 	for i := range replicas {
-		if errs[i] != nil {
-			t.Errorf("replica %d: %v", i, errs[i])
-		}
 		// Held messages are the others' in flight as this one ends: normal.
 		if stats[i].Retried+stats[i].Failed+stats[i].Uncertain+stats[i].Requeued > 0 {
 			t.Errorf("replica %d: %+v", i, stats[i])

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,9 +12,6 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/internal/pgtest"
 	"github.com/onus-sec/onus/internal/testsrv"
-	"github.com/onus-sec/onus/notify"
-	"github.com/onus-sec/onus/notify/smtp"
-	"github.com/onus-sec/onus/store"
 )
 
 // BenchmarkDispatchReplicas measures the outbox's dispatch rate to a real
@@ -34,8 +30,6 @@ import (
 //	go test ./deliver -run '^$' -bench DispatchReplicas -benchtime 3x
 func BenchmarkDispatchReplicas(b *testing.B) {
 	mp := testsrv.StartMailpit(b)
-	b.Setenv("BENCH_SMTP_USER", mp.User)
-	b.Setenv("BENCH_SMTP_PASSWORD", mp.Password)
 	const n = 600
 	text := strings.Repeat("1. Disk encryption on: your laptop MBP-JANE [new]\n   Due Monday 7 December (in 7 days).\n", 3)
 	html := "<p>" + strings.Repeat("<strong>Disk encryption on</strong>: your laptop MBP-JANE<br>", 3) + "</p>"
@@ -49,15 +43,7 @@ func BenchmarkDispatchReplicas(b *testing.B) {
 					if engine == "postgres" {
 						dsn = pgtest.DSN(b)
 					}
-					dbs := make([]*store.DB, replicas)
-					for r := range dbs {
-						db, err := store.Open(ctx, dsn)
-						if err != nil {
-							b.Fatal(err)
-						}
-						defer db.Close()
-						dbs[r] = db
-					}
+					dbs := openReplicas(b, dsn, replicas)
 					var msgs []*onus.OutboxMessage
 					for j := range n {
 						msgs = append(msgs, &onus.OutboxMessage{Key: fmt.Sprintf("k%d-%d", i, j), Recipient: fmt.Sprintf("p%d@acme.com", j), Channel: "email",
@@ -66,35 +52,12 @@ func BenchmarkDispatchReplicas(b *testing.B) {
 					if _, _, err := dbs[0].Enqueue(ctx, msgs); err != nil {
 						b.Fatal(err)
 					}
-					stats := make([]Stats, replicas)
-					errs := make([]error, replicas)
-					var wg sync.WaitGroup
-					start := make(chan struct{})
-					for r := range replicas {
-						ch, err := smtp.New(&smtp.Config{Host: mp.SMTPHost, Port: mp.SMTPPort, CAFile: mp.CAFile,
-							Username: "env:BENCH_SMTP_USER", Password: "env:BENCH_SMTP_PASSWORD", From: "security@acme.com"})
-						if err != nil {
-							b.Fatal(err)
-						}
-						d := &Dispatcher{Store: dbs[r], Channels: map[string]notify.Channel{"email": ch}, Clock: onus.FixedClock(t0),
-							Holder: fmt.Sprintf("replica-%d:%d:run", r, i)}
-						wg.Add(1)
-						go func() {
-							defer wg.Done()
-							<-start
-							stats[r], errs[r] = d.Run(ctx)
-						}()
-					}
-					t, c := time.Now(), cpuTime()
-					close(start)
-					wg.Wait()
-					elapsed += time.Since(t)
+					c := cpuTime()
+					stats, took := dispatchAll(b, ctx, dbs, mp, fmt.Sprintf("%d:run", i))
+					elapsed += took
 					cpu += cpuTime() - c
 					sent := 0
 					for r := range replicas {
-						if errs[r] != nil {
-							b.Fatalf("replica %d: %v", r, errs[r])
-						}
 						if s := stats[r]; s.Retried+s.Failed+s.Uncertain+s.Requeued > 0 {
 							b.Fatalf("replica %d: %+v", r, s)
 						}

@@ -25,25 +25,7 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 	}}
 	const replicas = 3
 	for i := 0; i < replicas; i++ {
-		db, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		s, err := newScheduler(core{Store: db, Wall: wall, After: wall.After, Grace: time.Second}, []Job{job})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(ctx)
-		ended := make(chan struct{})
-		go func() {
-			s.Run(rctx)
-			close(ended)
-		}()
-		t.Cleanup(func() {
-			cancel()
-			<-ended
-		})
+		startScheduler(t, openDSN(t, dsn), wall, job)
 	}
 	h := &harness{t: t, wall: wall}
 	h.idle(replicas)
@@ -73,31 +55,6 @@ func TestReplicasRunEachTickOnce(t *testing.T) {
 // of several starting together after the holder died.
 func TestReplicasResumeCutJobOnce(t *testing.T) {
 	ctx := context.Background()
-	open := func(dsn string) *store.DB {
-		db, err := store.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	start := func(db *store.DB, wall *fakeWall, job Job) {
-		s, err := newScheduler(core{Store: db, Wall: wall, After: wall.After, Grace: time.Second}, []Job{job})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rctx, cancel := context.WithCancel(ctx)
-		ended := make(chan struct{})
-		go func() {
-			s.Run(rctx)
-			close(ended)
-		}()
-		t.Cleanup(func() {
-			cancel()
-			<-ended
-		})
-	}
-
 	t.Run("while another runs it", func(t *testing.T) {
 		dsn := pgtest.DSN(t)
 		wall := newFakeWall(t0)
@@ -111,11 +68,11 @@ func TestReplicasResumeCutJobOnce(t *testing.T) {
 		}}
 		var once sync.Once
 		free := func() { once.Do(func() { close(release) }) }
-		start(open(dsn), wall, job) // A: runs the first run and holds it
+		startScheduler(t, openDSN(t, dsn), wall, job) // A: runs the first run and holds it
 		<-in
 		// B starts while A runs: the row says running, as after a crash,
 		// but A is alive and holds the lease.
-		start(open(dsn), wall, job)
+		startScheduler(t, openDSN(t, dsn), wall, job)
 		t.Cleanup(free) // before the schedulers stop, should the test fail
 		h := &harness{t: t, wall: wall}
 		h.idle(1) // B waits for A's lease to end
@@ -139,7 +96,7 @@ func TestReplicasResumeCutJobOnce(t *testing.T) {
 	t.Run("after the holder died", func(t *testing.T) {
 		dsn := pgtest.DSN(t)
 		wall := newFakeWall(t0)
-		db := open(dsn)
+		db := openDSN(t, dsn)
 		// A replica on another machine started the job and died: its lease
 		// ran out a second ago.
 		if err := db.StartJobAs(ctx, "evaluate", TriggerSchedule, t0.Add(-3*time.Minute), "elsewhere:41:dead", t0.Add(-time.Second)); err != nil {
@@ -155,7 +112,7 @@ func TestReplicasResumeCutJobOnce(t *testing.T) {
 		}}
 		const replicas = 3
 		for range replicas {
-			start(open(dsn), wall, job)
+			startScheduler(t, openDSN(t, dsn), wall, job)
 		}
 		h := &harness{t: t, wall: wall}
 		h.idle(replicas)
@@ -166,5 +123,25 @@ func TestReplicasResumeCutJobOnce(t *testing.T) {
 		if err != nil || jr["evaluate"].Running || jr["evaluate"].Trigger != TriggerResume {
 			t.Errorf("stored %+v, %v", jr["evaluate"], err)
 		}
+	})
+}
+
+// startScheduler runs a scheduler of job on db and wall until the test
+// ends, then stops it and waits for it.
+func startScheduler(t *testing.T, db *store.DB, wall *fakeWall, job Job) {
+	t.Helper()
+	s, err := newScheduler(core{Store: db, Wall: wall, After: wall.After, Grace: time.Second}, []Job{job})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan struct{})
+	go func() {
+		s.Run(ctx)
+		close(ended)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-ended
 	})
 }

@@ -74,9 +74,16 @@ func (f *fakeWall) pending() int {
 
 var t0 = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 
+// openStore opens a new SQLite file, closed when the test ends.
 func openStore(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "onus.db"))
+	return openDSN(t, filepath.Join(t.TempDir(), "onus.db"))
+}
+
+// openDSN opens dsn as one replica does, closed when the test ends.
+func openDSN(t *testing.T, dsn string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

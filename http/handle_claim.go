@@ -7,13 +7,8 @@ import (
 
 // handleClaim records "I fixed it" for a finding I am Responsible for.
 func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+	id, in, err := idBody(r, "note")
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	in := map[string]string{"note": ""}
-	if err := body(r, in); err != nil {
 		s.fail(w, r, err)
 		return
 	}

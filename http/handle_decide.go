@@ -9,13 +9,8 @@ import (
 // never my own request.
 func (s *Server) handleDecide(approve bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r)
+		id, in, err := idBody(r, "note")
 		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		in := map[string]string{"note": ""}
-		if err := body(r, in); err != nil {
 			s.fail(w, r, err)
 			return
 		}

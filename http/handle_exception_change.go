@@ -12,13 +12,8 @@ import (
 // handleRevokeException ends an exception early: its requester withdraws
 // it, or someone who may decide it revokes it. The finding reopens.
 func (s *Server) handleRevokeException(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+	id, in, err := idBody(r, "note")
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	in := map[string]string{"note": ""}
-	if err := body(r, in); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -33,13 +28,8 @@ func (s *Server) handleRevokeException(w http.ResponseWriter, r *http.Request) {
 // handleExtendException asks for an approved exception to last longer: a
 // new request, approved again by the Accountable person.
 func (s *Server) handleExtendException(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+	id, in, err := idBody(r, "expires", "reason")
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	in := map[string]string{"expires": "", "reason": ""}
-	if err := body(r, in); err != nil {
 		s.fail(w, r, err)
 		return
 	}

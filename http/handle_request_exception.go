@@ -11,13 +11,8 @@ import (
 // handleRequestException asks for an exception for a finding: a reason
 // and an expiry within the policy of its severity.
 func (s *Server) handleRequestException(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+	id, in, err := idBody(r, "reason", "expires")
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	in := map[string]string{"reason": "", "expires": ""}
-	if err := body(r, in); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -253,6 +253,20 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
+// idBody reads a change of one record: the id in its path, then the
+// fields of its body (see body), each "" when absent.
+func idBody(r *http.Request, fields ...string) (int64, map[string]string, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	in := make(map[string]string, len(fields))
+	for _, f := range fields {
+		in[f] = ""
+	}
+	return id, in, body(r, in)
+}
+
 // body reads a change's input: a form, or JSON under /api.
 func body(r *http.Request, v map[string]string) error {
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {

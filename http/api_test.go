@@ -218,3 +218,50 @@ func TestTokenRateLimit(t *testing.T) {
 	// Sessions are not token use.
 	mustStatus(t, f.as("emp@acme.test").get("/api/v1/me"), 200, "a session past the token limit")
 }
+
+// An API call no route takes gets a JSON error like every other API
+// error: 405 with the methods its path takes, or 404; never the router's
+// plain text.
+func TestAPINoRoute(t *testing.T) {
+	f := newFixture(t)
+	w := f.as("emp@acme.test").post("/api/v1/tokens", "name", "script", "scopes", "read write", "days", "7")
+	mustStatus(t, w, 200, "create token")
+	var out struct{ Token string }
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	tok := out.Token
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{"DELETE", "/api/v1/findings", http.StatusMethodNotAllowed, "method_not_allowed", "GET"},
+		{"GET", "/api/v1/tokens/1/revoke", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
+		{"GET", "/api/v1/no-such-thing", http.StatusNotFound, "not_found", ""},
+		{"POST", "/api/v2/findings", http.StatusNotFound, "not_found", ""},
+	} {
+		w := bearer(f, tc.method, tc.path, tok, "")
+		mustStatus(t, w, tc.status, tc.method+" "+tc.path)
+		var body struct{ Error struct{ Code, Message string } }
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error.Code != tc.code || body.Error.Message == "" {
+			t.Errorf("%s %s: body %q (%v), want a JSON error with code %q", tc.method, tc.path, w.Body.String(), err, tc.code)
+		}
+		if got := w.Header().Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+		if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("%s %s: content type %q", tc.method, tc.path, ct)
+		}
+	}
+}
+
+// An empty list is [] in the API, never null.
+func TestAPIEmptyListIsArray(t *testing.T) {
+	f := newFixture(t)
+	w := f.as("emp@acme.test").get("/api/v1/outbox?status=uncertain")
+	mustStatus(t, w, 200, "outbox")
+	if got := strings.TrimSpace(w.Body.String()); !strings.Contains(got, `"messages": []`) && !strings.Contains(got, `"messages":[]`) {
+		t.Errorf("an empty outbox is %s, want \"messages\": []", got)
+	}
+}

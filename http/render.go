@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,10 +190,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // respond writes a page, or its data as JSON under /api.
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, name, title, nav string, data any) {
 	if isAPI(r) {
-		writeJSON(w, http.StatusOK, data)
+		writeJSON(w, http.StatusOK, emptyLists(data))
 		return
 	}
 	s.render(w, r, http.StatusOK, name, title, nav, data)
+}
+
+// emptyLists gives an API answer's lists as [] when they are empty: a
+// client iterates "messages": [] but must special-case null.
+func emptyLists(data any) any {
+	m, ok := data.(map[string]any)
+	if !ok {
+		return data
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+			v = reflect.MakeSlice(rv.Type(), 0, 0).Interface()
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // done answers a change: JSON under /api, else a redirect (303) to a page

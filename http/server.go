@@ -137,7 +137,32 @@ func New(ctx context.Context, az *authz.Service, log *slog.Logger, ops onus.Cloc
 	static, _ := fs.Sub(staticFS, "static")
 	s.mux.Handle("GET /static/", s.metrics.instrument("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static))))
 	s.mux.Handle("GET /metrics", s.metricsGate(s.metrics.handler()))
+	s.mux.Handle("/api/", s.metrics.instrument("/api/ (no route)", http.HandlerFunc(s.handleNoRoute)))
 	return s, nil
+}
+
+// handleNoRoute answers an API call that no route takes, in JSON like
+// every other API error: 405 with the methods the path takes (its Allow
+// header), or 404.
+func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		other := r.Clone(r.Context())
+		other.Method = m
+		if _, pattern := s.mux.Handler(other); pattern != "" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		s.fail(w, r, onus.Errorf(onus.ENOTFOUND, "no API route %s", r.URL.Path))
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": map[string]string{"code": "method_not_allowed",
+		"message": fmt.Sprintf("%s takes %s, not %s", r.URL.Path, strings.Join(allow, ", "), r.Method)}})
 }
 
 // Handler returns the server's handler with every middleware.

@@ -243,7 +243,9 @@ func TestAPINoRoute(t *testing.T) {
 	} {
 		w := bearer(f, tc.method, tc.path, tok, "")
 		mustStatus(t, w, tc.status, tc.method+" "+tc.path)
-		var body struct{ Error struct{ Code, Message string } }
+		var body struct {
+			Error struct{ Code, Message string }
+		}
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error.Code != tc.code || body.Error.Message == "" {
 			t.Errorf("%s %s: body %q (%v), want a JSON error with code %q", tc.method, tc.path, w.Body.String(), err, tc.code)
 		}

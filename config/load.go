@@ -154,6 +154,16 @@ func (c *Config) resolvePaths() {
 		*p = prefix + filepath.Join(c.Dir, rest)
 	}
 	c.resolveChannelPaths(abs)
+	if o := c.Serve.OIDC; o != nil {
+		abs(&o.ClientSecret, "file:")
+	}
+	if bg := c.Serve.BreakGlass; bg != nil {
+		abs(&bg.PasswordHash, "file:")
+	}
+	if t := c.Serve.TLS; t != nil {
+		abs(&t.Cert, "")
+		abs(&t.Key, "")
+	}
 	for _, s := range c.Sources {
 		for k, v := range s.Credentials {
 			abs(&v, "file:")

@@ -97,6 +97,8 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`onus.yaml:5:5: unknown field "kinds"`}},
 		{"unknown key in a field", map[string]string{"onus.yaml": strings.Replace(goodMain, "type: time }", "type: time, typ: x }", 1)},
 			[]string{`onus.yaml:11:47: unknown field "typ"`}},
+		{"every unknown key, not only the first", map[string]string{"onus.yaml": strings.Replace(strings.Replace(goodMain, "    kind: person", "    kind: person\n    kinds: typo", 1), "type: time }", "type: time, typ: x }", 1) + "nudgez: {}\n"},
+			[]string{`onus.yaml:5:5: unknown field "kinds"`, `onus.yaml:12:47: unknown field "typ"`, `unknown field "nudgez"`}},
 		{"bad yaml", map[string]string{"onus.yaml": "sources:\n  - name: [\n"},
 			[]string{"onus.yaml:"}},
 		{"empty", map[string]string{"onus.yaml": ""},

@@ -14,6 +14,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/onus-sec/onus"
 )
@@ -205,11 +206,64 @@ func parseDocument(name string, r io.Reader) (*document, []byte, error) {
 	return &document{name: name, ast: f}, b, nil
 }
 
-// decode decodes node into v strictly: unknown keys are errors.
+// decode decodes node into v strictly: unknown keys are errors. Every
+// unknown key is reported, not only the first: each is taken out of the
+// tree and the rest decoded again, up to maxUnknownKeys.
 func (d *document) decode(node ast.Node, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(nil), yaml.DisallowUnknownField())
-	if err := dec.DecodeFromNode(node, v); err != nil {
-		return yamlProblem(d.name, err)
+	var probs Problems
+	for {
+		dec := yaml.NewDecoder(bytes.NewReader(nil), yaml.DisallowUnknownField())
+		err := dec.DecodeFromNode(node, v)
+		if err == nil {
+			break
+		}
+		probs = append(probs, yamlProblem(d.name, err))
+		var ye yaml.Error
+		if len(probs) == maxUnknownKeys || !errors.As(err, &ye) || !strings.HasPrefix(ye.GetMessage(), "unknown field") || !dropKey(node, ye.GetToken()) {
+			break
+		}
+	}
+	switch len(probs) {
+	case 0:
+		return nil
+	case 1:
+		return probs[0]
+	}
+	return probs.sorted()
+}
+
+// maxUnknownKeys is how many unknown keys of one file decode reports.
+const maxUnknownKeys = 20
+
+// dropKey removes from the tree under node the key whose token is tk, and
+// reports whether it found it.
+func dropKey(node ast.Node, tk *token.Token) bool {
+	if tk == nil {
+		return false
+	}
+	found := false
+	ast.Walk(visitFunc(func(n ast.Node) bool {
+		m, ok := n.(*ast.MappingNode)
+		if !ok || found {
+			return !found
+		}
+		for i, mv := range m.Values {
+			if k := mv.Key.GetToken(); k != nil && k.Position.Line == tk.Position.Line && k.Position.Column == tk.Position.Column {
+				m.Values = append(m.Values[:i:i], m.Values[i+1:]...)
+				found = true
+				return false
+			}
+		}
+		return true
+	}), node)
+	return found
+}
+
+type visitFunc func(ast.Node) bool
+
+func (f visitFunc) Visit(n ast.Node) ast.Visitor {
+	if f(n) {
+		return f
 	}
 	return nil
 }

@@ -5,7 +5,8 @@ import (
 	"html/template"
 	"io"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/onus-sec/onus/internal/columns"
 )
 
 // Formats the matrix renders in.
@@ -64,7 +65,7 @@ func (m *Matrix) Render(w io.Writer, format string, problems []Problem) error {
 		}
 		return htmlTmpl.Execute(w, map[string]any{"Roles": roles, "Rows": rows})
 	case "text", "":
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := columns.NewWriter(w)
 		fmt.Fprintf(tw, "ACTIVITY\t%s\tGAPS\t\n", strings.ToUpper(strings.Join(roles, "\t")))
 		for _, a := range m.Activities {
 			cells := make([]string, len(roles))

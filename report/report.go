@@ -10,10 +10,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/internal/columns"
 	"github.com/onus-sec/onus/inventory"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/policy"
@@ -43,7 +43,7 @@ func WriteJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+func table(w io.Writer) *columns.Writer { return columns.NewWriter(w) }
 
 // Summary is everything a run reports.
 type Summary struct {

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/internal/bench"
+	"github.com/onus-sec/onus/internal/columns"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/store"
 )
@@ -111,7 +111,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 				}
 				fmt.Fprintf(a.stdout, "%d people: first run %.2fs; re-run after %d Okta users changed (read %v, unchanged %d sources)\n",
 					res.People, res.Full, res.Changed, res.Read, len(res.Unchanged))
-				tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+				tw := columns.NewWriter(a.stdout)
 				fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tDB SERVER CPU\tPEAK RSS SO FAR\t")
 				for _, p := range res.Phases {
 					fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t\n", p.Name, p.Seconds, p.CPU, serverCPU(serverPID, p.ServerCPU), bench.MiB(p.PeakRSS))
@@ -152,7 +152,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 			}
 			fmt.Fprintf(a.stdout, "%d people, %d devices, %d software records, %s of exports (%s, %d CPUs)\n",
 				res.People, res.Devices, res.Software, bench.MiB(res.Bytes), res.GoVersion, res.CPUs)
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			tw := columns.NewWriter(a.stdout)
 			fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tDB SERVER CPU\tPEAK RSS SO FAR\tHEAP AT END\t")
 			for _, p := range res.Phases {
 				fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t\n", p.Name, p.Seconds, p.CPUSeconds, serverCPU(serverPID, p.ServerCPUSeconds), bench.MiB(p.PeakRSS), bench.MiB(p.HeapInUse))

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/exception"
+	"github.com/onus-sec/onus/internal/columns"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/source"
 	"github.com/onus-sec/onus/store"
@@ -308,7 +308,7 @@ func (a *app) exceptionsCmd() *cobra.Command {
 				fmt.Fprintln(a.stdout, "No exceptions match.")
 				return nil
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			tw := columns.NewWriter(a.stdout)
 			fmt.Fprintln(tw, "ID\tSTATE\tCONTROL\tCOVERS\tREQUESTER\tAPPROVER\tEXPIRES\t")
 			for _, x := range xs {
 				covers := fmt.Sprintf("finding %d", x.Finding)

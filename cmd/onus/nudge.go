@@ -6,12 +6,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/onus-sec/onus"
+	"github.com/onus-sec/onus/internal/columns"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/notify"
 	_ "github.com/onus-sec/onus/notify/slack" // channels register themselves
@@ -189,7 +189,7 @@ check whether it arrived, then "confirm" or "resend" it), cancelled
 				}
 				return nil
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			tw := columns.NewWriter(a.stdout)
 			fmt.Fprintln(tw, "ID\tSTATUS\tTO\tCHANNEL\tKIND\tITEMS\tATTEMPTS\tHELD BY\tNOTE\t")
 			for _, m := range msgs {
 				ids := make([]int, 0, len(m.Items))

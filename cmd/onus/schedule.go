@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -19,6 +18,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/connector"
+	"github.com/onus-sec/onus/internal/columns"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/schedule"
 	"github.com/onus-sec/onus/store"
@@ -174,7 +174,7 @@ func (a *app) writeJobs(ctx context.Context, cfg *config.Config, db *store.DB) e
 
 // writeJobTable writes each job's schedule, last run and next run.
 func writeJobTable(w io.Writer, rep *jobsReport) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	tw := columns.NewWriter(w)
 	fmt.Fprintln(tw, "JOB\tSCHEDULE\tLAST RUN\tTOOK\tRESULT\tNEXT\t")
 	for _, j := range rep.Jobs {
 		last, took, result := "never", "", ""

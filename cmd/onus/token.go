@@ -3,13 +3,13 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/authz"
+	"github.com/onus-sec/onus/internal/columns"
 	"github.com/onus-sec/onus/report"
 )
 
@@ -123,7 +123,7 @@ else).`,
 			if a.output == report.JSON {
 				return report.WriteJSON(a.stdout, ts)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			tw := columns.NewWriter(a.stdout)
 			fmt.Fprintln(tw, "ID\tOWNER\tNAME\tSCOPES\tROLE\tEXPIRES\tSTATE")
 			for _, t := range ts {
 				state := "active"

@@ -20,7 +20,7 @@ type Member struct {
 	Name    string    `json:"name"`
 	Entity  string    `json:"entity"`
 	Status  string    `json:"status"`
-	LeftOn  time.Time `json:"left_on,omitempty"`
+	LeftOn  time.Time `json:"left_on,omitzero"`
 	Manager string    `json:"manager,omitempty"` // e-mail
 	Team    string    `json:"team,omitempty"`    // HR team (department) name
 	// TimeZone is an IANA zone; Channel the preferred message channel.

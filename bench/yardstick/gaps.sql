@@ -54,11 +54,11 @@ CREATE MACRO version_of(s) AS list_transform(string_split(s, '.'), x -> TRY_CAST
 
 -- Sources -----------------------------------------------------------------
 
--- The records of a JSON document that holds them in one member
--- ({"results": [...]}): DuckDB reads such a document as one object, and
--- transforming the member is twice as fast as read_json's own columns.
-CREATE MACRO records_of(path, member, type) AS TABLE
-SELECT unnest(json_transform(json -> member, type)) AS r FROM read_json_objects(path, maximum_object_size = 4000000000);
+-- The exports that hold their records in one member of one object
+-- ({"results": [...]}) are read from $SPLIT, where the Go program copied
+-- each such array to a file of its own (split.go): DuckDB reads a
+-- top-level array of records in parallel and fast, the same array inside
+-- an object as one huge value, slowly.
 
 CREATE TABLE hr AS
 SELECT norm_empid("Employee ID") AS emp, norm_email("Work Email") AS email, "Employment Status" AS status,
@@ -71,22 +71,25 @@ SELECT norm_serial(r.hardware.serialNumber) AS serial, norm_uuid(r.udid) AS uuid
        norm_host(r.general.name) AS host, r.general.lastContactTime::TIMESTAMPTZ AS last_contact,
        r.operatingSystem.fileVault2Status = 'ALL_ENCRYPTED' AS encrypted,
        norm_email(r.userAndLocation.email) AS owner_email
-FROM records_of('$DIR/exports/jamf/computers-inventory.json', 'results',
-  '[{"udid": "VARCHAR", "general": {"name": "VARCHAR", "lastContactTime": "VARCHAR"}, "hardware": {"serialNumber": "VARCHAR", "macAddress": "VARCHAR", "altMacAddress": "VARCHAR"}, "userAndLocation": {"email": "VARCHAR"}, "operatingSystem": {"fileVault2Status": "VARCHAR"}}]');
+FROM read_json('$SPLIT/jamf/computers-inventory.json', format = 'array',
+  columns = {udid: 'VARCHAR', general: 'STRUCT(name VARCHAR, lastContactTime VARCHAR)',
+    hardware: 'STRUCT(serialNumber VARCHAR, macAddress VARCHAR, altMacAddress VARCHAR)',
+    userAndLocation: 'STRUCT(email VARCHAR)', operatingSystem: 'STRUCT(fileVault2Status VARCHAR)'}) r;
 
 CREATE TABLE intune AS
 SELECT norm_serial(r.serialNumber) AS serial, NULL::VARCHAR AS uuid,
        [norm_mac(r.wiFiMacAddress), norm_mac(r.ethernetMacAddress)] AS macs,
        norm_host(r.deviceName) AS host, r.lastSyncDateTime::TIMESTAMPTZ AS last_contact,
        r.isEncrypted AS encrypted, norm_email(r.userPrincipalName) AS owner_email
-FROM records_of('$DIR/exports/intune/managedDevices.json', 'value',
-  '[{"serialNumber": "VARCHAR", "wiFiMacAddress": "VARCHAR", "ethernetMacAddress": "VARCHAR", "deviceName": "VARCHAR", "lastSyncDateTime": "VARCHAR", "isEncrypted": "BOOLEAN", "userPrincipalName": "VARCHAR"}]');
+FROM read_json('$SPLIT/intune/managedDevices.json', format = 'array',
+  columns = {serialNumber: 'VARCHAR', wiFiMacAddress: 'VARCHAR', ethernetMacAddress: 'VARCHAR', deviceName: 'VARCHAR',
+    lastSyncDateTime: 'VARCHAR', isEncrypted: 'BOOLEAN', userPrincipalName: 'VARCHAR'}) r;
 
 CREATE TABLE edr AS
 SELECT row_number() OVER () AS n, norm_serial(r.serial_number) AS serial, norm_mac(r.mac_address) AS mac,
        norm_host(r.hostname) AS host, r.last_seen::TIMESTAMPTZ AS last_seen
-FROM records_of('$DIR/exports/crowdstrike/devices.json', 'resources',
-  '[{"serial_number": "VARCHAR", "mac_address": "VARCHAR", "hostname": "VARCHAR", "last_seen": "VARCHAR"}]');
+FROM read_json('$SPLIT/crowdstrike/devices.json', format = 'array',
+  columns = {serial_number: 'VARCHAR', mac_address: 'VARCHAR', hostname: 'VARCHAR', last_seen: 'VARCHAR'}) r;
 
 CREATE TABLE okta AS
 SELECT id, status, norm_email(profile.email) AS email, norm_empid(profile.employeeNumber) AS emp
@@ -100,13 +103,12 @@ FROM read_json('$DIR/exports/okta/factors.ndjson', format = 'newline_delimited',
 
 CREATE TABLE candidates AS
 SELECT r.id AS id, norm_empid(r.custom_id) AS emp
-FROM records_of('$DIR/exports/checkr/candidates.json', 'data',
-  '[{"id": "VARCHAR", "custom_id": "VARCHAR"}]');
+FROM read_json('$SPLIT/checkr/candidates.json', format = 'array', columns = {id: 'VARCHAR', custom_id: 'VARCHAR'}) r;
 
 CREATE TABLE reports AS
 SELECT r.candidate_id AS candidate, r.status AS status, r.result AS result
-FROM records_of('$DIR/exports/checkr/reports.json', 'data',
-  '[{"candidate_id": "VARCHAR", "status": "VARCHAR", "result": "VARCHAR"}]');
+FROM read_json('$SPLIT/checkr/reports.json', format = 'array',
+  columns = {candidate_id: 'VARCHAR', status: 'VARCHAR', result: 'VARCHAR'}) r;
 
 CREATE TABLE catalog AS
 SELECT bundle_id, lower(trim(regexp_replace(windows_name, '\s+', ' ', 'g'))) AS name, latest_version

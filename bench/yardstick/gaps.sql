@@ -162,8 +162,10 @@ WHERE serial IS NOT NULL;
 CREATE TABLE edr_device AS
 WITH by_serial AS (
   SELECT e.n, d.id FROM edr e JOIN device d ON e.serial = d.serial
+), device_mac AS (
+  SELECT DISTINCT id, mac FROM (SELECT id, unnest(macs) AS mac FROM device) WHERE mac IS NOT NULL
 ), by_mac AS (
-  SELECT e.n, min(d.id) AS id, count(*) AS c FROM edr e JOIN device d ON list_contains(d.macs, e.mac)
+  SELECT e.n, min(d.id) AS id, count(*) AS c FROM edr e JOIN device_mac d ON d.mac = e.mac
   WHERE e.serial IS NULL AND e.mac IS NOT NULL GROUP BY e.n
 ), by_host AS (
   SELECT e.n, min(d.id) AS id, count(*) AS c FROM edr e JOIN device d ON d.host = e.host
@@ -178,11 +180,18 @@ UNION ALL SELECT n, id FROM by_host WHERE c = 1;
 CREATE TABLE person AS SELECT 'person:employee_id:' || emp AS id, * FROM hr WHERE emp IS NOT NULL;
 
 -- Okta accounts link to their person by e-mail, else by employee id.
+-- (Each join an equality, so that both are hash joins.)
 CREATE TABLE account AS
+WITH by_email AS (
+  SELECT o.id AS okta_id, p.id FROM okta o JOIN person p ON p.email = o.email
+), by_emp AS (
+  SELECT o.id AS okta_id, p.id FROM okta o JOIN person p ON p.emp = o.emp
+  WHERE o.id NOT IN (SELECT okta_id FROM by_email)
+)
 SELECT 'account:okta_id:' || o.id AS id, o.id AS okta_id, o.status, coalesce(pe.id, pn.id) AS person
 FROM okta o
-LEFT JOIN person pe ON pe.email = o.email
-LEFT JOIN person pn ON pe.id IS NULL AND pn.emp = o.emp;
+LEFT JOIN by_email pe ON pe.okta_id = o.id
+LEFT JOIN by_emp pn ON pn.okta_id = o.id;
 
 -- Installed software links to its laptop by hardware UUID, else by host
 -- name (a name several laptops share links none), and to its catalog

@@ -130,7 +130,7 @@ WHERE name = 'pack_acme_software_inventory';
 CREATE TABLE hosts AS
 SELECT host_uuid, any_value(host) AS host, max(line) FILTER (WHERE action = 'snapshot') AS snap_line FROM osq GROUP BY host_uuid;
 
-CREATE TABLE software AS
+CREATE VIEW software AS
 WITH snap AS (
   SELECT host_uuid, c.path AS path, c.name AS name, c.version AS version, c.identifier AS identifier
   FROM (SELECT o.host_uuid, unnest(o.snapshot) AS c FROM osq o JOIN hosts h ON o.line = h.snap_line)
@@ -204,7 +204,7 @@ LEFT JOIN device du ON du.uuid = norm_uuid(h.host_uuid)
 LEFT JOIN (SELECT host, min(id) AS id FROM device WHERE host IS NOT NULL GROUP BY host HAVING count(*) = 1) dh
   ON dh.host = norm_host(h.host);
 
-CREATE TABLE sw AS
+CREATE VIEW sw AS
 SELECT s.host_uuid, s.path, s.version, hd.device, coalesce(cb.latest_version, cn.latest_version) AS latest
 FROM software s
 JOIN host_device hd USING (host_uuid)

@@ -334,6 +334,18 @@ func (r *CompareResult) Write(w io.Writer, show int) {
 			r.Onus.CPU.Seconds()/max(r.Yard.CPU.Seconds(), 1e-9), float64(r.Onus.PeakRSS)/float64(r.Yard.PeakRSS))
 	}
 	tw.Flush()
+	if r.Yard.Wall > 0 {
+		met := func(ok bool) string {
+			if ok {
+				return "met"
+			}
+			return "not met"
+		}
+		ratio := r.Onus.Wall.Seconds() / r.Yard.Wall.Seconds()
+		gib := float64(r.Onus.PeakRSS) / (1 << 30)
+		fmt.Fprintf(w, "issue 13's targets: onus run's wall time ≤ 2× the yardstick's: %.2f× (%s); onus run's peak RSS ≤ 1.5 GiB: %.2f GiB (%s)\n",
+			ratio, met(ratio <= 2), gib, met(gib <= 1.5))
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONTROL\tONUS\tYARDSTICK\t")

@@ -343,7 +343,7 @@ func (r *CompareResult) Write(w io.Writer, show int) {
 		}
 		ratio := r.Onus.Wall.Seconds() / r.Yard.Wall.Seconds()
 		gib := float64(r.Onus.PeakRSS) / (1 << 30)
-		fmt.Fprintf(w, "issue 13's targets: onus run's wall time ≤ 2× the yardstick's: %.2f× (%s); onus run's peak RSS ≤ 1.5 GiB: %.2f GiB (%s)\n",
+		fmt.Fprintf(w, "issue 13's targets (set for 100,000 people): onus run's wall time ≤ 2× the yardstick's: %.2f× (%s); onus run's peak RSS ≤ 1.5 GiB: %.2f GiB (%s)\n",
 			ratio, met(ratio <= 2), gib, met(gib <= 1.5))
 	}
 	fmt.Fprintln(w)

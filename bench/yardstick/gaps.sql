@@ -21,11 +21,12 @@ CREATE MACRO serial_chk(v) AS CASE WHEN v = '' OR v IN ('0', '00000000', '000000
     'XXXXXXXXXX', 'XXXXXXXXXXXX', 'CHANGEME', 'EMPTY') OR ltrim(v, '0') = '' OR ltrim(v, 'F') = '' THEN NULL ELSE v END;
 CREATE MACRO norm_serial(s) AS serial_chk(replace(replace(upper(trim(s)), ' ', ''), chr(9), ''));
 
-CREATE MACRO mac_fmt(h) AS substr(h,1,2)||':'||substr(h,3,2)||':'||substr(h,5,2)||':'||substr(h,7,2)||':'||substr(h,9,2)||':'||substr(h,11,2);
-CREATE MACRO mac_chk(h) AS CASE WHEN NOT regexp_full_match(h, '[0-9a-f]{12}') OR ltrim(h, '0') = '' OR ltrim(h, 'f') = ''
-    OR mac_fmt(h) IN ('ac:de:48:00:11:22', '02:00:00:00:00:00', '00:05:9a:3c:7a:00', '00:50:56:c0:00:01', '00:50:56:c0:00:08',
-                      '0a:00:27:00:00:00', '02:00:4c:4f:4f:50', '00:ff:ff:ff:ff:ff', '02:42:ac:11:00:02')
-    OR substr(h, 2, 1) IN ('1', '3', '5', '7', '9', 'b', 'd', 'f') THEN NULL ELSE mac_fmt(h) END;
+-- h is the MAC's 12 hex digits; the check is on them, so that the
+-- cleaning (inlined wherever h appears) runs as few times as it can.
+CREATE MACRO mac_chk(h) AS CASE WHEN NOT regexp_full_match(h, '[0-9a-f][02468ace][0-9a-f]{10}') -- multicast, all ff
+    OR h IN ('000000000000', 'acde48001122', '020000000000', '00059a3c7a00', '005056c00001', '005056c00008',
+             '0a0027000000', '02004c4f4f50', '00ffffffffff', '0242ac110002') THEN NULL
+    ELSE regexp_replace(h, '^(..)(..)(..)(..)(..)(..)$', '\1:\2:\3:\4:\5:\6') END;
 CREATE MACRO norm_mac(s) AS mac_chk(regexp_replace(lower(s), '[:\-. ]', '', 'g'));
 
 CREATE MACRO host_factory(v) AS v IN ('macbook', 'macbook-pro', 'macbook-air', 'imac', 'imac-pro', 'mac-mini', 'macmini',
@@ -54,11 +55,11 @@ CREATE MACRO version_of(s) AS list_transform(string_split(s, '.'), x -> TRY_CAST
 
 -- Sources -----------------------------------------------------------------
 
--- The records of a JSON document that holds them in one member
--- ({"results": [...]}): DuckDB reads such a document as one object, and
--- transforming the member is twice as fast as read_json's own columns.
-CREATE MACRO records_of(path, member, type) AS TABLE
-SELECT unnest(json_transform(json -> member, type)) AS r FROM read_json_objects(path, maximum_object_size = 4000000000);
+-- The exports that hold their records in one member of one object
+-- ({"results": [...]}) are read from $SPLIT, where the Go program copied
+-- each such array to a file of its own (split.go): DuckDB reads a
+-- top-level array of records in parallel and fast, the same array inside
+-- an object as one huge value, slowly.
 
 CREATE TABLE hr AS
 SELECT norm_empid("Employee ID") AS emp, norm_email("Work Email") AS email, "Employment Status" AS status,
@@ -71,22 +72,25 @@ SELECT norm_serial(r.hardware.serialNumber) AS serial, norm_uuid(r.udid) AS uuid
        norm_host(r.general.name) AS host, r.general.lastContactTime::TIMESTAMPTZ AS last_contact,
        r.operatingSystem.fileVault2Status = 'ALL_ENCRYPTED' AS encrypted,
        norm_email(r.userAndLocation.email) AS owner_email
-FROM records_of('$DIR/exports/jamf/computers-inventory.json', 'results',
-  '[{"udid": "VARCHAR", "general": {"name": "VARCHAR", "lastContactTime": "VARCHAR"}, "hardware": {"serialNumber": "VARCHAR", "macAddress": "VARCHAR", "altMacAddress": "VARCHAR"}, "userAndLocation": {"email": "VARCHAR"}, "operatingSystem": {"fileVault2Status": "VARCHAR"}}]');
+FROM read_json('$SPLIT/jamf/computers-inventory.json', format = 'array',
+  columns = {udid: 'VARCHAR', general: 'STRUCT(name VARCHAR, lastContactTime VARCHAR)',
+    hardware: 'STRUCT(serialNumber VARCHAR, macAddress VARCHAR, altMacAddress VARCHAR)',
+    userAndLocation: 'STRUCT(email VARCHAR)', operatingSystem: 'STRUCT(fileVault2Status VARCHAR)'}) r;
 
 CREATE TABLE intune AS
 SELECT norm_serial(r.serialNumber) AS serial, NULL::VARCHAR AS uuid,
        [norm_mac(r.wiFiMacAddress), norm_mac(r.ethernetMacAddress)] AS macs,
        norm_host(r.deviceName) AS host, r.lastSyncDateTime::TIMESTAMPTZ AS last_contact,
        r.isEncrypted AS encrypted, norm_email(r.userPrincipalName) AS owner_email
-FROM records_of('$DIR/exports/intune/managedDevices.json', 'value',
-  '[{"serialNumber": "VARCHAR", "wiFiMacAddress": "VARCHAR", "ethernetMacAddress": "VARCHAR", "deviceName": "VARCHAR", "lastSyncDateTime": "VARCHAR", "isEncrypted": "BOOLEAN", "userPrincipalName": "VARCHAR"}]');
+FROM read_json('$SPLIT/intune/managedDevices.json', format = 'array',
+  columns = {serialNumber: 'VARCHAR', wiFiMacAddress: 'VARCHAR', ethernetMacAddress: 'VARCHAR', deviceName: 'VARCHAR',
+    lastSyncDateTime: 'VARCHAR', isEncrypted: 'BOOLEAN', userPrincipalName: 'VARCHAR'}) r;
 
 CREATE TABLE edr AS
 SELECT row_number() OVER () AS n, norm_serial(r.serial_number) AS serial, norm_mac(r.mac_address) AS mac,
        norm_host(r.hostname) AS host, r.last_seen::TIMESTAMPTZ AS last_seen
-FROM records_of('$DIR/exports/crowdstrike/devices.json', 'resources',
-  '[{"serial_number": "VARCHAR", "mac_address": "VARCHAR", "hostname": "VARCHAR", "last_seen": "VARCHAR"}]');
+FROM read_json('$SPLIT/crowdstrike/devices.json', format = 'array',
+  columns = {serial_number: 'VARCHAR', mac_address: 'VARCHAR', hostname: 'VARCHAR', last_seen: 'VARCHAR'}) r;
 
 CREATE TABLE okta AS
 SELECT id, status, norm_email(profile.email) AS email, norm_empid(profile.employeeNumber) AS emp
@@ -100,13 +104,12 @@ FROM read_json('$DIR/exports/okta/factors.ndjson', format = 'newline_delimited',
 
 CREATE TABLE candidates AS
 SELECT r.id AS id, norm_empid(r.custom_id) AS emp
-FROM records_of('$DIR/exports/checkr/candidates.json', 'data',
-  '[{"id": "VARCHAR", "custom_id": "VARCHAR"}]');
+FROM read_json('$SPLIT/checkr/candidates.json', format = 'array', columns = {id: 'VARCHAR', custom_id: 'VARCHAR'}) r;
 
 CREATE TABLE reports AS
 SELECT r.candidate_id AS candidate, r.status AS status, r.result AS result
-FROM records_of('$DIR/exports/checkr/reports.json', 'data',
-  '[{"candidate_id": "VARCHAR", "status": "VARCHAR", "result": "VARCHAR"}]');
+FROM read_json('$SPLIT/checkr/reports.json', format = 'array',
+  columns = {candidate_id: 'VARCHAR', status: 'VARCHAR', result: 'VARCHAR'}) r;
 
 CREATE TABLE catalog AS
 SELECT bundle_id, lower(trim(regexp_replace(windows_name, '\s+', ' ', 'g'))) AS name, latest_version
@@ -127,24 +130,25 @@ WHERE name = 'pack_acme_software_inventory';
 CREATE TABLE hosts AS
 SELECT host_uuid, any_value(host) AS host, max(line) FILTER (WHERE action = 'snapshot') AS snap_line FROM osq GROUP BY host_uuid;
 
-CREATE TABLE software AS
+CREATE VIEW software AS
 WITH snap AS (
-  SELECT o.host_uuid, unnest(o.snapshot) AS c FROM osq o JOIN hosts h ON o.line = h.snap_line
+  SELECT host_uuid, c.path AS path, c.name AS name, c.version AS version, c.identifier AS identifier
+  FROM (SELECT o.host_uuid, unnest(o.snapshot) AS c FROM osq o JOIN hosts h ON o.line = h.snap_line)
 ), diff AS (
-  SELECT o.host_uuid, o.action, o.cols AS c FROM osq o JOIN hosts h USING (host_uuid)
+  SELECT o.host_uuid, o.action, o.cols.path AS path, o.cols.name AS name, o.cols.version AS version, o.cols.identifier AS identifier
+  FROM osq o JOIN hosts h USING (host_uuid)
   WHERE o.action IN ('added', 'removed') AND o.line > coalesce(h.snap_line, 0)
-), removed AS (
-  SELECT host_uuid, c.path AS path, c.name AS name, c.version AS version FROM diff WHERE action = 'removed'
 ), rows AS (
-  SELECT s.host_uuid, s.c FROM snap s
-  ANTI JOIN removed r ON r.host_uuid = s.host_uuid AND r.path = s.c.path AND r.name = s.c.name AND r.version = s.c.version
+  SELECT s.* FROM snap s
+  ANTI JOIN (SELECT * FROM diff WHERE action = 'removed') r
+    ON r.host_uuid = s.host_uuid AND r.path = s.path AND r.name = s.name AND r.version = s.version
   UNION ALL
-  SELECT host_uuid, c FROM diff WHERE action = 'added'
+  SELECT host_uuid, path, name, version, identifier FROM diff WHERE action = 'added'
 )
 -- Names are compared as identity's name type does: lower case, runs of
 -- white space as one space (the regular expression only where needed).
-SELECT host_uuid, c.path AS path, nullif(trim(c.identifier), '') AS bundle, c.version AS version,
-       lower(trim(CASE WHEN contains(c.name, '  ') OR regexp_matches(c.name, '[\t\n\r]') THEN regexp_replace(c.name, '\s+', ' ', 'g') ELSE c.name END)) AS name
+SELECT host_uuid, path, nullif(trim(identifier), '') AS bundle, version,
+       lower(trim(CASE WHEN contains(name, '  ') OR regexp_matches(name, '[\t\n\r]') THEN regexp_replace(name, '\s+', ' ', 'g') ELSE name END)) AS name
 FROM rows;
 
 -- Correlation -------------------------------------------------------------
@@ -160,8 +164,10 @@ WHERE serial IS NOT NULL;
 CREATE TABLE edr_device AS
 WITH by_serial AS (
   SELECT e.n, d.id FROM edr e JOIN device d ON e.serial = d.serial
+), device_mac AS (
+  SELECT DISTINCT id, mac FROM (SELECT id, unnest(macs) AS mac FROM device) WHERE mac IS NOT NULL
 ), by_mac AS (
-  SELECT e.n, min(d.id) AS id, count(*) AS c FROM edr e JOIN device d ON list_contains(d.macs, e.mac)
+  SELECT e.n, min(d.id) AS id, count(*) AS c FROM edr e JOIN device_mac d ON d.mac = e.mac
   WHERE e.serial IS NULL AND e.mac IS NOT NULL GROUP BY e.n
 ), by_host AS (
   SELECT e.n, min(d.id) AS id, count(*) AS c FROM edr e JOIN device d ON d.host = e.host
@@ -176,11 +182,18 @@ UNION ALL SELECT n, id FROM by_host WHERE c = 1;
 CREATE TABLE person AS SELECT 'person:employee_id:' || emp AS id, * FROM hr WHERE emp IS NOT NULL;
 
 -- Okta accounts link to their person by e-mail, else by employee id.
+-- (Each join an equality, so that both are hash joins.)
 CREATE TABLE account AS
+WITH by_email AS (
+  SELECT o.id AS okta_id, p.id FROM okta o JOIN person p ON p.email = o.email
+), by_emp AS (
+  SELECT o.id AS okta_id, p.id FROM okta o JOIN person p ON p.emp = o.emp
+  WHERE o.id NOT IN (SELECT okta_id FROM by_email)
+)
 SELECT 'account:okta_id:' || o.id AS id, o.id AS okta_id, o.status, coalesce(pe.id, pn.id) AS person
 FROM okta o
-LEFT JOIN person pe ON pe.email = o.email
-LEFT JOIN person pn ON pe.id IS NULL AND pn.emp = o.emp;
+LEFT JOIN by_email pe ON pe.okta_id = o.id
+LEFT JOIN by_emp pn ON pn.okta_id = o.id;
 
 -- Installed software links to its laptop by hardware UUID, else by host
 -- name (a name several laptops share links none), and to its catalog
@@ -191,7 +204,7 @@ LEFT JOIN device du ON du.uuid = norm_uuid(h.host_uuid)
 LEFT JOIN (SELECT host, min(id) AS id FROM device WHERE host IS NOT NULL GROUP BY host HAVING count(*) = 1) dh
   ON dh.host = norm_host(h.host);
 
-CREATE TABLE sw AS
+CREATE VIEW sw AS
 SELECT s.host_uuid, s.path, s.version, hd.device, coalesce(cb.latest_version, cn.latest_version) AS latest
 FROM software s
 JOIN host_device hd USING (host_uuid)

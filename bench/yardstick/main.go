@@ -60,8 +60,10 @@ func usage() {
       script, each in its own process, compare onus's open findings with
       the yardstick's gaps, and print wall time, CPU time and peak
       resident memory side by side. Exit 1 when they disagree.
-  yardstick gaps --dir DIR [--now TIME] [--out FILE]
-      the DuckDB side alone: write the gaps as "control<TAB>entity" lines.
+  yardstick gaps --dir DIR [--now TIME] [--out FILE] [-v] [--sql FILE]
+      the DuckDB side alone: write the gaps as "control<TAB>entity" lines;
+      -v prints each statement's time, --sql runs another script instead
+      of the built-in gaps.sql.
 `)
 }
 
@@ -71,6 +73,7 @@ func gapsCmd(args []string) error {
 	nowS := fs.String("now", benchNow, "evaluate as of this instant (RFC 3339)")
 	out := fs.String("out", "", "write the gaps to this file (default: standard output)")
 	verbose := fs.Bool("v", false, "print each statement's time on standard error")
+	script := fs.String("sql", "", "run this script instead of the built-in gaps.sql (to try a variant)")
 	fs.Parse(args)
 	if *dir == "" {
 		return errors.New("gaps: --dir is required")
@@ -87,7 +90,15 @@ func gapsCmd(args []string) error {
 	if *verbose {
 		timings = os.Stderr
 	}
-	gs, err := Gaps(context.Background(), abs, now, timings)
+	sqlText := gapsSQL
+	if *script != "" {
+		b, err := os.ReadFile(*script)
+		if err != nil {
+			return fmt.Errorf("gaps: %w", err)
+		}
+		sqlText = string(b)
+	}
+	gs, err := GapsOf(context.Background(), sqlText, abs, now, timings)
 	if err != nil {
 		return err
 	}
@@ -323,6 +334,18 @@ func (r *CompareResult) Write(w io.Writer, show int) {
 			r.Onus.CPU.Seconds()/max(r.Yard.CPU.Seconds(), 1e-9), float64(r.Onus.PeakRSS)/float64(r.Yard.PeakRSS))
 	}
 	tw.Flush()
+	if r.Yard.Wall > 0 {
+		met := func(ok bool) string {
+			if ok {
+				return "met"
+			}
+			return "not met"
+		}
+		ratio := r.Onus.Wall.Seconds() / r.Yard.Wall.Seconds()
+		gib := float64(r.Onus.PeakRSS) / (1 << 30)
+		fmt.Fprintf(w, "issue 13's targets (set for 100,000 people): onus run's wall time ≤ 2× the yardstick's: %.2f× (%s); onus run's peak RSS ≤ 1.5 GiB: %.2f GiB (%s)\n",
+			ratio, met(ratio <= 2), gib, met(gib <= 1.5))
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONTROL\tONUS\tYARDSTICK\t")

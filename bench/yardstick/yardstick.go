@@ -17,8 +17,10 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
@@ -37,8 +39,14 @@ func (g Gap) String() string { return g.Control + "\t" + g.Entity }
 
 // Gaps runs gaps.sql on the exports under dir, as of now, and returns the
 // gaps sorted.
-// Timings, when not nil, receives each statement's time.
+// Timings, when not nil, receives each statement's wall and CPU time.
 func Gaps(ctx context.Context, dir string, now time.Time, timings io.Writer) ([]Gap, error) {
+	return GapsOf(ctx, gapsSQL, dir, now, timings)
+}
+
+// GapsOf is Gaps with another script in place of gaps.sql (to try a
+// variant: `gaps --sql FILE`).
+func GapsOf(ctx context.Context, gapsSQL, dir string, now time.Time, timings io.Writer) ([]Gap, error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return nil, fmt.Errorf("yardstick: open duckdb: %w", err)
@@ -49,14 +57,27 @@ func Gaps(ctx context.Context, dir string, now time.Time, timings io.Writer) ([]
 		return nil, err
 	}
 	defer conn.Close()
-	script := strings.NewReplacer("$DIR", strings.ReplaceAll(dir, "'", "''"), "$NOW", now.UTC().Format("2006-01-02 15:04:05+00")).Replace(gapsSQL)
+	t, cpu := time.Now(), cpuTime()
+	split, err := os.MkdirTemp("", "yardstick-split-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(split)
+	if err := splitExports(dir, split); err != nil {
+		return nil, err
+	}
+	if timings != nil {
+		fmt.Fprintf(timings, "%7.2fs %7.2fs CPU  (Go) copy the record arrays out of %d JSON objects\n", time.Since(t).Seconds(), (cpuTime() - cpu).Seconds(), len(memberArrays))
+	}
+	quote := func(s string) string { return strings.ReplaceAll(s, "'", "''") }
+	script := strings.NewReplacer("$DIR", quote(dir), "$SPLIT", quote(split), "$NOW", now.UTC().Format("2006-01-02 15:04:05+00")).Replace(gapsSQL)
 	for i, stmt := range statements(script) {
-		t := time.Now()
+		t, cpu := time.Now(), cpuTime()
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("yardstick: gaps.sql statement %d (%s…): %w", i+1, firstLine(stmt), err)
 		}
 		if timings != nil {
-			fmt.Fprintf(timings, "%6.2fs  %s\n", time.Since(t).Seconds(), firstLine(stmt))
+			fmt.Fprintf(timings, "%7.2fs %7.2fs CPU  %s\n", time.Since(t).Seconds(), (cpuTime() - cpu).Seconds(), firstLine(stmt))
 		}
 	}
 	rows, err := conn.QueryContext(ctx, `SELECT control, entity FROM gaps`)
@@ -101,6 +122,15 @@ func statements(script string) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// cpuTime is the user and system time of this process, all threads.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func firstLine(s string) string {

@@ -273,6 +273,21 @@ type ControlStat struct {
 	// the last failure of its findings that still fail and were not
 	// written again (onus.Finding.StillFailing).
 	Evaluated time.Time `json:"-"`
+	// Inputs are the digests of what the evaluation of the control read
+	// (monitor's incremental evaluation), kept with its evaluation stamp;
+	// Ages is set when a failure's evidence showed a time with its age.
+	Inputs string `json:"-"`
+	Ages   bool   `json:"-"`
+}
+
+// ControlInputs is a control's latest evaluation stamp: when, by which
+// run, and the digests of what it read (ControlStat.Inputs).
+type ControlInputs struct {
+	Control string
+	At      time.Time
+	Run     int64
+	Inputs  string
+	Ages    bool
 }
 
 // UnknownResult is a (control, entity) pair the latest evaluation could

@@ -175,15 +175,41 @@ func exprFacts(p *policy.Program, names map[string]bool) (readsNow bool) {
 	return readsNow
 }
 
-// digest is a short hash of a value's JSON.
+// digest is a short hash of a value's JSON, without the positions in
+// the configuration's files (fields File, Line, Col and Index, at any
+// depth): moving a control within its file, or loading the same files
+// from another directory, changes nothing it reads.
 func digest(v any) string {
 	b, err := json.Marshal(v)
+	if err == nil {
+		var x any
+		if err = json.Unmarshal(b, &x); err == nil {
+			b, err = json.Marshal(dropPositions(x))
+		}
+	}
 	if err != nil {
 		// Nothing to compare: a digest that never matches.
 		return "unhashable " + err.Error()
 	}
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
+}
+
+func dropPositions(x any) any {
+	switch v := x.(type) {
+	case map[string]any:
+		for _, k := range []string{"File", "Line", "Col", "Index"} {
+			delete(v, k)
+		}
+		for k, e := range v {
+			v[k] = dropPositions(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = dropPositions(e)
+		}
+	}
+	return x
 }
 
 // buildVersion names the onus binary: its module version and the commit
@@ -241,7 +267,6 @@ func (m *Monitor) plan(ctx context.Context, now time.Time, compiled *evaluate.Co
 	srcPart := func(src *config.Source) string {
 		st := states[src.Name]
 		s := *src
-		s.Index, s.Line = 0, 0
 		if st == nil {
 			return digest([]any{s, "never synced"})
 		}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -455,7 +456,7 @@ func (m *Monitor) Eval(ctx context.Context, now time.Time, snaps map[string]*onu
 		return nil, err
 	}
 	full := ""
-	if m.Full {
+	if v := os.Getenv(EnvFull); m.Full || v == "1" || strings.EqualFold(v, "true") {
 		full = "full evaluation asked for"
 	}
 	rep, err := m.eval(ctx, run, now, compiled, snaps, full)

@@ -251,12 +251,13 @@ type FindingChange struct {
 
 // FindingFilter selects findings. Zero fields select everything.
 type FindingFilter struct {
-	Owner       string  // responsible e-mail
-	Accountable string  // accountable e-mail
-	Control     string  // control id
-	States      []State // any of these; all states when empty
-	Kind        string  // entity kind
-	Entity      string  // entity id
+	Owner       string   // responsible e-mail
+	Accountable string   // accountable e-mail
+	Control     string   // control id
+	NotControls []string // none of these controls
+	States      []State  // any of these; all states when empty
+	Kind        string   // entity kind
+	Entity      string   // entity id
 	// OverdueAt keeps open findings due before this time.
 	OverdueAt time.Time
 	// ResolvedSince keeps findings resolved at or after this time.

@@ -754,30 +754,20 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	}
 
 	t3 := m.now()
-	prev, err := m.Store.ActiveFindings(ctx)
+	// The findings of controls carried over stay as they are: not read.
+	prev, err := m.Store.ActiveFindingsExcept(ctx, rep.Carried)
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
-	// Findings recorded by onus gate are resolved by its own runs; those
-	// of controls carried over stay as they are.
-	var carriedSame, carriedUnknown int
-	prev = slices.DeleteFunc(prev, func(f onus.Finding) bool {
-		if gate.IsGateFinding(f) {
-			return true
-		}
-		if !p.isCarried(f.Control) {
-			return false
-		}
-		// Counted as its control's evaluation before counted it: one that
-		// failed then is unchanged, one whose outcome was unknown (it stopped
-		// following its control's evaluations) still unknown.
-		if f.StillFailing {
-			carriedSame++
-		} else {
-			carriedUnknown++
-		}
-		return true
-	})
+	// Counted as their controls' evaluation before counted them: one that
+	// failed then is unchanged, one whose outcome was unknown (it stopped
+	// following its control's evaluations) still unknown.
+	carriedSame, carriedUnknown, err := m.Store.ActiveCounts(ctx, rep.Carried)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	// Findings recorded by onus gate are resolved by its own runs.
+	prev = slices.DeleteFunc(prev, gate.IsGateFinding)
 	active := make(map[onus.FindingKey]bool, len(prev))
 	for _, f := range prev {
 		active[onus.FindingKey{Control: f.Control, Entity: f.Entity}] = true

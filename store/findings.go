@@ -88,6 +88,12 @@ func (s *DB) Findings(ctx context.Context, f onus.FindingFilter) ([]onus.Finding
 		where = append(where, "control = ?")
 		args = append(args, f.Control)
 	}
+	if len(f.NotControls) > 0 {
+		where = append(where, "control NOT IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.NotControls)), ",")+")")
+		for _, c := range f.NotControls {
+			args = append(args, c)
+		}
+	}
 	if f.Kind != "" {
 		where = append(where, "entity_kind = ?")
 		args = append(args, f.Kind)
@@ -145,7 +151,43 @@ func (s *DB) Finding(ctx context.Context, id int64) (onus.Finding, error) {
 
 // ActiveFindings returns the open and exempted findings.
 func (s *DB) ActiveFindings(ctx context.Context) ([]onus.Finding, error) {
-	return s.Findings(ctx, onus.FindingFilter{States: []onus.State{onus.StateOpen, onus.StateExempted}})
+	return s.ActiveFindingsExcept(ctx, nil)
+}
+
+// ActiveFindingsExcept returns the open and exempted findings but those
+// of the controls in except.
+func (s *DB) ActiveFindingsExcept(ctx context.Context, except []string) ([]onus.Finding, error) {
+	return s.Findings(ctx, onus.FindingFilter{States: []onus.State{onus.StateOpen, onus.StateExempted}, NotControls: except})
+}
+
+// ActiveCounts counts the open and exempted findings of some controls:
+// still is those that failed at every evaluation of their control since
+// they were written (onus.Finding.StillFailing), other the rest.
+func (s *DB) ActiveCounts(ctx context.Context, controls []string) (still, other int, err error) {
+	if len(controls) == 0 {
+		return 0, 0, nil
+	}
+	args := make([]any, len(controls))
+	for i, c := range controls {
+		args[i] = c
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT failing, COUNT(*) FROM findings WHERE state IN ('open', 'exempted') AND control IN (?`+strings.Repeat(", ?", len(controls)-1)+`) GROUP BY failing`, args...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: active counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var failing, n int
+		if err := rows.Scan(&failing, &n); err != nil {
+			return 0, 0, fmt.Errorf("store: active counts: %w", err)
+		}
+		if failing != 0 {
+			still += n
+		} else {
+			other += n
+		}
+	}
+	return still, other, rows.Err()
 }
 
 // FindingsByKey returns the findings on record for the given keys, in the

@@ -224,3 +224,31 @@ func TestControlInputsAndCarriedUnknowns(t *testing.T) {
 		t.Errorf("unknowns: %+v", us)
 	}
 }
+
+// The findings of controls carried over are left out of the active
+// findings an evaluation reads, and counted instead.
+func TestActiveFindingsExceptCarried(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	t1 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	mk := func(control, entity string, failing bool) onus.FindingChange {
+		return onus.FindingChange{New: true, Finding: onus.Finding{Control: control, Entity: entity, EntityKind: "device", EntityName: entity,
+			Severity: onus.High, State: onus.StateOpen, FirstFailed: t1, LastFailed: t1, Due: t1.Add(24 * time.Hour), UpdatedAt: t1, StillFailing: failing},
+			Events: []onus.Event{{At: t1, Type: "opened"}}}
+	}
+	run, _ := db.BeginRun(ctx, "eval", "test", t1)
+	if err := db.ApplyChanges(ctx, run, []onus.FindingChange{mk("edr", "d1", true), mk("app", "s1", true), mk("app", "s2", false), mk("mfa", "a1", true)}, nil, -1); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := db.ActiveFindingsExcept(ctx, []string{"app", "mfa"})
+	if err != nil || len(fs) != 1 || fs[0].Control != "edr" {
+		t.Fatalf("active findings but app's and mfa's: %+v, %v", fs, err)
+	}
+	if all, _ := db.ActiveFindingsExcept(ctx, nil); len(all) != 4 {
+		t.Errorf("active findings: %d, want 4", len(all))
+	}
+	still, other, err := db.ActiveCounts(ctx, []string{"app", "mfa"})
+	if err != nil || still != 2 || other != 1 {
+		t.Errorf("counts: %d still failing, %d other, %v; want 2, 1", still, other, err)
+	}
+}

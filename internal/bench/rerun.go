@@ -39,8 +39,8 @@ type RerunResult struct {
 	Evaluation string   `json:"evaluation"`
 	Carried    []string `json:"carried_controls,omitempty"`
 	NotLoaded  []string `json:"not_loaded_sources,omitempty"`
-	Opened    int      `json:"opened"`
-	Resolved  int      `json:"resolved"`
+	Opened     int      `json:"opened"`
+	Resolved   int      `json:"resolved"`
 	// Active counts the open and exempted findings after the re-run;
 	// with Options.Verify, Mismatches are those (control, entity, state,
 	// owner) only the re-run or only a run from scratch has.

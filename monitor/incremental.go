@@ -278,7 +278,7 @@ func (m *Monitor) plan(ctx context.Context, now time.Time, compiled *evaluate.Co
 	}
 	closures := map[string]map[string]bool{}
 	for _, ctl := range compiled.Controls {
-		names := maps(peopleNames)
+		names := cloneSet(peopleNames)
 		readsNow := peopleNow
 		for _, pr := range []*policy.Program{ctl.Scope, ctl.Check, ctl.Owner} {
 			readsNow = exprFacts(pr, names) || readsNow
@@ -408,7 +408,7 @@ func (m *Monitor) plan(ctx context.Context, now time.Time, compiled *evaluate.Co
 	return p, nil
 }
 
-func maps(m map[string]bool) map[string]bool {
+func cloneSet(m map[string]bool) map[string]bool {
 	out := make(map[string]bool, len(m))
 	for k, v := range m {
 		out[k] = v
@@ -572,10 +572,10 @@ func keepUnloaded(rep *EvalReport, l *Loaded, prev *EvalReport) {
 	}
 }
 
-// names reports whether a manual link names a record of a source not
+// namesSkipped reports whether a manual link names a record of a source not
 // loaded, or an entity of a kind not loaded: whether it applied is not
 // known without them.
-func names(l inventory.Manual, skipped map[string]bool, cfg *config.Config) bool {
+func namesSkipped(l inventory.Manual, skipped map[string]bool, cfg *config.Config) bool {
 	if len(skipped) == 0 {
 		return false
 	}

@@ -519,7 +519,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	rep.NearMatches = inv.NearCount()
 	rep.Ambiguous = inv.AmbiguousCount()
 	for i, applied := range inv.ManualApplied() {
-		if !applied && !names(in.Manual[i], loaded.Skipped, cfg) {
+		if !applied && !namesSkipped(in.Manual[i], loaded.Skipped, cfg) {
 			l := in.Manual[i]
 			verb := "unlink"
 			if l.Linked {

@@ -560,7 +560,7 @@ func keepUnloaded(rep *EvalReport, l *Loaded, prev *EvalReport) {
 		if st != nil && st.Good != nil {
 			h.Records, h.SyncedAt = st.Good.Records, st.Good.Started
 		}
-		if b, ok := before[h.Source]; ok && b.SyncedAt.Equal(h.SyncedAt) && b.Records == h.Records {
+		if b, ok := before[h.Source]; ok && h.Snapshot != 0 && b.Snapshot == h.Snapshot {
 			h.SyncedAt = b.SyncedAt
 			h.Unmatched = b.Unmatched
 			if h.Healthy && !b.Healthy {

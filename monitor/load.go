@@ -67,6 +67,9 @@ func LoadSome(ctx context.Context, cfg *config.Config, db *store.DB, snaps map[s
 		si.Snapshot = snap
 		l.Input.Sources = append(l.Input.Sources, si)
 		h := SourceHealth{Source: src.Name, Kind: src.Kind, Healthy: si.Healthy, Reason: si.Reason}
+		if st != nil && st.Good != nil {
+			h.Snapshot = st.Good.Snapshot
+		}
 		if snap != nil {
 			h.Records, h.SyncedAt = len(snap.Records), snap.SyncedAt
 		}

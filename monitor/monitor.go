@@ -414,6 +414,8 @@ type SourceHealth struct {
 	Records   int       `json:"records"`
 	Unmatched int       `json:"unmatched,omitempty"`
 	SyncedAt  time.Time `json:"synced_at,omitempty"`
+	// Snapshot is the stored snapshot in force (0 for none).
+	Snapshot int64 `json:"snapshot,omitempty"`
 }
 
 // KindCount counts entities of one kind and their records per source.

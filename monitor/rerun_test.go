@@ -3,6 +3,7 @@ package monitor_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -76,7 +77,7 @@ func TestRerunEqualsRunFromScratch(t *testing.T) {
 		change func(e *env)
 		// between runs on the store with history only, after its first
 		// run and before change.
-		between func(e *env)
+		between func(e *env) *monitor.EvalReport
 		at      time.Duration
 		// carried are the controls the re-run must carry over (all others
 		// are evaluated); evaluated gives, for some, why they must be.
@@ -174,7 +175,7 @@ func TestRerunEqualsRunFromScratch(t *testing.T) {
 		},
 		{
 			name:      "an exception expires between the runs",
-			between:   func(e *env) { e.run(hour) },
+			between:   func(e *env) *monitor.EvalReport { _, r := e.run(hour); return r },
 			change:    func(e *env) { e.except("mfa-strong-factor", `entity.name.endsWith("@acme.com")`, 2*day) },
 			at:        3 * day,
 			carried:   []string{"app-outdated", "disk-encryption", "terminated-account-active"},
@@ -189,7 +190,7 @@ func TestRerunEqualsRunFromScratch(t *testing.T) {
 		},
 		{
 			name:      "an exception of a control otherwise carried over expires",
-			between:   func(e *env) { e.run(hour) },
+			between:   func(e *env) *monitor.EvalReport { _, r := e.run(hour); return r },
 			change:    func(e *env) { e.except("app-outdated", `true`, 2*day) },
 			at:        3 * day,
 			carried:   []string{"disk-encryption", "mfa-strong-factor", "terminated-account-active"},
@@ -250,12 +251,12 @@ func TestRerunEqualsRunFromScratch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inc := newEnv(t)
-			inc.run(0)
+			_, before := inc.run(0)
 			first := activeLedger(inc)
 			if tt.between != nil {
 				// between may need what change sets up (an exception).
 				tt.change(inc)
-				tt.between(inc)
+				before = tt.between(inc)
 				first = activeLedger(inc)
 			} else {
 				tt.change(inc)
@@ -263,6 +264,7 @@ func TestRerunEqualsRunFromScratch(t *testing.T) {
 			srep, erep := inc.run(tt.at)
 			got := activeLedger(inc)
 			checkCarried(t, erep, tt.carried, tt.evaluated)
+			checkKept(t, before, erep)
 
 			full := newEnv(t)
 			var frep *monitor.SyncReport
@@ -326,6 +328,42 @@ func checkCarried(t *testing.T, rep *monitor.EvalReport, carried []string, evalu
 	for _, c := range rep.Controls {
 		if c.Carried != slices.Contains(carried, c.Control) {
 			t.Errorf("control %s reported carried=%v", c.Control, c.Carried)
+		}
+	}
+}
+
+// checkKept checks that what an incremental evaluation reports about the
+// sources it did not load (records, health, unmatched records, their
+// kinds' entity counts) is what the evaluation before reported.
+func checkKept(t *testing.T, before, rep *monitor.EvalReport) {
+	t.Helper()
+	if len(rep.NotLoaded) > 0 && rep.KeptFromRun != before.Run {
+		t.Errorf("figures kept from run %d, want %d", rep.KeptFromRun, before.Run)
+	}
+	health := func(r *monitor.EvalReport, src string) monitor.SourceHealth {
+		for _, h := range r.Sources {
+			if h.Source == src {
+				return h
+			}
+		}
+		return monitor.SourceHealth{}
+	}
+	kinds := func(r *monitor.EvalReport, kind string) monitor.KindCount {
+		for _, k := range r.Kinds {
+			if k.Kind == kind {
+				return k
+			}
+		}
+		return monitor.KindCount{}
+	}
+	for _, src := range rep.NotLoaded {
+		got, want := health(rep, src), health(before, src)
+		if got.Records == 0 || got.Records != want.Records || !got.SyncedAt.Equal(want.SyncedAt) || got.Healthy != want.Healthy || got.Unmatched != want.Unmatched {
+			t.Errorf("source %s not loaded: reported %+v, the evaluation before %+v", src, got, want)
+		}
+		g, w := kinds(rep, got.Kind), kinds(before, got.Kind)
+		if g.Entities == 0 || g.Entities != w.Entities || !maps.Equal(g.BySource, w.BySource) {
+			t.Errorf("kind %s not loaded: reported %+v, the evaluation before %+v", got.Kind, g, w)
 		}
 	}
 }

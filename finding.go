@@ -251,12 +251,13 @@ type FindingChange struct {
 
 // FindingFilter selects findings. Zero fields select everything.
 type FindingFilter struct {
-	Owner       string  // responsible e-mail
-	Accountable string  // accountable e-mail
-	Control     string  // control id
-	States      []State // any of these; all states when empty
-	Kind        string  // entity kind
-	Entity      string  // entity id
+	Owner       string   // responsible e-mail
+	Accountable string   // accountable e-mail
+	Control     string   // control id
+	NotControls []string // none of these controls
+	States      []State  // any of these; all states when empty
+	Kind        string   // entity kind
+	Entity      string   // entity id
 	// OverdueAt keeps open findings due before this time.
 	OverdueAt time.Time
 	// ResolvedSince keeps findings resolved at or after this time.
@@ -273,6 +274,21 @@ type ControlStat struct {
 	// the last failure of its findings that still fail and were not
 	// written again (onus.Finding.StillFailing).
 	Evaluated time.Time `json:"-"`
+	// Inputs are the digests of what the evaluation of the control read
+	// (monitor's incremental evaluation), kept with its evaluation stamp;
+	// Ages is set when a failure's evidence showed a time with its age.
+	Inputs string `json:"-"`
+	Ages   bool   `json:"-"`
+}
+
+// ControlInputs is a control's latest evaluation stamp: when, by which
+// run, and the digests of what it read (ControlStat.Inputs).
+type ControlInputs struct {
+	Control string
+	At      time.Time
+	Run     int64
+	Inputs  string
+	Ages    bool
 }
 
 // UnknownResult is a (control, entity) pair the latest evaluation could

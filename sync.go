@@ -76,6 +76,9 @@ type Sync struct {
 	// configuration and its files' contents), so that the next sync can
 	// tell it is unchanged; empty when it cannot tell (a connector).
 	Fingerprint string `json:"-"`
+	// Snapshot is the stored snapshot the sync points at (an unchanged
+	// sync points at the one read before); 0 for none.
+	Snapshot int64 `json:"-"`
 }
 
 // SourceState is a source's health: its last sync and the snapshot in force.

@@ -63,6 +63,9 @@ type ControlResult struct {
 	Failures             []Result
 	Unknowns             []Result
 	unknownReasons       map[string]int
+	// Ages is set when a failure's evidence shows a time with its age
+	// ("3 days ago"): the evidence changes with the clock alone.
+	Ages bool
 }
 
 // TopUnknownReasons returns the most common reasons for unknown results.
@@ -188,6 +191,7 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 				continue
 			}
 			cr.Pass += p.pass
+			cr.Ages = cr.Ages || p.ages
 			cr.Fail += len(p.failures)
 			cr.UnknownN += len(p.unknowns)
 			cr.Failures = append(cr.Failures, p.failures...)
@@ -204,6 +208,7 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 }
 
 type part struct {
+	ages     bool
 	pass     int
 	failures []Result
 	unknowns []Result
@@ -276,6 +281,11 @@ func (ev *evaluator) run(ents []int32, outcomes []uint8) *part {
 		outcomes[e] = Failed
 		r := ev.result(e, onus.Fail)
 		r.Evidence = tr.Evidence(ev.now)
+		for _, rd := range tr.Reads {
+			if _, isTime := rd.Value.(time.Time); isTime && rd.Present {
+				p.ages = true
+			}
+		}
 		r.Owner = ev.owners.resolve(ev.sess, ev.ctl, e)
 		r.OwnerHeld = ev.touchesSkipped(e, 2)
 		r.Exemption = ev.exempt(e, r.ID)

@@ -19,6 +19,10 @@ type Loaded struct {
 	States map[string]*onus.SourceState
 	// Sources is each source's health, in configuration order.
 	Sources []SourceHealth
+	// Skipped are the sources whose snapshots were not loaded (an
+	// incremental evaluation needs none of their kinds): they are in the
+	// inventory with their health and no record.
+	Skipped map[string]bool
 }
 
 // Load reads the snapshot in force of every source and its health. snaps
@@ -26,11 +30,19 @@ type Loaded struct {
 // name; the others are read from db. A source that was never synced is
 // unhealthy with the reason "never synced".
 func Load(ctx context.Context, cfg *config.Config, db *store.DB, snaps map[string]*onus.Snapshot) (*Loaded, error) {
+	return LoadSome(ctx, cfg, db, snaps, nil)
+}
+
+// LoadSome is Load for the sources load says yes to (all when load is
+// nil). The others are in Input with their health and no snapshot, and
+// named in Skipped: expressions that name them see a source without
+// records, and nothing of their kinds is correlated.
+func LoadSome(ctx context.Context, cfg *config.Config, db *store.DB, snaps map[string]*onus.Snapshot, load func(*config.Source) bool) (*Loaded, error) {
 	states, err := db.SourceStates(ctx)
 	if err != nil {
 		return nil, err
 	}
-	l := &Loaded{States: states}
+	l := &Loaded{States: states, Skipped: map[string]bool{}}
 	l.Input = inventory.Input{Correlate: cfg.Correlate, Strong: Normalizer(cfg).Strong, Hints: cfg.PossibleMatch}
 	if l.Input.Manual, err = ManualLinks(ctx, db); err != nil {
 		return nil, err
@@ -44,7 +56,10 @@ func Load(ctx context.Context, cfg *config.Config, db *store.DB, snaps map[strin
 			si.Healthy, si.Reason = st.Healthy, st.Reason
 		}
 		snap := snaps[src.Name]
-		if snap == nil && st != nil && st.Good != nil {
+		if load != nil && !load(src) {
+			snap = nil
+			l.Skipped[src.Name] = true
+		} else if snap == nil && st != nil && st.Good != nil {
 			if snap, err = db.LoadSnapshot(ctx, src.Name); err != nil && onus.ErrorCode(err) != onus.ENOTFOUND {
 				return nil, fmt.Errorf("load %s: %w", src.Name, err)
 			}
@@ -52,6 +67,9 @@ func Load(ctx context.Context, cfg *config.Config, db *store.DB, snaps map[strin
 		si.Snapshot = snap
 		l.Input.Sources = append(l.Input.Sources, si)
 		h := SourceHealth{Source: src.Name, Kind: src.Kind, Healthy: si.Healthy, Reason: si.Reason}
+		if st != nil && st.Good != nil {
+			h.Snapshot = st.Good.Snapshot
+		}
 		if snap != nil {
 			h.Records, h.SyncedAt = len(snap.Records), snap.SyncedAt
 		}
@@ -73,7 +91,7 @@ func (l *Loaded) Correlate() (*inventory.Inventory, map[string]bool, error) {
 	for i := range l.Input.Sources {
 		src := &l.Input.Sources[i]
 		st, s := l.States[src.Name], inv.Sources[i]
-		if st != nil && st.Good != nil && s.Snapshot != nil && s.Healthy {
+		if st != nil && st.Good != nil && s.Snapshot != nil && s.Healthy && !l.Skipped[src.Name] {
 			if lost := lostRecords(st.Good, inv, i); lost > 0 {
 				unreadable[src.Kind] = true
 				s.Healthy = false

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -53,6 +54,9 @@ type Monitor struct {
 	// ("load", "correlate", "evaluate", "persist"); benchmarks use it to
 	// measure each phase's memory.
 	Phase func(name string)
+	// Full evaluates every control, instead of carrying over those whose
+	// inputs did not change (onus eval --full).
+	Full bool
 }
 
 func (m *Monitor) phase(name string) {
@@ -382,6 +386,20 @@ type EvalReport struct {
 	// warning period: their owners and approvers are due a warning.
 	ExceptionsExpiring []*onus.Exception `json:"exceptions_expiring,omitempty"`
 
+	// Evaluation is "full" or "incremental"; FullBecause says why a full
+	// evaluation was (the first one, --full, the evaluation before did not
+	// finish, every control's inputs changed). An incremental evaluation
+	// evaluates the controls in Evaluated and carries over those in
+	// Carried; NotLoaded are the sources it did not read (no evaluated
+	// control reads their kinds), and KeptFromRun the evaluation whose
+	// figures it reports for them (entity counts, links, health).
+	Evaluation  string          `json:"evaluation"`
+	FullBecause string          `json:"full_because,omitempty"`
+	Evaluated   []ControlReason `json:"evaluated,omitempty"`
+	Carried     []string        `json:"carried,omitempty"`
+	NotLoaded   []string        `json:"not_loaded,omitempty"`
+	KeptFromRun int64           `json:"kept_from_run,omitempty"`
+
 	// Inventory and Results are kept for callers in the same process.
 	Inventory *inventory.Inventory `json:"-"`
 	Results   *evaluate.Results    `json:"-"`
@@ -396,6 +414,8 @@ type SourceHealth struct {
 	Records   int       `json:"records"`
 	Unmatched int       `json:"unmatched,omitempty"`
 	SyncedAt  time.Time `json:"synced_at,omitempty"`
+	// Snapshot is the stored snapshot in force (0 for none).
+	Snapshot int64 `json:"snapshot,omitempty"`
 }
 
 // KindCount counts entities of one kind and their records per source.
@@ -414,6 +434,9 @@ type ControlReport struct {
 	Fail           int      `json:"fail"`
 	Unknown        int      `json:"unknown"`
 	UnknownReasons []string `json:"unknown_reasons,omitempty"`
+	// Carried is set for a control carried over by an incremental
+	// evaluation: its figures are those of the evaluation before.
+	Carried bool `json:"carried,omitempty"`
 }
 
 // Eval evaluates every control at now and records the changes. snaps may
@@ -434,7 +457,19 @@ func (m *Monitor) Eval(ctx context.Context, now time.Time, snaps map[string]*onu
 	if err != nil {
 		return nil, err
 	}
-	rep, err := m.eval(ctx, run, now, compiled, snaps)
+	full := ""
+	if v := os.Getenv(EnvFull); m.Full || v == "1" || strings.EqualFold(v, "true") {
+		full = "full evaluation asked for"
+	}
+	rep, err := m.eval(ctx, run, now, compiled, snaps, full)
+	if errors.Is(err, errCarryStale) {
+		// An exception was decided for a control about to be carried over:
+		// evaluate everything.
+		m.log().Info("an exception changed during the evaluation; evaluating every control", onus.LogRun, run)
+		retries := max(rep.Retries, 1)
+		rep, err = m.eval(ctx, run, now, compiled, snaps, "an exception changed during the evaluation")
+		rep.Retries += retries
+	}
 	if ferr := m.Store.FinishRun(ctx, run, rep, err); ferr != nil {
 		err = errors.Join(err, fmt.Errorf("monitor: record the end of evaluation run %d: %w", run, ferr))
 	}
@@ -446,11 +481,23 @@ func (m *Monitor) Eval(ctx context.Context, now time.Time, snaps map[string]*onu
 	return rep, err
 }
 
-func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *evaluate.Compiled, snaps map[string]*onus.Snapshot) (*EvalReport, error) {
+func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *evaluate.Compiled, snaps map[string]*onus.Snapshot, full string) (*EvalReport, error) {
 	cfg := m.Config
 	rep := &EvalReport{Run: run, Now: now}
 	t0 := m.now()
-	loaded, err := Load(ctx, cfg, m.Store, snaps)
+	p, err := m.plan(ctx, now, compiled, full)
+	if err != nil {
+		return rep, err
+	}
+	rep.Evaluation, rep.FullBecause, rep.Evaluated = "full", p.full, p.evaluated
+	if p.full == "" {
+		rep.Evaluation, rep.Carried = "incremental", p.carriedIDs()
+	}
+	var load func(*config.Source) bool
+	if p.load != nil {
+		load = func(s *config.Source) bool { return p.load[s.Name] }
+	}
+	loaded, err := LoadSome(ctx, cfg, m.Store, snaps, load)
 	if err != nil {
 		return rep, err
 	}
@@ -474,7 +521,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	rep.NearMatches = inv.NearCount()
 	rep.Ambiguous = inv.AmbiguousCount()
 	for i, applied := range inv.ManualApplied() {
-		if !applied {
+		if !applied && !namesSkipped(in.Manual[i], loaded.Skipped, cfg) {
 			l := in.Manual[i]
 			verb := "unlink"
 			if l.Linked {
@@ -485,6 +532,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	}
 	rep.Links = inv.LinkStats()
 	rep.Kinds = countKinds(inv)
+	keepUnloaded(rep, loaded, p.prev)
 	if ctx.Err() != nil {
 		return rep, ctx.Err()
 	}
@@ -496,7 +544,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	var dir *raci.Directory
 	var t3 time.Time
 	for attempt := 1; ; attempt++ {
-		unknowns, dir, t3, err = m.judge(ctx, run, now, rep, inv, compiled, unreadable)
+		unknowns, dir, t3, err = m.judge(ctx, run, now, rep, inv, compiled, unreadable, p)
 		if err == nil {
 			break
 		}
@@ -511,7 +559,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("control %s: its scope matched no entity; check its scope and the sources and fields it reads", cr.Control))
 		}
 	}
-	if err := m.Store.ReplaceUnknowns(ctx, unknowns); err != nil {
+	if err := m.Store.ReplaceUnknowns(ctx, unknowns, rep.Carried...); err != nil {
 		return rep, err
 	}
 	people := make([]*raci.Person, 0, len(dir.People))
@@ -523,7 +571,7 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 	}
 	rep.Timings.Persist = m.since(t3)
 	m.phase("persist")
-	m.log().Info("evaluated", onus.LogRun, run, "opened", rep.Changes.Opened, "resolved", rep.Changes.Resolved, "gone", rep.Changes.Gone, "goroutines", runtime.NumGoroutine())
+	m.log().Info("evaluated", onus.LogRun, run, "evaluation", rep.Evaluation, "controls_evaluated", len(compiled.Controls)-len(rep.Carried), "controls_carried", len(rep.Carried), "sources_not_loaded", len(rep.NotLoaded), "opened", rep.Changes.Opened, "resolved", rep.Changes.Resolved, "gone", rep.Changes.Gone, "goroutines", runtime.NumGoroutine())
 	return rep, nil
 }
 
@@ -638,7 +686,7 @@ func countKinds(inv *inventory.Inventory) []KindCount {
 // with the findings on record and records the changes. It fails with an
 // error wrapping onus.ErrChanged when something was decided or written
 // since it read the exceptions and findings; nothing is written then.
-func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *EvalReport, inv *inventory.Inventory, compiled *evaluate.Compiled, unreadable map[string]bool) ([]onus.UnknownResult, *raci.Directory, time.Time, error) {
+func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *EvalReport, inv *inventory.Inventory, compiled *evaluate.Compiled, unreadable map[string]bool, p *plan) ([]onus.UnknownResult, *raci.Directory, time.Time, error) {
 	cfg := m.Config
 	rep.ExceptionsExpiring = nil
 	rep.Controls = nil
@@ -667,20 +715,38 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 			}
 		}
 	}
+	if err := p.checkExceptions(inForce); err != nil {
+		return nil, nil, time.Time{}, err
+	}
 
 	t2 := m.now()
 	dir := evaluate.Directory(inv, compiled)
-	res := evaluate.Evaluate(inv, compiled, now, evaluate.Options{Directory: dir, Exceptions: inForce})
+	evaluated := compiled
+	if len(p.carried) > 0 {
+		c := *compiled
+		c.Controls = slices.DeleteFunc(slices.Clone(compiled.Controls), func(ctl *evaluate.Control) bool { return p.isCarried(ctl.ID) })
+		evaluated = &c
+	}
+	res := evaluate.Evaluate(inv, evaluated, now, evaluate.Options{Directory: dir, Exceptions: inForce})
 	rep.Timings.Evaluate = m.since(t2)
 	m.phase("evaluate")
 	rep.Results = res
 	var stats []onus.ControlStat
 	var unknowns []onus.UnknownResult
-	for _, cr := range res.Controls {
+	for _, ctl := range compiled.Controls {
+		if st, ok := p.carried[ctl.ID]; ok {
+			rep.Controls = append(rep.Controls, ControlReport{Control: ctl.ID, Title: ctl.Title, Severity: string(ctl.Severity),
+				Pass: st.Pass, Fail: st.Fail, Unknown: st.Unknown, UnknownReasons: st.Reasons, Carried: true})
+			st.Evaluated, st.Inputs, st.Ages = now, p.inputs[ctl.ID], p.ages[ctl.ID]
+			stats = append(stats, st)
+			continue
+		}
+		cr := res.Control(ctl.ID)
 		reasons := cr.TopUnknownReasons(3)
 		rep.Controls = append(rep.Controls, ControlReport{Control: cr.Control.ID, Title: cr.Control.Title, Severity: string(cr.Control.Severity),
 			Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, UnknownReasons: reasons})
-		stats = append(stats, onus.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons, Evaluated: now})
+		stats = append(stats, onus.ControlStat{Control: cr.Control.ID, Pass: cr.Pass, Fail: cr.Fail, Unknown: cr.UnknownN, Reasons: reasons, Evaluated: now,
+			Inputs: p.inputs[ctl.ID], Ages: cr.Ages})
 		for _, u := range cr.Unknowns {
 			unknowns = append(unknowns, onus.UnknownResult{Control: cr.Control.ID, Entity: u.ID, Reason: u.Reason})
 		}
@@ -690,7 +756,15 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 	}
 
 	t3 := m.now()
-	prev, err := m.Store.ActiveFindings(ctx)
+	// The findings of controls carried over stay as they are: not read.
+	prev, err := m.Store.ActiveFindingsExcept(ctx, rep.Carried)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	// Counted as their controls' evaluation before counted them: one that
+	// failed then is unchanged, one whose outcome was unknown (it stopped
+	// following its control's evaluations) still unknown.
+	carriedSame, carriedUnknown, err := m.Store.ActiveCounts(ctx, rep.Carried)
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -713,6 +787,8 @@ func (m *Monitor) judge(ctx context.Context, run int64, now time.Time, rep *Eval
 		return nil, nil, time.Time{}, err
 	}
 	changes, st := ledger.Diff(append(prev, closed...), res, inv, now, ledger.Options{RestartDeadline: cfg.Exceptions.RestartDeadline, Unreadable: unreadable})
+	st.Unchanged += carriedSame
+	st.StillUnknown += carriedUnknown
 	rep.Changes = st
 	// Interrupted before anything was written: nothing half-recorded.
 	if ctx.Err() != nil {

@@ -99,6 +99,7 @@ func WriteSync(w io.Writer, r *monitor.SyncReport) {
 // WriteEval writes an evaluation report and the ledger's state.
 func WriteEval(w io.Writer, r *monitor.EvalReport, st *onus.LedgerStats) {
 	fmt.Fprintf(w, "\nEvaluated as of %s (run %d)\n", r.Now.Format("2006-01-02 15:04 MST"), r.Run)
+	writeEvaluation(w, r)
 	unhealthy := 0
 	for _, s := range r.Sources {
 		if !s.Healthy {
@@ -506,4 +507,26 @@ func show(v any, present bool, now time.Time) string {
 		return "-"
 	}
 	return clip(policy.FormatValue(v, true, now), 48)
+}
+
+// writeEvaluation says whether the evaluation was full or incremental:
+// which controls it carried over, and why it evaluated the others.
+func writeEvaluation(w io.Writer, r *monitor.EvalReport) {
+	switch {
+	case r.Evaluation == "incremental":
+		fmt.Fprintf(w, "Incremental: %d controls evaluated, %d carried over (their inputs did not change: %s)\n",
+			len(r.Evaluated), len(r.Carried), strings.Join(r.Carried, ", "))
+		for _, c := range r.Evaluated {
+			fmt.Fprintf(w, "  · %s: %s\n", c.Control, c.Reason)
+		}
+		if len(r.NotLoaded) > 0 {
+			kept := ""
+			if r.KeptFromRun > 0 {
+				kept = fmt.Sprintf("; their entity counts are those of run %d", r.KeptFromRun)
+			}
+			fmt.Fprintf(w, "  Not loaded (no evaluated control reads them): %s%s\n", strings.Join(r.NotLoaded, ", "), kept)
+		}
+	case r.FullBecause != "":
+		fmt.Fprintf(w, "Full evaluation: %s\n", r.FullBecause)
+	}
 }

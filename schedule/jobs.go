@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -313,7 +314,9 @@ func (w *onusWork) evaluate() func(context.Context, <-chan struct{}) error {
 		if rep.Inventory != nil {
 			loaded := map[string]*onus.Snapshot{}
 			for _, src := range rep.Inventory.Sources {
-				loaded[src.Name] = src.Snapshot
+				if !slices.Contains(rep.NotLoaded, src.Name) { // an empty stand-in
+					loaded[src.Name] = src.Snapshot
+				}
 			}
 			w.keep(ctx, loaded, true)
 		}

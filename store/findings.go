@@ -88,6 +88,12 @@ func (s *DB) Findings(ctx context.Context, f onus.FindingFilter) ([]onus.Finding
 		where = append(where, "control = ?")
 		args = append(args, f.Control)
 	}
+	if len(f.NotControls) > 0 {
+		where = append(where, "control NOT IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.NotControls)), ",")+")")
+		for _, c := range f.NotControls {
+			args = append(args, c)
+		}
+	}
 	if f.Kind != "" {
 		where = append(where, "entity_kind = ?")
 		args = append(args, f.Kind)
@@ -145,7 +151,43 @@ func (s *DB) Finding(ctx context.Context, id int64) (onus.Finding, error) {
 
 // ActiveFindings returns the open and exempted findings.
 func (s *DB) ActiveFindings(ctx context.Context) ([]onus.Finding, error) {
-	return s.Findings(ctx, onus.FindingFilter{States: []onus.State{onus.StateOpen, onus.StateExempted}})
+	return s.ActiveFindingsExcept(ctx, nil)
+}
+
+// ActiveFindingsExcept returns the open and exempted findings but those
+// of the controls in except.
+func (s *DB) ActiveFindingsExcept(ctx context.Context, except []string) ([]onus.Finding, error) {
+	return s.Findings(ctx, onus.FindingFilter{States: []onus.State{onus.StateOpen, onus.StateExempted}, NotControls: except})
+}
+
+// ActiveCounts counts the open and exempted findings of some controls:
+// still is those that failed at every evaluation of their control since
+// they were written (onus.Finding.StillFailing), other the rest.
+func (s *DB) ActiveCounts(ctx context.Context, controls []string) (still, other int, err error) {
+	if len(controls) == 0 {
+		return 0, 0, nil
+	}
+	args := make([]any, len(controls))
+	for i, c := range controls {
+		args[i] = c
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT failing, COUNT(*) FROM findings WHERE state IN ('open', 'exempted') AND control IN (?`+strings.Repeat(", ?", len(controls)-1)+`) GROUP BY failing`, args...)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: active counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var failing, n int
+		if err := rows.Scan(&failing, &n); err != nil {
+			return 0, 0, fmt.Errorf("store: active counts: %w", err)
+		}
+		if failing != 0 {
+			still += n
+		} else {
+			other += n
+		}
+	}
+	return still, other, rows.Err()
 }
 
 // FindingsByKey returns the findings on record for the given keys, in the
@@ -357,8 +399,9 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 		}
 		for _, st := range stats {
 			if !st.Evaluated.IsZero() {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO control_evaluations (control, at, run_id) VALUES (?, ?, ?)
-					ON CONFLICT (control) DO UPDATE SET at = excluded.at, run_id = excluded.run_id`, st.Control, fmtTime(st.Evaluated), run); err != nil {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO control_evaluations (control, at, run_id, inputs, ages) VALUES (?, ?, ?, ?, ?)
+					ON CONFLICT (control) DO UPDATE SET at = excluded.at, run_id = excluded.run_id, inputs = excluded.inputs, ages = excluded.ages`,
+					st.Control, fmtTime(st.Evaluated), run, st.Inputs, boolInt(st.Ages)); err != nil {
 					return fmt.Errorf("store: control evaluation: %w", err)
 				}
 			}
@@ -468,9 +511,57 @@ func (s *DB) LastControlStats(ctx context.Context) ([]onus.ControlStat, error) {
 	return out, rows.Err()
 }
 
+// ControlInputs returns each control's latest evaluation stamp, with the
+// digests of what that evaluation read, by control.
+func (s *DB) ControlInputs(ctx context.Context) (map[string]onus.ControlInputs, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT control, at, run_id, inputs, ages FROM control_evaluations`)
+	if err != nil {
+		return nil, fmt.Errorf("store: control inputs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]onus.ControlInputs{}
+	for rows.Next() {
+		var ci onus.ControlInputs
+		var at string
+		var ages int
+		if err := rows.Scan(&ci.Control, &at, &ci.Run, &ci.Inputs, &ages); err != nil {
+			return nil, fmt.Errorf("store: control inputs: %w", err)
+		}
+		ci.At, ci.Ages = parseTime(at), ages != 0
+		out[ci.Control] = ci
+	}
+	return out, rows.Err()
+}
+
+// ControlStats returns the per-control statistics of one run.
+func (s *DB) ControlStats(ctx context.Context, run int64) ([]onus.ControlStat, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT control, pass, fail, unknown, reasons FROM control_stats WHERE run_id = ? ORDER BY control`, run)
+	if err != nil {
+		return nil, fmt.Errorf("store: control stats: %w", err)
+	}
+	defer rows.Close()
+	var out []onus.ControlStat
+	for rows.Next() {
+		var st onus.ControlStat
+		var reasons string
+		if err := rows.Scan(&st.Control, &st.Pass, &st.Fail, &st.Unknown, &reasons); err != nil {
+			return nil, fmt.Errorf("store: control stats: %w", err)
+		}
+		_ = json.Unmarshal([]byte(reasons), &st.Reasons)
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
 // ReplaceUnknowns stores the results that could not be evaluated in the
-// latest evaluation, replacing the previous ones.
-func (s *DB) ReplaceUnknowns(ctx context.Context, rows []onus.UnknownResult) error {
+// latest evaluation, replacing the previous ones. The unknowns of the
+// controls in keep (carried over without being evaluated) stay as they
+// are.
+func (s *DB) ReplaceUnknowns(ctx context.Context, rows []onus.UnknownResult, keep ...string) error {
+	kept := make(map[string]bool, len(keep))
+	for _, c := range keep {
+		kept[c] = true
+	}
 	want := make(map[[2]string]string, len(rows))
 	for _, r := range rows {
 		want[[2]string{r.Control, r.Entity}] = r.Reason
@@ -489,6 +580,9 @@ func (s *DB) ReplaceUnknowns(ctx context.Context, rows []onus.UnknownResult) err
 			if err := cur.Scan(&k[0], &k[1], &reason); err != nil {
 				cur.Close()
 				return fmt.Errorf("store: unknowns: %w", err)
+			}
+			if kept[k[0]] {
+				continue
 			}
 			if w, ok := want[k]; !ok {
 				gone = append(gone, k)

@@ -168,3 +168,87 @@ func TestSnapshotOfOtherChunkSizes(t *testing.T) {
 		}
 	}
 }
+
+// A control's evaluation stamp keeps the digests of what it read, and the
+// unknowns of a control carried over stay when the others are replaced.
+func TestControlInputsAndCarriedUnknowns(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	t1 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	run, _ := db.BeginRun(ctx, "eval", "test", t1)
+	stats := []onus.ControlStat{
+		{Control: "edr", Pass: 3, Fail: 1, Unknown: 1, Reasons: []string{"missing data (1)"}, Evaluated: t1, Inputs: `{"control":"a"}`, Ages: true},
+		{Control: "mfa", Pass: 2, Evaluated: t1, Inputs: `{"control":"b"}`},
+	}
+	if err := db.ApplyChanges(ctx, run, nil, stats, -1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.ControlInputs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := got["edr"]; e.Inputs != `{"control":"a"}` || !e.Ages || e.Run != run || !e.At.Equal(t1) {
+		t.Errorf("edr: %+v", e)
+	}
+	if m := got["mfa"]; m.Inputs != `{"control":"b"}` || m.Ages {
+		t.Errorf("mfa: %+v", m)
+	}
+	st, err := db.ControlStats(ctx, run)
+	if err != nil || len(st) != 2 || st[0].Control != "edr" || st[0].Pass != 3 || st[0].Unknown != 1 || len(st[0].Reasons) != 1 {
+		t.Fatalf("control stats: %+v, %v", st, err)
+	}
+	// A later evaluation moves the stamp and replaces the digests.
+	t2 := t1.Add(time.Hour)
+	run2, _ := db.BeginRun(ctx, "eval", "test", t2)
+	if err := db.ApplyChanges(ctx, run2, nil, []onus.ControlStat{{Control: "edr", Evaluated: t2, Inputs: `{"control":"c"}`}}, -1); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = db.ControlInputs(ctx)
+	if e := got["edr"]; e.Inputs != `{"control":"c"}` || e.Ages || e.Run != run2 || !e.At.Equal(t2) {
+		t.Errorf("edr after the second evaluation: %+v", e)
+	}
+
+	// Unknowns: mfa is carried over, so its unknown stays though the new
+	// evaluation does not list it; edr's are replaced.
+	if err := db.ReplaceUnknowns(ctx, []onus.UnknownResult{{Control: "edr", Entity: "d1", Reason: "r"}, {Control: "mfa", Entity: "a1", Reason: "r"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReplaceUnknowns(ctx, []onus.UnknownResult{{Control: "edr", Entity: "d2", Reason: "r"}}, "mfa"); err != nil {
+		t.Fatal(err)
+	}
+	us, err := db.Unknowns(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(us) != 2 || us[0].Entity != "d2" || us[1].Control != "mfa" || us[1].Entity != "a1" {
+		t.Errorf("unknowns: %+v", us)
+	}
+}
+
+// The findings of controls carried over are left out of the active
+// findings an evaluation reads, and counted instead.
+func TestActiveFindingsExceptCarried(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	t1 := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	mk := func(control, entity string, failing bool) onus.FindingChange {
+		return onus.FindingChange{New: true, Finding: onus.Finding{Control: control, Entity: entity, EntityKind: "device", EntityName: entity,
+			Severity: onus.High, State: onus.StateOpen, FirstFailed: t1, LastFailed: t1, Due: t1.Add(24 * time.Hour), UpdatedAt: t1, StillFailing: failing},
+			Events: []onus.Event{{At: t1, Type: "opened"}}}
+	}
+	run, _ := db.BeginRun(ctx, "eval", "test", t1)
+	if err := db.ApplyChanges(ctx, run, []onus.FindingChange{mk("edr", "d1", true), mk("app", "s1", true), mk("app", "s2", false), mk("mfa", "a1", true)}, nil, -1); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := db.ActiveFindingsExcept(ctx, []string{"app", "mfa"})
+	if err != nil || len(fs) != 1 || fs[0].Control != "edr" {
+		t.Fatalf("active findings but app's and mfa's: %+v, %v", fs, err)
+	}
+	if all, _ := db.ActiveFindingsExcept(ctx, nil); len(all) != 4 {
+		t.Errorf("active findings: %d, want 4", len(all))
+	}
+	still, other, err := db.ActiveCounts(ctx, []string{"app", "mfa"})
+	if err != nil || still != 2 || other != 1 {
+		t.Errorf("counts: %d still failing, %d other, %v; want 2, 1", still, other, err)
+	}
+}

@@ -353,12 +353,12 @@ func (s *DB) SourceStates(ctx context.Context) (map[string]*onus.SourceState, er
 	return out, nil
 }
 
-const syncCols = `id, run_id, source, started_at, finished_at, status, records, bad, bytes, COALESCE(error, ''), COALESCE(problems, 'null'), COALESCE(warnings, 'null'), unchanged`
+const syncCols = `id, run_id, source, started_at, finished_at, status, records, bad, bytes, COALESCE(error, ''), COALESCE(problems, 'null'), COALESCE(warnings, 'null'), unchanged, COALESCE(snapshot_id, 0)`
 
 func scanSync(rows *sql.Rows) (*onus.Sync, error) {
 	var sy onus.Sync
 	var started, finished, status, problems, warnings string
-	if err := rows.Scan(&sy.ID, &sy.Run, &sy.Source, &started, &finished, &status, &sy.Records, &sy.Bad, &sy.Bytes, &sy.Error, &problems, &warnings, &sy.Unchanged); err != nil {
+	if err := rows.Scan(&sy.ID, &sy.Run, &sy.Source, &started, &finished, &status, &sy.Records, &sy.Bad, &sy.Bytes, &sy.Error, &problems, &warnings, &sy.Unchanged, &sy.Snapshot); err != nil {
 		return nil, fmt.Errorf("store: scan sync: %w", err)
 	}
 	sy.Started, sy.Finished, sy.Status = parseTime(started), parseTime(finished), onus.SyncStatus(status)

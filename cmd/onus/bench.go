@@ -118,6 +118,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 				}
 				fmt.Fprintf(tw, "total re-run\t%.2f\t%.2f\t\t%s\t\n", res.Total, res.CPU, bench.MiB(res.PeakRSS))
 				tw.Flush()
+				fmt.Fprintf(a.stdout, "%s evaluation: %d controls carried over %v, sources not loaded %v\n", res.Evaluation, len(res.Carried), res.Carried, res.NotLoaded)
 				fmt.Fprintf(a.stdout, "%d findings opened, %d resolved by the change; %d open or exempted\n", res.Opened, res.Resolved, res.Active)
 				if verify && mismatch == nil {
 					fmt.Fprintf(a.stdout, "verified: a run from scratch on the changed exports has the same %d open or exempted findings\n", res.Active)

@@ -142,7 +142,15 @@ control, and records what changed in the findings ledger: new gaps are
 opened with a Responsible person and a due date, fixed ones resolved, gaps
 of entities no source knows any more marked gone. A check that cannot be
 evaluated (missing data, an unhealthy source) is unknown: it neither opens
-nor resolves anything, and is counted in the report.`,
+nor resolves anything, and is counted in the report.
+
+An evaluation is incremental when it can be: a control whose inputs did not
+change since the last evaluation (its definition, the settings, the manual
+links, the snapshots and health of the sources of every kind it reaches,
+its exceptions) and that does not read the clock (now) is carried over, its
+findings and figures as they were, and the sources no evaluated control
+reaches are not read. The summary says which controls were evaluated and
+why. --full (or $` + "ONUS_FULL_EVALUATION=1" + `) evaluates every control.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, t, err := a.monitorAt(cmd, now)
@@ -150,6 +158,7 @@ nor resolves anything, and is counted in the report.`,
 				return err
 			}
 			defer m.Store.Close()
+			m.Full = wantFull(cmd)
 			rep, err := m.Eval(cmd.Context(), t, nil)
 			if err != nil {
 				return err
@@ -165,7 +174,21 @@ nor resolves anything, and is counted in the report.`,
 	}
 	cmd.Flags().StringVar(&now, "now", "", nowHelp)
 	strictFlag(cmd, &strict)
+	fullFlag(cmd)
 	return cmd
+}
+
+// fullFlag adds --full, which evaluates every control instead of
+// carrying over those whose inputs did not change.
+func fullFlag(cmd *cobra.Command) {
+	cmd.Flags().Bool("full", false, "evaluate every control, instead of carrying over the controls whose inputs did not change since the last evaluation (also $"+monitor.EnvFull+"=1)")
+}
+
+// wantFull reports whether --full was given (the monitor reads
+// $ONUS_FULL_EVALUATION itself, for onus serve's evaluations too).
+func wantFull(cmd *cobra.Command) bool {
+	f, err := cmd.Flags().GetBool("full")
+	return err == nil && f
 }
 
 // nowHelp warns that --now is not a preview: the ledger records what an
@@ -185,11 +208,13 @@ func (a *app) runCmd() *cobra.Command {
 				return err
 			}
 			defer m.Store.Close()
+			m.Full = wantFull(cmd)
 			return a.syncAndEval(cmd.Context(), m, f, t)
 		},
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&now, "now", "", nowHelp)
+	fullFlag(cmd)
 	return cmd
 }
 

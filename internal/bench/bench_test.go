@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,7 @@ func BenchmarkRerun(b *testing.B) {
 			b.ReportMetric(p.Seconds, p.Name+"-s")
 		}
 		b.ReportMetric(res.Total, "rerun-s")
+		b.ReportMetric(res.CPU, "rerun-cpu-s")
 		b.ReportMetric(res.Full, "full-s")
 		b.ReportMetric(float64(res.PeakRSS)/(1<<20), "peak-MiB")
 	}
@@ -77,6 +79,12 @@ func TestRerunReadsOnlyOkta(t *testing.T) {
 	}
 	if res.Active == 0 {
 		t.Errorf("no finding is open after the re-run: nothing was compared")
+	}
+	// The software and device controls that do not read the clock are
+	// carried over, and the software and app sources not loaded.
+	if res.Evaluation != "incremental" || !slices.Contains(res.Carried, "app-outdated") || !slices.Contains(res.Carried, "disk-encryption") ||
+		!slices.Equal(res.NotLoaded, []string{"osquery", "catalog"}) {
+		t.Errorf("re-run evaluation %s, carried %v, not loaded %v", res.Evaluation, res.Carried, res.NotLoaded)
 	}
 	for _, m := range res.Mismatches {
 		t.Error(m)

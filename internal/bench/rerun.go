@@ -33,8 +33,14 @@ type RerunResult struct {
 	PeakRSS   int64    `json:"peak_rss_bytes"`
 	Unchanged []string `json:"unchanged_sources"`
 	Read      []string `json:"read_sources"`
-	Opened    int      `json:"opened"`
-	Resolved  int      `json:"resolved"`
+	// Evaluation is the re-run's evaluation, "full" or "incremental":
+	// Carried are the controls it carried over, NotLoaded the sources it
+	// did not load.
+	Evaluation string   `json:"evaluation"`
+	Carried    []string `json:"carried_controls,omitempty"`
+	NotLoaded  []string `json:"not_loaded_sources,omitempty"`
+	Opened     int      `json:"opened"`
+	Resolved   int      `json:"resolved"`
 	// Active counts the open and exempted findings after the re-run;
 	// with Options.Verify, Mismatches are those (control, entity, state,
 	// owner) only the re-run or only a run from scratch has.
@@ -140,6 +146,7 @@ func Rerun(ctx context.Context, o Options) (*RerunResult, error) {
 		o.AfterRerun()
 	}
 	res.Opened, res.Resolved = erep.Changes.Opened, erep.Changes.Resolved
+	res.Evaluation, res.Carried, res.NotLoaded = erep.Evaluation, erep.Carried, erep.NotLoaded
 	got, err := activeFindings(ctx, db)
 	if err != nil {
 		return nil, err

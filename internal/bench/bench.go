@@ -89,6 +89,11 @@ type Phase struct {
 	// the executable).
 	RSSAnon int64 `json:"rss_anon_bytes,omitempty"`
 	RSSFile int64 `json:"rss_file_bytes,omitempty"`
+	// RSSGo is the memory the Go runtime held from the system (heap,
+	// stacks, its own structures, less what it released) at that
+	// reading: the rest of RSSAnon is SQLite's page caches and other
+	// memory allocated outside the Go heap.
+	RSSGo int64 `json:"rss_go_bytes,omitempty"`
 }
 
 // Result is a measurement.
@@ -155,14 +160,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		runtime.ReadMemStats(&ms)
 		p := Phase{Name: name, Seconds: now.Sub(last).Seconds(), CPUSeconds: (cpu - lastCPU).Seconds(), PeakRSS: peakRSS(), HeapInUse: int64(ms.HeapInuse),
 			ServerCPUSeconds: (server - lastServer).Seconds()}
-		p.RSSAnon, p.RSSFile = rss.peak()
+		p.RSSAnon, p.RSSFile, p.RSSGo = rss.peak()
 		if o.MemProfile != "" {
 			writeHeapProfile(o.MemProfile + "." + name)
 		}
 		p.LiveHeap = liveHeap()
 		res.Phases = append(res.Phases, p)
 		res.PeakRSS = max(res.PeakRSS, p.PeakRSS)
-		logf("  %-10s %6.2fs  cpu %6.2fs  peak %s (anon %s, file %s)  live heap %s", name, p.Seconds, p.CPUSeconds, MiB(p.PeakRSS), MiB(p.RSSAnon), MiB(p.RSSFile), MiB(p.LiveHeap))
+		logf("  %-10s %6.2fs  cpu %6.2fs  peak %s (anon %s, of which Go %s; file %s)  live heap %s", name, p.Seconds, p.CPUSeconds, MiB(p.PeakRSS), MiB(p.RSSAnon), MiB(p.RSSGo), MiB(p.RSSFile), MiB(p.LiveHeap))
 		resetPeak()
 		rss.reset()
 		last, lastCPU, lastServer = time.Now(), cpuTime(), o.serverCPU()

@@ -40,12 +40,15 @@ type rssSampler struct {
 	mu         sync.Mutex
 	total      int64
 	anon, file int64
+	goMem      int64 // memory the Go runtime holds from the OS at that reading
+	samples    []metrics.Sample
 	done       chan struct{}
 	wg         sync.WaitGroup
 }
 
 func sampleRSS() *rssSampler {
-	s := &rssSampler{done: make(chan struct{})}
+	s := &rssSampler{done: make(chan struct{}), samples: []metrics.Sample{
+		{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}}
 	s.read()
 	s.wg.Add(1)
 	go func() {
@@ -71,23 +74,25 @@ func (s *rssSampler) read() {
 	}
 	s.mu.Lock()
 	if t := anon + file + shmem; t > s.total {
+		metrics.Read(s.samples)
 		s.total, s.anon, s.file = t, anon, file+shmem
+		s.goMem = int64(s.samples[0].Value.Uint64() - s.samples[1].Value.Uint64())
 	}
 	s.mu.Unlock()
 }
 
 // peak returns the split of the highest reading, taking one more reading
 // first.
-func (s *rssSampler) peak() (anon, file int64) {
+func (s *rssSampler) peak() (anon, file, goMem int64) {
 	s.read()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.anon, s.file
+	return s.anon, s.file, s.goMem
 }
 
 func (s *rssSampler) reset() {
 	s.mu.Lock()
-	s.total, s.anon, s.file = 0, 0, 0
+	s.total, s.anon, s.file, s.goMem = 0, 0, 0, 0
 	s.mu.Unlock()
 	s.read()
 }

@@ -32,8 +32,12 @@ func Enabled() bool {
 	return os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == ""
 }
 
+// running is the pacer in force: one per process.
+var running atomic.Pointer[pacer]
+
 // Start adjusts the collector's percentage after every collection until
-// the returned function is called, which restores GOGC=100.
+// the returned function is called, which restores GOGC=100. A process
+// has one pacer: Start while one runs replaces it.
 func Start(o Options) (stop func()) {
 	if o.Room == 0 {
 		o.Room = 256 << 20
@@ -42,9 +46,13 @@ func Start(o Options) (stop func()) {
 		o.Percent = 25
 	}
 	p := &pacer{o: o, last: 100}
+	if old := running.Swap(p); old != nil {
+		old.stopped.Store(true)
+	}
 	p.arm()
 	return func() {
 		if p.stopped.CompareAndSwap(false, true) {
+			running.CompareAndSwap(p, nil)
 			debug.SetGCPercent(100)
 		}
 	}
@@ -74,7 +82,7 @@ func (p *pacer) arm() {
 	}, p)
 }
 
-// Percent returns the GOGC percentage that keeps the heap goal at live
+// percent returns the GOGC percentage that keeps the heap goal at live
 // plus the larger of Room and Percent of live, never above 100.
 func (o Options) percent(live uint64) int {
 	if live == 0 {

@@ -34,7 +34,12 @@ var keep [][]byte
 // collector's percentage follows it, and that stop restores GOGC=100.
 func TestStartPaces(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	Start(Options{Room: 1, Percent: 90}) // replaced by the next one
+	first := running.Load()
 	stop := Start(Options{Room: 8 << 20, Percent: 25})
+	if !first.stopped.Load() || running.Load() == first {
+		t.Fatal("a second Start left the first pacer running")
+	}
 	for range 64 {
 		keep = append(keep, make([]byte, 1<<20)) // 64 MiB live
 	}

@@ -31,7 +31,10 @@ func (a *app) benchCmd() *cobra.Command {
 records: about 1.07 GB of exports), then runs one sync and one evaluation on
 an empty database and reports, for each phase, the wall-clock time, the CPU
 time of all cores together (which does not depend on what else the machine
-runs) and the peak memory.
+runs) and the peak memory: how much of it is file pages (SQLite's
+memory-mapped database), the heap in use and the live heap when the phase
+ended. --memprofile PREFIX writes an in-use heap profile as each phase ends
+(PREFIX.sync, PREFIX.correlate, …; go tool pprof -sample_index=inuse_space).
 
 The exports are kept in --dir and reused by the next run with the same size.
 --generate-only writes them (and the configuration) and stops: the DuckDB

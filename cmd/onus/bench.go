@@ -31,7 +31,10 @@ func (a *app) benchCmd() *cobra.Command {
 records: about 1.07 GB of exports), then runs one sync and one evaluation on
 an empty database and reports, for each phase, the wall-clock time, the CPU
 time of all cores together (which does not depend on what else the machine
-runs) and the peak memory.
+runs) and the peak memory: how much of it is file pages (SQLite's
+memory-mapped database), the heap in use and the live heap when the phase
+ended. --memprofile PREFIX writes an in-use heap profile as each phase ends
+(PREFIX.sync, PREFIX.correlate, …; go tool pprof -sample_index=inuse_space).
 
 The exports are kept in --dir and reused by the next run with the same size.
 --generate-only writes them (and the configuration) and stops: the DuckDB
@@ -136,14 +139,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			if memProfile != "" {
-				o.AfterSync = func() {
-					if f, err := os.Create(memProfile); err == nil {
-						pprof.WriteHeapProfile(f)
-						f.Close()
-					}
-				}
-			}
+			o.MemProfile = memProfile
 			res, err := bench.Run(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -154,11 +150,11 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 			fmt.Fprintf(a.stdout, "%d people, %d devices, %d software records, %s of exports (%s, %d CPUs)\n",
 				res.People, res.Devices, res.Software, bench.MiB(res.Bytes), res.GoVersion, res.CPUs)
 			tw := columns.NewWriter(a.stdout)
-			fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tDB SERVER CPU\tPEAK RSS SO FAR\tHEAP AT END\t")
+			fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tDB SERVER CPU\tPEAK RSS SO FAR\tOF WHICH FILE\tHEAP AT END\tLIVE HEAP\t")
 			for _, p := range res.Phases {
-				fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t\n", p.Name, p.Seconds, p.CPUSeconds, serverCPU(serverPID, p.ServerCPUSeconds), bench.MiB(p.PeakRSS), bench.MiB(p.HeapInUse))
+				fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t%s\t\n", p.Name, p.Seconds, p.CPUSeconds, serverCPU(serverPID, p.ServerCPUSeconds), bench.MiB(p.PeakRSS), bench.MiB(p.RSSFile), bench.MiB(p.HeapInUse), bench.MiB(p.LiveHeap))
 			}
-			fmt.Fprintf(tw, "total (sync and evaluation)\t%.2f\t%.2f\t\t%s\t\t\n", res.Total, res.TotalCPU, bench.MiB(res.PeakRSS))
+			fmt.Fprintf(tw, "total (sync and evaluation)\t%.2f\t%.2f\t\t%s\t\t\t\t\n", res.Total, res.TotalCPU, bench.MiB(res.PeakRSS))
 			tw.Flush()
 			fmt.Fprintf(a.stdout, "%d findings opened; %d messages planned, written and stored in the outbox in %.2fs\n", res.Findings, res.Nudges, res.NudgeSeconds)
 			return nil
@@ -176,7 +172,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 	cmd.Flags().StringVar(&chart, "chart", "", "with --linear: write an SVG chart of the measurements to this file")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "with --linear: write the measurements as JSON to this file")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (with --linear: a prefix, one profile per size, run and phase)")
-	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write a heap profile, taken after the sync, to this file")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write an in-use heap profile as each phase ends, after a garbage collection, to this prefix followed by the phase's name (PREFIX.sync, PREFIX.correlate, …)")
 	return cmd
 }
 

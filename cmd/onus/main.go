@@ -25,6 +25,7 @@ import (
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/evaluate"
+	"github.com/onus-sec/onus/internal/gcpace"
 	"github.com/onus-sec/onus/report"
 	"github.com/onus-sec/onus/source"
 	"github.com/onus-sec/onus/store"
@@ -141,7 +142,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 	// The token is read from the environment after parsing, not as the
 	// flag's default: --help prints defaults.
 	f.StringVar(&a.token, "token", "", "the API token for --server [$ONUS_TOKEN]")
-	f.StringVar(&a.memLimit, "memory-limit", os.Getenv("ONUS_MEMORY_LIMIT"), "soft memory limit, such as 3GiB: the Go runtime collects garbage harder to stay under it (GOMEMLIMIT works too) [$ONUS_MEMORY_LIMIT]")
+	f.StringVar(&a.memLimit, "memory-limit", os.Getenv("ONUS_MEMORY_LIMIT"), "soft memory limit, such as 3GiB: the Go runtime collects garbage harder to stay under it (GOMEMLIMIT works too). Without it, or GOGC, onus leaves the heap less room above a large live heap (docs/performance.md, \"Memory\") [$ONUS_MEMORY_LIMIT]")
 	root.AddCommand(
 		a.migrateCmd(), a.storeCmd(),
 		a.demoCmd(), a.validateCmd(), a.syncCmd(), a.evalCmd(), a.runCmd(),
@@ -177,6 +178,10 @@ func (a *app) setup() error {
 			return onus.Errorf(onus.EINVALID, "--memory-limit: %v", err)
 		}
 		debug.SetMemoryLimit(n)
+	} else if gcpace.Enabled() {
+		// No limit and no GOGC: leave less room above a large live heap
+		// (a 100,000-person run holds about 2 GiB of records).
+		gcpace.Start(gcpace.Options{})
 	}
 	return nil
 }

@@ -34,6 +34,13 @@ type Options struct {
 	// AfterSync, when set, is called between the sync and the evaluation
 	// (to take a heap profile).
 	AfterSync func()
+	// MemProfile, when set, is a path prefix: as each phase ends the
+	// garbage collector runs and an in-use heap profile is written to
+	// PREFIX.<phase> (PREFIX.sync, PREFIX.correlate, …), so that
+	// Phase.LiveHeap is exact. The forced collections change the peaks a
+	// little (they free garbage earlier than the pacer would) and their
+	// time is left out of the phases.
+	MemProfile string
 	// DB, when set, is the store to measure instead of a new SQLite file
 	// in Dir: an empty PostgreSQL database (postgres://…).
 	DB string
@@ -72,6 +79,21 @@ type Phase struct {
 	PeakRSS int64 `json:"peak_rss_bytes"`
 	// HeapInUse is the Go heap in use when the phase ended.
 	HeapInUse int64 `json:"heap_in_use_bytes"`
+	// LiveHeap is the heap the last garbage collection found live when
+	// the phase ended (after a forced collection with MemProfile): what
+	// the phase leaves behind, without its garbage.
+	LiveHeap int64 `json:"live_heap_bytes"`
+	// RSSAnon and RSSFile split the highest resident memory sampled
+	// during the phase: anonymous memory (the Go heap, SQLite's page
+	// caches) and file pages mapped in (SQLite's memory-mapped database,
+	// the executable).
+	RSSAnon int64 `json:"rss_anon_bytes,omitempty"`
+	RSSFile int64 `json:"rss_file_bytes,omitempty"`
+	// RSSGo is the memory the Go runtime held from the system (heap,
+	// stacks, its own structures, less what it released) at that
+	// reading: the rest of RSSAnon is SQLite's page caches and other
+	// memory allocated outside the Go heap.
+	RSSGo int64 `json:"rss_go_bytes,omitempty"`
 }
 
 // Result is a measurement.
@@ -125,6 +147,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer db.Close()
 	runtime.GC()
 	resetPeak()
+	rss := sampleRSS()
+	defer rss.stop()
 	start := time.Now()
 	last := start
 	cpuStart := cpuTime()
@@ -136,10 +160,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		runtime.ReadMemStats(&ms)
 		p := Phase{Name: name, Seconds: now.Sub(last).Seconds(), CPUSeconds: (cpu - lastCPU).Seconds(), PeakRSS: peakRSS(), HeapInUse: int64(ms.HeapInuse),
 			ServerCPUSeconds: (server - lastServer).Seconds()}
+		p.RSSAnon, p.RSSFile, p.RSSGo = rss.peak()
+		if o.MemProfile != "" {
+			writeHeapProfile(o.MemProfile + "." + name)
+		}
+		p.LiveHeap = liveHeap()
 		res.Phases = append(res.Phases, p)
 		res.PeakRSS = max(res.PeakRSS, p.PeakRSS)
-		logf("  %-10s %6.2fs  cpu %6.2fs  peak %s", name, p.Seconds, p.CPUSeconds, MiB(p.PeakRSS))
+		logf("  %-10s %6.2fs  cpu %6.2fs  peak %s (anon %s, of which Go %s; file %s)  live heap %s", name, p.Seconds, p.CPUSeconds, MiB(p.PeakRSS), MiB(p.RSSAnon), MiB(p.RSSGo), MiB(p.RSSFile), MiB(p.LiveHeap))
 		resetPeak()
+		rss.reset()
 		last, lastCPU, lastServer = time.Now(), cpuTime(), o.serverCPU()
 	}
 	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "bench", Phase: mark}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -37,12 +38,27 @@ func BenchmarkLoop(b *testing.B) {
 // TestBenchRuns keeps the benchmark harness working: a tiny organisation
 // goes through the whole loop and opens findings.
 func TestBenchRuns(t *testing.T) {
-	res, err := bench.Run(context.Background(), bench.Options{People: 300, Dir: t.TempDir()})
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "heap")
+	res, err := bench.Run(context.Background(), bench.Options{People: 300, Dir: dir, MemProfile: prof})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Software < 300*30 || res.Findings == 0 || len(res.Phases) != 6 || res.Nudges == 0 {
 		t.Errorf("result = %+v", res)
+	}
+	// Each phase reports its live heap and the split of its peak, and
+	// leaves an in-use heap profile.
+	for _, p := range res.Phases {
+		if p.LiveHeap <= 0 || p.LiveHeap > p.HeapInUse+p.PeakRSS {
+			t.Errorf("phase %s: live heap %d (heap in use %d, peak %d)", p.Name, p.LiveHeap, p.HeapInUse, p.PeakRSS)
+		}
+		if runtime.GOOS == "linux" && (p.RSSAnon <= 0 || p.RSSGo <= 0 || p.RSSAnon+p.RSSFile > 2*p.PeakRSS) {
+			t.Errorf("phase %s: anonymous %d, Go %d, file %d of a peak of %d", p.Name, p.RSSAnon, p.RSSGo, p.RSSFile, p.PeakRSS)
+		}
+		if fi, err := os.Stat(prof + "." + p.Name); err != nil || fi.Size() == 0 {
+			t.Errorf("phase %s: no heap profile: %v", p.Name, err)
+		}
 	}
 }
 

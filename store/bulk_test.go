@@ -45,7 +45,7 @@ func bulkChanges(n int, now time.Time) []onus.FindingChange {
 	return changes
 }
 
-// A first evaluation's findings and directory go into empty tables with
+// A first evaluation's findings go into empty tables with
 // their indexes built after the rows (SQLite): the indexes are there
 // after, as the migrations define them, and the rows are found through
 // them; a write that fails midway leaves the tables empty and their

@@ -37,10 +37,6 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 		wantA[assetKey{a.Person, a.Entity, a.Link}] = assetRow{a.Kind, a.Name}
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		reindex, err := s.bulkIndexes(ctx, tx, len(wantP), "people")
-		if err != nil {
-			return err
-		}
 		del, err := tx.PrepareContext(ctx, `DELETE FROM people WHERE email = ?`)
 		if err != nil {
 			return err
@@ -95,9 +91,6 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 		}
 		if err := ps.flush(ctx); err != nil {
 			return fmt.Errorf("store: people: %w", err)
-		}
-		if err := reindex(); err != nil {
-			return err
 		}
 
 		delA, err := tx.PrepareContext(ctx, `DELETE FROM assets WHERE person = ? AND entity = ? AND link = ?`)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onus-sec/onus"
@@ -208,24 +209,29 @@ func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) 
 	}
 	rep := &SyncReport{Run: run, Snapshots: map[string]*onus.Snapshot{}}
 	norm := Normalizer(cfg)
+	var srcs []*config.Source
 	for _, src := range cfg.Sources {
-		if len(o.Only) > 0 && !contains(o.Only, src.Name) {
+		if len(o.Only) == 0 || contains(o.Only, src.Name) {
+			srcs = append(srcs, src)
+		}
+	}
+	// Sources are read side by side (syncmany.go); the report lists them
+	// in the configuration's order.
+	done, err := m.syncSources(ctx, run, srcs, norm, o)
+	for i, d := range done {
+		if !d.done {
 			continue
 		}
-		sr, snap, err := m.syncOne(ctx, run, src, norm, contains(o.AcceptShrink, src.Name), o.Reread)
-		if err != nil {
-			if ferr := m.Store.FinishRun(ctx, run, rep, err); ferr != nil {
-				err = errors.Join(err, fmt.Errorf("monitor: record the end of sync run %d: %w", run, ferr))
-			}
-			return rep, err
+		rep.Sources = append(rep.Sources, d.rep)
+		if d.snap != nil {
+			rep.Snapshots[srcs[i].Name] = d.snap
 		}
-		rep.Sources = append(rep.Sources, sr)
-		if snap != nil {
-			rep.Snapshots[src.Name] = snap
+	}
+	if err != nil {
+		if ferr := m.Store.FinishRun(ctx, run, rep, err); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("monitor: record the end of sync run %d: %w", run, ferr))
 		}
-		if ctx.Err() != nil {
-			break
-		}
+		return rep, err
 	}
 	rep.Seconds = m.now().Sub(start).Seconds()
 	detail := fmt.Sprintf("%d sources", len(rep.Sources))
@@ -245,7 +251,9 @@ func (m *Monitor) Sync(ctx context.Context, o SyncOptions) (*SyncReport, error) 
 	return rep, ctx.Err()
 }
 
-func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, norm *identity.Normalizer, acceptShrink, reread bool) (SourceReport, *onus.Snapshot, error) {
+// syncOne syncs one source; write serialises its store writes with those
+// of the sources synced beside it.
+func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, norm *identity.Normalizer, acceptShrink, reread bool, write *sync.Mutex) (SourceReport, *onus.Snapshot, error) {
 	log := m.log().With(onus.LogSource, src.Name, onus.LogRun, run)
 	started := m.now()
 	sr := SourceReport{Source: src.Name, Kind: src.Kind}
@@ -265,7 +273,10 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 		fp = nil
 	} else if hasPrev && !reread && fp.sameContent(parseFingerprint(stored)) {
 		sy := &onus.Sync{Run: run, Source: src.Name, Started: started, Finished: m.now(), Fingerprint: fp.String()}
-		if err := m.Store.SaveUnchangedSync(ctx, sy); err != nil {
+		write.Lock()
+		err := m.Store.SaveUnchangedSync(ctx, sy)
+		write.Unlock()
+		if err != nil {
 			return sr, nil, err
 		}
 		log.Info("unchanged", onus.LogRecords, sy.Records)
@@ -332,7 +343,10 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 		}
 	}
 	sy.Finished = m.now()
-	if err := m.Store.SaveSync(ctx, sy, snap); err != nil {
+	write.Lock()
+	err = m.Store.SaveSync(ctx, sy, snap)
+	write.Unlock()
+	if err != nil {
 		return sr, nil, err
 	}
 	sr.Status, sr.Records, sr.Bad, sr.Bytes, sr.Error, sr.Problems, sr.Warnings =

@@ -268,6 +268,16 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 				return &onus.Error{Code: onus.ECONFLICT, Err: onus.ErrChanged, Message: "an exception was decided during the evaluation"}
 			}
 		}
+		news := 0
+		for i := range changes {
+			if changes[i].New {
+				news++
+			}
+		}
+		reindex, err := s.bulkIndexes(ctx, tx, news, "findings", "finding_events")
+		if err != nil {
+			return err
+		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO findings (control, entity, entity_kind, entity_name, severity, state,
 			responsible_email, responsible_name, responsible_entity, owner_reason, ownership_gap,
 			first_failed, last_failed, due, resolved_at, evidence, updated_at,
@@ -411,7 +421,7 @@ func (s *DB) ApplyChanges(ctx context.Context, run int64, changes []onus.Finding
 				return fmt.Errorf("store: control stats: %w", err)
 			}
 		}
-		return nil
+		return reindex()
 	})
 }
 

@@ -89,12 +89,14 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 
 	var mu sync.Mutex
 	var chunks []*chunk
+	var pool interners
 	handle := func(seq int, data []byte, line int) {
 		c := &chunk{seq: seq, presence: make([]int, len(m.fields))}
 		// Software logs carry about a hundred bytes per row.
 		c.recs = make([]onus.Record, 0, len(data)/100+1)
 		c.hashes = make([]uint64, 0, len(data)/100+1)
-		w := lm.worker()
+		w := lm.worker(pool.get())
+		defer pool.put(w.intern)
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
 			var l []byte
@@ -225,10 +227,20 @@ func replay(chunks []*chunk) []onus.Record {
 	}
 	out := make([]onus.Record, 0, n)
 	for ci, c := range chunks {
-		for i := range c.recs {
-			if live[ci][i] {
-				out = append(out, c.recs[i])
+		// Live records come in runs (a snapshot's rows): each run is
+		// copied at once, not record by record.
+		l := live[ci]
+		for i := 0; i < len(l); {
+			if !l[i] {
+				i++
+				continue
 			}
+			j := i + 1
+			for j < len(l) && l[j] {
+				j++
+			}
+			out = append(out, c.recs[i:j]...)
+			i = j
 		}
 		c.recs, c.hashes = nil, nil // let the chunk go while the rest are copied
 	}
@@ -294,12 +306,12 @@ type lineWorker struct {
 	intern *interner
 }
 
-func (lm *lineMapper) worker() *lineWorker {
+func (lm *lineMapper) worker(in *interner) *lineWorker {
 	return &lineWorker{lineMapper: lm,
 		hdr:    make([]raw, len(lm.hdrPath)),
 		row:    make([]raw, len(lm.rowPath)),
 		vals:   make([]raw, len(lm.m.slots)),
-		intern: newInterner(),
+		intern: in,
 	}
 }
 

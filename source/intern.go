@@ -47,6 +47,8 @@ type interner struct {
 	// their lists.
 	keyBuf  []onus.Key
 	keySlab []onus.Key
+	// rows are the osquery rows mapped recently (osquery.go).
+	rows []rowMemo
 }
 
 // keySlice returns a copy of keys carved from a slab, or nil when there
@@ -120,10 +122,12 @@ const (
 	slotTableTrialSize = 1 << 10
 	slotTableSize      = 1 << 13
 	// slotTableTrial is how many values a slot's table is given to show
-	// that they repeat; slotTableMinHits is the share (in 1/8) of hits it
-	// needs to stay on.
+	// that they repeat; slotTableMinHits is the share (in 1/64) of hits it
+	// needs to stay on. The small table starts empty: a software name
+	// repeated on every host but among 5,000 others finds one in eight of
+	// its values there, a serial number none.
 	slotTableTrial   = 2048
-	slotTableMinHits = 2
+	slotTableMinHits = 3
 )
 
 // memo returns slot's memo, filled for r: the text of r, computed only
@@ -156,7 +160,7 @@ func (in *interner) memo(slot int, r *raw) *slotMemo {
 			return e
 		}
 		if t.tries == slotTableTrial {
-			if t.hits*8 < t.tries*slotTableMinHits {
+			if t.hits*64 < t.tries*slotTableMinHits {
 				t.off, t.tab, e = true, nil, nil
 			} else {
 				t.tab = make([]slotMemo, slotTableSize)

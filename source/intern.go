@@ -43,6 +43,8 @@ type interner struct {
 	last     []*slotMemo
 	tables   []slotTable
 	lastNorm []normMemo
+	// normStats counts, per normaliser, how often its table is hit.
+	normStats []slotTable
 	// keyBuf is where a record's keys are gathered; keySlab hands out
 	// their lists.
 	keyBuf  []onus.Key
@@ -171,7 +173,12 @@ func (in *interner) memo(slot int, r *raw) *slotMemo {
 	if e == nil {
 		e = &t.own
 	}
-	s, err := r.text(in)
+	tin := in
+	if t.off {
+		// Values that do not repeat are not worth sharing either.
+		tin = nil
+	}
+	s, err := r.text(tin)
 	key := r.cell
 	if !r.csv {
 		if key = s; err != nil || s != string(r.b) {
@@ -316,7 +323,25 @@ func (in *interner) norm(fnID int, raw string, fn func(string) string) string {
 		if m.set && m.raw == raw {
 			return m.out
 		}
-		out := in.normTable(fnID, raw, fn)
+		var out string
+		if fnID >= len(in.normStats) {
+			in.normStats = append(in.normStats, make([]slotTable, fnID+1-len(in.normStats))...)
+		}
+		if st := &in.normStats[fnID]; st.off {
+			// This normaliser's inputs do not repeat (e-mail addresses,
+			// employee ids): its table would only cost a hash and a miss.
+			out = fn(raw)
+		} else {
+			var hit bool
+			out, hit = in.normLookup(fnID, raw, fn)
+			st.tries++
+			if hit {
+				st.hits++
+			}
+			if st.tries == slotTableTrial && st.hits*64 < st.tries*slotTableMinHits {
+				st.off = true
+			}
+		}
 		*m = normMemo{set: true, raw: raw, out: out}
 		return out
 	}
@@ -324,13 +349,19 @@ func (in *interner) norm(fnID int, raw string, fn func(string) string) string {
 }
 
 func (in *interner) normTable(fnID int, raw string, fn func(string) string) string {
+	out, _ := in.normLookup(fnID, raw, fn)
+	return out
+}
+
+// normLookup is normTable, saying whether raw was in the table.
+func (in *interner) normLookup(fnID int, raw string, fn func(string) string) (string, bool) {
 	e := &in.norms[(maphash.String(internSeed, raw)+uint64(fnID)*0x9e3779b97f4a7c15)&(cacheSize-1)]
 	if e.fn == fnID && e.raw == raw && (e.out != "" || raw == "") {
-		return e.out
+		return e.out, true
 	}
 	out := in.str(fn(raw))
 	*e = normEntry{fn: fnID, raw: raw, out: out}
-	return out
+	return out, false
 }
 
 const slab = 4096

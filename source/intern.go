@@ -112,6 +112,7 @@ type normMemo struct {
 // it after a while: then it would only cost a hash and a miss.
 type slotTable struct {
 	tab         []slotMemo
+	wait        int
 	tries, hits int
 	off         bool
 	// own is the memo of the last value when the table is off.
@@ -128,7 +129,10 @@ const (
 	// needs to stay on. The small table starts empty: a software name
 	// repeated on every host but among 5,000 others finds one in eight of
 	// its values there, a serial number none.
-	slotTableTrial   = 2048
+	slotTableTrial = 2048
+	// slotTableAfter is how many changes of value a slot sees before it
+	// is given a table.
+	slotTableAfter   = 512
 	slotTableMinHits = 3
 )
 
@@ -144,7 +148,12 @@ func (in *interner) memo(slot int, r *raw) *slotMemo {
 	}
 	t := &in.tables[slot]
 	var e *slotMemo
-	if !t.off {
+	if t.wait < slotTableAfter {
+		// A slot's first values go without a table: a small file
+		// (a few hundred devices) would spend more making the tables
+		// than it saves.
+		t.wait++
+	} else if !t.off {
 		if t.tab == nil {
 			t.tab = make([]slotMemo, slotTableTrialSize)
 		}

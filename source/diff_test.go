@@ -211,3 +211,51 @@ func genCSV(r *rand.Rand, nl string) string {
 	}
 	return b.String()
 }
+
+// TestRepeatedValuesAgainstGeneralCode reads files long enough for the
+// value caches to be tried, kept or turned off: thousands of osquery rows
+// drawn from a small set (the same software on many hosts, with escapes
+// and damage among them) and NDJSON and CSV records where some columns
+// repeat and others never do.
+func TestRepeatedValuesAgainstGeneralCode(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var pool []string
+	for i := 0; i < 80; i++ {
+		pool = append(pool, genRecord(r, i))
+	}
+	hosts, rows := 150, 30
+	dir := t.TempDir()
+	var log, nd, csv strings.Builder
+	for h := 0; h < hosts; h++ {
+		fmt.Fprintf(&log, `{"name":"q","hostIdentifier":"h%d","unixTime":%d,"decorations":{"host_uuid":"u%d"},"snapshot":[`, h%97, h, h)
+		for i := 0; i < rows; i++ {
+			if i > 0 {
+				log.WriteString(",")
+			}
+			log.WriteString(pool[r.IntN(len(pool))])
+		}
+		log.WriteString("]}\n")
+		if h%5 == 0 {
+			fmt.Fprintf(&log, `{"name":"q","hostIdentifier":"h%d","unixTime":%d,"action":"added","columns":%s}`+"\n", h%97, h+1, pool[r.IntN(len(pool))])
+		}
+	}
+	csv.WriteString("id,name,serial,dept,seen\n")
+	for i := 0; i < hosts*rows; i++ {
+		dept := []string{"Sales", "Engineering", " Support ", "R&D \"x\"", ""}[r.IntN(5)]
+		fmt.Fprintf(&nd, `{"id":"r%d","name":"n%d","serial":"S%08d","dept":%q,"hostIdentifier":"h%d","columns":{"version":"1.%d"}}`+"\n", i, r.IntN(300), i, dept, r.IntN(50), r.IntN(40))
+		fmt.Fprintf(&csv, "r%d,n%d,S%08d,\"%s\",2026-11-%02d\n", i, r.IntN(300), i, strings.ReplaceAll(dept, `"`, `""`), 1+r.IntN(28))
+	}
+	for name, data := range map[string]string{"o.log": log.String(), "d.ndjson": nd.String(), "d.csv": csv.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ file, format, mapping, links string }{
+		{"o.log", "osquery", "id: \"{decorations.host_uuid}/{columns.id}/{columns.name}\"\nname: columns.name\nkeys: { serial: columns.serial, hostname: hostIdentifier }\nfields: { v: columns.version, n: { path: columns.count, type: int }, low: \"columns.name | lower\" }", "links: { device: [{ to: device, by: uuid, path: decorations.host_uuid }, { to: device, by: hostname, path: hostIdentifier }], app: { to: app, by: name, path: columns.name } }"},
+		{"d.ndjson", "ndjson", "id: id\nname: name\nkeys: { serial: serial, hostname: hostIdentifier }\nfields: { dept: dept, v: columns.version }", "links: { team: { to: team, by: name, path: dept } }"},
+		{"d.csv", "csv", "id: id\nname: name\nkeys: { serial: serial }\nfields: { dept: dept, seen: { path: seen, type: time } }", "links: { team: { to: team, by: name, path: dept } }"},
+	} {
+		src := parseSource(t, "name: s\nkind: thing\nfrom: { file: "+c.file+", format: "+c.format+" }\nmap:\n"+indentBy(c.mapping, "  ")+c.links)
+		readBoth(t, dir, src, 1)
+	}
+}

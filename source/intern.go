@@ -2,6 +2,7 @@ package source
 
 import (
 	"hash/maphash"
+	"sync"
 	"unsafe"
 
 	"github.com/buger/jsonparser"
@@ -39,12 +40,17 @@ type interner struct {
 	// of its forty software rows, a column feeds a name and a link: the
 	// repeat costs a comparison with bytes already in the cache, not a
 	// lookup in the tables above.
-	last     []slotMemo
+	last     []*slotMemo
+	tables   []slotTable
 	lastNorm []normMemo
+	// normStats counts, per normaliser, how often its table is hit.
+	normStats []slotTable
 	// keyBuf is where a record's keys are gathered; keySlab hands out
 	// their lists.
 	keyBuf  []onus.Key
 	keySlab []onus.Key
+	// rows are the osquery rows mapped recently (osquery.go).
+	rows []rowMemo
 }
 
 // keySlice returns a copy of keys carved from a slab, or nil when there
@@ -65,17 +71,32 @@ func (in *interner) keySlice(keys []onus.Key) []onus.Key {
 	return out
 }
 
-// slotMemo is the last value a slot held and what it gave. It keeps the
-// value's bytes, so they cannot be reused while it is compared with them.
+// slotMemo is what a slot's value gave: its text, its boxed form and its
+// normalised forms. key is the value's bytes (a JSON value's literal or a
+// CSV cell) as a string, so that a memo never points into a reader's
+// buffer and outlives the chunk it was read from.
 type slotMemo struct {
-	set  bool
-	csv  bool
-	t    jsonparser.ValueType
-	b    []byte
-	cell string
-	s    string
-	err  error
-	box  any
+	set bool
+	csv bool
+	t   jsonparser.ValueType
+	key string
+	s   string
+	err error
+	box any
+	// nfn holds the normalisers (their id plus one) whose output on s is in
+	// nout: a host name feeding a link, a department a team.
+	nfn  [2]int32
+	nout [2]string
+}
+
+func (e *slotMemo) matches(r *raw) bool {
+	if !e.set || e.csv != r.csv || e.t != r.t {
+		return false
+	}
+	if r.csv {
+		return e.key == r.cell
+	}
+	return e.key == string(r.b)
 }
 
 type normMemo struct {
@@ -83,19 +104,125 @@ type normMemo struct {
 	raw, out string
 }
 
+// slotTable is one slot's cache of values, direct-mapped by a hash of the
+// value's bytes: a software name, a version or a path repeated across
+// thousands of hosts is hashed once per row and found with its text, box
+// and normalised forms, instead of being looked up once for each. A slot
+// whose values rarely repeat (an e-mail address, a serial) stops using
+// it after a while: then it would only cost a hash and a miss.
+type slotTable struct {
+	tab         []slotMemo
+	wait        int
+	tries, hits int
+	off         bool
+	// own is the memo of the last value when the table is off.
+	own slotMemo
+}
+
+const (
+	// A slot's table starts small, while it is not known whether its
+	// values repeat, and grows once they do.
+	slotTableTrialSize = 1 << 10
+	slotTableSize      = 1 << 13
+	// slotTableTrial is how many values a slot's table is given to show
+	// that they repeat; slotTableMinHits is the share (in 1/64) of hits it
+	// needs to stay on. The small table starts empty: a software name
+	// repeated on every host but among 5,000 others finds one in eight of
+	// its values there, a serial number none.
+	slotTableTrial = 2048
+	// slotTableAfter is how many changes of value a slot sees before it
+	// is given a table.
+	slotTableAfter   = 512
+	slotTableMinHits = 3
+)
+
 // memo returns slot's memo, filled for r: the text of r, computed only
-// when r differs from the slot's last value.
+// when r differs from the slot's last value and is not in its table.
 func (in *interner) memo(slot int, r *raw) *slotMemo {
 	if slot >= len(in.last) {
-		in.last = append(in.last, make([]slotMemo, slot+1-len(in.last))...)
+		in.last = append(in.last, make([]*slotMemo, slot+1-len(in.last))...)
+		in.tables = append(in.tables, make([]slotTable, slot+1-len(in.tables))...)
 	}
-	e := &in.last[slot]
-	if e.set && e.csv == r.csv && e.t == r.t && e.cell == r.cell && string(e.b) == string(r.b) {
+	if e := in.last[slot]; e != nil && e.matches(r) {
 		return e
 	}
-	s, err := r.text(in)
-	*e = slotMemo{set: true, csv: r.csv, t: r.t, b: r.b, cell: r.cell, s: s, err: err}
+	t := &in.tables[slot]
+	var e *slotMemo
+	if t.wait < slotTableAfter {
+		// A slot's first values go without a table: a small file
+		// (a few hundred devices) would spend more making the tables
+		// than it saves.
+		t.wait++
+	} else if !t.off {
+		if t.tab == nil {
+			t.tab = make([]slotMemo, slotTableTrialSize)
+		}
+		var h uint64
+		if r.csv {
+			h = maphash.String(internSeed, r.cell)
+		} else {
+			h = maphash.Bytes(internSeed, r.b)
+		}
+		e = &t.tab[h&uint64(len(t.tab)-1)]
+		t.tries++
+		if e.matches(r) {
+			t.hits++
+			in.last[slot] = e
+			return e
+		}
+		if t.tries == slotTableTrial {
+			if t.hits*64 < t.tries*slotTableMinHits {
+				t.off, t.tab, e = true, nil, nil
+			} else {
+				t.tab = make([]slotMemo, slotTableSize)
+				e = &t.tab[h&(slotTableSize-1)]
+			}
+		}
+	}
+	if e == nil {
+		e = &t.own
+	}
+	tin := in
+	if t.off {
+		// Values that do not repeat are not worth sharing either.
+		tin = nil
+	}
+	s, err := r.text(tin)
+	key := r.cell
+	if !r.csv {
+		if key = s; err != nil || s != string(r.b) {
+			key = string(r.b)
+		}
+	}
+	*e = slotMemo{set: true, csv: r.csv, t: r.t, key: key, s: s, err: err}
+	in.last[slot] = e
 	return e
+}
+
+// normSlot is norm for the text s of slot's value, remembered with the
+// value in the slot's memo.
+func (in *interner) normSlot(fnID, slot int, s string, fn func(string) string) string {
+	if in == nil || !fastPaths || slot >= len(in.last) {
+		return in.norm(fnID, s, fn)
+	}
+	e := in.last[slot]
+	if e == nil || e.err != nil || e.s != s {
+		return in.norm(fnID, s, fn)
+	}
+	id := int32(fnID) + 1
+	for i, f := range e.nfn {
+		if f == id {
+			return e.nout[i]
+		}
+	}
+	out := in.norm(fnID, s, fn)
+	for i, f := range e.nfn {
+		if f == 0 {
+			e.nfn[i], e.nout[i] = id, out
+			break
+		}
+	}
+	return out
 }
 
 // text is r.text, remembered per slot.
@@ -205,7 +332,25 @@ func (in *interner) norm(fnID int, raw string, fn func(string) string) string {
 		if m.set && m.raw == raw {
 			return m.out
 		}
-		out := in.normTable(fnID, raw, fn)
+		var out string
+		if fnID >= len(in.normStats) {
+			in.normStats = append(in.normStats, make([]slotTable, fnID+1-len(in.normStats))...)
+		}
+		if st := &in.normStats[fnID]; st.off {
+			// This normaliser's inputs do not repeat (e-mail addresses,
+			// employee ids): its table would only cost a hash and a miss.
+			out = fn(raw)
+		} else {
+			var hit bool
+			out, hit = in.normLookup(fnID, raw, fn)
+			st.tries++
+			if hit {
+				st.hits++
+			}
+			if st.tries == slotTableTrial && st.hits*64 < st.tries*slotTableMinHits {
+				st.off = true
+			}
+		}
 		*m = normMemo{set: true, raw: raw, out: out}
 		return out
 	}
@@ -213,13 +358,19 @@ func (in *interner) norm(fnID int, raw string, fn func(string) string) string {
 }
 
 func (in *interner) normTable(fnID int, raw string, fn func(string) string) string {
+	out, _ := in.normLookup(fnID, raw, fn)
+	return out
+}
+
+// normLookup is normTable, saying whether raw was in the table.
+func (in *interner) normLookup(fnID int, raw string, fn func(string) string) (string, bool) {
 	e := &in.norms[(maphash.String(internSeed, raw)+uint64(fnID)*0x9e3779b97f4a7c15)&(cacheSize-1)]
 	if e.fn == fnID && e.raw == raw && (e.out != "" || raw == "") {
-		return e.out
+		return e.out, true
 	}
 	out := in.str(fn(raw))
 	*e = normEntry{fn: fnID, raw: raw, out: out}
-	return out
+	return out, false
 }
 
 const slab = 4096
@@ -287,7 +438,15 @@ func (in *interner) attrs(a []any) []any {
 		case nil:
 			h = h*31 + 1
 		case string:
-			h = h*31 + maphash.String(internSeed, x)
+			if fastPaths {
+				// Equal values read through the interner share their
+				// bytes: their address stands for them, and a list
+				// whose equal strings are copies only misses the cache.
+				h = (h ^ uint64(uintptr(unsafe.Pointer(unsafe.StringData(x))))) * 0x9e3779b97f4a7c15
+				h ^= uint64(len(x))
+			} else {
+				h = h*31 + maphash.String(internSeed, x)
+			}
 		default:
 			out := in.anySlice(len(a))
 			copy(out, a)
@@ -324,4 +483,34 @@ func (in *interner) stringSlice(n int) []string {
 	s := in.strSlab[:n:n]
 	in.strSlab = in.strSlab[n:]
 	return s
+}
+
+// interners hands the goroutines of one read their interners: a worker
+// taking chunk after chunk of a log keeps its caches warm instead of
+// starting each chunk with empty ones. An interner holds no reference to
+// the bytes it was given, so it outlives the chunk it read. It is per
+// read because its caches are per mapping (slots and normalisers are
+// numbered by the mapping).
+type interners struct {
+	mu   sync.Mutex
+	free []*interner
+}
+
+func (p *interners) get() *interner {
+	if fastPaths {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if n := len(p.free); n > 0 {
+			in := p.free[n-1]
+			p.free = p.free[:n-1]
+			return in
+		}
+	}
+	return newInterner()
+}
+
+func (p *interners) put(in *interner) {
+	p.mu.Lock()
+	p.free = append(p.free, in)
+	p.mu.Unlock()
 }

@@ -376,7 +376,12 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 				return m.stub(rec, vals, in), &Problem{Loc: loc, ID: id, Field: "key " + k.name, Message: fmt.Sprintf("%s (path %s)", err.Error(), m.slotPath(r))}
 			}
 			for _, s := range all {
-				v := in.norm(ki, s, k.norm)
+				var v string
+				if r.pieces == nil && r.xf == nil {
+					v = in.normSlot(ki, r.slot, s, k.norm)
+				} else {
+					v = in.norm(ki, s, k.norm)
+				}
 				if v != "" && !hasKey(rec.Keys, k.name, v) {
 					rec.Keys = append(rec.Keys, onus.Key{Name: k.name, Value: v})
 				} else if v == "" {
@@ -402,7 +407,11 @@ func (m *Mapping) build(vals []raw, loc int, presence []int, in *interner) (onus
 				return m.stub(rec, vals, in), &Problem{Loc: loc, ID: id, Field: "link " + l.path, Message: err.Error()}
 			}
 			if ok {
-				rec.Links[i] = in.norm(len(m.keys)+i, s, l.norm)
+				if l.ref.pieces == nil && l.ref.xf == nil {
+					rec.Links[i] = in.normSlot(len(m.keys)+i, l.ref.slot, s, l.norm)
+				} else {
+					rec.Links[i] = in.norm(len(m.keys)+i, s, l.norm)
+				}
 			}
 		}
 	}

@@ -42,10 +42,12 @@ func (r *ndjsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch
 	}
 	var mu sync.Mutex
 	var parts []part
+	var pool interners
 	err = eachLines(ctx, in, fileSize(f), func(seq int, chunk []byte, line int) {
 		pt := part{seq: seq, presence: make([]int, len(m.fields))}
 		vals := make([]raw, len(m.slots))
-		in := newInterner()
+		in := pool.get()
+		defer pool.put(in)
 		for len(chunk) > 0 {
 			i := bytes.IndexByte(chunk, '\n')
 			var l []byte

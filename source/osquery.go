@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/buger/jsonparser"
 
@@ -89,12 +90,14 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 
 	var mu sync.Mutex
 	var chunks []*chunk
+	var pool interners
 	handle := func(seq int, data []byte, line int) {
 		c := &chunk{seq: seq, presence: make([]int, len(m.fields))}
 		// Software logs carry about a hundred bytes per row.
 		c.recs = make([]onus.Record, 0, len(data)/100+1)
 		c.hashes = make([]uint64, 0, len(data)/100+1)
-		w := lm.worker()
+		w := lm.worker(pool.get())
+		defer pool.put(w.intern)
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
 			var l []byte
@@ -225,10 +228,20 @@ func replay(chunks []*chunk) []onus.Record {
 	}
 	out := make([]onus.Record, 0, n)
 	for ci, c := range chunks {
-		for i := range c.recs {
-			if live[ci][i] {
-				out = append(out, c.recs[i])
+		// Live records come in runs (a snapshot's rows): each run is
+		// copied at once, not record by record.
+		l := live[ci]
+		for i := 0; i < len(l); {
+			if !l[i] {
+				i++
+				continue
 			}
+			j := i + 1
+			for j < len(l) && l[j] {
+				j++
+			}
+			out = append(out, c.recs[i:j]...)
+			i = j
 		}
 		c.recs, c.hashes = nil, nil // let the chunk go while the rest are copied
 	}
@@ -294,12 +307,12 @@ type lineWorker struct {
 	intern *interner
 }
 
-func (lm *lineMapper) worker() *lineWorker {
+func (lm *lineMapper) worker(in *interner) *lineWorker {
 	return &lineWorker{lineMapper: lm,
 		hdr:    make([]raw, len(lm.hdrPath)),
 		row:    make([]raw, len(lm.rowPath)),
 		vals:   make([]raw, len(lm.m.slots)),
-		intern: newInterner(),
+		intern: in,
 	}
 }
 
@@ -350,9 +363,20 @@ func (w *lineWorker) line(l []byte, line int, c *chunk) {
 	// Rows inside the line were validated with it. add maps one row into
 	// the chunk's records and returns false when it could not.
 	add := func(row []byte) bool {
-		if err := extract(row, w.rowTrie, w.rowPath, w.row, false); err != nil {
-			bad("row: " + err.Error())
-			return false
+		h := rowHash(row)
+		var rm *rowMemo
+		recalled := false
+		if fastPaths {
+			rm = w.intern.row(h)
+			if recalled = w.recall(rm, row); recalled {
+				rm = nil // nothing new to remember
+			}
+		}
+		if !recalled {
+			if err := extract(row, w.rowTrie, w.rowPath, w.row, false); err != nil {
+				bad("row: " + err.Error())
+				return false
+			}
 		}
 		for j, idx := range w.rowIdx {
 			w.vals[idx] = w.row[j]
@@ -363,8 +387,11 @@ func (w *lineWorker) line(l []byte, line int, c *chunk) {
 			c.probs = append(c.probs, prob)
 			return false
 		}
+		if rm != nil {
+			w.remember(rm, row)
+		}
 		c.recs = append(c.recs, rec)
-		c.hashes = append(c.hashes, rowHash(row))
+		c.hashes = append(c.hashes, h)
 		return true
 	}
 	next := func() int32 { return int32(len(c.recs)) }
@@ -536,4 +563,73 @@ func (p *peekReader) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return p.r.Read(b)
+}
+
+// rowMemo is a row the worker mapped before, kept by its bytes: a
+// software inventory logs the same rows (an app, its version and path) on
+// thousands of hosts. It holds the row's values, read once, and the slot
+// memos they gave, so that the next host's copy of the row is neither
+// scanned nor looked up value by value: build finds each value in its
+// slot's last memo.
+type rowMemo struct {
+	row   string
+	vals  []raw // pointing into row
+	memos []*slotMemo
+}
+
+const rowMemoSize = 1 << 14
+
+// row returns the memo slot for a row with hash h.
+func (in *interner) row(h uint64) *rowMemo {
+	if in.rows == nil {
+		in.rows = make([]rowMemo, rowMemoSize)
+	}
+	return &in.rows[h&(rowMemoSize-1)]
+}
+
+// recall fills w.row from rm when rm holds row, and points each row slot's
+// last memo at the one the row gave; memo still checks it matches.
+func (w *lineWorker) recall(rm *rowMemo, row []byte) bool {
+	if rm.vals == nil || rm.row != string(row) {
+		return false
+	}
+	copy(w.row, rm.vals)
+	in := w.intern
+	for j, idx := range w.rowIdx {
+		if e := rm.memos[j]; e != nil && idx < len(in.last) {
+			in.last[idx] = e
+		}
+	}
+	return true
+}
+
+// remember keeps row, its values in w.row and their memos in rm.
+func (w *lineWorker) remember(rm *rowMemo, row []byte) {
+	if len(row) == 0 {
+		return
+	}
+	s := string(row)
+	base := uintptr(unsafe.Pointer(&row[0]))
+	if rm.vals == nil {
+		rm.vals = make([]raw, len(w.row))
+		rm.memos = make([]*slotMemo, len(w.row))
+	}
+	for j, v := range w.row {
+		if len(v.b) > 0 {
+			off := uintptr(unsafe.Pointer(&v.b[0])) - base
+			if off >= uintptr(len(row)) || off+uintptr(len(v.b)) > uintptr(len(row)) {
+				rm.vals = nil // a value outside the row: do not keep it
+				return
+			}
+			v.b = unsafe.Slice(unsafe.StringData(s[off:]), len(v.b))
+		} else if v.b != nil {
+			v.b = []byte{}
+		}
+		rm.vals[j] = v
+		rm.memos[j] = nil
+		if idx := w.rowIdx[j]; idx < len(w.intern.last) {
+			rm.memos[j] = w.intern.last[idx]
+		}
+	}
+	rm.row = s
 }

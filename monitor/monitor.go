@@ -427,7 +427,7 @@ type SourceHealth struct {
 	Reason    string    `json:"reason,omitempty"`
 	Records   int       `json:"records"`
 	Unmatched int       `json:"unmatched,omitempty"`
-	SyncedAt  time.Time `json:"synced_at,omitempty"`
+	SyncedAt  time.Time `json:"synced_at,omitzero"`
 	// Snapshot is the stored snapshot in force (0 for none).
 	Snapshot int64 `json:"snapshot,omitempty"`
 }

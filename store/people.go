@@ -3,7 +3,10 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,8 +20,11 @@ import (
 // latest evaluation, replacing the previous ones. Only the difference is
 // written: rows that did not change are left alone, so a re-run in which
 // few people or devices changed writes few rows (a 100,000-person
-// directory rewritten in full is most of an unchanged run's persist time).
+// directory rewritten in full is most of an unchanged run's persist time),
+// and a directory whose digest is the one last written is not compared
+// row by row at all.
 func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets []onus.Asset) error {
+	digest := directoryDigest(people, assets)
 	type personRow struct {
 		name, entity, status, left, manager, team, tz, channel string
 	}
@@ -37,6 +43,17 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 		wantA[assetKey{a.Person, a.Entity, a.Link}] = assetRow{a.Kind, a.Name}
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		// The same directory as the last one written: nothing to do.
+		var stored string
+		if err := tx.QueryRowContext(ctx, `SELECT digest FROM directory_digest WHERE id = 1`).Scan(&stored); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: directory digest: %w", err)
+		}
+		if stored == digest {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO directory_digest (id, digest) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET digest = excluded.digest`, digest); err != nil {
+			return fmt.Errorf("store: directory digest: %w", err)
+		}
 		del, err := tx.PrepareContext(ctx, `DELETE FROM people WHERE email = ?`)
 		if err != nil {
 			return err
@@ -145,6 +162,40 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 		}
 		return rebuildTeamSummary(ctx, tx, s.pg)
 	})
+}
+
+// directoryDigest is a digest of a directory and its assets, whatever
+// their order: each row's fields, length-prefixed, in key order.
+func directoryDigest(people []*onus.Member, assets []onus.Asset) string {
+	ps := slices.SortedFunc(slices.Values(people), func(a, b *onus.Member) int { return strings.Compare(a.Email, b.Email) })
+	as := slices.SortedFunc(slices.Values(assets), func(a, b onus.Asset) int {
+		return cmp.Or(strings.Compare(a.Person, b.Person), strings.Compare(a.Entity, b.Entity), strings.Compare(a.Link, b.Link))
+	})
+	h := sha256.New()
+	var buf []byte
+	field := func(v string) {
+		buf = binary.AppendUvarint(buf, uint64(len(v)))
+		buf = append(buf, v...)
+	}
+	for _, p := range ps {
+		buf = append(buf[:0], 'p')
+		var left string
+		if !p.LeftOn.IsZero() {
+			left = fmtTime(p.LeftOn)
+		}
+		for _, v := range []string{p.Email, p.Name, p.Entity, p.Status, left, p.Manager, p.Team, p.TimeZone, p.Channel} {
+			field(v)
+		}
+		h.Write(buf)
+	}
+	for _, a := range as {
+		buf = append(buf[:0], 'a')
+		for _, v := range []string{a.Person, a.Entity, a.Link, a.Kind, a.Name} {
+			field(v)
+		}
+		h.Write(buf)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Directory loads the people directory of the latest evaluation. It is

@@ -94,3 +94,60 @@ func TestReplaceUnknownsWritesTheDifference(t *testing.T) {
 		t.Errorf("unknowns = %+v, want %+v", got, want)
 	}
 }
+
+// A directory with the digest of the last one written is not compared
+// row by row: whatever its order, nothing is read or written but the
+// digest. A directory that differs in any field is written.
+func TestReplaceDirectorySkipsTheSameDirectory(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	people := []*onus.Member{
+		{Email: "ada@acme.com", Name: "Ada", Entity: "person:employee_id:1", Status: "Active", Team: "Exec"},
+		{Email: "ken@acme.com", Name: "Ken", Entity: "person:employee_id:2", Status: "Active", Manager: "ada@acme.com", Team: "IT"},
+	}
+	assets := []onus.Asset{
+		{Person: "ken@acme.com", Entity: "device:serial:A", Kind: "device", Name: "MBP-KEN", Link: "owner"},
+		{Person: "ada@acme.com", Entity: "device:serial:B", Kind: "device", Name: "MBP-ADA", Link: "owner"},
+	}
+	if err := db.ReplaceDirectory(ctx, people, assets); err != nil {
+		t.Fatal(err)
+	}
+	// A row changed behind the store's back shows whether the next
+	// replace looked at the rows.
+	if _, err := db.db.ExecContext(ctx, `UPDATE people SET name = 'marker' WHERE email = 'ken@acme.com'`); err != nil {
+		t.Fatal(err)
+	}
+	name := func() string {
+		t.Helper()
+		p, err := db.Person(ctx, "ken@acme.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Name
+	}
+	reordered := []*onus.Member{people[1], people[0]}
+	if err := db.ReplaceDirectory(ctx, reordered, []onus.Asset{assets[1], assets[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if got := name(); got != "marker" {
+		t.Errorf("the same directory in another order was compared and written again (name %q)", got)
+	}
+	for _, change := range []struct {
+		what   string
+		people []*onus.Member
+		assets []onus.Asset
+	}{
+		{"a team", []*onus.Member{people[0], {Email: "ken@acme.com", Name: "Ken", Entity: "person:employee_id:2", Status: "Active", Manager: "ada@acme.com", Team: "Sales"}}, assets},
+		{"an asset's name", people, []onus.Asset{assets[0], {Person: "ada@acme.com", Entity: "device:serial:B", Kind: "device", Name: "MBP-ADA-2", Link: "owner"}}},
+	} {
+		if _, err := db.db.ExecContext(ctx, `UPDATE people SET name = 'marker' WHERE email = 'ken@acme.com'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.ReplaceDirectory(ctx, change.people, change.assets); err != nil {
+			t.Fatal(err)
+		}
+		if got := name(); got != "Ken" {
+			t.Errorf("%s changed, yet the directory was not written (name %q)", change.what, got)
+		}
+	}
+}

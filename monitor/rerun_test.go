@@ -14,6 +14,7 @@ import (
 
 	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/internal/orggen"
+	"github.com/onus-sec/onus/internal/testclock"
 	"github.com/onus-sec/onus/monitor"
 	"github.com/onus-sec/onus/store"
 )
@@ -201,7 +202,10 @@ func TestRerunEqualsRunFromScratch(t *testing.T) {
 			name: "hr: a person leaves; every control is evaluated",
 			change: func(e *env) {
 				e.edit("hr/people.csv", func(s string) string {
-					return strings.Replace(s, "grace.hopper@acme.com,Engineering,VP Engineering,ada.lovelace@acme.com,2021-04-14,,Active,", "grace.hopper@acme.com,Engineering,VP Engineering,ada.lovelace@acme.com,2021-04-14,2026-11-20,Terminated,", 1)
+					// The example's dates move with ONUS_TEST_SHIFT.
+					was := testclock.ShiftDates("grace.hopper@acme.com,Engineering,VP Engineering,ada.lovelace@acme.com,2021-04-14,,Active,", testclock.Shift())
+					now := testclock.ShiftDates("grace.hopper@acme.com,Engineering,VP Engineering,ada.lovelace@acme.com,2021-04-14,2026-11-20,Terminated,", testclock.Shift())
+					return strings.Replace(s, was, now, 1)
 				})
 			},
 			at:        hour,

@@ -10,6 +10,7 @@
 package inventory
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
 	"slices"
@@ -1207,22 +1208,25 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 		}
 		return false
 	}
+	// occs lists a key's (value, node) pairs, sorted: the nodes that share
+	// a value are neighbours, in node order. One sort instead of a map of
+	// lists by value, its keys sorted, then each looked up again.
+	type occ struct {
+		v    string
+		node int32
+	}
+	var occs []occ
+	var g []int32
 	for _, key := range kd.keys {
-		groups := map[string][]int32{}
+		occs = occs[:0]
 		for node, ks := range own {
 			for _, kv := range ks {
 				if kv.Name == key {
-					groups[kv.Value] = append(groups[kv.Value], int32(node))
+					occs = append(occs, occ{kv.Value, int32(node)})
 				}
 			}
 		}
-		values := make([]string, 0, len(groups))
-		for v, g := range groups {
-			if len(g) > 1 {
-				values = append(values, v)
-			}
-		}
-		sort.Strings(values)
+		slices.SortFunc(occs, func(a, b occ) int { return cmp.Or(strings.Compare(a.v, b.v), cmp.Compare(a.node, b.node)) })
 		// ms and cs are reused for every value: most values are shared by
 		// two or three records.
 		type member struct {
@@ -1230,8 +1234,17 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 		}
 		var ms, cs []member
 		var fits []int
-		for _, v := range values {
-			g := groups[v]
+		for i, j := 0, 0; i < len(occs); i = j {
+			for j = i + 1; j < len(occs) && occs[j].v == occs[i].v; j++ {
+			}
+			if j-i < 2 {
+				continue
+			}
+			v := occs[i].v
+			g = g[:0]
+			for _, o := range occs[i:j] {
+				g = append(g, o.node)
+			}
 			// The distinct groups sharing v, with a node of each; groups
 			// that a strong key anchors come first, so that a record with
 			// no strong key is never merged into whichever came first.

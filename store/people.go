@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -165,37 +164,34 @@ func (s *DB) ReplaceDirectory(ctx context.Context, people []*onus.Member, assets
 }
 
 // directoryDigest is a digest of a directory and its assets, whatever
-// their order: each row's fields, length-prefixed, in key order.
+// their order: the sum, in two 64-bit lanes, of each row's SHA-256 (its
+// fields length-prefixed). Summing instead of sorting the rows first
+// keeps it to a few tens of milliseconds at 100,000 people.
 func directoryDigest(people []*onus.Member, assets []onus.Asset) string {
-	ps := slices.SortedFunc(slices.Values(people), func(a, b *onus.Member) int { return strings.Compare(a.Email, b.Email) })
-	as := slices.SortedFunc(slices.Values(assets), func(a, b onus.Asset) int {
-		return cmp.Or(strings.Compare(a.Person, b.Person), strings.Compare(a.Entity, b.Entity), strings.Compare(a.Link, b.Link))
-	})
-	h := sha256.New()
+	var lo, hi uint64
 	var buf []byte
-	field := func(v string) {
-		buf = binary.AppendUvarint(buf, uint64(len(v)))
-		buf = append(buf, v...)
+	add := func(fields ...string) {
+		for _, v := range fields {
+			buf = binary.AppendUvarint(buf, uint64(len(v)))
+			buf = append(buf, v...)
+		}
+		sum := sha256.Sum256(buf)
+		lo += binary.LittleEndian.Uint64(sum[:8])
+		hi += binary.LittleEndian.Uint64(sum[8:16])
 	}
-	for _, p := range ps {
-		buf = append(buf[:0], 'p')
+	for _, p := range people {
 		var left string
 		if !p.LeftOn.IsZero() {
 			left = fmtTime(p.LeftOn)
 		}
-		for _, v := range []string{p.Email, p.Name, p.Entity, p.Status, left, p.Manager, p.Team, p.TimeZone, p.Channel} {
-			field(v)
-		}
-		h.Write(buf)
+		buf = append(buf[:0], 'p')
+		add(p.Email, p.Name, p.Entity, p.Status, left, p.Manager, p.Team, p.TimeZone, p.Channel)
 	}
-	for _, a := range as {
+	for _, a := range assets {
 		buf = append(buf[:0], 'a')
-		for _, v := range []string{a.Person, a.Entity, a.Link, a.Kind, a.Name} {
-			field(v)
-		}
-		h.Write(buf)
+		add(a.Person, a.Entity, a.Link, a.Kind, a.Name)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return fmt.Sprintf("%d:%d:%016x%016x", len(people), len(assets), hi, lo)
 }
 
 // Directory loads the people directory of the latest evaluation. It is

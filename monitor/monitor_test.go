@@ -81,7 +81,14 @@ func (e *env) findings(states ...onus.State) []onus.Finding {
 // edit rewrites an export file with fn.
 func (e *env) edit(name string, fn func(string) string) {
 	e.t.Helper()
-	path := filepath.Join(e.dir, "exports", name)
+	e.editFile(filepath.Join("exports", name), fn)
+}
+
+// editFile rewrites a file of the configuration directory with fn; a
+// change that changes nothing fails the test.
+func (e *env) editFile(name string, fn func(string) string) {
+	e.t.Helper()
+	path := filepath.Join(e.dir, name)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		e.t.Fatal(err)

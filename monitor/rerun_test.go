@@ -30,23 +30,6 @@ func activeLedger(e *env) []string {
 	return out
 }
 
-// editFile rewrites a file of the configuration directory with fn.
-func (e *env) editFile(name string, fn func(string) string) {
-	e.t.Helper()
-	path := filepath.Join(e.dir, name)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	out := fn(string(b))
-	if out == string(b) {
-		e.t.Fatalf("edit of %s changed nothing", name)
-	}
-	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
 // except records an approved exception for control on the entities scope
 // matches, until expires after the example's date.
 func (e *env) except(control, scope string, expires time.Duration) {

@@ -502,23 +502,8 @@ func (s *DB) Events(ctx context.Context, finding int64) ([]onus.Event, error) {
 
 // LastControlStats returns the statistics of the latest successful evaluation.
 func (s *DB) LastControlStats(ctx context.Context) ([]onus.ControlStat, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT control, pass, fail, unknown, reasons FROM control_stats
+	return s.controlStats(ctx, `SELECT control, pass, fail, unknown, reasons FROM control_stats
 		WHERE run_id = (SELECT MAX(id) FROM runs WHERE kind = 'eval' AND status = 'ok') ORDER BY control`)
-	if err != nil {
-		return nil, fmt.Errorf("store: control stats: %w", err)
-	}
-	defer rows.Close()
-	var out []onus.ControlStat
-	for rows.Next() {
-		var st onus.ControlStat
-		var reasons string
-		if err := rows.Scan(&st.Control, &st.Pass, &st.Fail, &st.Unknown, &reasons); err != nil {
-			return nil, fmt.Errorf("store: last control stats: %w", err)
-		}
-		_ = json.Unmarshal([]byte(reasons), &st.Reasons)
-		out = append(out, st)
-	}
-	return out, rows.Err()
 }
 
 // ControlInputs returns each control's latest evaluation stamp, with the
@@ -545,7 +530,13 @@ func (s *DB) ControlInputs(ctx context.Context) (map[string]onus.ControlInputs, 
 
 // ControlStats returns the per-control statistics of one run.
 func (s *DB) ControlStats(ctx context.Context, run int64) ([]onus.ControlStat, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT control, pass, fail, unknown, reasons FROM control_stats WHERE run_id = ? ORDER BY control`, run)
+	return s.controlStats(ctx, `SELECT control, pass, fail, unknown, reasons FROM control_stats WHERE run_id = ? ORDER BY control`, run)
+}
+
+// controlStats reads per-control statistics: query selects control,
+// pass, fail, unknown and reasons.
+func (s *DB) controlStats(ctx context.Context, query string, args ...any) ([]onus.ControlStat, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: control stats: %w", err)
 	}

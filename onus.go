@@ -110,5 +110,5 @@ type Snapshot struct {
 	Kind     string
 	SyncedAt time.Time
 	Schema   Schema
-	Records  []Record
+	Records  *Records
 }

@@ -77,7 +77,7 @@ func (r *reader) Read(ctx context.Context, m *source.Mapping, p source.Progress)
 	log.Info("pulled", attrs...)
 	b := objs.Batch(r.vendor + " API")
 	if prev != nil {
-		b.Records = merge(prev.Records, b.Records, b.Presence)
+		b.Records = merge(prev.Records.All(), b.Records, b.Presence)
 	}
 	return b, nil
 }

@@ -136,9 +136,8 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 		if s.Snapshot == nil {
 			continue
 		}
-		for j := range s.Snapshot.Records {
-			r := &s.Snapshot.Records[j]
-			if !r.Skipped {
+		for j := range s.Snapshot.Records.Len() {
+			if !s.Snapshot.Records.Skipped(j) {
 				continue
 			}
 			e := inv.Owner(inventory.RecRef{Src: uint16(i), Idx: uint32(j)})
@@ -148,7 +147,7 @@ func Evaluate(inv *inventory.Inventory, c *Compiled, now time.Time, o Options) *
 			if skipped[e] == nil {
 				skipped[e] = map[int]int{}
 			}
-			skipped[e][i] = r.Loc
+			skipped[e][i] = s.Snapshot.Records.Loc(j)
 		}
 	}
 	res := &Results{Now: now}

@@ -31,7 +31,7 @@ func fleet(n int) inventory.Input {
 		osq[i] = onus.Record{ID: uuid, Loc: i + 1, Keys: []onus.Key{{Name: "uuid", Value: uuid}, {Name: "hostname", Value: host}}}
 	}
 	src := func(name string, recs []onus.Record) inventory.SourceInput {
-		return inventory.SourceInput{Name: name, Kind: "device", Creates: true, Healthy: true, Snapshot: &onus.Snapshot{Source: name, Kind: "device", Records: recs}}
+		return inventory.SourceInput{Name: name, Kind: "device", Creates: true, Healthy: true, Snapshot: &onus.Snapshot{Source: name, Kind: "device", Records: onus.RecordsOf(recs)}}
 	}
 	return inventory.Input{Correlate: map[string][]string{"device": {"serial", "uuid", "mac", "hostname"}},
 		Sources: []inventory.SourceInput{src("mdm", mdm), src("edr", edr), src("osquery", osq)}}

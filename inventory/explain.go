@@ -111,7 +111,7 @@ type ExplainAttr struct {
 }
 
 func (inv *Inventory) recLabel(r RecRef) string {
-	return inv.Sources[r.Src].Name + ":" + inv.Record(r).ID
+	return inv.Sources[r.Src].Name + ":" + inv.RecordsOf(r).ID(int(r.Idx))
 }
 
 // Explain explains an entity.
@@ -257,7 +257,7 @@ func (inv *Inventory) unresolvedWhy(e int32, name string) string {
 			if spec.Name != name {
 				continue
 			}
-			v := inv.Record(r).Links[i]
+			v := inv.RecordsOf(r).Link(int(r.Idx), i)
 			if v == "" {
 				tried = append(tried, fmt.Sprintf("%s has no %s value", s.Name, spec.Key))
 				continue
@@ -288,8 +288,8 @@ func (inv *Inventory) FindRecord(label string) (RecRef, bool) {
 	if si < 0 {
 		return RecRef{}, false
 	}
-	for i := range inv.Sources[si].Snapshot.Records {
-		if inv.Sources[si].Snapshot.Records[i].ID == id {
+	for i := range inv.Sources[si].Snapshot.Records.Len() {
+		if inv.Sources[si].Snapshot.Records.ID(i) == id {
 			return RecRef{Src: uint16(si), Idx: uint32(i)}, true
 		}
 	}

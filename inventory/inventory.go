@@ -250,9 +250,16 @@ func (inv *Inventory) eachRecord(e int32, fn func(RecRef) bool) {
 	}
 }
 
-// Record returns the record a reference points at.
-func (inv *Inventory) Record(r RecRef) *onus.Record {
-	return &inv.Sources[r.Src].Snapshot.Records[r.Idx]
+// Record returns a copy of the record a reference points at, for
+// explanations; hot paths read its columns through RecordsOf.
+func (inv *Inventory) Record(r RecRef) onus.Record {
+	return inv.RecordsOf(r).At(int(r.Idx))
+}
+
+// RecordsOf returns the records of the source a reference points into:
+// the record is RecordsOf(r)'s r.Idx-th.
+func (inv *Inventory) RecordsOf(r RecRef) *onus.Records {
+	return inv.Sources[r.Src].Snapshot.Records
 }
 
 // SourceOf returns the source of a record.
@@ -287,7 +294,7 @@ func (inv *Inventory) Name(e int32) string {
 	}
 	name := ""
 	inv.eachRecord(e, func(r RecRef) bool {
-		if n := inv.Record(r).Name; n != "" {
+		if n := inv.RecordsOf(r).Name(int(r.Idx)); n != "" {
 			name = n
 			return false
 		}
@@ -322,7 +329,7 @@ func (inv *Inventory) keyID(e int32) string {
 	for _, key := range kd.keys {
 		best := ""
 		inv.eachRecord(e, func(r RecRef) bool {
-			for _, k := range inv.Record(r).Keys {
+			for _, k := range inv.RecordsOf(r).Keys(int(r.Idx)) {
 				if k.Name == key && (best == "" || k.Value < best) {
 					best = k.Value
 				}
@@ -334,7 +341,7 @@ func (inv *Inventory) keyID(e int32) string {
 		}
 	}
 	r := ent.first
-	return kd.name + ":" + inv.Sources[r.Src].Name + ":" + inv.Record(r).ID
+	return kd.name + ":" + inv.Sources[r.Src].Name + ":" + inv.RecordsOf(r).ID(int(r.Idx))
 }
 
 // splitID splits "kind:key:value"; the value may itself contain colons.
@@ -355,7 +362,7 @@ func (inv *Inventory) Keys(e int32) []onus.Key {
 	var out []onus.Key
 	seen := map[onus.Key]bool{}
 	inv.eachRecord(e, func(r RecRef) bool {
-		for _, k := range inv.Record(r).Keys {
+		for _, k := range inv.RecordsOf(r).Keys(int(r.Idx)) {
 			if !seen[k] && !ignored(k) {
 				seen[k] = true
 				out = append(out, k)
@@ -378,8 +385,8 @@ func (inv *Inventory) InSource(e int32, src int) (RecRef, bool) {
 		if int(r.Src) != src {
 			return true
 		}
-		if !found || inv.Record(r).Seen > inv.Record(best).Seen ||
-			(inv.Record(r).Seen == inv.Record(best).Seen && r.Idx > best.Idx) {
+		if !found || inv.RecordsOf(r).Seen(int(r.Idx)) > inv.RecordsOf(best).Seen(int(best.Idx)) ||
+			(inv.RecordsOf(r).Seen(int(r.Idx)) == inv.RecordsOf(best).Seen(int(best.Idx)) && r.Idx > best.Idx) {
 			best, found = r, true
 		}
 		return true
@@ -399,7 +406,7 @@ func (inv *Inventory) InSourceAll(e int32, src int) []RecRef {
 		return true
 	})
 	sort.SliceStable(out, func(i, j int) bool {
-		a, b := inv.Record(out[i]).Seen, inv.Record(out[j]).Seen
+		a, b := inv.RecordsOf(out[i]).Seen(int(out[i].Idx)), inv.RecordsOf(out[j]).Seen(int(out[j].Idx))
 		if a != b {
 			return a < b
 		}
@@ -448,7 +455,7 @@ func (inv *Inventory) Attr(e int32, name string) (v any, src int, ok bool) {
 			return true
 		}
 		best, _ := inv.InSource(e, int(r.Src))
-		if val := inv.Record(best).Attrs[i]; val != nil {
+		if val := inv.RecordsOf(best).Attr(int(best.Idx), i); val != nil {
 			v, src, ok = val, int(r.Src), true
 			return false
 		}
@@ -464,7 +471,7 @@ func (inv *Inventory) RecordAttr(r RecRef, name string) (any, bool) {
 	if !ok {
 		return nil, false
 	}
-	v := inv.Record(r).Attrs[i]
+	v := inv.RecordsOf(r).Attr(int(r.Idx), i)
 	return v, v != nil
 }
 
@@ -543,7 +550,7 @@ func (inv *Inventory) index(k uint16, key string) map[string]int32 {
 			continue
 		}
 		inv.eachRecord(e, func(r RecRef) bool {
-			for _, kv := range inv.Record(r).Keys {
+			for _, kv := range inv.RecordsOf(r).Keys(int(r.Idx)) {
 				if kv.Name != key || ignored(kv) {
 					continue
 				}
@@ -586,8 +593,8 @@ func (inv *Inventory) Resolve(ids []string) map[string]int32 {
 	}
 	for si, want := range bySource {
 		s := inv.Sources[si]
-		for i := range s.Snapshot.Records {
-			if ids, ok := want[s.Snapshot.Records[i].ID]; ok && s.owner[i] >= 0 {
+		for i := range s.Snapshot.Records.Len() {
+			if ids, ok := want[s.Snapshot.Records.ID(i)]; ok && s.owner[i] >= 0 {
 				for _, id := range ids {
 					out[id] = s.owner[i]
 				}
@@ -666,14 +673,14 @@ func Build(in Input) (*Inventory, error) {
 		for i, f := range si.Snapshot.Schema.Fields {
 			s.fields[f] = i
 		}
-		s.owner = make([]int32, len(si.Snapshot.Records))
+		s.owner = make([]int32, si.Snapshot.Records.Len())
 		for i := range s.owner {
 			s.owner[i] = -1
 		}
 		inv.Sources = append(inv.Sources, s)
 		kd := inv.kinds[inv.kind(si.Kind, in.Correlate[si.Kind])]
-		for i := range si.Snapshot.Records {
-			for _, k := range si.Snapshot.Records[i].Keys {
+		for i := range si.Snapshot.Records.Len() {
+			for _, k := range si.Snapshot.Records.Keys(i) {
 				if !ignored(k) {
 					kd.keyNames[k.Name] = true
 				}
@@ -743,14 +750,14 @@ func (inv *Inventory) manualNodes(kd *kindData, refs []RecRef) []manualNodes {
 	found := map[string][]int32{}
 	for nd, r := range refs {
 		s := inv.Sources[r.Src]
-		rec := &s.Snapshot.Records[r.Idx]
-		if l := s.Name + ":" + rec.ID; want[l] {
+		id := s.Snapshot.Records.ID(int(r.Idx))
+		if l := s.Name + ":" + id; want[l] {
 			found[l] = append(found[l], int32(nd))
 		}
-		if l := kd.name + ":" + s.Name + ":" + rec.ID; want[l] {
+		if l := kd.name + ":" + s.Name + ":" + id; want[l] {
 			found[l] = append(found[l], int32(nd))
 		}
-		for _, k := range rec.Keys {
+		for _, k := range s.Snapshot.Records.Keys(int(r.Idx)) {
 			if l := kd.name + ":" + k.Name + ":" + k.Value; want[l] {
 				found[l] = append(found[l], int32(nd))
 			}
@@ -793,7 +800,7 @@ func (inv *Inventory) possibleMatches() {
 			byValue := map[string][]int32{}
 			for _, e := range kd.entities {
 				inv.eachRecord(e, func(r RecRef) bool {
-					for _, kv := range inv.Record(r).Keys {
+					for _, kv := range inv.RecordsOf(r).Keys(int(r.Idx)) {
 						if kv.Name == key {
 							if l := byValue[kv.Value]; len(l) == 0 || l[len(l)-1] != e {
 								byValue[kv.Value] = append(l, e)
@@ -807,10 +814,10 @@ func (inv *Inventory) possibleMatches() {
 				if s.Kind != kind {
 					continue
 				}
-				for i := range s.Snapshot.Records {
+				for i := range s.Snapshot.Records.Len() {
 					r := RecRef{Src: uint16(si), Idx: uint32(i)}
 					mine := s.owner[i]
-					for _, kv := range s.Snapshot.Records[i].Keys {
+					for _, kv := range s.Snapshot.Records.Keys(i) {
 						if kv.Name != key {
 							continue
 						}
@@ -879,7 +886,7 @@ func (inv *Inventory) uniqueIDs() {
 			}
 			for _, e := range es {
 				r := inv.entities[e].first
-				inv.idOverride[e] = kind + ":" + inv.Sources[r.Src].Name + ":" + inv.Record(r).ID
+				inv.idOverride[e] = kind + ":" + inv.Sources[r.Src].Name + ":" + inv.RecordsOf(r).ID(int(r.Idx))
 			}
 		}
 	}
@@ -1016,7 +1023,7 @@ func (inv *Inventory) correlate(k uint16) {
 		if s.Kind == kd.name {
 			srcs = append(srcs, i)
 			base[i] = n
-			n += len(s.Snapshot.Records)
+			n += s.Snapshot.Records.Len()
 		}
 	}
 	defer inv.countUnmatched(srcs)
@@ -1027,7 +1034,7 @@ func (inv *Inventory) correlate(k uint16) {
 		add := 0
 		for _, si := range srcs {
 			if inv.Sources[si].Creates {
-				add += len(inv.Sources[si].Snapshot.Records)
+				add += inv.Sources[si].Snapshot.Records.Len()
 			}
 		}
 		inv.entities = slices.Grow(inv.entities, add)
@@ -1037,7 +1044,7 @@ func (inv *Inventory) correlate(k uint16) {
 			if !s.Creates {
 				continue
 			}
-			for i := range s.Snapshot.Records {
+			for i := range s.Snapshot.Records.Len() {
 				e := int32(len(inv.entities))
 				inv.entities = append(inv.entities, Entity{kind: k, first: RecRef{Src: uint16(si), Idx: uint32(i)}})
 				kd.entities = append(kd.entities, e)
@@ -1049,7 +1056,7 @@ func (inv *Inventory) correlate(k uint16) {
 	// Node i is the record at ref(i); nodes are in priority order.
 	refs := make([]RecRef, 0, n)
 	for _, si := range srcs {
-		for i := range inv.Sources[si].Snapshot.Records {
+		for i := range inv.Sources[si].Snapshot.Records.Len() {
 			refs = append(refs, RecRef{Src: uint16(si), Idx: uint32(i)})
 		}
 	}
@@ -1147,9 +1154,9 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 	// the keys of its whole group.
 	own := make([][]onus.Key, uf.n())
 	for _, si := range srcs {
-		for i := range inv.Sources[si].Snapshot.Records {
+		for i := range inv.Sources[si].Snapshot.Records.Len() {
 			var ks []onus.Key
-			for _, kv := range inv.Sources[si].Snapshot.Records[i].Keys {
+			for _, kv := range inv.Sources[si].Snapshot.Records.Keys(i) {
 				if _, ok := rank[kv.Name]; ok {
 					ks = append(ks, kv)
 				}
@@ -1393,11 +1400,11 @@ func (inv *Inventory) link() {
 				continue
 			}
 			tk := inv.kind(spec.To, nil)
-			for i := range s.Snapshot.Records {
+			for i := range s.Snapshot.Records.Len() {
 				if s.owner[i] < 0 {
 					continue
 				}
-				v := s.Snapshot.Records[i].Links[li]
+				v := s.Snapshot.Records.Link(i, li)
 				if v == "" {
 					continue
 				}
@@ -1455,13 +1462,12 @@ func (inv *Inventory) link() {
 				clear(tried)
 				inv.eachRecord(int32(e), func(r RecRef) bool {
 					s := inv.Sources[r.Src]
-					rec := &s.Snapshot.Records[r.Idx]
 					for li, spec := range s.Snapshot.Schema.Links {
 						name := inv.linkByNm[spec.Name]
 						if found[name] {
 							continue
 						}
-						v := rec.Links[li]
+						v := s.Snapshot.Records.Link(int(r.Idx), li)
 						if v == "" {
 							continue
 						}
@@ -1530,7 +1536,7 @@ func (inv *Inventory) LinkVia(e int32, name string) (target int32, source, key, 
 	inv.eachRecord(e, func(r RecRef) bool {
 		s := inv.Sources[r.Src]
 		for li, spec := range s.Snapshot.Schema.Links {
-			v := inv.Record(r).Links[li]
+			v := inv.RecordsOf(r).Link(int(r.Idx), li)
 			if spec.Name != name || v == "" {
 				continue
 			}

@@ -62,7 +62,7 @@ func build(t *testing.T, correlate map[string][]string, sources ...src) *invento
 		}
 		in.Sources = append(in.Sources, inventory.SourceInput{
 			Name: s.name, Kind: s.kind, Creates: s.creates, Healthy: true,
-			Snapshot: &onus.Snapshot{Source: s.name, Kind: s.kind, Schema: onus.Schema{Fields: s.fields, Links: s.links}, Records: s.recs},
+			Snapshot: &onus.Snapshot{Source: s.name, Kind: s.kind, Schema: onus.Schema{Fields: s.fields, Links: s.links}, Records: onus.RecordsOf(s.recs)},
 		})
 	}
 	inv, err := inventory.Build(in)

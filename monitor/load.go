@@ -71,7 +71,7 @@ func LoadSome(ctx context.Context, cfg *config.Config, db *store.DB, snaps map[s
 			h.Snapshot = st.Good.Snapshot
 		}
 		if snap != nil {
-			h.Records, h.SyncedAt = len(snap.Records), snap.SyncedAt
+			h.Records, h.SyncedAt = snap.Records.Len(), snap.SyncedAt
 		}
 		l.Sources = append(l.Sources, h)
 	}

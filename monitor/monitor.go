@@ -314,12 +314,12 @@ func (m *Monitor) syncOne(ctx context.Context, run int64, src *config.Source, no
 		if res != nil {
 			sy.Bad, sy.Problems, sy.Warnings, sy.Bytes = res.Bad, res.Problems, res.Warnings, res.Bytes
 			if res.Snapshot != nil {
-				sy.Records = len(res.Snapshot.Records)
+				sy.Records = res.Snapshot.Records.Len()
 			}
 		}
 		log.Warn("sync failed", onus.LogError, sy.Error)
 	default:
-		sy.Records, sy.Bad, sy.Problems, sy.Warnings, sy.Bytes = len(res.Snapshot.Records), res.Bad, res.Problems, res.Warnings, res.Bytes
+		sy.Records, sy.Bad, sy.Problems, sy.Warnings, sy.Bytes = res.Snapshot.Records.Len(), res.Bad, res.Problems, res.Warnings, res.Bytes
 		limit := m.Config.MaxShrink(src)
 		if !hasPrev && sy.Records == 0 {
 			// An empty first read is far likelier an API error or a wrong
@@ -597,11 +597,12 @@ func (m *Monitor) eval(ctx context.Context, run int64, now time.Time, compiled *
 func lostRecords(sy *onus.Sync, inv *inventory.Inventory, si int) int {
 	snap := inv.Sources[si].Snapshot
 	freq, n := map[string]int{}, 0
-	for i := range snap.Records {
-		if r := &snap.Records[i]; !r.Skipped {
+	recs := snap.Records
+	for i := range recs.Len() {
+		if !recs.Skipped(i) {
 			n++
 			seen := map[string]bool{}
-			for _, k := range r.Keys {
+			for _, k := range recs.Keys(i) {
 				if !seen[k.Name] {
 					seen[k.Name] = true
 					freq[k.Name]++
@@ -609,13 +610,13 @@ func lostRecords(sy *onus.Sync, inv *inventory.Inventory, si int) int {
 			}
 		}
 	}
-	whole := func(r *onus.Record) bool {
+	whole := func(keys []onus.Key) bool {
 		for name, c := range freq {
 			if c*10 < n*9 {
 				continue
 			}
 			has := false
-			for _, k := range r.Keys {
+			for _, k := range keys {
 				has = has || k.Name == name
 			}
 			if !has {
@@ -625,9 +626,8 @@ func lostRecords(sy *onus.Sync, inv *inventory.Inventory, si int) int {
 		return true
 	}
 	joined := 0
-	for i := range snap.Records {
-		r := &snap.Records[i]
-		if !r.Skipped || !whole(r) {
+	for i := range recs.Len() {
+		if !recs.Skipped(i) || !whole(recs.Keys(i)) {
 			continue
 		}
 		if inv.Owner(inventory.RecRef{Src: uint16(si), Idx: uint32(i)}) >= 0 {

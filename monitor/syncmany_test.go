@@ -173,11 +173,11 @@ func checkSnapshots(t *testing.T, e *env, handed map[string]*onus.Snapshot) {
 			t.Errorf("%s: %v", src, err)
 			continue
 		}
-		if len(snap.Records) != n {
-			t.Errorf("%s: snapshot of %d records, %d recorded", src, len(snap.Records), n)
+		if snap.Records.Len() != n {
+			t.Errorf("%s: snapshot of %d records, %d recorded", src, snap.Records.Len(), n)
 		}
-		if h := handed[src]; h != nil && len(h.Records) != n {
-			t.Errorf("%s: sync handed on %d records, stored %d", src, len(h.Records), n)
+		if h := handed[src]; h != nil && h.Records.Len() != n {
+			t.Errorf("%s: sync handed on %d records, stored %d", src, h.Records.Len(), n)
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -124,24 +124,24 @@ sources:
 		Sources: []inventory.SourceInput{
 			{Name: "mdm", Kind: "device", Creates: true, Healthy: true, Snapshot: &onus.Snapshot{
 				Schema: onus.Schema{Fields: []string{"last_contact", "os_version"}, Links: []onus.LinkSpec{{Name: "owner", To: "person", Key: "email"}}},
-				Records: []onus.Record{
+				Records: onus.RecordsOf([]onus.Record{
 					{ID: "m1", Name: "MBP-JANE", Keys: []onus.Key{{Name: "serial", Value: "S1"}}, Attrs: []any{now.Add(-day), "15.1"}, Links: []string{"jane@acme.com"}},
 					{ID: "m2", Name: "MBP-SPARE", Keys: []onus.Key{{Name: "serial", Value: "S2"}}, Attrs: []any{now.Add(-40 * day), nil}, Links: []string{""}},
-				}}},
+				})}},
 			{Name: "edr", Kind: "device", Creates: true, Healthy: true, Snapshot: &onus.Snapshot{
 				Schema: onus.Schema{Fields: []string{"last_seen", "tags"}},
-				Records: []onus.Record{
+				Records: onus.RecordsOf([]onus.Record{
 					// Jane's laptop has an older, stale agent record too:
 					// without seen, the one read last speaks.
 					{ID: "e0", Keys: []onus.Key{{Name: "serial", Value: "S1"}}, Attrs: []any{now.Add(-30 * day), nil}},
 					{ID: "e1", Keys: []onus.Key{{Name: "serial", Value: "S1"}}, Attrs: []any{now.Add(-5 * day), []any{"vip", "eng"}}},
-				}}},
+				})}},
 			{Name: "hr", Kind: "person", Creates: true, Healthy: true, Snapshot: &onus.Snapshot{
 				Schema: onus.Schema{Fields: []string{"status"}, Links: []onus.LinkSpec{{Name: "manager", To: "person", Key: "email"}}},
-				Records: []onus.Record{
+				Records: onus.RecordsOf([]onus.Record{
 					{ID: "1", Name: "Jane Doe", Keys: []onus.Key{{Name: "email", Value: "jane@acme.com"}}, Attrs: []any{"Active"}, Links: []string{"bob@acme.com"}},
 					{ID: "2", Name: "Bob Roe", Keys: []onus.Key{{Name: "email", Value: "bob@acme.com"}}, Attrs: []any{"Active"}, Links: []string{""}},
-				}}},
+				})}},
 		},
 	})
 	if err != nil {

@@ -473,9 +473,9 @@ func (v *recordVal) Find(key ref.Val) (ref.Val, bool) {
 	name := string(k)
 	switch name {
 	case "id":
-		return types.String(v.s.inv.Record(v.r).ID), true
+		return types.String(v.s.inv.RecordsOf(v.r).ID(int(v.r.Idx))), true
 	case "name":
-		return types.String(v.s.inv.Record(v.r).Name), true
+		return types.String(v.s.inv.RecordsOf(v.r).Name(int(v.r.Idx))), true
 	case "records":
 		if v.e < 0 {
 			return nil, false
@@ -500,7 +500,7 @@ func (v *recordVal) Iterator() traits.Iterator {
 	s := v.s.inv.SourceOf(v.r)
 	var names []string
 	for i, f := range s.Snapshot.Schema.Fields {
-		if v.s.inv.Record(v.r).Attrs[i] != nil {
+		if v.s.inv.RecordsOf(v.r).Attr(int(v.r.Idx), i) != nil {
 			names = append(names, f)
 		}
 	}

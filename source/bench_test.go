@@ -77,7 +77,7 @@ func BenchmarkSources(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				b.ReportMetric(float64(len(res.Snapshot.Records)), "records")
+				b.ReportMetric(float64(res.Snapshot.Records.Len()), "records")
 			}
 		})
 	}

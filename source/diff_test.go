@@ -41,13 +41,13 @@ func readBoth(t *testing.T, dir string, src *config.Source, maxBad float64) {
 		return
 	}
 	if !reflect.DeepEqual(fast.Snapshot, slow.Snapshot) {
-		n := min(len(fast.Snapshot.Records), len(slow.Snapshot.Records))
+		n := min(fast.Snapshot.Records.Len(), slow.Snapshot.Records.Len())
 		for i := 0; i < n; i++ {
-			if !reflect.DeepEqual(fast.Snapshot.Records[i], slow.Snapshot.Records[i]) {
-				t.Fatalf("source %s: record %d is %+v, the general code: %+v", src.Name, i, fast.Snapshot.Records[i], slow.Snapshot.Records[i])
+			if !reflect.DeepEqual(fast.Snapshot.Records.At(i), slow.Snapshot.Records.At(i)) {
+				t.Fatalf("source %s: record %d is %+v, the general code: %+v", src.Name, i, fast.Snapshot.Records.At(i), slow.Snapshot.Records.At(i))
 			}
 		}
-		t.Fatalf("source %s: %d records, the general code: %d", src.Name, len(fast.Snapshot.Records), len(slow.Snapshot.Records))
+		t.Fatalf("source %s: %d records, the general code: %d", src.Name, fast.Snapshot.Records.Len(), slow.Snapshot.Records.Len())
 	}
 	if !reflect.DeepEqual(fast.Problems, slow.Problems) || fast.Bad != slow.Bad {
 		t.Fatalf("source %s: problems %v, the general code: %v", src.Name, fast.Problems, slow.Problems)

@@ -145,7 +145,16 @@ func readFiles(ctx context.Context, src *config.Source, dir string, m *Mapping, 
 			}
 			continue
 		}
-		out.Records = append(out.Records, b.Records...)
+		switch {
+		case out.Columns == nil && b.Columns == nil:
+			out.Records = append(out.Records, b.Records...)
+		case out.Columns == nil:
+			out.Columns, out.Records = onus.RecordsOf(out.Records), nil
+			fallthrough
+		default:
+			out.Columns.AppendAll(b.Records)
+			out.Columns.AppendFrom(b.Columns, 0, b.Columns.Len())
+		}
 		out.Problems = append(out.Problems, b.Problems...)
 		out.Sigs = append(out.Sigs, b.Sigs...)
 		for i, n := range b.Presence {

@@ -24,8 +24,8 @@ name: osq
 kind: software
 from: { file: results.ndjson }
 map: { id: "{decorations.host_uuid}/{columns.name}", name: columns.name }`))
-	if len(res.Snapshot.Records) != 2 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "holds an osquery results log") {
-		t.Errorf("records %d, warnings %q", len(res.Snapshot.Records), res.Warnings)
+	if res.Snapshot.Records.Len() != 2 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "holds an osquery results log") {
+		t.Errorf("records %d, warnings %q", res.Snapshot.Records.Len(), res.Warnings)
 	}
 	// The same file, declared NDJSON on purpose: read so, with a warning.
 	res = mustRead(t, dir, parseSource(t, `
@@ -33,8 +33,8 @@ name: osq
 kind: software
 from: { file: results.ndjson, format: ndjson }
 map: { id: "{hostIdentifier}/{columns.name}" }`))
-	if len(res.Snapshot.Records) != 2 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "read as plain NDJSON") {
-		t.Errorf("declared ndjson: records %d, warnings %q", len(res.Snapshot.Records), res.Warnings)
+	if res.Snapshot.Records.Len() != 2 || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "read as plain NDJSON") {
+		t.Errorf("declared ndjson: records %d, warnings %q", res.Snapshot.Records.Len(), res.Warnings)
 	}
 	for _, tt := range []struct{ source, want string }{
 		{`{name: s, kind: k, from: {file: doc.ndjson, format: ndjson}, map: {id: id}}`, "doc.ndjson holds a JSON document (its first line is not a whole JSON object), not NDJSON (one JSON object per line); set from.format: json"},
@@ -48,8 +48,8 @@ map: { id: "{hostIdentifier}/{columns.name}" }`))
 	}
 	// Guessed from the extension: the content wins.
 	res = mustRead(t, dir, parseSource(t, `{name: s, kind: k, from: {file: doc.ndjson, records: value}, map: {id: id}}`))
-	if len(res.Snapshot.Records) != 1 || len(res.Warnings) != 1 {
-		t.Errorf("doc.ndjson: records %d, warnings %q", len(res.Snapshot.Records), res.Warnings)
+	if res.Snapshot.Records.Len() != 1 || len(res.Warnings) != 1 {
+		t.Errorf("doc.ndjson: records %d, warnings %q", res.Snapshot.Records.Len(), res.Warnings)
 	}
 }
 
@@ -78,7 +78,7 @@ map:
     status: onboardingStatus
     last_seen: { path: lastSeen, type: time }`))
 		var ids []string
-		for _, r := range res.Snapshot.Records {
+		for _, r := range res.Snapshot.Records.All() {
 			ids = append(ids, r.ID)
 		}
 		if strings.Join(ids, ",") != "m1" {

@@ -55,7 +55,7 @@ func fuzzSource(t *testing.T, format, file, records string, data []byte) {
 		}
 		return
 	}
-	for _, r := range res.Snapshot.Records {
+	for _, r := range res.Snapshot.Records.All() {
 		if r.ID == "" {
 			t.Fatalf("a record without an id was kept: %+v", r)
 		}

@@ -72,6 +72,10 @@ type chunk struct {
 	seq      int
 	ops      []op
 	recs     []onus.Record
+	// cols holds recs once the chunk is read: as columns, a chunk of a
+	// software log takes half the memory, and every chunk is kept until
+	// the log's end says which rows are live.
+	cols     *onus.Records
 	hashes   []uint64 // of each record's row, for matching "removed" rows
 	probs    []*Problem
 	presence []int
@@ -111,6 +115,8 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 			}
 			line++
 		}
+		c.cols, c.recs = onus.RecordsOf(c.recs), nil
+		c.cols.Compact()
 		mu.Lock()
 		chunks = append(chunks, c)
 		mu.Unlock()
@@ -143,7 +149,7 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 			b.Presence[i] += n
 		}
 	}
-	b.Records = replay(chunks)
+	b.Columns = replay(chunks)
 	return b, ctx.Err()
 }
 
@@ -152,7 +158,7 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 // A group (a host and a query) holds its rows as ranges of records while
 // only snapshots arrive, which is all a software inventory usually logs;
 // the first added or removed row turns its ranges into a map by row hash.
-func replay(chunks []*chunk) []onus.Record {
+func replay(chunks []*chunk) *onus.Records {
 	type span struct{ chunk, start, end int32 }
 	type group struct {
 		time  int64
@@ -211,7 +217,7 @@ func replay(chunks []*chunk) []onus.Record {
 	}
 	live := make([][]bool, len(chunks))
 	for ci, c := range chunks {
-		live[ci] = make([]bool, len(c.recs))
+		live[ci] = make([]bool, c.cols.Len())
 	}
 	n := 0
 	for _, g := range groups {
@@ -226,7 +232,7 @@ func replay(chunks []*chunk) []onus.Record {
 			n++
 		}
 	}
-	out := make([]onus.Record, 0, n)
+	out := onus.NewRecords(n)
 	for ci, c := range chunks {
 		// Live records come in runs (a snapshot's rows): each run is
 		// copied at once, not record by record.
@@ -240,10 +246,10 @@ func replay(chunks []*chunk) []onus.Record {
 			for j < len(l) && l[j] {
 				j++
 			}
-			out = append(out, c.recs[i:j]...)
+			out.AppendFrom(c.cols, i, j)
 			i = j
 		}
-		c.recs, c.hashes = nil, nil // let the chunk go while the rest are copied
+		c.cols, c.hashes = nil, nil // let the chunk go while the rest are copied
 	}
 	return out
 }

@@ -85,8 +85,12 @@ func Registered() []string {
 // Batch is what a reader returns.
 type Batch struct {
 	// File is the path read, for problems found after reading.
-	File     string
-	Records  []onus.Record
+	File    string
+	Records []onus.Record
+	// Columns, when set, holds the records instead of Records: a reader of
+	// millions of records (osquery's log) stores them column by column as
+	// it goes.
+	Columns  *onus.Records
 	Problems []*Problem
 	// Presence counts, per schema field, the records that had a value.
 	Presence []int
@@ -198,7 +202,12 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 	cprobs, cwarnings := m.consistent(batch.Records, batch.Sigs, batch.File)
 	batch.Problems = append(batch.Problems, cprobs...)
 	batch.Sigs = nil
-	recs := dedupe(batch.Records, &batch.Problems, batch.File)
+	recs := batch.Columns
+	if recs == nil {
+		recs = onus.RecordsOf(batch.Records)
+		batch.Records = nil
+	}
+	recs = dedupe(recs, &batch.Problems, batch.File)
 	res.Bad = len(batch.Problems)
 	probs := batch.Problems
 	sort.SliceStable(probs, func(i, j int) bool {
@@ -214,15 +223,15 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 	// Every bad record is counted once: the stubs kept for skipped
 	// records (so that they join their entities) are among recs too.
 	total := res.Bad
-	for i := range recs {
-		if !recs[i].Skipped {
+	for i := range recs.Len() {
+		if !recs.Skipped(i) {
 			total++
 		}
 	}
 	for i, n := range batch.Presence {
-		if n == 0 && len(recs) > 0 {
+		if n == 0 && recs.Len() > 0 {
 			f := m.fields[i]
-			res.Warnings = append(res.Warnings, fmt.Sprintf("field %s (path %s) had no value in any of the %d records; check the path", f.name, f.path, len(recs)))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("field %s (path %s) had no value in any of the %d records; check the path", f.name, f.path, recs.Len()))
 		}
 	}
 	res.Warnings = append(res.Warnings, cwarnings...)
@@ -231,11 +240,12 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("source %s: where: %w", src.Name, err)
 		}
-		if len(kept) == 0 && len(recs) > 0 {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("where kept none of the %d records", len(recs)))
+		if kept.Len() == 0 && recs.Len() > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("where kept none of the %d records", recs.Len()))
 		}
 		recs = kept
 	}
+	recs.Compact()
 	res.Snapshot = &onus.Snapshot{Source: src.Name, Kind: src.Kind, SyncedAt: o.Now, Schema: m.Schema(), Records: recs}
 	if res.Bad > 0 && float64(res.Bad) > o.MaxBad*float64(total) {
 		return res, fmt.Errorf("source %s: %w: %d of %d records could not be read (the limit is %.0f%%); first: %v",
@@ -249,43 +259,47 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 // table of 8-byte slots (part of the hash, and the index) rather than a
 // map: at 5 million records that is 64 MiB, filled to 60 %, with no
 // per-entry allocation.
-func dedupe(recs []onus.Record, probs *[]*Problem, file string) []onus.Record {
+func dedupe(recs *onus.Records, probs *[]*Problem, file string) *onus.Records {
+	n := recs.Len()
 	size := 1
-	for size < len(recs)+len(recs)/2+1 {
+	for size < n+n/2+1 {
 		size <<= 1
 	}
 	type slot struct {
 		hash uint32 // the hash's high bits
-		idx  int32  // index in out plus one; 0 is empty
+		idx  int32  // record index plus one; 0 is empty
 	}
 	table := make([]slot, size)
 	seed := maphash.MakeSeed()
 	mask := uint64(size - 1)
-	out := recs[:0]
-	for _, r := range recs {
-		h := maphash.String(seed, r.ID)
+	var drop []bool
+	for r := range n {
+		id := recs.ID(r)
+		h := maphash.String(seed, id)
 		hi := uint32(h >> 32)
 		dup := -1
 		i := h & mask
 		for ; table[i].idx != 0; i = (i + 1) & mask {
-			if table[i].hash == hi && out[table[i].idx-1].ID == r.ID {
+			if table[i].hash == hi && recs.ID(int(table[i].idx-1)) == id {
 				dup = int(table[i].idx - 1)
 				break
 			}
 		}
 		if dup >= 0 {
-			*probs = append(*probs, duplicate(file, r, out[dup]))
+			*probs = append(*probs, &Problem{File: file, Line: recs.Loc(r), ID: id, Field: "id",
+				Message: fmt.Sprintf("duplicate id: the record at line %d has the same id; the first is kept", recs.Loc(dup))})
+			if drop == nil {
+				drop = make([]bool, n)
+			}
+			drop[r] = true
 			continue
 		}
-		table[i] = slot{hash: hi, idx: int32(len(out) + 1)}
-		out = append(out, r)
+		table[i] = slot{hash: hi, idx: int32(r + 1)}
 	}
-	return out
-}
-
-func duplicate(file string, r, first onus.Record) *Problem {
-	return &Problem{File: file, Line: r.Loc, ID: r.ID, Field: "id",
-		Message: fmt.Sprintf("duplicate id: the record at line %d has the same id; the first is kept", first.Loc)}
+	if drop == nil {
+		return recs
+	}
+	return recs.Filter(func(i int) bool { return !drop[i] })
 }
 
 type nopProgress struct{}

@@ -105,10 +105,10 @@ map:
     prevention_applied: { path: device_policies.prevention.applied, type: bool }
     platform: platform_name`)
 	res := mustRead(t, samples, src)
-	if got := len(res.Snapshot.Records); got != 1 {
+	if got := res.Snapshot.Records.Len(); got != 1 {
 		t.Fatalf("records = %d, want 1", got)
 	}
-	rec := res.Snapshot.Records[0]
+	rec := res.Snapshot.Records.At(0)
 	if rec.ID != "75b2dba7ba8d450da481ed6830cc9d9d" || rec.Name != "FALCON-CROWDSTR" {
 		t.Errorf("id, name = %q, %q", rec.ID, rec.Name)
 	}
@@ -158,13 +158,13 @@ map:
     email: userAndLocation.email`)
 	res := mustRead(t, dir, src)
 	// The same record twice: the second is a duplicate id, reported with its line.
-	if got := len(res.Snapshot.Records); got != 1 {
+	if got := res.Snapshot.Records.Len(); got != 1 {
 		t.Fatalf("records = %d, want 1 (the duplicate dropped)", got)
 	}
 	if res.Bad != 1 || !strings.Contains(res.Problems[0].Error(), "duplicate id") {
 		t.Errorf("problems = %v, want one duplicate id", res.Problems)
 	}
-	rec := res.Snapshot.Records[0]
+	rec := res.Snapshot.Records.At(0)
 	if got := key(rec, "mac"); len(got) != 2 || got[0] != "6a:2c:4b:b7:65:b5" || got[1] != "82:45:58:44:dc:01" {
 		t.Errorf("macs = %v", got)
 	}
@@ -204,7 +204,7 @@ map:
     last_login: { path: lastLogin, type: time }
     activated: { path: activated, type: time }`)
 	res := mustRead(t, samples, src)
-	rec := res.Snapshot.Records[0]
+	rec := res.Snapshot.Records.At(0)
 	if got := key(rec, "email"); len(got) != 1 || got[0] != "alice.smith@example.com" {
 		t.Errorf("email = %v", got)
 	}
@@ -229,9 +229,9 @@ map:
   keys: { okta_id: userId }
   fields: { factors: { path: factors, type: list } }`)
 	fres := mustRead(t, dir, fsrc)
-	list, ok := attr(t, fres, fres.Snapshot.Records[0], "factors").([]any)
+	list, ok := attr(t, fres, fres.Snapshot.Records.At(0), "factors").([]any)
 	if !ok || len(list) != 3 {
-		t.Fatalf("factors = %#v", attr(t, fres, fres.Snapshot.Records[0], "factors"))
+		t.Fatalf("factors = %#v", attr(t, fres, fres.Snapshot.Records.At(0), "factors"))
 	}
 	if ft := list[2].(map[string]any)["factorType"]; ft != "sms" {
 		t.Errorf("third factor type = %v", ft)
@@ -285,7 +285,7 @@ func TestOsqueryReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := len(res.Snapshot.Records); got != tt.want {
+			if got := res.Snapshot.Records.Len(); got != tt.want {
 				t.Errorf("live rows = %d, want %d (problems: %v)", got, tt.want, res.Problems)
 			}
 			if res.Bad != 0 {
@@ -298,7 +298,7 @@ func TestOsqueryReplay(t *testing.T) {
 func TestOsqueryHostFields(t *testing.T) {
 	src := osquerySource(t, "osquery/osqueryd.results.log", "pack_osquery-custom-pack_processes")
 	res := mustRead(t, samples, src)
-	rec := res.Snapshot.Records[0]
+	rec := res.Snapshot.Records.At(0)
 	if got := key(rec, "uuid"); len(got) != 1 || got[0] != "40443dd9-5b21-a345-8f89-aadde84c3719" {
 		t.Errorf("uuid = %v", got)
 	}
@@ -334,7 +334,7 @@ map:
   fields: { version: columns.version }`)
 	res := mustRead(t, dir, src)
 	var got []string
-	for _, r := range res.Snapshot.Records {
+	for _, r := range res.Snapshot.Records.All() {
 		got = append(got, r.ID+"@"+attr(t, res, r, "version").(string))
 	}
 	want := "h1/A@2 h2/D@4"
@@ -360,20 +360,20 @@ map:
     hired: { path: Hire Date, type: time }
     band: { path: Salary Band, type: int }`)
 	res := mustRead(t, dir, src)
-	if len(res.Snapshot.Records) != 2 {
-		t.Fatalf("records = %d", len(res.Snapshot.Records))
+	if res.Snapshot.Records.Len() != 2 {
+		t.Fatalf("records = %d", res.Snapshot.Records.Len())
 	}
-	r0 := res.Snapshot.Records[0]
+	r0 := res.Snapshot.Records.At(0)
 	if got := key(r0, "employee_id"); got[0] != "187" {
 		t.Errorf("employee_id = %v, want zero padding dropped", got)
 	}
 	if got := key(r0, "email"); got[0] != "isaac.brock@example.com" {
 		t.Errorf("email = %v (the header was matched ignoring case)", got)
 	}
-	if r0.Loc != 2 || res.Snapshot.Records[1].Loc != 3 {
-		t.Errorf("lines = %d, %d", r0.Loc, res.Snapshot.Records[1].Loc)
+	if r0.Loc != 2 || res.Snapshot.Records.At(1).Loc != 3 {
+		t.Errorf("lines = %d, %d", r0.Loc, res.Snapshot.Records.At(1).Loc)
 	}
-	if got := attr(t, res, res.Snapshot.Records[1], "band"); got != nil {
+	if got := attr(t, res, res.Snapshot.Records.At(1), "band"); got != nil {
 		t.Errorf("empty cell = %#v, want absent", got)
 	}
 }
@@ -512,7 +512,7 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 			got := 0
-			for _, r := range res.Snapshot.Records {
+			for _, r := range res.Snapshot.Records.All() {
 				if !r.Skipped {
 					got++
 				}

@@ -30,7 +30,7 @@ map:
     macs: macs | split(",")
 `)
 	res := mustRead(t, dir, src)
-	recs := res.Snapshot.Records
+	recs := res.Snapshot.Records.All()
 	if len(recs) != 2 {
 		t.Fatalf("records = %d: %v", len(recs), res.Problems)
 	}

@@ -29,27 +29,25 @@ func compileWhere(src string) (cel.Program, error) {
 // filter keeps the records where is true of. A record it cannot be
 // evaluated on (a field it reads is absent) is dropped, as is one it is
 // false of; an expression that gives no bool is an error.
-func (m *Mapping) filter(recs []onus.Record) ([]onus.Record, error) {
-	out := recs[:0]
-	for _, r := range recs {
+func (m *Mapping) filter(recs *onus.Records) (*onus.Records, error) {
+	keep := make([]bool, recs.Len())
+	for i := range recs.Len() {
 		vars := make(map[string]any, len(m.fields)+2)
-		for i, f := range m.fields {
-			if r.Attrs != nil && r.Attrs[i] != nil {
-				vars[f.name] = r.Attrs[i]
+		for j, f := range m.fields {
+			if v := recs.Attr(i, j); v != nil {
+				vars[f.name] = v
 			}
 		}
-		vars["id"], vars["name"] = r.ID, r.Name
+		vars["id"], vars["name"] = recs.ID(i), recs.Name(i)
 		v, _, err := m.where.Eval(map[string]any{"record": vars})
 		if err != nil {
 			continue
 		}
 		b, ok := v.(types.Bool)
 		if !ok {
-			return nil, fmt.Errorf("gives %s for record %s, not a bool", v.Type().TypeName(), r.ID)
+			return nil, fmt.Errorf("gives %s for record %s, not a bool", v.Type().TypeName(), recs.ID(i))
 		}
-		if b {
-			out = append(out, r)
-		}
+		keep[i] = bool(b)
 	}
-	return out, nil
+	return recs.Filter(func(i int) bool { return keep[i] }), nil
 }

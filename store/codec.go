@@ -75,31 +75,40 @@ func encodeRecords(recs []onus.Record) ([]byte, error) {
 
 // encodeRecordsInto appends the encoding of recs to dst.
 func encodeRecordsInto(dst []byte, recs []onus.Record) ([]byte, error) {
+	rs := onus.RecordsOf(recs)
+	return encodeRangeInto(dst, rs, 0, rs.Len())
+}
+
+// encodeRangeInto appends the encoding of records lo to hi of rs to dst,
+// reading their columns, without making a Record of each.
+func encodeRangeInto(dst []byte, rs *onus.Records, lo, hi int) ([]byte, error) {
 	e := &encoder{b: dst}
-	e.uvarint(uint64(len(recs)))
-	for i := range recs {
-		r := &recs[i]
-		e.str(r.ID)
-		e.str(r.Name)
-		loc := uint64(r.Loc) << 1
-		if r.Skipped {
+	e.uvarint(uint64(hi - lo))
+	for i := lo; i < hi; i++ {
+		e.str(rs.ID(i))
+		e.str(rs.Name(i))
+		loc := uint64(rs.Loc(i)) << 1
+		if rs.Skipped(i) {
 			loc |= 1
 		}
 		e.uvarint(loc)
-		e.varint(r.Seen)
-		e.uvarint(uint64(len(r.Keys)))
-		for _, k := range r.Keys {
+		e.varint(rs.Seen(i))
+		keys := rs.Keys(i)
+		e.uvarint(uint64(len(keys)))
+		for _, k := range keys {
 			e.str(k.Name)
 			e.str(k.Value)
 		}
-		e.uvarint(uint64(len(r.Links)))
-		for _, l := range r.Links {
-			e.str(l)
+		nl := rs.NumLinks(i)
+		e.uvarint(uint64(nl))
+		for j := range nl {
+			e.str(rs.Link(i, j))
 		}
-		e.uvarint(uint64(len(r.Attrs)))
-		for _, a := range r.Attrs {
-			if err := e.value(a); err != nil {
-				return nil, fmt.Errorf("record %s: %w", r.ID, err)
+		na := rs.NumAttrs(i)
+		e.uvarint(uint64(na))
+		for j := range na {
+			if err := e.value(rs.Attr(i, j)); err != nil {
+				return nil, fmt.Errorf("record %s: %w", rs.ID(i), err)
 			}
 		}
 	}

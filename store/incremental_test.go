@@ -134,7 +134,7 @@ func TestSnapshotOfOtherChunkSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := snapshot("mdm", 2*chunkRecords+7)
-	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncOK, Records: len(big.Records)}, big); err != nil {
+	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncOK, Records: big.Records.Len()}, big); err != nil {
 		t.Fatal(err)
 	}
 	var id int64
@@ -142,12 +142,12 @@ func TestSnapshotOfOtherChunkSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Chunks of 5, chunkRecords+10 and the rest.
-	cuts := []int{0, 5, chunkRecords + 15, len(big.Records)}
+	cuts := []int{0, 5, chunkRecords + 15, big.Records.Len()}
 	if _, err := db.db.ExecContext(ctx, `DELETE FROM snapshot_chunks WHERE snapshot_id = ?`, id); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(cuts); i++ {
-		b, err := encodeRecordsInto(nil, big.Records[cuts[i]:cuts[i+1]])
+		b, err := encodeRangeInto(nil, big.Records, cuts[i], cuts[i+1])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,12 +159,12 @@ func TestSnapshotOfOtherChunkSizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Records) != len(big.Records) {
-		t.Fatalf("loaded %d records, want %d", len(got.Records), len(big.Records))
+	if got.Records.Len() != big.Records.Len() {
+		t.Fatalf("loaded %d records, want %d", got.Records.Len(), big.Records.Len())
 	}
-	for i := range got.Records {
-		if got.Records[i].ID != big.Records[i].ID || got.Records[i].Attrs[0] != big.Records[i].Attrs[0] {
-			t.Fatalf("record %d = %s, want %s", i, got.Records[i].ID, big.Records[i].ID)
+	for i := range got.Records.Len() {
+		if got.Records.ID(i) != big.Records.ID(i) || got.Records.Attr(i, 0) != big.Records.Attr(i, 0) {
+			t.Fatalf("record %d = %s, want %s", i, got.Records.ID(i), big.Records.ID(i))
 		}
 	}
 }

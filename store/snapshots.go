@@ -27,7 +27,7 @@ func (s *DB) SaveSync(ctx context.Context, sy *onus.Sync, snap *onus.Snapshot) e
 		if snap != nil {
 			schema, _ := json.Marshal(snap.Schema)
 			res, err := tx.ExecContext(ctx, `INSERT INTO snapshots (source, kind, synced_at, records, schema) VALUES (?, ?, ?, ?, ?)`,
-				snap.Source, snap.Kind, fmtTime(snap.SyncedAt), len(snap.Records), string(schema))
+				snap.Source, snap.Kind, fmtTime(snap.SyncedAt), snap.Records.Len(), string(schema))
 			if err != nil {
 				return fmt.Errorf("store: save snapshot: %w", err)
 			}
@@ -56,7 +56,7 @@ func (s *DB) SaveSync(ctx context.Context, sy *onus.Sync, snap *onus.Snapshot) e
 		if _, err := tx.ExecContext(ctx, `INSERT INTO source_state (source, snapshot_id, good_sync, records, fingerprint) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (source) DO UPDATE SET snapshot_id = excluded.snapshot_id, good_sync = excluded.good_sync, records = excluded.records,
 				fingerprint = excluded.fingerprint`,
-			sy.Source, snapID, sy.ID, len(snap.Records), sy.Fingerprint); err != nil {
+			sy.Source, snapID, sy.ID, snap.Records.Len(), sy.Fingerprint); err != nil {
 			return fmt.Errorf("store: update source state: %w", err)
 		}
 		if old.Valid {
@@ -124,13 +124,13 @@ func (s *DB) SaveUnchangedSync(ctx context.Context, sy *onus.Sync) error {
 
 // writeChunks encodes records in parallel and inserts the chunks in order.
 // A semaphore bounds how many encoded chunks wait for the writer.
-func writeChunks(ctx context.Context, tx *sql.Tx, id int64, recs []onus.Record) error {
+func writeChunks(ctx context.Context, tx *sql.Tx, id int64, recs *onus.Records) error {
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_chunks (snapshot_id, seq, data) VALUES (?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
-	n := (len(recs) + chunkRecords - 1) / chunkRecords
+	n := (recs.Len() + chunkRecords - 1) / chunkRecords
 	type enc struct {
 		b   []byte
 		err error
@@ -154,7 +154,7 @@ func writeChunks(ctx context.Context, tx *sql.Tx, id int64, recs []onus.Record) 
 				// megabytes, and growing a fresh buffer for each chunk
 				// was a fifth of a large sync's CPU time.
 				raw := chunkBufs.get()
-				b, err := encodeRecordsInto(raw[:0], recs[i*chunkRecords:min((i+1)*chunkRecords, len(recs))])
+				b, err := encodeRangeInto(raw[:0], recs, i*chunkRecords, min((i+1)*chunkRecords, recs.Len()))
 				if err == nil {
 					b = compressChunkInto(chunkBufs.get(), b)
 				}
@@ -248,49 +248,50 @@ func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, erro
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	// Every chunk but the last holds chunkRecords records: each decodes
-	// straight into its place in the snapshot, not into a slice of its own
-	// copied after (a third of the load of 5 million records). A chunk of
-	// another size (written with another chunk size) is copied.
-	all := make([]onus.Record, n)
-	parts := make([][]onus.Record, len(blobs))
-	errs := make([]error, len(blobs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, b := range blobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int, b []byte) {
-			defer func() { <-sem; wg.Done() }()
-			raw, format, err := decompressChunk(b)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			dst := make([]onus.Record, 0, chunkRecords)
-			if off := i * chunkRecords; off < n {
-				dst = all[off:off:min(off+chunkRecords, n)]
-			}
-			parts[i], errs[i] = decodeFormat(raw, dst, format)
-		}(i, b)
+	// The chunks are decoded side by side, each into Records of its own,
+	// and added to the snapshot's column store in order as they come: only
+	// a few chunks' worth of Record values exist at a time.
+	snap.Records = onus.NewRecords(n)
+	type part struct {
+		recs []onus.Record
+		err  error
 	}
-	wg.Wait()
+	parts := make([]chan part, len(blobs))
+	for i := range parts {
+		parts[i] = make(chan part, 1)
+	}
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0)+1)
+	go func() {
+		for i, b := range blobs {
+			sem <- struct{}{}
+			go func(i int, b []byte) {
+				raw, format, err := decompressChunk(b)
+				if err != nil {
+					parts[i] <- part{err: err}
+					return
+				}
+				recs, err := decodeFormat(raw, make([]onus.Record, 0, chunkRecords), format)
+				parts[i] <- part{recs, err}
+			}(i, b)
+		}
+	}()
+	var errs []error
+	for i := range parts {
+		p := <-parts[i]
+		<-sem
+		blobs[i] = nil
+		if p.err != nil {
+			errs = append(errs, p.err)
+			continue
+		}
+		snap.Records.AppendAll(p.recs)
+	}
+	snap.Records.Compact()
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("store: snapshot of %s: %w", src, err)
 	}
-	snap.Records = all
-	for i, p := range parts {
-		if off := i * chunkRecords; off < n && len(p) == min(chunkRecords, n-off) && (len(p) == 0 || &p[0] == &all[off]) {
-			continue
-		}
-		snap.Records = make([]onus.Record, 0, n)
-		for _, p := range parts {
-			snap.Records = append(snap.Records, p...)
-		}
-		break
-	}
-	if len(snap.Records) != n {
-		return nil, fmt.Errorf("store: snapshot of %s has %d records, expected %d: %w", src, len(snap.Records), n, errCorrupt)
+	if snap.Records.Len() != n {
+		return nil, fmt.Errorf("store: snapshot of %s has %d records, expected %d: %w", src, snap.Records.Len(), n, errCorrupt)
 	}
 	return snap, nil
 }

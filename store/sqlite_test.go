@@ -81,8 +81,9 @@ func FuzzDecode(f *testing.F) {
 
 func snapshot(src string, n int) *onus.Snapshot {
 	s := &onus.Snapshot{Source: src, Kind: "device", SyncedAt: time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), Schema: onus.Schema{Fields: []string{"f"}}}
+	s.Records = onus.NewRecords(n)
 	for i := 0; i < n; i++ {
-		s.Records = append(s.Records, onus.Record{ID: string(rune('a' + i%26)), Loc: i + 1, Attrs: []any{int64(i)}})
+		s.Records.Append(&onus.Record{ID: string(rune('a' + i%26)), Loc: i + 1, Attrs: []any{int64(i)}})
 	}
 	return s
 }
@@ -96,15 +97,15 @@ func TestSnapshotsAndHealth(t *testing.T) {
 	}
 	// More records than one chunk, to cover the chunking.
 	big := snapshot("mdm", chunkRecords+5)
-	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncOK, Records: len(big.Records)}, big); err != nil {
+	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncOK, Records: big.Records.Len()}, big); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.LoadSnapshot(ctx, "mdm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Records) != len(big.Records) || got.Records[chunkRecords+4].Attrs[0] != int64(chunkRecords+4) || got.Schema.Fields[0] != "f" {
-		t.Fatalf("loaded %d records", len(got.Records))
+	if got.Records.Len() != big.Records.Len() || got.Records.Attr(chunkRecords+4, 0) != int64(chunkRecords+4) || got.Schema.Fields[0] != "f" {
+		t.Fatalf("loaded %d records", got.Records.Len())
 	}
 	// A failed sync keeps the good snapshot in force and makes the source unhealthy.
 	if err := db.SaveSync(ctx, &onus.Sync{Run: run, Source: "mdm", Status: onus.SyncFailed, Error: "boom"}, nil); err != nil {
@@ -118,7 +119,7 @@ func TestSnapshotsAndHealth(t *testing.T) {
 	if st.Healthy || st.Good == nil || st.Last.Status != onus.SyncFailed || !strings.Contains(st.Reason, "boom") {
 		t.Errorf("state after failure = %+v", st)
 	}
-	if n, ok, _ := db.GoodRecords(ctx, "mdm"); !ok || n != len(big.Records) {
+	if n, ok, _ := db.GoodRecords(ctx, "mdm"); !ok || n != big.Records.Len() {
 		t.Errorf("good records = %d, %v", n, ok)
 	}
 	// A new good sync replaces the snapshot and deletes the old one.

@@ -196,8 +196,8 @@ func (a *app) testSource(cmd *cobra.Command, cfg *config.Config, src *config.Sou
 		}
 		r, err := source.Read(ctx, src, o)
 		if r != nil && r.Snapshot != nil {
-			res.Records = len(r.Snapshot.Records) + r.Bad
-			res.Mapped = len(r.Snapshot.Records)
+			res.Records = r.Snapshot.Records.Len() + r.Bad
+			res.Mapped = r.Snapshot.Records.Len()
 			res.Fields = presence(r.Snapshot)
 			res.IDs = ids(r.Snapshot, 5)
 			res.Problems, res.Warnings = r.Problems, r.Warnings
@@ -220,7 +220,7 @@ func (a *app) testSource(cmd *cobra.Command, cfg *config.Config, src *config.Sou
 	objs := m.NewObjects()
 	objs.Add(src.Connector+": "+pg.Where, pg.Objects)
 	b := objs.Batch(src.Connector + " API")
-	snap := &onus.Snapshot{Source: src.Name, Kind: src.Kind, Schema: m.Schema(), Records: b.Records}
+	snap := &onus.Snapshot{Source: src.Name, Kind: src.Kind, Schema: m.Schema(), Records: onus.RecordsOf(b.Records)}
 	res.Records, res.Mapped = len(pg.Objects), len(b.Records)
 	res.Fields, res.IDs, res.Problems = presence(snap), ids(snap, 5), b.Problems
 	res.OK = len(b.Problems) == 0
@@ -234,8 +234,8 @@ func presence(s *onus.Snapshot) map[string]int {
 	out := map[string]int{}
 	for i, f := range s.Schema.Fields {
 		out[f] = 0
-		for _, r := range s.Records {
-			if i < len(r.Attrs) && r.Attrs[i] != nil {
+		for j := range s.Records.Len() {
+			if s.Records.HasAttr(j, i) {
 				out[f]++
 			}
 		}
@@ -245,8 +245,8 @@ func presence(s *onus.Snapshot) map[string]int {
 
 func ids(s *onus.Snapshot, n int) []string {
 	var out []string
-	for _, r := range s.Records[:min(n, len(s.Records))] {
-		out = append(out, r.ID)
+	for i := range min(n, s.Records.Len()) {
+		out = append(out, s.Records.ID(i))
 	}
 	return out
 }

@@ -287,7 +287,7 @@ by side, and its findings.`,
 			ents := inv.Find(args[0], monitor.Normalizer(cfg))
 			if r, ok := inv.FindRecord(args[0]); ok && len(ents) == 0 {
 				var keys []string
-				for _, k := range inv.Record(r).Keys {
+				for _, k := range inv.RecordsOf(r).Keys(int(r.Idx)) {
 					if name, raw, why, ign := k.Ignored(); ign {
 						keys = append(keys, fmt.Sprintf("%s=%q (ignored: %s)", name, raw, why))
 					} else {

@@ -94,7 +94,7 @@ func BenchmarkPull(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if got := len(res.Snapshot.Records); got != bc.n {
+				if got := res.Snapshot.Records.Len(); got != bc.n {
 					b.Fatalf("%d records, want %d", got, bc.n)
 				}
 				bytes += res.Bytes

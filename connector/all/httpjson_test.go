@@ -133,10 +133,10 @@ func TestHTTPJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n := len(res.Snapshot.Records); n != tc.want {
+			if n := res.Snapshot.Records.Len(); n != tc.want {
 				t.Fatalf("%d records, want %d", n, tc.want)
 			}
-			if got := res.Snapshot.Records[522].Keys[0].Value; got != "p522@acme.example" {
+			if got := res.Snapshot.Records.At(522).Keys[0].Value; got != "p522@acme.example" {
 				t.Errorf("last record's email %q", got)
 			}
 		})
@@ -224,7 +224,7 @@ func TestHTTPCSV(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recs := res.Snapshot.Records
+			recs := res.Snapshot.Records.All()
 			if len(recs) != tc.want {
 				t.Fatalf("%d records, want %d", len(recs), tc.want)
 			}

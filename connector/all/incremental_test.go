@@ -90,7 +90,7 @@ func TestIncrementalThroughMonitor(t *testing.T) {
 	}
 	status := snap.Schema.FieldIndex("status")
 	found := map[string]any{}
-	for _, r := range snap.Records {
+	for _, r := range snap.Records.All() {
 		found[r.ID] = r.Attrs[status]
 	}
 	if found[changedID] != "SUSPENDED" {
@@ -157,8 +157,8 @@ func TestIncrementalWindows(t *testing.T) {
 			// No user changed since the first read: an incremental pull
 			// reads none and keeps every one in force, without warnings
 			// about fields that had no value.
-			if len(res.Snapshot.Records) != 120 || len(res.Warnings) != 0 {
-				t.Errorf("%d records (want 120), warnings %v", len(res.Snapshot.Records), res.Warnings)
+			if res.Snapshot.Records.Len() != 120 || len(res.Warnings) != 0 {
+				t.Errorf("%d records (want 120), warnings %v", res.Snapshot.Records.Len(), res.Warnings)
 			}
 		})
 	}

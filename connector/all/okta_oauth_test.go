@@ -55,7 +55,7 @@ func TestOktaPrivateKeyJWT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(res.Snapshot.Records); n != 1500 {
+	if n := res.Snapshot.Records.Len(); n != 1500 {
 		t.Errorf("%d records, want 1500", n)
 	}
 	// 8 pages at 3 requests a token: 3 tokens at least, each after a 401.

@@ -171,7 +171,7 @@ func TestVendors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recs := res.Snapshot.Records
+			recs := res.Snapshot.Records.All()
 			if len(recs) != tc.want || res.Bad != 0 {
 				t.Fatalf("%d records, %d bad (%v); want %d", len(recs), res.Bad, res.Problems, tc.want)
 			}

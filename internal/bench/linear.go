@@ -187,7 +187,7 @@ func measureOnce(ctx context.Context, o LinearOptions, pt *LinearPoint, dir, see
 			return nil, fmt.Errorf("source %s has no snapshot in the seed database %s", s.Name, seed)
 		}
 		snaps[s.Name] = s.Snapshot
-		pt.Records += len(s.Snapshot.Records)
+		pt.Records += s.Snapshot.Records.Len()
 	}
 	loaded = nil
 	logf("%d people: %d records loaded from a copy of %s in %.1fs", pt.People, pt.Records, seed, time.Since(t0).Seconds())
@@ -362,37 +362,45 @@ func changeOnePercent(snaps map[string]*onus.Snapshot) (map[string]*onus.Snapsho
 	n := 0
 	for name, s := range snaps {
 		c := *s
-		c.Records = append([]onus.Record(nil), s.Records...)
-		for i := 50; i < len(c.Records); i += 100 {
-			r := &c.Records[i]
-			if r.Skipped || len(r.Attrs) == 0 {
-				continue
+		c.Records = onus.NewRecords(s.Records.Len())
+		for i := range s.Records.Len() {
+			r := s.Records.At(i)
+			if i%100 == 50 && !r.Skipped && len(r.Attrs) > 0 {
+				n += changeAttrs(&r)
 			}
-			attrs := append([]any(nil), r.Attrs...)
-			diff := false
-			for j, v := range attrs {
-				switch v := v.(type) {
-				case bool:
-					attrs[j], diff = !v, true
-				case time.Time:
-					attrs[j], diff = v.Add(-60*24*time.Hour), true
-				case string:
-					switch v {
-					case "ACTIVE":
-						attrs[j], diff = "SUSPENDED", true
-					case "SUSPENDED", "DEPROVISIONED":
-						attrs[j], diff = "ACTIVE", true
-					}
-				}
-			}
-			if diff {
-				r.Attrs = attrs
-				n++
-			}
+			c.Records.Append(&r)
 		}
+		c.Records.Compact()
 		out[name] = &c
 	}
 	return out, n
+}
+
+// changeAttrs negates r's booleans, moves its times 60 days back and
+// flips an account's status; it returns 1 when something changed.
+func changeAttrs(r *onus.Record) int {
+	attrs := append([]any(nil), r.Attrs...)
+	diff := false
+	for j, v := range attrs {
+		switch v := v.(type) {
+		case bool:
+			attrs[j], diff = !v, true
+		case time.Time:
+			attrs[j], diff = v.Add(-60*24*time.Hour), true
+		case string:
+			switch v {
+			case "ACTIVE":
+				attrs[j], diff = "SUSPENDED", true
+			case "SUSPENDED", "DEPROVISIONED":
+				attrs[j], diff = "ACTIVE", true
+			}
+		}
+	}
+	if !diff {
+		return 0
+	}
+	r.Attrs = attrs
+	return 1
 }
 
 // recorder measures phases: wall and CPU time, allocations, and the peak

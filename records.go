@@ -1,0 +1,509 @@
+package onus
+
+import (
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Records holds the records of one snapshot column by column. A software
+// inventory is millions of records that repeat the same few thousand
+// names, versions and paths: as Go values (a Record, its lists of links
+// and attributes, each boxed value) they took about 260 bytes each and
+// gave the collector six pointers to follow; here a record is its id, a
+// few fixed-size columns and 4-byte codes into dictionaries of the
+// distinct names, link values and attribute values, about 130 bytes with
+// a 60-byte id, and the collector follows one pointer per record.
+//
+// Records are appended, never changed in place. The accessors return
+// values that share the columns' memory: strings and key lists must not
+// be modified. A nil *Records is an empty snapshot.
+type Records struct {
+	// ids holds each record's id, its bytes in arena chunks.
+	ids []string
+	// names and links are codes into strs; attrs into vals. The lists of
+	// record i are xs[xEnd[i-1]:xEnd[i]] (from 0 for the first record).
+	names   []uint32
+	links   []uint32
+	linkEnd []uint32
+	attrs   []uint32
+	attrEnd []uint32
+	keys    []Key
+	keyEnd  []uint32
+	locs    []int32
+	seen    []int64
+	flags   []uint8
+	// strs[0] is "" and vals[0] is nil: a missing link or attribute.
+	strs []string
+	vals []any
+	// strIdx and valIdx find a value's code while records are appended;
+	// Compact drops them.
+	strIdx map[string]uint32
+	valIdx map[any]uint32
+	arena  []byte
+	// tr is the last store records were copied from (AppendFrom).
+	tr *translation
+}
+
+const (
+	flagSkipped = 1 << iota
+	flagNilLinks
+	flagNilAttrs
+	flagNilKeys
+)
+
+// arenaChunk is the size of the chunks ids are copied into: large enough
+// that a chunk holds thousands of ids, small enough that the last one's
+// spare room does not matter.
+const arenaChunk = 1 << 20
+
+// NewRecords returns an empty column store with room for n records.
+func NewRecords(n int) *Records {
+	rs := &Records{}
+	rs.grow(n)
+	return rs
+}
+
+// RecordsOf copies recs into a column store.
+func RecordsOf(recs []Record) *Records {
+	rs := NewRecords(len(recs))
+	nl, na, nk := 0, 0, 0
+	for i := range recs {
+		nl += len(recs[i].Links)
+		na += len(recs[i].Attrs)
+		nk += len(recs[i].Keys)
+	}
+	rs.links = make([]uint32, 0, nl)
+	rs.attrs = make([]uint32, 0, na)
+	rs.keys = make([]Key, 0, nk)
+	for i := range recs {
+		rs.Append(&recs[i])
+	}
+	return rs
+}
+
+func (rs *Records) grow(n int) {
+	if n <= 0 {
+		return
+	}
+	rs.ids = growTo(rs.ids, n)
+	rs.names = growTo(rs.names, n)
+	rs.linkEnd = growTo(rs.linkEnd, n)
+	rs.attrEnd = growTo(rs.attrEnd, n)
+	rs.keyEnd = growTo(rs.keyEnd, n)
+	rs.locs = growTo(rs.locs, n)
+	rs.seen = growTo(rs.seen, n)
+	rs.flags = growTo(rs.flags, n)
+}
+
+func growTo[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	out := make([]T, len(s), len(s)+n)
+	copy(out, s)
+	return out
+}
+
+// Grow makes room for n more records.
+func (rs *Records) Grow(n int) { rs.grow(n) }
+
+// Len returns the number of records.
+func (rs *Records) Len() int {
+	if rs == nil {
+		return 0
+	}
+	return len(rs.ids)
+}
+
+// Append adds a copy of r.
+func (rs *Records) Append(r *Record) {
+	rs.init()
+	rs.ids = append(rs.ids, rs.arenaString(r.ID))
+	rs.names = append(rs.names, rs.str(r.Name))
+	for _, l := range r.Links {
+		rs.links = append(rs.links, rs.str(l))
+	}
+	rs.linkEnd = append(rs.linkEnd, uint32(len(rs.links)))
+	for _, a := range r.Attrs {
+		rs.attrs = append(rs.attrs, rs.val(a))
+	}
+	rs.attrEnd = append(rs.attrEnd, uint32(len(rs.attrs)))
+	for _, k := range r.Keys {
+		rs.keys = append(rs.keys, Key{Name: rs.strs[rs.str(k.Name)], Value: rs.strs[rs.str(k.Value)]})
+	}
+	rs.keyEnd = append(rs.keyEnd, uint32(len(rs.keys)))
+	rs.locs = append(rs.locs, int32(r.Loc))
+	rs.seen = append(rs.seen, r.Seen)
+	var f uint8
+	if r.Skipped {
+		f |= flagSkipped
+	}
+	if r.Links == nil {
+		f |= flagNilLinks
+	}
+	if r.Attrs == nil {
+		f |= flagNilAttrs
+	}
+	if r.Keys == nil {
+		f |= flagNilKeys
+	}
+	rs.flags = append(rs.flags, f)
+}
+
+// init makes the dictionaries ready for appending: their first entries,
+// and their indexes (dropped by Compact).
+func (rs *Records) init() {
+	if rs.strs == nil {
+		rs.strs = []string{""}
+		rs.vals = []any{nil}
+	}
+	if rs.strIdx == nil {
+		rs.strIdx = make(map[string]uint32, len(rs.strs))
+		for i, s := range rs.strs {
+			rs.strIdx[s] = uint32(i)
+		}
+		rs.valIdx = make(map[any]uint32, len(rs.vals))
+		for i, v := range rs.vals {
+			if comparable(v) {
+				rs.valIdx[v] = uint32(i)
+			}
+		}
+	}
+}
+
+// AppendAll adds a copy of each of recs.
+func (rs *Records) AppendAll(recs []Record) {
+	rs.grow(len(recs))
+	for i := range recs {
+		rs.Append(&recs[i])
+	}
+}
+
+// Compact drops what only appending needs (the dictionaries' indexes) and
+// the columns' spare room. Appending again afterwards works, a little
+// slower at first.
+func (rs *Records) Compact() {
+	if rs == nil {
+		return
+	}
+	rs.strIdx, rs.valIdx = nil, nil
+	rs.arena, rs.tr = nil, nil
+	rs.ids = trim(rs.ids)
+	rs.names = trim(rs.names)
+	rs.links = trim(rs.links)
+	rs.linkEnd = trim(rs.linkEnd)
+	rs.attrs = trim(rs.attrs)
+	rs.attrEnd = trim(rs.attrEnd)
+	rs.keys = trim(rs.keys)
+	rs.keyEnd = trim(rs.keyEnd)
+	rs.locs = trim(rs.locs)
+	rs.seen = trim(rs.seen)
+	rs.flags = trim(rs.flags)
+	rs.strs = trim(rs.strs)
+	rs.vals = trim(rs.vals)
+}
+
+// trim returns s without spare room, copying it only when the room is
+// more than an eighth of it.
+func trim[T any](s []T) []T {
+	if cap(s)-len(s) <= len(s)/8 {
+		return s
+	}
+	out := make([]T, len(s))
+	copy(out, s)
+	return out
+}
+
+func comparable(v any) bool {
+	switch v.(type) {
+	case nil, string, int64, float64, bool, int:
+		return true
+	}
+	return false
+}
+
+func (rs *Records) str(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	if c, ok := rs.strIdx[s]; ok {
+		return c
+	}
+	// A dictionary value may be a slice of a much larger buffer (a decoded
+	// chunk): it is copied, so that it does not keep the buffer alive.
+	s = strings.Clone(s)
+	c := uint32(len(rs.strs))
+	rs.strs = append(rs.strs, s)
+	rs.strIdx[s] = c
+	return c
+}
+
+func (rs *Records) val(v any) uint32 {
+	switch x := v.(type) {
+	case nil:
+		return 0
+	case string:
+		if c, ok := rs.valIdx[x]; ok {
+			return c
+		}
+		v = strings.Clone(x)
+	case time.Time:
+		// Times are compared by instant and kept in UTC, as every reader
+		// and the store produce them.
+		key := timeKey{x.Unix(), int32(x.Nanosecond())}
+		if x.Location() == time.UTC {
+			if c, ok := rs.valIdx[key]; ok {
+				return c
+			}
+			c := uint32(len(rs.vals))
+			rs.vals = append(rs.vals, v)
+			rs.valIdx[key] = c
+			return c
+		}
+	default:
+		if comparable(v) {
+			if c, ok := rs.valIdx[v]; ok {
+				return c
+			}
+		} else {
+			c := uint32(len(rs.vals))
+			rs.vals = append(rs.vals, v)
+			return c
+		}
+	}
+	c := uint32(len(rs.vals))
+	rs.vals = append(rs.vals, v)
+	if comparable(v) {
+		rs.valIdx[v] = c
+	}
+	return c
+}
+
+type timeKey struct {
+	sec  int64
+	nsec int32
+}
+
+func (rs *Records) arenaString(s string) string {
+	if s == "" {
+		return ""
+	}
+	if len(s) > arenaChunk/8 {
+		return strings.Clone(s)
+	}
+	if cap(rs.arena)-len(rs.arena) < len(s) {
+		rs.arena = make([]byte, 0, arenaChunk)
+	}
+	start := len(rs.arena)
+	rs.arena = append(rs.arena, s...)
+	return unsafeString(rs.arena[start:len(rs.arena):len(rs.arena)])
+}
+
+func span(end []uint32, i int) (int, int) {
+	lo := 0
+	if i > 0 {
+		lo = int(end[i-1])
+	}
+	return lo, int(end[i])
+}
+
+// ID returns record i's id.
+func (rs *Records) ID(i int) string { return rs.ids[i] }
+
+// Name returns record i's name.
+func (rs *Records) Name(i int) string { return rs.strs[rs.names[i]] }
+
+// Loc returns where record i was read (a line, or an index in an array).
+func (rs *Records) Loc(i int) int { return int(rs.locs[i]) }
+
+// Seen returns when the source last saw record i's thing (unix seconds).
+func (rs *Records) Seen(i int) int64 { return rs.seen[i] }
+
+// Skipped reports whether record i could not be read (Record.Skipped).
+func (rs *Records) Skipped(i int) bool { return rs.flags[i]&flagSkipped != 0 }
+
+// Keys returns record i's identity keys. The list must not be modified.
+func (rs *Records) Keys(i int) []Key {
+	lo, hi := span(rs.keyEnd, i)
+	if lo == hi {
+		if rs.flags[i]&flagNilKeys != 0 {
+			return nil
+		}
+		return []Key{}
+	}
+	return rs.keys[lo:hi:hi]
+}
+
+// NumLinks returns how many link values record i has: the schema's links,
+// or none for a skipped record.
+func (rs *Records) NumLinks(i int) int {
+	lo, hi := span(rs.linkEnd, i)
+	return hi - lo
+}
+
+// Link returns record i's value of the schema's j-th link ("" when absent).
+func (rs *Records) Link(i, j int) string {
+	lo, hi := span(rs.linkEnd, i)
+	if lo+j >= hi {
+		return ""
+	}
+	return rs.strs[rs.links[lo+j]]
+}
+
+// NumAttrs returns how many attribute values record i has: the schema's
+// fields, or none for a skipped record.
+func (rs *Records) NumAttrs(i int) int {
+	lo, hi := span(rs.attrEnd, i)
+	return hi - lo
+}
+
+// Attr returns record i's value of the schema's j-th field (nil when absent).
+func (rs *Records) Attr(i, j int) any {
+	lo, hi := span(rs.attrEnd, i)
+	if lo+j >= hi {
+		return nil
+	}
+	return rs.vals[rs.attrs[lo+j]]
+}
+
+// HasAttr reports whether record i has a value for the schema's j-th field.
+func (rs *Records) HasAttr(i, j int) bool {
+	lo, hi := span(rs.attrEnd, i)
+	return lo+j < hi && rs.attrs[lo+j] != 0
+}
+
+// At returns a copy of record i as a Record. Its lists are new; its
+// strings and keys share the columns' memory.
+func (rs *Records) At(i int) Record {
+	r := Record{ID: rs.ids[i], Name: rs.Name(i), Loc: rs.Loc(i), Seen: rs.seen[i], Skipped: rs.Skipped(i), Keys: rs.Keys(i)}
+	if lo, hi := span(rs.linkEnd, i); hi > lo || rs.flags[i]&flagNilLinks == 0 {
+		r.Links = make([]string, hi-lo)
+		for j := range r.Links {
+			r.Links[j] = rs.strs[rs.links[lo+j]]
+		}
+	}
+	if lo, hi := span(rs.attrEnd, i); hi > lo || rs.flags[i]&flagNilAttrs == 0 {
+		r.Attrs = make([]any, hi-lo)
+		for j := range r.Attrs {
+			r.Attrs[j] = rs.vals[rs.attrs[lo+j]]
+		}
+	}
+	return r
+}
+
+// All returns a copy of every record as a Record: for tests and small
+// snapshots, never for a large one.
+func (rs *Records) All() []Record {
+	out := make([]Record, rs.Len())
+	for i := range out {
+		out[i] = rs.At(i)
+	}
+	return out
+}
+
+// Filter returns the records for which keep is true, in a new store that
+// shares this one's dictionaries' values.
+func (rs *Records) Filter(keep func(i int) bool) *Records {
+	out := NewRecords(0)
+	for i := 0; i < rs.Len(); {
+		if !keep(i) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < rs.Len() && keep(j) {
+			j++
+		}
+		out.AppendFrom(rs, i, j)
+		i = j
+	}
+	out.Compact()
+	return out
+}
+
+// unsafeString returns b's bytes as a string without copying them; b is
+// never written again.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// translation maps the dictionary codes of another column store to this
+// one's, filled as codes are met: copying records between stores (a
+// reader's chunk into the snapshot) looks each distinct value up once,
+// not once per record.
+type translation struct {
+	src        *Records
+	strs, vals []uint32
+}
+
+const unset = ^uint32(0)
+
+func (rs *Records) translate(src *Records) *translation {
+	if rs.tr != nil && rs.tr.src == src && len(rs.tr.strs) == len(src.strs) && len(rs.tr.vals) == len(src.vals) {
+		return rs.tr
+	}
+	t := &translation{src: src, strs: make([]uint32, len(src.strs)), vals: make([]uint32, len(src.vals))}
+	for i := range t.strs {
+		t.strs[i] = unset
+	}
+	for i := range t.vals {
+		t.vals[i] = unset
+	}
+	rs.tr = t
+	return t
+}
+
+func (rs *Records) trStr(t *translation, c uint32) uint32 {
+	if c == 0 {
+		return 0
+	}
+	if m := t.strs[c]; m != unset {
+		return m
+	}
+	m := rs.str(t.src.strs[c])
+	t.strs[c] = m
+	return m
+}
+
+func (rs *Records) trVal(t *translation, c uint32) uint32 {
+	if c == 0 {
+		return 0
+	}
+	if m := t.vals[c]; m != unset {
+		return m
+	}
+	m := rs.val(t.src.vals[c])
+	t.vals[c] = m
+	return m
+}
+
+// AppendFrom adds copies of src's records lo to hi.
+func (rs *Records) AppendFrom(src *Records, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	rs.init()
+	rs.grow(hi - lo)
+	t := rs.translate(src)
+	for i := lo; i < hi; i++ {
+		rs.ids = append(rs.ids, rs.arenaString(src.ids[i]))
+		rs.names = append(rs.names, rs.trStr(t, src.names[i]))
+		l0, l1 := span(src.linkEnd, i)
+		for _, c := range src.links[l0:l1] {
+			rs.links = append(rs.links, rs.trStr(t, c))
+		}
+		rs.linkEnd = append(rs.linkEnd, uint32(len(rs.links)))
+		a0, a1 := span(src.attrEnd, i)
+		for _, c := range src.attrs[a0:a1] {
+			rs.attrs = append(rs.attrs, rs.trVal(t, c))
+		}
+		rs.attrEnd = append(rs.attrEnd, uint32(len(rs.attrs)))
+		k0, k1 := span(src.keyEnd, i)
+		for _, k := range src.keys[k0:k1] {
+			rs.keys = append(rs.keys, Key{Name: rs.strs[rs.str(k.Name)], Value: rs.strs[rs.str(k.Value)]})
+		}
+		rs.keyEnd = append(rs.keyEnd, uint32(len(rs.keys)))
+	}
+	rs.locs = append(rs.locs, src.locs[lo:hi]...)
+	rs.seen = append(rs.seen, src.seen[lo:hi]...)
+	rs.flags = append(rs.flags, src.flags[lo:hi]...)
+}

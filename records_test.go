@@ -1,0 +1,193 @@
+package onus_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/onus-sec/onus"
+)
+
+func sampleRecords() []onus.Record {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	if paris == nil {
+		paris = time.FixedZone("CET", 3600)
+	}
+	t0 := time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
+	return []onus.Record{
+		{ID: "a", Name: "MBP-JANE", Loc: 2, Seen: 1796007600, Keys: []onus.Key{{Name: "serial", Value: "C02X"}, {Name: "mac", Value: "aa:bb"}},
+			Links: []string{"jane@acme.com", ""}, Attrs: []any{t0, "15.1", true, int64(3), 2.5, nil}},
+		// The same values again: they share the dictionaries' entries.
+		{ID: "b", Name: "MBP-JANE", Loc: 3, Keys: []onus.Key{{Name: "serial", Value: "C02Y"}},
+			Links: []string{"jane@acme.com", "x"}, Attrs: []any{t0, "15.1", false, int64(3), 2.5, "C02Y"}},
+		// A time in another zone keeps its zone; lists and maps are kept as they are.
+		{ID: "c", Loc: 4, Links: []string{"", ""}, Attrs: []any{t0.In(paris), []any{"a", int64(1)}, map[string]any{"k": "v"}, nil, nil, nil}},
+		// A skipped record: no links, no attributes, only what could be read.
+		{ID: "d", Loc: 5, Skipped: true, Keys: []onus.Key{{Name: "serial", Value: "C02Z"}}},
+		// Empty but present lists stay empty, not nil.
+		{ID: "", Loc: 6, Keys: []onus.Key{}, Links: []string{}, Attrs: []any{}},
+	}
+}
+
+func TestRecordsKeepEveryField(t *testing.T) {
+	in := sampleRecords()
+	rs := onus.RecordsOf(in)
+	if rs.Len() != len(in) {
+		t.Fatalf("Len = %d, want %d", rs.Len(), len(in))
+	}
+	check := func(when string) {
+		t.Helper()
+		if got := rs.All(); !reflect.DeepEqual(got, in) {
+			for i := range in {
+				if !reflect.DeepEqual(got[i], in[i]) {
+					t.Errorf("%s: record %d = %#v, want %#v", when, i, got[i], in[i])
+				}
+			}
+		}
+		for i, r := range in {
+			if rs.ID(i) != r.ID || rs.Name(i) != r.Name || rs.Loc(i) != r.Loc || rs.Seen(i) != r.Seen || rs.Skipped(i) != r.Skipped {
+				t.Errorf("%s: record %d's scalar columns differ", when, i)
+			}
+			if rs.NumLinks(i) != len(r.Links) || rs.NumAttrs(i) != len(r.Attrs) {
+				t.Errorf("%s: record %d has %d links and %d attributes, want %d and %d", when, i, rs.NumLinks(i), rs.NumAttrs(i), len(r.Links), len(r.Attrs))
+			}
+			for j := range 6 {
+				want := ""
+				if j < len(r.Links) {
+					want = r.Links[j]
+				}
+				if got := rs.Link(i, j); got != want {
+					t.Errorf("%s: Link(%d, %d) = %q, want %q", when, i, j, got, want)
+				}
+				var wantA any
+				if j < len(r.Attrs) {
+					wantA = r.Attrs[j]
+				}
+				if got := rs.Attr(i, j); !reflect.DeepEqual(got, wantA) || rs.HasAttr(i, j) != (wantA != nil) {
+					t.Errorf("%s: Attr(%d, %d) = %#v, want %#v", when, i, j, got, wantA)
+				}
+			}
+		}
+	}
+	check("built")
+	rs.Compact()
+	check("compacted")
+	// Appending after Compact keeps working, with codes for old and new values.
+	more := onus.Record{ID: "e", Name: "MBP-JANE", Links: []string{"jane@acme.com", "y"}, Attrs: []any{"15.1", "new"}}
+	rs.Append(&more)
+	in = append(in, more)
+	check("appended after compact")
+}
+
+func TestRecordsFilter(t *testing.T) {
+	in := sampleRecords()
+	rs := onus.RecordsOf(in)
+	kept := rs.Filter(func(i int) bool { return i%2 == 0 })
+	want := []onus.Record{in[0], in[2], in[4]}
+	if got := kept.All(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Filter kept %#v, want %#v", got, want)
+	}
+	var none *onus.Records
+	if none.Len() != 0 {
+		t.Error("a nil *Records is not empty")
+	}
+}
+
+// A random round trip: whatever goes in comes out, across many records
+// that share and do not share values.
+func TestRecordsRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	word := func() string {
+		if r.IntN(5) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("w%d", r.IntN(50))
+	}
+	var in []onus.Record
+	for i := range 5000 {
+		rec := onus.Record{ID: fmt.Sprintf("id-%d-%s", i, word()), Name: word(), Loc: i, Seen: r.Int64N(1e9), Skipped: r.IntN(20) == 0}
+		for range r.IntN(3) {
+			rec.Keys = append(rec.Keys, onus.Key{Name: word(), Value: word()})
+		}
+		if !rec.Skipped {
+			rec.Links = []string{word(), word()}
+			rec.Attrs = []any{word(), int64(r.IntN(10)), r.IntN(2) == 0, time.Unix(r.Int64N(1e6), 0).UTC()}
+			if r.IntN(3) == 0 {
+				rec.Attrs[0] = nil
+			}
+		}
+		in = append(in, rec)
+	}
+	rs := onus.RecordsOf(in)
+	rs.Compact()
+	if got := rs.All(); !reflect.DeepEqual(got, in) {
+		for i := range in {
+			if !reflect.DeepEqual(got[i], in[i]) {
+				t.Fatalf("record %d = %#v, want %#v", i, got[i], in[i])
+			}
+		}
+	}
+}
+
+// BenchmarkRecordsSoftware measures the heap a column store of
+// software-inventory-shaped records holds, per record, against the same
+// records as Go values.
+func BenchmarkRecordsSoftware(b *testing.B) {
+	const n = 200_000
+	apps := make([]string, 300)
+	for i := range apps {
+		apps[i] = fmt.Sprintf("App %d.app", i)
+	}
+	hosts := make([]string, n/40)
+	for i := range hosts {
+		hosts[i] = fmt.Sprintf("%08x-17a8-efcd-0465-1e59c51aba%02x", i, i%256)
+	}
+	// Values repeat as the readers hand them out: one string per host
+	// name, bundle id, version and path, shared by every record.
+	hostNames, bundles, versions, paths := map[string]string{}, map[string]string{}, map[string]any{}, map[string]any{}
+	for _, h := range hosts {
+		hostNames[h] = "MBP-" + h[:8]
+	}
+	for _, a := range apps {
+		bundles[a], versions[a], paths[a] = "com.vendor."+a, "1.2."+a[4:6], "/Applications/"+a
+	}
+	mk := func(i int) onus.Record {
+		h, a := hosts[i/40], apps[(i*7)%len(apps)]
+		return onus.Record{ID: h + "/Applications/" + a, Name: a, Loc: i + 1,
+			Links: []string{h, hostNames[h], bundles[a], a},
+			Attrs: []any{versions[a], paths[a]}}
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	b.Run("values", func(b *testing.B) {
+		for b.Loop() {
+			before := heap()
+			recs := make([]onus.Record, n)
+			for i := range recs {
+				recs[i] = mk(i)
+			}
+			b.ReportMetric(float64(heap()-before)/n, "heap-B/record")
+			runtime.KeepAlive(recs)
+		}
+	})
+	b.Run("columns", func(b *testing.B) {
+		for b.Loop() {
+			before := heap()
+			rs := onus.NewRecords(n)
+			for i := range n {
+				r := mk(i)
+				rs.Append(&r)
+			}
+			rs.Compact()
+			b.ReportMetric(float64(heap()-before)/n, "heap-B/record")
+			runtime.KeepAlive(rs)
+		}
+	})
+}

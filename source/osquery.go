@@ -69,9 +69,9 @@ type op struct {
 
 // chunk is what one worker made of a chunk of log lines.
 type chunk struct {
-	seq      int
-	ops      []op
-	recs     []onus.Record
+	seq  int
+	ops  []op
+	recs []onus.Record
 	// cols holds recs once the chunk is read: as columns, a chunk of a
 	// software log takes half the memory, and every chunk is kept until
 	// the log's end says which rows are live.

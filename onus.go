@@ -81,6 +81,10 @@ func (k Key) Ignored() (name, raw, why string, ok bool) {
 type Schema struct {
 	Fields []string
 	Links  []LinkSpec
+	// IDSep, when set, is the text between the two parts of a composite
+	// id ("/" in "{decorations.host_uuid}/{columns.path}"): the records
+	// keep such ids as their two parts (Records.SplitIDs).
+	IDSep string `json:",omitempty"`
 }
 
 // FieldIndex returns the position of the named field, or -1.

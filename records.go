@@ -1,6 +1,7 @@
 package onus
 
 import (
+	"hash/maphash"
 	"strings"
 	"time"
 	"unsafe"
@@ -19,8 +20,12 @@ import (
 // values that share the columns' memory: strings and key lists must not
 // be modified. A nil *Records is an empty snapshot.
 type Records struct {
-	// ids holds each record's id, its bytes in arena chunks.
-	ids []string
+	// ids holds each record's id: where its bytes are in the arenas, or
+	// the dictionary codes of its two parts (see SplitIDs), or one
+	// dictionary code, as the record's flags say.
+	ids    []uint64
+	arenas [][]byte
+	idSep  string
 	// names and links are codes into strs; attrs into vals. The lists of
 	// record i are xs[xEnd[i-1]:xEnd[i]] (from 0 for the first record).
 	names   []uint32
@@ -50,6 +55,18 @@ const (
 	flagNilLinks
 	flagNilAttrs
 	flagNilKeys
+	// flagIDJoin: the id is strs[ref>>32] + idSep + strs[uint32(ref)].
+	flagIDJoin
+	// flagIDDict: the id is strs[uint32(ref)].
+	flagIDDict
+	idFlags = flagIDJoin | flagIDDict
+)
+
+// An id in the arenas is referred to by its chunk, offset and length.
+const (
+	idLenBits  = 20
+	idOffBits  = 20
+	maxArenaID = 1<<idLenBits - 1
 )
 
 // arenaChunk is the size of the chunks ids are copied into: large enough
@@ -119,7 +136,7 @@ func (rs *Records) Len() int {
 // Append adds a copy of r.
 func (rs *Records) Append(r *Record) {
 	rs.init()
-	rs.ids = append(rs.ids, rs.arenaString(r.ID))
+	idf := rs.appendID(r.ID)
 	rs.names = append(rs.names, rs.str(r.Name))
 	for _, l := range r.Links {
 		rs.links = append(rs.links, rs.str(l))
@@ -135,7 +152,7 @@ func (rs *Records) Append(r *Record) {
 	rs.keyEnd = append(rs.keyEnd, uint32(len(rs.keys)))
 	rs.locs = append(rs.locs, int32(r.Loc))
 	rs.seen = append(rs.seen, r.Seen)
-	var f uint8
+	f := idf
 	if r.Skipped {
 		f |= flagSkipped
 	}
@@ -188,7 +205,7 @@ func (rs *Records) Compact() {
 		return
 	}
 	rs.strIdx, rs.valIdx = nil, nil
-	rs.arena, rs.tr = nil, nil
+	rs.tr = nil
 	rs.ids = trim(rs.ids)
 	rs.names = trim(rs.names)
 	rs.links = trim(rs.links)
@@ -285,19 +302,42 @@ type timeKey struct {
 	nsec int32
 }
 
-func (rs *Records) arenaString(s string) string {
-	if s == "" {
-		return ""
+// SplitIDs makes the ids appended from now on that contain sep be kept as
+// two dictionary codes, the text before its first occurrence and the text
+// after, instead of their bytes. A software row's id ("{host uuid}/{path}")
+// is then 8 bytes: its host and its path are already in the dictionary,
+// shared by thousands of other records.
+func (rs *Records) SplitIDs(sep string) { rs.idSep = sep }
+
+func (rs *Records) appendID(id string) uint8 {
+	if rs.idSep != "" {
+		if a, b, ok := strings.Cut(id, rs.idSep); ok {
+			rs.ids = append(rs.ids, uint64(rs.str(a))<<32|uint64(rs.str(b)))
+			return flagIDJoin
+		}
 	}
-	if len(s) > arenaChunk/8 {
-		return strings.Clone(s)
+	if id == "" || len(id) > arenaChunk/16 {
+		rs.ids = append(rs.ids, uint64(rs.str(id)))
+		return flagIDDict
 	}
-	if cap(rs.arena)-len(rs.arena) < len(s) {
-		rs.arena = make([]byte, 0, arenaChunk)
+	n := len(rs.arenas)
+	if n == 0 || cap(rs.arenas[n-1])-len(rs.arenas[n-1]) < len(id) {
+		rs.arenas = append(rs.arenas, make([]byte, 0, arenaChunk))
+		n++
 	}
-	start := len(rs.arena)
-	rs.arena = append(rs.arena, s...)
-	return unsafeString(rs.arena[start:len(rs.arena):len(rs.arena)])
+	ar := rs.arenas[n-1]
+	off := len(ar)
+	rs.arenas[n-1] = append(ar, id...)
+	rs.ids = append(rs.ids, uint64(n-1)<<(idOffBits+idLenBits)|uint64(off)<<idLenBits|uint64(len(id)))
+	return 0
+}
+
+// idBytes returns the bytes of an id kept in the arenas.
+func (rs *Records) idBytes(ref uint64) []byte {
+	chunk := ref >> (idOffBits + idLenBits)
+	off := ref >> idLenBits & (1<<idOffBits - 1)
+	n := ref & maxArenaID
+	return rs.arenas[chunk][off : off+n : off+n]
 }
 
 func span(end []uint32, i int) (int, int) {
@@ -308,8 +348,56 @@ func span(end []uint32, i int) (int, int) {
 	return lo, int(end[i])
 }
 
-// ID returns record i's id.
-func (rs *Records) ID(i int) string { return rs.ids[i] }
+// ID returns record i's id. An id kept in two parts is joined again, a
+// new string each time: loops over millions of records use AppendID or
+// SameID instead.
+func (rs *Records) ID(i int) string {
+	ref := rs.ids[i]
+	switch rs.flags[i] & idFlags {
+	case flagIDJoin:
+		return rs.strs[ref>>32] + rs.idSep + rs.strs[uint32(ref)]
+	case flagIDDict:
+		return rs.strs[uint32(ref)]
+	}
+	return unsafeString(rs.idBytes(ref))
+}
+
+// AppendID appends record i's id to dst.
+func (rs *Records) AppendID(dst []byte, i int) []byte {
+	ref := rs.ids[i]
+	switch rs.flags[i] & idFlags {
+	case flagIDJoin:
+		dst = append(dst, rs.strs[ref>>32]...)
+		dst = append(dst, rs.idSep...)
+		return append(dst, rs.strs[uint32(ref)]...)
+	case flagIDDict:
+		return append(dst, rs.strs[uint32(ref)]...)
+	}
+	return append(dst, rs.idBytes(ref)...)
+}
+
+// IDHash returns a hash of record i's id, equal for equal ids, computed
+// without joining an id kept in two parts.
+func (rs *Records) IDHash(seed maphash.Seed, i int) uint64 {
+	ref := rs.ids[i]
+	switch rs.flags[i] & idFlags {
+	case flagIDJoin:
+		return maphash.Comparable(seed, ref)
+	case flagIDDict:
+		return maphash.String(seed, rs.strs[uint32(ref)])
+	}
+	return maphash.Bytes(seed, rs.idBytes(ref))
+}
+
+// SameID reports whether records i and j have the same id. Equal ids are
+// always kept the same way (the same split, the same codes).
+func (rs *Records) SameID(i, j int) bool {
+	fi, fj := rs.flags[i]&idFlags, rs.flags[j]&idFlags
+	if fi == flagIDJoin || fj == flagIDJoin {
+		return fi == fj && rs.ids[i] == rs.ids[j]
+	}
+	return rs.ID(i) == rs.ID(j)
+}
 
 // Name returns record i's name.
 func (rs *Records) Name(i int) string { return rs.strs[rs.names[i]] }
@@ -376,7 +464,7 @@ func (rs *Records) HasAttr(i, j int) bool {
 // At returns a copy of record i as a Record. Its lists are new; its
 // strings and keys share the columns' memory.
 func (rs *Records) At(i int) Record {
-	r := Record{ID: rs.ids[i], Name: rs.Name(i), Loc: rs.Loc(i), Seen: rs.seen[i], Skipped: rs.Skipped(i), Keys: rs.Keys(i)}
+	r := Record{ID: rs.ID(i), Name: rs.Name(i), Loc: rs.Loc(i), Seen: rs.seen[i], Skipped: rs.Skipped(i), Keys: rs.Keys(i)}
 	if lo, hi := span(rs.linkEnd, i); hi > lo || rs.flags[i]&flagNilLinks == 0 {
 		r.Links = make([]string, hi-lo)
 		for j := range r.Links {
@@ -406,6 +494,7 @@ func (rs *Records) All() []Record {
 // shares this one's dictionaries' values.
 func (rs *Records) Filter(keep func(i int) bool) *Records {
 	out := NewRecords(0)
+	out.idSep = rs.idSep
 	for i := 0; i < rs.Len(); {
 		if !keep(i) {
 			i++
@@ -485,7 +574,22 @@ func (rs *Records) AppendFrom(src *Records, lo, hi int) {
 	rs.grow(hi - lo)
 	t := rs.translate(src)
 	for i := lo; i < hi; i++ {
-		rs.ids = append(rs.ids, rs.arenaString(src.ids[i]))
+		var idf uint8
+		switch src.flags[i] & idFlags {
+		case flagIDJoin:
+			if src.idSep == rs.idSep {
+				ref := src.ids[i]
+				rs.ids = append(rs.ids, uint64(rs.trStr(t, uint32(ref>>32)))<<32|uint64(rs.trStr(t, uint32(ref))))
+				idf = flagIDJoin
+				break
+			}
+			idf = rs.appendID(src.ID(i))
+		case flagIDDict:
+			idf = rs.appendID(src.strs[uint32(src.ids[i])])
+		default:
+			idf = rs.appendID(unsafeString(src.idBytes(src.ids[i])))
+		}
+		rs.flags = append(rs.flags, src.flags[i]&^idFlags|idf)
 		rs.names = append(rs.names, rs.trStr(t, src.names[i]))
 		l0, l1 := span(src.linkEnd, i)
 		for _, c := range src.links[l0:l1] {
@@ -505,5 +609,4 @@ func (rs *Records) AppendFrom(src *Records, lo, hi int) {
 	}
 	rs.locs = append(rs.locs, src.locs[lo:hi]...)
 	rs.seen = append(rs.seen, src.seen[lo:hi]...)
-	rs.flags = append(rs.flags, src.flags[lo:hi]...)
 }

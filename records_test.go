@@ -2,6 +2,7 @@ package onus_test
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"reflect"
 	"runtime"
@@ -177,17 +178,72 @@ func BenchmarkRecordsSoftware(b *testing.B) {
 			runtime.KeepAlive(recs)
 		}
 	})
-	b.Run("columns", func(b *testing.B) {
-		for b.Loop() {
-			before := heap()
-			rs := onus.NewRecords(n)
-			for i := range n {
-				r := mk(i)
-				rs.Append(&r)
-			}
-			rs.Compact()
-			b.ReportMetric(float64(heap()-before)/n, "heap-B/record")
-			runtime.KeepAlive(rs)
+	for _, sep := range []string{"", "/"} {
+		name := "columns"
+		if sep != "" {
+			name = "columns-split-ids"
 		}
-	})
+		b.Run(name, func(b *testing.B) { benchColumns(b, n, sep, mk, heap) })
+	}
+}
+
+func benchColumns(b *testing.B, n int, sep string, mk func(int) onus.Record, heap func() uint64) {
+	for b.Loop() {
+		before := heap()
+		rs := onus.NewRecords(n)
+		rs.SplitIDs(sep)
+		for i := range n {
+			r := mk(i)
+			rs.Append(&r)
+		}
+		rs.Compact()
+		b.ReportMetric(float64(heap()-before)/float64(n), "heap-B/record")
+		runtime.KeepAlive(rs)
+	}
+}
+
+// Ids split in two parts (SplitIDs) read back whole, compare and hash as
+// the same text, and survive copies into stores that split them
+// otherwise or not at all.
+func TestRecordsSplitIDs(t *testing.T) {
+	ids := []string{"host-1/Applications/Zoom.app", "host-1/Applications/Slack.app", "host-2/Applications/Zoom.app",
+		"no-separator", "", "/leading", "trailing/", "a/b/c", "host-1/Applications/Zoom.app", string(make([]byte, 70_000))}
+	rs := onus.NewRecords(0)
+	rs.SplitIDs("/")
+	for i, id := range ids {
+		rs.Append(&onus.Record{ID: id, Loc: i + 1, Links: []string{"host-1"}, Attrs: []any{"x"}})
+	}
+	seed := maphash.MakeSeed()
+	for i, id := range ids {
+		if got := rs.ID(i); got != id {
+			t.Errorf("ID(%d) = %q, want %q", i, got, id)
+		}
+		if got := string(rs.AppendID([]byte("pre:"), i)); got != "pre:"+id {
+			t.Errorf("AppendID(%d) = %q", i, got)
+		}
+		for j, other := range ids {
+			if same := rs.SameID(i, j); same != (id == other) {
+				t.Errorf("SameID(%d, %d) = %v for %q and %q", i, j, same, id, other)
+			}
+			if id == other && rs.IDHash(seed, i) != rs.IDHash(seed, j) {
+				t.Errorf("equal ids %d and %d hash differently", i, j)
+			}
+		}
+	}
+	for _, sep := range []string{"/", "-", ""} {
+		out := onus.NewRecords(0)
+		out.SplitIDs(sep)
+		out.AppendFrom(rs, 0, rs.Len())
+		for i, id := range ids {
+			if got := out.ID(i); got != id {
+				t.Errorf("copied with separator %q: ID(%d) = %q, want %q", sep, i, got, id)
+			}
+		}
+	}
+	kept := rs.Filter(func(i int) bool { return i%3 == 0 })
+	for k, i := range []int{0, 3, 6, 9} {
+		if kept.ID(k) != ids[i] {
+			t.Errorf("filtered ID(%d) = %q, want %q", k, kept.ID(k), ids[i])
+		}
+	}
 }

@@ -155,6 +155,9 @@ func NewMapping(src *config.Source, norm *identity.Normalizer) (*Mapping, error)
 	if m.id, err = compile(src.Map.ID); err != nil {
 		return nil, fail("map.id", err)
 	}
+	if p := m.id.pieces; len(p) == 3 && len(m.id.xf) == 0 && p[0].slot >= 0 && p[1].slot < 0 && p[1].lit != "" && p[2].slot >= 0 {
+		m.schema.IDSep = p[1].lit
+	}
 	if m.name, err = compile(src.Map.Name); err != nil {
 		return nil, fail("map.name", err)
 	}

@@ -115,8 +115,11 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 			}
 			line++
 		}
-		c.cols, c.recs = onus.RecordsOf(c.recs), nil
+		c.cols = onus.NewRecords(len(c.recs))
+		c.cols.SplitIDs(m.schema.IDSep)
+		c.cols.AppendAll(c.recs)
 		c.cols.Compact()
+		c.recs = nil
 		mu.Lock()
 		chunks = append(chunks, c)
 		mu.Unlock()
@@ -149,7 +152,7 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 			b.Presence[i] += n
 		}
 	}
-	b.Columns = replay(chunks)
+	b.Columns = replay(chunks, m.schema.IDSep)
 	return b, ctx.Err()
 }
 
@@ -158,7 +161,7 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 // A group (a host and a query) holds its rows as ranges of records while
 // only snapshots arrive, which is all a software inventory usually logs;
 // the first added or removed row turns its ranges into a map by row hash.
-func replay(chunks []*chunk) *onus.Records {
+func replay(chunks []*chunk, idSep string) *onus.Records {
 	type span struct{ chunk, start, end int32 }
 	type group struct {
 		time  int64
@@ -233,6 +236,7 @@ func replay(chunks []*chunk) *onus.Records {
 		}
 	}
 	out := onus.NewRecords(n)
+	out.SplitIDs(idSep)
 	for ci, c := range chunks {
 		// Live records come in runs (a snapshot's rows): each run is
 		// copied at once, not record by record.

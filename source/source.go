@@ -204,7 +204,9 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 	batch.Sigs = nil
 	recs := batch.Columns
 	if recs == nil {
-		recs = onus.RecordsOf(batch.Records)
+		recs = onus.NewRecords(len(batch.Records))
+		recs.SplitIDs(m.schema.IDSep)
+		recs.AppendAll(batch.Records)
 		batch.Records = nil
 	}
 	recs = dedupe(recs, &batch.Problems, batch.File)
@@ -274,19 +276,18 @@ func dedupe(recs *onus.Records, probs *[]*Problem, file string) *onus.Records {
 	mask := uint64(size - 1)
 	var drop []bool
 	for r := range n {
-		id := recs.ID(r)
-		h := maphash.String(seed, id)
+		h := recs.IDHash(seed, r)
 		hi := uint32(h >> 32)
 		dup := -1
 		i := h & mask
 		for ; table[i].idx != 0; i = (i + 1) & mask {
-			if table[i].hash == hi && recs.ID(int(table[i].idx-1)) == id {
+			if table[i].hash == hi && recs.SameID(int(table[i].idx-1), r) {
 				dup = int(table[i].idx - 1)
 				break
 			}
 		}
 		if dup >= 0 {
-			*probs = append(*probs, &Problem{File: file, Line: recs.Loc(r), ID: id, Field: "id",
+			*probs = append(*probs, &Problem{File: file, Line: recs.Loc(r), ID: recs.ID(r), Field: "id",
 				Message: fmt.Sprintf("duplicate id: the record at line %d has the same id; the first is kept", recs.Loc(dup))})
 			if drop == nil {
 				drop = make([]bool, n)

@@ -60,7 +60,7 @@ func decompressChunk(b []byte) ([]byte, byte, error) {
 	return out, b[0], nil
 }
 
-type encoder struct{ b []byte }
+type encoder struct{ b, tmp []byte }
 
 func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
 func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
@@ -85,7 +85,9 @@ func encodeRangeInto(dst []byte, rs *onus.Records, lo, hi int) ([]byte, error) {
 	e := &encoder{b: dst}
 	e.uvarint(uint64(hi - lo))
 	for i := lo; i < hi; i++ {
-		e.str(rs.ID(i))
+		e.tmp = rs.AppendID(e.tmp[:0], i)
+		e.uvarint(uint64(len(e.tmp)))
+		e.b = append(e.b, e.tmp...)
 		e.str(rs.Name(i))
 		loc := uint64(rs.Loc(i)) << 1
 		if rs.Skipped(i) {

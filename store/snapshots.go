@@ -252,6 +252,7 @@ func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, erro
 	// and added to the snapshot's column store in order as they come: only
 	// a few chunks' worth of Record values exist at a time.
 	snap.Records = onus.NewRecords(n)
+	snap.Records.SplitIDs(snap.Schema.IDSep)
 	type part struct {
 		recs []onus.Record
 		err  error

@@ -28,16 +28,17 @@ type Records struct {
 	idSep  string
 	// names and links are codes into strs; attrs into vals. The lists of
 	// record i are xs[xEnd[i-1]:xEnd[i]] (from 0 for the first record).
-	names   []uint32
-	links   []uint32
-	linkEnd []uint32
-	attrs   []uint32
-	attrEnd []uint32
-	keys    []Key
-	keyEnd  []uint32
-	locs    []int32
-	seen    []int64
-	flags   []uint8
+	names     []uint32
+	links     []uint32
+	linkLists lists
+	attrs     []uint32
+	attrLists lists
+	keys      []Key
+	keyLists  lists
+	locs      []int32
+	// seen is nil while every record's is 0 (a software row's).
+	seen  []int64
+	flags []uint8
 	// strs[0] is "" and vals[0] is nil: a missing link or attribute.
 	strs []string
 	vals []any
@@ -105,11 +106,7 @@ func (rs *Records) grow(n int) {
 	}
 	rs.ids = growTo(rs.ids, n)
 	rs.names = growTo(rs.names, n)
-	rs.linkEnd = growTo(rs.linkEnd, n)
-	rs.attrEnd = growTo(rs.attrEnd, n)
-	rs.keyEnd = growTo(rs.keyEnd, n)
 	rs.locs = growTo(rs.locs, n)
-	rs.seen = growTo(rs.seen, n)
 	rs.flags = growTo(rs.flags, n)
 }
 
@@ -120,6 +117,18 @@ func growTo[T any](s []T, n int) []T {
 	out := make([]T, len(s), len(s)+n)
 	copy(out, s)
 	return out
+}
+
+// GrowLike makes room for n more records with as many links, attributes
+// and keys each as src's have on average: a snapshot assembled from a
+// reader's chunks then does not grow its columns by doubling.
+func (rs *Records) GrowLike(src *Records, n int) {
+	rs.grow(n)
+	if m := src.Len(); m > 0 && n > 0 {
+		rs.links = growTo(rs.links, n*len(src.links)/m+1)
+		rs.attrs = growTo(rs.attrs, n*len(src.attrs)/m+1)
+		rs.keys = growTo(rs.keys, n*len(src.keys)/m+1)
+	}
 }
 
 // Grow makes room for n more records.
@@ -136,22 +145,23 @@ func (rs *Records) Len() int {
 // Append adds a copy of r.
 func (rs *Records) Append(r *Record) {
 	rs.init()
+	i := rs.Len()
 	idf := rs.appendID(r.ID)
 	rs.names = append(rs.names, rs.str(r.Name))
 	for _, l := range r.Links {
 		rs.links = append(rs.links, rs.str(l))
 	}
-	rs.linkEnd = append(rs.linkEnd, uint32(len(rs.links)))
+	rs.links = pad(rs.links, rs.linkLists.add(i, len(r.Links), r.Links == nil, len(rs.links)))
 	for _, a := range r.Attrs {
 		rs.attrs = append(rs.attrs, rs.val(a))
 	}
-	rs.attrEnd = append(rs.attrEnd, uint32(len(rs.attrs)))
+	rs.attrs = pad(rs.attrs, rs.attrLists.add(i, len(r.Attrs), r.Attrs == nil, len(rs.attrs)))
 	for _, k := range r.Keys {
 		rs.keys = append(rs.keys, Key{Name: rs.strs[rs.str(k.Name)], Value: rs.strs[rs.str(k.Value)]})
 	}
-	rs.keyEnd = append(rs.keyEnd, uint32(len(rs.keys)))
+	rs.keys = pad(rs.keys, rs.keyLists.add(i, len(r.Keys), r.Keys == nil, len(rs.keys)))
 	rs.locs = append(rs.locs, int32(r.Loc))
-	rs.seen = append(rs.seen, r.Seen)
+	rs.addSeen(i, r.Seen)
 	f := idf
 	if r.Skipped {
 		f |= flagSkipped
@@ -209,11 +219,11 @@ func (rs *Records) Compact() {
 	rs.ids = trim(rs.ids)
 	rs.names = trim(rs.names)
 	rs.links = trim(rs.links)
-	rs.linkEnd = trim(rs.linkEnd)
+	rs.linkLists.end = trim(rs.linkLists.end)
 	rs.attrs = trim(rs.attrs)
-	rs.attrEnd = trim(rs.attrEnd)
+	rs.attrLists.end = trim(rs.attrLists.end)
 	rs.keys = trim(rs.keys)
-	rs.keyEnd = trim(rs.keyEnd)
+	rs.keyLists.end = trim(rs.keyLists.end)
 	rs.locs = trim(rs.locs)
 	rs.seen = trim(rs.seen)
 	rs.flags = trim(rs.flags)
@@ -340,6 +350,88 @@ func (rs *Records) idBytes(ref uint64) []byte {
 	return rs.arenas[chunk][off : off+n : off+n]
 }
 
+// lists says where each record's list (its links, its attributes, its
+// keys) is in a column of values. While every list has the same length
+// (a schema's links and fields; no keys at all) that is all it keeps, and
+// a nil list takes that many zero values; once lengths differ, end holds
+// where each list ends.
+type lists struct {
+	// w is the lists' length while end is nil; 0 until a list that is not
+	// nil is added. nils counts the nil lists added before that: they
+	// take no room.
+	w, nils int
+	known   bool
+	end     []uint32
+}
+
+// add notes that the list of record i, k values long, ends at total. It
+// returns how many zero values the caller appends after it: a nil list's
+// room while lengths are the same.
+func (l *lists) add(i, k int, isNil bool, total int) int {
+	if l.end == nil {
+		switch {
+		case isNil && !l.known:
+			l.nils++
+			return 0
+		case isNil:
+			return l.w
+		case !l.known:
+			l.w, l.known = k, true
+			return 0
+		case k == l.w:
+			return 0
+		}
+		// Lengths differ from now on: every list so far gets its end.
+		l.end = make([]uint32, i, max(2*i, 16))
+		for j := range i {
+			if j >= l.nils {
+				l.end[j] = uint32((j - l.nils + 1) * l.w)
+			}
+		}
+	}
+	l.end = append(l.end, uint32(total))
+	return 0
+}
+
+// span returns where record i's list is.
+func (l *lists) span(i int) (int, int) {
+	if l.end != nil {
+		return span(l.end, i)
+	}
+	if i < l.nils {
+		return 0, 0
+	}
+	lo := (i - l.nils) * l.w
+	return lo, lo + l.w
+}
+
+func pad[T any](s []T, n int) []T {
+	var zero T
+	for range n {
+		s = append(s, zero)
+	}
+	return s
+}
+
+func (rs *Records) addSeen(i int, v int64) {
+	if rs.seen == nil && v == 0 {
+		return
+	}
+	if rs.seen == nil {
+		rs.seen = make([]int64, i, cap(rs.locs))
+	}
+	rs.seen = append(rs.seen, v)
+}
+
+// listSpan returns where record i's list is, empty for a nil list.
+func (rs *Records) listSpan(l *lists, i int, nilFlag uint8) (int, int) {
+	lo, hi := l.span(i)
+	if rs.flags[i]&nilFlag != 0 {
+		return lo, lo
+	}
+	return lo, hi
+}
+
 func span(end []uint32, i int) (int, int) {
 	lo := 0
 	if i > 0 {
@@ -406,14 +498,19 @@ func (rs *Records) Name(i int) string { return rs.strs[rs.names[i]] }
 func (rs *Records) Loc(i int) int { return int(rs.locs[i]) }
 
 // Seen returns when the source last saw record i's thing (unix seconds).
-func (rs *Records) Seen(i int) int64 { return rs.seen[i] }
+func (rs *Records) Seen(i int) int64 {
+	if rs.seen == nil {
+		return 0
+	}
+	return rs.seen[i]
+}
 
 // Skipped reports whether record i could not be read (Record.Skipped).
 func (rs *Records) Skipped(i int) bool { return rs.flags[i]&flagSkipped != 0 }
 
 // Keys returns record i's identity keys. The list must not be modified.
 func (rs *Records) Keys(i int) []Key {
-	lo, hi := span(rs.keyEnd, i)
+	lo, hi := rs.listSpan(&rs.keyLists, i, flagNilKeys)
 	if lo == hi {
 		if rs.flags[i]&flagNilKeys != 0 {
 			return nil
@@ -426,13 +523,13 @@ func (rs *Records) Keys(i int) []Key {
 // NumLinks returns how many link values record i has: the schema's links,
 // or none for a skipped record.
 func (rs *Records) NumLinks(i int) int {
-	lo, hi := span(rs.linkEnd, i)
+	lo, hi := rs.listSpan(&rs.linkLists, i, flagNilLinks)
 	return hi - lo
 }
 
 // Link returns record i's value of the schema's j-th link ("" when absent).
 func (rs *Records) Link(i, j int) string {
-	lo, hi := span(rs.linkEnd, i)
+	lo, hi := rs.listSpan(&rs.linkLists, i, flagNilLinks)
 	if lo+j >= hi {
 		return ""
 	}
@@ -442,13 +539,13 @@ func (rs *Records) Link(i, j int) string {
 // NumAttrs returns how many attribute values record i has: the schema's
 // fields, or none for a skipped record.
 func (rs *Records) NumAttrs(i int) int {
-	lo, hi := span(rs.attrEnd, i)
+	lo, hi := rs.listSpan(&rs.attrLists, i, flagNilAttrs)
 	return hi - lo
 }
 
 // Attr returns record i's value of the schema's j-th field (nil when absent).
 func (rs *Records) Attr(i, j int) any {
-	lo, hi := span(rs.attrEnd, i)
+	lo, hi := rs.listSpan(&rs.attrLists, i, flagNilAttrs)
 	if lo+j >= hi {
 		return nil
 	}
@@ -457,21 +554,21 @@ func (rs *Records) Attr(i, j int) any {
 
 // HasAttr reports whether record i has a value for the schema's j-th field.
 func (rs *Records) HasAttr(i, j int) bool {
-	lo, hi := span(rs.attrEnd, i)
+	lo, hi := rs.listSpan(&rs.attrLists, i, flagNilAttrs)
 	return lo+j < hi && rs.attrs[lo+j] != 0
 }
 
 // At returns a copy of record i as a Record. Its lists are new; its
 // strings and keys share the columns' memory.
 func (rs *Records) At(i int) Record {
-	r := Record{ID: rs.ID(i), Name: rs.Name(i), Loc: rs.Loc(i), Seen: rs.seen[i], Skipped: rs.Skipped(i), Keys: rs.Keys(i)}
-	if lo, hi := span(rs.linkEnd, i); hi > lo || rs.flags[i]&flagNilLinks == 0 {
+	r := Record{ID: rs.ID(i), Name: rs.Name(i), Loc: rs.Loc(i), Seen: rs.Seen(i), Skipped: rs.Skipped(i), Keys: rs.Keys(i)}
+	if lo, hi := rs.listSpan(&rs.linkLists, i, flagNilLinks); hi > lo || rs.flags[i]&flagNilLinks == 0 {
 		r.Links = make([]string, hi-lo)
 		for j := range r.Links {
 			r.Links[j] = rs.strs[rs.links[lo+j]]
 		}
 	}
-	if lo, hi := span(rs.attrEnd, i); hi > lo || rs.flags[i]&flagNilAttrs == 0 {
+	if lo, hi := rs.listSpan(&rs.attrLists, i, flagNilAttrs); hi > lo || rs.flags[i]&flagNilAttrs == 0 {
 		r.Attrs = make([]any, hi-lo)
 		for j := range r.Attrs {
 			r.Attrs[j] = rs.vals[rs.attrs[lo+j]]
@@ -589,24 +686,26 @@ func (rs *Records) AppendFrom(src *Records, lo, hi int) {
 		default:
 			idf = rs.appendID(unsafeString(src.idBytes(src.ids[i])))
 		}
-		rs.flags = append(rs.flags, src.flags[i]&^idFlags|idf)
+		f := src.flags[i]&^idFlags | idf
+		rs.flags = append(rs.flags, f)
+		j := len(rs.names)
 		rs.names = append(rs.names, rs.trStr(t, src.names[i]))
-		l0, l1 := span(src.linkEnd, i)
+		l0, l1 := src.listSpan(&src.linkLists, i, flagNilLinks)
 		for _, c := range src.links[l0:l1] {
 			rs.links = append(rs.links, rs.trStr(t, c))
 		}
-		rs.linkEnd = append(rs.linkEnd, uint32(len(rs.links)))
-		a0, a1 := span(src.attrEnd, i)
+		rs.links = pad(rs.links, rs.linkLists.add(j, l1-l0, f&flagNilLinks != 0, len(rs.links)))
+		a0, a1 := src.listSpan(&src.attrLists, i, flagNilAttrs)
 		for _, c := range src.attrs[a0:a1] {
 			rs.attrs = append(rs.attrs, rs.trVal(t, c))
 		}
-		rs.attrEnd = append(rs.attrEnd, uint32(len(rs.attrs)))
-		k0, k1 := span(src.keyEnd, i)
+		rs.attrs = pad(rs.attrs, rs.attrLists.add(j, a1-a0, f&flagNilAttrs != 0, len(rs.attrs)))
+		k0, k1 := src.listSpan(&src.keyLists, i, flagNilKeys)
 		for _, k := range src.keys[k0:k1] {
 			rs.keys = append(rs.keys, Key{Name: rs.strs[rs.str(k.Name)], Value: rs.strs[rs.str(k.Value)]})
 		}
-		rs.keyEnd = append(rs.keyEnd, uint32(len(rs.keys)))
+		rs.keys = pad(rs.keys, rs.keyLists.add(j, k1-k0, f&flagNilKeys != 0, len(rs.keys)))
+		rs.addSeen(j, src.Seen(i))
 	}
 	rs.locs = append(rs.locs, src.locs[lo:hi]...)
-	rs.seen = append(rs.seen, src.seen[lo:hi]...)
 }

@@ -247,3 +247,43 @@ func TestRecordsSplitIDs(t *testing.T) {
 		}
 	}
 }
+
+// Lists of one length take no offsets, nil lists among them take the
+// length's room, and a list of another length switches to offsets at any
+// point: every sequence of shapes reads back as it went in.
+func TestRecordsListShapes(t *testing.T) {
+	shapes := [][]int{ // -1 is a nil list
+		{-1, -1, 2, 2, -1, 2},
+		{-1, -1, 2, 2, -1, 3, -1, 0, 2},
+		{0, 0, -1, 1},
+		{2, 2, 2},
+		{-1, -1},
+		{3, -1, 1, -1, 3},
+	}
+	for _, shape := range shapes {
+		var in []onus.Record
+		for i, n := range shape {
+			r := onus.Record{ID: fmt.Sprint(i), Loc: i}
+			if n >= 0 {
+				r.Links, r.Attrs, r.Keys = make([]string, n), make([]any, n), make([]onus.Key, n)
+				for j := range n {
+					r.Links[j], r.Attrs[j], r.Keys[j] = fmt.Sprint("l", i, j), int64(i*10+j), onus.Key{Name: "k", Value: fmt.Sprint(i, j)}
+				}
+			}
+			in = append(in, r)
+		}
+		rs := onus.NewRecords(0)
+		for i := range in {
+			rs.Append(&in[i])
+		}
+		if got := rs.All(); !reflect.DeepEqual(got, in) {
+			t.Errorf("shape %v: got %#v, want %#v", shape, got, in)
+		}
+		copied := onus.NewRecords(0)
+		copied.AppendFrom(rs, 0, 1)
+		copied.AppendFrom(rs, 1, rs.Len())
+		if got := copied.All(); !reflect.DeepEqual(got, in) {
+			t.Errorf("shape %v, copied: got %#v, want %#v", shape, got, in)
+		}
+	}
+}

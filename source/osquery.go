@@ -235,8 +235,14 @@ func replay(chunks []*chunk, idSep string) *onus.Records {
 			n++
 		}
 	}
-	out := onus.NewRecords(n)
+	out := onus.NewRecords(0)
 	out.SplitIDs(idSep)
+	for _, c := range chunks {
+		if c.cols.Len() > 0 {
+			out.GrowLike(c.cols, n)
+			break
+		}
+	}
 	for ci, c := range chunks {
 		// Live records come in runs (a snapshot's rows): each run is
 		// copied at once, not record by record.

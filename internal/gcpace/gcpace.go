@@ -1,11 +1,13 @@
 // Package gcpace lets the garbage collector leave less room above a large
 // live heap. Go's default (GOGC=100) lets the heap grow to twice what the
-// last collection found live: at 100,000 people a run holds about 2 GiB of
-// records, and the process peaks at twice that. Start keeps the heap goal
-// at the live heap plus a headroom that shrinks, relative to it, as it
-// grows: all of GOGC=100 while the live heap is small, a quarter of it
-// once it is large. Collections then come more often only while much is
-// live, which costs some CPU time (docs/performance.md, "Memory").
+// last collection found live: at 100,000 people a run holds about 0.9 GiB
+// of records and inventory, and the process would peak at twice that.
+// Start keeps the heap goal at the live heap plus a headroom that shrinks,
+// relative to it, as it grows: all of GOGC=100 while the live heap is
+// small, an eighth of it once it is large. Collections then come more
+// often only while much is live. They are cheap then: the records are
+// columns of numbers (onus.Records) with few pointers to follow
+// (docs/performance.md, "Memory").
 package gcpace
 
 import (
@@ -18,11 +20,11 @@ import (
 
 // Options tune the pacing; the zero value is the default.
 type Options struct {
-	// Room is the headroom above the live heap kept in any case (256 MiB
+	// Room is the headroom above the live heap kept in any case (128 MiB
 	// by default): below twice it, the collector paces as GOGC=100.
 	Room uint64
 	// Percent is the smallest headroom, as a percentage of the live heap
-	// (25 by default).
+	// (12 by default).
 	Percent int
 }
 
@@ -40,10 +42,10 @@ var running atomic.Pointer[pacer]
 // has one pacer: Start while one runs replaces it.
 func Start(o Options) (stop func()) {
 	if o.Room == 0 {
-		o.Room = 256 << 20
+		o.Room = 128 << 20
 	}
 	if o.Percent <= 0 {
-		o.Percent = 25
+		o.Percent = 12
 	}
 	p := &pacer{o: o, last: 100}
 	if old := running.Swap(p); old != nil {

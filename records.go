@@ -49,6 +49,9 @@ type Records struct {
 	arena  []byte
 	// tr is the last store records were copied from (AppendFrom).
 	tr *translation
+	// The memos say which positions' values are worth looking up.
+	nameMemo             memo
+	linkMemos, attrMemos []memo
 }
 
 const (
@@ -114,7 +117,9 @@ func growTo[T any](s []T, n int) []T {
 	if cap(s)-len(s) >= n {
 		return s
 	}
-	out := make([]T, len(s), len(s)+n)
+	// At least doubling: records copied in many small runs (a filter, a
+	// replay) must not copy the columns again for each.
+	out := make([]T, len(s), max(len(s)+n, 2*cap(s)))
 	copy(out, s)
 	return out
 }
@@ -123,8 +128,9 @@ func growTo[T any](s []T, n int) []T {
 // and keys each as src's have on average: a snapshot assembled from a
 // reader's chunks then does not grow its columns by doubling.
 func (rs *Records) GrowLike(src *Records, n int) {
+	m := src.Len()
 	rs.grow(n)
-	if m := src.Len(); m > 0 && n > 0 {
+	if m > 0 && n > 0 {
 		rs.links = growTo(rs.links, n*len(src.links)/m+1)
 		rs.attrs = growTo(rs.attrs, n*len(src.attrs)/m+1)
 		rs.keys = growTo(rs.keys, n*len(src.keys)/m+1)
@@ -147,18 +153,16 @@ func (rs *Records) Append(r *Record) {
 	rs.init()
 	i := rs.Len()
 	idf := rs.appendID(r.ID)
-	rs.names = append(rs.names, rs.str(r.Name))
-	for _, l := range r.Links {
-		rs.links = append(rs.links, rs.str(l))
+	rs.names = append(rs.names, rs.strIn(&rs.nameMemo, r.Name))
+	for j, l := range r.Links {
+		rs.links = append(rs.links, rs.strIn(memoAt(&rs.linkMemos, j), l))
 	}
 	rs.links = pad(rs.links, rs.linkLists.add(i, len(r.Links), r.Links == nil, len(rs.links)))
-	for _, a := range r.Attrs {
-		rs.attrs = append(rs.attrs, rs.val(a))
+	for j, a := range r.Attrs {
+		rs.attrs = append(rs.attrs, rs.valIn(memoAt(&rs.attrMemos, j), a))
 	}
 	rs.attrs = pad(rs.attrs, rs.attrLists.add(i, len(r.Attrs), r.Attrs == nil, len(rs.attrs)))
-	for _, k := range r.Keys {
-		rs.keys = append(rs.keys, Key{Name: rs.strs[rs.str(k.Name)], Value: rs.strs[rs.str(k.Value)]})
-	}
+	rs.keys = append(rs.keys, r.Keys...)
 	rs.keys = pad(rs.keys, rs.keyLists.add(i, len(r.Keys), r.Keys == nil, len(rs.keys)))
 	rs.locs = append(rs.locs, int32(r.Loc))
 	rs.addSeen(i, r.Seen)
@@ -192,7 +196,9 @@ func (rs *Records) init() {
 		}
 		rs.valIdx = make(map[any]uint32, len(rs.vals))
 		for i, v := range rs.vals {
-			if comparable(v) {
+			if t, ok := v.(time.Time); ok && t.Location() == time.UTC {
+				rs.valIdx[timeKey{t.Unix(), int32(t.Nanosecond())}] = uint32(i)
+			} else if comparable(v) {
 				rs.valIdx[v] = uint32(i)
 			}
 		}
@@ -202,6 +208,15 @@ func (rs *Records) init() {
 // AppendAll adds a copy of each of recs.
 func (rs *Records) AppendAll(recs []Record) {
 	rs.grow(len(recs))
+	nl, na, nk := 0, 0, 0
+	for i := range recs {
+		nl += len(recs[i].Links)
+		na += len(recs[i].Attrs)
+		nk += len(recs[i].Keys)
+	}
+	rs.links = growTo(rs.links, nl)
+	rs.attrs = growTo(rs.attrs, na)
+	rs.keys = growTo(rs.keys, nk)
 	for i := range recs {
 		rs.Append(&recs[i])
 	}
@@ -250,59 +265,108 @@ func comparable(v any) bool {
 	return false
 }
 
-func (rs *Records) str(s string) uint32 {
+// memo says whether the values of one position (the name, the j-th link,
+// the j-th attribute) repeat enough to be worth looking up: a host name,
+// a serial or a timestamp rarely repeats, and looking each up in a
+// dictionary of hundreds of thousands cost more than the rest of a load.
+// After a window of lookups that mostly missed, the position's values
+// are added without one (the dictionary then holds some values twice,
+// which only costs their room).
+type memo struct {
+	tries, hits uint32
+	off         bool
+}
+
+const memoWindow = 4096
+
+func (m *memo) note(hit bool) {
+	m.tries++
+	if hit {
+		m.hits++
+	}
+	if m.tries == memoWindow {
+		m.off = m.hits < memoWindow/8
+		m.tries, m.hits = 0, 0
+	}
+}
+
+func memoAt(ms *[]memo, j int) *memo {
+	for len(*ms) <= j {
+		*ms = append(*ms, memo{})
+	}
+	return &(*ms)[j]
+}
+
+// str returns the code of s, adding it to the dictionary if need be.
+func (rs *Records) str(s string) uint32 { return rs.strIn(nil, s) }
+
+// strIn is str for a position's value; m nil always looks the value up
+// (an id's parts, whose codes are compared).
+func (rs *Records) strIn(m *memo, s string) uint32 {
 	if s == "" {
 		return 0
 	}
-	if c, ok := rs.strIdx[s]; ok {
-		return c
+	if m == nil || !m.off {
+		c, ok := rs.strIdx[s]
+		if m != nil {
+			m.note(ok)
+		}
+		if ok {
+			return c
+		}
 	}
 	// A dictionary value may be a slice of a much larger buffer (a decoded
 	// chunk): it is copied, so that it does not keep the buffer alive.
 	s = strings.Clone(s)
 	c := uint32(len(rs.strs))
 	rs.strs = append(rs.strs, s)
-	rs.strIdx[s] = c
+	if m == nil || !m.off {
+		rs.strIdx[s] = c
+	}
 	return c
 }
 
-func (rs *Records) val(v any) uint32 {
-	switch x := v.(type) {
-	case nil:
+func (rs *Records) val(v any) uint32 { return rs.valIn(nil, v) }
+
+func (rs *Records) valIn(m *memo, v any) uint32 {
+	if v == nil {
 		return 0
+	}
+	var key any
+	switch x := v.(type) {
 	case string:
-		if c, ok := rs.valIdx[x]; ok {
-			return c
-		}
-		v = strings.Clone(x)
+		key = x
 	case time.Time:
-		// Times are compared by instant and kept in UTC, as every reader
-		// and the store produce them.
-		key := timeKey{x.Unix(), int32(x.Nanosecond())}
+		// Times are compared by instant, and only in UTC, as every
+		// reader and the store produce them.
 		if x.Location() == time.UTC {
-			if c, ok := rs.valIdx[key]; ok {
-				return c
-			}
-			c := uint32(len(rs.vals))
-			rs.vals = append(rs.vals, v)
-			rs.valIdx[key] = c
-			return c
+			key = timeKey{x.Unix(), int32(x.Nanosecond())}
 		}
 	default:
 		if comparable(v) {
-			if c, ok := rs.valIdx[v]; ok {
-				return c
-			}
-		} else {
-			c := uint32(len(rs.vals))
-			rs.vals = append(rs.vals, v)
+			key = v
+		}
+	}
+	look := key != nil && (m == nil || !m.off)
+	if look {
+		c, ok := rs.valIdx[key]
+		if m != nil {
+			m.note(ok)
+		}
+		if ok {
 			return c
+		}
+	}
+	if x, ok := v.(string); ok {
+		v = strings.Clone(x)
+		if look {
+			key = v
 		}
 	}
 	c := uint32(len(rs.vals))
 	rs.vals = append(rs.vals, v)
-	if comparable(v) {
-		rs.valIdx[v] = c
+	if look {
+		rs.valIdx[key] = c
 	}
 	return c
 }
@@ -638,28 +702,28 @@ func (rs *Records) translate(src *Records) *translation {
 	return t
 }
 
-func (rs *Records) trStr(t *translation, c uint32) uint32 {
+func (rs *Records) trStr(t *translation, m *memo, c uint32) uint32 {
 	if c == 0 {
 		return 0
 	}
 	if m := t.strs[c]; m != unset {
 		return m
 	}
-	m := rs.str(t.src.strs[c])
-	t.strs[c] = m
-	return m
+	d := rs.strIn(m, t.src.strs[c])
+	t.strs[c] = d
+	return d
 }
 
-func (rs *Records) trVal(t *translation, c uint32) uint32 {
+func (rs *Records) trVal(t *translation, m *memo, c uint32) uint32 {
 	if c == 0 {
 		return 0
 	}
 	if m := t.vals[c]; m != unset {
 		return m
 	}
-	m := rs.val(t.src.vals[c])
-	t.vals[c] = m
-	return m
+	d := rs.valIn(m, t.src.vals[c])
+	t.vals[c] = d
+	return d
 }
 
 // AppendFrom adds copies of src's records lo to hi.
@@ -676,7 +740,7 @@ func (rs *Records) AppendFrom(src *Records, lo, hi int) {
 		case flagIDJoin:
 			if src.idSep == rs.idSep {
 				ref := src.ids[i]
-				rs.ids = append(rs.ids, uint64(rs.trStr(t, uint32(ref>>32)))<<32|uint64(rs.trStr(t, uint32(ref))))
+				rs.ids = append(rs.ids, uint64(rs.trStr(t, nil, uint32(ref>>32)))<<32|uint64(rs.trStr(t, nil, uint32(ref))))
 				idf = flagIDJoin
 				break
 			}
@@ -689,21 +753,19 @@ func (rs *Records) AppendFrom(src *Records, lo, hi int) {
 		f := src.flags[i]&^idFlags | idf
 		rs.flags = append(rs.flags, f)
 		j := len(rs.names)
-		rs.names = append(rs.names, rs.trStr(t, src.names[i]))
+		rs.names = append(rs.names, rs.trStr(t, &rs.nameMemo, src.names[i]))
 		l0, l1 := src.listSpan(&src.linkLists, i, flagNilLinks)
-		for _, c := range src.links[l0:l1] {
-			rs.links = append(rs.links, rs.trStr(t, c))
+		for j, c := range src.links[l0:l1] {
+			rs.links = append(rs.links, rs.trStr(t, memoAt(&rs.linkMemos, j), c))
 		}
 		rs.links = pad(rs.links, rs.linkLists.add(j, l1-l0, f&flagNilLinks != 0, len(rs.links)))
 		a0, a1 := src.listSpan(&src.attrLists, i, flagNilAttrs)
-		for _, c := range src.attrs[a0:a1] {
-			rs.attrs = append(rs.attrs, rs.trVal(t, c))
+		for j, c := range src.attrs[a0:a1] {
+			rs.attrs = append(rs.attrs, rs.trVal(t, memoAt(&rs.attrMemos, j), c))
 		}
 		rs.attrs = pad(rs.attrs, rs.attrLists.add(j, a1-a0, f&flagNilAttrs != 0, len(rs.attrs)))
 		k0, k1 := src.listSpan(&src.keyLists, i, flagNilKeys)
-		for _, k := range src.keys[k0:k1] {
-			rs.keys = append(rs.keys, Key{Name: rs.strs[rs.str(k.Name)], Value: rs.strs[rs.str(k.Value)]})
-		}
+		rs.keys = append(rs.keys, src.keys[k0:k1]...)
 		rs.keys = pad(rs.keys, rs.keyLists.add(j, k1-k0, f&flagNilKeys != 0, len(rs.keys)))
 		rs.addSeen(j, src.Seen(i))
 	}

@@ -286,6 +286,12 @@ func (s *DB) LoadSnapshot(ctx context.Context, src string) (*onus.Snapshot, erro
 			continue
 		}
 		snap.Records.AppendAll(p.recs)
+		if i == 0 {
+			// Room for the rest, shaped like the first chunk: the columns
+			// are not grown again and again (fresh memory is what a
+			// load of millions of records spends most on).
+			snap.Records.GrowLike(snap.Records, n-snap.Records.Len())
+		}
 	}
 	snap.Records.Compact()
 	if err := errors.Join(errs...); err != nil {

@@ -19,7 +19,7 @@ import (
 func (a *app) benchCmd() *cobra.Command {
 	var people int
 	var dir, cpuProfile, memProfile string
-	var generateOnly, rerun, verify, linear, inProcess bool
+	var generateOnly, rerun, verify, linear, inProcess, reuseFirst bool
 	var serverPID int
 	var sizes []int
 	var repeat int
@@ -52,7 +52,9 @@ whole process from start to exit as the kernel counted it. --cpuprofile
 is written by that process. --in-process also times the same re-run in
 the benchmark's own process first (on a copy of the store), reusing the
 heap of the first run: the figure this benchmark gave before, printed
-apart. --verify then runs from scratch on an empty database with the
+apart. --reuse-first-run keeps a copy of the store the first run left
+(in --dir, one per size and onus binary) and starts the next --rerun from
+it: only the re-run is run again. --verify then runs from scratch on an empty database with the
 changed exports and fails if the open findings differ from the
 re-run's.
 
@@ -106,7 +108,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 					return err
 				}
 				o.Exec = []string{exe, benchRerunChild}
-				o.CPUProfile, o.Verify, o.InProcess = cpuProfile, verify, inProcess
+				o.CPUProfile, o.Verify, o.InProcess, o.ReuseFirstRun = cpuProfile, verify, inProcess, reuseFirst
 				res, err := bench.Rerun(cmd.Context(), o)
 				if err != nil {
 					return err
@@ -121,8 +123,12 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 					return errors.Join(report.WriteJSON(a.stdout, res), mismatch)
 				}
 				p := res.Process
-				fmt.Fprintf(a.stdout, "%d people: first run %.2fs; re-run after %d Okta users changed (read %v, unchanged %d sources)\n",
-					res.People, res.Full, res.Changed, res.Read, len(res.Unchanged))
+				first := fmt.Sprintf("first run %.2fs", res.Full)
+				if res.FirstRunReused {
+					first = "first run's store reused"
+				}
+				fmt.Fprintf(a.stdout, "%d people: %s; re-run after %d Okta users changed (read %v, unchanged %d sources)\n",
+					res.People, first, res.Changed, res.Read, len(res.Unchanged))
 				fmt.Fprintf(a.stdout, "re-run in a new process (pid %d; the benchmark is pid %d), as `onus run` is:\n", p.PID, p.ParentPID)
 				tw := columns.NewWriter(a.stdout)
 				fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tOF WHICH SYSTEM\tGC CPU (ESTIMATE)\tPAGE FAULTS\tPEAK RSS\tHEAP MAPPED AT END\t")
@@ -186,6 +192,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 	cmd.Flags().BoolVar(&rerun, "rerun", false, "measure a re-run after 1% of the Okta users changed, instead of a first run")
 	cmd.Flags().BoolVar(&verify, "verify", false, "with --rerun: then run from scratch on the changed exports and fail if the findings differ from the re-run's")
 	cmd.Flags().BoolVar(&inProcess, "in-process", false, "with --rerun: also time the re-run in the benchmark's own process, reusing the first run's heap (SQLite only)")
+	cmd.Flags().BoolVar(&reuseFirst, "reuse-first-run", false, "with --rerun: keep a copy of the store the first run left in --dir (per size and onus binary) and start from it next time instead of running the first run again")
 	cmd.Flags().IntVar(&serverPID, "db-server-pid", 0, "process id of the database server's main process on this machine (PostgreSQL: first line of postmaster.pid), to report its CPU time per phase")
 	cmd.Flags().BoolVar(&linear, "linear", false, "measure correlation, evaluation and persist at each of --sizes, instead of one run")
 	cmd.Flags().IntSliceVar(&sizes, "sizes", bench.LinearPeople, "with --linear: the organisation sizes in people, smallest first")

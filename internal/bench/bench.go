@@ -56,6 +56,11 @@ type Options struct {
 	// process right after the first run (on a copy of the SQLite store),
 	// before the re-run in a process of its own.
 	InProcess bool
+	// ReuseFirstRun, for Rerun, keeps a copy of the store the first run
+	// left in Dir (one per size and program: rerun-first-PEOPLE-HASH.db)
+	// and, when one is there, starts from it instead of running the
+	// first run again. SQLite only; not with InProcess.
+	ReuseFirstRun bool
 	// BeforeRerun, when set, is called just before the in-process re-run
 	// of Rerun (to start a CPU profile of it alone).
 	BeforeRerun func()

@@ -259,3 +259,30 @@ func TestLinearRuns(t *testing.T) {
 		t.Errorf("table has %d lines, want 6:\n%s", n, table.String())
 	}
 }
+
+// With ReuseFirstRun, the second measurement starts from the store the
+// first run left and re-runs the same way.
+func TestRerunReusesFirstRun(t *testing.T) {
+	dir := t.TempDir()
+	o := bench.Options{People: 300, Dir: dir, ReuseFirstRun: true, Exec: rerunExec(t), Verify: true}
+	first, err := bench.Rerun(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := bench.Rerun(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.FirstRunReused || first.Full <= 0 || !second.FirstRunReused || second.Full != 0 {
+		t.Errorf("first run reused: %v (%.2fs), then %v (%.2fs)", first.FirstRunReused, first.Full, second.FirstRunReused, second.Full)
+	}
+	if first.Active != second.Active || first.Resolved != second.Resolved || !slices.Equal(first.Read, second.Read) || !slices.Equal(first.Carried, second.Carried) {
+		t.Errorf("the re-runs differ: %+v\nthen %+v", first, second)
+	}
+	for _, m := range second.Mismatches {
+		t.Error(m)
+	}
+	if _, err := bench.Rerun(context.Background(), bench.Options{People: 300, Dir: dir, ReuseFirstRun: true, InProcess: true, Exec: rerunExec(t)}); err == nil {
+		t.Errorf("reusing the first run's store and timing the re-run in-process: no error")
+	}
+}

@@ -49,7 +49,9 @@ next onus run does: it starts with an empty heap. Its figures are those
 of that process: per phase the wall and CPU time, the kernel's share of
 the CPU, the garbage collector's, page faults and peak memory; then the
 whole process from start to exit as the kernel counted it. --cpuprofile
-is written by that process. --in-process also times the same re-run in
+is written by that process, and --memprofile PREFIX a heap profile of
+it to PREFIX.rerun as it ends (-sample_index=alloc_space: what it
+allocated). --in-process also times the same re-run in
 the benchmark's own process first (on a copy of the store), reusing the
 heap of the first run: the figure this benchmark gave before, printed
 apart. --reuse-first-run keeps a copy of the store the first run left
@@ -108,6 +110,9 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 					return err
 				}
 				o.Exec = []string{exe, benchRerunChild}
+				if memProfile != "" {
+					o.MemProfile = memProfile + ".rerun"
+				}
 				o.CPUProfile, o.Verify, o.InProcess, o.ReuseFirstRun = cpuProfile, verify, inProcess, reuseFirst
 				res, err := bench.Rerun(cmd.Context(), o)
 				if err != nil {
@@ -131,11 +136,13 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 					res.People, first, res.Changed, res.Read, len(res.Unchanged))
 				fmt.Fprintf(a.stdout, "re-run in a new process (pid %d; the benchmark is pid %d), as `onus run` is:\n", p.PID, p.ParentPID)
 				tw := columns.NewWriter(a.stdout)
-				fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tOF WHICH SYSTEM\tGC CPU (ESTIMATE)\tPAGE FAULTS\tPEAK RSS\tHEAP MAPPED AT END\t")
+				fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tOF WHICH SYSTEM\tGC CPU (ESTIMATE)\tPAGE FAULTS\tALLOCATED\tPEAK RSS\tHEAP MAPPED AT END\t")
+				var allocated int64
 				for _, ph := range res.Phases {
-					fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\t\n", ph.Name, ph.Seconds, ph.CPU, ph.Sys, ph.GCCPU, ph.MinorFaults+ph.MajorFaults, bench.MiB(ph.PeakRSS), bench.MiB(ph.HeapMapped))
+					allocated += ph.Allocated
+					fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\t%s\t\n", ph.Name, ph.Seconds, ph.CPU, ph.Sys, ph.GCCPU, ph.MinorFaults+ph.MajorFaults, bench.MiB(ph.Allocated), bench.MiB(ph.PeakRSS), bench.MiB(ph.HeapMapped))
 				}
-				fmt.Fprintf(tw, "whole process, start to exit\t%.2f\t%.2f\t%.2f\t\t%d\t%s\t\t\n", p.Seconds, p.User+p.Sys, p.Sys, p.MinorFaults+p.MajorFaults, bench.MiB(p.PeakRSS))
+				fmt.Fprintf(tw, "whole process, start to exit\t%.2f\t%.2f\t%.2f\t\t%d\t%s\t%s\t\t\n", p.Seconds, p.User+p.Sys, p.Sys, p.MinorFaults+p.MajorFaults, bench.MiB(allocated), bench.MiB(p.PeakRSS))
 				tw.Flush()
 				if ip := res.InProcess; ip != nil {
 					fmt.Fprintln(a.stdout, "the same re-run in the benchmark's process, right after the first run (its heap reused; not what a user's re-run costs):")

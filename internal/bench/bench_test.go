@@ -146,7 +146,7 @@ func TestRerunReadsOnlyOkta(t *testing.T) {
 	for _, ph := range res.Phases {
 		names = append(names, ph.Name)
 		phaseCPU += ph.CPU
-		if ph.Seconds <= 0 || ph.PeakRSS <= 0 || ph.HeapMapped <= 0 {
+		if ph.Seconds <= 0 || ph.PeakRSS <= 0 || ph.HeapMapped <= 0 || ph.Allocated <= 0 {
 			t.Errorf("phase %+v", ph)
 		}
 	}

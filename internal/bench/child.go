@@ -39,6 +39,10 @@ type ChildSpec struct {
 	// everything it does after its runtime started (configuration,
 	// store, sync, evaluation).
 	CPUProfile string `json:"cpu_profile,omitempty"`
+	// MemProfile, when set, is where the child writes a heap profile as
+	// it ends: what it allocated in all (go tool pprof
+	// -sample_index=alloc_space) and what was still live.
+	MemProfile string `json:"mem_profile,omitempty"`
 }
 
 // ChildPhase is one phase of the re-run as the child measured it.
@@ -67,6 +71,8 @@ type ChildPhase struct {
 	// released): what the process had to fault in.
 	HeapMapped int64 `json:"heap_mapped_bytes"`
 	LiveHeap   int64 `json:"live_heap_bytes"`
+	// Allocated is what the phase allocated on the Go heap.
+	Allocated int64 `json:"alloc_bytes"`
 }
 
 // ChildReport is what the child writes to its standard output.
@@ -163,6 +169,9 @@ func RerunChild(ctx context.Context, spec ChildSpec, w io.Writer) error {
 	report.WriteSync(io.Discard, srep)
 	report.WriteEval(io.Discard, erep, st)
 	mark("summary")
+	if spec.MemProfile != "" {
+		writeHeapProfile(spec.MemProfile)
+	}
 	rep.Opened, rep.Resolved = erep.Changes.Opened, erep.Changes.Resolved
 	rep.Evaluation, rep.Carried, rep.NotLoaded = erep.Evaluation, erep.Carried, erep.NotLoaded
 	return json.NewEncoder(w).Encode(rep)
@@ -176,6 +185,7 @@ type childClock struct {
 	gcCPU            float64
 	gcCycles         int64
 	heapMapped, live int64
+	allocs           int64
 }
 
 var childMetrics = []string{
@@ -185,6 +195,7 @@ var childMetrics = []string{
 	"/memory/classes/heap/unused:bytes",
 	"/memory/classes/heap/free:bytes",
 	"/gc/heap/live:bytes",
+	"/gc/heap/allocs:bytes",
 }
 
 func readChildClock() childClock {
@@ -211,6 +222,7 @@ func readChildClock() childClock {
 	c.gcCycles = u(1)
 	c.heapMapped = u(2) + u(3) + u(4) // heap memory backed by pages, released memory excluded
 	c.live = u(5)
+	c.allocs = u(6)
 	return c
 }
 
@@ -227,6 +239,7 @@ func (c childClock) since(prev childClock, name string) ChildPhase {
 		PeakRSS:     peakRSS(),
 		HeapMapped:  c.heapMapped,
 		LiveHeap:    c.live,
+		Allocated:   c.allocs - prev.allocs,
 	}
 }
 

@@ -136,13 +136,13 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 					res.People, first, res.Changed, res.Read, len(res.Unchanged))
 				fmt.Fprintf(a.stdout, "re-run in a new process (pid %d; the benchmark is pid %d), as `onus run` is:\n", p.PID, p.ParentPID)
 				tw := columns.NewWriter(a.stdout)
-				fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tOF WHICH SYSTEM\tGC CPU (ESTIMATE)\tPAGE FAULTS\tALLOCATED\tPEAK RSS\tHEAP MAPPED AT END\t")
+				fmt.Fprintln(tw, "PHASE\tSECONDS\tCPU SECONDS\tOF WHICH SYSTEM\tGC CPU (ESTIMATE)\tPAGE FAULTS\tALLOCATED\tPEAK RSS\tHEAP MAPPED AT END\tDB SERVER CPU\t")
 				var allocated int64
 				for _, ph := range res.Phases {
 					allocated += ph.Allocated
-					fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\t%s\t\n", ph.Name, ph.Seconds, ph.CPU, ph.Sys, ph.GCCPU, ph.MinorFaults+ph.MajorFaults, bench.MiB(ph.Allocated), bench.MiB(ph.PeakRSS), bench.MiB(ph.HeapMapped))
+					fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%s\t%s\t%s\t\n", ph.Name, ph.Seconds, ph.CPU, ph.Sys, ph.GCCPU, ph.MinorFaults+ph.MajorFaults, bench.MiB(ph.Allocated), bench.MiB(ph.PeakRSS), bench.MiB(ph.HeapMapped), serverCPU(serverPID, ph.ServerCPU))
 				}
-				fmt.Fprintf(tw, "whole process, start to exit\t%.2f\t%.2f\t%.2f\t\t%d\t%s\t%s\t\t\n", p.Seconds, p.User+p.Sys, p.Sys, p.MinorFaults+p.MajorFaults, bench.MiB(allocated), bench.MiB(p.PeakRSS))
+				fmt.Fprintf(tw, "whole process, start to exit\t%.2f\t%.2f\t%.2f\t\t%d\t%s\t%s\t\t\t\n", p.Seconds, p.User+p.Sys, p.Sys, p.MinorFaults+p.MajorFaults, bench.MiB(allocated), bench.MiB(p.PeakRSS))
 				tw.Flush()
 				if ip := res.InProcess; ip != nil {
 					fmt.Fprintln(a.stdout, "the same re-run in the benchmark's process, right after the first run (its heap reused; not what a user's re-run costs):")

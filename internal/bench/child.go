@@ -43,6 +43,9 @@ type ChildSpec struct {
 	// it ends: what it allocated in all (go tool pprof
 	// -sample_index=alloc_space) and what was still live.
 	MemProfile string `json:"mem_profile,omitempty"`
+	// ServerPID, when set, is the database server's main process on
+	// this machine: each phase then reports its CPU time too.
+	ServerPID int `json:"server_pid,omitempty"`
 }
 
 // ChildPhase is one phase of the re-run as the child measured it.
@@ -73,6 +76,9 @@ type ChildPhase struct {
 	LiveHeap   int64 `json:"live_heap_bytes"`
 	// Allocated is what the phase allocated on the Go heap.
 	Allocated int64 `json:"alloc_bytes"`
+	// ServerCPU is the database server's CPU time in the phase
+	// (ChildSpec.ServerPID).
+	ServerCPU float64 `json:"db_server_cpu_seconds,omitempty"`
 }
 
 // ChildReport is what the child writes to its standard output.
@@ -123,13 +129,21 @@ func RerunChild(ctx context.Context, spec ChildSpec, w io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	rep := &ChildReport{PID: os.Getpid()}
+	server := func() time.Duration {
+		if spec.ServerPID == 0 {
+			return 0
+		}
+		return ServerCPU(spec.ServerPID)
+	}
 	resetPeak()
-	last := readChildClock()
+	last, lastServer := readChildClock(), server()
 	mark := func(name string) {
-		now := readChildClock()
-		rep.Phases = append(rep.Phases, now.since(last, name))
+		now, srv := readChildClock(), server()
+		p := now.since(last, name)
+		p.ServerCPU = (srv - lastServer).Seconds()
+		rep.Phases = append(rep.Phases, p)
 		resetPeak()
-		last = readChildClock()
+		last, lastServer = readChildClock(), server()
 	}
 	cfg, err := config.Load(spec.Dir)
 	if err != nil {

@@ -213,7 +213,7 @@ func Rerun(ctx context.Context, o Options) (*RerunResult, error) {
 	debug.FreeOSMemory()
 
 	logf("re-run with %d Okta users changed, in a process of its own", n)
-	spec := ChildSpec{Dir: o.Dir, DB: dbPath, Now: rerunAt, CPUProfile: o.CPUProfile, MemProfile: o.MemProfile}
+	spec := ChildSpec{Dir: o.Dir, DB: dbPath, Now: rerunAt, CPUProfile: o.CPUProfile, MemProfile: o.MemProfile, ServerPID: o.ServerPID}
 	rep, proc, err := runChild(ctx, o.Exec, spec, o.Log)
 	if err != nil {
 		return nil, err

@@ -47,18 +47,18 @@ phase by phase (unchanged sources are not read again). The re-run runs in
 a new process of its own (this onus binary, started again), as a user's
 next onus run does: it starts with an empty heap. Its figures are those
 of that process: per phase the wall and CPU time, the kernel's share of
-the CPU, the garbage collector's, page faults and peak memory; then the
-whole process from start to exit as the kernel counted it. --cpuprofile
-is written by that process, and --memprofile PREFIX a heap profile of
-it to PREFIX.rerun as it ends (-sample_index=alloc_space: what it
-allocated). --in-process also times the same re-run in
-the benchmark's own process first (on a copy of the store), reusing the
-heap of the first run: the figure this benchmark gave before, printed
-apart. --reuse-first-run keeps a copy of the store the first run left
-(in --dir, one per size and onus binary) and starts the next --rerun from
-it: only the re-run is run again. --verify then runs from scratch on an empty database with the
-changed exports and fails if the open findings differ from the
-re-run's.
+the CPU, the garbage collector's, page faults, bytes allocated and peak
+memory; then the whole process from start to exit as the kernel counted
+it. --cpuprofile is written by that process, and --memprofile PREFIX a
+heap profile of it as it ends, to PREFIX.rerun (-sample_index=alloc_space:
+what it allocated). --in-process also times the same re-run in the
+benchmark's own process first (on a copy of the store), reusing the heap
+of the first run: the figure this benchmark gave before, printed apart.
+--reuse-first-run keeps a copy of the store the first run left (in --dir,
+one per size and onus binary) and starts the next --rerun from it: only
+the re-run runs again. --verify then runs from scratch on an empty
+database with the changed exports and fails if the open findings differ
+from the re-run's.
 
 With --db postgres://… (an empty database) the store is PostgreSQL;
 --db-server-pid names its server's main process (the pid in the first line
@@ -207,7 +207,7 @@ SVG chart of them (see docs/performance.md, "Linear growth").`,
 	cmd.Flags().StringVar(&chart, "chart", "", "with --linear: write an SVG chart of the measurements to this file")
 	cmd.Flags().StringVar(&jsonOut, "json", "", "with --linear: write the measurements as JSON to this file")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (with --rerun: of the re-run's process; with --linear: a prefix, one profile per size, run and phase)")
-	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write an in-use heap profile as each phase ends, after a garbage collection, to this prefix followed by the phase's name (PREFIX.sync, PREFIX.correlate, …)")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write an in-use heap profile as each phase ends, after a garbage collection, to this prefix followed by the phase's name (PREFIX.sync, PREFIX.correlate, …; with --rerun: one of the re-run's process as it ends, PREFIX.rerun)")
 	return cmd
 }
 

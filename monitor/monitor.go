@@ -657,7 +657,15 @@ func assets(inv *inventory.Inventory, person string) []onus.Asset {
 			}
 		}
 	}
-	var out []onus.Asset
+	// Sized once (a laptop and an account per person at 100,000 people:
+	// growing the list copied it a dozen times), and each person's email
+	// looked up once however many assets link to them.
+	n := 0
+	for kind, names := range links {
+		n += len(inv.OfKind(kind)) * len(names)
+	}
+	out := make([]onus.Asset, 0, n)
+	emails := make(map[int32]string, len(inv.OfKind(person)))
 	for kind, names := range links {
 		for _, e := range inv.OfKind(kind) {
 			for _, name := range names {
@@ -665,12 +673,15 @@ func assets(inv *inventory.Inventory, person string) []onus.Asset {
 				if !ok {
 					continue
 				}
-				email := ""
-				for _, k := range inv.Keys(p) {
-					if k.Name == "email" {
-						email = k.Value
-						break
+				email, seen := emails[p]
+				if !seen {
+					for _, k := range inv.Keys(p) {
+						if k.Name == "email" {
+							email = k.Value
+							break
+						}
 					}
+					emails[p] = email
 				}
 				if email != "" {
 					out = append(out, onus.Asset{Person: email, Entity: inv.ID(e), Kind: kind, Name: inv.Name(e), Link: name})

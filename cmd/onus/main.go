@@ -152,6 +152,7 @@ Start with "onus demo" to see it on the bundled example organisation.`,
 	)
 	root.AddCommand(a.gateCmd())
 	root.AddCommand(a.connectorsCmd(), a.sourcesCmd())
+	root.AddCommand(a.benchRerunChildCmd())
 	return root
 }
 

@@ -44,11 +44,28 @@ type Options struct {
 	// DB, when set, is the store to measure instead of a new SQLite file
 	// in Dir: an empty PostgreSQL database (postgres://…).
 	DB string
-	// BeforeRerun, when set, is called just before the measured re-run of
-	// Rerun (to start a CPU profile of it alone).
+	// Exec, for Rerun, is the program that runs the measured re-run in a
+	// process of its own: its arguments, to which Rerun adds a ChildSpec
+	// as JSON; the program must call RerunChild with it (`onus
+	// bench-rerun-child`).
+	Exec []string
+	// CPUProfile, for Rerun, is where the re-run's process writes a CPU
+	// profile of itself.
+	CPUProfile string
+	// InProcess, for Rerun, also times the re-run in the benchmark's own
+	// process right after the first run (on a copy of the SQLite store),
+	// before the re-run in a process of its own.
+	InProcess bool
+	// ReuseFirstRun, for Rerun, keeps a copy of the store the first run
+	// left in Dir (one per size and program: rerun-first-PEOPLE-HASH.db)
+	// and, when one is there, starts from it instead of running the
+	// first run again. SQLite only; not with InProcess.
+	ReuseFirstRun bool
+	// BeforeRerun, when set, is called just before the in-process re-run
+	// of Rerun (to start a CPU profile of it alone).
 	BeforeRerun func()
-	// AfterRerun, when set, is called as soon as the measured re-run ends
-	// (before Verify's run from scratch).
+	// AfterRerun, when set, is called as soon as the in-process re-run
+	// ends.
 	AfterRerun func()
 	// Verify, for Rerun, runs once more from scratch on an empty database
 	// with the changed exports after the measured re-run, and reports the

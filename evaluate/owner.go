@@ -73,12 +73,7 @@ func evalString(sess *policy.Session, p *policy.Program, e int32) string {
 }
 
 func keyOf(inv *inventory.Inventory, e int32, key string) string {
-	for _, k := range inv.Keys(e) {
-		if k.Name == key {
-			return k.Value
-		}
-	}
-	return ""
+	return inv.Key(e, key)
 }
 
 // Assignment is who holds each letter of the matrix for one finding.

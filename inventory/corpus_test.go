@@ -152,6 +152,21 @@ func TestCorrelationCorpus(t *testing.T) {
 			if inv.AmbiguousCount() != tt.ambiguous {
 				t.Errorf("ambiguous = %d, want %d", inv.AmbiguousCount(), tt.ambiguous)
 			}
+			// Key finds, without building the list, the first key of a
+			// name that Keys lists, and nothing for a name it lacks.
+			for e := range int32(inv.Len()) {
+				first := map[string]string{}
+				for _, k := range inv.Keys(e) {
+					if _, ok := first[k.Name]; !ok {
+						first[k.Name] = k.Value
+					}
+				}
+				for _, name := range []string{"serial", "mac", "hostname", "uuid", "email", "none"} {
+					if got := inv.Key(e, name); got != first[name] {
+						t.Errorf("entity %d: Key(%s) = %q, Keys says %q", e, name, got, first[name])
+					}
+				}
+			}
 		})
 	}
 }

@@ -373,6 +373,29 @@ func (inv *Inventory) Keys(e int32) []onus.Key {
 	return out
 }
 
+// Key returns the value of the first of an entity's identity keys called
+// name, in the order Keys lists them ("" when it has none), without
+// building the list: owners look one key up for each failing entity.
+func (inv *Inventory) Key(e int32, name string) string {
+	if id := inv.synth(e); id != "" {
+		if _, k, v := splitID(id); k == name {
+			return v
+		}
+		return ""
+	}
+	out := ""
+	inv.eachRecord(e, func(r RecRef) bool {
+		for _, k := range inv.RecordsOf(r).Keys(int(r.Idx)) {
+			if k.Name == name && !ignored(k) {
+				out = k.Value
+				return false
+			}
+		}
+		return true
+	})
+	return out
+}
+
 // InSource returns the record that speaks for an entity in source src:
 // the one with the latest seen time; among records with the same seen
 // time, or when the source maps no seen, the one read last (the last line
@@ -1152,16 +1175,40 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 	}
 	// own holds each record's correlate keys; group holds, for each root,
 	// the keys of its whole group.
+	// A record whose keys all correlate shares its list with the
+	// snapshot's columns (nothing below appends to it in place); the
+	// others' are carved from slabs. total bounds the (value, node) pairs
+	// of any one key.
 	own := make([][]onus.Key, uf.n())
+	total := 0
+	var slab []onus.Key
 	for _, si := range srcs {
-		for i := range inv.Sources[si].Snapshot.Records.Len() {
-			var ks []onus.Key
-			for _, kv := range inv.Sources[si].Snapshot.Records.Keys(i) {
+		recs := inv.Sources[si].Snapshot.Records
+		for i := range recs.Len() {
+			keys := recs.Keys(i)
+			n := 0
+			for _, kv := range keys {
 				if _, ok := rank[kv.Name]; ok {
-					ks = append(ks, kv)
+					n++
 				}
 			}
-			own[base[si]+i] = ks
+			total += n
+			switch {
+			case n == 0:
+			case n == len(keys):
+				own[base[si]+i] = keys[:n:n]
+			default:
+				if cap(slab)-len(slab) < n {
+					slab = make([]onus.Key, 0, max(4096, n))
+				}
+				start := len(slab)
+				for _, kv := range keys {
+					if _, ok := rank[kv.Name]; ok {
+						slab = append(slab, kv)
+					}
+				}
+				own[base[si]+i] = slab[start:len(slab):len(slab)]
+			}
 		}
 	}
 	group := make([][]onus.Key, len(own))
@@ -1222,7 +1269,7 @@ func (inv *Inventory) unionByKeys(kd *kindData, srcs []int, base map[int]int, uf
 		v    string
 		node int32
 	}
-	var occs []occ
+	occs := make([]occ, 0, total)
 	var g []int32
 	for _, key := range kd.keys {
 		occs = occs[:0]

@@ -49,6 +49,9 @@ type Records struct {
 	arena  []byte
 	// tr is the last store records were copied from (AppendFrom).
 	tr *translation
+	// strPC and valPC find the codes of repeated strings by pointer.
+	strPC, valPC *ptrCache
+	strCC        *contentCache
 	// The memos say which positions' values are worth looking up.
 	nameMemo             memo
 	linkMemos, attrMemos []memo
@@ -190,6 +193,7 @@ func (rs *Records) init() {
 		rs.vals = []any{nil}
 	}
 	if rs.strIdx == nil {
+		rs.strPC, rs.valPC, rs.strCC = new(ptrCache), new(ptrCache), new(contentCache)
 		rs.strIdx = make(map[string]uint32, len(rs.strs))
 		for i, s := range rs.strs {
 			rs.strIdx[s] = uint32(i)
@@ -230,6 +234,7 @@ func (rs *Records) Compact() {
 		return
 	}
 	rs.strIdx, rs.valIdx = nil, nil
+	rs.strPC, rs.valPC, rs.strCC = nil, nil, nil
 	rs.tr = nil
 	rs.ids = trim(rs.ids)
 	rs.names = trim(rs.names)
@@ -263,6 +268,40 @@ func comparable(v any) bool {
 		return true
 	}
 	return false
+}
+
+// ptrCache remembers the codes of the strings last looked up, by where
+// their bytes are: the readers hand out one string for each repeated value
+// (their interners) and a decoded chunk holds each value once per record,
+// so a repeat is mostly found by its pointer, without hashing its bytes.
+// A pointer held here keeps its bytes alive, so it never stands for
+// other text; Compact drops the caches.
+type ptrCache [ptrCacheSize]pcEntry
+
+type pcEntry struct {
+	p *byte
+	n int
+	c uint32
+}
+
+const ptrCacheSize = 1 << 12
+
+// contentCache finds the codes of recent strings by their text, hashed,
+// before the dictionary's map: an id's parts are new strings each time
+// (cut from the id) but repeat a few thousand hosts and paths.
+type contentCache [ptrCacheSize]ccEntry
+
+type ccEntry struct {
+	s string
+	c uint32
+}
+
+var ccSeed = maphash.MakeSeed()
+
+func (pc *ptrCache) slot(s string) *pcEntry {
+	h := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	h ^= h>>12 ^ uintptr(len(s))<<7
+	return &pc[(h>>3)&(ptrCacheSize-1)]
 }
 
 // memo says whether the values of one position (the name, the j-th link,
@@ -306,12 +345,27 @@ func (rs *Records) strIn(m *memo, s string) uint32 {
 	if s == "" {
 		return 0
 	}
+	var e *pcEntry
+	var ce *ccEntry
 	if m == nil || !m.off {
-		c, ok := rs.strIdx[s]
+		e = rs.strPC.slot(s)
+		if e.p == unsafe.StringData(s) && e.n == len(s) {
+			if m != nil {
+				m.note(true)
+			}
+			return e.c
+		}
+		ce = &rs.strCC[maphash.String(ccSeed, s)&(ptrCacheSize-1)]
+		c, ok := ce.c, ce.s == s
+		if !ok {
+			c, ok = rs.strIdx[s]
+		}
 		if m != nil {
 			m.note(ok)
 		}
 		if ok {
+			*e = pcEntry{unsafe.StringData(s), len(s), c}
+			*ce = ccEntry{rs.strs[c], c}
 			return c
 		}
 	}
@@ -320,8 +374,9 @@ func (rs *Records) strIn(m *memo, s string) uint32 {
 	s = strings.Clone(s)
 	c := uint32(len(rs.strs))
 	rs.strs = append(rs.strs, s)
-	if m == nil || !m.off {
+	if e != nil {
 		rs.strIdx[s] = c
+		*ce = ccEntry{s, c}
 	}
 	return c
 }
@@ -333,8 +388,20 @@ func (rs *Records) valIn(m *memo, v any) uint32 {
 		return 0
 	}
 	var key any
+	var pe *pcEntry
 	switch x := v.(type) {
 	case string:
+		// "" is a value, not a missing one; its pointer may be nil, as in
+		// an empty cache entry.
+		if x != "" && (m == nil || !m.off) {
+			pe = rs.valPC.slot(x)
+			if pe.p == unsafe.StringData(x) && pe.n == len(x) {
+				if m != nil {
+					m.note(true)
+				}
+				return pe.c
+			}
+		}
 		key = x
 	case time.Time:
 		// Times are compared by instant, and only in UTC, as every
@@ -354,6 +421,9 @@ func (rs *Records) valIn(m *memo, v any) uint32 {
 			m.note(ok)
 		}
 		if ok {
+			if pe != nil {
+				*pe = pcEntry{unsafe.StringData(key.(string)), len(key.(string)), c}
+			}
 			return c
 		}
 	}

@@ -776,8 +776,8 @@ func (rs *Records) trStr(t *translation, m *memo, c uint32) uint32 {
 	if c == 0 {
 		return 0
 	}
-	if m := t.strs[c]; m != unset {
-		return m
+	if d := t.strs[c]; d != unset {
+		return d
 	}
 	d := rs.strIn(m, t.src.strs[c])
 	t.strs[c] = d
@@ -788,8 +788,8 @@ func (rs *Records) trVal(t *translation, m *memo, c uint32) uint32 {
 	if c == 0 {
 		return 0
 	}
-	if m := t.vals[c]; m != unset {
-		return m
+	if d := t.vals[c]; d != unset {
+		return d
 	}
 	d := rs.valIn(m, t.src.vals[c])
 	t.vals[c] = d

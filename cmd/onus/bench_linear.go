@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -24,15 +23,11 @@ func (a *app) benchLinear(cmd *cobra.Command, sizes []int, repeat int, dir, cpuP
 	}
 	if cpuProfile != "" {
 		o.Profile = func(people int, run, phase string) func() {
-			f, err := os.Create(fmt.Sprintf("%s-%d-%s-%s.pprof", cpuProfile, people, run, phase))
+			stop, err := bench.StartCPUProfile(fmt.Sprintf("%s-%d-%s-%s.pprof", cpuProfile, people, run, phase))
 			if err != nil {
 				return func() {}
 			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				f.Close()
-				return func() {}
-			}
-			return func() { pprof.StopCPUProfile(); f.Close() }
+			return stop
 		}
 	}
 	res, err := bench.Linear(cmd.Context(), o)

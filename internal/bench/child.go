@@ -118,15 +118,11 @@ type ChildProcess struct {
 // each phase, and writes a ChildReport as JSON to w.
 func RerunChild(ctx context.Context, spec ChildSpec, w io.Writer) error {
 	if spec.CPUProfile != "" {
-		f, err := os.Create(spec.CPUProfile)
+		stop, err := StartCPUProfile(spec.CPUProfile)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	rep := &ChildReport{PID: os.Getpid()}
 	server := func() time.Duration {
@@ -296,4 +292,18 @@ func runChild(ctx context.Context, exe []string, spec ChildSpec, log io.Writer) 
 		p.PeakRSS = max(p.PeakRSS, ph.PeakRSS)
 	}
 	return &rep, p, nil
+}
+
+// StartCPUProfile writes a CPU profile to path until the returned
+// function is called.
+func StartCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -54,6 +54,7 @@ type Records struct {
 	strCC        *contentCache
 	// The memos say which positions' values are worth looking up.
 	nameMemo             memo
+	idMemos              [2]memo
 	linkMemos, attrMemos []memo
 }
 
@@ -454,9 +455,11 @@ type timeKey struct {
 func (rs *Records) SplitIDs(sep string) { rs.idSep = sep }
 
 func (rs *Records) appendID(id string) uint8 {
-	if rs.idSep != "" {
+	// The parts are split while both repeat: ids whose parts are each
+	// new (two serial numbers) are cheaper as text.
+	if rs.idSep != "" && !rs.idMemos[0].off && !rs.idMemos[1].off {
 		if a, b, ok := strings.Cut(id, rs.idSep); ok {
-			rs.ids = append(rs.ids, uint64(rs.str(a))<<32|uint64(rs.str(b)))
+			rs.ids = append(rs.ids, uint64(rs.strIn(&rs.idMemos[0], a))<<32|uint64(rs.strIn(&rs.idMemos[1], b)))
 			return flagIDJoin
 		}
 	}
@@ -602,25 +605,28 @@ func (rs *Records) AppendID(dst []byte, i int) []byte {
 	return append(dst, rs.idBytes(ref)...)
 }
 
-// IDHash returns a hash of record i's id, equal for equal ids, computed
-// without joining an id kept in two parts.
+// IDHash returns a hash of record i's id, equal for equal ids however
+// they are kept, computed without joining an id kept in two parts.
 func (rs *Records) IDHash(seed maphash.Seed, i int) uint64 {
 	ref := rs.ids[i]
 	switch rs.flags[i] & idFlags {
 	case flagIDJoin:
-		return maphash.Comparable(seed, ref)
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(rs.strs[ref>>32])
+		h.WriteString(rs.idSep)
+		h.WriteString(rs.strs[uint32(ref)])
+		return h.Sum64()
 	case flagIDDict:
 		return maphash.String(seed, rs.strs[uint32(ref)])
 	}
 	return maphash.Bytes(seed, rs.idBytes(ref))
 }
 
-// SameID reports whether records i and j have the same id. Equal ids are
-// always kept the same way (the same split, the same codes).
+// SameID reports whether records i and j have the same id.
 func (rs *Records) SameID(i, j int) bool {
-	fi, fj := rs.flags[i]&idFlags, rs.flags[j]&idFlags
-	if fi == flagIDJoin || fj == flagIDJoin {
-		return fi == fj && rs.ids[i] == rs.ids[j]
+	if rs.flags[i]&idFlags == flagIDJoin && rs.flags[j]&idFlags == flagIDJoin && rs.ids[i] == rs.ids[j] {
+		return true
 	}
 	return rs.ID(i) == rs.ID(j)
 }
@@ -808,9 +814,9 @@ func (rs *Records) AppendFrom(src *Records, lo, hi int) {
 		var idf uint8
 		switch src.flags[i] & idFlags {
 		case flagIDJoin:
-			if src.idSep == rs.idSep {
+			if src.idSep == rs.idSep && !rs.idMemos[0].off && !rs.idMemos[1].off {
 				ref := src.ids[i]
-				rs.ids = append(rs.ids, uint64(rs.trStr(t, nil, uint32(ref>>32)))<<32|uint64(rs.trStr(t, nil, uint32(ref))))
+				rs.ids = append(rs.ids, uint64(rs.trStr(t, &rs.idMemos[0], uint32(ref>>32)))<<32|uint64(rs.trStr(t, &rs.idMemos[1], uint32(ref))))
 				idf = flagIDJoin
 				break
 			}

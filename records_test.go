@@ -287,3 +287,28 @@ func TestRecordsListShapes(t *testing.T) {
 		}
 	}
 }
+
+// Ids whose parts do not repeat stop being split after a window, and an
+// id kept in two parts still equals, and hashes as, the same id kept as
+// text.
+func TestRecordsSplitIDsOfUniqueParts(t *testing.T) {
+	rs := onus.NewRecords(0)
+	rs.SplitIDs("/")
+	const n = 10_000
+	for i := range n {
+		rs.Append(&onus.Record{ID: fmt.Sprintf("serial-%d/udid-%d", i, i)})
+	}
+	rs.Append(&onus.Record{ID: "serial-0/udid-0"})
+	seed := maphash.MakeSeed()
+	if !rs.SameID(0, n) || rs.IDHash(seed, 0) != rs.IDHash(seed, n) || rs.ID(n) != "serial-0/udid-0" {
+		t.Errorf("the same id kept two ways: SameID %v, hashes %x and %x", rs.SameID(0, n), rs.IDHash(seed, 0), rs.IDHash(seed, n))
+	}
+	if rs.SameID(1, n) {
+		t.Error("different ids compare equal")
+	}
+	for i := range n {
+		if got, want := rs.ID(i), fmt.Sprintf("serial-%d/udid-%d", i, i); got != want {
+			t.Fatalf("ID(%d) = %q, want %q", i, got, want)
+		}
+	}
+}

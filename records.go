@@ -46,7 +46,6 @@ type Records struct {
 	// Compact drops them.
 	strIdx map[string]uint32
 	valIdx map[any]uint32
-	arena  []byte
 	// tr is the last store records were copied from (AppendFrom).
 	tr *translation
 	// strPC and valPC find the codes of repeated strings by pointer.
@@ -381,8 +380,6 @@ func (rs *Records) strIn(m *memo, s string) uint32 {
 	}
 	return c
 }
-
-func (rs *Records) val(v any) uint32 { return rs.valIn(nil, v) }
 
 func (rs *Records) valIn(m *memo, v any) uint32 {
 	if v == nil {

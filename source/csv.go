@@ -246,10 +246,10 @@ type csvRows struct {
 	utf8        bool
 	// bytes is the number of bytes the fast path read.
 	bytes int64
-	row         []string
-	long        []byte // a line longer than br's buffer
-	rec         []byte // a line's fields with their quotes undone
-	ends        []int
+	row   []string
+	long  []byte // a line longer than br's buffer
+	rec   []byte // a line's fields with their quotes undone
+	ends  []int
 }
 
 func newCSVRows(br *bufio.Reader, comma rune, in *interner) *csvRows {

@@ -85,10 +85,9 @@ type slotMemo struct {
 	s   string
 	err error
 	box any
-	// when is the value's time (type time, no layout), boxed, or its
-	// error: a hire date shared by many people is parsed once.
-	when    any
-	whenErr error
+	// when is the value's time (type time, no layout), boxed, or the
+	// error reading it: a hire date shared by many people is parsed once.
+	when any
 	// nfn holds the normalisers (their id plus one) whose output on s is in
 	// nout: a host name feeding a link, a department a team.
 	nfn  [2]int32
@@ -249,10 +248,16 @@ func (in *interner) text(slot int, r *raw) (string, error) {
 func (in *interner) convert(slot int, r *raw, typ, format string) (any, error) {
 	if typ == "time" && format == "" && in != nil && fastPaths && (r.csv || r.t == jsonparser.String) && !r.absent() {
 		e := in.memo(slot, r)
-		if e.when == nil && e.whenErr == nil {
-			e.when, e.whenErr = r.convert(typ, format, in)
+		if e.when == nil {
+			v, err := r.convert(typ, format, in)
+			if e.when = v; err != nil {
+				e.when = err
+			}
 		}
-		return e.when, e.whenErr
+		if err, ok := e.when.(error); ok {
+			return nil, err
+		}
+		return e.when, nil
 	}
 	if in == nil || !fastPaths || !(typ == "" || typ == "auto" || typ == "string") || !(r.csv || r.t == jsonparser.String) || r.absent() {
 		return r.convert(typ, format, in)

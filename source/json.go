@@ -38,7 +38,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	// A JSON document is all or nothing: an export or API response that
 	// is damaged anywhere is not trusted anywhere, so the source fails and
 	// its last good snapshot stays in force.
-	doc, err := wholeDocument(data, path)
+	doc, err := wholeDocument(data, path, r.records)
 	if err != nil {
 		return nil, err
 	}
@@ -64,9 +64,15 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 		lines = append(lines, line)
 		index = append(index, len(elems)+len(bad))
 	}
-	// The document is well-formed: its lists are walked by the scanner.
+	// The document is well-formed: its lists are walked by the scanner,
+	// or were listed when it was checked.
 	if !fastPaths {
 		_, err = jsonparser.ArrayEach(arr, func(v []byte, t jsonparser.ValueType, off int, _ error) { each(v, t, off) })
+	} else if doc.elems != nil && doc.complete && doc.list == base+skipSpace(arr, 0) {
+		for _, e := range doc.elems {
+			v := rawAt(data, e.start, e.end)
+			each(v.b, v.t, e.start-base)
+		}
 	} else if !eachElement(arr, each) {
 		err = jsonparser.MalformedArrayError
 	}
@@ -85,7 +91,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 // wholeDocument checks that data is one well-formed JSON document and not
 // an error a vendor's API returned in place of the records, and says which
 // in the vendor's words.
-func wholeDocument(data []byte, path string) (docKeys, error) {
+func wholeDocument(data []byte, path, records string) (docKeys, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return docKeys{}, onus.Errorf(onus.EINVALID, "%s: the file is empty", path)
@@ -93,14 +99,27 @@ func wholeDocument(data []byte, path string) (docKeys, error) {
 	if trimmed[0] == '<' {
 		return docKeys{}, onus.Errorf(onus.EINVALID, "%s: the file is an HTML page, not JSON%s: the export or API call returned an error page", path, htmlTitle(trimmed))
 	}
-	ok, keys, complete := validDocument(data)
+	var ok, complete bool
+	var keys []topKey
+	doc := docKeys{list: -1}
+	// The record list is listed as the document is checked when it is
+	// the document or under one top-level key, the cases locateIn answers.
+	if segs := splitPath(records); records == "" || len(segs) == 1 {
+		key := ""
+		if records != "" {
+			key = segs[0]
+		}
+		ok, keys, complete, doc.elems, doc.list = validRecords(data, key)
+	} else {
+		ok, keys, complete = validDocument(data)
+	}
 	if !fastPaths {
-		ok, keys, complete = json.Valid(data), nil, false
+		ok, keys, complete, doc.elems = json.Valid(data), nil, false, nil
 	}
 	if !ok {
 		return docKeys{}, syntaxError(data, path)
 	}
-	doc := docKeys{keys: keys, complete: complete}
+	doc.keys, doc.complete = keys, complete
 	if trimmed[0] != '{' {
 		return doc, nil
 	}
@@ -113,6 +132,10 @@ type docKeys struct {
 	keys []topKey
 	// complete is false when a key holds escapes: then any may be there.
 	complete bool
+	// elems are the elements of the record list, which starts at list,
+	// when the scanner could list them as it checked the document.
+	elems []span
+	list  int
 }
 
 // has reports whether the top-level object may hold key.

@@ -84,7 +84,16 @@ type scanner struct {
 	bail bool
 	// keys, when not nil, collects the keys of the top-level object.
 	keys *[]topKey
+	// elems, when not nil, collects the elements of the array starting at
+	// elemsAt: the document's record list. elemsKey names the top-level
+	// key holding the list ("" for a document that is the list).
+	elems    *[]span
+	elemsAt  int
+	elemsKey string
 }
+
+// span is where a value is in a document.
+type span struct{ start, end int }
 
 // topKey is a key of a document's top-level object and where its value is.
 type topKey struct {
@@ -131,6 +140,24 @@ func validDocument(data []byte) (ok bool, keys []topKey, complete bool) {
 	i := skipSpace(data, 0)
 	end := s.value(i, -1)
 	return end >= 0 && skipSpace(data, end) == len(data), keys, !s.bail
+}
+
+// validRecords is validDocument that also lists the elements of the
+// record list, as eachElement would: the document itself when key is "",
+// or the array under the top-level key (its first occurrence). at is
+// where the list starts, -1 when it is not an array or not there.
+func validRecords(data []byte, key string) (ok bool, keys []topKey, complete bool, elems []span, at int) {
+	elems = []span{}
+	s := scanner{data: data, keys: &keys, elems: &elems, elemsAt: -1, elemsKey: key}
+	i := skipSpace(data, 0)
+	if key == "" {
+		s.elemsAt = i
+	}
+	end := s.value(i, -1)
+	if s.elemsAt < 0 || s.elemsAt >= len(data) || data[s.elemsAt] != '[' {
+		return end >= 0 && skipSpace(data, end) == len(data), keys, !s.bail, nil, -1
+	}
+	return end >= 0 && skipSpace(data, end) == len(data), keys, !s.bail, elems, s.elemsAt
 }
 
 func skipSpace(b []byte, i int) int {
@@ -289,15 +316,20 @@ func (s *scanner) array(i int) int {
 		return -1
 	}
 	d := s.data
+	collect := s.elems != nil && i == s.elemsAt
 	i = skipSpace(d, i+1)
 	if i < len(d) && d[i] == ']' {
 		s.depth--
 		return i + 1
 	}
 	for {
+		start := i
 		i = s.value(i, -1)
 		if i < 0 {
 			return -1
+		}
+		if collect {
+			*s.elems = append(*s.elems, span{start, i})
 		}
 		i = skipSpace(d, i)
 		if i >= len(d) {
@@ -364,6 +396,9 @@ func (s *scanner) object(i int, node int32) int {
 			s.bail = true
 		}
 		vstart := i
+		if top && s.elems != nil && s.elemsAt < 0 && s.elemsKey != "" && string(key) == s.elemsKey {
+			s.elemsAt = vstart
+		}
 		if kid >= 0 {
 			i = s.value(i, kid)
 		} else {

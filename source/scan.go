@@ -593,6 +593,21 @@ func (d *decoder) value(i int) (any, int) {
 	return f, end
 }
 
+// plain returns the content of the string at i when it holds no escape
+// and is valid UTF-8, as the bytes str would decode it to, and the index
+// past it; nil otherwise.
+func (d *decoder) plain(i int) ([]byte, int) {
+	if i >= len(d.data) || d.data[i] != '"' {
+		return nil, -1
+	}
+	s := scanner{data: d.data}
+	end, escaped := s.str(i + 1)
+	if end < 0 || escaped || !utf8.Valid(d.data[i+1:end-1]) {
+		return nil, -1
+	}
+	return d.data[i+1 : end-1], end
+}
+
 // str decodes the string at i.
 func (d *decoder) str(i int) (string, int) {
 	s := scanner{data: d.data}
@@ -667,23 +682,35 @@ func (d *decoder) kept(i int, keep map[string]bool, in *interner) (any, int) {
 			if i >= len(b) || b[i] != '"' {
 				return nil, -1
 			}
-			k, end := d.str(i)
-			if end < 0 {
-				return nil, -1
+			// A key without escapes is compared as it is written, and
+			// made a string only when it is kept.
+			var k string
+			kb, end := d.plain(i)
+			if kb == nil {
+				if k, end = d.str(i); end < 0 {
+					return nil, -1
+				}
 			}
 			i = skipSpace(b, end)
 			if i >= len(b) || b[i] != ':' {
 				return nil, -1
 			}
 			i = skipSpace(b, i+1)
-			if keep[k] {
-				var v any
-				v, i = d.value(i)
-				if i < 0 {
-					return nil, -1
+			if kb != nil && keep[string(kb)] || kb == nil && keep[k] {
+				if kb != nil {
+					k = in.bytes(kb)
 				}
-				if s, ok := v.(string); ok {
-					v = in.box(s)
+				var v any
+				if vb, vend := d.plain(i); vb != nil {
+					// A text value is found in the interner by its bytes.
+					v, i = in.box(in.bytes(vb)), vend
+				} else {
+					if v, i = d.value(i); i < 0 {
+						return nil, -1
+					}
+					if s, ok := v.(string); ok {
+						v = in.box(s)
+					}
 				}
 				m[in.str(k)] = v
 			} else if i = d.check(i); i < 0 {

@@ -246,7 +246,10 @@ func (in *interner) text(slot int, r *raw) (string, error) {
 // convert is r.convert, remembered per slot for text values and for
 // times written as text.
 func (in *interner) convert(slot int, r *raw, typ, format string) (any, error) {
-	if typ == "time" && format == "" && in != nil && fastPaths && (r.csv || r.t == jsonparser.String) && !r.absent() {
+	if typ == "time" && format == "" && in != nil && fastPaths && (r.csv || r.t == jsonparser.String) && !r.absent() &&
+		!(slot < len(in.tables) && in.tables[slot].off) {
+		// Times that do not repeat (a last-seen stamp to the second)
+		// are parsed each time: their memo would be one more copy.
 		e := in.memo(slot, r)
 		if e.when == nil {
 			v, err := r.convert(typ, format, in)

@@ -38,7 +38,11 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	// A JSON document is all or nothing: an export or API response that
 	// is damaged anywhere is not trusted anywhere, so the source fails and
 	// its last good snapshot stays in force.
-	doc, err := wholeDocument(data, path, r.records)
+	var recs *picked
+	if fastPaths {
+		recs = &picked{trie: m.trie(), width: len(m.slots)}
+	}
+	doc, err := wholeDocument(data, path, r.records, recs)
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +52,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	}
 	var elems [][]byte
 	var lines, index []int
+	var pre *picked
 	line, last := 1, 0
 	var bad []*Problem
 	each := func(v []byte, t jsonparser.ValueType, off int) {
@@ -69,9 +74,26 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	if !fastPaths {
 		_, err = jsonparser.ArrayEach(arr, func(v []byte, t jsonparser.ValueType, off int, _ error) { each(v, t, off) })
 	} else if doc.elems != nil && doc.complete && doc.list == base+skipSpace(arr, 0) {
-		for _, e := range doc.elems {
+		// The records' values were picked as well, when the scanner
+		// could: a record's number in the list is its number in recs.
+		if recs == nil || len(recs.ok) != len(doc.elems) {
+			recs = nil
+		}
+		var kept []int
+		for k, e := range doc.elems {
 			v := rawAt(data, e.start, e.end)
+			n := len(elems)
 			each(v.b, v.t, e.start-base)
+			if len(elems) > n {
+				kept = append(kept, k)
+			}
+		}
+		if recs != nil {
+			pre = &picked{trie: recs.trie, width: recs.width, vals: recs.vals, ok: make([]bool, len(kept))}
+			pre.index = kept
+			for i, k := range kept {
+				pre.ok[i] = recs.ok[k]
+			}
 		}
 	} else if !eachElement(arr, each) {
 		err = jsonparser.MalformedArrayError
@@ -82,7 +104,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	if err := doc.checkCount(data, path, len(elems)+len(bad)); err != nil {
 		return nil, err
 	}
-	b := mapJSON(ctx, m, elems, lines, index, path)
+	b := mapJSON(ctx, m, elems, lines, index, path, pre)
 	b.Problems = append(b.Problems, bad...)
 	b.File = path
 	return b, ctx.Err()
@@ -91,7 +113,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 // wholeDocument checks that data is one well-formed JSON document and not
 // an error a vendor's API returned in place of the records, and says which
 // in the vendor's words.
-func wholeDocument(data []byte, path, records string) (docKeys, error) {
+func wholeDocument(data []byte, path, records string, recs *picked) (docKeys, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return docKeys{}, onus.Errorf(onus.EINVALID, "%s: the file is empty", path)
@@ -109,7 +131,7 @@ func wholeDocument(data []byte, path, records string) (docKeys, error) {
 		if records != "" {
 			key = segs[0]
 		}
-		ok, keys, complete, doc.elems, doc.list = validRecords(data, key)
+		ok, keys, complete, doc.elems, doc.list = validRecords(data, key, recs)
 	} else {
 		ok, keys, complete = validDocument(data)
 	}
@@ -336,7 +358,7 @@ func lineCol(data []byte, off int) (int, int) {
 
 // mapJSON maps JSON objects in parallel; lines and index say where each
 // object is in the file and in its list.
-func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int, file string) *Batch {
+func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int, file string, pre *picked) *Batch {
 	workers := runtime.GOMAXPROCS(0)
 	if len(elems) < 256 {
 		workers = 1
@@ -366,7 +388,9 @@ func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int
 				if i%4096 == 0 && ctx.Err() != nil {
 					return
 				}
-				if err := extract(elems[i], trie, paths, vals, false); err != nil {
+				if pre != nil && pre.ok[i] {
+					pre.raws(pre.index[i], elems[i], vals)
+				} else if err := extract(elems[i], trie, paths, vals, false); err != nil {
 					pt.probs = append(pt.probs, &Problem{File: file, Line: lines[i], Index: index[i], Message: err.Error()})
 					continue
 				}

@@ -90,6 +90,42 @@ type scanner struct {
 	elems    *[]span
 	elemsAt  int
 	elemsKey string
+	// recs, when not nil, picks each listed record's values at the
+	// paths of its trie as the record is checked (see picked).
+	recs *picked
+	// spans, when not nil, is where object puts the values of the
+	// record starting at base, in place of vals.
+	spans []valSpan
+	base  int
+}
+
+// picked holds the values at a mapping's paths in each record of a
+// document's record list, found while the document was checked: the
+// record need not be walked again. vals holds width spans per record;
+// ok is false for a record the scanner could not read (the general code
+// reads it).
+type picked struct {
+	trie  *pathTrie
+	width int
+	vals  []valSpan
+	ok    []bool
+	// index, when not nil, maps a record to its number in vals.
+	index []int
+}
+
+// valSpan is where a value is in its record; end is 0 when the record
+// has no value at the path.
+type valSpan struct{ start, end int32 }
+
+// raws fills vals with record k's values, obj being the record.
+func (p *picked) raws(k int, obj []byte, vals []raw) {
+	for j, v := range p.vals[k*p.width : (k+1)*p.width] {
+		if v.end == 0 {
+			vals[j] = raw{}
+		} else {
+			vals[j] = rawAt(obj, int(v.start), int(v.end))
+		}
+	}
 }
 
 // span is where a value is in a document.
@@ -146,9 +182,12 @@ func validDocument(data []byte) (ok bool, keys []topKey, complete bool) {
 // record list, as eachElement would: the document itself when key is "",
 // or the array under the top-level key (its first occurrence). at is
 // where the list starts, -1 when it is not an array or not there.
-func validRecords(data []byte, key string) (ok bool, keys []topKey, complete bool, elems []span, at int) {
+func validRecords(data []byte, key string, recs *picked) (ok bool, keys []topKey, complete bool, elems []span, at int) {
 	elems = []span{}
 	s := scanner{data: data, keys: &keys, elems: &elems, elemsAt: -1, elemsKey: key}
+	if recs != nil && !recs.trie.general && len(data) < 1<<31 {
+		s.recs = recs
+	}
 	i := skipSpace(data, 0)
 	if key == "" {
 		s.elemsAt = i
@@ -324,7 +363,11 @@ func (s *scanner) array(i int) int {
 	}
 	for {
 		start := i
-		i = s.value(i, -1)
+		if collect && s.recs != nil {
+			i = s.pick(i)
+		} else {
+			i = s.value(i, -1)
+		}
 		if i < 0 {
 			return -1
 		}
@@ -345,6 +388,24 @@ func (s *scanner) array(i int) int {
 			return -1
 		}
 	}
+}
+
+// pick checks the record list's element at i and, when it is an object,
+// picks its values as scanRecord would.
+func (s *scanner) pick(i int) int {
+	p := s.recs
+	n := len(p.vals)
+	p.vals = append(p.vals, make([]valSpan, p.width)...)
+	if i >= len(s.data) || s.data[i] != '{' {
+		p.ok = append(p.ok, false)
+		return s.value(i, -1)
+	}
+	bail, trie := s.bail, s.trie
+	s.bail, s.trie, s.spans, s.base = false, p.trie, p.vals[n:n+p.width], i
+	end := s.object(i, 0)
+	p.ok = append(p.ok, !s.bail)
+	s.bail, s.trie, s.spans = bail, trie, nil
+	return end
 }
 
 // object checks the object at i, filling the values of node's paths.
@@ -407,7 +468,13 @@ func (s *scanner) object(i int, node int32) int {
 		if i < 0 {
 			return -1
 		}
-		if kid >= 0 {
+		if kid >= 0 && s.spans != nil {
+			for _, slot := range s.trie.nodes[kid].slots {
+				if s.spans[slot].end == 0 {
+					s.spans[slot] = valSpan{int32(vstart - s.base), int32(i - s.base)}
+				}
+			}
+		} else if kid >= 0 {
 			for _, slot := range s.trie.nodes[kid].slots {
 				if s.vals[slot].t == jsonparser.NotExist {
 					s.vals[slot] = rawAt(d, vstart, i)

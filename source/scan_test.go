@@ -30,7 +30,7 @@ var scanCases = []string{
 	`{"a":"1234567\\"}`, `{"columns":{"name":"x","path":"C:\\Program Files"},"name":"q"}`,
 	`{"a":[{"b":1}],"b":{"a":[]}}`, `{"":1,"a":{"":2}}`, `{"a":1e400}`, `{"a":-0}`, `{"a":-01}`,
 	`{"a":[[[[[]]]]]}`, "\ufeff{}", "{\"a\":1}\n", "\t{\"a\" : [ 1 , { \"b\" : 2 } ] }\r\n",
-	` [ {"a":1} , "x" , [2] , 3 ] `, `{"a":[{"b":1},{"a":[9]}],"a":[{"c":2}]}`, `{"b":{"a":[1]},"a":"x"}`, `[{"a":[1,2]}]`, `{"a":[]}`, `[]`,
+	` [ {"a":1} , "x" , [2] , 3 ] `, `[{"a":1,"a":2,"b":{"a":3}},{"\u0061":1},{"c":{"d":{"e":[1]}},"name":"n"},{}]`, `{"a":[{"b":1},{"a":[9]}],"a":[{"c":2}]}`, `{"b":{"a":[1]},"a":"x"}`, `[{"a":[1,2]}]`, `{"a":[]}`, `[]`,
 }
 
 // scanPaths are the paths the differential tests ask for.
@@ -124,7 +124,8 @@ func checkScan(t *testing.T, data []byte, paths [][]string) {
 	// The record list listed while the document is checked is the one
 	// eachElement walks where the JSON reader finds it.
 	for _, key := range []string{"", "a", "b", "c", "columns"} {
-		okR, keysR, completeR, elems, at := validRecords(data, key)
+		recs := &picked{trie: newTrie(paths), width: len(paths)}
+		okR, keysR, completeR, elems, at := validRecords(data, key, recs)
 		if okR != ok || completeR != complete || !reflect.DeepEqual(keysR, keys) {
 			t.Fatalf("validRecords(%q, %q) = %v %v %v, validDocument: %v %v %v", data, key, okR, completeR, keysR, ok, complete, keys)
 		}
@@ -157,6 +158,26 @@ func checkScan(t *testing.T, data []byte, paths [][]string) {
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("validRecords(%q, %q) lists %q, eachElement %q", data, key, got, want)
+		}
+		// The values picked from each record are scanRecord's.
+		if len(recs.ok) != len(elems) || len(recs.vals) != len(elems)*len(paths) {
+			t.Fatalf("validRecords(%q, %q) picked %d records of %d values for %d elements", data, key, len(recs.ok), len(recs.vals), len(elems))
+		}
+		for k, e := range elems {
+			obj := data[e.start:e.end]
+			want := make([]raw, len(paths))
+			okS := data[e.start] == '{' && scanRecord(obj, newTrie(paths), want)
+			if recs.ok[k] != okS {
+				t.Fatalf("record %d of %q: picked %v, scanRecord %v", k, data, recs.ok[k], okS)
+			}
+			if !okS {
+				continue
+			}
+			got := make([]raw, len(paths))
+			recs.raws(k, obj, got)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("record %d of %q: picked %v, scanRecord %v", k, data, got, want)
+			}
 		}
 	}
 }

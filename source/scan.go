@@ -185,7 +185,7 @@ func validDocument(data []byte) (ok bool, keys []topKey, complete bool) {
 func validRecords(data []byte, key string, recs *picked) (ok bool, keys []topKey, complete bool, elems []span, at int) {
 	elems = []span{}
 	s := scanner{data: data, keys: &keys, elems: &elems, elemsAt: -1, elemsKey: key}
-	if recs != nil && !recs.trie.general && len(data) < 1<<31 {
+	if recs != nil && !recs.trie.general && int64(len(data)) < 1<<31 {
 		s.recs = recs
 	}
 	i := skipSpace(data, 0)

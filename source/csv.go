@@ -2,11 +2,13 @@ package source
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -71,15 +73,17 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 	if in, err = r.decoder(in); err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(in, 1<<20)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	br := bufio.NewReaderSize(in, int(min(max(size+1, 4096), 256<<10)))
 	if bom, _ := br.Peek(3); string(bom) == "\xef\xbb\xbf" {
 		br.Discard(3)
 	}
-	cr := csv.NewReader(br)
-	cr.Comma = r.delim
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
+	intern := newInterner()
+	cr := newCSVRows(br, r.delim, intern)
+	header, err := cr.read()
 	if err == io.EOF {
 		return nil, onus.Errorf(onus.EINVALID, "%s: the file is empty; a header row is required", path)
 	}
@@ -125,12 +129,11 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 	}
 	b := &Batch{File: path, Presence: make([]int, len(m.fields))}
 	vals := make([]raw, len(m.slots))
-	intern := newInterner()
 	for {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		row, err := cr.Read()
+		row, err := cr.read()
 		if err == io.EOF {
 			break
 		}
@@ -147,16 +150,17 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 			}
 			return nil, onus.Errorf(onus.EINVALID, "%s: %v", path, err)
 		}
-		line, _ := cr.FieldPos(0)
-		if err := r.checkUTF8(path, line, row); err != nil {
-			return nil, err
+		line := cr.first
+		if !cr.utf8 {
+			if err := r.checkUTF8(path, line, row); err != nil {
+				return nil, err
+			}
 		}
 		if len(row) == 1 && strings.TrimSpace(row[0]) == "" {
 			continue // a blank line
 		}
 		if len(row) != len(header) {
-			last, _ := cr.FieldPos(len(row) - 1)
-			if last > line {
+			if last := cr.last; last > line {
 				// The row runs over several lines: a quote opened on its
 				// first line closed lines later, taking the rows between.
 				return nil, onus.Errorf(onus.EINVALID, "%s:%d: a quoted value opens on this line and runs to line %d, so the row has %d fields where the header has %d; a quote is probably not closed", path, line, last, len(row), len(header))
@@ -169,7 +173,7 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 			if strings.Contains(v, "\n") && strings.Count(v, string(r.delim)) >= len(header)-1 {
 				// A value holding a line break and a whole row's worth of
 				// separators is rows swallowed by a quote that did not close.
-				last, _ := cr.FieldPos(len(row) - 1)
+				last := cr.last
 				return nil, onus.Errorf(onus.EINVALID, "%s:%d: a quoted value opens on this line and runs to line %d, holding what looks like whole rows; a quote is probably not closed", path, line, last)
 			}
 		}
@@ -186,6 +190,14 @@ func (r *csvReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, e
 		}
 		b.Records = append(b.Records, rec)
 		b.Sigs = sig(vals, b.Sigs)
+		if len(b.Records) == 256 && cr.bytes > 0 {
+			// The rows read so far tell how many the file holds: the
+			// record list is made once at its size instead of being
+			// copied as it grows.
+			n := int(float64(size)/float64(cr.bytes)*256*1.02) + 64
+			b.Records = slices.Grow(b.Records, n-len(b.Records))
+			b.Sigs = slices.Grow(b.Sigs, n*len(vals)-len(b.Sigs))
+		}
 	}
 	return b, nil
 }
@@ -208,4 +220,210 @@ func quoteList(s []string) string {
 		q[i] = fmt.Sprintf("%q", v)
 	}
 	return strings.Join(q, ", ")
+}
+
+// csvRows reads the rows of a CSV file. The common line (unquoted fields,
+// or quoted fields that close on their line) is split here, straight from
+// the file's buffer into one string; the first line that is anything else
+// (a quoted value running over lines, a bare or stray quote) hands the
+// rest of the file to encoding/csv, starting at that line, so that damage
+// is reported exactly as encoding/csv reports it, with the file's line
+// numbers. Without the fast paths, or with a delimiter that is not a
+// single ASCII byte, encoding/csv reads the whole file.
+type csvRows struct {
+	br    *bufio.Reader
+	comma rune
+	in    *interner
+	// lines is the number of lines read by the fast path.
+	lines int
+	// cr reads the rest of the file once the fast path handed it over;
+	// base is the number of lines before the first it read.
+	cr   *csv.Reader
+	base int
+	// first and last are the lines of the last row's first and last
+	// field; utf8 says its fields are known to be UTF-8 text.
+	first, last int
+	utf8        bool
+	// bytes is the number of bytes the fast path read.
+	bytes int64
+	row   []string
+	long  []byte // a line longer than br's buffer
+	rec   []byte // a line's fields with their quotes undone
+	ends  []int
+}
+
+func newCSVRows(br *bufio.Reader, comma rune, in *interner) *csvRows {
+	c := &csvRows{br: br, comma: comma, in: in}
+	if !fastPaths || comma >= utf8.RuneSelf || comma == '"' || comma == '\r' || comma == '\n' {
+		c.handOver(nil)
+	}
+	return c
+}
+
+// handOver gives the rest of the file, starting with the line raw, to
+// encoding/csv.
+func (c *csvRows) handOver(raw []byte) {
+	var in io.Reader = c.br
+	if raw != nil {
+		in = io.MultiReader(bytes.NewReader(bytes.Clone(raw)), c.br)
+		c.base = c.lines - 1
+	} else {
+		c.base = c.lines
+	}
+	c.cr = csv.NewReader(in)
+	c.cr.Comma = c.comma
+	c.cr.FieldsPerRecord = -1
+	c.cr.ReuseRecord = true
+}
+
+// read returns the next row, or encoding/csv's error for it, with line
+// numbers counted from the start of the file; io.EOF after the last.
+func (c *csvRows) read() ([]string, error) {
+	c.utf8 = false
+	if c.cr != nil {
+		return c.readCSV()
+	}
+	for {
+		raw, err := c.readLine()
+		if len(raw) == 0 && err == io.EOF {
+			return nil, io.EOF
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		c.lines++
+		c.bytes += int64(len(raw))
+		// The line without its end, as encoding/csv sees it: \r\n is a
+		// line end, and so is a last \r before the end of the file.
+		line := raw
+		if n := len(line); err == io.EOF {
+			if line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+		} else if n >= 2 && line[n-2] == '\r' {
+			line = line[:n-2]
+		} else {
+			line = line[:n-1]
+		}
+		if len(line) == 0 {
+			continue // a blank line, which encoding/csv skips
+		}
+		if c.split(line) {
+			c.first, c.last = c.lines, c.lines
+			// Fields split at ASCII bytes are UTF-8 text when their line is.
+			c.utf8 = utf8.Valid(line)
+			return c.row, nil
+		}
+		c.handOver(raw)
+		return c.readCSV()
+	}
+}
+
+func (c *csvRows) readCSV() ([]string, error) {
+	row, err := c.cr.Read()
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		pe.StartLine += c.base
+		pe.Line += c.base
+	}
+	if err == nil {
+		c.first, _ = c.cr.FieldPos(0)
+		c.last, _ = c.cr.FieldPos(len(row) - 1)
+		c.first += c.base
+		c.last += c.base
+	}
+	return row, err
+}
+
+// readLine returns the next line with its end, as bufio's ReadSlice does,
+// but whole however long it is.
+func (c *csvRows) readLine() ([]byte, error) {
+	line, err := c.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		c.long = append(c.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = c.br.ReadSlice('\n')
+			c.long = append(c.long, line...)
+		}
+		line = c.long
+	}
+	return line, err
+}
+
+// split splits a line (without its end) into c.row as encoding/csv
+// would, and reports false when the line is not one it handles: a quoted
+// value that does not close on the line, or a quote encoding/csv refuses.
+func (c *csvRows) split(line []byte) bool {
+	comma := byte(c.comma)
+	row := c.row[:0]
+	if bytes.IndexByte(line, '"') < 0 {
+		// No quote: the fields are the text between the delimiters,
+		// sharing one string.
+		s := c.in.arenaString(line)
+		for {
+			i := strings.IndexByte(s, comma)
+			if i < 0 {
+				row = append(row, s)
+				break
+			}
+			row = append(row, s[:i])
+			s = s[i+1:]
+		}
+		c.row = row
+		return true
+	}
+	rec, ends := c.rec[:0], c.ends[:0]
+	for {
+		if len(line) == 0 || line[0] != '"' {
+			i := bytes.IndexByte(line, comma)
+			field := line
+			if i >= 0 {
+				field = line[:i]
+			}
+			if bytes.IndexByte(field, '"') >= 0 {
+				return false // a bare quote
+			}
+			rec = append(rec, field...)
+			ends = append(ends, len(rec))
+			if i < 0 {
+				break
+			}
+			line = line[i+1:]
+			continue
+		}
+		// A quoted field: "" is a quote, and the closing quote is
+		// followed by a delimiter or the end of the line.
+		line = line[1:]
+		for {
+			i := bytes.IndexByte(line, '"')
+			if i < 0 {
+				return false // the value runs over lines, or is not closed
+			}
+			rec = append(rec, line[:i]...)
+			line = line[i+1:]
+			if len(line) > 0 && line[0] == '"' {
+				rec = append(rec, '"')
+				line = line[1:]
+				continue
+			}
+			break
+		}
+		ends = append(ends, len(rec))
+		if len(line) == 0 {
+			break
+		}
+		if line[0] != comma {
+			return false // text after the closing quote
+		}
+		line = line[1:]
+	}
+	c.rec, c.ends = rec, ends
+	s := c.in.arenaString(rec)
+	prev := 0
+	for _, e := range ends {
+		row = append(row, s[prev:e])
+		prev = e
+	}
+	c.row = row
+	return true
 }

@@ -49,6 +49,8 @@ type interner struct {
 	// their lists.
 	keyBuf  []onus.Key
 	keySlab []onus.Key
+	// one holds the single value resolveAll returns without a transform.
+	one [1]string
 	// rows are the osquery rows mapped recently (osquery.go).
 	rows []rowMemo
 }
@@ -83,6 +85,9 @@ type slotMemo struct {
 	s   string
 	err error
 	box any
+	// when is the value's time (type time, no layout), boxed, or the
+	// error reading it: a hire date shared by many people is parsed once.
+	when any
 	// nfn holds the normalisers (their id plus one) whose output on s is in
 	// nout: a host name feeding a link, a department a team.
 	nfn  [2]int32
@@ -134,6 +139,10 @@ const (
 	// is given a table.
 	slotTableAfter   = 512
 	slotTableMinHits = 3
+	// A slot whose values are nearly all found in the small table (a
+	// department, a status: a few dozen values) keeps it: the large one,
+	// nearly a megabyte to clear, would find hardly more.
+	slotTableKeepHits = 56
 )
 
 // memo returns slot's memo, filled for r: the text of r, computed only
@@ -173,7 +182,7 @@ func (in *interner) memo(slot int, r *raw) *slotMemo {
 		if t.tries == slotTableTrial {
 			if t.hits*64 < t.tries*slotTableMinHits {
 				t.off, t.tab, e = true, nil, nil
-			} else {
+			} else if t.hits*64 < t.tries*slotTableKeepHits {
 				t.tab = make([]slotMemo, slotTableSize)
 				e = &t.tab[h&(slotTableSize-1)]
 			}
@@ -234,8 +243,25 @@ func (in *interner) text(slot int, r *raw) (string, error) {
 	return e.s, e.err
 }
 
-// convert is r.convert, remembered per slot for text values.
+// convert is r.convert, remembered per slot for text values and for
+// times written as text.
 func (in *interner) convert(slot int, r *raw, typ, format string) (any, error) {
+	if typ == "time" && format == "" && in != nil && fastPaths && (r.csv || r.t == jsonparser.String) && !r.absent() &&
+		!(slot < len(in.tables) && in.tables[slot].off) {
+		// Times that do not repeat (a last-seen stamp to the second)
+		// are parsed each time: their memo would be one more copy.
+		e := in.memo(slot, r)
+		if e.when == nil {
+			v, err := r.convert(typ, format, in)
+			if e.when = v; err != nil {
+				e.when = err
+			}
+		}
+		if err, ok := e.when.(error); ok {
+			return nil, err
+		}
+		return e.when, nil
+	}
 	if in == nil || !fastPaths || !(typ == "" || typ == "auto" || typ == "string") || !(r.csv || r.t == jsonparser.String) || r.absent() {
 		return r.convert(typ, format, in)
 	}

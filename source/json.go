@@ -38,7 +38,11 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	// A JSON document is all or nothing: an export or API response that
 	// is damaged anywhere is not trusted anywhere, so the source fails and
 	// its last good snapshot stays in force.
-	doc, err := wholeDocument(data, path)
+	var recs *picked
+	if fastPaths {
+		recs = &picked{trie: m.trie(), width: len(m.slots)}
+	}
+	doc, err := wholeDocument(data, path, r.records, recs)
 	if err != nil {
 		return nil, err
 	}
@@ -48,6 +52,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	}
 	var elems [][]byte
 	var lines, index []int
+	var pre *picked
 	line, last := 1, 0
 	var bad []*Problem
 	each := func(v []byte, t jsonparser.ValueType, off int) {
@@ -64,9 +69,32 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 		lines = append(lines, line)
 		index = append(index, len(elems)+len(bad))
 	}
-	// The document is well-formed: its lists are walked by the scanner.
+	// The document is well-formed: its lists are walked by the scanner,
+	// or were listed when it was checked.
 	if !fastPaths {
 		_, err = jsonparser.ArrayEach(arr, func(v []byte, t jsonparser.ValueType, off int, _ error) { each(v, t, off) })
+	} else if doc.elems != nil && doc.complete && doc.list == base+skipSpace(arr, 0) {
+		// The records' values were picked as well, when the scanner
+		// could: a record's number in the list is its number in recs.
+		if recs == nil || len(recs.ok) != len(doc.elems) {
+			recs = nil
+		}
+		var kept []int
+		for k, e := range doc.elems {
+			v := rawAt(data, e.start, e.end)
+			n := len(elems)
+			each(v.b, v.t, e.start-base)
+			if len(elems) > n {
+				kept = append(kept, k)
+			}
+		}
+		if recs != nil {
+			pre = &picked{trie: recs.trie, width: recs.width, vals: recs.vals, ok: make([]bool, len(kept))}
+			pre.index = kept
+			for i, k := range kept {
+				pre.ok[i] = recs.ok[k]
+			}
+		}
 	} else if !eachElement(arr, each) {
 		err = jsonparser.MalformedArrayError
 	}
@@ -76,7 +104,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 	if err := doc.checkCount(data, path, len(elems)+len(bad)); err != nil {
 		return nil, err
 	}
-	b := mapJSON(ctx, m, elems, lines, index, path)
+	b := mapJSON(ctx, m, elems, lines, index, path, pre)
 	b.Problems = append(b.Problems, bad...)
 	b.File = path
 	return b, ctx.Err()
@@ -85,7 +113,7 @@ func (r *jsonReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batch, 
 // wholeDocument checks that data is one well-formed JSON document and not
 // an error a vendor's API returned in place of the records, and says which
 // in the vendor's words.
-func wholeDocument(data []byte, path string) (docKeys, error) {
+func wholeDocument(data []byte, path, records string, recs *picked) (docKeys, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return docKeys{}, onus.Errorf(onus.EINVALID, "%s: the file is empty", path)
@@ -93,14 +121,27 @@ func wholeDocument(data []byte, path string) (docKeys, error) {
 	if trimmed[0] == '<' {
 		return docKeys{}, onus.Errorf(onus.EINVALID, "%s: the file is an HTML page, not JSON%s: the export or API call returned an error page", path, htmlTitle(trimmed))
 	}
-	ok, keys, complete := validDocument(data)
+	var ok, complete bool
+	var keys []topKey
+	doc := docKeys{list: -1}
+	// The record list is listed as the document is checked when it is
+	// the document or under one top-level key, the cases locateIn answers.
+	if segs := splitPath(records); records == "" || len(segs) == 1 {
+		key := ""
+		if records != "" {
+			key = segs[0]
+		}
+		ok, keys, complete, doc.elems, doc.list = validRecords(data, key, recs)
+	} else {
+		ok, keys, complete = validDocument(data)
+	}
 	if !fastPaths {
-		ok, keys, complete = json.Valid(data), nil, false
+		ok, keys, complete, doc.elems = json.Valid(data), nil, false, nil
 	}
 	if !ok {
 		return docKeys{}, syntaxError(data, path)
 	}
-	doc := docKeys{keys: keys, complete: complete}
+	doc.keys, doc.complete = keys, complete
 	if trimmed[0] != '{' {
 		return doc, nil
 	}
@@ -113,6 +154,10 @@ type docKeys struct {
 	keys []topKey
 	// complete is false when a key holds escapes: then any may be there.
 	complete bool
+	// elems are the elements of the record list, which starts at list,
+	// when the scanner could list them as it checked the document.
+	elems []span
+	list  int
 }
 
 // has reports whether the top-level object may hold key.
@@ -313,7 +358,7 @@ func lineCol(data []byte, off int) (int, int) {
 
 // mapJSON maps JSON objects in parallel; lines and index say where each
 // object is in the file and in its list.
-func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int, file string) *Batch {
+func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int, file string, pre *picked) *Batch {
 	workers := runtime.GOMAXPROCS(0)
 	if len(elems) < 256 {
 		workers = 1
@@ -343,7 +388,9 @@ func mapJSON(ctx context.Context, m *Mapping, elems [][]byte, lines, index []int
 				if i%4096 == 0 && ctx.Err() != nil {
 					return
 				}
-				if err := extract(elems[i], trie, paths, vals, false); err != nil {
+				if pre != nil && pre.ok[i] {
+					pre.raws(pre.index[i], elems[i], vals)
+				} else if err := extract(elems[i], trie, paths, vals, false); err != nil {
 					pt.probs = append(pt.probs, &Problem{File: file, Line: lines[i], Index: index[i], Message: err.Error()})
 					continue
 				}

@@ -283,6 +283,12 @@ func (m *Mapping) resolveAll(r ref, vals []raw, in *interner) ([]string, error) 
 		return nil, err
 	}
 	if r.xf == nil {
+		if in != nil && fastPaths {
+			// The list is read before the next call: one value needs
+			// no list of its own.
+			in.one[0] = s
+			return in.one[:], nil
+		}
 		return []string{s}, nil
 	}
 	return apply(r.xf, s), nil

@@ -149,6 +149,7 @@ func eachLines(ctx context.Context, in io.Reader, size int64, fn func(seq int, c
 	}
 	var carry []byte
 	seq, line := 0, 1
+	var read int64 // bytes read so far
 	var rerr error
 	for {
 		if ctx.Err() != nil {
@@ -157,7 +158,16 @@ func eachLines(ctx context.Context, in io.Reader, size int64, fn func(seq int, c
 		}
 		buf := <-free
 		if buf == nil {
-			buf = make([]byte, bufSize)
+			// The last chunks of a file need no more than what is left
+			// of it: a 5 MB file costs a 4 MiB and a 1 MiB buffer, not two
+			// of 4 MiB to clear.
+			want := bufSize
+			if size > 0 {
+				if left := size - read + int64(len(carry)) + 1; left < int64(want) {
+					want = max(int(left), 4096)
+				}
+			}
+			buf = make([]byte, want)
 		}
 		buf = buf[:cap(buf)]
 		n := copy(buf, carry)
@@ -167,6 +177,7 @@ func eachLines(ctx context.Context, in io.Reader, size int64, fn func(seq int, c
 			buf = nb
 		}
 		m, err := io.ReadFull(in, buf[n:])
+		read += int64(m)
 		total := n + m
 		eof := err == io.EOF || err == io.ErrUnexpectedEOF
 		if err != nil && !eof {

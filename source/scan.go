@@ -84,7 +84,52 @@ type scanner struct {
 	bail bool
 	// keys, when not nil, collects the keys of the top-level object.
 	keys *[]topKey
+	// elems, when not nil, collects the elements of the array starting at
+	// elemsAt: the document's record list. elemsKey names the top-level
+	// key holding the list ("" for a document that is the list).
+	elems    *[]span
+	elemsAt  int
+	elemsKey string
+	// recs, when not nil, picks each listed record's values at the
+	// paths of its trie as the record is checked (see picked).
+	recs *picked
+	// spans, when not nil, is where object puts the values of the
+	// record starting at base, in place of vals.
+	spans []valSpan
+	base  int
 }
+
+// picked holds the values at a mapping's paths in each record of a
+// document's record list, found while the document was checked: the
+// record need not be walked again. vals holds width spans per record;
+// ok is false for a record the scanner could not read (the general code
+// reads it).
+type picked struct {
+	trie  *pathTrie
+	width int
+	vals  []valSpan
+	ok    []bool
+	// index, when not nil, maps a record to its number in vals.
+	index []int
+}
+
+// valSpan is where a value is in its record; end is 0 when the record
+// has no value at the path.
+type valSpan struct{ start, end int32 }
+
+// raws fills vals with record k's values, obj being the record.
+func (p *picked) raws(k int, obj []byte, vals []raw) {
+	for j, v := range p.vals[k*p.width : (k+1)*p.width] {
+		if v.end == 0 {
+			vals[j] = raw{}
+		} else {
+			vals[j] = rawAt(obj, int(v.start), int(v.end))
+		}
+	}
+}
+
+// span is where a value is in a document.
+type span struct{ start, end int }
 
 // topKey is a key of a document's top-level object and where its value is.
 type topKey struct {
@@ -131,6 +176,27 @@ func validDocument(data []byte) (ok bool, keys []topKey, complete bool) {
 	i := skipSpace(data, 0)
 	end := s.value(i, -1)
 	return end >= 0 && skipSpace(data, end) == len(data), keys, !s.bail
+}
+
+// validRecords is validDocument that also lists the elements of the
+// record list, as eachElement would: the document itself when key is "",
+// or the array under the top-level key (its first occurrence). at is
+// where the list starts, -1 when it is not an array or not there.
+func validRecords(data []byte, key string, recs *picked) (ok bool, keys []topKey, complete bool, elems []span, at int) {
+	elems = []span{}
+	s := scanner{data: data, keys: &keys, elems: &elems, elemsAt: -1, elemsKey: key}
+	if recs != nil && !recs.trie.general && int64(len(data)) < 1<<31 {
+		s.recs = recs
+	}
+	i := skipSpace(data, 0)
+	if key == "" {
+		s.elemsAt = i
+	}
+	end := s.value(i, -1)
+	if s.elemsAt < 0 || s.elemsAt >= len(data) || data[s.elemsAt] != '[' {
+		return end >= 0 && skipSpace(data, end) == len(data), keys, !s.bail, nil, -1
+	}
+	return end >= 0 && skipSpace(data, end) == len(data), keys, !s.bail, elems, s.elemsAt
 }
 
 func skipSpace(b []byte, i int) int {
@@ -289,15 +355,24 @@ func (s *scanner) array(i int) int {
 		return -1
 	}
 	d := s.data
+	collect := s.elems != nil && i == s.elemsAt
 	i = skipSpace(d, i+1)
 	if i < len(d) && d[i] == ']' {
 		s.depth--
 		return i + 1
 	}
 	for {
-		i = s.value(i, -1)
+		start := i
+		if collect && s.recs != nil {
+			i = s.pick(i)
+		} else {
+			i = s.value(i, -1)
+		}
 		if i < 0 {
 			return -1
+		}
+		if collect {
+			*s.elems = append(*s.elems, span{start, i})
 		}
 		i = skipSpace(d, i)
 		if i >= len(d) {
@@ -313,6 +388,24 @@ func (s *scanner) array(i int) int {
 			return -1
 		}
 	}
+}
+
+// pick checks the record list's element at i and, when it is an object,
+// picks its values as scanRecord would.
+func (s *scanner) pick(i int) int {
+	p := s.recs
+	n := len(p.vals)
+	p.vals = append(p.vals, make([]valSpan, p.width)...)
+	if i >= len(s.data) || s.data[i] != '{' {
+		p.ok = append(p.ok, false)
+		return s.value(i, -1)
+	}
+	bail, trie := s.bail, s.trie
+	s.bail, s.trie, s.spans, s.base = false, p.trie, p.vals[n:n+p.width], i
+	end := s.object(i, 0)
+	p.ok = append(p.ok, !s.bail)
+	s.bail, s.trie, s.spans = bail, trie, nil
+	return end
 }
 
 // object checks the object at i, filling the values of node's paths.
@@ -364,6 +457,9 @@ func (s *scanner) object(i int, node int32) int {
 			s.bail = true
 		}
 		vstart := i
+		if top && s.elems != nil && s.elemsAt < 0 && s.elemsKey != "" && string(key) == s.elemsKey {
+			s.elemsAt = vstart
+		}
 		if kid >= 0 {
 			i = s.value(i, kid)
 		} else {
@@ -372,7 +468,13 @@ func (s *scanner) object(i int, node int32) int {
 		if i < 0 {
 			return -1
 		}
-		if kid >= 0 {
+		if kid >= 0 && s.spans != nil {
+			for _, slot := range s.trie.nodes[kid].slots {
+				if s.spans[slot].end == 0 {
+					s.spans[slot] = valSpan{int32(vstart - s.base), int32(i - s.base)}
+				}
+			}
+		} else if kid >= 0 {
 			for _, slot := range s.trie.nodes[kid].slots {
 				if s.vals[slot].t == jsonparser.NotExist {
 					s.vals[slot] = rawAt(d, vstart, i)
@@ -558,6 +660,21 @@ func (d *decoder) value(i int) (any, int) {
 	return f, end
 }
 
+// plain returns the content of the string at i when it holds no escape
+// and is valid UTF-8, as the bytes str would decode it to, and the index
+// past it; nil otherwise.
+func (d *decoder) plain(i int) ([]byte, int) {
+	if i >= len(d.data) || d.data[i] != '"' {
+		return nil, -1
+	}
+	s := scanner{data: d.data}
+	end, escaped := s.str(i + 1)
+	if end < 0 || escaped || !utf8.Valid(d.data[i+1:end-1]) {
+		return nil, -1
+	}
+	return d.data[i+1 : end-1], end
+}
+
 // str decodes the string at i.
 func (d *decoder) str(i int) (string, int) {
 	s := scanner{data: d.data}
@@ -632,23 +749,35 @@ func (d *decoder) kept(i int, keep map[string]bool, in *interner) (any, int) {
 			if i >= len(b) || b[i] != '"' {
 				return nil, -1
 			}
-			k, end := d.str(i)
-			if end < 0 {
-				return nil, -1
+			// A key without escapes is compared as it is written, and
+			// made a string only when it is kept.
+			var k string
+			kb, end := d.plain(i)
+			if kb == nil {
+				if k, end = d.str(i); end < 0 {
+					return nil, -1
+				}
 			}
 			i = skipSpace(b, end)
 			if i >= len(b) || b[i] != ':' {
 				return nil, -1
 			}
 			i = skipSpace(b, i+1)
-			if keep[k] {
-				var v any
-				v, i = d.value(i)
-				if i < 0 {
-					return nil, -1
+			if kb != nil && keep[string(kb)] || kb == nil && keep[k] {
+				if kb != nil {
+					k = in.bytes(kb)
 				}
-				if s, ok := v.(string); ok {
-					v = in.box(s)
+				var v any
+				if vb, vend := d.plain(i); vb != nil {
+					// A text value is found in the interner by its bytes.
+					v, i = in.box(in.bytes(vb)), vend
+				} else {
+					if v, i = d.value(i); i < 0 {
+						return nil, -1
+					}
+					if s, ok := v.(string); ok {
+						v = in.box(s)
+					}
 				}
 				m[in.str(k)] = v
 			} else if i = d.check(i); i < 0 {

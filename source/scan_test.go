@@ -30,6 +30,7 @@ var scanCases = []string{
 	`{"a":"1234567\\"}`, `{"columns":{"name":"x","path":"C:\\Program Files"},"name":"q"}`,
 	`{"a":[{"b":1}],"b":{"a":[]}}`, `{"":1,"a":{"":2}}`, `{"a":1e400}`, `{"a":-0}`, `{"a":-01}`,
 	`{"a":[[[[[]]]]]}`, "\ufeff{}", "{\"a\":1}\n", "\t{\"a\" : [ 1 , { \"b\" : 2 } ] }\r\n",
+	` [ {"a":1} , "x" , [2] , 3 ] `, `[{"a":1,"a":2,"b":{"a":3}},{"\u0061":1},{"c":{"d":{"e":[1]}},"name":"n"},{}]`, `{"a":[{"b":1},{"a":[9]}],"a":[{"c":2}]}`, `{"b":{"a":[1]},"a":"x"}`, `[{"a":[1,2]}]`, `{"a":[]}`, `[]`,
 }
 
 // scanPaths are the paths the differential tests ask for.
@@ -118,6 +119,65 @@ func checkScan(t *testing.T, data []byte, paths [][]string) {
 		})
 		if okEl != (err == nil) || strings.Join(gotEl, "\n") != strings.Join(wantEl, "\n") {
 			t.Fatalf("elements of %q: %v %q, ArrayEach: %v %q", data, okEl, gotEl, err, wantEl)
+		}
+	}
+	// The record list listed while the document is checked is the one
+	// eachElement walks where the JSON reader finds it.
+	for _, key := range []string{"", "a", "b", "c", "columns"} {
+		recs := &picked{trie: newTrie(paths), width: len(paths)}
+		okR, keysR, completeR, elems, at := validRecords(data, key, recs)
+		if okR != ok || completeR != complete || !reflect.DeepEqual(keysR, keys) {
+			t.Fatalf("validRecords(%q, %q) = %v %v %v, validDocument: %v %v %v", data, key, okR, completeR, keysR, ok, complete, keys)
+		}
+		if !ok || !complete {
+			continue
+		}
+		var arr []byte
+		base := -1
+		trimmed := bytes.TrimSpace(data)
+		if i := skipSpace(data, 0); key == "" && i < len(data) && data[i] == '[' {
+			arr, base = data[i:], i
+		} else if v, vt, end, err := jsonparser.Get(data, key); key != "" && err == nil && vt == jsonparser.Array && bytes.HasPrefix(trimmed, []byte("{")) {
+			arr, base = v, end-len(v)
+		}
+		if (at >= 0) != (arr != nil) || (arr != nil && at != base) {
+			t.Fatalf("validRecords(%q, %q) finds the list at %d, jsonparser at %d", data, key, at, base)
+		}
+		if arr == nil {
+			continue
+		}
+		var want, got []string
+		if !eachElement(arr, func(v []byte, vt jsonparser.ValueType, off int) {
+			want = append(want, fmt.Sprintf("%s %q at %d", vt, v, base+off))
+		}) {
+			t.Fatalf("eachElement refused the list of %q", data)
+		}
+		for _, e := range elems {
+			r := rawAt(data, e.start, e.end)
+			got = append(got, fmt.Sprintf("%s %q at %d", r.t, r.b, e.start))
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("validRecords(%q, %q) lists %q, eachElement %q", data, key, got, want)
+		}
+		// The values picked from each record are scanRecord's.
+		if len(recs.ok) != len(elems) || len(recs.vals) != len(elems)*len(paths) {
+			t.Fatalf("validRecords(%q, %q) picked %d records of %d values for %d elements", data, key, len(recs.ok), len(recs.vals), len(elems))
+		}
+		for k, e := range elems {
+			obj := data[e.start:e.end]
+			want := make([]raw, len(paths))
+			okS := data[e.start] == '{' && scanRecord(obj, newTrie(paths), want)
+			if recs.ok[k] != okS {
+				t.Fatalf("record %d of %q: picked %v, scanRecord %v", k, data, recs.ok[k], okS)
+			}
+			if !okS {
+				continue
+			}
+			got := make([]raw, len(paths))
+			recs.raws(k, obj, got)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("record %d of %q: picked %v, scanRecord %v", k, data, got, want)
+			}
 		}
 	}
 }

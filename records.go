@@ -54,6 +54,7 @@ type Records struct {
 	// The memos say which positions' values are worth looking up.
 	nameMemo             memo
 	idMemos              [2]memo
+	keyNameMemo          memo
 	linkMemos, attrMemos []memo
 }
 
@@ -165,7 +166,9 @@ func (rs *Records) Append(r *Record) {
 		rs.attrs = append(rs.attrs, rs.valIn(memoAt(&rs.attrMemos, j), a))
 	}
 	rs.attrs = pad(rs.attrs, rs.attrLists.add(i, len(r.Attrs), r.Attrs == nil, len(rs.attrs)))
-	rs.keys = append(rs.keys, r.Keys...)
+	for _, k := range r.Keys {
+		rs.keys = append(rs.keys, rs.ownKey(k))
+	}
 	rs.keys = pad(rs.keys, rs.keyLists.add(i, len(r.Keys), r.Keys == nil, len(rs.keys)))
 	rs.locs = append(rs.locs, int32(r.Loc))
 	rs.addSeen(i, r.Seen)
@@ -191,6 +194,7 @@ func (rs *Records) init() {
 	if rs.strs == nil {
 		rs.strs = []string{""}
 		rs.vals = []any{nil}
+		rs.idMemos[0].long, rs.idMemos[1].long = true, true
 	}
 	if rs.strIdx == nil {
 		rs.strPC, rs.valPC, rs.strCC = new(ptrCache), new(ptrCache), new(contentCache)
@@ -314,17 +318,29 @@ func (pc *ptrCache) slot(s string) *pcEntry {
 type memo struct {
 	tries, hits uint32
 	off         bool
+	// long is an id part's memo: it judges over a longer window, and
+	// gives up only when hardly anything repeats. The first window of a
+	// snapshot meets each host and path for the first time, and a split
+	// id saves 60 bytes a record once they repeat.
+	long bool
 }
 
-const memoWindow = 4096
+const (
+	memoWindow   = 4096
+	idMemoWindow = 1 << 16
+)
 
 func (m *memo) note(hit bool) {
 	m.tries++
 	if hit {
 		m.hits++
 	}
-	if m.tries == memoWindow {
-		m.off = m.hits < memoWindow/8
+	window, part := uint32(memoWindow), uint32(8)
+	if m.long {
+		window, part = idMemoWindow, 16
+	}
+	if m.tries == window {
+		m.off = m.hits < window/part
 		m.tries, m.hits = 0, 0
 	}
 }
@@ -464,16 +480,40 @@ func (rs *Records) appendID(id string) uint8 {
 		rs.ids = append(rs.ids, uint64(rs.str(id)))
 		return flagIDDict
 	}
+	chunk, off := rs.toArena(id)
+	rs.ids = append(rs.ids, uint64(chunk)<<(idOffBits+idLenBits)|uint64(off)<<idLenBits|uint64(len(id)))
+	return 0
+}
+
+// toArena copies s (at most arenaChunk bytes) into the arenas and says
+// where it is.
+func (rs *Records) toArena(s string) (chunk, off int) {
 	n := len(rs.arenas)
-	if n == 0 || cap(rs.arenas[n-1])-len(rs.arenas[n-1]) < len(id) {
+	if n == 0 || cap(rs.arenas[n-1])-len(rs.arenas[n-1]) < len(s) {
 		rs.arenas = append(rs.arenas, make([]byte, 0, arenaChunk))
 		n++
 	}
 	ar := rs.arenas[n-1]
-	off := len(ar)
-	rs.arenas[n-1] = append(ar, id...)
-	rs.ids = append(rs.ids, uint64(n-1)<<(idOffBits+idLenBits)|uint64(off)<<idLenBits|uint64(len(id)))
-	return 0
+	off = len(ar)
+	rs.arenas[n-1] = append(ar, s...)
+	return n - 1, off
+}
+
+// ownKey returns k with text of the store's own: the name from the
+// dictionary, the value copied into the arenas. Keeping the caller's
+// strings would keep what they point into alive (a reader's byte slabs,
+// a decoded chunk), most of it ids and values already copied.
+func (rs *Records) ownKey(k Key) Key {
+	k.Name = rs.strs[rs.strIn(&rs.keyNameMemo, k.Name)]
+	switch {
+	case k.Value == "":
+	case len(k.Value) > arenaChunk/16:
+		k.Value = strings.Clone(k.Value)
+	default:
+		chunk, off := rs.toArena(k.Value)
+		k.Value = unsafeString(rs.arenas[chunk][off : off+len(k.Value) : off+len(k.Value)])
+	}
+	return k
 }
 
 // idBytes returns the bytes of an id kept in the arenas.
@@ -780,6 +820,11 @@ func (rs *Records) trStr(t *translation, m *memo, c uint32) uint32 {
 		return 0
 	}
 	if d := t.strs[c]; d != unset {
+		// A repeat within the source store is a repeat: the memo counts
+		// records, not distinct values.
+		if m != nil {
+			m.note(true)
+		}
 		return d
 	}
 	d := rs.strIn(m, t.src.strs[c])
@@ -792,6 +837,9 @@ func (rs *Records) trVal(t *translation, m *memo, c uint32) uint32 {
 		return 0
 	}
 	if d := t.vals[c]; d != unset {
+		if m != nil {
+			m.note(true)
+		}
 		return d
 	}
 	d := rs.valIn(m, t.src.vals[c])
@@ -838,7 +886,9 @@ func (rs *Records) AppendFrom(src *Records, lo, hi int) {
 		}
 		rs.attrs = pad(rs.attrs, rs.attrLists.add(j, a1-a0, f&flagNilAttrs != 0, len(rs.attrs)))
 		k0, k1 := src.listSpan(&src.keyLists, i, flagNilKeys)
-		rs.keys = append(rs.keys, src.keys[k0:k1]...)
+		for _, k := range src.keys[k0:k1] {
+			rs.keys = append(rs.keys, rs.ownKey(k))
+		}
 		rs.keys = pad(rs.keys, rs.keyLists.add(j, k1-k0, f&flagNilKeys != 0, len(rs.keys)))
 		rs.addSeen(j, src.Seen(i))
 	}

@@ -185,6 +185,29 @@ func BenchmarkRecordsSoftware(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) { benchColumns(b, n, sep, mk, heap) })
 	}
+	// As the osquery reader builds a snapshot: chunks of 8,000 rows, each
+	// its own store, copied into the snapshot's (no host repeats across
+	// chunks; within one, each host's 40 rows are together).
+	b.Run("columns-split-ids-from-chunks", func(b *testing.B) {
+		for b.Loop() {
+			before := heap()
+			out := onus.NewRecords(0)
+			out.SplitIDs("/")
+			for lo := 0; lo < n; lo += 8000 {
+				c := onus.NewRecords(8000)
+				c.SplitIDs("/")
+				for i := lo; i < min(lo+8000, n); i++ {
+					r := mk(i)
+					c.Append(&r)
+				}
+				c.Compact()
+				out.AppendFrom(c, 0, c.Len())
+			}
+			out.Compact()
+			b.ReportMetric(float64(heap()-before)/n, "heap-B/record")
+			runtime.KeepAlive(out)
+		}
+	})
 }
 
 func benchColumns(b *testing.B, n int, sep string, mk func(int) onus.Record, heap func() uint64) {

@@ -10,11 +10,11 @@ import (
 // Records holds the records of one snapshot column by column. A software
 // inventory is millions of records that repeat the same few thousand
 // names, versions and paths: as Go values (a Record, its lists of links
-// and attributes, each boxed value) they took about 260 bytes each and
-// gave the collector six pointers to follow; here a record is its id, a
-// few fixed-size columns and 4-byte codes into dictionaries of the
-// distinct names, link values and attribute values, about 130 bytes with
-// a 60-byte id, and the collector follows one pointer per record.
+// and attributes, each boxed value) they took about 290 bytes each and
+// gave the collector six pointers to follow; here a record is a 64-bit id
+// reference, a few fixed-size columns and 4-byte codes into dictionaries
+// of the distinct names, link values and attribute values, about 46 bytes
+// (BenchmarkRecordsSoftware), with no pointer of its own.
 //
 // Records are appended, never changed in place. The accessors return
 // values that share the columns' memory: strings and key lists must not
@@ -26,8 +26,8 @@ type Records struct {
 	ids    []uint64
 	arenas [][]byte
 	idSep  string
-	// names and links are codes into strs; attrs into vals. The lists of
-	// record i are xs[xEnd[i-1]:xEnd[i]] (from 0 for the first record).
+	// names and links are codes into strs; attrs into vals. Where each
+	// record's list of links, attributes and keys is, its lists say.
 	names     []uint32
 	links     []uint32
 	linkLists lists
@@ -91,19 +91,8 @@ func NewRecords(n int) *Records {
 
 // RecordsOf copies recs into a column store.
 func RecordsOf(recs []Record) *Records {
-	rs := NewRecords(len(recs))
-	nl, na, nk := 0, 0, 0
-	for i := range recs {
-		nl += len(recs[i].Links)
-		na += len(recs[i].Attrs)
-		nk += len(recs[i].Keys)
-	}
-	rs.links = make([]uint32, 0, nl)
-	rs.attrs = make([]uint32, 0, na)
-	rs.keys = make([]Key, 0, nk)
-	for i := range recs {
-		rs.Append(&recs[i])
-	}
+	rs := &Records{}
+	rs.AppendAll(recs)
 	return rs
 }
 
@@ -140,9 +129,6 @@ func (rs *Records) GrowLike(src *Records, n int) {
 		rs.keys = growTo(rs.keys, n*len(src.keys)/m+1)
 	}
 }
-
-// Grow makes room for n more records.
-func (rs *Records) Grow(n int) { rs.grow(n) }
 
 // Len returns the number of records.
 func (rs *Records) Len() int {
@@ -660,12 +646,31 @@ func (rs *Records) IDHash(seed maphash.Seed, i int) uint64 {
 	return maphash.Bytes(seed, rs.idBytes(ref))
 }
 
+// HasID reports whether record i's id is id, without joining an id kept
+// in two parts.
+func (rs *Records) HasID(i int, id string) bool {
+	ref := rs.ids[i]
+	switch rs.flags[i] & idFlags {
+	case flagIDJoin:
+		a, b := rs.strs[ref>>32], rs.strs[uint32(ref)]
+		return len(id) == len(a)+len(rs.idSep)+len(b) && strings.HasPrefix(id, a) &&
+			strings.HasPrefix(id[len(a):], rs.idSep) && strings.HasSuffix(id, b)
+	case flagIDDict:
+		return rs.strs[uint32(ref)] == id
+	}
+	return string(rs.idBytes(ref)) == id
+}
+
 // SameID reports whether records i and j have the same id.
 func (rs *Records) SameID(i, j int) bool {
-	if rs.flags[i]&idFlags == flagIDJoin && rs.flags[j]&idFlags == flagIDJoin && rs.ids[i] == rs.ids[j] {
+	switch {
+	case rs.flags[i]&idFlags == flagIDJoin && rs.flags[j]&idFlags == flagIDJoin && rs.ids[i] == rs.ids[j]:
 		return true
+	case rs.flags[i]&idFlags == flagIDJoin:
+		return rs.HasID(i, rs.ID(j))
 	}
-	return rs.ID(i) == rs.ID(j)
+	// ID(i) is not joined: it costs nothing.
+	return rs.HasID(j, rs.ID(i))
 }
 
 // Name returns record i's name.
@@ -739,13 +744,13 @@ func (rs *Records) HasAttr(i, j int) bool {
 // strings and keys share the columns' memory.
 func (rs *Records) At(i int) Record {
 	r := Record{ID: rs.ID(i), Name: rs.Name(i), Loc: rs.Loc(i), Seen: rs.Seen(i), Skipped: rs.Skipped(i), Keys: rs.Keys(i)}
-	if lo, hi := rs.listSpan(&rs.linkLists, i, flagNilLinks); hi > lo || rs.flags[i]&flagNilLinks == 0 {
+	if lo, hi := rs.listSpan(&rs.linkLists, i, flagNilLinks); rs.flags[i]&flagNilLinks == 0 {
 		r.Links = make([]string, hi-lo)
 		for j := range r.Links {
 			r.Links[j] = rs.strs[rs.links[lo+j]]
 		}
 	}
-	if lo, hi := rs.listSpan(&rs.attrLists, i, flagNilAttrs); hi > lo || rs.flags[i]&flagNilAttrs == 0 {
+	if lo, hi := rs.listSpan(&rs.attrLists, i, flagNilAttrs); rs.flags[i]&flagNilAttrs == 0 {
 		r.Attrs = make([]any, hi-lo)
 		for j := range r.Attrs {
 			r.Attrs[j] = rs.vals[rs.attrs[lo+j]]
@@ -873,24 +878,24 @@ func (rs *Records) AppendFrom(src *Records, lo, hi int) {
 		}
 		f := src.flags[i]&^idFlags | idf
 		rs.flags = append(rs.flags, f)
-		j := len(rs.names)
+		at := len(rs.names) // the copy's index
 		rs.names = append(rs.names, rs.trStr(t, &rs.nameMemo, src.names[i]))
 		l0, l1 := src.listSpan(&src.linkLists, i, flagNilLinks)
 		for j, c := range src.links[l0:l1] {
 			rs.links = append(rs.links, rs.trStr(t, memoAt(&rs.linkMemos, j), c))
 		}
-		rs.links = pad(rs.links, rs.linkLists.add(j, l1-l0, f&flagNilLinks != 0, len(rs.links)))
+		rs.links = pad(rs.links, rs.linkLists.add(at, l1-l0, f&flagNilLinks != 0, len(rs.links)))
 		a0, a1 := src.listSpan(&src.attrLists, i, flagNilAttrs)
 		for j, c := range src.attrs[a0:a1] {
 			rs.attrs = append(rs.attrs, rs.trVal(t, memoAt(&rs.attrMemos, j), c))
 		}
-		rs.attrs = pad(rs.attrs, rs.attrLists.add(j, a1-a0, f&flagNilAttrs != 0, len(rs.attrs)))
+		rs.attrs = pad(rs.attrs, rs.attrLists.add(at, a1-a0, f&flagNilAttrs != 0, len(rs.attrs)))
 		k0, k1 := src.listSpan(&src.keyLists, i, flagNilKeys)
 		for _, k := range src.keys[k0:k1] {
 			rs.keys = append(rs.keys, rs.ownKey(k))
 		}
-		rs.keys = pad(rs.keys, rs.keyLists.add(j, k1-k0, f&flagNilKeys != 0, len(rs.keys)))
-		rs.addSeen(j, src.Seen(i))
+		rs.keys = pad(rs.keys, rs.keyLists.add(at, k1-k0, f&flagNilKeys != 0, len(rs.keys)))
+		rs.addSeen(at, src.Seen(i))
 	}
 	rs.locs = append(rs.locs, src.locs[lo:hi]...)
 }

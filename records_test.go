@@ -244,6 +244,11 @@ func TestRecordsSplitIDs(t *testing.T) {
 		if got := string(rs.AppendID([]byte("pre:"), i)); got != "pre:"+id {
 			t.Errorf("AppendID(%d) = %q", i, got)
 		}
+		for _, other := range []string{id, id + "x", "x" + id, "host-1", "host-1/", "host-1/Applications/Zoom.ap", "host-1-Applications/Zoom.app"} {
+			if got := rs.HasID(i, other); got != (other == id) {
+				t.Errorf("HasID(%d, %q) = %v for id %q", i, other, got, id)
+			}
+		}
 		for j, other := range ids {
 			if same := rs.SameID(i, j); same != (id == other) {
 				t.Errorf("SameID(%d, %d) = %v for %q and %q", i, j, same, id, other)

@@ -280,6 +280,13 @@ func TestManualLinks(t *testing.T) {
 	if got := inv.ManualApplied(); len(got) != 2 || !got[0] || !got[1] {
 		t.Errorf("applied = %v", got)
 	}
+	// A record named with its kind ("device:edr:e1") is the same record.
+	byKind := buildWith(t, inventory.Input{Correlate: fleetKeys, Manual: []inventory.Manual{
+		{A: "device:edr:e1", B: "device:serial:S2", Linked: true},
+	}}, sources...)
+	if got := strings.Join(groups(byKind, "device"), " "); got != "jamf:j1+edr:e2 jamf:j2+edr:e1" {
+		t.Errorf("linked by kind:source:id: %s", got)
+	}
 	// A decision about a record that left its source does nothing.
 	stale := buildWith(t, inventory.Input{Correlate: fleetKeys, Manual: []inventory.Manual{{A: "edr:gone", B: "jamf:j1", Linked: true}}}, sources...)
 	if got := stale.ManualApplied(); len(got) != 1 || got[0] {

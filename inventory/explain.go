@@ -289,7 +289,7 @@ func (inv *Inventory) FindRecord(label string) (RecRef, bool) {
 		return RecRef{}, false
 	}
 	for i := range inv.Sources[si].Snapshot.Records.Len() {
-		if inv.Sources[si].Snapshot.Records.ID(i) == id {
+		if inv.Sources[si].Snapshot.Records.HasID(i, id) {
 			return RecRef{Src: uint16(si), Idx: uint32(i)}, true
 		}
 	}

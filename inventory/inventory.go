@@ -614,10 +614,14 @@ func (inv *Inventory) Resolve(ids []string) map[string]int32 {
 			out[id] = e
 		}
 	}
+	var buf []byte
 	for si, want := range bySource {
 		s := inv.Sources[si]
 		for i := range s.Snapshot.Records.Len() {
-			if ids, ok := want[s.Snapshot.Records.ID(i)]; ok && s.owner[i] >= 0 {
+			// The id is written into buf, not joined into a string: a
+			// software row's id is kept in two parts.
+			buf = s.Snapshot.Records.AppendID(buf[:0], i)
+			if ids, ok := want[string(buf)]; ok && s.owner[i] >= 0 {
 				for _, id := range ids {
 					out[id] = s.owner[i]
 				}
@@ -771,14 +775,17 @@ func (inv *Inventory) manualNodes(kd *kindData, refs []RecRef) []manualNodes {
 		want[m.A], want[m.B] = true, true
 	}
 	found := map[string][]int32{}
+	var buf []byte
 	for nd, r := range refs {
 		s := inv.Sources[r.Src]
-		id := s.Snapshot.Records.ID(int(r.Idx))
-		if l := s.Name + ":" + id; want[l] {
-			found[l] = append(found[l], int32(nd))
+		// "kind:source:id", and its "source:id" tail, written into buf.
+		buf = append(append(append(append(buf[:0], kd.name...), ':'), s.Name...), ':')
+		buf = s.Snapshot.Records.AppendID(buf, int(r.Idx))
+		if l := buf[len(kd.name)+1:]; want[string(l)] {
+			found[string(l)] = append(found[string(l)], int32(nd))
 		}
-		if l := kd.name + ":" + s.Name + ":" + id; want[l] {
-			found[l] = append(found[l], int32(nd))
+		if want[string(buf)] {
+			found[string(buf)] = append(found[string(buf)], int32(nd))
 		}
 		for _, k := range s.Snapshot.Records.Keys(int(r.Idx)) {
 			if l := kd.name + ":" + k.Name + ":" + k.Value; want[l] {

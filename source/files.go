@@ -149,7 +149,7 @@ func readFiles(ctx context.Context, src *config.Source, dir string, m *Mapping, 
 		case out.Columns == nil && b.Columns == nil:
 			out.Records = append(out.Records, b.Records...)
 		case out.Columns == nil:
-			out.Columns, out.Records = onus.RecordsOf(out.Records), nil
+			out.Columns, out.Records = m.columns(out.Records), nil
 			fallthrough
 		default:
 			out.Columns.AppendAll(b.Records)

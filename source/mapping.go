@@ -252,6 +252,15 @@ func splitPath(p string) []string {
 // Schema returns the schema of the records this mapping builds.
 func (m *Mapping) Schema() onus.Schema { return m.schema }
 
+// columns copies recs into a column store that keeps composite ids as
+// their two parts, as the schema says.
+func (m *Mapping) columns(recs []onus.Record) *onus.Records {
+	rs := onus.NewRecords(len(recs))
+	rs.SplitIDs(m.schema.IDSep)
+	rs.AppendAll(recs)
+	return rs
+}
+
 // Slots returns the distinct paths readers must fetch, in slot order.
 func (m *Mapping) Slots() []string {
 	out := make([]string, len(m.slots))

@@ -115,9 +115,7 @@ func (r *osqueryReader) Read(ctx context.Context, m *Mapping, p Progress) (*Batc
 			}
 			line++
 		}
-		c.cols = onus.NewRecords(len(c.recs))
-		c.cols.SplitIDs(m.schema.IDSep)
-		c.cols.AppendAll(c.recs)
+		c.cols = m.columns(c.recs)
 		c.cols.Compact()
 		c.recs = nil
 		mu.Lock()

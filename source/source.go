@@ -204,10 +204,7 @@ func Read(ctx context.Context, src *config.Source, o Options) (*Result, error) {
 	batch.Sigs = nil
 	recs := batch.Columns
 	if recs == nil {
-		recs = onus.NewRecords(len(batch.Records))
-		recs.SplitIDs(m.schema.IDSep)
-		recs.AppendAll(batch.Records)
-		batch.Records = nil
+		recs, batch.Records = m.columns(batch.Records), nil
 	}
 	recs = dedupe(recs, &batch.Problems, batch.File)
 	res.Bad = len(batch.Problems)

@@ -69,16 +69,6 @@ func (e *encoder) str(s string) {
 	e.b = append(e.b, s...)
 }
 
-func encodeRecords(recs []onus.Record) ([]byte, error) {
-	return encodeRecordsInto(make([]byte, 0, len(recs)*96), recs)
-}
-
-// encodeRecordsInto appends the encoding of recs to dst.
-func encodeRecordsInto(dst []byte, recs []onus.Record) ([]byte, error) {
-	rs := onus.RecordsOf(recs)
-	return encodeRangeInto(dst, rs, 0, rs.Len())
-}
-
 // encodeRangeInto appends the encoding of records lo to hi of rs to dst,
 // reading their columns, without making a Record of each.
 func encodeRangeInto(dst []byte, rs *onus.Records, lo, hi int) ([]byte, error) {

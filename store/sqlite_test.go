@@ -15,6 +15,17 @@ import (
 	"github.com/onus-sec/onus"
 )
 
+// encodeRecords and encodeRecordsInto encode records as writeChunks does,
+// from a column store of them.
+func encodeRecords(recs []onus.Record) ([]byte, error) {
+	return encodeRecordsInto(make([]byte, 0, len(recs)*96), recs)
+}
+
+func encodeRecordsInto(dst []byte, recs []onus.Record) ([]byte, error) {
+	rs := onus.RecordsOf(recs)
+	return encodeRangeInto(dst, rs, 0, rs.Len())
+}
+
 func open(t *testing.T) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), dsn(t))

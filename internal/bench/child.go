@@ -86,14 +86,22 @@ type ChildReport struct {
 	PID int `json:"pid"`
 	// Phases: "open" (configuration and store), then the monitor's
 	// sync, load, correlate, evaluate, persist.
-	Phases     []ChildPhase `json:"phases"`
-	Unchanged  []string     `json:"unchanged_sources"`
-	Read       []string     `json:"read_sources"`
-	Evaluation string       `json:"evaluation"`
-	Carried    []string     `json:"carried_controls,omitempty"`
-	NotLoaded  []string     `json:"not_loaded_sources,omitempty"`
-	Opened     int          `json:"opened"`
-	Resolved   int          `json:"resolved"`
+	Phases []ChildPhase `json:"phases"`
+	RerunOutcome
+}
+
+// RerunOutcome is what the re-run did: the sources it read and those it
+// found unchanged; its evaluation, "full" or "incremental", with the
+// controls it carried over and the sources it did not load; the findings
+// it opened and resolved.
+type RerunOutcome struct {
+	Unchanged  []string `json:"unchanged_sources"`
+	Read       []string `json:"read_sources"`
+	Evaluation string   `json:"evaluation"`
+	Carried    []string `json:"carried_controls,omitempty"`
+	NotLoaded  []string `json:"not_loaded_sources,omitempty"`
+	Opened     int      `json:"opened"`
+	Resolved   int      `json:"resolved"`
 }
 
 // ChildProcess is the re-run's process as its parent saw it: from its

@@ -40,19 +40,10 @@ type RerunResult struct {
 	// Total, CPU and PeakRSS are the re-run process's, from its start to
 	// its exit: wall seconds, user and system CPU seconds (the figure a
 	// busy machine distorts least), highest resident memory.
-	Total     float64  `json:"total_seconds"`
-	CPU       float64  `json:"cpu_seconds"`
-	PeakRSS   int64    `json:"peak_rss_bytes"`
-	Unchanged []string `json:"unchanged_sources"`
-	Read      []string `json:"read_sources"`
-	// Evaluation is the re-run's evaluation, "full" or "incremental":
-	// Carried are the controls it carried over, NotLoaded the sources it
-	// did not load.
-	Evaluation string   `json:"evaluation"`
-	Carried    []string `json:"carried_controls,omitempty"`
-	NotLoaded  []string `json:"not_loaded_sources,omitempty"`
-	Opened     int      `json:"opened"`
-	Resolved   int      `json:"resolved"`
+	Total   float64 `json:"total_seconds"`
+	CPU     float64 `json:"cpu_seconds"`
+	PeakRSS int64   `json:"peak_rss_bytes"`
+	RerunOutcome
 	// Active counts the open and exempted findings after the re-run;
 	// with Options.Verify, Mismatches are those (control, entity, state,
 	// owner) only the re-run or only a run from scratch has.
@@ -221,9 +212,7 @@ func Rerun(ctx context.Context, o Options) (*RerunResult, error) {
 	res.Process = proc
 	res.Phases = rep.Phases
 	res.Total, res.CPU, res.PeakRSS = proc.Seconds, proc.User+proc.Sys, proc.PeakRSS
-	res.Unchanged, res.Read = rep.Unchanged, rep.Read
-	res.Opened, res.Resolved = rep.Opened, rep.Resolved
-	res.Evaluation, res.Carried, res.NotLoaded = rep.Evaluation, rep.Carried, rep.NotLoaded
+	res.RerunOutcome = rep.RerunOutcome
 	for _, p := range rep.Phases {
 		logf("  %-10s %6.2fs  cpu %6.2fs (sys %5.2fs, gc %5.2fs, %d collections)  %7d page faults  peak %s", p.Name, p.Seconds, p.CPU, p.Sys, p.GCCPU, p.GCCycles, p.MinorFaults+p.MajorFaults, MiB(p.PeakRSS))
 	}

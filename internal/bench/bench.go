@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/onus-sec/onus"
 	"github.com/onus-sec/onus/config"
 	"github.com/onus-sec/onus/examples"
 	"github.com/onus-sec/onus/internal/orggen"
@@ -191,16 +192,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "bench", Phase: mark}
 	logf("running sync and evaluation on %s of exports", MiB(res.Bytes))
-	srep, err := m.Sync(ctx, monitor.SyncOptions{})
+	srep, err := syncAll(ctx, m, monitor.SyncOptions{})
 	if err != nil {
 		return nil, err
-	}
-	if srep.Failed() {
-		for _, s := range srep.Sources {
-			if s.Status != "ok" {
-				return nil, fmt.Errorf("bench: source %s: %s", s.Source, s.Error)
-			}
-		}
 	}
 	mark("sync")
 	if o.AfterSync != nil {
@@ -310,4 +304,18 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// syncAll syncs every source and fails with the first that did not sync.
+func syncAll(ctx context.Context, m *monitor.Monitor, o monitor.SyncOptions) (*monitor.SyncReport, error) {
+	srep, err := m.Sync(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range srep.Sources {
+		if s.Status != onus.SyncOK {
+			return nil, fmt.Errorf("bench: source %s: %s", s.Source, s.Error)
+		}
+	}
+	return srep, nil
 }

@@ -160,14 +160,11 @@ func RerunChild(ctx context.Context, spec ChildSpec, w io.Writer) error {
 	defer db.Close()
 	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "bench", Phase: mark}
 	mark("open")
-	srep, err := m.Sync(ctx, monitor.SyncOptions{})
+	srep, err := syncAll(ctx, m, monitor.SyncOptions{})
 	if err != nil {
 		return err
 	}
 	for _, s := range srep.Sources {
-		if s.Status != "ok" {
-			return fmt.Errorf("bench: source %s: %s", s.Source, s.Error)
-		}
 		if s.Unchanged {
 			rep.Unchanged = append(rep.Unchanged, s.Source)
 		} else {

@@ -313,15 +313,7 @@ func seedDB(ctx context.Context, o Options) (string, error) {
 		fmt.Fprintf(o.Log, "syncing %d people (%s of exports) into %s\n", o.People, MiB(gen.Bytes), path)
 	}
 	m := &monitor.Monitor{Config: cfg, Store: db, Actor: "bench"}
-	srep, err := m.Sync(ctx, monitor.SyncOptions{Reread: true})
-	if err == nil && srep.Failed() {
-		for _, s := range srep.Sources {
-			if s.Status != onus.SyncOK {
-				err = fmt.Errorf("source %s: %s", s.Source, s.Error)
-				break
-			}
-		}
-	}
+	_, err = syncAll(ctx, m, monitor.SyncOptions{Reread: true})
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}

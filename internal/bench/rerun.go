@@ -357,14 +357,9 @@ func activeFindings(ctx context.Context, db *store.DB) (map[string]bool, error) 
 }
 
 func syncEval(ctx context.Context, m *monitor.Monitor) error {
-	srep, err := m.Sync(ctx, monitor.SyncOptions{})
+	srep, err := syncAll(ctx, m, monitor.SyncOptions{})
 	if err != nil {
 		return err
-	}
-	for _, s := range srep.Sources {
-		if s.Status != "ok" {
-			return fmt.Errorf("bench: source %s: %s", s.Source, s.Error)
-		}
 	}
 	_, err = m.Eval(ctx, orggen.AcmeNow, srep.Snapshots)
 	return err
